@@ -1,0 +1,84 @@
+// The one interface every system under test implements: the embedded MTA, OpenSMTPD, Postfix.
+// smtpscript, storm, monkey and the suites only ever talk to a target through this.
+
+/** Where clients connect. Always loopback (127.0.0.1 or ::1) for targets the toolkit starts. */
+export interface Endpoint {
+  host: string;
+  /** plain SMTP (STARTTLS offered when the target has TLS) */
+  port: number;
+  /** implicit-TLS (SMTPS) port, when the target listens on one */
+  tlsPort?: number;
+}
+
+/** A process of the target that the monkey can pause, kill or inject faults into. */
+export interface RoleProcess {
+  /** e.g. "queue", "lookup", "pony express", "smtpd", "cleanup", "master" */
+  role: string;
+  pid: number;
+}
+
+export interface CrashInfo {
+  /** when the crash was detected (ms since epoch) */
+  at: number;
+  /** "exit" when the daemon we are the parent of died, "log" when a fatal log line was seen */
+  source: "exit" | "log";
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** the log line that revealed it (source "log") */
+  line?: string;
+  /** the last log lines before the crash */
+  logTail: string[];
+}
+
+/** A message the target delivered to its local mailbox (or next hop), as read back by the toolkit. */
+export interface DeliveredMessage {
+  /** value of the X-Smtpchaos-Id header (the ledger id), null when the message has none */
+  id: string | null;
+  /** mailbox recipient or file path, for humans */
+  location: string;
+  size: number;
+  /** the raw message as delivered */
+  data: Buffer;
+}
+
+export interface TargetStatus {
+  running: boolean;
+  pid: number | null;
+  endpoint: Endpoint | null;
+  /** banner probe: the greeting line, or why it failed */
+  banner: { ok: true; line: string } | { ok: false; reason: string } | null;
+  crash: CrashInfo | null;
+}
+
+export interface Target {
+  readonly name: string;
+  /** the mail domain the target accepts and delivers locally, e.g. "test.example" */
+  readonly domain: string;
+  /** local recipients that exist, e.g. ["user@test.example"] */
+  readonly mailboxes: readonly string[];
+  /** valid after start() resolved */
+  readonly endpoint: Endpoint;
+
+  /** Starts isolated (own ports on loopback, own spool/config/mailboxes) and resolves once a banner probe succeeds. */
+  start(): Promise<void>;
+  /** Stops by PID; idempotent; safe to call after a crash or a failed start. */
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  status(): Promise<TargetStatus>;
+
+  /** Log lines kept so far (bounded), newest last. */
+  logs(): readonly string[];
+  onLog(listener: (line: string) => void): () => void;
+  /** The first crash seen since the last start, or null. */
+  crash(): CrashInfo | null;
+  onCrash(listener: (crash: CrashInfo) => void): () => void;
+
+  /** Asks the target to retry everything queued now. */
+  flushQueue(): Promise<void>;
+  /** Messages still in the queue (not yet delivered). */
+  queueSize(): Promise<number>;
+  /** Everything delivered since start (kept across restart()). */
+  delivered(): Promise<DeliveredMessage[]>;
+  /** The target's processes by role, for process faults. */
+  processes(): Promise<RoleProcess[]>;
+}
