@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// The umbrella CLI: each subcommand lives with the tool it drives and is loaded on demand,
+// so `smtpchaos script` never pays for storm's or monkey's imports.
+import { EXIT } from "./exit-codes.js";
+
+type SubcommandMain = (argv: string[]) => Promise<number>;
+
+const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<SubcommandMain> }> = {
+  script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await import("../smtpscript/cli.js")).main },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
+  const lines = Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: smtpchaos <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'smtpchaos <command> --help' for a command's options.`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const sub = SUBCOMMANDS[name];
+  if (sub === undefined) {
+    console.error(`smtpchaos: unknown command '${name}'\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  return (await sub.load())(rest);
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`smtpchaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = EXIT.usage;
+  },
+);

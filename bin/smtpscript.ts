@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { main } from "../smtpscript/cli.js";
+import { EXIT } from "./exit-codes.js";
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`smtpscript: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = EXIT.usage;
+  },
+);

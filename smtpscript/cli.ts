@@ -1,0 +1,245 @@
+// `smtpscript [options] FILE...` and `smtpchaos script ...`.
+import { parseArgs } from "node:util";
+import { writeFileSync } from "node:fs";
+import { EXIT } from "../bin/exit-codes.js";
+import { loadProgram } from "./parse.js";
+import { ScriptError } from "./errors.js";
+import { runProgram } from "./runner.js";
+import type { ServerAddress } from "./runner.js";
+import { REPORTERS, isReporterName } from "./reporters/index.js";
+import type { Reporter, ReporterName } from "./reporters/index.js";
+import type { RunResult, TestResult } from "./result.js";
+import type { Program } from "./ast.js";
+import { parseDuration } from "../common/duration.js";
+import { startNamedTarget } from "../targets/registry.js";
+
+export const USAGE = `usage: smtpscript [options] FILE...
+
+Runs smtpscript test-cases against an SMTP server (see smtpscript/README.md).
+
+target (one of):
+  --host HOST            server address (default 127.0.0.1)
+  --port PORT            server port (default 25)
+  --target NAME          start a target the toolkit manages (embedded) and test it
+options:
+  --tls                  implicit TLS from the first byte (SMTPS)
+  --starttls             EHLO + STARTTLS before each test-case starts
+  --timeout DURATION     timeout of every wait (default 10s; e.g. 500ms, 30s)
+  -D, --define NAME=VAL  set a script variable (overrides 'set' in the script)
+  --reporter NAME[=FILE] console (default), tap, junit or json; repeatable;
+                         without =FILE a non-console report goes to stdout
+  --output FILE          write the (last) non-console report to FILE
+  -j, --jobs N           run N test-cases at once (output stays in order)
+  --grep REGEX           run only test-cases whose name matches
+  -v, --verbose          show transcripts of passing test-cases too
+  --no-color             no colours on the console
+  -h, --help             this help
+
+exit codes: 0 all passed, 1 a test-case failed or errored,
+            2 usage error, script error or unreachable server, 130 interrupted`;
+
+interface Parsed {
+  files: string[];
+  server: ServerAddress | null;
+  target: string | null;
+  timeoutMs: number;
+  defines: Record<string, string>;
+  reporters: Array<{ name: ReporterName; file: string | null }>;
+  jobs: number;
+  grep: RegExp | null;
+  verbose: boolean;
+  color: boolean;
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): Parsed | "help" {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      target: { type: "string" },
+      tls: { type: "boolean" },
+      starttls: { type: "boolean" },
+      timeout: { type: "string" },
+      define: { type: "string", short: "D", multiple: true },
+      reporter: { type: "string", multiple: true },
+      output: { type: "string" },
+      jobs: { type: "string", short: "j" },
+      grep: { type: "string" },
+      verbose: { type: "boolean", short: "v" },
+      "no-color": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help === true) return "help";
+  if (positionals.length === 0) throw new UsageError("no script file given");
+  if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) {
+    throw new UsageError("--target and --host/--port are exclusive");
+  }
+  const port = values.port === undefined ? 25 : Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got ${values.port}`);
+  const defines: Record<string, string> = {};
+  for (const d of values.define ?? []) {
+    const eq = d.indexOf("=");
+    if (eq <= 0) throw new UsageError(`-D expects NAME=VALUE, got "${d}"`);
+    defines[d.slice(0, eq)] = d.slice(eq + 1);
+  }
+  const reporters: Parsed["reporters"] = [];
+  for (const spec of (values.reporter ?? ["console"]).flatMap((r) => r.split(","))) {
+    const eq = spec.indexOf("=");
+    const name = eq === -1 ? spec : spec.slice(0, eq);
+    if (!isReporterName(name)) throw new UsageError(`unknown reporter "${name}" (console, tap, junit, json)`);
+    reporters.push({ name, file: eq === -1 ? null : spec.slice(eq + 1) });
+  }
+  if (values.output !== undefined) {
+    const last = [...reporters].reverse().find((r) => r.name !== "console");
+    if (last === undefined) throw new UsageError("--output needs a non-console --reporter");
+    last.file = values.output;
+  }
+  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`);
+  let grep: RegExp | null = null;
+  if (values.grep !== undefined) {
+    try {
+      grep = new RegExp(values.grep);
+    } catch (err) {
+      throw new UsageError(`--grep: ${(err as Error).message}`);
+    }
+  }
+  let timeoutMs = 10_000;
+  if (values.timeout !== undefined) {
+    const t = parseDuration(values.timeout);
+    if (t === null) throw new UsageError(`--timeout: not a duration: "${values.timeout}" (e.g. 500ms, 10s)`);
+    timeoutMs = t;
+  }
+  return {
+    files: positionals,
+    server:
+      values.target !== undefined
+        ? null
+        : { host: values.host ?? "127.0.0.1", port, tls: values.tls === true, starttls: values.starttls === true },
+    target: values.target ?? null,
+    timeoutMs,
+    defines,
+    reporters,
+    jobs,
+    grep,
+    verbose: values.verbose === true,
+    color: values["no-color"] !== true && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: Parsed | "help";
+  try {
+    opts = parse(argv);
+  } catch (err) {
+    console.error(`smtpscript: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (opts === "help") {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  const programs: Program[] = [];
+  for (const file of opts.files) {
+    try {
+      programs.push(loadProgram(file, { knownVariables: Object.keys(opts.defines) }));
+    } catch (err) {
+      if (err instanceof ScriptError) {
+        console.error(err.format());
+        return EXIT.usage;
+      }
+      throw err;
+    }
+  }
+
+  let stopTarget: (() => Promise<void>) | null = null;
+  let server = opts.server;
+  let label: string | undefined;
+  const defines = { ...opts.defines };
+  if (opts.target !== null) {
+    try {
+      const t = await startNamedTarget(opts.target);
+      stopTarget = t.stop;
+      server = { host: t.endpoint.host, port: t.endpoint.port };
+      label = `${opts.target} (${t.endpoint.host}:${t.endpoint.port})`;
+      // The target knows its own domain and mailbox; -D still wins.
+      defines.domain ??= t.domain;
+      if (t.mailboxes[0] !== undefined) defines.rcpt ??= t.mailboxes[0];
+    } catch (err) {
+      console.error(`smtpscript: cannot start target "${opts.target}": ${(err as Error).message}`);
+      return EXIT.usage;
+    }
+  }
+  try {
+    return await runAll(programs, opts, server as ServerAddress, defines, label);
+  } finally {
+    await stopTarget?.();
+  }
+}
+
+async function runAll(programs: Program[], opts: Parsed, server: ServerAddress, defines: Record<string, string>, label?: string): Promise<number> {
+  const reporters = opts.reporters.map((r) => ({
+    ...r,
+    reporter: REPORTERS[r.name]({ verbose: opts.verbose, color: opts.color }) as Reporter,
+  }));
+  // Only the console streams; a document report on stdout replaces the console.
+  const documentOnStdout = reporters.some((r) => r.name !== "console" && r.file === null);
+  const live = reporters.filter((r) => r.name === "console" && !documentOnStdout);
+  const collected: TestResult[] = [];
+  const started = Date.now();
+  const finish = (results: TestResult[], target: string): void => {
+    const run: RunResult = {
+      target,
+      files: opts.files,
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      results,
+    };
+    for (const r of reporters) {
+      if (r.name === "console" && documentOnStdout) continue;
+      const out = r.reporter.onEnd(run);
+      if (typeof out !== "string") continue;
+      if (r.file === null) process.stdout.write(out);
+      else writeFileSync(r.file, out);
+    }
+  };
+  const target = label ?? (server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`);
+  // Ctrl-C: report what already ran, then exit 130.
+  const onSigint = (): void => {
+    console.error("\nsmtpscript: interrupted; reporting the test-cases that completed");
+    finish(collected, target);
+    process.exit(EXIT.interrupted);
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    for (const program of programs) {
+      const offset = collected.length;
+      await runProgram(program, {
+        server,
+        targetLabel: target,
+        timeoutMs: opts.timeoutMs,
+        defines,
+        jobs: opts.jobs,
+        filter: opts.grep === null ? undefined : (name) => (opts.grep as RegExp).test(name),
+        onResult: (result, i) => {
+          collected[offset + i] = result;
+          for (const r of live) r.reporter.onResult?.(result, offset + i);
+        },
+      });
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  finish(collected, target);
+  const active = collected.filter((r) => r.status !== "skipped");
+  if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
+    console.error(`smtpscript: server unreachable: ${active[0]?.failure?.message ?? ""}`);
+    return EXIT.usage;
+  }
+  return collected.some((r) => r.status === "failed" || r.status === "error") ? EXIT.failures : EXIT.ok;
+}

@@ -1,0 +1,62 @@
+// The original smtpscript's output, line for line, plus the evidence a failure needs: where in
+// the script, what was expected, and the end of the transcript.
+import pc from "picocolors";
+import { formatTranscript } from "../../smtp/transcript.js";
+import type { TestResult, RunResult } from "../result.js";
+import { summarize } from "../result.js";
+import type { Reporter, ReporterOptions } from "./reporter.js";
+
+const TAIL = 12;
+
+export function consoleReporter(options: ReporterOptions = {}): Reporter {
+  const write = options.write ?? ((t: string) => process.stdout.write(t));
+  const c = pc.createColors(options.color ?? false);
+  return {
+    onResult(r: TestResult) {
+      const status =
+        r.status === "passed" ? c.green("ok")
+        : r.status === "skipped" ? c.yellow(`skipped (${r.skipReason ?? "skip"})`)
+        : r.status === "failed" ? c.red("failed")
+        : c.red("error");
+      write(`====> running test-case "${r.name}" ${status}\n`);
+      if (r.failure !== null) write(indent(failureDetails(r), "      ") + "\n");
+      else if (options.verbose === true && r.status === "passed") write(indent(transcripts(r, Infinity), "      ") + "\n");
+    },
+    onEnd(run: RunResult) {
+      const s = summarize(run.results);
+      write("====> all run\n");
+      write(`passed: ${s.passed}/${s.total} (skipped: ${s.skipped}, failed: ${s.failed}, error: ${s.error})\n`);
+    },
+  };
+}
+
+export function failureDetails(r: TestResult, tail = TAIL): string {
+  const f = r.failure;
+  if (f === null) return "";
+  const lines: string[] = [];
+  const where = f.loc === null ? "" : `${f.loc.file}:${f.loc.line}:${f.loc.column}: `;
+  lines.push(`${where}${f.type === "expectation" ? "" : `${f.type} error: `}${f.message}`);
+  if (f.loc !== null && f.sourceLine !== null) lines.push(`  ${f.loc.line} | ${f.sourceLine.trim()}`);
+  const t = transcripts(r, tail);
+  if (t !== "") lines.push(t);
+  return lines.join("\n");
+}
+
+function transcripts(r: TestResult, tail: number): string {
+  const out: string[] = [];
+  for (const t of r.transcripts) {
+    const entries = t.entries.slice(Math.max(0, t.entries.length - tail));
+    if (entries.length === 0) continue;
+    const cut = entries.length < t.entries.length ? `, last ${entries.length} of ${t.entries.length}` : "";
+    out.push(`transcript (${t.connection}${cut}):`);
+    out.push(indent(formatTranscript(entries), "  "));
+  }
+  return out.join("\n");
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .split("\n")
+    .map((l) => prefix + l)
+    .join("\n");
+}

@@ -1,0 +1,484 @@
+// Executes a Program against a server: one fresh connection per test-case (plus any opened with
+// `connect as`), statements in order, results in the shared result model.
+import { SmtpSession, Capabilities, SmtpError, SmtpDisconnectedError, SmtpTimeoutError, buildMessage, matchCode, matchEnhanced } from "../smtp/index.js";
+import type { Reply, TlsOptions } from "../smtp/index.js";
+import type { Loc, Program, Statement, Str, TestCase } from "./ast.js";
+import { testCaseTitle } from "./ast.js";
+import { lineOf } from "./errors.js";
+import type { RunResult, TestFailure, TestResult } from "./result.js";
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** implicit TLS on connect */
+  tls?: boolean;
+  /** EHLO + STARTTLS before the script starts (the banner stays readable by the script) */
+  starttls?: boolean;
+  tlsOptions?: TlsOptions;
+}
+
+/** Interprets statements the core runner does not own (e.g. `monkey ...`, added by the monkey). */
+export type StatementHandler = (statement: Statement, ctx: { vars: ReadonlyMap<string, string>; loc: Loc }) => Promise<void>;
+
+export interface RunOptions {
+  server: ServerAddress;
+  /** label for reports; defaults to host:port */
+  targetLabel?: string;
+  /** default timeout of every wait, ms */
+  timeoutMs?: number;
+  /** -D values; they override top-level `set` defaults */
+  defines?: Readonly<Record<string, string>>;
+  /** test-cases run at once (output stays per test-case, in order) */
+  jobs?: number;
+  /** only test-cases whose name matches */
+  filter?: (name: string) => boolean;
+  extensions?: Partial<Record<Statement["kind"], StatementHandler>>;
+  /** called as each result becomes final, in test-case order */
+  onResult?: (result: TestResult, index: number) => void;
+}
+
+/** An expectation of the script was not met by the server. */
+class ExpectationFailed extends Error {}
+
+/** The script asked for something impossible at run time (unknown connection, missing handler). */
+class ScriptRuntimeError extends Error {}
+
+interface Connection {
+  name: string;
+  session: SmtpSession;
+  /** replies produced by compound statements (send-message, auth) or re-queued (banner after auto-STARTTLS) */
+  pending: Reply[];
+  ehloPending: boolean;
+  capabilities: Capabilities | null;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export async function runProgram(program: Program, options: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const selected = program.testCases
+    .map((tc, index) => ({ tc, index }))
+    .filter(({ tc, index }) => options.filter === undefined || options.filter(testCaseTitle(tc, index)));
+  const results: TestResult[] = new Array(selected.length);
+  const done: boolean[] = new Array(selected.length).fill(false);
+  let reported = 0;
+  const capabilityProbe = new CapabilityProbe(options);
+
+  // Results are announced strictly in order even when --jobs runs them out of order.
+  const flush = (): void => {
+    while (reported < selected.length && done[reported] === true) {
+      options.onResult?.(results[reported] as TestResult, reported);
+      reported++;
+    }
+  };
+
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < selected.length) {
+      const i = next++;
+      const { tc, index } = selected[i] as { tc: TestCase; index: number };
+      results[i] = await runTestCase(program, tc, index, options, capabilityProbe);
+      done[i] = true;
+      flush();
+    }
+  };
+  const jobs = Math.max(1, Math.min(options.jobs ?? 1, selected.length || 1));
+  await Promise.all(Array.from({ length: jobs }, worker));
+
+  return {
+    target: options.targetLabel ?? hostPort(options.server),
+    files: [...new Set(program.testCases.map((t) => t.loc.file))],
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    results,
+  };
+}
+
+function hostPort(s: ServerAddress): string {
+  return s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+}
+
+async function runTestCase(program: Program, tc: TestCase, index: number, options: RunOptions, probe: CapabilityProbe): Promise<TestResult> {
+  const t0 = performance.now();
+  const result: TestResult = {
+    name: testCaseTitle(tc, index),
+    file: tc.loc.file,
+    loc: tc.loc,
+    status: "passed",
+    durationMs: 0,
+    failure: null,
+    skipReason: null,
+    transcripts: [],
+    acceptedMessages: [],
+  };
+  if (tc.skip !== null) {
+    result.status = "skipped";
+    result.skipReason = tc.skip === "" ? "skip" : tc.skip;
+    return result;
+  }
+  const run = new TestRun(program, options, result);
+  try {
+    if (tc.requires.length > 0) {
+      const caps = await probe.get();
+      const missing = tc.requires.filter((c) => !caps.has(c));
+      if (missing.length > 0) {
+        result.status = "skipped";
+        result.skipReason = `server lacks ${missing.join(", ")}`;
+        return result;
+      }
+    }
+    await run.open("default", options.server.tls === true ? "implicit" : options.server.starttls === true ? "starttls" : "none", tc.loc);
+    await run.exec(tc.body);
+  } catch (err) {
+    const failure = run.describe(err);
+    result.status = failure.type === "expectation" ? "failed" : "error";
+    result.failure = failure;
+  } finally {
+    run.closeAll();
+    result.durationMs = performance.now() - t0;
+  }
+  return result;
+}
+
+class TestRun {
+  private readonly connections = new Map<string, Connection>();
+  private current = "default";
+  private readonly vars = new Map<string, string>();
+  private timeoutMs: number;
+  /** the statement being executed, for failure locations */
+  private at: Loc | null = null;
+
+  constructor(
+    private readonly program: Program,
+    private readonly options: RunOptions,
+    private readonly result: TestResult,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.vars.set("host", options.server.host);
+    this.vars.set("port", String(options.server.port));
+    this.vars.set("domain", "test.example");
+    this.vars.set("rcpt", "user@test.example");
+    this.vars.set("sender", "sender@client.example");
+    for (const d of program.defaults) this.vars.set(d.name, this.str(d.value));
+    for (const [k, v] of Object.entries(options.defines ?? {})) this.vars.set(k, v);
+  }
+
+  async open(name: string, tls: "none" | "implicit" | "starttls", loc: Loc): Promise<void> {
+    this.at = loc;
+    if (this.connections.has(name)) throw new ScriptRuntimeError(`connection "${name}" is already open`);
+    const { host, port } = this.options.server;
+    const session = await SmtpSession.connect({
+      host,
+      port,
+      tls: tls === "implicit" ? "implicit" : "none",
+      timeoutMs: this.timeoutMs,
+      ...this.options.server.tlsOptions,
+    });
+    const conn: Connection = { name, session, pending: [], ehloPending: false, capabilities: null };
+    this.connections.set(name, conn);
+    if (session.transcript !== null) this.result.transcripts.push({ connection: name, entries: session.transcript.entries });
+    if (tls === "starttls") {
+      // Upgrade first, then hand the original banner to the script so plaintext scripts run unchanged.
+      const banner = await session.readReply(this.timeoutMs, "banner");
+      const { reply } = await session.ehlo("smtpchaos.test");
+      if (reply.code !== 250) throw new ExpectationFailed(`EHLO before STARTTLS refused: ${show(reply)}`);
+      const st = await session.command("STARTTLS");
+      if (st.code !== 220) throw new ExpectationFailed(`STARTTLS refused: ${show(st)}`);
+      await session.startTls(this.options.server.tlsOptions);
+      conn.pending.push(banner);
+    }
+  }
+
+  async exec(body: readonly Statement[]): Promise<void> {
+    for (const st of body) {
+      this.at = st.loc;
+      await this.step(st);
+    }
+  }
+
+  private async step(st: Statement): Promise<void> {
+    const ext = this.options.extensions?.[st.kind];
+    if (ext !== undefined) {
+      await ext(st, { vars: this.vars, loc: st.loc });
+      return;
+    }
+    switch (st.kind) {
+      case "writeln": {
+        const text = this.str(st.text);
+        const conn = this.conn();
+        this.assertOpen(conn, "writeln");
+        if (/^\s*EHLO\b/i.test(text)) conn.ehloPending = true;
+        conn.session.writeLine(text);
+        return;
+      }
+      case "write": {
+        const conn = this.conn();
+        this.assertOpen(conn, "write");
+        conn.session.write(Buffer.from(this.str(st.text), "latin1"));
+        return;
+      }
+      case "expect-smtp": {
+        const reply = await this.nextReply(describeWant(st));
+        const problem = checkReply(reply, st.want, st.enhanced, st.match === null ? null : this.str(st.match));
+        if (problem !== null) throw new ExpectationFailed(problem);
+        return;
+      }
+      case "expect-disconnect": {
+        const conn = this.conn();
+        if (conn.pending.length > 0) throw new ExpectationFailed(`expected disconnect, but a reply is unread: ${show(conn.pending[0] as Reply)}`);
+        let before: Reply[];
+        try {
+          before = await conn.session.waitForClose(this.timeoutMs);
+        } catch (err) {
+          if (err instanceof SmtpTimeoutError) throw new ExpectationFailed(`expected disconnect, connection still open after ${err.ms} ms`);
+          throw err;
+        }
+        if (before.length > 0) throw new ExpectationFailed(`expected disconnect, got reply first: ${show(before[0] as Reply)}`);
+        return;
+      }
+      case "expect-capability": {
+        const caps = this.conn().capabilities;
+        if (caps === null) throw new ExpectationFailed("expect capability: no EHLO reply has been read on this connection");
+        if (!caps.has(st.name)) throw new ExpectationFailed(`server does not advertise ${st.name} (has: ${caps.names().join(" ") || "nothing"})`);
+        if (st.op !== null && st.value !== null) {
+          const raw = caps.params(st.name)?.[0];
+          const actual = raw === undefined ? NaN : Number(raw);
+          if (!compare(actual, st.op, st.value)) throw new ExpectationFailed(`${st.name} is ${raw ?? "(no value)"}, expected ${st.op} ${st.value}`);
+        }
+        return;
+      }
+      case "call": {
+        const proc = this.program.procs.get(st.name);
+        if (proc === undefined) throw new ScriptRuntimeError(`call of undefined proc "${st.name}"`);
+        await this.exec(proc.body);
+        return;
+      }
+      case "starttls": {
+        const conn = this.conn();
+        this.assertOpen(conn, "starttls");
+        const reply = await conn.session.command("STARTTLS", this.timeoutMs);
+        if (reply.code !== 220) throw new ExpectationFailed(`STARTTLS refused: ${show(reply)}`);
+        await conn.session.startTls(this.options.server.tlsOptions, this.timeoutMs);
+        conn.capabilities = null;
+        return;
+      }
+      case "auth":
+        await this.auth(st.mechanism, this.str(st.user), this.str(st.password));
+        return;
+      case "send-message":
+        await this.sendMessage(st);
+        return;
+      case "sleep":
+        await new Promise((r) => setTimeout(r, st.ms));
+        return;
+      case "timeout":
+        this.timeoutMs = st.ms;
+        return;
+      case "repeat":
+        for (let i = 0; i < st.count; i++) await this.exec(st.body);
+        return;
+      case "connect":
+        await this.open(st.name, st.tls, st.loc);
+        return;
+      case "on": {
+        if (!this.connections.has(st.name)) throw new ScriptRuntimeError(`no connection "${st.name}" (open it with 'connect as ${st.name}')`);
+        const saved = this.current;
+        this.current = st.name;
+        try {
+          await this.exec(st.body);
+        } finally {
+          this.current = saved;
+        }
+        return;
+      }
+      case "disconnect": {
+        const conn = this.conn(st.name ?? undefined);
+        conn.session.close();
+        return;
+      }
+      case "set":
+        this.vars.set(st.name, this.str(st.value));
+        return;
+      case "monkey":
+        throw new ScriptRuntimeError("monkey statements need a monkey control endpoint (smtpchaos monkey serve, then --monkey URL)");
+    }
+  }
+
+  private async nextReply(what: string): Promise<Reply> {
+    const conn = this.conn();
+    const queued = conn.pending.shift();
+    const reply = queued ?? (await this.readOrFail(conn, what));
+    if (conn.ehloPending && queued === undefined) {
+      conn.ehloPending = false;
+      conn.capabilities = Capabilities.fromEhlo(reply);
+    }
+    return reply;
+  }
+
+  private async readOrFail(conn: Connection, what: string): Promise<Reply> {
+    try {
+      return await conn.session.readReply(this.timeoutMs, what);
+    } catch (err) {
+      // A close where the script expected a reply is the server's doing: a failed expectation.
+      if (err instanceof SmtpDisconnectedError) throw new ExpectationFailed(`expected ${what}, ${err.reset ? "connection reset" : "connection closed"} by server${err.partial !== "" ? ` after partial reply ${JSON.stringify(err.partial)}` : ""}`);
+      if (err instanceof SmtpError && err.kind === "protocol") throw new ExpectationFailed(err.message);
+      throw err;
+    }
+  }
+
+  private async auth(mechanism: "plain" | "login", user: string, password: string): Promise<void> {
+    const conn = this.conn();
+    this.assertOpen(conn, "auth");
+    const s = conn.session;
+    if (mechanism === "plain") {
+      conn.pending.push(await s.command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString("base64")}`, this.timeoutMs));
+      return;
+    }
+    const first = await s.command("AUTH LOGIN", this.timeoutMs);
+    if (first.code !== 334) return void conn.pending.push(first);
+    const second = await s.command(Buffer.from(user).toString("base64"), this.timeoutMs);
+    if (second.code !== 334) return void conn.pending.push(second);
+    conn.pending.push(await s.command(Buffer.from(password).toString("base64"), this.timeoutMs));
+  }
+
+  /** MAIL, RCPT..., DATA, body; the first refusal (or the reply to the final dot) is left for the next expect. */
+  private async sendMessage(st: Extract<Statement, { kind: "send-message" }>): Promise<void> {
+    const conn = this.conn();
+    this.assertOpen(conn, "send-message");
+    const s = conn.session;
+    const from = st.from === null ? (this.vars.get("sender") as string) : this.str(st.from);
+    const to = st.to.length === 0 ? [this.vars.get("rcpt") as string] : st.to.map((t) => this.str(t));
+    const steps = [`MAIL FROM:<${from}>`, ...to.map((t) => `RCPT TO:<${t}>`)];
+    for (const line of steps) {
+      const r = await s.command(line, this.timeoutMs);
+      if (r.klass !== "ok") return void conn.pending.push(r);
+    }
+    const data = await s.command("DATA", this.timeoutMs);
+    if (data.code !== 354) return void conn.pending.push(data);
+    const message = buildMessage({
+      from,
+      to,
+      ...(st.size !== null ? { size: st.size } : { body: st.body === null ? "smtpscript test message\n" : this.str(st.body) }),
+    });
+    const final = await s.sendData(message.data, { timeoutMs: this.timeoutMs });
+    if (final.klass === "ok") this.result.acceptedMessages.push(message.id);
+    conn.pending.push(final);
+  }
+
+  private conn(name: string = this.current): Connection {
+    const c = this.connections.get(name);
+    if (c === undefined) throw new ScriptRuntimeError(`no connection "${name}"`);
+    return c;
+  }
+
+  private assertOpen(conn: Connection, what: string): void {
+    if (conn.session.closed) throw new ExpectationFailed(`cannot ${what}: connection "${conn.name}" is closed`);
+  }
+
+  private str(s: Str): string {
+    let out = "";
+    for (const p of s.parts) {
+      if (typeof p === "string") out += p;
+      else {
+        const v = this.vars.get(p.var);
+        if (v === undefined) throw new ScriptRuntimeError(`variable \${${p.var}} has no value`);
+        out += v;
+      }
+    }
+    return out;
+  }
+
+  closeAll(): void {
+    for (const c of this.connections.values()) c.session.close();
+  }
+
+  describe(err: unknown): TestFailure {
+    const loc = this.at;
+    const sourceLine = loc === null ? null : lineOf(this.program.sources.get(loc.file) ?? "", loc.line);
+    if (err instanceof ExpectationFailed) return { message: err.message, type: "expectation", loc, sourceLine };
+    if (err instanceof SmtpError) return { message: err.message, type: err.kind, loc, sourceLine };
+    if (err instanceof ScriptRuntimeError) return { message: err.message, type: "script", loc, sourceLine };
+    return { message: err instanceof Error ? err.message : String(err), type: "internal", loc, sourceLine };
+  }
+}
+
+/** Opens one connection to learn the server's EHLO keywords, once per run, for `requires capability`. */
+class CapabilityProbe {
+  private promise: Promise<Capabilities> | null = null;
+  constructor(private readonly options: RunOptions) {}
+
+  get(): Promise<Capabilities> {
+    this.promise ??= this.probe();
+    return this.promise;
+  }
+
+  private async probe(): Promise<Capabilities> {
+    const { server } = this.options;
+    const s = await SmtpSession.connect({ host: server.host, port: server.port, tls: server.tls === true ? "implicit" : "none", timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS, transcript: null, ...server.tlsOptions });
+    try {
+      await s.readReply(undefined, "banner");
+      const { capabilities } = await s.ehlo("smtpchaos.test");
+      return capabilities;
+    } finally {
+      await s.quit();
+    }
+  }
+}
+
+function describeWant(st: Extract<Statement, { kind: "expect-smtp" }>): string {
+  const parts = ["smtp reply"];
+  if (st.want.kind === "class") parts.push(st.want.klass);
+  if (st.want.kind === "code") parts.push(st.want.pattern);
+  if (st.enhanced !== null) parts.push(st.enhanced);
+  return parts.join(" ");
+}
+
+/** null when the reply satisfies the expectation, else why not. */
+export function checkReply(reply: Reply, want: Extract<Statement, { kind: "expect-smtp" }>["want"], enhanced: string | null, match: string | null): string | null {
+  const got = show(reply);
+  switch (want.kind) {
+    case "any":
+      break;
+    case "class": {
+      const ok =
+        want.klass === "ok" ? reply.klass === "ok" || reply.klass === "intermediate"
+        : want.klass === "helo" ? reply.code === 250
+        : want.klass === "tempfail" ? reply.klass === "tempfail"
+        : reply.klass === "permfail";
+      if (!ok) return `expected ${want.klass} (${CLASS_CODES[want.klass]}), got ${got}`;
+      break;
+    }
+    case "code":
+      if (!matchCode(reply.code, want.pattern)) return `expected ${want.pattern}, got ${got}`;
+      break;
+  }
+  if (enhanced !== null && !matchEnhanced(reply.enhanced, enhanced)) {
+    return `expected enhanced status ${enhanced}, got ${reply.enhanced === null ? "none" : reply.enhanced.text} in ${got}`;
+  }
+  if (match !== null && !new RegExp(match).test(reply.text)) return `expected reply text to match /${match}/, got ${got}`;
+  return null;
+}
+
+const CLASS_CODES = { ok: "2xx/3xx", helo: "250", tempfail: "4xx", permfail: "5xx" } as const;
+
+function show(reply: Reply): string {
+  const first = `${reply.code} ${reply.lines[0] ?? ""}`.trimEnd();
+  return reply.lines.length > 1 ? `${first} (+${reply.lines.length - 1} lines)` : first;
+}
+
+function compare(a: number, op: string, b: number): boolean {
+  switch (op) {
+    case ">":
+      return a > b;
+    case "<":
+      return a < b;
+    case ">=":
+      return a >= b;
+    case "<=":
+      return a <= b;
+    case "==":
+      return a === b;
+    default:
+      return a !== b;
+  }
+}

@@ -1,0 +1,56 @@
+// Maildir delivery (tmp/ then rename into new/). File names derive from the queue id and the
+// recipient, so redelivering after a crash finds the earlier copy instead of writing a second.
+import { mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { hostname } from "node:os";
+
+export class Maildir {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    for (const sub of ["tmp", "new", "cur"]) await mkdir(join(this.dir, sub), { recursive: true });
+  }
+
+  /** Returns false when this (queue id, recipient index) was already delivered. */
+  async deliver(queueId: string, rcptIndex: number, data: Buffer): Promise<boolean> {
+    const name = `${queueId}.R${rcptIndex}.${hostname()}`;
+    const final = join(this.dir, "new", name);
+    if (await exists(final)) return false;
+    const tmp = join(this.dir, "tmp", name);
+    const fh = await open(tmp, "w", 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, final);
+    return true;
+  }
+
+  async messages(): Promise<Array<{ path: string; data: Buffer }>> {
+    const out: Array<{ path: string; data: Buffer }> = [];
+    for (const sub of ["new", "cur"]) {
+      let names: string[];
+      try {
+        names = await readdir(join(this.dir, sub));
+      } catch {
+        continue;
+      }
+      for (const n of names.sort()) {
+        const path = join(this.dir, sub, n);
+        out.push({ path, data: await readFile(path) });
+      }
+    }
+    return out;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,323 @@
+// The embedded MTA: a small, honest store-and-forward server on smtp-server. It says 250 after
+// the final dot only once the message is durably in its spool, delivers from the spool to
+// Maildirs (or relays to a next hop), and answers internal trouble with 4xx, never 5xx.
+import { SMTPServer } from "smtp-server";
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Spool } from "./spool.js";
+import type { Envelope } from "./spool.js";
+import { Maildir } from "./maildir.js";
+import { NO_FAULTS, InjectedFault } from "./fault-points.js";
+import type { FaultPoints, FaultPointName } from "./fault-points.js";
+import { SmtpSession } from "../../smtp/session.js";
+
+export interface EmbeddedMtaOptions {
+  /** everything the MTA writes lives below this directory */
+  dir: string;
+  hostname?: string;
+  /** domain delivered locally */
+  domain?: string;
+  /** local parts that exist in `domain` */
+  users?: string[];
+  /** domains relayed to `nextHop` */
+  relayDomains?: string[];
+  nextHop?: { host: string; port: number };
+  /** 0 = any free port */
+  port?: number;
+  /** also listen with implicit TLS (0 = any free port) */
+  tlsPort?: number | null;
+  maxMessageBytes?: number;
+  /** retry delays for deliveries that failed temporarily, ms */
+  retryDelaysMs?: number[];
+  faults?: FaultPoints;
+  log?: (line: string) => void;
+}
+
+export interface DeliveredFile {
+  mailbox: string;
+  path: string;
+  data: Buffer;
+}
+
+type RcptSession = SMTPServerSession & { envelope: { rcptTo: SMTPServerAddress[]; mailFrom: SMTPServerAddress | false } };
+
+/** 4xx replies; a transient internal problem must never turn into a 5xx. */
+function tempfail(code: 421 | 451 | 452, text: string): Error & { responseCode: number } {
+  return Object.assign(new Error(text), { responseCode: code });
+}
+
+function permfail(code: 501 | 550 | 552 | 553 | 554, text: string): Error & { responseCode: number } {
+  return Object.assign(new Error(text), { responseCode: code });
+}
+
+// RFC 5321 4.1.2 Mailbox, simplified: dot-atom or quoted local part, domain or address literal.
+const MAILBOX = /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*|"(?:[^"\\\r\n]|\\.)*")@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[^\]\s]+\])$/;
+
+export class EmbeddedMta {
+  readonly hostname: string;
+  readonly domain: string;
+  readonly users: ReadonlySet<string>;
+  private faults: FaultPoints;
+  private readonly spool: Spool;
+  private readonly maildirs = new Map<string, Maildir>();
+  private servers: SMTPServer[] = [];
+  private ports: { port: number; tlsPort: number | null } | null = null;
+  private runner: NodeJS.Timeout | null = null;
+  private running = false;
+  private wake = false;
+  private readonly retryAt = new Map<string, { attempts: number; at: number }>();
+  private readonly log: (line: string) => void;
+  /** sessions currently open, to close them on stop */
+  private readonly delivering = new Set<Promise<void>>();
+
+  constructor(private readonly opts: EmbeddedMtaOptions) {
+    this.hostname = opts.hostname ?? "mx.test.example";
+    this.domain = (opts.domain ?? "test.example").toLowerCase();
+    this.users = new Set((opts.users ?? ["user", "postmaster"]).map((u) => u.toLowerCase()));
+    this.faults = opts.faults ?? NO_FAULTS;
+    this.log = opts.log ?? (() => {});
+    this.spool = new Spool(join(opts.dir, "spool"), () => this.faults);
+    for (const u of this.users) this.maildirs.set(u, new Maildir(join(opts.dir, "mail", u, "Maildir")));
+  }
+
+  get mailboxes(): string[] {
+    return [...this.users].map((u) => `${u}@${this.domain}`);
+  }
+
+  get endpoint(): { host: string; port: number; tlsPort: number | null } {
+    if (this.ports === null) throw new Error("embedded MTA is not started");
+    return { host: "127.0.0.1", ...this.ports };
+  }
+
+  setFaults(faults: FaultPoints | null): void {
+    this.faults = faults ?? NO_FAULTS;
+  }
+
+  async start(): Promise<void> {
+    await this.spool.init();
+    for (const m of this.maildirs.values()) await m.init();
+    const port = await this.listen(false, this.opts.port ?? 0);
+    const tlsPort = this.opts.tlsPort === null || this.opts.tlsPort === undefined ? null : await this.listen(true, this.opts.tlsPort);
+    this.ports = { port, tlsPort };
+    this.running = true;
+    this.log(`embedded MTA ${this.hostname} listening on 127.0.0.1:${port}${tlsPort !== null ? `, implicit TLS on ${tlsPort}` : ""}`);
+    this.scheduleRun(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.runner !== null) clearTimeout(this.runner);
+    this.runner = null;
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.servers = [];
+    await Promise.all([...this.delivering]);
+    this.log("embedded MTA stopped");
+  }
+
+  /** Retry everything queued now, ignoring backoff. */
+  flush(): void {
+    this.retryAt.clear();
+    this.scheduleRun(0);
+  }
+
+  async queueSize(): Promise<number> {
+    return (await this.spool.list()).length;
+  }
+
+  async delivered(): Promise<DeliveredFile[]> {
+    const out: DeliveredFile[] = [];
+    for (const [user, m] of this.maildirs) {
+      for (const f of await m.messages()) out.push({ mailbox: `${user}@${this.domain}`, ...f });
+    }
+    return out;
+  }
+
+  private listen(secure: boolean, port: number): Promise<number> {
+    const server = new SMTPServer({
+      secure,
+      name: this.hostname,
+      banner: "smtpchaos embedded MTA",
+      size: this.opts.maxMessageBytes ?? 10 * 1024 * 1024,
+      authOptional: true,
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 1000,
+      socketTimeout: 60_000,
+      onMailFrom: (address, _session, cb) => this.onMailFrom(address).then(() => cb(), cb),
+      onRcptTo: (address, session, cb) => this.onRcptTo(address, session as RcptSession).then(() => cb(), cb),
+      onData: (stream, session, cb) =>
+        this.onData(stream, session as RcptSession).then(
+          (msg) => cb(null, msg),
+          (err: Error) => cb(err),
+        ),
+    });
+    server.on("error", (err) => this.log(`smtp server error: ${err.message}`));
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve((server.server.address() as AddressInfo).port));
+    });
+  }
+
+  private async onMailFrom(address: SMTPServerAddress): Promise<void> {
+    if (address.address !== "" && !MAILBOX.test(address.address)) throw permfail(553, "5.1.7 Bad sender address syntax");
+  }
+
+  private async onRcptTo(address: SMTPServerAddress, session: RcptSession): Promise<void> {
+    const rcpt = address.address;
+    if (!MAILBOX.test(rcpt)) throw permfail(553, "5.1.3 Bad recipient address syntax");
+    if (session.envelope.rcptTo.length >= 100) throw tempfail(452, "4.5.3 Too many recipients");
+    const at = rcpt.lastIndexOf("@");
+    const local = rcpt.slice(0, at).toLowerCase();
+    const domain = rcpt.slice(at + 1).toLowerCase();
+    await this.guard("lookup.domains", { phase: "RCPT", address: rcpt }, "4.3.0 Temporary lookup failure");
+    if (domain !== this.domain) {
+      if ((this.opts.relayDomains ?? []).includes(domain) && this.opts.nextHop !== undefined) return;
+      throw permfail(554, `5.7.1 <${rcpt}>: Relay access denied`);
+    }
+    await this.guard("lookup.recipients", { phase: "RCPT", address: rcpt }, "4.3.0 Temporary lookup failure");
+    if (!this.users.has(local)) throw permfail(550, `5.1.1 <${rcpt}>: Recipient address rejected: User unknown`);
+  }
+
+  private async onData(stream: SMTPServerDataStream, session: RcptSession): Promise<string> {
+    const chunks: Buffer[] = [];
+    let failure: Error | null = null;
+    try {
+      await this.faults.check("alloc", { phase: "DATA" });
+    } catch (err) {
+      failure = this.internal(err, "alloc", "4.3.0 Error: insufficient system resources");
+    }
+    for await (const c of stream) if (failure === null) chunks.push(c as Buffer);
+    if (failure !== null) throw failure;
+    if (stream.sizeExceeded) throw permfail(552, "5.3.4 Error: message exceeds fixed maximum message size");
+    const env: Envelope = {
+      id: this.spool.newId(),
+      from: session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address,
+      recipients: session.envelope.rcptTo.map((r) => ({ address: r.address, done: false })),
+      receivedAt: new Date().toISOString(),
+    };
+    const received = `Received: from ${session.hostNameAppearsAs ?? "unknown"} ([${session.remoteAddress}])\r\n\tby ${this.hostname} (smtpchaos embedded) with ${session.transmissionType} id ${env.id};\r\n\t${new Date().toUTCString()}\r\n`;
+    try {
+      await this.spool.put(env, Buffer.concat([Buffer.from(received), ...chunks]));
+    } catch (err) {
+      // Not acknowledged, so nothing is lost: the client keeps the message and retries.
+      throw this.internal(err, "queue", "4.3.0 Error: queue file write error");
+    }
+    this.log(`${env.id}: queued from=<${env.from}> nrcpt=${env.recipients.length}`);
+    this.scheduleRun(0);
+    return `2.0.0 Ok: queued as ${env.id}`;
+  }
+
+  private async guard(point: FaultPointName, ctx: Parameters<FaultPoints["check"]>[1], text: string): Promise<void> {
+    try {
+      await this.faults.check(point, ctx);
+    } catch (err) {
+      throw this.internal(err, point, text);
+    }
+  }
+
+  private internal(err: unknown, where: string, text: string): Error {
+    this.log(`${where}: ${err instanceof Error ? err.message : String(err)} -> 451 ${text}`);
+    return tempfail(451, text);
+  }
+
+  private scheduleRun(delayMs: number): void {
+    if (!this.running) return;
+    if (this.runner !== null) {
+      this.wake = true;
+      return;
+    }
+    this.runner = setTimeout(() => {
+      const p = this.runQueue()
+        .catch((err: unknown) => this.log(`queue runner: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => {
+          this.delivering.delete(p);
+          this.runner = null;
+          const again = this.wake;
+          this.wake = false;
+          const next = this.nextRetryIn();
+          if (again) this.scheduleRun(0);
+          else if (next !== null) this.scheduleRun(next);
+        });
+      this.delivering.add(p);
+    }, delayMs);
+  }
+
+  private nextRetryIn(): number | null {
+    let min: number | null = null;
+    for (const r of this.retryAt.values()) min = min === null ? r.at : Math.min(min, r.at);
+    return min === null ? null : Math.max(0, min - Date.now());
+  }
+
+  private async runQueue(): Promise<void> {
+    for (const id of await this.spool.list()) {
+      if (!this.running) return;
+      const retry = this.retryAt.get(id);
+      if (retry !== undefined && retry.at > Date.now()) continue;
+      try {
+        await this.deliverOne(id);
+        this.retryAt.delete(id);
+      } catch (err) {
+        const attempts = (retry?.attempts ?? 0) + 1;
+        const delays = this.opts.retryDelaysMs ?? [1000, 5000, 30_000, 120_000];
+        const delay = delays[Math.min(attempts - 1, delays.length - 1)] ?? 60_000;
+        this.retryAt.set(id, { attempts, at: Date.now() + delay });
+        this.log(`${id}: deferred (attempt ${attempts}, retry in ${delay} ms): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  private async deliverOne(id: string): Promise<void> {
+    const { env, data } = await this.spool.read(id);
+    const relay: Array<{ address: string; index: number }> = [];
+    for (const [index, r] of env.recipients.entries()) {
+      if (r.done) continue;
+      const at = r.address.lastIndexOf("@");
+      const domain = r.address.slice(at + 1).toLowerCase();
+      if (domain !== this.domain) {
+        relay.push({ address: r.address, index });
+        continue;
+      }
+      const box = this.maildirs.get(r.address.slice(0, at).toLowerCase());
+      if (box === undefined) {
+        // Accepted earlier but gone now (tables changed): a bounce would go here; we drop with a log line.
+        this.log(`${id}: <${r.address}> no longer exists, dropped`);
+      } else {
+        await this.faults.check("deliver.write", { phase: "delivery", queueId: id, address: r.address });
+        const fresh = await box.deliver(id, index, data);
+        this.log(`${id}: to=<${r.address}> status=sent (${fresh ? "delivered to maildir" : "already delivered"})`);
+      }
+      r.done = true;
+      await this.spool.update(env);
+    }
+    if (relay.length > 0) {
+      await this.relay(env, data, relay.map((r) => r.address));
+      for (const r of relay) (env.recipients[r.index] as { done: boolean }).done = true;
+    }
+    await this.spool.remove(id);
+  }
+
+  private async relay(env: Envelope, data: Buffer, rcpts: string[]): Promise<void> {
+    const hop = this.opts.nextHop;
+    if (hop === undefined) throw new Error("no next hop configured");
+    await this.faults.check("relay.connect", { phase: "relay", queueId: env.id });
+    const s = await SmtpSession.connect({ host: hop.host, port: hop.port, timeoutMs: 30_000, transcript: null });
+    try {
+      const expect = (r: { code: number; text: string }, ok: (c: number) => boolean, what: string): void => {
+        if (!ok(r.code)) throw new Error(`next hop ${hop.host}:${hop.port} answered ${r.code} ${r.text} to ${what}`);
+      };
+      expect(await s.readReply(undefined, "banner"), (c) => c === 220, "connect");
+      expect((await s.ehlo(this.hostname)).reply, (c) => c === 250, "EHLO");
+      expect(await s.command(`MAIL FROM:<${env.from}>`), (c) => c === 250, "MAIL");
+      for (const r of rcpts) expect(await s.command(`RCPT TO:<${r}>`), (c) => c === 250 || c === 251, "RCPT");
+      expect(await s.command("DATA"), (c) => c === 354, "DATA");
+      expect(await s.sendData(data, { raw: true }), (c) => c === 250, "end of data");
+      this.log(`${env.id}: relayed to ${hop.host}:${hop.port} for ${rcpts.length} recipient(s)`);
+    } finally {
+      await s.quit();
+    }
+  }
+}
+
+export { InjectedFault };

@@ -1,0 +1,198 @@
+// The embedded MTA behind the Target interface, either in this process (fast, fault points
+// reachable directly) or as a child process (crashes observable, survives as a daemon).
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SmtpSession } from "../../smtp/session.js";
+import { readMessageId } from "../../smtp/message.js";
+import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import { EmbeddedMta } from "./mta.js";
+import type { EmbeddedMtaOptions } from "./mta.js";
+import { Maildir } from "./maildir.js";
+import type { FaultPoints } from "./fault-points.js";
+import { LogBuffer } from "../process/log-buffer.js";
+import { Supervisor } from "../process/supervisor.js";
+import { READY_PREFIX } from "./protocol.js";
+
+export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
+  /** working directory; a fresh temporary one (removed on stop) when absent */
+  dir?: string;
+  mode?: "in-process" | "child";
+  /** keep the working directory after stop */
+  keep?: boolean;
+}
+
+const DAEMON = fileURLToPath(new URL("./daemon.js", import.meta.url));
+
+export class EmbeddedTarget implements Target {
+  readonly name = "embedded";
+  readonly domain: string;
+  readonly mailboxes: readonly string[];
+  private dir: string | null;
+  private readonly ownsDir: boolean;
+  private mta: EmbeddedMta | null = null;
+  private supervisor: Supervisor | null = null;
+  private ep: Endpoint | null = null;
+  private readonly inProcessLogs = new LogBuffer();
+  private readonly users: string[];
+
+  constructor(private readonly opts: EmbeddedTargetOptions = {}) {
+    this.domain = (opts.domain ?? "test.example").toLowerCase();
+    this.users = (opts.users ?? ["user", "postmaster"]).map((u) => u.toLowerCase());
+    this.mailboxes = this.users.map((u) => `${u}@${this.domain}`);
+    this.dir = opts.dir ?? null;
+    this.ownsDir = opts.dir === undefined && opts.keep !== true;
+  }
+
+  get mode(): "in-process" | "child" {
+    return this.opts.mode ?? "in-process";
+  }
+
+  get endpoint(): Endpoint {
+    if (this.ep === null) throw new Error("embedded target is not started");
+    return this.ep;
+  }
+
+  get workDir(): string {
+    if (this.dir === null) throw new Error("embedded target is not started");
+    return this.dir;
+  }
+
+  /** In-process mode only: where the monkey plugs its faults in. */
+  setFaults(faults: FaultPoints | null): void {
+    if (this.mta === null) throw new Error("fault points are reachable only on a started in-process embedded target");
+    this.mta.setFaults(faults);
+  }
+
+  async start(): Promise<void> {
+    this.dir ??= await mkdtemp(join(tmpdir(), "smtpchaos-embedded-"));
+    const mtaOpts: EmbeddedMtaOptions = { ...this.opts, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort: this.ep?.tlsPort ?? this.opts.tlsPort };
+    if (this.mode === "in-process") {
+      const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
+      await mta.start();
+      this.mta = mta;
+      const { port, tlsPort } = mta.endpoint;
+      this.ep = { host: "127.0.0.1", port, ...(tlsPort !== null ? { tlsPort } : {}) };
+    } else {
+      this.ep = await this.startChild(mtaOpts);
+    }
+    await this.probe();
+  }
+
+  private async startChild(mtaOpts: EmbeddedMtaOptions): Promise<Endpoint> {
+    const sup = (this.supervisor ??= new Supervisor({
+      command: process.execPath,
+      args: [DAEMON, JSON.stringify(mtaOpts)],
+      label: "embedded MTA",
+      fatalPatterns: [/^fatal: /],
+    }));
+    sup.start();
+    return new Promise<Endpoint>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`embedded MTA did not report ready within 10 s; log tail:\n${sup.logs.tail(10).join("\n")}`)), 10_000);
+      const offLog = sup.logs.subscribe((line) => {
+        if (!line.startsWith(READY_PREFIX)) return;
+        const r = JSON.parse(line.slice(READY_PREFIX.length)) as { port: number; tlsPort: number | null };
+        done(null, { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}) });
+      });
+      const offCrash = sup.onCrash((c) => done(new Error(`embedded MTA died while starting (${c.signal ?? `exit ${c.exitCode}`}): ${c.logTail.slice(-5).join(" | ")}`)));
+      function done(err: Error | null, ep?: Endpoint): void {
+        clearTimeout(timer);
+        offLog();
+        offCrash();
+        if (err !== null) reject(err);
+        else resolve(ep as Endpoint);
+      }
+    });
+  }
+
+  private async probe(): Promise<void> {
+    const { host, port } = this.endpoint;
+    const s = await SmtpSession.connect({ host, port, timeoutMs: 5000, transcript: null });
+    try {
+      const banner = await s.readReply(undefined, "banner");
+      if (banner.code !== 220) throw new Error(`embedded MTA greeted with ${banner.code} ${banner.text}`);
+    } finally {
+      await s.quit();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.mta?.stop();
+    this.mta = null;
+    await this.supervisor?.stop();
+    if (this.ownsDir && this.dir !== null) {
+      await rm(this.dir, { recursive: true, force: true });
+      this.dir = null;
+    }
+  }
+
+  async restart(): Promise<void> {
+    // Keep the directory (spool and mailboxes survive) and the ports.
+    await this.mta?.stop();
+    this.mta = null;
+    await this.supervisor?.stop();
+    await this.start();
+  }
+
+  async status(): Promise<TargetStatus> {
+    const running = this.mode === "in-process" ? this.mta !== null : this.supervisor?.running === true;
+    let banner: TargetStatus["banner"] = null;
+    if (running && this.ep !== null) {
+      try {
+        const s = await SmtpSession.connect({ host: this.ep.host, port: this.ep.port, timeoutMs: 3000, transcript: null });
+        const r = await s.readReply(undefined, "banner");
+        await s.quit();
+        banner = { ok: true, line: `${r.code} ${r.text}` };
+      } catch (err) {
+        banner = { ok: false, reason: (err as Error).message };
+      }
+    }
+    return { running, pid: this.mode === "in-process" ? process.pid : (this.supervisor?.pid ?? null), endpoint: this.ep, banner, crash: this.crash() };
+  }
+
+  logs(): readonly string[] {
+    return this.supervisor?.logs.all() ?? this.inProcessLogs.all();
+  }
+
+  onLog(listener: (line: string) => void): () => void {
+    return (this.supervisor?.logs ?? this.inProcessLogs).subscribe(listener);
+  }
+
+  crash(): CrashInfo | null {
+    return this.supervisor?.crash() ?? null;
+  }
+
+  onCrash(listener: (crash: CrashInfo) => void): () => void {
+    if (this.mode === "in-process") return () => {};
+    this.supervisor ??= new Supervisor({ command: process.execPath, args: [], label: "embedded MTA" });
+    return this.supervisor.onCrash(listener);
+  }
+
+  async flushQueue(): Promise<void> {
+    if (this.mta !== null) this.mta.flush();
+    else if (this.supervisor?.pid !== null && this.supervisor?.pid !== undefined) process.kill(this.supervisor.pid, "SIGUSR1");
+  }
+
+  async queueSize(): Promise<number> {
+    try {
+      return (await readdir(join(this.workDir, "spool"))).filter((n) => n.endsWith(".env")).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  async delivered(): Promise<DeliveredMessage[]> {
+    const out: DeliveredMessage[] = [];
+    for (const u of this.users) {
+      const box = new Maildir(join(this.workDir, "mail", u, "Maildir"));
+      for (const m of await box.messages()) out.push({ id: readMessageId(m.data), location: m.path, size: m.data.length, data: m.data });
+    }
+    return out;
+  }
+
+  async processes(): Promise<RoleProcess[]> {
+    const pid = this.mode === "in-process" ? process.pid : this.supervisor?.pid;
+    return pid === null || pid === undefined ? [] : [{ role: "smtpd", pid }];
+  }
+}

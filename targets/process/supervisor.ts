@@ -1,0 +1,100 @@
+// Runs a daemon as our direct child so its death is seen at once (exit code or signal), keeps
+// its output as log lines, watches for fatal log patterns, and stops it by PID only.
+import { spawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { CrashInfo } from "../target.js";
+import { LogBuffer } from "./log-buffer.js";
+
+export interface SupervisorOptions {
+  command: string;
+  args: string[];
+  spawn?: SpawnOptions;
+  /** log lines that mean the daemon is dying even before it exits */
+  fatalPatterns?: RegExp[];
+  /** name used in log lines */
+  label: string;
+}
+
+export class Supervisor {
+  readonly logs = new LogBuffer();
+  private child: ChildProcess | null = null;
+  private crashInfo: CrashInfo | null = null;
+  private stopping = false;
+  private readonly crashListeners = new Set<(c: CrashInfo) => void>();
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  crash(): CrashInfo | null {
+    return this.crashInfo;
+  }
+
+  onCrash(listener: (c: CrashInfo) => void): () => void {
+    this.crashListeners.add(listener);
+    return () => this.crashListeners.delete(listener);
+  }
+
+  start(): ChildProcess {
+    if (this.running) throw new Error(`${this.opts.label} is already running (pid ${this.pid})`);
+    this.crashInfo = null;
+    this.stopping = false;
+    const child = spawn(this.opts.command, this.opts.args, { stdio: ["ignore", "pipe", "pipe"], ...this.opts.spawn });
+    this.child = child;
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream === null) continue;
+      createInterface({ input: stream }).on("line", (line) => this.onLine(line));
+    }
+    this.exited = new Promise<void>((resolve) => {
+      child.once("exit", (code, signal) => {
+        this.logs.push(`*** ${this.opts.label} (pid ${child.pid}) exited: ${signal !== null ? `signal ${signal}` : `code ${code}`}`);
+        if (!this.stopping) this.recordCrash({ at: Date.now(), source: "exit", exitCode: code, signal, logTail: this.logs.tail(30) });
+        resolve();
+      });
+      child.once("error", (err) => {
+        this.logs.push(`*** ${this.opts.label}: cannot run ${this.opts.command}: ${err.message}`);
+        this.recordCrash({ at: Date.now(), source: "exit", exitCode: null, signal: null, line: err.message, logTail: this.logs.tail(30) });
+        resolve();
+      });
+    });
+    return child;
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; only ever the PID we spawned. */
+  async stop(graceMs = 5000): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    this.stopping = true;
+    if (this.running) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => {
+        if (this.running) child.kill("SIGKILL");
+      }, graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await this.exited;
+  }
+
+  private onLine(line: string): void {
+    this.logs.push(line);
+    if (this.stopping || this.crashInfo !== null) return;
+    if ((this.opts.fatalPatterns ?? []).some((p) => p.test(line))) {
+      this.recordCrash({ at: Date.now(), source: "log", exitCode: null, signal: null, line, logTail: this.logs.tail(30) });
+    }
+  }
+
+  private recordCrash(c: CrashInfo): void {
+    if (this.crashInfo !== null) return;
+    this.crashInfo = c;
+    for (const l of this.crashListeners) l(c);
+  }
+}
