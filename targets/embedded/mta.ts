@@ -28,6 +28,8 @@ export interface EmbeddedMtaOptions {
   /** also listen with implicit TLS (0 = any free port) */
   tlsPort?: number | null;
   maxMessageBytes?: number;
+  /** accept AUTH PLAIN/LOGIN (after STARTTLS only, as a real MTA would) with these credentials */
+  auth?: { user: string; password: string };
   /** retry delays for deliveries that failed temporarily, ms */
   retryDelaysMs?: number[];
   faults?: FaultPoints;
@@ -47,7 +49,7 @@ function tempfail(code: 421 | 451 | 452, text: string): Error & { responseCode: 
   return Object.assign(new Error(text), { responseCode: code });
 }
 
-function permfail(code: 501 | 550 | 552 | 553 | 554, text: string): Error & { responseCode: number } {
+function permfail(code: 501 | 535 | 550 | 552 | 553 | 554, text: string): Error & { responseCode: number } {
   return Object.assign(new Error(text), { responseCode: code });
 }
 
@@ -140,6 +142,12 @@ export class EmbeddedMta {
       banner: "smtpchaos embedded MTA",
       size: this.opts.maxMessageBytes ?? 10 * 1024 * 1024,
       authOptional: true,
+      ...(this.opts.auth === undefined ? { disabledCommands: ["AUTH"] } : {}),
+      onAuth: (auth, _session, cb) => {
+        const a = this.opts.auth;
+        if (a !== undefined && auth.username === a.user && auth.password === a.password) cb(null, { user: auth.username });
+        else cb(permfail(535, "5.7.8 Authentication credentials invalid"));
+      },
       disableReverseLookup: true,
       logger: false,
       closeTimeout: 1000,

@@ -1,0 +1,109 @@
+// Syntax tree -> smtpscript text that parses back to the same tree. Storm and monkey use it to
+// write shrunk failures out as runnable test-cases.
+import type { ScriptFile, Statement, Str, TestCase, TopItem } from "./ast.js";
+
+export function printScript(file: ScriptFile): string {
+  return file.items.map((i) => printItem(i)).join("\n") + "\n";
+}
+
+export function printItem(item: TopItem, indent = ""): string {
+  switch (item.kind) {
+    case "proc":
+      return `${indent}proc ${item.name} ${printBlock(item.body, indent)}`;
+    case "test-case":
+      return `${indent}test-case${printOptions(item)} ${printBlock(item.body, indent)}`;
+    case "include":
+      return `${indent}include ${printStr(item.path)}`;
+    case "set":
+      return printStatement(item, indent);
+  }
+}
+
+function printOptions(tc: TestCase): string {
+  let s = "";
+  if (tc.name !== null) s += ` name ${quote(tc.name, true)}`;
+  if (tc.skip !== null) s += tc.skip === "" ? " skip" : ` skip ${quote(tc.skip, true)}`;
+  for (const r of tc.requires) s += ` requires capability ${r}`;
+  return s;
+}
+
+function printBlock(body: readonly Statement[], indent: string): string {
+  if (body.length === 0) return "{\n" + indent + "}";
+  return "{\n" + body.map((s) => printStatement(s, indent + "\t")).join("\n") + "\n" + indent + "}";
+}
+
+export function printStatement(st: Statement, indent = ""): string {
+  const line = (s: string): string => indent + s;
+  switch (st.kind) {
+    case "writeln":
+      return line(`writeln ${printStr(st.text)}`);
+    case "write":
+      return line(`write ${printStr(st.text)}`);
+    case "expect-smtp": {
+      let s = "expect smtp";
+      if (st.want.kind === "class") s += ` ${st.want.klass}`;
+      if (st.want.kind === "code") s += ` ${st.want.pattern}`;
+      if (st.enhanced !== null) s += ` ${st.enhanced}`;
+      if (st.match !== null) s += ` match ${printStr(st.match)}`;
+      return line(s);
+    }
+    case "expect-disconnect":
+      return line("expect disconnect");
+    case "expect-capability":
+      return line(`expect capability ${st.name}${st.op !== null && st.value !== null ? ` ${st.op} ${st.value}` : ""}`);
+    case "call":
+      return line(`call ${st.name}`);
+    case "starttls":
+      return line("starttls");
+    case "auth":
+      return line(`auth ${st.mechanism} ${printStr(st.user)} ${printStr(st.password)}`);
+    case "send-message": {
+      let s = "send-message";
+      if (st.from !== null) s += ` from ${printStr(st.from)}`;
+      for (const t of st.to) s += ` to ${printStr(t)}`;
+      if (st.body !== null) s += ` body ${printStr(st.body)}`;
+      if (st.size !== null) s += ` size ${st.size}`;
+      return line(s);
+    }
+    case "sleep":
+      return line(`sleep ${st.ms}ms`);
+    case "timeout":
+      return line(`timeout ${st.ms}ms`);
+    case "repeat":
+      return line(`repeat ${st.count} ${printBlock(st.body, indent)}`);
+    case "connect":
+      return line(`connect as ${st.name}${st.tls === "implicit" ? " tls" : st.tls === "starttls" ? " starttls" : ""}`);
+    case "on":
+      return line(`on ${st.name} ${printBlock(st.body, indent)}`);
+    case "disconnect":
+      return line(st.name === null ? "disconnect" : `disconnect ${st.name}`);
+    case "set":
+      return line(`set ${st.name} ${printStr(st.value)}`);
+    case "monkey":
+      return line(`monkey ${st.args.map((a) => (/^[^\s#{}"\\]+$/.test(a) ? a : quote(a, true))).join(" ")}`);
+  }
+}
+
+export function printStr(s: Str): string {
+  return '"' + s.parts.map((p) => (typeof p === "string" ? escape(p) : `\${${p.var}}`)).join("") + '"';
+}
+
+function quote(text: string, _literal: boolean): string {
+  return '"' + escape(text) + '"';
+}
+
+function escape(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    if (ch === "\\") out += "\\\\";
+    else if (ch === '"') out += '\\"';
+    else if (ch === "$") out += "\\$";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out;
+}
