@@ -6,6 +6,7 @@ import { EXIT } from "./exit-codes.js";
 type SubcommandMain = (argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<SubcommandMain> }> = {
+  target: { summary: "start, stop or inspect a target MTA", load: async () => (await import("../targets/cli.js")).main },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await import("../smtpscript/cli.js")).main },
 };
 

@@ -33,6 +33,8 @@ export interface EmbeddedMtaOptions {
   /** retry delays for deliveries that failed temporarily, ms */
   retryDelaysMs?: number[];
   faults?: FaultPoints;
+  /** keep accepted mail in the queue until flush() (like a held queue) */
+  hold?: boolean;
   log?: (line: string) => void;
 }
 
@@ -120,7 +122,7 @@ export class EmbeddedMta {
   /** Retry everything queued now, ignoring backoff. */
   flush(): void {
     this.retryAt.clear();
-    this.scheduleRun(0);
+    this.scheduleRun(0, true);
   }
 
   async queueSize(): Promise<number> {
@@ -230,8 +232,8 @@ export class EmbeddedMta {
     return tempfail(451, text);
   }
 
-  private scheduleRun(delayMs: number): void {
-    if (!this.running) return;
+  private scheduleRun(delayMs: number, force = false): void {
+    if (!this.running || (this.opts.hold === true && !force)) return;
     if (this.runner !== null) {
       this.wake = true;
       return;
