@@ -1,11 +1,15 @@
 // Targets by name: what `--target NAME` resolves through.
 import type { Endpoint, Target } from "./target.js";
 import { EmbeddedTarget } from "./embedded/target.js";
+import { OpenSmtpdTarget } from "./opensmtpd/target.js";
+import { PostfixTarget } from "./postfix/target.js";
 
 export type TargetFactory = (options: Record<string, unknown>) => Target;
 
 const FACTORIES: Record<string, TargetFactory> = {
   embedded: (o) => new EmbeddedTarget(o),
+  opensmtpd: (o) => new OpenSmtpdTarget(o),
+  postfix: (o) => new PostfixTarget(o),
 };
 
 export function targetNames(): string[] {

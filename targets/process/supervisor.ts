@@ -51,7 +51,7 @@ export class Supervisor {
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {
       if (stream === null) continue;
-      createInterface({ input: stream }).on("line", (line) => this.onLine(line));
+      createInterface({ input: stream }).on("line", (line) => this.ingest(line));
     }
     this.exited = new Promise<void>((resolve) => {
       child.once("exit", (code, signal) => {
@@ -68,23 +68,35 @@ export class Supervisor {
     return child;
   }
 
-  /** SIGTERM, then SIGKILL after graceMs; only ever the PID we spawned. */
+  /**
+   * SIGTERM, then SIGKILL after graceMs: to the process we spawned, or, when it was spawned
+   * detached, to its whole process group (a wrapper such as strace would otherwise leave the
+   * daemon behind).
+   */
   async stop(graceMs = 5000): Promise<void> {
     const child = this.child;
-    if (child === null) return;
+    if (child === null || child.pid === undefined) return;
     this.stopping = true;
+    const pid = child.pid;
+    const group = this.opts.spawn?.detached === true;
+    const signal = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(group ? -pid : pid, sig);
+      } catch {
+        // already gone
+      }
+    };
     if (this.running) {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => {
-        if (this.running) child.kill("SIGKILL");
-      }, graceMs);
+      signal("SIGTERM");
+      const timer = setTimeout(() => signal("SIGKILL"), graceMs);
       await this.exited;
       clearTimeout(timer);
     }
     await this.exited;
   }
 
-  private onLine(line: string): void {
+  /** A log line of the daemon (its output, or a log file followed elsewhere). */
+  ingest(line: string): void {
     this.logs.push(line);
     if (this.stopping || this.crashInfo !== null) return;
     if ((this.opts.fatalPatterns ?? []).some((p) => p.test(line))) {

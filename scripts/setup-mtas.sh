@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what the real-MTA targets need (root): Postfix, libfiu, OpenSMTPD 6.8 extracted into
+# a private prefix (its package conflicts with postfix), and OpenSMTPD's users. Idempotent.
+# No MTA service is left running: smtpchaos starts its own isolated instances.
+set -euo pipefail
+
+PREFIX=${SMTPCHAOS_OPENSMTPD_PREFIX:-/opt/smtpchaos/opensmtpd}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-mtas: must run as root (it installs Debian packages and creates system users)" >&2
+  exit 2
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ] || [ ! -x "$PREFIX/usr/sbin/smtpd" ]; then
+  apt-get update -qq
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup-mtas: installing ${missing[*]}"
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # Keep package scripts from starting the system's own MTA.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [ -e "$policy" ] && had_policy=1
+  if [ "$had_policy" = 0 ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$had_policy" = 0 ]; then rm -f "$policy"; fi
+fi
+
+if [ ! -x "$PREFIX/usr/sbin/smtpd" ]; then
+  echo "setup-mtas: extracting opensmtpd into $PREFIX"
+  work=$(mktemp -d)
+  chmod 0777 "$work" # apt-get download writes as the _apt user
+  (cd "$work" && apt-get download -qq opensmtpd)
+  mkdir -p "$PREFIX"
+  dpkg-deb -x "$work"/opensmtpd_*.deb "$PREFIX"
+  rm -rf "$work"
+fi
+# smtpd re-executes its helpers from this compiled-in path.
+if [ "$(readlink /usr/libexec/opensmtpd 2>/dev/null)" != "$PREFIX/usr/libexec/opensmtpd" ]; then
+  mkdir -p /usr/libexec
+  rm -rf /usr/libexec/opensmtpd
+  ln -s "$PREFIX/usr/libexec/opensmtpd" /usr/libexec/opensmtpd
+fi
+for u in opensmtpd opensmtpq; do
+  id -u "$u" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
+done
+# dpkg-deb -x keeps the archive's numeric owners; smtpctl must be setgid to the local opensmtpq.
+chgrp opensmtpq "$PREFIX/usr/sbin/smtpctl"
+chmod 2555 "$PREFIX/usr/sbin/smtpctl"
+# Mount points of each instance's private spool and chroot (bind-mounted in its own namespace).
+mkdir -p /var/spool/smtpd /var/lib/opensmtpd/empty
+# A local user that receives the test mail of the real MTAs.
+id -u smtpchaos >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin smtpchaos
+
+# Never leave a system MTA running (ours are private instances on other ports).
+if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi
+
+echo "setup-mtas: ok (postfix $(postconf -d -h mail_version 2>/dev/null), opensmtpd $("$PREFIX/usr/sbin/smtpd" -h 2>&1 | grep -o 'OpenSMTPD [0-9.p]*' | head -1 || true), libfiu $(dpkg-query -W -f='${Version}' fiu-utils))"

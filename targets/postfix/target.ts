@@ -1,0 +1,163 @@
+// Postfix 3.7 as a private instance: its own config, queue and data directories, loopback
+// only, no DNS, virtual mailboxes delivered to a Maildir in the working directory. The master
+// runs in the foreground as our child (`master -s`, what `postfix start-fg` runs).
+import { existsSync } from "node:fs";
+import { mkdir, writeFile, chown, copyFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { userInfo } from "../process/users.js";
+import { DaemonTarget } from "../process/daemon-target.js";
+import { followFile } from "../process/follow-file.js";
+import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+
+const run = promisify(execFile);
+
+export const POSTFIX_DAEMON_DIR = "/usr/lib/postfix/sbin";
+export const MAIL_USER = "smtpchaos";
+
+export interface PostfixOptions extends DaemonTargetOptions {
+  /** extra main.cf settings (override the defaults below) */
+  main?: Record<string, string>;
+  /** extra master.cf lines */
+  master?: string[];
+}
+
+const SERVICES = [
+  "pickup    unix  n - n 60 1 pickup",
+  "cleanup   unix  n - n - 0 cleanup",
+  "qmgr      unix  n - n 300 1 qmgr",
+  "rewrite   unix  - - n - - trivial-rewrite",
+  "bounce    unix  - - n - 0 bounce",
+  "defer     unix  - - n - 0 bounce",
+  "trace     unix  - - n - 0 bounce",
+  "verify    unix  - - n - 1 verify",
+  "flush     unix  n - n 1000? 0 flush",
+  "proxymap  unix  - - n - - proxymap",
+  "showq     unix  n - n - - showq",
+  "error     unix  - - n - - error",
+  "retry     unix  - - n - - error",
+  "discard   unix  - - n - - discard",
+  "virtual   unix  - n n - - virtual",
+  "anvil     unix  - - n - 1 anvil",
+  "scache    unix  - - n - 1 scache",
+  "postlog   unix-dgram n - n - 1 postlogd",
+];
+
+export class PostfixTarget extends DaemonTarget {
+  readonly name = "postfix";
+  protected readonly masterRole = "master";
+
+  constructor(private readonly o: PostfixOptions = {}) {
+    super(o);
+  }
+
+  get configDir(): string {
+    return join(this.workDir, "etc");
+  }
+
+  protected checkInstalled(): void {
+    if (process.getuid?.() !== 0) throw new Error("the postfix target needs root");
+    if (!existsSync(join(POSTFIX_DAEMON_DIR, "master"))) throw new Error(`Postfix is not installed (${POSTFIX_DAEMON_DIR}/master missing): run 'npm run setup:mtas' as root`);
+  }
+
+  protected async prepare(dir: string, port: number): Promise<void> {
+    const { uid, gid } = userInfo(MAIL_USER);
+    const pf = userInfo("postfix");
+    for (const d of ["etc", "queue", "data", "log", "mail"]) await mkdir(join(dir, d), { recursive: true });
+    await chown(join(dir, "data"), pf.uid, pf.gid);
+    await chown(join(dir, "mail"), uid, gid);
+    if (existsSync("/etc/postfix/dynamicmaps.cf")) await copyFile("/etc/postfix/dynamicmaps.cf", join(dir, "etc", "dynamicmaps.cf"));
+    await writeFile(join(dir, "etc", "vmailbox"), this.mailboxes.map((m) => `${m} user/Maildir/`).join("\n") + "\n");
+    const main: Record<string, string> = {
+      compatibility_level: "3.6",
+      queue_directory: join(dir, "queue"),
+      data_directory: join(dir, "data"),
+      daemon_directory: POSTFIX_DAEMON_DIR,
+      command_directory: "/usr/sbin",
+      meta_directory: "/etc/postfix",
+      shlib_directory: "/usr/lib/postfix",
+      mail_owner: "postfix",
+      setgid_group: "postdrop",
+      inet_interfaces: "loopback-only",
+      inet_protocols: "ipv4",
+      myhostname: "mx.test.example",
+      mydomain: this.domain,
+      myorigin: this.domain,
+      mydestination: "",
+      mynetworks: "127.0.0.1/32",
+      virtual_mailbox_domains: this.domain,
+      virtual_mailbox_base: join(dir, "mail"),
+      virtual_mailbox_maps: `texthash:${join(dir, "etc", "vmailbox")}`,
+      virtual_uid_maps: `static:${uid}`,
+      virtual_gid_maps: `static:${gid}`,
+      virtual_minimum_uid: "100",
+      alias_maps: "",
+      alias_database: "",
+      local_recipient_maps: "",
+      smtpd_peername_lookup: "no",
+      smtp_dns_support_level: "disabled",
+      // Nothing may leave this host: every non-local destination bounces inside Postfix.
+      default_transport: "error:smtpchaos test instance does not relay",
+      relay_transport: "error:smtpchaos test instance does not relay",
+      smtpd_relay_restrictions: "reject_unauth_destination",
+      notify_classes: "",
+      maillog_file: join(dir, "log", "maillog"),
+      maillog_file_prefixes: join(dir, "log"),
+      smtpd_banner: "$myhostname ESMTP Postfix",
+      biff: "no",
+      import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
+      ...this.o.main,
+    };
+    await writeFile(join(dir, "etc", "main.cf"), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
+    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...SERVICES, ...(this.o.master ?? [])];
+    await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
+    // `postfix check` creates the queue directories with the right owners and reports config
+    // errors; without /dev/log it only speaks on a terminal, hence script(1).
+    try {
+      await run("script", ["-qc", `postfix -c '${join(dir, "etc")}' check`, "/dev/null"]);
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`postfix check failed: ${(e.stdout ?? "") + (e.stderr ?? "") || e.message}`);
+    }
+  }
+
+  protected command(dir: string): DaemonCommand {
+    return { command: join(POSTFIX_DAEMON_DIR, "master"), args: ["-s"], env: { ...process.env, MAIL_CONFIG: join(dir, "etc") } };
+  }
+
+  protected fatalPatterns(): RegExp[] {
+    return [/\bfatal:/, /\bpanic:/, /killed by signal/, /\bthrottling\b/];
+  }
+
+  protected maildirs(dir: string): string[] {
+    return [join(dir, "mail", "user", "Maildir")];
+  }
+
+  protected roleOf(cmdline: string): string | null {
+    const first = cmdline.trim().split(/\s+/)[0] ?? "";
+    return first === "" ? null : (first.split("/").pop() ?? null);
+  }
+
+  /** Postfix logs to maillog_file through postlogd; stream that file into the target's log too. */
+  private tail: { stop: () => void } | null = null;
+
+  override async start(): Promise<void> {
+    await super.start();
+    this.tail = followFile(join(this.workDir, "log", "maillog"), (line) => this.pushLog(line));
+  }
+
+  protected override async afterStop(): Promise<void> {
+    this.tail?.stop();
+    this.tail = null;
+  }
+
+  async flushQueue(): Promise<void> {
+    await run("postqueue", ["-c", this.configDir, "-f"]);
+  }
+
+  async queueSize(): Promise<number> {
+    const { stdout } = await run("postqueue", ["-c", this.configDir, "-j"]);
+    return stdout.split("\n").filter((l) => l.trim() !== "").length;
+  }
+}

@@ -1,0 +1,217 @@
+// What every real-MTA target shares: a private working directory, the daemon as our direct
+// child (own process group, so its shutdown cannot signal us), logs, crash detection, a
+// banner probe, Maildir reading and the process list. Subclasses say how to configure and run it.
+import { mkdtemp, readdir, readFile, rm, chmod } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readMessageId } from "../../smtp/message.js";
+import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import { Supervisor } from "./supervisor.js";
+import { descendants } from "./procfs.js";
+import { freePort } from "./free-port.js";
+import { waitForBanner } from "./banner.js";
+import { SmtpSession } from "../../smtp/session.js";
+
+export interface DaemonTargetOptions {
+  /** working directory; a fresh one under /tmp (removed on stop) when absent */
+  dir?: string;
+  /** SMTP port on 127.0.0.1; a free one when absent */
+  port?: number;
+  keep?: boolean;
+  startTimeoutMs?: number;
+  /** run the daemon under strace, recording its network system calls to this file (isolation tests) */
+  straceNetworkTo?: string;
+}
+
+export interface DaemonCommand {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export abstract class DaemonTarget implements Target {
+  abstract readonly name: string;
+  /** role name of the process we started (the parent of all others) */
+  protected abstract readonly masterRole: string;
+  readonly domain = "test.example";
+  readonly mailboxes: readonly string[] = ["user@test.example", "postmaster@test.example"];
+  protected dir: string | null;
+  protected port: number | null;
+  private supervisor: Supervisor | null = null;
+  private readonly ownsDir: boolean;
+
+  constructor(protected readonly opts: DaemonTargetOptions = {}) {
+    this.dir = opts.dir ?? null;
+    this.port = opts.port ?? null;
+    this.ownsDir = opts.dir === undefined && opts.keep !== true;
+  }
+
+  /** Throws a clear error when the MTA is not installed (names the setup command). */
+  protected abstract checkInstalled(): void;
+  /** Writes the configuration into the working directory (called before every start). */
+  protected abstract prepare(dir: string, port: number): Promise<void>;
+  protected abstract command(dir: string): DaemonCommand;
+  protected abstract fatalPatterns(): RegExp[];
+  /** Maildir directories the daemon delivers into. */
+  protected abstract maildirs(dir: string): string[];
+  /** Role name of a descendant process, or null to leave it out. */
+  protected abstract roleOf(cmdline: string): string | null;
+  abstract flushQueue(): Promise<void>;
+  abstract queueSize(): Promise<number>;
+
+  get endpoint(): Endpoint {
+    if (this.port === null || !this.running) throw new Error(`${this.name} target is not started`);
+    return { host: "127.0.0.1", port: this.port };
+  }
+
+  get workDir(): string {
+    if (this.dir === null) throw new Error(`${this.name} target is not started`);
+    return this.dir;
+  }
+
+  get pid(): number | null {
+    return this.supervisor?.pid ?? null;
+  }
+
+  protected get running(): boolean {
+    return this.supervisor?.running === true;
+  }
+
+  async start(): Promise<void> {
+    this.checkInstalled();
+    if (this.dir === null) {
+      this.dir = await mkdtemp(join(tmpdir(), `smtpchaos-${this.name}-`));
+      // Daemon users (delivery, queue) must be able to traverse it.
+      await chmod(this.dir, 0o755);
+    }
+    this.port ??= await freePort();
+    await this.prepare(this.dir, this.port);
+    const base = this.command(this.dir);
+    const trace = this.opts.straceNetworkTo;
+    const cmd = trace === undefined ? base : { ...base, command: "strace", args: ["-f", "-qq", "-e", "trace=network", "-o", trace, base.command, ...base.args] };
+    const sup = (this.supervisor ??= new Supervisor({
+      command: cmd.command,
+      args: cmd.args,
+      label: this.name,
+      fatalPatterns: this.fatalPatterns(),
+      spawn: { detached: true, env: cmd.env ?? process.env, cwd: this.dir },
+    }));
+    sup.start();
+    try {
+      await waitForBanner("127.0.0.1", this.port, this.opts.startTimeoutMs ?? 20_000, () => sup.running);
+    } catch (err) {
+      const tail = sup.logs.tail(15).join("\n");
+      await this.stop();
+      throw new Error(`${this.name} did not start: ${(err as Error).message}${tail !== "" ? `\nlog tail:\n${tail}` : ""}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.stopTracedDaemon();
+    await this.supervisor?.stop();
+    await this.afterStop();
+    if (this.ownsDir && this.dir !== null && existsSync(this.dir)) {
+      await rm(this.dir, { recursive: true, force: true });
+      this.dir = null;
+      this.port = this.opts.port ?? null;
+    }
+  }
+
+  /**
+   * Under strace the supervised PID is strace; a daemon that starts its own session (Postfix's
+   * master) would survive a signal to strace's group, so it is stopped first, by its PID.
+   */
+  private async stopTracedDaemon(): Promise<void> {
+    const pid = this.pid;
+    if (this.opts.straceNetworkTo === undefined || pid === null || !this.running) return;
+    const daemon = descendants(pid).find((p) => p.ppid === pid);
+    if (daemon === undefined) return;
+    try {
+      process.kill(daemon.pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && descendants(pid).some((p) => p.pid === daemon.pid)) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Cleanup beyond the daemon itself (e.g. processes that outlive their master). */
+  protected async afterStop(): Promise<void> {}
+
+  async restart(): Promise<void> {
+    await this.stopTracedDaemon();
+    await this.supervisor?.stop();
+    await this.afterStop();
+    await this.start();
+  }
+
+  async status(): Promise<TargetStatus> {
+    let banner: TargetStatus["banner"] = null;
+    if (this.running && this.port !== null) {
+      try {
+        const s = await SmtpSession.connect({ host: "127.0.0.1", port: this.port, timeoutMs: 3000, transcript: null });
+        const r = await s.readReply(undefined, "banner");
+        await s.quit();
+        banner = { ok: true, line: `${r.code} ${r.text}` };
+      } catch (err) {
+        banner = { ok: false, reason: (err as Error).message };
+      }
+    }
+    return { running: this.running, pid: this.pid, endpoint: this.running ? this.endpoint : null, banner, crash: this.crash() };
+  }
+
+  protected pushLog(line: string): void {
+    this.supervisor?.ingest(line);
+  }
+
+  logs(): readonly string[] {
+    return this.supervisor?.logs.all() ?? [];
+  }
+
+  onLog(listener: (line: string) => void): () => void {
+    if (this.supervisor === null) throw new Error(`${this.name}: start the target before subscribing to its log`);
+    return this.supervisor.logs.subscribe(listener);
+  }
+
+  crash(): CrashInfo | null {
+    return this.supervisor?.crash() ?? null;
+  }
+
+  onCrash(listener: (crash: CrashInfo) => void): () => void {
+    if (this.supervisor === null) throw new Error(`${this.name}: start the target before watching for crashes`);
+    return this.supervisor.onCrash(listener);
+  }
+
+  async delivered(): Promise<DeliveredMessage[]> {
+    const out: DeliveredMessage[] = [];
+    for (const box of this.maildirs(this.workDir)) {
+      for (const sub of ["new", "cur"]) {
+        let names: string[];
+        try {
+          names = (await readdir(join(box, sub))).sort();
+        } catch {
+          continue;
+        }
+        for (const n of names) {
+          const path = join(box, sub, n);
+          const data = await readFile(path);
+          out.push({ id: readMessageId(data), location: path, size: data.length, data });
+        }
+      }
+    }
+    return out;
+  }
+
+  async processes(): Promise<RoleProcess[]> {
+    const pid = this.pid;
+    if (pid === null || !this.running) return [];
+    const out: RoleProcess[] = [];
+    out.push({ role: this.masterRole, pid });
+    for (const p of descendants(pid)) {
+      const role = this.roleOf(p.cmdline);
+      if (role !== null) out.push({ role, pid: p.pid });
+    }
+    return out;
+  }
+}

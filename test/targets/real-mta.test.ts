@@ -1,0 +1,108 @@
+// OpenSMTPD and Postfix started isolated, for real. They need root and `npm run setup:mtas`;
+// in CI (CI set) a missing MTA fails these tests, elsewhere they are skipped with the reason.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import net from "node:net";
+import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
+import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
+import type { DaemonTarget } from "../../targets/process/daemon-target.js";
+import { descendants } from "../../targets/process/procfs.js";
+import { networkPeers, isLoopbackOrAny } from "../../targets/process/strace.js";
+import { sendOne, waitFor } from "./helpers.js";
+
+const MTAS = [
+  { name: "opensmtpd", binary: join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"), make: (o = {}) => new OpenSmtpdTarget(o) as DaemonTarget, killRole: "queue" },
+  { name: "postfix", binary: join(POSTFIX_DAEMON_DIR, "master"), make: (o = {}) => new PostfixTarget(o) as DaemonTarget, killRole: "qmgr" },
+];
+
+function unavailable(binary: string): string | null {
+  if (process.getuid?.() !== 0) return "needs root";
+  if (!existsSync(binary)) return `${binary} missing (run 'npm run setup:mtas')`;
+  return null;
+}
+
+async function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once("error", () => resolve(true));
+  });
+}
+
+for (const mta of MTAS) {
+  const why = unavailable(mta.binary);
+  const skip = why !== null && process.env.CI === undefined ? `${mta.name}: ${why}` : false;
+
+  test(`${mta.name}: starts isolated, delivers to the Maildir, flushes, stops; twice in a row without leftovers`, { skip }, async (t) => {
+    if (why !== null) assert.fail(`${mta.name} is required in CI: ${why}`);
+    for (let round = 1; round <= 2; round++) {
+      const target = mta.make();
+      t.after(() => target.stop());
+      await target.start();
+      const { port } = target.endpoint;
+      const pid = target.pid as number;
+      const roles = (await target.processes()).map((p) => p.role);
+      assert.ok(roles.length >= 3, `round ${round}: expected several processes, got ${roles.join(", ")}`);
+      const { id, replies } = await sendOne("127.0.0.1", port, "user@test.example");
+      assert.equal(replies[replies.length - 1]?.code, 250, replies.map((r) => `${r.code} ${r.text}`).join(" | "));
+      await target.flushQueue();
+      const delivered = await waitFor(`${mta.name} delivery`, async () => {
+        const d = await target.delivered();
+        return d.some((m) => m.id === id) ? d : null;
+      });
+      assert.equal(delivered.filter((m) => m.id === id).length, 1, "delivered exactly once");
+      assert.equal(await waitFor("empty queue", async () => ((await target.queueSize()) === 0 ? "empty" : null)), "empty");
+      const unknown = await sendOne("127.0.0.1", port, "nobody@test.example");
+      assert.equal(unknown.replies[3]?.klass, "permfail", "unknown mailbox refused");
+      const dir = target.workDir;
+      await target.stop();
+      assert.equal(target.crash(), null, "a clean stop is not a crash");
+      assert.ok(await portClosed(port), `round ${round}: port ${port} still open after stop`);
+      assert.deepEqual(descendants(pid), [], `round ${round}: processes left behind`);
+      assert.equal(existsSync(dir), false, "working directory removed");
+    }
+  });
+
+  test(`${mta.name}: killing the ${mta.killRole} role is detected as a crash with the log tail`, { skip }, async (t) => {
+    if (why !== null) assert.fail(`${mta.name} is required in CI: ${why}`);
+    const target = mta.make();
+    t.after(() => target.stop());
+    await target.start();
+    const victim = (await target.processes()).find((p) => p.role === mta.killRole);
+    assert.ok(victim !== undefined, `no ${mta.killRole} process among ${(await target.processes()).map((p) => p.role).join(", ")}`);
+    process.kill(victim.pid, "SIGKILL");
+    const crash = await waitFor("crash report", async () => target.crash());
+    assert.ok(crash.logTail.length > 0);
+    if (crash.source === "log") assert.match(crash.line ?? "", /fatal|exiting|lost child|killed by signal|throttling/);
+    else assert.ok(crash.exitCode !== null || crash.signal !== null);
+  });
+
+  test(`${mta.name}: no network system call leaves loopback while mail flows (DNS isolated)`, { skip }, async (t) => {
+    if (why !== null) assert.fail(`${mta.name} is required in CI: ${why}`);
+    if (!existsSync("/usr/bin/strace")) assert.fail("strace is required (npm run setup:mtas installs it)");
+    const trace = join(mkdtempSync(join(tmpdir(), "smtpchaos-trace-")), "net.trace");
+    const target = mta.make({ straceNetworkTo: trace });
+    t.after(() => target.stop());
+    await target.start();
+    const { port } = target.endpoint;
+    const ok = await sendOne("127.0.0.1", port, "user@test.example");
+    assert.equal(ok.replies[ok.replies.length - 1]?.code, 250);
+    // A foreign domain makes a careless MTA resolve MX records.
+    await sendOne("127.0.0.1", port, "someone@example.com");
+    await target.flushQueue();
+    await new Promise((r) => setTimeout(r, 1500));
+    await target.stop();
+    const text = readFileSync(trace, "utf8");
+    const addrs = networkPeers(text);
+    assert.ok(addrs.includes("127.0.0.1"), "the trace saw loopback traffic (tracing works)");
+    const outside = addrs.filter((a) => !isLoopbackOrAny(a));
+    const log = text;
+    assert.deepEqual(outside, [], `network calls to non-loopback addresses:\n${log.split("\n").filter((l) => outside.some((a) => l.includes(a))).slice(0, 10).join("\n")}`);
+  });
+}
