@@ -2,9 +2,8 @@
 // state file (PID, endpoint, working directory) so that stop ends exactly the process it started.
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, closeSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { EXIT } from "../bin/exit-codes.js";
 import { SmtpSession } from "../smtp/session.js";
@@ -25,12 +24,11 @@ interface State {
   name: string;
   pid: number;
   endpoint: { host: string; port: number; tlsPort?: number };
-  dir: string;
   log: string;
   startedAt: string;
 }
 
-const DAEMON = fileURLToPath(new URL("./embedded/daemon.js", import.meta.url));
+const HOST = fileURLToPath(new URL("./host.js", import.meta.url));
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -51,10 +49,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!targetNames().includes(name)) {
     console.error(`smtpchaos target: unknown target "${name}" (known: ${targetNames().join(", ")})`);
-    return EXIT.usage;
-  }
-  if (name !== "embedded") {
-    console.error(`smtpchaos target: "${name}" can only be started by the commands that use it (--target ${name}) for now`);
     return EXIT.usage;
   }
   const stateDir = resolve(parsed.values.state ?? process.env.SMTPCHAOS_STATE ?? ".smtpchaos");
@@ -85,10 +79,9 @@ async function start(name: string, stateDir: string, stateFile: string): Promise
     return EXIT.usage;
   }
   mkdirSync(stateDir, { recursive: true });
-  const dir = mkdtempSync(join(tmpdir(), `smtpchaos-${name}-`));
   const log = join(stateDir, `${name}.log`);
   const fd = openSync(log, "w");
-  const child = spawn(process.execPath, [DAEMON, JSON.stringify({ dir })], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, [HOST, name], { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   child.unref();
   const pid = child.pid;
@@ -96,23 +89,22 @@ async function start(name: string, stateDir: string, stateFile: string): Promise
     console.error(`smtpchaos target: cannot start ${name}`);
     return EXIT.usage;
   }
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const ready = readFileSync(log, "utf8")
       .split("\n")
       .find((l) => l.startsWith(READY_PREFIX));
     if (ready !== undefined) {
-      const r = JSON.parse(ready.slice(READY_PREFIX.length)) as { port: number; tlsPort: number | null };
+      const r = JSON.parse(ready.slice(READY_PREFIX.length)) as { port: number; tlsPort: number | null; mailboxes: string[] };
       const state: State = {
         name,
         pid,
         endpoint: { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}) },
-        dir,
         log,
         startedAt: new Date().toISOString(),
       };
       writeFileSync(stateFile, JSON.stringify(state, null, 2));
-      console.log(`${name} started: pid ${pid}, listening on 127.0.0.1:${r.port}, mail in ${dir}/mail, log ${log}`);
+      console.log(`${name} started: pid ${pid}, listening on 127.0.0.1:${r.port}, mailboxes ${r.mailboxes.join(" ")}, log ${log}`);
       return EXIT.ok;
     }
     if (!alive(pid)) break;
@@ -154,11 +146,10 @@ async function stop(stateFile: string): Promise<number> {
   }
   if (alive(s.pid)) {
     process.kill(s.pid, "SIGTERM");
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     while (alive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (alive(s.pid)) process.kill(s.pid, "SIGKILL");
   }
-  rmSync(s.dir, { recursive: true, force: true });
   rmSync(stateFile, { force: true });
   console.log(`${s.name} stopped (pid ${s.pid})`);
   return EXIT.ok;

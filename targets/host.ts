@@ -1,0 +1,39 @@
+// Keeps one target running in the background for `smtpchaos target start NAME`:
+// `node host.js NAME`. Prints one READY line, flushes the queue on SIGUSR1, stops the target
+// (by its PID) on SIGTERM/SIGINT, and exits when the target crashes.
+import { createTarget } from "./registry.js";
+import { READY_PREFIX } from "./embedded/protocol.js";
+
+async function main(): Promise<void> {
+  const name = process.argv[2];
+  if (name === undefined) throw new Error("usage: host.js TARGET");
+  const target = createTarget(name, name === "embedded" ? { mode: "in-process" } : {});
+  let stopping = false;
+  const stop = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    target.stop().then(
+      () => process.exit(code),
+      (err: unknown) => {
+        console.error(`stop failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop(0));
+  process.once("SIGINT", () => stop(0));
+  await target.start();
+  target.onLog((line) => console.log(line));
+  target.onCrash((c) => {
+    console.log(`fatal: ${name} crashed (${c.signal ?? c.exitCode ?? c.line ?? "?"})`);
+    stop(1);
+  });
+  process.on("SIGUSR1", () => void target.flushQueue().catch((err: unknown) => console.error(`flush failed: ${(err as Error).message}`)));
+  const { host, port } = target.endpoint;
+  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, pid: process.pid, mailboxes: target.mailboxes }));
+}
+
+main().catch((err: unknown) => {
+  console.error(`fatal: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
