@@ -24,6 +24,8 @@ export type Statement =
   | { kind: "expect-smtp"; want: ReplyWant; enhanced: string | null; match: Str | null; loc: Loc }
   | { kind: "expect-disconnect"; loc: Loc }
   | { kind: "expect-capability"; name: string; op: ">" | "<" | ">=" | "<=" | "==" | "!=" | null; value: number | null; loc: Loc }
+  /** after the queue drained: exactly `count` delivered messages have a header section matching `header` */
+  | { kind: "expect-delivered"; count: number; header: Str; loc: Loc }
   | { kind: "call"; name: string; loc: Loc }
   | { kind: "starttls"; loc: Loc }
   | { kind: "auth"; mechanism: "plain" | "login"; user: Str; password: Str; loc: Loc }
@@ -54,6 +56,8 @@ export interface TestCase {
   skip: string | null;
   /** capabilities the server must advertise, else the test-case is skipped */
   requires: string[];
+  /** fault points the target must offer (scripted fault injection), else the test-case is skipped */
+  requiresFaults: string[];
   body: Statement[];
   loc: Loc;
 }

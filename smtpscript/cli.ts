@@ -5,7 +5,7 @@ import { EXIT } from "../bin/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";
-import type { ServerAddress } from "./runner.js";
+import type { ServerAddress, ScriptTarget } from "./runner.js";
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { Reporter, ReporterName } from "./reporters/index.js";
 import type { RunResult, TestResult } from "./result.js";
@@ -158,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   let stopTarget: (() => Promise<void>) | null = null;
+  let scriptTarget: ScriptTarget | undefined;
   let server = opts.server;
   let label: string | undefined;
   const defines = { ...opts.defines };
@@ -165,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const t = await startNamedTarget(opts.target);
       stopTarget = t.stop;
+      scriptTarget = { delivered: () => t.target.delivered(), flushQueue: () => t.target.flushQueue(), queueSize: () => t.target.queueSize(), faults: t.target.faults };
       server = { host: t.endpoint.host, port: t.endpoint.port };
       label = `${opts.target} (${t.endpoint.host}:${t.endpoint.port})`;
       // The target knows its own domain and mailbox; -D still wins.
@@ -176,13 +178,13 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   try {
-    return await runAll(programs, opts, server as ServerAddress, defines, label);
+    return await runAll(programs, opts, server as ServerAddress, defines, label, scriptTarget);
   } finally {
     await stopTarget?.();
   }
 }
 
-async function runAll(programs: Program[], opts: Parsed, server: ServerAddress, defines: Record<string, string>, label?: string): Promise<number> {
+async function runAll(programs: Program[], opts: Parsed, server: ServerAddress, defines: Record<string, string>, label?: string, scriptTarget?: ScriptTarget): Promise<number> {
   const reporters = opts.reporters.map((r) => ({
     ...r,
     reporter: REPORTERS[r.name]({ verbose: opts.verbose, color: opts.color }) as Reporter,
@@ -224,6 +226,7 @@ async function runAll(programs: Program[], opts: Parsed, server: ServerAddress, 
         targetLabel: target,
         timeoutMs: opts.timeoutMs,
         defines,
+        target: scriptTarget,
         jobs: opts.jobs,
         filter: opts.grep === null ? undefined : (name) => (opts.grep as RegExp).test(name),
         onResult: (result, i) => {

@@ -56,7 +56,7 @@ export interface LoadOptions {
 }
 
 /** Built-in variables every run defines. */
-export const BUILTIN_VARIABLES = ["host", "port", "domain", "rcpt", "sender"] as const;
+export const BUILTIN_VARIABLES = ["host", "port", "domain", "rcpt", "sender", "uniq"] as const;
 
 /** Loads a script file and everything it includes, then checks it as a whole. */
 export function loadProgram(file: string, options: LoadOptions = {}): Program {
@@ -160,6 +160,9 @@ function check(program: Program, known: Set<string>, sources: Map<string, string
               throw located(st.loc, `invalid regular expression: ${(err as Error).message}`, sources);
             }
           }
+          break;
+        case "expect-delivered":
+          checkStr(st.header, st.loc);
           break;
         case "auth":
           checkStr(st.user, st.loc);

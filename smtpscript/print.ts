@@ -24,6 +24,7 @@ function printOptions(tc: TestCase): string {
   if (tc.name !== null) s += ` name ${quote(tc.name, true)}`;
   if (tc.skip !== null) s += tc.skip === "" ? " skip" : ` skip ${quote(tc.skip, true)}`;
   for (const r of tc.requires) s += ` requires capability ${r}`;
+  for (const f of tc.requiresFaults) s += ` requires fault ${f}`;
   return s;
 }
 
@@ -51,6 +52,8 @@ export function printStatement(st: Statement, indent = ""): string {
       return line("expect disconnect");
     case "expect-capability":
       return line(`expect capability ${st.name}${st.op !== null && st.value !== null ? ` ${st.op} ${st.value}` : ""}`);
+    case "expect-delivered":
+      return line(`expect delivered ${st.count} header ${printStr(st.header)}`);
     case "call":
       return line(`call ${st.name}`);
     case "starttls":

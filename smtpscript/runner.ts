@@ -1,5 +1,6 @@
 // Executes a Program against a server: one fresh connection per test-case (plus any opened with
 // `connect as`), statements in order, results in the shared result model.
+import { randomBytes } from "node:crypto";
 import { SmtpSession, Capabilities, SmtpError, SmtpDisconnectedError, SmtpTimeoutError, buildMessage, matchCode, matchEnhanced } from "../smtp/index.js";
 import type { Reply, TlsOptions } from "../smtp/index.js";
 import type { Loc, Program, Statement, Str, TestCase } from "./ast.js";
@@ -15,6 +16,21 @@ export interface ServerAddress {
   /** EHLO + STARTTLS before the script starts (the banner stays readable by the script) */
   starttls?: boolean;
   tlsOptions?: TlsOptions;
+}
+
+/** What a script can ask of a toolkit-managed target beyond SMTP. */
+export interface ScriptTarget {
+  delivered(): Promise<Array<{ data: Buffer }>>;
+  flushQueue(): Promise<void>;
+  queueSize(): Promise<number>;
+  /** scripted fault injection (`monkey` statements), when the target offers it */
+  faults?: ScriptFaults;
+}
+
+export interface ScriptFaults {
+  readonly points: readonly string[];
+  apply(args: readonly string[]): void | Promise<void>;
+  clear(): void | Promise<void>;
 }
 
 /** Interprets statements the core runner does not own (e.g. `monkey ...`, added by the monkey). */
@@ -33,6 +49,8 @@ export interface RunOptions {
   /** only test-cases whose name matches */
   filter?: (name: string) => boolean;
   extensions?: Partial<Record<Statement["kind"], StatementHandler>>;
+  /** the target behind server, for `expect delivered` and `monkey` */
+  target?: ScriptTarget;
   /** called as each result becomes final, in test-case order */
   onResult?: (result: TestResult, index: number) => void;
 }
@@ -116,6 +134,12 @@ async function runTestCase(program: Program, tc: TestCase, index: number, option
     result.skipReason = tc.skip === "" ? "skip" : tc.skip;
     return result;
   }
+  const lacking = tc.requiresFaults.filter((p) => !(options.target?.faults?.points ?? []).includes(p));
+  if (lacking.length > 0) {
+    result.status = "skipped";
+    result.skipReason = `target offers no fault point ${lacking.join(", ")}`;
+    return result;
+  }
   const run = new TestRun(program, options, result);
   try {
     if (tc.requires.length > 0) {
@@ -135,6 +159,8 @@ async function runTestCase(program: Program, tc: TestCase, index: number, option
     result.failure = failure;
   } finally {
     run.closeAll();
+    // Faults never outlive the test-case that set them.
+    await options.target?.faults?.clear();
     result.durationMs = performance.now() - t0;
   }
   return result;
@@ -159,6 +185,7 @@ class TestRun {
     this.vars.set("domain", "test.example");
     this.vars.set("rcpt", "user@test.example");
     this.vars.set("sender", "sender@client.example");
+    this.vars.set("uniq", randomBytes(6).toString("hex"));
     for (const d of program.defaults) this.vars.set(d.name, this.str(d.value));
     for (const [k, v] of Object.entries(options.defines ?? {})) this.vars.set(k, v);
   }
@@ -299,9 +326,35 @@ class TestRun {
       case "set":
         this.vars.set(st.name, this.str(st.value));
         return;
-      case "monkey":
-        throw new ScriptRuntimeError("monkey statements need a monkey control endpoint (smtpchaos monkey serve, then --monkey URL)");
+      case "expect-delivered":
+        await this.expectDelivered(st.count, this.str(st.header));
+        return;
+      case "monkey": {
+        const faults = this.options.target?.faults;
+        if (faults === undefined) throw new ScriptRuntimeError("monkey statements need a target with fault injection (e.g. --target embedded)");
+        try {
+          await faults.apply(st.args);
+        } catch (err) {
+          throw new ScriptRuntimeError((err as Error).message);
+        }
+        return;
+      }
     }
+  }
+
+  /** Flushes the target's queue, waits until it is empty, then counts matching deliveries. */
+  private async expectDelivered(count: number, header: string): Promise<void> {
+    const target = this.options.target;
+    if (target === undefined) throw new ScriptRuntimeError("expect delivered needs a toolkit-managed target (--target NAME)");
+    const re = new RegExp(header, "im");
+    const deadline = Date.now() + this.timeoutMs;
+    await target.flushQueue();
+    while ((await target.queueSize()) > 0) {
+      if (Date.now() > deadline) throw new ExpectationFailed(`expect delivered: the target's queue did not drain within ${this.timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const matching = (await target.delivered()).filter((m) => re.test(headerSection(m.data))).length;
+    if (matching !== count) throw new ExpectationFailed(`expected ${count} delivered message(s) with a header matching /${header}/, found ${matching}`);
   }
 
   private async nextReply(what: string): Promise<Reply> {
@@ -423,6 +476,12 @@ class CapabilityProbe {
       await s.quit();
     }
   }
+}
+
+function headerSection(data: Buffer): string {
+  const text = data.toString("latin1", 0, Math.min(data.length, 64 * 1024));
+  const end = text.search(/\r?\n\r?\n/);
+  return end === -1 ? text : text.slice(0, end);
 }
 
 function describeWant(st: Extract<Statement, { kind: "expect-smtp" }>): string {

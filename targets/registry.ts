@@ -1,5 +1,6 @@
 // Targets by name: what `--target NAME` resolves through.
 import type { Endpoint, Target } from "./target.js";
+import type { ScriptFaults } from "../smtpscript/runner.js";
 import { EmbeddedTarget } from "./embedded/target.js";
 import { OpenSmtpdTarget } from "./opensmtpd/target.js";
 import { PostfixTarget } from "./postfix/target.js";
@@ -23,7 +24,7 @@ export function createTarget(name: string, options: Record<string, unknown> = {}
 }
 
 export interface StartedTarget {
-  target: Target;
+  target: Target & { faults?: ScriptFaults };
   endpoint: Endpoint;
   domain: string;
   mailboxes: readonly string[];

@@ -11,6 +11,7 @@ import { EmbeddedMta } from "./mta.js";
 import type { EmbeddedMtaOptions } from "./mta.js";
 import { Maildir } from "./maildir.js";
 import type { FaultPoints } from "./fault-points.js";
+import { ScriptedFaults } from "./scripted-faults.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
@@ -59,6 +60,18 @@ export class EmbeddedTarget implements Target {
     return this.dir;
   }
 
+  private scripted: ScriptedFaults | null = null;
+
+  /** In-process mode only: fault points driven by smtpscript `monkey` statements. */
+  get faults(): ScriptedFaults | undefined {
+    if (this.mode !== "in-process") return undefined;
+    if (this.scripted === null) {
+      this.scripted = new ScriptedFaults();
+      if (this.mta !== null) this.mta.setFaults(this.scripted);
+    }
+    return this.scripted;
+  }
+
   /** In-process mode only: where the monkey plugs its faults in. */
   setFaults(faults: FaultPoints | null): void {
     if (this.mta === null) throw new Error("fault points are reachable only on a started in-process embedded target");
@@ -72,6 +85,7 @@ export class EmbeddedTarget implements Target {
       const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
       await mta.start();
       this.mta = mta;
+      if (this.scripted !== null) mta.setFaults(this.scripted);
       const { port, tlsPort } = mta.endpoint;
       this.ep = { host: "127.0.0.1", port, ...(tlsPort !== null ? { tlsPort } : {}) };
     } else {

@@ -39,6 +39,7 @@ const leaf: fc.Arbitrary<Statement> = fc.oneof(
     cmp: fc.option(fc.record({ op: fc.constantFrom(">", "<", ">=", "<=", "==", "!=" as const), value: fc.nat(1_000_000) }), { nil: null }),
   }).map(({ name, cmp }) => ({ kind: "expect-capability" as const, name, op: cmp?.op ?? null, value: cmp?.value ?? null, loc })),
   ident.map((name) => ({ kind: "call" as const, name, loc })),
+  fc.record({ count: fc.nat(20), header: str }).map((r) => ({ kind: "expect-delivered" as const, ...r, loc })),
   fc.constant({ kind: "starttls" as const, loc }),
   fc.record({ mechanism: fc.constantFrom("plain", "login" as const), user: str, password: str }).map((r) => ({ kind: "auth" as const, ...r, loc })),
   fc.record({ from: fc.option(str, { nil: null }), to: fc.array(str, { maxLength: 2 }), content: fc.oneof(fc.record({ body: str }), fc.record({ size: fc.nat(10_000_000) }), fc.constant({})) }).map(
@@ -64,6 +65,7 @@ const item: fc.Arbitrary<TopItem> = fc.oneof(
     name: fc.option(plain, { nil: null }),
     skip: fc.option(plain, { nil: null }),
     requires: fc.array(fc.stringMatching(/^[A-Z0-9][A-Z0-9-]{0,8}$/), { maxLength: 2 }),
+    requiresFaults: fc.array(fc.stringMatching(/^[a-z][a-z0-9_.-]{0,10}$/), { maxLength: 2 }),
     body: fc.array(statement, { maxLength: 6 }),
   }).map((r) => ({ kind: "test-case" as const, ...r, loc })),
   str.map((value) => ({ kind: "set" as const, name: "v", value, loc })),

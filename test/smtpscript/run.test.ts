@@ -99,7 +99,7 @@ test("a parse error exits 2 with a located message", async () => {
   const f = script("bad.smtp", 'test-case {\n  expect smtpp ok\n}\n');
   const r = await cli(["--port", "1", f]);
   assert.equal(r.code, 2);
-  assert.ok(r.stderr.includes('bad.smtp:2:10: error: expected "capability", "disconnect" or smtp but found "s"\n 2 |   expect smtpp ok\n   |          ^'), r.stderr);
+  assert.ok(r.stderr.includes('bad.smtp:2:10: error: expected "capability", "delivered", "disconnect" or smtp but found "s"\n 2 |   expect smtpp ok\n   |          ^'), r.stderr);
 });
 
 test("STARTTLS, capabilities and AUTH PLAIN/LOGIN", async () => {
