@@ -1,23 +1,18 @@
-// `npm run demo`: the shipped example and suites against the embedded target; no root, no setup.
-import { readdirSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+// `npm run demo`: the original smtpscript example, then every shipped suite, against the
+// embedded target; no root, no setup.
+import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main as scriptMain } from "../smtpscript/cli.js";
+import { main as suiteMain } from "../smtpscript/suite-cli.js";
+import { EXIT } from "./exit-codes.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-function smtpFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...smtpFiles(p));
-    else if (name.endsWith(".smtp")) out.push(p);
-  }
-  return out;
-}
-
 export async function main(argv: string[]): Promise<number> {
-  const files = [join(ROOT, "smtpscript", "examples", "seed.smtp"), ...smtpFiles(join(ROOT, "suites"))].map((f) => relative(process.cwd(), f));
-  console.log(`smtpchaos demo: ${files.length} script(s) against the embedded target\n  ${files.join("\n  ")}\n`);
-  return scriptMain(["--target", "embedded", ...argv, ...files]);
+  const seed = relative(process.cwd(), join(ROOT, "smtpscript", "examples", "seed.smtp"));
+  console.log(`==> smtpscript --target embedded ${seed}\n`);
+  const first = await scriptMain(["--target", "embedded", ...argv, seed]);
+  console.log(`\n==> smtpchaos suite run --target embedded\n`);
+  const second = await suiteMain(["run", "--target", "embedded", ...argv]);
+  return first === EXIT.ok && second === EXIT.ok ? EXIT.ok : Math.max(first, second);
 }

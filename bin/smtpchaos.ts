@@ -8,6 +8,7 @@ type SubcommandMain = (argv: string[]) => Promise<number>;
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<SubcommandMain> }> = {
   target: { summary: "start, stop or inspect a target MTA", load: async () => (await import("../targets/cli.js")).main },
   demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await import("./demo.js")).main },
+  suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await import("../smtpscript/suite-cli.js")).main },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await import("../smtpscript/cli.js")).main },
 };
 

@@ -23,13 +23,15 @@ export type Statement =
   | { kind: "write"; text: Str; loc: Loc }
   | { kind: "expect-smtp"; want: ReplyWant; enhanced: string | null; match: Str | null; loc: Loc }
   | { kind: "expect-disconnect"; loc: Loc }
-  | { kind: "expect-capability"; name: string; op: ">" | "<" | ">=" | "<=" | "==" | "!=" | null; value: number | null; loc: Loc }
+  | { kind: "expect-capability"; name: string; absent: boolean; op: ">" | "<" | ">=" | "<=" | "==" | "!=" | null; value: number | null; loc: Loc }
   /** after the queue drained: exactly `count` delivered messages have a header section matching `header` */
   | { kind: "expect-delivered"; count: number; header: Str; loc: Loc }
   | { kind: "call"; name: string; loc: Loc }
   | { kind: "starttls"; loc: Loc }
+  | { kind: "tls-handshake"; loc: Loc }
   | { kind: "auth"; mechanism: "plain" | "login"; user: Str; password: Str; loc: Loc }
-  | { kind: "send-message"; from: Str | null; to: Str[]; body: Str | null; size: number | null; loc: Loc }
+  /** headers: extra "Name: value" header lines */
+  | { kind: "send-message"; from: Str | null; to: Str[]; headers: Str[]; body: Str | null; size: number | null; loc: Loc }
   | { kind: "sleep"; ms: number; loc: Loc }
   | { kind: "timeout"; ms: number; loc: Loc }
   | { kind: "repeat"; count: number; body: Statement[]; loc: Loc }

@@ -5,13 +5,14 @@ import { EXIT } from "../bin/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";
-import type { ServerAddress, ScriptTarget } from "./runner.js";
+import type { ServerAddress } from "./runner.js";
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { Reporter, ReporterName } from "./reporters/index.js";
 import type { RunResult, TestResult } from "./result.js";
 import type { Program } from "./ast.js";
 import { parseDuration } from "../common/duration.js";
-import { startNamedTarget } from "../targets/registry.js";
+import { bindServer, TargetStartError } from "./bind-target.js";
+import type { Binding } from "./bind-target.js";
 
 export const USAGE = `usage: smtpscript [options] FILE...
 
@@ -40,7 +41,8 @@ exit codes: 0 all passed, 1 a test-case failed or errored,
 
 interface Parsed {
   files: string[];
-  server: ServerAddress | null;
+  /** with --target, only its tls/starttls flags are used */
+  server: ServerAddress;
   target: string | null;
   timeoutMs: number;
   defines: Record<string, string>;
@@ -117,10 +119,7 @@ function parse(argv: string[]): Parsed | "help" {
   }
   return {
     files: positionals,
-    server:
-      values.target !== undefined
-        ? null
-        : { host: values.host ?? "127.0.0.1", port, tls: values.tls === true, starttls: values.starttls === true },
+    server: { host: values.host ?? "127.0.0.1", port, tls: values.tls === true, starttls: values.starttls === true },
     target: values.target ?? null,
     timeoutMs,
     defines,
@@ -157,34 +156,23 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  let stopTarget: (() => Promise<void>) | null = null;
-  let scriptTarget: ScriptTarget | undefined;
-  let server = opts.server;
-  let label: string | undefined;
-  const defines = { ...opts.defines };
-  if (opts.target !== null) {
-    try {
-      const t = await startNamedTarget(opts.target);
-      stopTarget = t.stop;
-      scriptTarget = { delivered: () => t.target.delivered(), flushQueue: () => t.target.flushQueue(), queueSize: () => t.target.queueSize(), faults: t.target.faults };
-      server = { host: t.endpoint.host, port: t.endpoint.port };
-      label = `${opts.target} (${t.endpoint.host}:${t.endpoint.port})`;
-      // The target knows its own domain and mailbox; -D still wins.
-      defines.domain ??= t.domain;
-      if (t.mailboxes[0] !== undefined) defines.rcpt ??= t.mailboxes[0];
-    } catch (err) {
-      console.error(`smtpscript: cannot start target "${opts.target}": ${(err as Error).message}`);
-      return EXIT.usage;
-    }
+  let binding: Binding;
+  try {
+    binding = await bindServer({ target: opts.target, server: opts.server, defines: opts.defines });
+  } catch (err) {
+    if (!(err instanceof TargetStartError)) throw err;
+    console.error(`smtpscript: ${err.message}`);
+    return EXIT.usage;
   }
   try {
-    return await runAll(programs, opts, server as ServerAddress, defines, label, scriptTarget);
+    return await runAll(programs, opts, binding);
   } finally {
-    await stopTarget?.();
+    await binding.stop();
   }
 }
 
-async function runAll(programs: Program[], opts: Parsed, server: ServerAddress, defines: Record<string, string>, label?: string, scriptTarget?: ScriptTarget): Promise<number> {
+async function runAll(programs: Program[], opts: Parsed, binding: Binding): Promise<number> {
+  const { server, defines, target: scriptTarget } = binding;
   const reporters = opts.reporters.map((r) => ({
     ...r,
     reporter: REPORTERS[r.name]({ verbose: opts.verbose, color: opts.color }) as Reporter,
@@ -210,12 +198,12 @@ async function runAll(programs: Program[], opts: Parsed, server: ServerAddress, 
       else writeFileSync(r.file, out);
     }
   };
-  const target = label ?? (server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`);
-  // Ctrl-C: report what already ran, then exit 130.
+  const target = binding.label;
+  // Ctrl-C: report what already ran, stop the target we started, then exit 130.
   const onSigint = (): void => {
     console.error("\nsmtpscript: interrupted; reporting the test-cases that completed");
     finish(collected, target);
-    process.exit(EXIT.interrupted);
+    void binding.stop().finally(() => process.exit(EXIT.interrupted));
   };
   process.once("SIGINT", onSigint);
   try {

@@ -172,6 +172,7 @@ function check(program: Program, known: Set<string>, sources: Map<string, string
           checkStr(st.from, st.loc);
           checkStr(st.body, st.loc);
           for (const t of st.to) checkStr(t, st.loc);
+          for (const h of st.headers) checkStr(h, st.loc);
           if (st.body !== null && st.size !== null) throw located(st.loc, "send-message takes either body or size, not both", sources);
           break;
         case "set":

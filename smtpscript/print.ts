@@ -51,6 +51,7 @@ export function printStatement(st: Statement, indent = ""): string {
     case "expect-disconnect":
       return line("expect disconnect");
     case "expect-capability":
+      if (st.absent) return line(`expect no capability ${st.name}`);
       return line(`expect capability ${st.name}${st.op !== null && st.value !== null ? ` ${st.op} ${st.value}` : ""}`);
     case "expect-delivered":
       return line(`expect delivered ${st.count} header ${printStr(st.header)}`);
@@ -58,12 +59,15 @@ export function printStatement(st: Statement, indent = ""): string {
       return line(`call ${st.name}`);
     case "starttls":
       return line("starttls");
+    case "tls-handshake":
+      return line("tls-handshake");
     case "auth":
       return line(`auth ${st.mechanism} ${printStr(st.user)} ${printStr(st.password)}`);
     case "send-message": {
       let s = "send-message";
       if (st.from !== null) s += ` from ${printStr(st.from)}`;
       for (const t of st.to) s += ` to ${printStr(t)}`;
+      for (const h of st.headers) s += ` header ${printStr(h)}`;
       if (st.body !== null) s += ` body ${printStr(st.body)}`;
       if (st.size !== null) s += ` size ${st.size}`;
       return line(s);

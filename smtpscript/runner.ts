@@ -266,6 +266,10 @@ class TestRun {
       case "expect-capability": {
         const caps = this.conn().capabilities;
         if (caps === null) throw new ExpectationFailed("expect capability: no EHLO reply has been read on this connection");
+        if (st.absent) {
+          if (caps.has(st.name)) throw new ExpectationFailed(`server advertises ${st.name}, expected it not to`);
+          return;
+        }
         if (!caps.has(st.name)) throw new ExpectationFailed(`server does not advertise ${st.name} (has: ${caps.names().join(" ") || "nothing"})`);
         if (st.op !== null && st.value !== null) {
           const raw = caps.params(st.name)?.[0];
@@ -285,6 +289,13 @@ class TestRun {
         this.assertOpen(conn, "starttls");
         const reply = await conn.session.command("STARTTLS", this.timeoutMs);
         if (reply.code !== 220) throw new ExpectationFailed(`STARTTLS refused: ${show(reply)}`);
+        await conn.session.startTls(this.options.server.tlsOptions, this.timeoutMs);
+        conn.capabilities = null;
+        return;
+      }
+      case "tls-handshake": {
+        const conn = this.conn();
+        this.assertOpen(conn, "tls-handshake");
         await conn.session.startTls(this.options.server.tlsOptions, this.timeoutMs);
         conn.capabilities = null;
         return;
@@ -408,9 +419,17 @@ class TestRun {
     }
     const data = await s.command("DATA", this.timeoutMs);
     if (data.code !== 354) return void conn.pending.push(data);
+    const headers: Record<string, string> = {};
+    for (const h of st.headers) {
+      const text = this.str(h);
+      const colon = text.indexOf(":");
+      if (colon <= 0) throw new ScriptRuntimeError(`send-message header must be "Name: value", got "${text}"`);
+      headers[text.slice(0, colon).trim()] = text.slice(colon + 1).trim();
+    }
     const message = buildMessage({
       from,
       to,
+      headers,
       ...(st.size !== null ? { size: st.size } : { body: st.body === null ? "smtpscript test message\n" : this.str(st.body) }),
     });
     const final = await s.sendData(message.data, { timeoutMs: this.timeoutMs });

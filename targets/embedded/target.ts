@@ -80,7 +80,9 @@ export class EmbeddedTarget implements Target {
 
   async start(): Promise<void> {
     this.dir ??= await mkdtemp(join(tmpdir(), "smtpchaos-embedded-"));
-    const mtaOpts: EmbeddedMtaOptions = { ...this.opts, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort: this.ep?.tlsPort ?? this.opts.tlsPort };
+    // Implicit TLS listens on a second port unless turned off with tlsPort: null.
+    const tlsPort = this.ep?.tlsPort ?? (this.opts.tlsPort === undefined ? 0 : this.opts.tlsPort);
+    const mtaOpts: EmbeddedMtaOptions = { ...this.opts, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort };
     if (this.mode === "in-process") {
       const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
       await mta.start();

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { userInfo } from "../process/users.js";
 import { DaemonTarget } from "../process/daemon-target.js";
 import { descendants } from "../process/procfs.js";
+import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 
 const run = promisify(execFile);
@@ -52,10 +53,13 @@ export class OpenSmtpdTarget extends DaemonTarget {
     await chown(join(dir, "Maildir"), uid, gid);
     await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\nlookup file\n");
     await writeFile(join(dir, "recipients"), this.mailboxes.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
+    const tls = await selfSignedCert(dir);
     const conf = [
+      `pki mx.test.example cert "${tls.cert}"`,
+      `pki mx.test.example key "${tls.key}"`,
       `table recipients file:${join(dir, "recipients")}`,
       ...(this.o.extraConfig ?? []),
-      `listen on 127.0.0.1 port ${port} hostname mx.test.example`,
+      `listen on 127.0.0.1 port ${port} tls pki mx.test.example hostname mx.test.example`,
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
       `match from any for domain "${this.domain}" action "local_mail"`,
       "",

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { userInfo } from "../process/users.js";
 import { DaemonTarget } from "../process/daemon-target.js";
 import { followFile } from "../process/follow-file.js";
+import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 
 const run = promisify(execFile);
@@ -42,6 +43,7 @@ const SERVICES = [
   "anvil     unix  - - n - 1 anvil",
   "scache    unix  - - n - 1 scache",
   "postlog   unix-dgram n - n - 1 postlogd",
+  "tlsmgr    unix  - - n 1000? 1 tlsmgr",
 ];
 
 export class PostfixTarget extends DaemonTarget {
@@ -69,7 +71,11 @@ export class PostfixTarget extends DaemonTarget {
     await chown(join(dir, "mail"), uid, gid);
     if (existsSync("/etc/postfix/dynamicmaps.cf")) await copyFile("/etc/postfix/dynamicmaps.cf", join(dir, "etc", "dynamicmaps.cf"));
     await writeFile(join(dir, "etc", "vmailbox"), this.mailboxes.map((m) => `${m} user/Maildir/`).join("\n") + "\n");
+    const tls = await selfSignedCert(dir);
     const main: Record<string, string> = {
+      smtpd_tls_cert_file: tls.cert,
+      smtpd_tls_key_file: tls.key,
+      smtpd_tls_security_level: "may",
       compatibility_level: "3.6",
       queue_directory: join(dir, "queue"),
       data_directory: join(dir, "data"),

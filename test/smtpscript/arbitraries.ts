@@ -37,13 +37,15 @@ const leaf: fc.Arbitrary<Statement> = fc.oneof(
   fc.record({
     name: fc.stringMatching(/^[A-Z0-9][A-Z0-9-]{0,8}$/),
     cmp: fc.option(fc.record({ op: fc.constantFrom(">", "<", ">=", "<=", "==", "!=" as const), value: fc.nat(1_000_000) }), { nil: null }),
-  }).map(({ name, cmp }) => ({ kind: "expect-capability" as const, name, op: cmp?.op ?? null, value: cmp?.value ?? null, loc })),
+  }).map(({ name, cmp }) => ({ kind: "expect-capability" as const, name, absent: false, op: cmp?.op ?? null, value: cmp?.value ?? null, loc })),
+  fc.stringMatching(/^[A-Z0-9][A-Z0-9-]{0,8}$/).map((name) => ({ kind: "expect-capability" as const, name, absent: true, op: null, value: null, loc })),
+  fc.constant({ kind: "tls-handshake" as const, loc }),
   ident.map((name) => ({ kind: "call" as const, name, loc })),
   fc.record({ count: fc.nat(20), header: str }).map((r) => ({ kind: "expect-delivered" as const, ...r, loc })),
   fc.constant({ kind: "starttls" as const, loc }),
   fc.record({ mechanism: fc.constantFrom("plain", "login" as const), user: str, password: str }).map((r) => ({ kind: "auth" as const, ...r, loc })),
-  fc.record({ from: fc.option(str, { nil: null }), to: fc.array(str, { maxLength: 2 }), content: fc.oneof(fc.record({ body: str }), fc.record({ size: fc.nat(10_000_000) }), fc.constant({})) }).map(
-    ({ from, to, content }) => ({ kind: "send-message" as const, from, to, body: "body" in content ? content.body : null, size: "size" in content ? content.size : null, loc }),
+  fc.record({ from: fc.option(str, { nil: null }), to: fc.array(str, { maxLength: 2 }), headers: fc.array(str, { maxLength: 2 }), content: fc.oneof(fc.record({ body: str }), fc.record({ size: fc.nat(10_000_000) }), fc.constant({})) }).map(
+    ({ from, to, headers, content }) => ({ kind: "send-message" as const, from, to, headers, body: "body" in content ? content.body : null, size: "size" in content ? content.size : null, loc }),
   ),
   fc.nat(100_000).map((ms) => ({ kind: "sleep" as const, ms, loc })),
   fc.nat(100_000).map((ms) => ({ kind: "timeout" as const, ms, loc })),

@@ -99,7 +99,8 @@ test("a parse error exits 2 with a located message", async () => {
   const f = script("bad.smtp", 'test-case {\n  expect smtpp ok\n}\n');
   const r = await cli(["--port", "1", f]);
   assert.equal(r.code, 2);
-  assert.ok(r.stderr.includes('bad.smtp:2:10: error: expected "capability", "delivered", "disconnect" or smtp but found "s"\n 2 |   expect smtpp ok\n   |          ^'), r.stderr);
+  assert.match(r.stderr, /bad\.smtp:2:10: error: expected "capability", .*smtp but found "s"\n/);
+  assert.ok(r.stderr.includes(' 2 |   expect smtpp ok\n   |          ^'), r.stderr);
 });
 
 test("STARTTLS, capabilities and AUTH PLAIN/LOGIN", async () => {

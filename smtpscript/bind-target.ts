@@ -1,0 +1,49 @@
+// Turns --target NAME or --host/--port into what the runner needs: an address, a label,
+// target-provided variables, the target handle for `expect delivered`/`monkey`, and a stop().
+import { startNamedTarget } from "../targets/registry.js";
+import type { ServerAddress, ScriptTarget } from "./runner.js";
+
+export interface Binding {
+  server: ServerAddress;
+  label: string;
+  /** -D values with the target's domain and mailbox filled in where not given */
+  defines: Record<string, string>;
+  target?: ScriptTarget;
+  stop: () => Promise<void>;
+}
+
+export class TargetStartError extends Error {}
+
+export async function bindServer(
+  spec: { target: string | null; server: ServerAddress | null; defines: Record<string, string> },
+  targetOptions: Record<string, unknown> = {},
+): Promise<Binding> {
+  if (spec.target === null) {
+    const server = spec.server as ServerAddress;
+    const label = server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+    return { server, label, defines: { ...spec.defines }, stop: async () => {} };
+  }
+  let t;
+  try {
+    t = await startNamedTarget(spec.target, targetOptions);
+  } catch (err) {
+    throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`);
+  }
+  const defines = { ...spec.defines };
+  defines.domain ??= t.domain;
+  if (t.mailboxes[0] !== undefined) defines.rcpt ??= t.mailboxes[0];
+  const target = t.target;
+  let stopped: Promise<void> | null = null;
+  return {
+    // --tls/--starttls still apply to a managed target (implicit TLS uses its TLS port).
+    server: {
+      ...spec.server,
+      host: t.endpoint.host,
+      port: spec.server?.tls === true ? (t.endpoint.tlsPort ?? t.endpoint.port) : t.endpoint.port,
+    },
+    label: `${spec.target} (${t.endpoint.host}:${t.endpoint.port})`,
+    defines,
+    target: { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), faults: target.faults },
+    stop: () => (stopped ??= t.stop()),
+  };
+}

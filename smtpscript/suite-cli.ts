@@ -1,0 +1,217 @@
+// `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
+import { parseArgs } from "node:util";
+import { writeFileSync } from "node:fs";
+import Table from "cli-table3";
+import pc from "picocolors";
+import { EXIT } from "../bin/exit-codes.js";
+import { loadProgram } from "./parse.js";
+import { ScriptError } from "./errors.js";
+import { runProgram } from "./runner.js";
+import { bindServer, TargetStartError } from "./bind-target.js";
+import { REPORTERS, isReporterName } from "./reporters/index.js";
+import type { ReporterName } from "./reporters/index.js";
+import { failureDetails } from "./reporters/console.js";
+import { ExpectationsError, asReported, expectationsFileFor, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
+import type { JudgedResult, Verdict } from "./suites.js";
+import type { TestResult } from "./result.js";
+import { parseDuration } from "../common/duration.js";
+
+const USAGE = `usage: smtpchaos suite run [--target NAME | --host H --port P] [options] [SUITE...]
+       smtpchaos suite list
+
+Runs the shipped suites (all, or the named ones) and judges the results against the target's
+expectations file (suites/expectations/NAME.yaml): a listed test-case that fails is a known
+deviation, one that passes means the target's behaviour changed.
+
+  --target NAME            embedded, opensmtpd or postfix (started and stopped for the run)
+  --host H --port P        a server you run (no expectations unless --expectations)
+  --expectations FILE      expectations to apply instead of the target's own
+  --postconf NAME=VALUE    (postfix) a main.cf setting for the instance; repeatable
+  --timeout DURATION       default wait timeout (10s)
+  -D NAME=VALUE            script variables
+  --reporter NAME=FILE     tap, junit or json report of the judged results; repeatable
+  -v, --verbose            details of known deviations too
+
+exit codes: 0 only passes, skips and known deviations, 1 failures, errors or unexpected passes,
+            2 usage error, script error, expectations error or unreachable target`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === "list") {
+    for (const s of listSuites()) console.log(`${s.name.padEnd(12)} ${s.files.map((f) => f.split("/").pop()).join(", ")}`);
+    return EXIT.ok;
+  }
+  if (action !== "run") {
+    console.error(action === "--help" || action === "-h" ? USAGE : `smtpchaos suite: expected 'run' or 'list'\n\n${USAGE}`);
+    return action === "--help" || action === "-h" ? EXIT.ok : EXIT.usage;
+  }
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        target: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        expectations: { type: "string" },
+        postconf: { type: "string", multiple: true },
+        timeout: { type: "string" },
+        define: { type: "string", short: "D", multiple: true },
+        reporter: { type: "string", multiple: true },
+        verbose: { type: "boolean", short: "v" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    console.error(`smtpchaos suite: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  const usage = (msg: string): number => {
+    console.error(`smtpchaos suite: ${msg}`);
+    return EXIT.usage;
+  };
+  if (values.target === undefined && values.port === undefined) return usage("give --target NAME or --host/--port");
+  if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) return usage("--target and --host/--port are exclusive");
+  const defines: Record<string, string> = {};
+  for (const d of values.define ?? []) {
+    const eq = d.indexOf("=");
+    if (eq <= 0) return usage(`-D expects NAME=VALUE, got "${d}"`);
+    defines[d.slice(0, eq)] = d.slice(eq + 1);
+  }
+  const timeoutMs = values.timeout === undefined ? 10_000 : parseDuration(values.timeout);
+  if (timeoutMs === null) return usage(`--timeout: not a duration: "${values.timeout}"`);
+  const reports: Array<{ name: ReporterName; file: string }> = [];
+  for (const r of values.reporter ?? []) {
+    const [name, file] = r.split("=", 2);
+    if (name === undefined || !isReporterName(name) || name === "console" || file === undefined) return usage(`--reporter takes tap=FILE, junit=FILE or json=FILE, got "${r}"`);
+    reports.push({ name, file });
+  }
+  const all = listSuites();
+  const unknown = positionals.filter((p) => !all.some((s) => s.name === p));
+  if (unknown.length > 0) return usage(`unknown suite(s) ${unknown.join(", ")} (known: ${all.map((s) => s.name).join(", ")})`);
+  const suites = positionals.length === 0 ? all : all.filter((s) => positionals.includes(s.name));
+
+  let expectations;
+  try {
+    expectations = loadExpectations(values.expectations ?? (values.target !== undefined ? expectationsFileFor(values.target) : null));
+  } catch (err) {
+    if (err instanceof ExpectationsError) return usage(err.message);
+    throw err;
+  }
+  const programs = [];
+  for (const s of suites) {
+    for (const f of s.files) {
+      try {
+        programs.push(loadProgram(f, { knownVariables: Object.keys(defines) }));
+      } catch (err) {
+        if (err instanceof ScriptError) {
+          console.error(err.format());
+          return EXIT.usage;
+        }
+        throw err;
+      }
+    }
+  }
+
+  const main: Record<string, string> = {};
+  for (const p of values.postconf ?? []) {
+    const eq = p.indexOf("=");
+    if (eq <= 0) return usage(`--postconf expects NAME=VALUE, got "${p}"`);
+    main[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
+  }
+  if (Object.keys(main).length > 0 && values.target !== "postfix") return usage("--postconf applies to --target postfix only");
+  const port = values.port === undefined ? 25 : Number(values.port);
+  let binding;
+  try {
+    binding = await bindServer({ target: values.target ?? null, server: { host: values.host ?? "127.0.0.1", port }, defines }, Object.keys(main).length > 0 ? { main } : {});
+  } catch (err) {
+    if (err instanceof TargetStartError) return usage(err.message);
+    throw err;
+  }
+  const started = Date.now();
+  const results: TestResult[] = [];
+  const finish = (): number => report(results, expectations, suites.map((s) => s.name), binding.label, started, reports, values.verbose === true);
+  const onSigint = (): void => {
+    console.error("\nsmtpchaos suite: interrupted; reporting what completed");
+    finish();
+    void binding.stop().finally(() => process.exit(EXIT.interrupted));
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    console.log(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${expectations.source}` : ""}\n`);
+    for (const program of programs) {
+      await runProgram(program, {
+        server: binding.server,
+        targetLabel: binding.label,
+        timeoutMs,
+        defines: binding.defines,
+        target: binding.target,
+        onResult: (r) => {
+          results.push(r);
+          const [j] = judge([r], expectations) as [JudgedResult];
+          console.log(`====> ${j.key} ${MARK[j.verdict]}`);
+          if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
+            console.log(failureDetails(r, 8).replace(/^/gm, "      "));
+          }
+          if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${j.reason ?? ""}") but passed: update ${expectations.source ?? "the expectations"}`);
+        },
+      });
+    }
+  } catch (err) {
+    console.error(`smtpchaos suite: ${(err as Error).message}`);
+    await binding.stop();
+    return EXIT.usage;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  await binding.stop();
+  return finish();
+}
+
+const MARK: Record<Verdict, string> = {
+  passed: pc.green("ok"),
+  deviation: pc.yellow("known deviation"),
+  skipped: pc.yellow("skipped"),
+  failed: pc.red("FAILED"),
+  error: pc.red("ERROR"),
+  "unexpected-pass": pc.red("UNEXPECTED PASS"),
+};
+
+function report(
+  results: TestResult[],
+  expectations: ReturnType<typeof loadExpectations>,
+  suiteNames: string[],
+  label: string,
+  started: number,
+  reports: Array<{ name: ReporterName; file: string }>,
+  verbose: boolean,
+): number {
+  const judged = judge(results, expectations);
+  const table = new Table({ head: ["suite", "passed", "known deviations", "failed", "errors", "unexpected passes", "skipped"], style: { head: [], border: [] } });
+  const count = (suite: string, v: Verdict): number => judged.filter((j) => j.suite === suite && j.verdict === v).length;
+  for (const s of suiteNames) {
+    table.push([s, count(s, "passed"), count(s, "deviation"), count(s, "failed"), count(s, "error"), count(s, "unexpected-pass"), count(s, "skipped")]);
+  }
+  console.log("\n" + table.toString());
+  const deviations = judged.filter((j) => j.verdict === "deviation");
+  if (deviations.length > 0) {
+    console.log("\nknown deviations:");
+    for (const d of deviations) console.log(`  ${d.key}: ${d.reason ?? ""}${verbose && d.result.failure !== null ? ` [${d.result.failure.message}]` : ""}`);
+  }
+  const stale = staleDeviations(judged, expectations, suiteNames);
+  if (stale.length > 0) console.log(`\nexpectations naming no test-case that ran (renamed?): ${stale.join(", ")}`);
+  const run = { target: label, files: [...new Set(results.map((r) => r.file))], startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, results: asReported(judged) };
+  for (const r of reports) {
+    const text = REPORTERS[r.name]({}).onEnd(run);
+    if (typeof text === "string") writeFileSync(r.file, text);
+  }
+  const bad = judged.filter((j) => j.verdict === "failed" || j.verdict === "error" || j.verdict === "unexpected-pass").length;
+  console.log(`\n${bad === 0 ? pc.green("verdict: as expected") : pc.red(`verdict: ${bad} unexpected result(s)`)} (${judged.length} test-cases, ${deviations.length} known deviations)`);
+  return bad === 0 ? EXIT.ok : EXIT.failures;
+}

@@ -1,0 +1,118 @@
+// Shipped suites and per-target expectations. A suite is a folder of .smtp files under suites/;
+// an expectations file lists the test-cases a target is known to fail, each with the reason.
+// A listed test-case that fails is a known deviation; one that passes is a change in behaviour
+// and fails the run just like an unlisted failure does.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import YAML from "yaml";
+import type { TestResult } from "./result.js";
+
+export const SUITES_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "suites");
+
+export interface Suite {
+  name: string;
+  files: string[];
+}
+
+export function listSuites(root = SUITES_DIR): Suite[] {
+  return readdirSync(root)
+    .filter((n) => n !== "expectations" && statSync(join(root, n)).isDirectory())
+    .sort()
+    .map((name) => ({
+      name,
+      files: readdirSync(join(root, name))
+        .filter((f) => f.endsWith(".smtp"))
+        .sort()
+        .map((f) => join(root, name, f)),
+    }))
+    .filter((s) => s.files.length > 0);
+}
+
+export interface Expectations {
+  /** "suite/test-case" -> why the target deviates */
+  deviations: Map<string, string>;
+  source: string | null;
+}
+
+export class ExpectationsError extends Error {}
+
+export function loadExpectations(file: string | null): Expectations {
+  if (file === null || !existsSync(file)) return { deviations: new Map(), source: null };
+  let doc: unknown;
+  try {
+    doc = YAML.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ExpectationsError(`${file}: ${(err as Error).message}`);
+  }
+  const raw = (doc as { deviations?: unknown } | null)?.deviations ?? {};
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ExpectationsError(`${file}: "deviations" must map "suite/test-case" to a reason`);
+  const deviations = new Map<string, string>();
+  for (const [key, reason] of Object.entries(raw)) {
+    if (!/^[^/]+\/.+$/.test(key)) throw new ExpectationsError(`${file}: deviation key "${key}" is not "suite/test-case"`);
+    if (typeof reason !== "string" || reason.trim() === "") throw new ExpectationsError(`${file}: deviation "${key}" needs a reason`);
+    deviations.set(key, reason.trim());
+  }
+  return { deviations, source: file };
+}
+
+export function expectationsFileFor(target: string, root = SUITES_DIR): string {
+  return join(root, "expectations", `${target}.yaml`);
+}
+
+export type Verdict = "passed" | "deviation" | "failed" | "error" | "skipped" | "unexpected-pass";
+
+export interface JudgedResult {
+  suite: string;
+  key: string;
+  verdict: Verdict;
+  reason: string | null;
+  result: TestResult;
+}
+
+export function suiteOf(file: string): string {
+  return basename(dirname(file));
+}
+
+/** Applies the expectations to raw results. */
+export function judge(results: readonly TestResult[], exp: Expectations): JudgedResult[] {
+  return results.map((result) => {
+    const suite = suiteOf(result.file);
+    const key = `${suite}/${result.name}`;
+    const known = exp.deviations.get(key) ?? null;
+    let verdict: Verdict;
+    if (result.status === "skipped") verdict = "skipped";
+    else if (known !== null) verdict = result.status === "passed" ? "unexpected-pass" : "deviation";
+    else verdict = result.status;
+    return { suite, key, verdict, reason: known, result };
+  });
+}
+
+/**
+ * The results as reporters should see them: a known deviation is reported as skipped with its
+ * reason (it must not fail CI), an unexpected pass as a failure saying the deviation is gone.
+ */
+export function asReported(judged: readonly JudgedResult[]): TestResult[] {
+  return judged.map((j) => {
+    if (j.verdict === "deviation") return { ...j.result, status: "skipped", skipReason: `known deviation: ${j.reason ?? ""}`, failure: null };
+    if (j.verdict === "unexpected-pass") {
+      return {
+        ...j.result,
+        status: "failed",
+        failure: {
+          message: `listed as a known deviation ("${j.reason ?? ""}") but passed: the target's behaviour changed; update the expectations file`,
+          type: "expectation",
+          loc: j.result.loc,
+          sourceLine: null,
+        },
+      };
+    }
+    return j.result;
+  });
+}
+
+/** Deviations listed in the expectations whose test-case did not run at all (renamed or removed). */
+export function staleDeviations(judged: readonly JudgedResult[], exp: Expectations, suites: readonly string[]): string[] {
+  const seen = new Set(judged.map((j) => j.key));
+  return [...exp.deviations.keys()].filter((k) => suites.includes(k.split("/")[0] as string) && !seen.has(k));
+}
