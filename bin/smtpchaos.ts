@@ -2,6 +2,7 @@
 // The umbrella CLI: each subcommand lives with the tool it drives and is loaded on demand,
 // so `smtpchaos script` never pays for storm's or monkey's imports.
 import { EXIT } from "./exit-codes.js";
+import { ignoreClosedStdout } from "./stdout.js";
 
 type SubcommandMain = (argv: string[]) => Promise<number>;
 
@@ -32,6 +33,7 @@ async function run(argv: string[]): Promise<number> {
   return (await sub.load())(rest);
 }
 
+ignoreClosedStdout();
 run(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

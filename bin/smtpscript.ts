@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { main } from "../smtpscript/cli.js";
 import { EXIT } from "./exit-codes.js";
+import { ignoreClosedStdout } from "./stdout.js";
 
+ignoreClosedStdout();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,6 +1,7 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
 import { parseArgs } from "node:util";
 import { writeFileSync } from "node:fs";
+import { relative } from "node:path";
 import Table from "cli-table3";
 import pc from "picocolors";
 import { EXIT } from "../bin/exit-codes.js";
@@ -144,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", onSigint);
   try {
-    console.log(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${expectations.source}` : ""}\n`);
+    console.log(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${relative(process.cwd(), expectations.source)}` : ""}\n`);
     for (const program of programs) {
       await runProgram(program, {
         server: binding.server,
@@ -159,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
           if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
             console.log(failureDetails(r, 8).replace(/^/gm, "      "));
           }
-          if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${j.reason ?? ""}") but passed: update ${expectations.source ?? "the expectations"}`);
+          if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${j.reason ?? ""}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
         },
       });
     }
@@ -193,7 +194,7 @@ function report(
   verbose: boolean,
 ): number {
   const judged = judge(results, expectations);
-  const table = new Table({ head: ["suite", "passed", "known deviations", "failed", "errors", "unexpected passes", "skipped"], style: { head: [], border: [] } });
+  const table = new Table({ head: ["suite", "passed", "known deviations", "failed", "errors", "unexpected passes", "skipped"], style: { head: [], border: [], compact: true } });
   const count = (suite: string, v: Verdict): number => judged.filter((j) => j.suite === suite && j.verdict === v).length;
   for (const s of suiteNames) {
     table.push([s, count(s, "passed"), count(s, "deviation"), count(s, "failed"), count(s, "error"), count(s, "unexpected-pass"), count(s, "skipped")]);
