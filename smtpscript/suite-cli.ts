@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import Table from "cli-table3";
-import pc from "picocolors";
+import picocolors from "picocolors";
 import { EXIT } from "../bin/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
@@ -174,6 +174,9 @@ export async function main(argv: string[]): Promise<number> {
   await binding.stop();
   return finish();
 }
+
+// Colours only on a terminal (picocolors alone also colours whenever CI is set).
+const pc = picocolors.createColors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
 
 const MARK: Record<Verdict, string> = {
   passed: pc.green("ok"),
