@@ -11,6 +11,7 @@ import type { Reporter, ReporterName } from "./reporters/index.js";
 import type { RunResult, TestResult } from "./result.js";
 import type { Program } from "./ast.js";
 import { parseDuration } from "../common/duration.js";
+import { parseAssignments } from "../common/assignments.js";
 import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 
@@ -83,11 +84,11 @@ function parse(argv: string[]): Parsed | "help" {
   }
   const port = values.port === undefined ? 25 : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got ${values.port}`);
-  const defines: Record<string, string> = {};
-  for (const d of values.define ?? []) {
-    const eq = d.indexOf("=");
-    if (eq <= 0) throw new UsageError(`-D expects NAME=VALUE, got "${d}"`);
-    defines[d.slice(0, eq)] = d.slice(eq + 1);
+  let defines: Record<string, string>;
+  try {
+    defines = parseAssignments(values.define, "-D");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   const reporters: Parsed["reporters"] = [];
   for (const spec of (values.reporter ?? ["console"]).flatMap((r) => r.split(","))) {

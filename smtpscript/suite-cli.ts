@@ -16,6 +16,7 @@ import { ExpectationsError, asReported, expectationsFileFor, judge, listSuites, 
 import type { JudgedResult, Verdict } from "./suites.js";
 import type { TestResult } from "./result.js";
 import { parseDuration } from "../common/duration.js";
+import { parseAssignments } from "../common/assignments.js";
 
 const USAGE = `usage: smtpchaos suite run [--target NAME | --host H --port P] [options] [SUITE...]
        smtpchaos suite list
@@ -79,11 +80,13 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (values.target === undefined && values.port === undefined) return usage("give --target NAME or --host/--port");
   if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) return usage("--target and --host/--port are exclusive");
-  const defines: Record<string, string> = {};
-  for (const d of values.define ?? []) {
-    const eq = d.indexOf("=");
-    if (eq <= 0) return usage(`-D expects NAME=VALUE, got "${d}"`);
-    defines[d.slice(0, eq)] = d.slice(eq + 1);
+  let defines: Record<string, string>;
+  let main: Record<string, string>;
+  try {
+    defines = parseAssignments(values.define, "-D");
+    main = parseAssignments(values.postconf, "--postconf");
+  } catch (err) {
+    return usage((err as Error).message);
   }
   const timeoutMs = values.timeout === undefined ? 10_000 : parseDuration(values.timeout);
   if (timeoutMs === null) return usage(`--timeout: not a duration: "${values.timeout}"`);
@@ -120,12 +123,6 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const main: Record<string, string> = {};
-  for (const p of values.postconf ?? []) {
-    const eq = p.indexOf("=");
-    if (eq <= 0) return usage(`--postconf expects NAME=VALUE, got "${p}"`);
-    main[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
-  }
   if (Object.keys(main).length > 0 && values.target !== "postfix") return usage("--postconf applies to --target postfix only");
   const port = values.port === undefined ? 25 : Number(values.port);
   let binding;

@@ -6,7 +6,7 @@ import { mkdir, writeFile, chmod, chown } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { userInfo } from "../process/users.js";
+import { MAIL_USER, userInfo } from "../process/users.js";
 import { DaemonTarget } from "../process/daemon-target.js";
 import { descendants } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
@@ -15,8 +15,6 @@ import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-targe
 const run = promisify(execFile);
 
 export const OPENSMTPD_PREFIX = process.env.SMTPCHAOS_OPENSMTPD_PREFIX ?? "/opt/smtpchaos/opensmtpd";
-/** the local user that receives the test mail (created by npm run setup:mtas) */
-export const MAIL_USER = "smtpchaos";
 
 /** Known limit: the listen backlog is compiled in as 5; above ~5 concurrent connects throughput collapses. */
 export const OPENSMTPD_LISTEN_BACKLOG = 5;

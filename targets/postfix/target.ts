@@ -6,7 +6,7 @@ import { mkdir, writeFile, chown, copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { userInfo } from "../process/users.js";
+import { MAIL_USER, userInfo } from "../process/users.js";
 import { DaemonTarget } from "../process/daemon-target.js";
 import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
@@ -15,7 +15,6 @@ import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-targe
 const run = promisify(execFile);
 
 export const POSTFIX_DAEMON_DIR = "/usr/lib/postfix/sbin";
-export const MAIL_USER = "smtpchaos";
 
 export interface PostfixOptions extends DaemonTargetOptions {
   /** extra main.cf settings (override the defaults below) */

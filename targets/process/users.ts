@@ -1,3 +1,6 @@
+/** The local user that receives the real MTAs' test mail (created by npm run setup:mtas). */
+export const MAIL_USER = "smtpchaos";
+
 import { readFileSync } from "node:fs";
 
 /** uid and gid of a local user, from /etc/passwd (no shell-out). */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
@@ -9,6 +9,7 @@ import { ExpectationsError, asReported, judge, listSuites, loadExpectations, sta
 import type { TestResult } from "../../smtpscript/result.js";
 import { OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
 import { POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
+import { mtaAvailability, requireMta } from "../targets/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smtpchaos-suites-"));
 
@@ -100,10 +101,9 @@ for (const [name, binary] of [
   ["opensmtpd", join(OPENSMTPD_PREFIX, "usr/sbin/smtpd")],
   ["postfix", join(POSTFIX_DAEMON_DIR, "master")],
 ] as const) {
-  const why = process.getuid?.() !== 0 ? "needs root" : !existsSync(binary) ? `${binary} missing (npm run setup:mtas)` : null;
-  const skip = why !== null && process.env.CI === undefined ? `${name}: ${why}` : false;
+  const { why, skip } = mtaAvailability(name, binary);
   test(`every suite is green against ${name} with its expectations file`, { skip }, async () => {
-    if (why !== null) assert.fail(`${name} is required in CI: ${why}`);
+    requireMta(name, why);
     const r = await cli(["run", "--target", name]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /verdict: as expected \(\d+ test-cases, [1-9]\d* known deviations\)/);
@@ -111,10 +111,9 @@ for (const [name, binary] of [
 }
 
 {
-  const why = process.getuid?.() !== 0 ? "needs root" : !existsSync(join(POSTFIX_DAEMON_DIR, "master")) ? "postfix missing" : null;
-  const skip = why !== null && process.env.CI === undefined ? `postfix: ${why}` : false;
+  const { why, skip } = mtaAvailability("postfix", join(POSTFIX_DAEMON_DIR, "master"));
   test("flipping Postfix's smtpd_forbid_bare_newline changes the smuggling verdict", { skip }, async () => {
-    if (why !== null) assert.fail(`postfix is required in CI: ${why}`);
+    requireMta("postfix", why);
     const vulnerable = await cli(["run", "--target", "postfix", "smuggling"]);
     assert.equal(vulnerable.code, 0, vulnerable.out);
     assert.match(vulnerable.out, /│ smuggling │ 3\s+│ 3\s+│ 0\s+│ 0\s+│ 0\s+│ 0/);

@@ -1,4 +1,5 @@
 // Sends one message through the wire layer and returns its ledger id with the final reply.
+import { existsSync } from "node:fs";
 import { SmtpSession, buildMessage } from "../../smtp/index.js";
 import type { Reply } from "../../smtp/index.js";
 
@@ -29,4 +30,17 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Whether a real MTA can be tested here. In CI (CI set) a missing MTA must fail the test, so
+ * `skip` is false there and the test calls `requireMta` to fail with the reason.
+ */
+export function mtaAvailability(name: string, binary: string): { why: string | null; skip: string | false } {
+  const why = process.getuid?.() !== 0 ? "needs root" : !existsSync(binary) ? `${binary} missing (run 'npm run setup:mtas')` : null;
+  return { why, skip: why !== null && process.env.CI === undefined ? `${name}: ${why}` : false };
+}
+
+export function requireMta(name: string, why: string | null): void {
+  if (why !== null) throw new Error(`${name} is required in CI: ${why}`);
 }

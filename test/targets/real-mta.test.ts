@@ -11,18 +11,12 @@ import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.
 import type { DaemonTarget } from "../../targets/process/daemon-target.js";
 import { descendants } from "../../targets/process/procfs.js";
 import { networkPeers, isLoopbackOrAny } from "../../targets/process/strace.js";
-import { sendOne, waitFor } from "./helpers.js";
+import { mtaAvailability, requireMta, sendOne, waitFor } from "./helpers.js";
 
 const MTAS = [
   { name: "opensmtpd", binary: join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"), make: (o = {}) => new OpenSmtpdTarget(o) as DaemonTarget, killRole: "queue" },
   { name: "postfix", binary: join(POSTFIX_DAEMON_DIR, "master"), make: (o = {}) => new PostfixTarget(o) as DaemonTarget, killRole: "qmgr" },
 ];
-
-function unavailable(binary: string): string | null {
-  if (process.getuid?.() !== 0) return "needs root";
-  if (!existsSync(binary)) return `${binary} missing (run 'npm run setup:mtas')`;
-  return null;
-}
 
 async function portClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -36,11 +30,10 @@ async function portClosed(port: number): Promise<boolean> {
 }
 
 for (const mta of MTAS) {
-  const why = unavailable(mta.binary);
-  const skip = why !== null && process.env.CI === undefined ? `${mta.name}: ${why}` : false;
+  const { why, skip } = mtaAvailability(mta.name, mta.binary);
 
   test(`${mta.name}: starts isolated, delivers to the Maildir, flushes, stops; twice in a row without leftovers`, { skip }, async (t) => {
-    if (why !== null) assert.fail(`${mta.name} is required in CI: ${why}`);
+    requireMta(mta.name, why);
     for (let round = 1; round <= 2; round++) {
       const target = mta.make();
       t.after(() => target.stop());
@@ -70,7 +63,7 @@ for (const mta of MTAS) {
   });
 
   test(`${mta.name}: killing the ${mta.killRole} role is detected as a crash with the log tail`, { skip }, async (t) => {
-    if (why !== null) assert.fail(`${mta.name} is required in CI: ${why}`);
+    requireMta(mta.name, why);
     const target = mta.make();
     t.after(() => target.stop());
     await target.start();
@@ -84,7 +77,7 @@ for (const mta of MTAS) {
   });
 
   test(`${mta.name}: no network system call leaves loopback while mail flows (DNS isolated)`, { skip }, async (t) => {
-    if (why !== null) assert.fail(`${mta.name} is required in CI: ${why}`);
+    requireMta(mta.name, why);
     if (!existsSync("/usr/bin/strace")) assert.fail("strace is required (npm run setup:mtas installs it)");
     const trace = join(mkdtempSync(join(tmpdir(), "smtpchaos-trace-")), "net.trace");
     const target = mta.make({ straceNetworkTo: trace });
