@@ -10,6 +10,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   target: { summary: "start, stop or inspect a target MTA", load: async () => (await import("../targets/cli.js")).main },
   demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await import("./demo.js")).main },
   suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await import("../smtpscript/suite-cli.js")).main },
+  storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await import("../smtpscript/cli.js")).main },
 };
 
