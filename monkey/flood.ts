@@ -1,0 +1,191 @@
+// The flood: a bounded, continuous flow of varied but valid mail through smtp/. Each session
+// becomes a SessionRecord for the oracle and a ledger entry; only sessions with findings keep a
+// transcript tail, so hours-long runs stay in bounded memory.
+import { buildMessage, SmtpError, SmtpSession, Transcript } from "../smtp/index.js";
+import type { Reply } from "../smtp/index.js";
+import type { Ledger } from "./ledger.js";
+import { judge, OutcomeTally, type JudgeOptions, type SessionRecord, type StepName, type StepResult, type Verdict } from "./oracle.js";
+import { Rng, type Seed } from "./rng.js";
+
+export interface MailSpec {
+  from: string;
+  to: string[];
+  size: number;
+  /** a body with lines that start with a dot, to exercise transparency */
+  dotLines: boolean;
+}
+
+export interface TransactionOptions {
+  host: string;
+  port: number;
+  mail: MailSpec;
+  ledger: Ledger;
+  timeoutMs: number;
+  /** how long to wait for the close after a 421 */
+  closeWaitMs?: number;
+  helo?: string;
+}
+
+export interface TransactionResult {
+  record: Omit<SessionRecord, "faults">;
+  transcript: Transcript;
+}
+
+function stepError(step: StepName, err: unknown): StepResult {
+  if (err instanceof SmtpError) {
+    const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : undefined;
+    return { step, error: { kind: err.kind, message: err.message, ...(reset !== undefined ? { reset } : {}) } };
+  }
+  throw err;
+}
+
+function bodyFor(mail: MailSpec, rng: Rng): string | undefined {
+  if (!mail.dotLines) return undefined;
+  const lines = ["Hello,", ".a line that starts with a dot", "..two dots", ".", "bye"];
+  return lines.map((l) => (rng.next() < 0.5 ? l : l.toUpperCase())).join("\r\n") + "\r\n";
+}
+
+/** One SMTP transaction: banner, EHLO, MAIL, RCPT..., DATA, message, QUIT. Never throws for SMTP failures. */
+export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rng(0, "tx")): Promise<TransactionResult> {
+  const startedAt = Date.now();
+  const transcript = new Transcript({ maxEntries: 64 });
+  const steps: StepResult[] = [];
+  let messageId: string | null = null;
+  let after421: SessionRecord["after421"];
+  const done = (): TransactionResult => ({
+    record: { startedAt, endedAt: Date.now(), messageId, steps, ...(after421 !== undefined ? { after421 } : {}) },
+    transcript,
+  });
+  let session: SmtpSession;
+  try {
+    session = await SmtpSession.connect({ host: opts.host, port: opts.port, timeoutMs: opts.timeoutMs, transcript });
+  } catch (err) {
+    steps.push(stepError("connect", err));
+    return done();
+  }
+  // Returns false when the transaction must stop (failure reply or error).
+  const step = async (name: StepName, act: () => Promise<Reply>, want: (code: number) => boolean): Promise<boolean> => {
+    try {
+      const reply = await act();
+      steps.push({ step: name, reply });
+      if (want(reply.code)) return true;
+      if (reply.code === 421) {
+        try {
+          await session.waitForClose(opts.closeWaitMs ?? 2000);
+          after421 = "closed";
+        } catch {
+          after421 = "open";
+        }
+        session.close();
+      } else {
+        await session.quit();
+      }
+      return false;
+    } catch (err) {
+      steps.push(stepError(name, err));
+      session.close();
+      return false;
+    }
+  };
+  const ok2 = (c: number): boolean => c >= 200 && c < 300;
+  try {
+    if (!(await step("banner", () => session.readReply(opts.timeoutMs, "banner"), (c) => c === 220))) return done();
+    if (!(await step("ehlo", async () => (await session.ehlo(opts.helo ?? "client.smtpchaos.test")).reply, ok2))) return done();
+    if (!(await step("mail", () => session.command(`MAIL FROM:<${opts.mail.from}>`), ok2))) return done();
+    for (const rcpt of opts.mail.to) if (!(await step("rcpt", () => session.command(`RCPT TO:<${rcpt}>`), ok2))) return done();
+    if (!(await step("data", () => session.command("DATA"), (c) => c === 354))) return done();
+    messageId = opts.ledger.newId();
+    const body = bodyFor(opts.mail, rng);
+    const msg = buildMessage({ from: opts.mail.from, to: opts.mail.to, id: messageId, ...(body !== undefined ? { body } : { size: opts.mail.size }) });
+    opts.ledger.dotSent(messageId);
+    if (!(await step("dot", () => session.sendData(msg.data), ok2))) return done();
+    try {
+      const bye = await session.command("QUIT", Math.min(opts.timeoutMs, 5000));
+      steps.push({ step: "quit", reply: bye });
+    } catch (err) {
+      steps.push(stepError("quit", err));
+    }
+    session.close();
+    return done();
+  } finally {
+    if (!session.closed) session.close();
+  }
+}
+
+export interface FloodOptions {
+  host: string;
+  port: number;
+  /** valid local recipients of the target */
+  mailboxes: readonly string[];
+  ledger: Ledger;
+  seed: Seed;
+  concurrency: number;
+  /** stop starting sessions after this many ms */
+  durationMs: number;
+  /** hard cap on sessions, whatever the duration */
+  maxSessions?: number;
+  timeoutMs?: number;
+  /** fault points that fired during [from, to] (ms since epoch) */
+  faultsDuring?: (from: number, to: number) => string[];
+  judgeOptions?: () => JudgeOptions;
+  onSession?: (rec: SessionRecord, v: Verdict) => void;
+  /** pause between sessions of one worker, ms */
+  pacingMs?: number;
+}
+
+export interface FloodResult {
+  sessions: number;
+  tally: OutcomeTally;
+  interrupted: boolean;
+}
+
+export class Flood {
+  readonly tally = new OutcomeTally();
+  sessions = 0;
+  private stopped = false;
+  private readonly mix: Rng;
+
+  constructor(private readonly opts: FloodOptions) {
+    if (opts.mailboxes.length === 0) throw new RangeError("flood needs at least one mailbox");
+    this.mix = new Rng(opts.seed, "flood.mix");
+  }
+
+  /** Draws the next message shape: 1-3 recipients, sizes from tiny to ~256 KB, sometimes dot-lines. */
+  nextMail(): MailSpec {
+    const r = this.mix;
+    const n = 1 + (r.next() < 0.8 ? 0 : r.int(3));
+    const to = Array.from({ length: n }, () => r.pick(this.opts.mailboxes));
+    const roll = r.next();
+    const size = roll < 0.6 ? 200 + r.int(2000) : roll < 0.95 ? 2000 + r.int(30_000) : 100_000 + r.int(160_000);
+    return { from: `sender${r.int(50)}@client.smtpchaos.test`, to, size, dotLines: r.next() < 0.1 };
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  async run(): Promise<FloodResult> {
+    const o = this.opts;
+    const deadline = Date.now() + o.durationMs;
+    const max = o.maxSessions ?? Number.MAX_SAFE_INTEGER;
+    const worker = async (w: number): Promise<void> => {
+      const rng = new Rng(o.seed, `flood.worker.${w}`);
+      while (!this.stopped && Date.now() < deadline && this.sessions < max) {
+        this.sessions++;
+        const { record, transcript } = await runTransaction(
+          { host: o.host, port: o.port, mail: this.nextMail(), ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000 },
+          rng,
+        );
+        const faults = o.faultsDuring?.(record.startedAt, record.endedAt) ?? [];
+        const rec: SessionRecord = { ...record, faults };
+        const v = judge(rec, o.judgeOptions?.() ?? {});
+        if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);
+        this.tally.add(rec, v, () => transcript.format(transcript.tail(24)));
+        o.onSession?.(rec, v);
+        if (o.pacingMs !== undefined && o.pacingMs > 0) await new Promise((res) => setTimeout(res, o.pacingMs));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, (_, w) => worker(w)));
+    return { sessions: this.sessions, tally: this.tally, interrupted: this.stopped };
+  }
+}

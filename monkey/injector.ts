@@ -1,0 +1,265 @@
+// Turns a validated plan into decisions. Each fault point has its own counter-based stream: the
+// k-th eligible call of a point gets the same answer in every run with the same seed, whatever the
+// other points did in between. Layers ask `decide(point, ctx)`; the injector keeps counts and a
+// bounded log of fired faults (for attributing session outcomes to faults by time).
+import { type FaultAction, type FaultPlan, type FaultSpec, type Latency, SMTP_PHASES, type SmtpPhase } from "./plan.js";
+import { Stream, type Seed } from "./rng.js";
+
+export type RunWindow = "clean" | "faults" | "heal" | "done";
+
+export interface Decision {
+  point: string;
+  /** 1-based index among the point's eligible calls */
+  call: number;
+  action: FaultAction;
+  errno: number | null;
+  /** wait this long before acting (0 = none) */
+  delayMs: number;
+  /** pause.* / net.stall: how long */
+  durationMs: number | null;
+  bytesPerSec: number | null;
+}
+
+export interface DecideContext {
+  phase?: SmtpPhase;
+  /** ms since epoch; defaults to the injector's clock */
+  now?: number;
+}
+
+export interface PointStats {
+  point: string;
+  calls: number;
+  eligible: number;
+  fired: number;
+  byAction: Record<string, number>;
+}
+
+export interface FiredFault {
+  at: number;
+  point: string;
+  call: number;
+  action: FaultAction;
+}
+
+const LANE_FIRE = 0;
+const LANE_ACTION = 1;
+const LANE_LATENCY = 2;
+const LANE_DURATION = 3;
+
+export function sampleLatency(l: Latency, stream: Stream, index: number, lane: number): number {
+  const clamp = (v: number, max: number | null): number => Math.max(0, max === null ? v : Math.min(v, max));
+  switch (l.dist) {
+    case "fixed":
+      return l.ms;
+    case "uniform":
+      return l.min + stream.uniform(index, lane) * (l.max - l.min);
+    case "exponential":
+      return clamp(-l.mean * Math.log(1 - stream.uniform(index, lane)), l.max);
+    case "lognormal":
+      return clamp(Math.exp(l.mu + l.sigma * stream.normal(index, lane)), l.max);
+  }
+}
+
+function phaseMatches(cond: FaultSpec["phase"], phase: SmtpPhase | undefined): boolean {
+  if (cond === null || phase === undefined) return true;
+  const have = SMTP_PHASES.indexOf(phase);
+  const want = SMTP_PHASES.indexOf(cond.phase);
+  return cond.op === "at" ? have === want : have >= want;
+}
+
+/** Whether a schedule fires on the given eligible call (1-based) of a point. Pure. */
+export function scheduleFires(spec: FaultSpec, stream: Stream, call: number): boolean {
+  const s = spec.schedule;
+  switch (s.kind) {
+    case "always":
+      return true;
+    case "once":
+      return call === s.at;
+    case "every":
+      return call >= s.offset && (call - s.offset) % s.n === 0;
+    case "probability":
+      return stream.uniform(call, LANE_FIRE) < s.p;
+  }
+}
+
+class PointState {
+  calls = 0;
+  eligible = 0;
+  fired = 0;
+  readonly byAction: Record<string, number> = {};
+  readonly stream: Stream;
+  private readonly totalWeight: number;
+  constructor(
+    readonly spec: FaultSpec,
+    seed: Seed,
+  ) {
+    this.stream = new Stream(seed, spec.name);
+    this.totalWeight = spec.actions.reduce((s, a) => s + a.weight, 0);
+  }
+
+  /** The decision for eligible call `call`, a pure function of (seed, point, call). */
+  decisionFor(call: number): Decision | null {
+    const spec = this.spec;
+    if (!scheduleFires(spec, this.stream, call)) return null;
+    let r = this.stream.uniform(call, LANE_ACTION) * this.totalWeight;
+    let action = spec.actions[spec.actions.length - 1]?.action ?? "error";
+    for (const a of spec.actions) {
+      if (r < a.weight) {
+        action = a.action;
+        break;
+      }
+      r -= a.weight;
+    }
+    return {
+      point: spec.name,
+      call,
+      action,
+      errno: spec.errno,
+      delayMs: spec.latency === null ? 0 : Math.round(sampleLatency(spec.latency, this.stream, call, LANE_LATENCY)),
+      durationMs: spec.duration === null ? null : Math.round(sampleLatency(spec.duration, this.stream, call, LANE_DURATION)),
+      bytesPerSec: spec.bytesPerSec,
+    };
+  }
+}
+
+export interface InjectorOptions {
+  plan: FaultPlan;
+  seed: Seed;
+  /** defaults to Date.now */
+  clock?: () => number;
+  /** when the run starts (windows are measured from here); defaults to construction time */
+  startedAt?: number;
+  /** how many fired faults to remember for attribution */
+  logSize?: number;
+}
+
+export class Injector {
+  readonly seed: Seed;
+  private plan: FaultPlan;
+  private points = new Map<string, PointState>();
+  private readonly clock: () => number;
+  private startedAt: number;
+  private readonly log: FiredFault[] = [];
+  private logStart = 0;
+  private readonly logSize: number;
+  private readonly listeners = new Set<(f: FiredFault) => void>();
+  private enabled = true;
+
+  constructor(opts: InjectorOptions) {
+    this.seed = opts.seed;
+    this.plan = opts.plan;
+    this.clock = opts.clock ?? Date.now;
+    this.startedAt = opts.startedAt ?? this.clock();
+    this.logSize = opts.logSize ?? 10_000;
+    this.load(opts.plan);
+  }
+
+  private load(plan: FaultPlan): void {
+    this.plan = plan;
+    this.points = new Map(plan.points.map((s) => [s.name, new PointState(s, this.seed)]));
+  }
+
+  /** Replaces the plan (control API); counters restart so the new plan replays from its own call 1. */
+  setPlan(plan: FaultPlan, restartClock = true): void {
+    this.load(plan);
+    if (restartClock) this.startedAt = this.clock();
+  }
+
+  currentPlan(): FaultPlan {
+    return this.plan;
+  }
+
+  /** Globally stops (or resumes) every fault, e.g. before the final flush and reconcile. */
+  setEnabled(on: boolean): void {
+    this.enabled = on;
+  }
+
+  has(point: string): boolean {
+    return this.points.has(point);
+  }
+
+  pointNames(): string[] {
+    return [...this.points.keys()];
+  }
+
+  specs(): FaultSpec[] {
+    return this.plan.points;
+  }
+
+  elapsed(now = this.clock()): number {
+    return now - this.startedAt;
+  }
+
+  window(now = this.clock()): RunWindow {
+    const t = now - this.startedAt;
+    const w = this.plan.windows;
+    if (t < w.cleanMs) return "clean";
+    if (w.faultsMs === null || t < w.cleanMs + w.faultsMs) return "faults";
+    if (t < w.cleanMs + w.faultsMs + w.healMs) return "heal";
+    return "done";
+  }
+
+  /** Asks whether `point` fails now. Returns null (proceed normally) for points not in the plan. */
+  decide(point: string, ctx: DecideContext = {}): Decision | null {
+    const st = this.points.get(point);
+    if (st === undefined) return null;
+    st.calls++;
+    const now = ctx.now ?? this.clock();
+    if (!this.enabled || this.window(now) !== "faults") return null;
+    const spec = st.spec;
+    if (spec.window !== null) {
+      const t = now - this.startedAt - this.plan.windows.cleanMs;
+      if (t < spec.window.fromMs || (spec.window.untilMs !== null && t >= spec.window.untilMs)) return null;
+    }
+    if (!phaseMatches(spec.phase, ctx.phase)) return null;
+    if (spec.limit !== null && st.fired >= spec.limit) return null;
+    st.eligible++;
+    const d = st.decisionFor(st.eligible);
+    if (d === null) return null;
+    st.fired++;
+    st.byAction[d.action] = (st.byAction[d.action] ?? 0) + 1;
+    const ev: FiredFault = { at: now, point, call: d.call, action: d.action };
+    this.log.push(ev);
+    if (this.log.length > this.logSize * 2) {
+      this.logStart += this.log.length - this.logSize;
+      this.log.splice(0, this.log.length - this.logSize);
+    }
+    for (const l of this.listeners) l(ev);
+    return d;
+  }
+
+  /** Pure preview of the first `n` decisions of a point (what a replay will do), without counting. */
+  preview(point: string, n: number): Array<Decision | null> {
+    const st = this.points.get(point);
+    if (st === undefined) return [];
+    const out: Array<Decision | null> = [];
+    for (let i = 1; i <= n; i++) out.push(st.decisionFor(i));
+    return out;
+  }
+
+  onFire(listener: (f: FiredFault) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Faults fired in [from, to] (ms since epoch), newest last; bounded by logSize. */
+  firedBetween(from: number, to: number): FiredFault[] {
+    const out: FiredFault[] = [];
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const f = this.log[i] as FiredFault;
+      if (f.at < from) break;
+      if (f.at <= to) out.push(f);
+    }
+    return out.reverse();
+  }
+
+  stats(): PointStats[] {
+    return [...this.points.values()].map((s) => ({
+      point: s.spec.name,
+      calls: s.calls,
+      eligible: s.eligible,
+      fired: s.fired,
+      byAction: { ...s.byAction },
+    }));
+  }
+}

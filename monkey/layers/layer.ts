@@ -1,0 +1,28 @@
+// The one interface every fault layer implements, so the runner and the control API can start,
+// stop and describe them alike. Layers never decide on their own: they ask the shared Injector.
+import type { Injector } from "../injector.js";
+
+export interface FaultLayer {
+  /** e.g. "proxy", "tcp-table:recipients", "process" */
+  readonly name: string;
+  /** the fault points this layer can fire (the plan may name only some of them) */
+  points(): string[];
+  start(): Promise<void>;
+  /** stops injecting and releases everything (sockets, paused processes); idempotent */
+  stop(): Promise<void>;
+  /** where clients or the MTA should connect, when the layer listens */
+  address?(): { host: string; port: number } | null;
+}
+
+export interface LayerContext {
+  injector: Injector;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Only loopback: every server the monkey starts listens here (team safety rule). */
+export const LOOPBACK = "127.0.0.1";
+
+export function isLoopback(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

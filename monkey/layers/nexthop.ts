@@ -1,0 +1,129 @@
+// A flaky next hop: the SMTP server the MTA under test relays to. It defers, greylists, answers
+// 421 at the end of DATA or drops the connection, per the plan, and records what arrives by
+// X-Smtpchaos-Id, so the run can check the MTA retried and delivered exactly once.
+import { SMTPServer } from "smtp-server";
+import type { SMTPServerSession } from "smtp-server";
+import type { AddressInfo } from "node:net";
+import { readMessageId } from "../../smtp/index.js";
+import type { Injector } from "../injector.js";
+import { LOOPBACK, sleep, type FaultLayer } from "./layer.js";
+
+export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.delay"] as const;
+
+export interface NextHopOptions {
+  injector: Injector | null;
+  port?: number;
+  /** keep at most this many raw messages (ids and counts are always kept) */
+  keepMessages?: number;
+}
+
+export interface NextHopStats {
+  sessions: number;
+  deferred: number;
+  greylisted: number;
+  dataAborts421: number;
+  disconnects: number;
+  accepted: number;
+}
+
+function smtpError(code: number, text: string): Error {
+  return Object.assign(new Error(text), { responseCode: code });
+}
+
+export class FlakyNextHop implements FaultLayer {
+  readonly name = "nexthop";
+  readonly stats: NextHopStats = { sessions: 0, deferred: 0, greylisted: 0, dataAborts421: 0, disconnects: 0, accepted: 0 };
+  /** X-Smtpchaos-Id -> copies accepted (null id under "(none)") */
+  readonly arrivals = new Map<string, number>();
+  readonly messages: Buffer[] = [];
+  private server: SMTPServer | null = null;
+  /** greylisting triplets already seen (sender, recipient) */
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly opts: NextHopOptions) {}
+
+  points(): string[] {
+    return [...NEXTHOP_POINTS];
+  }
+
+  address(): { host: string; port: number } | null {
+    const a = this.server?.server.address() as AddressInfo | null | undefined;
+    return a ? { host: LOOPBACK, port: a.port } : null;
+  }
+
+  /** Ids that arrived more than once. */
+  duplicates(): Array<{ id: string; copies: number }> {
+    return [...this.arrivals].filter(([, n]) => n > 1).map(([id, copies]) => ({ id, copies }));
+  }
+
+  private drop(session: SMTPServerSession): void {
+    for (const conn of this.server?.connections ?? []) if (conn.id === session.id) conn._socket.destroy();
+  }
+
+  async start(): Promise<void> {
+    const inj = this.opts.injector;
+    const server = new SMTPServer({
+      logger: false,
+      authOptional: true,
+      disabledCommands: ["AUTH", "STARTTLS"],
+      onConnect: (_session, cb) => {
+        this.stats.sessions++;
+        cb();
+      },
+      onRcptTo: (address, session, cb) => {
+        void (async () => {
+          const delay = inj?.decide("nexthop.delay", { phase: "rcpt" }) ?? null;
+          if (delay !== null) await sleep(delay.delayMs);
+          if (inj?.decide("nexthop.defer", { phase: "rcpt" })) {
+            this.stats.deferred++;
+            return cb(smtpError(451, "4.3.0 smtpchaos next hop: try again later"));
+          }
+          const triplet = `${session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address}>${address.address}`;
+          if (!this.seen.has(triplet) && inj?.decide("nexthop.greylist", { phase: "rcpt" })) {
+            this.seen.add(triplet);
+            this.stats.greylisted++;
+            return cb(smtpError(450, "4.7.1 smtpchaos next hop: greylisted, come back later"));
+          }
+          this.seen.add(triplet);
+          cb();
+        })();
+      },
+      onData: (stream, session, cb) => {
+        const chunks: Buffer[] = [];
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", () => {
+          if (inj?.decide("nexthop.disconnect", { phase: "dot" })) {
+            this.stats.disconnects++;
+            this.drop(session);
+            return;
+          }
+          if (inj?.decide("nexthop.421-data", { phase: "dot" })) {
+            this.stats.dataAborts421++;
+            // smtp-server closes the connection after a 421
+            return cb(smtpError(421, "4.3.2 smtpchaos next hop: shutting down"));
+          }
+          const raw = Buffer.concat(chunks);
+          const id = readMessageId(raw) ?? "(none)";
+          this.arrivals.set(id, (this.arrivals.get(id) ?? 0) + 1);
+          if (this.messages.length < (this.opts.keepMessages ?? 1000)) this.messages.push(raw);
+          this.stats.accepted++;
+          cb();
+        });
+      },
+    });
+    server.on("error", () => {});
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.server.once("error", reject);
+      server.listen(this.opts.port ?? 0, LOOPBACK, () => resolve());
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server === null) return;
+    for (const conn of server.connections) conn._socket.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}

@@ -1,0 +1,135 @@
+// Process faults: SIGSTOP/SIGCONT pauses and SIGKILL of one role of the target (OpenSMTPD's
+// queue, Postfix's cleanup...). Time-driven: every `interval` of a pause.<role>/kill.<role>
+// point the injector decides. PIDs come from target.processes() at each tick, so respawned
+// processes are found. Every paused process is resumed on stop(), whatever happened.
+import type { RoleProcess } from "../../targets/target.js";
+import type { Injector } from "../injector.js";
+import type { FaultLayer } from "./layer.js";
+
+export interface ProcessFaultEvent {
+  at: number;
+  point: string;
+  action: "pause" | "resume" | "kill";
+  role: string;
+  pid: number;
+  /** a pause's length */
+  ms?: number;
+  /** the signal could not be sent (process gone) */
+  error?: string;
+}
+
+export interface ProcessFaultsOptions {
+  injector: Injector;
+  processes: () => Promise<RoleProcess[]>;
+  /** injectable for tests */
+  signal?: (pid: number, sig: NodeJS.Signals) => void;
+  onEvent?: (e: ProcessFaultEvent) => void;
+  /** remember at most this many events */
+  maxEvents?: number;
+}
+
+/** "pause.pony express" -> "pony express"; role names compare case-insensitively. */
+export function roleOf(point: string): string {
+  return point.slice(point.indexOf(".") + 1).toLowerCase();
+}
+
+export class ProcessFaults implements FaultLayer {
+  readonly name = "process";
+  readonly events: ProcessFaultEvent[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly paused = new Map<number, NodeJS.Timeout>();
+  private readonly signal: (pid: number, sig: NodeJS.Signals) => void;
+  private running = false;
+
+  constructor(private readonly opts: ProcessFaultsOptions) {
+    this.signal = opts.signal ?? ((pid, sig) => process.kill(pid, sig));
+  }
+
+  points(): string[] {
+    return this.opts.injector.specs().filter((s) => s.family === "pause" || s.family === "kill").map((s) => s.name);
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    for (const spec of this.opts.injector.specs()) {
+      if (spec.family !== "pause" && spec.family !== "kill") continue;
+      const t = setInterval(() => void this.tick(spec.name), spec.intervalMs ?? 1000);
+      this.timers.push(t);
+    }
+  }
+
+  private record(e: ProcessFaultEvent): void {
+    this.events.push(e);
+    const max = this.opts.maxEvents ?? 1000;
+    if (this.events.length > max) this.events.splice(0, this.events.length - max);
+    this.opts.onEvent?.(e);
+  }
+
+  private send(pid: number, sig: NodeJS.Signals): string | undefined {
+    try {
+      this.signal(pid, sig);
+      return undefined;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? String(err);
+    }
+  }
+
+  /** One decision for a point; exported for tests through tickNow. */
+  private async tick(point: string): Promise<void> {
+    if (!this.running) return;
+    const d = this.opts.injector.decide(point);
+    if (d === null) return;
+    const role = roleOf(point);
+    const procs = (await this.opts.processes()).filter((p) => p.role.toLowerCase() === role);
+    if (!this.running) return;
+    if (procs.length === 0) {
+      this.record({ at: Date.now(), point, action: d.action === "kill" ? "kill" : "pause", role, pid: 0, error: "no process with this role" });
+      return;
+    }
+    for (const p of procs) {
+      if (d.action === "kill") {
+        const error = this.send(p.pid, "SIGKILL");
+        this.record({ at: Date.now(), point, action: "kill", role, pid: p.pid, ...(error ? { error } : {}) });
+        continue;
+      }
+      if (this.paused.has(p.pid)) continue;
+      const ms = d.durationMs ?? 1000;
+      const error = this.send(p.pid, "SIGSTOP");
+      this.record({ at: Date.now(), point, action: "pause", role, pid: p.pid, ms, ...(error ? { error } : {}) });
+      if (error) continue;
+      this.paused.set(
+        p.pid,
+        setTimeout(() => this.resume(point, role, p.pid), ms),
+      );
+    }
+  }
+
+  /** Runs one decision of `point` now (tests, the control API). */
+  async tickNow(point: string): Promise<void> {
+    const was = this.running;
+    this.running = true;
+    try {
+      await this.tick(point);
+    } finally {
+      this.running = was || this.running;
+    }
+  }
+
+  private resume(point: string, role: string, pid: number): void {
+    const t = this.paused.get(pid);
+    if (t !== undefined) clearTimeout(t);
+    this.paused.delete(pid);
+    const error = this.send(pid, "SIGCONT");
+    this.record({ at: Date.now(), point, action: "resume", role, pid, ...(error ? { error } : {}) });
+  }
+
+  pausedPids(): number[] {
+    return [...this.paused.keys()];
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const pid of [...this.paused.keys()]) this.resume("(stop)", "", pid);
+  }
+}

@@ -1,0 +1,232 @@
+// The ledger: what the client was told about each message vs what the target delivered.
+// A 250 after the final dot is a commit (Jepsen's acknowledged write): it must be delivered
+// exactly once. Ids are `<tag>-<n base36>`, so state is one byte per message in a growable array
+// (millions of messages in a few MB) and no transcript is kept here.
+import { randomBytes } from "node:crypto";
+
+/** What the client knows about a message. */
+export const MsgState = {
+  /** id handed out; the final dot was never written */
+  NotSent: 0,
+  /** final dot written, reply pending */
+  Pending: 1,
+  /** 250 after the final dot */
+  Accepted: 2,
+  /** 4xx/5xx after the final dot: the server refused the commit */
+  Rejected: 3,
+  /** the dot was written but no reply came (timeout, reset, close): delivery is legitimately unknown (RFC 1047) */
+  Ambiguous: 4,
+} as const;
+export type MsgState = (typeof MsgState)[keyof typeof MsgState];
+
+export interface ReconcileInput {
+  /** X-Smtpchaos-Id of every delivered copy (null = a message without the header) */
+  delivered: Iterable<string | null>;
+  /** messages still in the target's queue after the flush */
+  queueSize: number;
+}
+
+export interface LedgerCounts {
+  lost: number;
+  stuck: number;
+  duplicates: number;
+  /** delivered although the client saw no reply after the dot: allowed, reported separately */
+  deliveredAmbiguous: number;
+  /** delivered although the server answered 4xx/5xx to the dot: a bug (double delivery on retry) */
+  deliveredAfterReject: number;
+  /** delivered although the client never finished DATA: a truncated or phantom message */
+  deliveredUnsent: number;
+}
+
+export interface LedgerReport extends LedgerCounts {
+  tag: string;
+  sent: number;
+  accepted: number;
+  rejected: number;
+  ambiguous: number;
+  /** distinct ids of ours delivered */
+  deliveredDistinct: number;
+  /** delivered copies that carry no id or another run's id */
+  foreign: number;
+  queueSize: number;
+  /** up to `sampleSize` ids per problem */
+  samples: { lost: string[]; duplicates: Array<{ id: string; copies: number }>; deliveredAfterReject: string[]; deliveredUnsent: string[] };
+  perFault: Record<string, LedgerCounts & { accepted: number }>;
+  /** true when any bug-class count is non-zero (lost, stuck, duplicates, deliveredAfterReject, deliveredUnsent) */
+  findings: boolean;
+}
+
+function grow<T extends Uint8Array | Uint16Array>(a: T, need: number, make: (n: number) => T): T {
+  if (need <= a.length) return a;
+  let n = a.length * 2;
+  while (n < need) n *= 2;
+  const b = make(n);
+  b.set(a);
+  return b;
+}
+
+const emptyCounts = (): LedgerCounts & { accepted: number } => ({
+  accepted: 0, lost: 0, stuck: 0, duplicates: 0, deliveredAmbiguous: 0, deliveredAfterReject: 0, deliveredUnsent: 0,
+});
+
+export class Ledger {
+  readonly tag: string;
+  private n = 0;
+  private state = new Uint8Array(1024);
+  /** index+1 into faultNames of the first fault attributed to the message; 0 = none */
+  private fault = new Uint16Array(1024);
+  private readonly faultNames: string[] = [];
+  private readonly faultIndex = new Map<string, number>();
+
+  constructor(tag?: string) {
+    this.tag = tag ?? `m${randomBytes(3).toString("hex")}`;
+    if (!/^[A-Za-z0-9]+$/.test(this.tag)) throw new RangeError(`ledger tag must be alphanumeric, got '${this.tag}'`);
+  }
+
+  /** A fresh id to put in X-Smtpchaos-Id (buildMessage({ id })). */
+  newId(): string {
+    const i = this.n++;
+    this.state = grow(this.state, this.n, (k) => new Uint8Array(k));
+    this.fault = grow(this.fault, this.n, (k) => new Uint16Array(k));
+    return `${this.tag}-${i.toString(36)}`;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Index of one of our ids, or -1 for foreign ones. */
+  indexOf(id: string): number {
+    const dash = id.lastIndexOf("-");
+    if (dash < 0 || id.slice(0, dash) !== this.tag) return -1;
+    const s = id.slice(dash + 1);
+    if (!/^[0-9a-z]+$/.test(s)) return -1;
+    const i = Number.parseInt(s, 36);
+    return i < this.n ? i : -1;
+  }
+
+  private idx(id: string): number {
+    const i = this.indexOf(id);
+    if (i < 0) throw new RangeError(`not an id of ledger ${this.tag}: ${id}`);
+    return i;
+  }
+
+  dotSent(id: string): void {
+    this.state[this.idx(id)] = MsgState.Pending;
+  }
+
+  /** Records the outcome after the dot; `faults` attributes the message (the first one is kept). */
+  settle(id: string, result: "accepted" | "rejected" | "ambiguous" | "not-sent", faults: readonly string[] = []): void {
+    const i = this.idx(id);
+    this.state[i] =
+      result === "accepted" ? MsgState.Accepted : result === "rejected" ? MsgState.Rejected : result === "ambiguous" ? MsgState.Ambiguous : MsgState.NotSent;
+    const f = faults[0];
+    if (f !== undefined && this.fault[i] === 0) {
+      let k = this.faultIndex.get(f);
+      if (k === undefined) {
+        if (this.faultNames.length >= 0xfffe) return;
+        this.faultNames.push(f);
+        k = this.faultNames.length;
+        this.faultIndex.set(f, k);
+      }
+      this.fault[i] = k;
+    }
+  }
+
+  stateOf(id: string): MsgState | null {
+    const i = this.indexOf(id);
+    return i < 0 ? null : (this.state[i] as MsgState);
+  }
+
+  counts(): { sent: number; accepted: number; rejected: number; ambiguous: number; pending: number } {
+    const c = { sent: this.n, accepted: 0, rejected: 0, ambiguous: 0, pending: 0 };
+    for (let i = 0; i < this.n; i++) {
+      const s = this.state[i];
+      if (s === MsgState.Accepted) c.accepted++;
+      else if (s === MsgState.Rejected) c.rejected++;
+      else if (s === MsgState.Ambiguous) c.ambiguous++;
+      else if (s === MsgState.Pending) c.pending++;
+    }
+    return c;
+  }
+
+  reconcile(input: ReconcileInput, sampleSize = 20): LedgerReport {
+    const copies = new Uint8Array(this.n);
+    let foreign = 0;
+    for (const id of input.delivered) {
+      const i = id === null ? -1 : this.indexOf(id);
+      if (i < 0) foreign++;
+      else if ((copies[i] as number) < 255) copies[i] = (copies[i] as number) + 1;
+    }
+    const c = this.counts();
+    const totals = emptyCounts();
+    const perFault: Record<string, LedgerCounts & { accepted: number }> = {};
+    const samples: LedgerReport["samples"] = { lost: [], duplicates: [], deliveredAfterReject: [], deliveredUnsent: [] };
+    const undelivered: number[] = [];
+    let deliveredDistinct = 0;
+    const bucket = (i: number): LedgerCounts & { accepted: number } => {
+      const f = this.fault[i] as number;
+      const name = f === 0 ? "(none)" : (this.faultNames[f - 1] as string);
+      return (perFault[name] ??= emptyCounts());
+    };
+    const id = (i: number): string => `${this.tag}-${i.toString(36)}`;
+    for (let i = 0; i < this.n; i++) {
+      const k = copies[i] as number;
+      const s = this.state[i] as MsgState;
+      if (k > 0) deliveredDistinct++;
+      if (s === MsgState.Accepted) bucket(i).accepted++;
+      if (k > 1) {
+        totals.duplicates++;
+        bucket(i).duplicates++;
+        if (samples.duplicates.length < sampleSize) samples.duplicates.push({ id: id(i), copies: k });
+      }
+      if (s === MsgState.Accepted && k === 0) undelivered.push(i);
+      if (k > 0 && (s === MsgState.Ambiguous || s === MsgState.Pending)) {
+        totals.deliveredAmbiguous++;
+        bucket(i).deliveredAmbiguous++;
+      }
+      if (k > 0 && s === MsgState.Rejected) {
+        totals.deliveredAfterReject++;
+        bucket(i).deliveredAfterReject++;
+        if (samples.deliveredAfterReject.length < sampleSize) samples.deliveredAfterReject.push(id(i));
+      }
+      if (k > 0 && s === MsgState.NotSent) {
+        totals.deliveredUnsent++;
+        bucket(i).deliveredUnsent++;
+        if (samples.deliveredUnsent.length < sampleSize) samples.deliveredUnsent.push(id(i));
+      }
+    }
+    // The queue size does not say which messages it holds: accepted-but-undelivered messages
+    // count as stuck up to the queue size, the rest are lost.
+    const stuck = Math.min(undelivered.length, Math.max(0, input.queueSize));
+    totals.stuck = stuck;
+    totals.lost = undelivered.length - stuck;
+    for (const [j, i] of undelivered.entries()) {
+      if (j < stuck) bucket(i).stuck++;
+      else {
+        bucket(i).lost++;
+        if (samples.lost.length < sampleSize) samples.lost.push(id(i));
+      }
+    }
+    const findings = totals.lost + totals.stuck + totals.duplicates + totals.deliveredAfterReject + totals.deliveredUnsent > 0;
+    return {
+      tag: this.tag,
+      sent: c.sent,
+      accepted: c.accepted,
+      rejected: c.rejected,
+      ambiguous: c.ambiguous + c.pending,
+      deliveredDistinct,
+      foreign,
+      queueSize: input.queueSize,
+      lost: totals.lost,
+      stuck: totals.stuck,
+      duplicates: totals.duplicates,
+      deliveredAmbiguous: totals.deliveredAmbiguous,
+      deliveredAfterReject: totals.deliveredAfterReject,
+      deliveredUnsent: totals.deliveredUnsent,
+      samples,
+      perFault,
+      findings,
+    };
+  }
+}

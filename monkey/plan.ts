@@ -1,0 +1,527 @@
+// The fault plan: which fault points fire, when (schedule, SMTP phase, time window) and how
+// (errno, action, latency). Parsed from JSON/YAML files or --fault flags into one validated shape;
+// every problem is reported with the path of the offending field.
+import { readFile } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
+import { parse as parseYaml } from "yaml";
+import { parseDuration } from "../common/duration.js";
+import { parseSeed, type Seed } from "./rng.js";
+
+export const SMTP_PHASES = ["connect", "ehlo", "mail", "rcpt", "data", "body", "dot", "quit"] as const;
+/** Where a session is: "data" = after DATA was sent, "body" = after the 354, "dot" = after the final dot. */
+export type SmtpPhase = (typeof SMTP_PHASES)[number];
+
+export type Schedule =
+  | { kind: "probability"; p: number }
+  /** fires on eligible calls offset, offset+n, offset+2n... (1-based) */
+  | { kind: "every"; n: number; offset: number }
+  /** fires on the at-th eligible call only (1-based) */
+  | { kind: "once"; at: number }
+  | { kind: "always" };
+
+export type Latency =
+  | { dist: "fixed"; ms: number }
+  | { dist: "uniform"; min: number; max: number }
+  | { dist: "exponential"; mean: number; max: number | null }
+  /** ln(ms) ~ Normal(mu, sigma) */
+  | { dist: "lognormal"; mu: number; sigma: number; max: number | null };
+
+export type PointFamily = "queue" | "alloc" | "lookup" | "pause" | "kill" | "net" | "nexthop";
+
+export const FAMILY_ACTIONS = {
+  queue: ["error", "delay"],
+  alloc: ["error", "delay"],
+  lookup: ["tempfail", "notfound", "permfail", "garbage", "timeout", "exit", "delay"],
+  pause: ["pause"],
+  kill: ["kill"],
+  net: ["latency", "throttle", "split", "stall", "reset"],
+  nexthop: ["defer", "greylist", "421-data", "disconnect", "delay"],
+} as const satisfies Record<PointFamily, readonly string[]>;
+
+export type FaultAction = (typeof FAMILY_ACTIONS)[PointFamily][number];
+
+/** Network points name their action: net.stall stalls, net.reset resets... */
+const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
+const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.delay"] as const;
+
+export interface PhaseCondition {
+  op: "at" | "after";
+  phase: SmtpPhase;
+}
+
+export interface FaultSpec {
+  name: string;
+  family: PointFamily;
+  schedule: Schedule;
+  /** weighted choice among the family's actions; one entry = always that action */
+  actions: Array<{ action: FaultAction; weight: number }>;
+  /** only calls made in this SMTP phase are eligible (ignored by layers that cannot see the phase) */
+  phase: PhaseCondition | null;
+  /** relative to the start of the faults window */
+  window: { fromMs: number; untilMs: number | null } | null;
+  /** stop firing after this many injections */
+  limit: number | null;
+  /** syscall-like points (queue.*, alloc): the errno to fail with */
+  errno: number | null;
+  /** added before the action (or alone, for the "delay" action) */
+  latency: Latency | null;
+  /** pause.*: how long a role stays stopped; net.stall: how long to stall */
+  duration: Latency | null;
+  /** time-driven points (pause.*, kill.*): a decision is taken every intervalMs */
+  intervalMs: number | null;
+  /** net.throttle */
+  bytesPerSec: number | null;
+}
+
+export interface PlanWindows {
+  cleanMs: number;
+  /** null = until the run ends */
+  faultsMs: number | null;
+  healMs: number;
+}
+
+export interface FaultPlan {
+  /** null: the runner draws one and reports it */
+  seed: Seed | null;
+  windows: PlanWindows;
+  points: FaultSpec[];
+}
+
+export interface PlanIssue {
+  path: string;
+  message: string;
+}
+
+export class PlanError extends Error {
+  constructor(
+    readonly issues: PlanIssue[],
+    readonly source = "plan",
+  ) {
+    super(`${source}: invalid fault plan:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+    this.name = "PlanError";
+  }
+}
+
+/** Errnos that model transient resource failures. Others (EFBIG...) make MTAs answer legitimate 5xx. */
+export const SAFE_ERRNOS: ReadonlyMap<string, number> = new Map([
+  ["EIO", 5],
+  ["ENOSPC", 28],
+]);
+
+export function errnoName(errno: number): string {
+  for (const [name, n] of Object.entries(osConstants.errno)) if (n === errno) return name;
+  return String(errno);
+}
+
+export function pointFamily(name: string): PointFamily | null {
+  if (/^queue\.[a-z][a-z0-9_-]*$/.test(name)) return "queue";
+  if (name === "alloc" || /^alloc\.[a-z][a-z0-9_-]*$/.test(name)) return "alloc";
+  if (/^lookup\.[A-Za-z0-9_-]+$/.test(name)) return "lookup";
+  if (/^pause\.[a-z][a-z0-9 _-]*$/.test(name)) return "pause";
+  if (/^kill\.[a-z][a-z0-9 _-]*$/.test(name)) return "kill";
+  if ((NET_POINTS as readonly string[]).includes(name)) return "net";
+  if ((NEXTHOP_POINTS as readonly string[]).includes(name)) return "nexthop";
+  return null;
+}
+
+const POINT_KEYS = new Set([
+  "probability", "every", "once", "always", "at", "after", "window", "limit", "errno", "unsafeErrno",
+  "action", "actions", "latency", "duration", "interval", "bytesPerSec",
+]);
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+class Collector {
+  readonly issues: PlanIssue[] = [];
+  add(path: string, message: string): void {
+    this.issues.push({ path, message });
+  }
+  duration(path: string, v: unknown): number | null {
+    const d = typeof v === "string" || typeof v === "number" ? parseDuration(v) : null;
+    if (d === null) this.add(path, `must be a duration (e.g. 500ms, 5s, 2m), got ${JSON.stringify(v)}`);
+    return d;
+  }
+}
+
+const LATENCY_FN = /^\s*([a-z]+)\s*\(([^)]*)\)\s*$/;
+
+/** Latency: a duration (fixed), a function string `uniform(10ms,50ms)`, `exp(20ms)`, `lognormal(20ms,0.5)`
+ * (median, sigma), or an object `{dist, ...}`. */
+export function parseLatency(v: unknown, path: string, c: Collector): Latency | null {
+  if (typeof v === "number" || (typeof v === "string" && !LATENCY_FN.test(v))) {
+    const ms = c.duration(path, v);
+    return ms === null ? null : { dist: "fixed", ms };
+  }
+  let obj: Obj;
+  if (typeof v === "string") {
+    const m = LATENCY_FN.exec(v) as RegExpExecArray;
+    const args = (m[2] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const fn = m[1] as string;
+    if (fn === "fixed") obj = { dist: "fixed", ms: args[0] };
+    else if (fn === "uniform") obj = { dist: "uniform", min: args[0], max: args[1] };
+    else if (fn === "exp" || fn === "exponential") obj = { dist: "exponential", mean: args[0], max: args[1] };
+    else if (fn === "lognormal") obj = { dist: "lognormal", median: args[0], sigma: args[1] === undefined ? undefined : Number(args[1]), max: args[2] };
+    else {
+      c.add(path, `unknown latency function '${fn}' (fixed, uniform, exp, lognormal)`);
+      return null;
+    }
+  } else if (isObj(v)) {
+    obj = v;
+  } else {
+    c.add(path, `must be a duration or a distribution, got ${JSON.stringify(v)}`);
+    return null;
+  }
+  const before = c.issues.length;
+  const req = (key: string): number => {
+    if (obj[key] === undefined) {
+      c.add(`${path}.${key}`, "is required");
+      return 0;
+    }
+    return c.duration(`${path}.${key}`, obj[key]) ?? 0;
+  };
+  const opt = (key: string): number | null => (obj[key] === undefined ? null : c.duration(`${path}.${key}`, obj[key]));
+  let out: Latency | null = null;
+  switch (obj.dist) {
+    case "fixed":
+      out = { dist: "fixed", ms: req("ms") };
+      break;
+    case "uniform": {
+      const min = req("min");
+      const max = req("max");
+      if (max < min) c.add(`${path}.max`, `must be >= min (${min}ms)`);
+      out = { dist: "uniform", min, max };
+      break;
+    }
+    case "exponential":
+      out = { dist: "exponential", mean: req("mean"), max: opt("max") };
+      break;
+    case "lognormal": {
+      let mu: number;
+      if (obj.median !== undefined) {
+        const median = c.duration(`${path}.median`, obj.median) ?? 1;
+        if (median <= 0) c.add(`${path}.median`, "must be > 0");
+        mu = Math.log(Math.max(median, 1e-9));
+      } else if (typeof obj.mu === "number" && Number.isFinite(obj.mu)) {
+        mu = obj.mu;
+      } else {
+        c.add(`${path}.median`, "lognormal needs median (a duration) or mu (mean of ln ms)");
+        mu = 0;
+      }
+      const sigma = obj.sigma;
+      if (typeof sigma !== "number" || !Number.isFinite(sigma) || sigma < 0) c.add(`${path}.sigma`, `must be a number >= 0, got ${JSON.stringify(sigma)}`);
+      out = { dist: "lognormal", mu, sigma: typeof sigma === "number" ? sigma : 0, max: opt("max") };
+      break;
+    }
+    default:
+      c.add(`${path}.dist`, `must be one of fixed, uniform, exponential, lognormal; got ${JSON.stringify(obj.dist)}`);
+  }
+  return c.issues.length === before ? out : null;
+}
+
+function parseSchedule(raw: Obj, path: string, c: Collector): Schedule | null {
+  const given = ["probability", "every", "once", "always"].filter((k) => raw[k] !== undefined);
+  if (given.length === 0) {
+    c.add(path, "needs a schedule: one of probability, every, once, always");
+    return null;
+  }
+  if (given.length > 1) {
+    c.add(path, `has more than one schedule (${given.join(", ")}); pick one`);
+    return null;
+  }
+  const key = given[0] as string;
+  const v = raw[key];
+  const p = `${path}.${key}`;
+  switch (key) {
+    case "probability":
+      if (typeof v !== "number" || !(v >= 0 && v <= 1)) {
+        c.add(p, `must be a number in [0, 1], got ${JSON.stringify(v)}`);
+        return null;
+      }
+      return { kind: "probability", p: v };
+    case "every": {
+      const n = isObj(v) ? v.n : v;
+      const offset = isObj(v) ? (v.offset ?? n) : n;
+      if (!Number.isInteger(n) || (n as number) < 1) {
+        c.add(isObj(v) ? `${p}.n` : p, `must be an integer >= 1, got ${JSON.stringify(n)}`);
+        return null;
+      }
+      if (!Number.isInteger(offset) || (offset as number) < 1) {
+        c.add(`${p}.offset`, `must be an integer >= 1, got ${JSON.stringify(offset)}`);
+        return null;
+      }
+      return { kind: "every", n: n as number, offset: offset as number };
+    }
+    case "once":
+      if (v === true) return { kind: "once", at: 1 };
+      if (Number.isInteger(v) && (v as number) >= 1) return { kind: "once", at: v as number };
+      c.add(p, `must be true or the 1-based call number to fail, got ${JSON.stringify(v)}`);
+      return null;
+    default:
+      if (v !== true) {
+        c.add(p, `must be true, got ${JSON.stringify(v)}`);
+        return null;
+      }
+      return { kind: "always" };
+  }
+}
+
+function parseErrno(v: unknown, unsafe: boolean, path: string, c: Collector): number | null {
+  let n: number | undefined;
+  if (typeof v === "string") n = SAFE_ERRNOS.get(v.toUpperCase()) ?? (osConstants.errno as Record<string, number>)[v.toUpperCase()];
+  else if (Number.isInteger(v)) n = v as number;
+  if (n === undefined || n <= 0) {
+    c.add(path, `unknown errno ${JSON.stringify(v)}`);
+    return null;
+  }
+  if (!unsafe && ![...SAFE_ERRNOS.values()].includes(n)) {
+    c.add(path, `errno ${errnoName(n)} (${n}) is not a transient failure: only EIO (5) or ENOSPC (28) unless unsafeErrno: true`);
+    return null;
+  }
+  return n;
+}
+
+function parsePhase(raw: Obj, path: string, c: Collector): PhaseCondition | null {
+  if (raw.at !== undefined && raw.after !== undefined) {
+    c.add(path, "give either at or after, not both");
+    return null;
+  }
+  const op = raw.at !== undefined ? "at" : raw.after !== undefined ? "after" : null;
+  if (op === null) return null;
+  const v = raw[op];
+  const phase = typeof v === "string" ? v.toLowerCase() : v;
+  if (!(SMTP_PHASES as readonly unknown[]).includes(phase)) {
+    c.add(`${path}.${op}`, `must be an SMTP phase (${SMTP_PHASES.join(", ")}), got ${JSON.stringify(v)}`);
+    return null;
+  }
+  return { op, phase: phase as SmtpPhase };
+}
+
+function defaultAction(name: string, family: PointFamily): FaultAction {
+  if (family === "net" || family === "nexthop") return name.slice(name.indexOf(".") + 1) as FaultAction;
+  return FAMILY_ACTIONS[family][0];
+}
+
+function parseActions(raw: Obj, name: string, family: PointFamily, path: string, c: Collector): FaultSpec["actions"] {
+  const allowed: readonly string[] = FAMILY_ACTIONS[family];
+  if (family === "net" || family === "nexthop") {
+    if (raw.action !== undefined || raw.actions !== undefined) c.add(`${path}.action`, `${name} names its action; remove action/actions`);
+    return [{ action: defaultAction(name, family), weight: 1 }];
+  }
+  if (raw.action !== undefined && raw.actions !== undefined) {
+    c.add(path, "give either action or actions, not both");
+    return [];
+  }
+  const check = (a: unknown, p: string): a is FaultAction => {
+    if (typeof a === "string" && allowed.includes(a)) return true;
+    c.add(p, `must be one of ${allowed.join(", ")} for ${family} points, got ${JSON.stringify(a)}`);
+    return false;
+  };
+  if (raw.action !== undefined) return check(raw.action, `${path}.action`) ? [{ action: raw.action, weight: 1 }] : [];
+  if (raw.actions !== undefined) {
+    if (!isObj(raw.actions) || Object.keys(raw.actions).length === 0) {
+      c.add(`${path}.actions`, "must be a non-empty map of action -> weight");
+      return [];
+    }
+    const out: FaultSpec["actions"] = [];
+    for (const [a, w] of Object.entries(raw.actions)) {
+      if (!check(a, `${path}.actions.${a}`)) continue;
+      if (typeof w !== "number" || !(w > 0)) c.add(`${path}.actions.${a}`, `weight must be a number > 0, got ${JSON.stringify(w)}`);
+      else out.push({ action: a, weight: w });
+    }
+    return out;
+  }
+  return [{ action: defaultAction(name, family), weight: 1 }];
+}
+
+function parsePoint(name: string, raw: unknown, path: string, c: Collector): FaultSpec | null {
+  const family = pointFamily(name);
+  if (family === null) {
+    c.add(path, "unknown fault point: expected queue.<op>, alloc, lookup.<table>, pause.<role>, kill.<role>, " +
+      `${NET_POINTS.join(", ")} or ${NEXTHOP_POINTS.join(", ")}`);
+    return null;
+  }
+  if (!isObj(raw)) {
+    c.add(path, "must be an object");
+    return null;
+  }
+  const before = c.issues.length;
+  for (const k of Object.keys(raw)) if (!POINT_KEYS.has(k)) c.add(`${path}.${k}`, "unknown field");
+  const schedule = parseSchedule(raw, path, c);
+  const actions = parseActions(raw, name, family, path, c);
+  const phase = parsePhase(raw, path, c);
+  if (phase !== null && (family === "pause" || family === "kill")) c.add(path, `${family} points are time-driven; at/after do not apply`);
+
+  let window: FaultSpec["window"] = null;
+  if (raw.window !== undefined) {
+    if (!isObj(raw.window)) c.add(`${path}.window`, "must be {from, until}");
+    else {
+      const fromMs = raw.window.from === undefined ? 0 : c.duration(`${path}.window.from`, raw.window.from);
+      const untilMs = raw.window.until === undefined ? null : c.duration(`${path}.window.until`, raw.window.until);
+      if (fromMs !== null && untilMs !== null && untilMs <= fromMs) c.add(`${path}.window.until`, "must be after from");
+      window = { fromMs: fromMs ?? 0, untilMs };
+    }
+  }
+  let limit: number | null = null;
+  if (raw.limit !== undefined) {
+    if (!Number.isInteger(raw.limit) || (raw.limit as number) < 1) c.add(`${path}.limit`, `must be an integer >= 1, got ${JSON.stringify(raw.limit)}`);
+    else limit = raw.limit as number;
+  }
+
+  let errno: number | null = null;
+  const syscall = family === "queue" || family === "alloc";
+  if (raw.unsafeErrno !== undefined && typeof raw.unsafeErrno !== "boolean") c.add(`${path}.unsafeErrno`, "must be true or false");
+  if (syscall) errno = raw.errno === undefined ? 5 : parseErrno(raw.errno, raw.unsafeErrno === true, `${path}.errno`, c);
+  else if (raw.errno !== undefined) c.add(`${path}.errno`, `only queue.* and alloc points fail with an errno`);
+
+  const latency = raw.latency === undefined ? null : parseLatency(raw.latency, `${path}.latency`, c);
+  if (actions.some((a) => a.action === "delay" || a.action === "latency") && raw.latency === undefined) c.add(`${path}.latency`, "is required for the delay/latency action");
+
+  let duration: Latency | null = null;
+  if (raw.duration !== undefined) {
+    if (family !== "pause" && name !== "net.stall") c.add(`${path}.duration`, "only pause.* and net.stall take a duration");
+    else duration = parseLatency(raw.duration, `${path}.duration`, c);
+  } else if (family === "pause" || name === "net.stall") c.add(`${path}.duration`, "is required");
+
+  let intervalMs: number | null = null;
+  if (family === "pause" || family === "kill") {
+    intervalMs = raw.interval === undefined ? 1000 : c.duration(`${path}.interval`, raw.interval);
+    if (intervalMs !== null && intervalMs < 10) c.add(`${path}.interval`, "must be at least 10ms");
+  } else if (raw.interval !== undefined) c.add(`${path}.interval`, "only pause.* and kill.* points are time-driven");
+
+  let bytesPerSec: number | null = null;
+  if (name === "net.throttle") {
+    if (typeof raw.bytesPerSec !== "number" || !(raw.bytesPerSec > 0)) c.add(`${path}.bytesPerSec`, "is required: a number > 0");
+    else bytesPerSec = raw.bytesPerSec;
+  } else if (raw.bytesPerSec !== undefined) c.add(`${path}.bytesPerSec`, "only net.throttle takes bytesPerSec");
+
+  if (c.issues.length !== before || schedule === null) return null;
+  return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, bytesPerSec };
+}
+
+/** Validates a parsed JSON/YAML document. Throws PlanError listing every issue. */
+export function validatePlan(doc: unknown, source = "plan"): FaultPlan {
+  const c = new Collector();
+  if (!isObj(doc)) throw new PlanError([{ path: "(root)", message: "must be an object with points" }], source);
+  for (const k of Object.keys(doc)) if (!["seed", "windows", "points"].includes(k)) c.add(k, "unknown field (seed, windows, points)");
+  let seed: Seed | null = null;
+  if (doc.seed !== undefined && doc.seed !== null) {
+    if (typeof doc.seed === "number" && Number.isInteger(doc.seed) && doc.seed >= 0) seed = doc.seed >>> 0;
+    else if (typeof doc.seed === "string" && doc.seed.trim() !== "") seed = parseSeed(doc.seed);
+    else c.add("seed", `must be a non-negative integer or a string, got ${JSON.stringify(doc.seed)}`);
+  }
+  const windows: PlanWindows = { cleanMs: 0, faultsMs: null, healMs: 0 };
+  if (doc.windows !== undefined) {
+    if (!isObj(doc.windows)) c.add("windows", "must be {clean, faults, heal}");
+    else {
+      for (const k of Object.keys(doc.windows)) if (!["clean", "faults", "heal"].includes(k)) c.add(`windows.${k}`, "unknown field (clean, faults, heal)");
+      if (doc.windows.clean !== undefined) windows.cleanMs = c.duration("windows.clean", doc.windows.clean) ?? 0;
+      if (doc.windows.faults !== undefined) windows.faultsMs = c.duration("windows.faults", doc.windows.faults);
+      if (doc.windows.heal !== undefined) windows.healMs = c.duration("windows.heal", doc.windows.heal) ?? 0;
+    }
+  }
+  const points: FaultSpec[] = [];
+  if (doc.points === undefined) c.add("points", "is required (a map of fault point name -> settings)");
+  else if (!isObj(doc.points)) c.add("points", "must be a map of fault point name -> settings");
+  else {
+    for (const [name, raw] of Object.entries(doc.points)) {
+      const spec = parsePoint(name, raw, `points["${name}"]`, c);
+      if (spec !== null) points.push(spec);
+    }
+  }
+  if (c.issues.length > 0) throw new PlanError(c.issues, source);
+  return { seed, windows, points };
+}
+
+export function parsePlanText(text: string, source = "plan"): FaultPlan {
+  let doc: unknown;
+  try {
+    doc = /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new PlanError([{ path: "(file)", message: `does not parse: ${(err as Error).message}` }], source);
+  }
+  return validatePlan(doc, source);
+}
+
+export async function loadPlanFile(path: string): Promise<FaultPlan> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new PlanError([{ path: "(file)", message: `cannot read: ${(err as Error).message}` }], path);
+  }
+  return parsePlanText(text, path);
+}
+
+/** One --fault flag: `NAME[:key=value,...]`, e.g. `queue.write:probability=0.05,errno=ENOSPC,after=data`
+ * or `lookup.recipients:every=3,action=tempfail,latency=uniform(10ms,50ms)`. Values that look like
+ * numbers or booleans are taken as such; commas inside parentheses do not split. */
+export function parseFaultFlag(flag: string): [string, Record<string, unknown>] {
+  const colon = flag.indexOf(":");
+  const name = (colon < 0 ? flag : flag.slice(0, colon)).trim();
+  const settings: Record<string, unknown> = {};
+  if (colon < 0) return [name, settings];
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of flag.slice(colon + 1)) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      parts.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur.trim() !== "") parts.push(cur);
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const val = eq < 0 ? "true" : part.slice(eq + 1).trim();
+    let v: unknown = val;
+    if (val === "true") v = true;
+    else if (val === "false") v = false;
+    else if (/^-?\d+(\.\d+)?$/.test(val)) v = Number(val);
+    if (key.startsWith("actions.")) {
+      const actions = (settings.actions ?? {}) as Record<string, unknown>;
+      actions[key.slice("actions.".length)] = v;
+      settings.actions = actions;
+    } else settings[key] = v;
+  }
+  return [name, settings];
+}
+
+/** Builds a plan document from CLI flags, merged over an optional file document (flags win per point). */
+export function planDocFromFlags(
+  flags: { faults: string[]; seed?: string; clean?: string; faultsWindow?: string; heal?: string },
+  base: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const doc: Record<string, unknown> = { ...base };
+  const points = { ...(isObj(base.points) ? base.points : {}) };
+  for (const f of flags.faults) {
+    const [name, settings] = parseFaultFlag(f);
+    points[name] = settings;
+  }
+  doc.points = points;
+  if (flags.seed !== undefined) doc.seed = flags.seed;
+  const windows = { ...(isObj(base.windows) ? base.windows : {}) };
+  if (flags.clean !== undefined) windows.clean = flags.clean;
+  if (flags.faultsWindow !== undefined) windows.faults = flags.faultsWindow;
+  if (flags.heal !== undefined) windows.heal = flags.heal;
+  if (Object.keys(windows).length > 0) doc.windows = windows;
+  return doc;
+}
+
+/** A plan as JSON again (for reports and the control API). */
+export function describeSpec(s: FaultSpec): string {
+  const sched =
+    s.schedule.kind === "probability" ? `p=${s.schedule.p}` :
+    s.schedule.kind === "every" ? `every ${s.schedule.n}${s.schedule.offset !== s.schedule.n ? ` from ${s.schedule.offset}` : ""}` :
+    s.schedule.kind === "once" ? `once at call ${s.schedule.at}` : "always";
+  const acts = s.actions.map((a) => (s.actions.length > 1 ? `${a.action}:${a.weight}` : a.action)).join("/");
+  const extra = [
+    s.errno !== null ? errnoName(s.errno) : null,
+    s.phase !== null ? `${s.phase.op} ${s.phase.phase}` : null,
+    s.limit !== null ? `limit ${s.limit}` : null,
+  ].filter((x) => x !== null);
+  return `${s.name}: ${acts} ${sched}${extra.length > 0 ? ` (${extra.join(", ")})` : ""}`;
+}

@@ -1,0 +1,65 @@
+// The flaky next hop defers, greylists, aborts DATA with 421 and drops connections per plan,
+// and counts arrivals by X-Smtpchaos-Id so exactly-once delivery can be checked.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { buildMessage, SmtpSession } from "../../smtp/index.js";
+import type { Reply } from "../../smtp/index.js";
+import { Injector } from "../../monkey/injector.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { FlakyNextHop } from "../../monkey/layers/nexthop.js";
+
+async function start(points: Record<string, unknown>, t: { after: (fn: () => Promise<void>) => void }) {
+  const hop = new FlakyNextHop({ injector: new Injector({ plan: validatePlan({ points }), seed: 3 }) });
+  await hop.start();
+  t.after(() => hop.stop());
+  return { hop, port: hop.address()?.port ?? 0 };
+}
+
+/** One delivery attempt as a relaying MTA would make it; returns the failing reply or error, or "ok". */
+async function attempt(port: number, msg: { data: Buffer }, from = "a@relay.test"): Promise<string> {
+  const s = await SmtpSession.connect({ host: "127.0.0.1", port, timeoutMs: 3000 });
+  try {
+    const steps: Array<() => Promise<Reply>> = [
+      () => s.readReply(),
+      async () => (await s.ehlo("mta.test")).reply,
+      () => s.command(`MAIL FROM:<${from}>`),
+      () => s.command("RCPT TO:<user@remote.example>"),
+      () => s.command("DATA"),
+      () => s.sendData(msg.data),
+    ];
+    for (const step of steps) {
+      const r = await step();
+      if (r.code >= 400) return String(r.code);
+    }
+    return "ok";
+  } catch (err) {
+    return (err as { kind?: string }).kind ?? "error";
+  } finally {
+    await s.quit();
+  }
+}
+
+test("next hop: greylisting defers the first attempt per triplet, then accepts", async (t) => {
+  const { hop, port } = await start({ "nexthop.greylist": { always: true } }, t);
+  const m = buildMessage({ from: "a@relay.test", to: ["user@remote.example"], body: "hi\r\n" });
+  assert.equal(await attempt(port, m), "450");
+  assert.equal(await attempt(port, m), "ok");
+  assert.equal(await attempt(port, m, "b@relay.test"), "450", "a new sender is a new triplet");
+  assert.equal(hop.stats.greylisted, 2);
+  assert.deepEqual(hop.duplicates(), []);
+  assert.equal(hop.arrivals.get(m.id), 1);
+});
+
+test("next hop: defer, 421 after DATA, disconnect, then exactly-once accounting", async (t) => {
+  const { hop, port } = await start({ "nexthop.defer": { once: 1 }, "nexthop.421-data": { once: 1 }, "nexthop.disconnect": { once: 2 } }, t);
+  const m = buildMessage({ from: "a@relay.test", to: ["user@remote.example"], body: "hi\r\n" });
+  assert.equal(await attempt(port, m), "451");
+  assert.equal(await attempt(port, m), "421");
+  assert.equal(await attempt(port, m), "disconnect");
+  assert.equal(await attempt(port, m), "ok");
+  assert.deepEqual(hop.stats, { sessions: 4, deferred: 1, greylisted: 0, dataAborts421: 1, disconnects: 1, accepted: 1 });
+  assert.equal(hop.arrivals.get(m.id), 1);
+  // a retry after a success is a duplicate the next hop reports
+  assert.equal(await attempt(port, m), "ok");
+  assert.deepEqual(hop.duplicates(), [{ id: m.id, copies: 2 }]);
+});

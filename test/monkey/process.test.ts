@@ -1,0 +1,90 @@
+// Pause and kill faults against real child processes we start (never anything else).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { Injector } from "../../monkey/injector.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { ProcessFaults, roleOf } from "../../monkey/layers/process.js";
+
+function state(pid: number): string {
+  // field 3 of /proc/PID/stat: R, S, T (stopped)...
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+function child(t: { after: (fn: () => void) => void }): ChildProcess & { pid: number } {
+  const c = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  t.after(() => {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill("SIGCONT");
+      c.kill("SIGKILL");
+    }
+  });
+  assert.ok(c.pid !== undefined);
+  return c as ChildProcess & { pid: number };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Signals are delivered asynchronously: poll /proc until the state shows (or give up). */
+async function until(pid: number, want: (s: string) => boolean): Promise<string> {
+  for (let i = 0; i < 100 && !want(state(pid)); i++) await sleep(10);
+  return state(pid);
+}
+
+test("roleOf takes the role after the family", () => {
+  assert.equal(roleOf("pause.pony express"), "pony express");
+  assert.equal(roleOf("kill.Queue"), "queue");
+});
+
+test("process faults: pause stops the role's process for the drawn duration, then resumes it", async (t) => {
+  const worker = child(t);
+  const other = child(t);
+  const injector = new Injector({ plan: validatePlan({ points: { "pause.worker": { always: true, duration: "300ms", interval: "1h" } } }), seed: 1 });
+  const faults = new ProcessFaults({
+    injector,
+    processes: async () => [
+      { role: "worker", pid: worker.pid },
+      { role: "other", pid: other.pid },
+    ],
+  });
+  await faults.start();
+  t.after(() => faults.stop());
+  await sleep(100);
+  await faults.tickNow("pause.worker");
+  assert.equal(await until(worker.pid, (s) => s === "T"), "T");
+  assert.notEqual(state(other.pid), "T", "only the named role is paused");
+  assert.deepEqual(faults.pausedPids(), [worker.pid]);
+  await sleep(300);
+  assert.notEqual(await until(worker.pid, (s) => s !== "T"), "T");
+  assert.deepEqual(faults.events.map((e) => e.action), ["pause", "resume"]);
+  assert.equal(faults.events[0]?.ms, 300);
+});
+
+test("process faults: stop() resumes paused processes at once", async (t) => {
+  const worker = child(t);
+  const injector = new Injector({ plan: validatePlan({ points: { "pause.worker": { always: true, duration: "1h", interval: "1h" } } }), seed: 1 });
+  const faults = new ProcessFaults({ injector, processes: async () => [{ role: "worker", pid: worker.pid }] });
+  await faults.start();
+  t.after(() => faults.stop());
+  await faults.tickNow("pause.worker");
+  assert.equal(await until(worker.pid, (s) => s === "T"), "T");
+  await faults.stop();
+  assert.notEqual(await until(worker.pid, (s) => s !== "T"), "T");
+});
+
+test("process faults: kill sends SIGKILL on the interval schedule", async (t) => {
+  const worker = child(t);
+  const injector = new Injector({ plan: validatePlan({ points: { "kill.worker": { once: 2, interval: "50ms" } } }), seed: 1 });
+  const faults = new ProcessFaults({ injector, processes: async () => [{ role: "worker", pid: worker.pid }] });
+  const exited = once(worker, "exit") as Promise<[number | null, string | null]>;
+  await faults.start();
+  t.after(() => faults.stop());
+  const [code, sig] = await exited;
+  assert.equal(code, null);
+  assert.equal(sig, "SIGKILL");
+  assert.deepEqual(faults.events.map((e) => [e.action, e.pid]), [["kill", worker.pid]]);
+  assert.equal(injector.stats()[0]?.eligible, 2, "the second tick fired");
+});
