@@ -1,0 +1,20 @@
+// Where a target's fault points live. The monkey runner and the control API hold one Injector
+// (the seeded decision maker); each target exposes its fault points through a FaultSurface that
+// makes the target's operations ask that injector (in-process hooks, lookup servers it queries)
+// or mirrors the plan into mechanisms that decide inside the target (libfiu, signals).
+import type { Injector } from "./injector.js";
+
+export interface FaultSurface {
+  /** the fault point names this target can fire, e.g. queue.open, lookup.recipients, pause.queue */
+  points(): string[];
+  /**
+   * Makes the target follow the injector's current plan. Called once at the start of a run and
+   * again whenever the plan changes (control API); points of the plan the surface does not have
+   * are ignored here (the runner reports them as unsupported).
+   */
+  apply(injector: Injector): Promise<void>;
+  /** Stops injecting (faults off, paused processes resumed); the target keeps running. */
+  clear(): Promise<void>;
+  /** Fault points that fired inside the target since the last call, for surfaces whose decisions are not taken by the injector (libfiu): point -> count. */
+  drainFired?(): Promise<Map<string, number>>;
+}
