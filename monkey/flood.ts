@@ -94,7 +94,7 @@ export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rn
     if (!(await step("mail", () => session.command(`MAIL FROM:<${opts.mail.from}>`), ok2))) return done();
     for (const rcpt of opts.mail.to) if (!(await step("rcpt", () => session.command(`RCPT TO:<${rcpt}>`), ok2))) return done();
     if (!(await step("data", () => session.command("DATA"), (c) => c === 354))) return done();
-    messageId = opts.ledger.newId();
+    messageId = opts.ledger.newId(new Set(opts.mail.to.map((a) => a.toLowerCase())).size);
     const body = bodyFor(opts.mail, rng);
     const msg = buildMessage({ from: opts.mail.from, to: opts.mail.to, id: messageId, ...(body !== undefined ? { body } : { size: opts.mail.size }) });
     opts.ledger.dotSent(messageId);
@@ -154,7 +154,8 @@ export class Flood {
   nextMail(): MailSpec {
     const r = this.mix;
     const n = 1 + (r.next() < 0.8 ? 0 : r.int(3));
-    const to = Array.from({ length: n }, () => r.pick(this.opts.mailboxes));
+    // distinct recipients: MTAs legitimately collapse repeats, and each gets one copy
+    const to = [...new Set(Array.from({ length: n }, () => r.pick(this.opts.mailboxes)))];
     const roll = r.next();
     const size = roll < 0.6 ? 200 + r.int(2000) : roll < 0.95 ? 2000 + r.int(30_000) : 100_000 + r.int(160_000);
     return { from: `sender${r.int(50)}@client.smtpchaos.test`, to, size, dotLines: r.next() < 0.1 };
