@@ -35,7 +35,9 @@ export function wrap(injector: Injector): FaultPoints {
       const d = injector.decide(point, phase === undefined ? {} : { phase });
       if (d === null) return;
       if (d.delayMs > 0) await sleep(d.delayMs);
-      if (d.action === "error") throw new InjectedFault(point, errnoOf(d.errno));
+      // A hook can only let the operation go on or fail it: every failing action of the plan
+      // (error, tempfail, timeout, exit...) is a failure of the operation here.
+      if (d.action !== "delay") throw new InjectedFault(point, d.action === "timeout" ? "ETIMEDOUT" : errnoOf(d.errno));
     },
   };
 }
