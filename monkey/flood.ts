@@ -52,13 +52,15 @@ export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rn
   const steps: StepResult[] = [];
   let messageId: string | null = null;
   let after421: SessionRecord["after421"];
+  let clientPort: number | undefined;
   const done = (): TransactionResult => ({
-    record: { startedAt, endedAt: Date.now(), messageId, steps, ...(after421 !== undefined ? { after421 } : {}) },
+    record: { startedAt, endedAt: Date.now(), messageId, steps, ...(after421 !== undefined ? { after421 } : {}), ...(clientPort !== undefined ? { clientPort } : {}) },
     transcript,
   });
   let session: SmtpSession;
   try {
     session = await SmtpSession.connect({ host: opts.host, port: opts.port, timeoutMs: opts.timeoutMs, transcript });
+    clientPort = session.localPort;
   } catch (err) {
     steps.push(stepError("connect", err));
     return done();
@@ -126,7 +128,8 @@ export interface FloodOptions {
   maxSessions?: number;
   timeoutMs?: number;
   /** fault points that fired during [from, to] (ms since epoch) */
-  faultsDuring?: (from: number, to: number) => string[];
+  /** fault points that fired during [from, to] (ms since epoch) and may have hit the session from clientPort */
+  faultsDuring?: (from: number, to: number, clientPort: number | undefined) => string[];
   judgeOptions?: () => JudgeOptions;
   onSession?: (rec: SessionRecord, v: Verdict) => void;
   /** pause between sessions of one worker, ms */
@@ -177,7 +180,7 @@ export class Flood {
           { host: o.host, port: o.port, mail: this.nextMail(), ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000 },
           rng,
         );
-        const faults = o.faultsDuring?.(record.startedAt, record.endedAt) ?? [];
+        const faults = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? [];
         const rec: SessionRecord = { ...record, faults };
         const v = judge(rec, o.judgeOptions?.() ?? {});
         if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);

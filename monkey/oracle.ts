@@ -18,6 +18,8 @@ export interface SessionRecord {
   /** ms since epoch */
   startedAt: number;
   endedAt: number;
+  /** our source port, when connected (exact attribution of faults that know their connection) */
+  clientPort?: number;
   /** ledger id of the message the session tried to send, if it got that far */
   messageId: string | null;
   steps: StepResult[];

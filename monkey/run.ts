@@ -179,8 +179,13 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       durationMs: o.durationMs,
       timeoutMs: o.timeoutMs ?? 30_000,
       ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
-      faultsDuring: (from, to) => {
-        const fired = injector.firedBetween(from, to).map((f) => f.point);
+      faultsDuring: (from, to, clientPort) => {
+        // Faults that know their connection count only for that session; others by time.
+        const ports = clientPort === undefined ? undefined : [clientPort, proxy?.upstreamPortOf(clientPort)];
+        const fired = injector
+          .firedBetween(from, to)
+          .filter((f) => ports === undefined || f.conn === undefined || ports.includes(f.conn))
+          .map((f) => f.point);
         if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);
         return fired;
       },

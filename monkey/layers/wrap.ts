@@ -32,7 +32,7 @@ export function wrap(injector: Injector): FaultPoints {
   return {
     async check(point: FaultPointName, ctx: FaultContext): Promise<void> {
       const phase = PHASE[ctx.phase];
-      const d = injector.decide(point, phase === undefined ? {} : { phase });
+      const d = injector.decide(point, { ...(phase !== undefined ? { phase } : {}), ...(ctx.clientPort !== undefined ? { conn: ctx.clientPort } : {}) });
       if (d === null) return;
       if (d.delayMs > 0) await sleep(d.delayMs);
       // A hook can only let the operation go on or fail it: every failing action of the plan

@@ -35,7 +35,8 @@ test("monkey run: the embedded target under queue, lookup, alloc and network fau
   const fired = Object.fromEntries(r.points.map((p) => [p.point, p.fired]));
   for (const p of ["queue.write", "lookup.recipients", "alloc"]) assert.ok((fired[p] ?? 0) > 0, `${p} fired`);
   assert.ok(r.ledger !== null && r.ledgerAfterRestart !== null);
-  assert.ok(r.ledger.accepted > 50);
+  assert.ok(r.ledger.accepted > 20, `accepted ${r.ledger.accepted}`);
+  assert.equal(r.ledgerAfterRestart.deliveredDistinct, r.ledgerAfterRestart.accepted + r.ledgerAfterRestart.deliveredAmbiguous);
   assert.equal(r.ledgerAfterRestart.lost, 0);
   assert.equal(r.ledgerAfterRestart.duplicates, 0);
   assert.match(monkeyText(r), /verdict: PASS/);
