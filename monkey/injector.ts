@@ -24,7 +24,7 @@ export interface DecideContext {
   phase?: SmtpPhase;
   /** ms since epoch; defaults to the injector's clock */
   now?: number;
-  /** the client connection (its source port) the call serves, when the layer knows it */
+  /** the client connection (its source port) the call serves, when the layer knows it; 0 = none (background work) */
   conn?: number;
 }
 

@@ -166,7 +166,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
 
     // Points decided inside the target (libfiu) cannot be attributed per call: a session in the
     // faults window is attributed to every such point that is armed.
-    const inTarget = surfacePoints.filter((p) => planPoints.includes(p) && isInTargetPoint(p));
+    const inTarget = (surface?.decidedInside?.() ?? []).filter((p) => planPoints.includes(p));
     const inTargetFired: Record<string, number> = {};
     const mailboxes = [...target.mailboxes, ...(nh !== null ? [`user@${NEXTHOP_DOMAIN}`] : [])];
     flood = new Flood({
@@ -275,11 +275,6 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     await target.stop();
     await nextHop?.stop();
   }
-}
-
-/** libfiu-backed points fire inside the target's processes, not through our injector. */
-function isInTargetPoint(p: string): boolean {
-  return /^(queue|alloc)(\.|$)/.test(p);
 }
 
 function processEventLog(e: ProcessFaultEvent, stage: (t: string) => void): void {

@@ -32,7 +32,9 @@ export function wrap(injector: Injector): FaultPoints {
   return {
     async check(point: FaultPointName, ctx: FaultContext): Promise<void> {
       const phase = PHASE[ctx.phase];
-      const d = injector.decide(point, { ...(phase !== undefined ? { phase } : {}), ...(ctx.clientPort !== undefined ? { conn: ctx.clientPort } : {}) });
+      // Background work (queue runs, delivery, relay) serves no client session: conn 0.
+      const conn = phase === undefined ? 0 : ctx.clientPort;
+      const d = injector.decide(point, { ...(phase !== undefined ? { phase } : {}), ...(conn !== undefined ? { conn } : {}) });
       if (d === null) return;
       if (d.delayMs > 0) await sleep(d.delayMs);
       // A hook can only let the operation go on or fail it: every failing action of the plan
