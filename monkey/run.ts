@@ -298,7 +298,7 @@ async function reconcile(target: Target, ledger: Ledger, nextHop: FlakyNextHop |
   if (size > 0) stage(`${size} message(s) still queued after ${Math.round(drainMs / 1000)} s`);
   // Deliveries can trail the queue file's removal by a moment.
   await sleep(300);
-  const delivered: Array<string | null> = (await target.delivered()).map((m) => m.id);
+  const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
   if (nextHop !== null) for (const [id, n] of nextHop.arrivals) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
   return ledger.reconcile({ delivered, queueSize: size });
 }

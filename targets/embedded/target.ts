@@ -15,6 +15,7 @@ import { ScriptedFaults } from "./scripted-faults.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
+import { maildirIds } from "../process/maildir-ids.js";
 
 export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
   /** working directory; a fresh temporary one (removed on stop) when absent */
@@ -209,6 +210,10 @@ export class EmbeddedTarget implements Target {
       for (const m of await box.messages()) out.push({ id: readMessageId(m.data), location: m.path, size: m.data.length, data: m.data });
     }
     return out;
+  }
+
+  async deliveredIds(): Promise<Array<string | null>> {
+    return maildirIds(this.users.map((u) => join(this.workDir, "mail", u, "Maildir")));
   }
 
   async processes(): Promise<RoleProcess[]> {
