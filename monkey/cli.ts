@@ -7,7 +7,9 @@ import { PlanError, describeSpec, parsePlanText, planDocFromFlags, validatePlan 
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "./rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
-import type { LiveCounts, MonkeyReport } from "./run.js";
+import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
+import { ExternalTarget } from "./external-target.js";
+import { assertLoopback, RemoteTargetError } from "../storm/safety.js";
 import { monkeyText } from "./report.js";
 import { monkeyTarget } from "./targets.js";
 import { Injector } from "./injector.js";
@@ -33,6 +35,11 @@ commands:
 
 run/serve options:
   --target NAME          embedded (default), opensmtpd or postfix
+  --host H --port P      run: a server you run yourself instead; only network faults (net.*)
+                         apply, loopback only unless --allow-remote
+  --rcpt ADDR            with --host: recipients to send to (repeatable)
+  --maildir DIR          with --host: Maildirs it delivers to, for the ledger (repeatable)
+  --allow-remote         permit a non-loopback --host
   --plan FILE            fault plan (JSON or YAML; see monkey/README.md)
   --fault SPEC           a fault point with settings, repeatable; wins over --plan per point,
                          e.g. "queue.write:probability=0.05,errno=ENOSPC,after=data"
@@ -70,6 +77,11 @@ const OPTIONS = {
   json: { type: "string" },
   "control-port": { type: "string" },
   api: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  rcpt: { type: "string", multiple: true },
+  maildir: { type: "string", multiple: true },
+  "allow-remote": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -106,7 +118,14 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${cmd}'`);
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof PlanError || err instanceof UnsupportedPointsError || err instanceof ControlApiError || err instanceof StatementError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof PlanError ||
+      err instanceof UnsupportedPointsError ||
+      err instanceof ControlApiError ||
+      err instanceof StatementError ||
+      err instanceof RemoteTargetError
+    ) {
       console.error(`smtpchaos monkey ${cmd}: ${err.message}`);
       return EXIT.usage;
     }
@@ -153,14 +172,34 @@ function planFrom(values: Values): { plan: FaultPlan; seed: number } {
   return { plan, seed };
 }
 
+/** --host/--port: the user's own server, faulted from the network side only. */
+function externalTarget(values: Values): ((extra: { nextHop?: unknown }) => MonkeyTarget) | null {
+  if (values.host === undefined && values.port === undefined) return null;
+  if (values.target !== undefined) throw new UsageError("--target and --host/--port are exclusive");
+  const host = values.host ?? "127.0.0.1";
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got ${values.port ?? "(none)"}`);
+  assertLoopback(host, values["allow-remote"] === true);
+  const rcpts = values.rcpt ?? [];
+  if (rcpts.length === 0) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
+  const target = new ExternalTarget({ host, port }, rcpts, values.maildir ?? []);
+  return (extra) => {
+    if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (embedded)");
+    return { target, surface: null, readsMailboxes: target.readsMailboxes };
+  };
+}
+
 async function run(values: Values): Promise<number> {
-  const targetName = values.target ?? "embedded";
+  const external = externalTarget(values);
+  const targetName = external !== null ? `${values.host ?? "127.0.0.1"}:${values.port ?? ""}` : (values.target ?? "embedded");
   const durationMs = duration(values.duration, "--duration");
   const concurrency = positiveInt(values.concurrency, "--concurrency");
   const maxSessions = values["max-sessions"] === undefined ? undefined : positiveInt(values["max-sessions"], "--max-sessions");
   const timeoutMs = duration(values.timeout, "--timeout");
   const drainTimeoutMs = duration(values["drain-timeout"], "--drain-timeout");
   const { plan, seed } = planFrom(values);
+  const inside = plan.points.filter((p) => p.family !== "net").map((p) => p.name);
+  if (external !== null && inside.length > 0) throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`);
   const abort = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -180,14 +219,15 @@ async function run(values: Values): Promise<number> {
   let report: MonkeyReport;
   try {
     report = await runMonkey({
-      createTarget: (extra) => monkeyTarget(targetName, extra),
+      createTarget: external ?? ((extra) => monkeyTarget(targetName, extra)),
       plan,
       seed,
       durationMs,
       concurrency,
       timeoutMs,
       drainTimeoutMs,
-      restart: values["no-restart"] !== true,
+      // a server we do not own is not ours to restart
+      restart: values["no-restart"] !== true && external === null,
       signal: abort.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey: ${t}\n`),

@@ -11,7 +11,7 @@ const style = { head: [], border: [], compact: true };
 export function monkeyText(r: MonkeyReport): string {
   const out: string[] = [];
   const secs = (r.durationMs / 1000).toFixed(1);
-  out.push(`monkey against ${r.target} (${r.endpoint}): ${r.sessions} sessions in ${secs} s, seed ${r.seed}${r.interrupted ? " (INTERRUPTED: partial report)" : ""}`);
+  out.push(`monkey against ${r.target === r.endpoint ? r.target : `${r.target} (${r.endpoint})`}: ${r.sessions} sessions in ${secs} s, seed ${r.seed}${r.interrupted ? " (INTERRUPTED: partial report)" : ""}`);
   out.push(`plan: ${r.plan.length === 0 ? "(no faults)" : r.plan.join("; ")}`);
 
   const pf = new Table({ head: ["fault point", "fired", ...OUTCOME_COLUMNS], style });

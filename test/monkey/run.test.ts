@@ -99,3 +99,25 @@ test("monkey run: an aborted run still reports what it saw", async () => {
   assert.ok(r.ledger !== null, "the partial run is still reconciled");
   assert.equal(r.ledger.lost, 0);
 });
+
+test("monkey run --host: a server the user runs, faulted from the network, ledger from its Maildir", async (t) => {
+  const { EmbeddedTarget } = await import("../../targets/embedded/target.js");
+  const { ExternalTarget } = await import("../../monkey/external-target.js");
+  const { join } = await import("node:path");
+  const server = new EmbeddedTarget({ keep: false });
+  await server.start();
+  t.after(() => server.stop());
+  const external = new ExternalTarget(server.endpoint, ["user@test.example"], [join(server.workDir, "mail", "user", "Maildir")]);
+  const plan = validatePlan({ points: { "net.reset": { every: 5 }, "net.split": { probability: 0.5 } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 30, restart: false, createTarget: () => ({ target: external, surface: null, readsMailboxes: true }) });
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.equal(r.perFault["net.reset"]?.ungraceful, 6, "every 5th message reset after its dot: counted, not a finding");
+  assert.ok(r.ledger !== null && r.ledger.accepted === 24 && r.ledger.lost === 0, monkeyText(r));
+  assert.equal(r.ledger.deliveredDistinct, 30, "the server delivered the reset ones too (ambiguous, allowed)");
+});
+
+test("monkey run --host refuses a non-loopback server and faults inside it, before sending anything", async () => {
+  const { main } = await import("../../monkey/cli.js");
+  assert.equal(await main(["run", "--host", "192.0.2.7", "--port", "25", "--rcpt", "a@b.example", "--duration", "1s"]), 2);
+  assert.equal(await main(["run", "--host", "127.0.0.1", "--port", "9", "--rcpt", "a@b.example", "--fault", "queue.write:always", "--duration", "1s"]), 2);
+});
