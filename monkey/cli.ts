@@ -234,7 +234,7 @@ async function run(values: Values): Promise<number> {
       onTick: (l) => {
         live = l;
         const o = l.outcomes;
-        const line = `${(l.elapsedMs / 1000).toFixed(0).padStart(4)}s [${l.window}] sessions ${l.sessions}  ok ${o.ok}  4xx ${o.tempfail}  5xx ${o.permfail}  ungraceful ${o.ungraceful}  hang ${o.hang}  accepted ${l.accepted}  faults fired ${l.fired}  findings ${l.findings}`;
+        const line = `${(l.elapsedMs / 1000).toFixed(0).padStart(4)}s [${l.window}] sessions ${l.sessions}  ok ${o.ok}  4xx ${o.tempfail}  5xx ${o.permfail}  ungraceful ${o.ungraceful}  hang ${o.hang}  accepted ${l.accepted}  faults fired ${l.fired}  findings ${l.findings}  rss ${l.rssMiB} MiB`;
         if (tty) process.stderr.write(`\r${line}\x1b[K`);
         else if (Math.round(l.elapsedMs / 1000) % 5 === 0) process.stderr.write(line + "\n");
       },

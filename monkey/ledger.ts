@@ -100,6 +100,13 @@ export class Ledger {
     return this.n;
   }
 
+  /** Messages acknowledged so far (O(1), for live progress). */
+  get accepted(): number {
+    return this.acceptedSoFar;
+  }
+
+  private acceptedSoFar = 0;
+
   /** Index of one of our ids, or -1 for foreign ones. */
   indexOf(id: string): number {
     const dash = id.lastIndexOf("-");
@@ -123,6 +130,8 @@ export class Ledger {
   /** Records the outcome after the dot; `faults` attributes the message (the first one is kept). */
   settle(id: string, result: "accepted" | "rejected" | "ambiguous" | "not-sent", faults: readonly string[] = []): void {
     const i = this.idx(id);
+    if (result === "accepted" && this.state[i] !== MsgState.Accepted) this.acceptedSoFar++;
+    else if (result !== "accepted" && this.state[i] === MsgState.Accepted) this.acceptedSoFar--;
     this.state[i] =
       result === "accepted" ? MsgState.Accepted : result === "rejected" ? MsgState.Rejected : result === "ambiguous" ? MsgState.Ambiguous : MsgState.NotSent;
     const f = faults[0];

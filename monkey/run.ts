@@ -70,6 +70,8 @@ export interface LiveCounts {
   findings: number;
   fired: number;
   accepted: number;
+  /** resident memory of this process (the flood, and the target when in-process), MiB */
+  rssMiB: number;
 }
 
 export interface CrashReport {
@@ -182,11 +184,12 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       timeoutMs: o.timeoutMs ?? 30_000,
       ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
       faultsDuring: (from, to, clientPort) => {
-        // Faults that know their connection count only for that session; others by time.
-        const ports = clientPort === undefined ? undefined : [clientPort, proxy?.upstreamPortOf(clientPort)];
+        // Faults that know their connection count only for that session; others by time. The
+        // proxy knows the client's port; the target sees the proxy's port towards it instead.
+        const serverSide = clientPort === undefined || proxy === null ? clientPort : proxy.upstreamPortOf(clientPort);
         const fired = injector
           .firedBetween(from, to)
-          .filter((f) => ports === undefined || f.conn === undefined || ports.includes(f.conn))
+          .filter((f) => clientPort === undefined || f.conn === undefined || f.conn === (f.point.startsWith("net.") ? clientPort : serverSide))
           .map((f) => f.point);
         if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);
         return fired;
@@ -204,7 +207,8 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
         outcomes: { ...f.tally.total },
         findings: f.tally.findingCount(),
         fired: injector.stats().reduce((a, s) => a + s.fired, 0),
-        accepted: ledger.counts().accepted,
+        accepted: ledger.accepted,
+        rssMiB: Math.round(process.memoryUsage.rss() / 1048576),
       });
     }, 1000);
     try {
