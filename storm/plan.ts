@@ -158,15 +158,15 @@ function logInt(r: Range): fc.Arbitrary<number> {
 function chance(share: number): fc.Arbitrary<boolean> {
   if (share <= 0) return fc.constant(false);
   if (share >= 1) return fc.constant(true);
-  return fc.oneof({ arbitrary: fc.constant(false), weight: Math.round((1 - share) * 10_000) }, { arbitrary: fc.constant(true), weight: Math.round(share * 10_000) });
+  return fc.oneof({ withCrossShrink: true }, { arbitrary: fc.constant(false), weight: Math.round((1 - share) * 10_000) }, { arbitrary: fc.constant(true), weight: Math.round(share * 10_000) });
 }
 
 export function planArbitrary(mix: Mix): fc.Arbitrary<SessionPlan> {
-  // "basic" first: fast-check shrinks oneof towards its first branch, the plainest session.
+  // "basic" first: with cross-shrinking, fast-check shrinks oneof towards its first branch, the plainest session.
   const kinds = SESSION_KINDS.filter((k) => (mix.weights[k] ?? 0) > 0).map((kind) => ({ arbitrary: fc.constant(kind), weight: Math.round((mix.weights[kind] as number) * 100) }));
   return fc
     .record({
-      kind: fc.oneof(...kinds),
+      kind: fc.oneof({ withCrossShrink: true }, ...kinds),
       rcpts: fc.integer({ min: mix.rcpts.min, max: mix.rcpts.max }),
       manyRcpts: fc.integer({ min: mix.manyRcpts.min, max: mix.manyRcpts.max }),
       size: logInt(mix.size),
