@@ -14,9 +14,10 @@ export type Phase = (typeof PHASES)[number];
 /**
  * How a session ended. ok: every transaction accepted; tempfail/permfail: the server refused
  * with 4xx/5xx (graceful); aborted: the client dropped it on purpose (mix kinds abort-*);
- * refused/reset/closed/timeout/tls/protocol: the server broke the session.
+ * refused/reset/closed/timeout/tls/protocol: the server broke the session; local: this machine
+ * could not open the socket (EMFILE fd limit, EADDRNOTAVAIL out of ports), not the server's fault.
  */
-export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "refused", "reset", "closed", "timeout", "tls", "protocol"] as const;
+export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "refused", "reset", "closed", "timeout", "tls", "protocol", "local"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** Outcomes that mean the server failed without a proper SMTP reply. */

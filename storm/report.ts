@@ -32,6 +32,7 @@ export function summaryText(r: StormResult, target: string, thresholds: Threshol
     `storm against ${target}: ${m.sessions} sessions in ${secs.toFixed(1)} s (${r.model} loop), ${m.accepted} messages accepted (${(m.accepted / secs).toFixed(1)} msg/s), peak concurrency ${m.maxConcurrency}, seed ${r.seed}${r.interrupted ? " (INTERRUPTED: partial results)" : ""}`,
   );
   if (m.dropped > 0) out.push(`dropped: ${m.dropped} arrivals not started because the in-flight cap was reached (the target or this generator could not keep up)`);
+  if (m.count("local") > 0) out.push(`LOCAL LIMIT: ${m.count("local")} sessions could not open a socket on this machine (file descriptor limit or ephemeral ports); raise 'ulimit -n' or lower the load: these are not the server's failures`);
   if (m.maxHolding > 0) out.push(`held: up to ${m.maxHolding} sessions idle at once`);
   const line = (label: string, map: Map<string, number>): void => {
     if (map.size > 0) out.push(`${label}: ` + [...map].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`).join("  "));

@@ -267,9 +267,12 @@ async function dribble(s: SmtpSession, data: string | Buffer, plan: SessionPlan)
   }
 }
 
+/** Connect errors that are this machine's limits, not the server's behaviour. */
+const LOCAL_ERRORS = new Set(["EMFILE", "ENFILE", "EADDRNOTAVAIL", "ENOBUFS"]);
+
 export function classify(err: unknown): Outcome {
   if (err instanceof Refused) return err.reply.klass === "tempfail" ? "tempfail" : "permfail";
-  if (err instanceof SmtpConnectError) return err.code === "ETIMEDOUT" ? "timeout" : "refused";
+  if (err instanceof SmtpConnectError) return LOCAL_ERRORS.has(err.code) ? "local" : err.code === "ETIMEDOUT" ? "timeout" : "refused";
   if (err instanceof SmtpDisconnectedError) return err.reset ? "reset" : "closed";
   if (err instanceof SmtpError) return err.kind === "timeout" ? "timeout" : err.kind === "tls" ? "tls" : "protocol";
   throw err;

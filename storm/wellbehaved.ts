@@ -80,6 +80,7 @@ export function classifyNodemailer(e: NodemailerError): Outcome {
       return "protocol";
     case "ECONNECTION":
     case "ESOCKET":
+      if (e.originalCode === "EMFILE" || e.originalCode === "ENFILE" || e.originalCode === "EADDRNOTAVAIL") return "local";
       if (e.originalCode === "ECONNREFUSED") return "refused";
       if (e.originalCode === "ECONNRESET" || e.originalCode === "EPIPE") return "reset";
       if (e.originalCode === "ETIMEDOUT") return "timeout";
