@@ -3,7 +3,7 @@
 // AUTH only when the server offers it and the storm has credentials.
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
-import { buildMessage } from "../smtp/index.js";
+import { buildMessage, parseEnhanced } from "../smtp/index.js";
 import type { Metrics, Outcome } from "./metrics.js";
 import type { SessionPlan } from "./plan.js";
 import { CLIENT_NAME, SENDER, endpointFor } from "./session.js";
@@ -46,14 +46,15 @@ export async function runWellBehaved(plan: SessionPlan, target: SessionTarget, m
       );
       m.phase("envelope", info.envelopeTime);
       m.phase("dot", info.messageTime);
-      m.code("dot", Number(/^\d{3}/.exec(info.response)?.[0] ?? 250));
+      const code = Number(/^\d{3}/.exec(info.response)?.[0] ?? 250);
+      m.code("dot", code, parseEnhanced(code, info.response.slice(4)));
       accepted++;
     }
     conn.quit();
     return { outcome: "ok", accepted };
   } catch (err) {
     const e = err as NodemailerError;
-    if (typeof e.responseCode === "number") m.code(phaseOf(e.command), e.responseCode);
+    if (typeof e.responseCode === "number") m.code(phaseOf(e.command), e.responseCode, parseEnhanced(e.responseCode, (e as { response?: string }).response?.slice(4) ?? ""));
     return { outcome: classifyNodemailer(e), accepted };
   } finally {
     conn.close();

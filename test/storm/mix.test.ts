@@ -4,6 +4,7 @@ import { PlanStream, DEFAULT_MIX, SESSION_KINDS, validateMix, MixError } from ".
 import type { Mix } from "../../storm/plan.js";
 import { runStorm } from "../../storm/scheduler.js";
 import { startNamedTarget } from "../../targets/registry.js";
+import { EmbeddedTarget } from "../../targets/embedded/target.js";
 import { waitFor } from "../targets/helpers.js";
 import { startFixture } from "./fixture-server.js";
 
@@ -104,4 +105,25 @@ test("hold sessions stay open together: the held count reaches the concurrency",
   assert.equal(r.metrics.maxHolding, 50);
   assert.equal(r.metrics.count("ok"), r.metrics.sessions);
   assert.equal(r.metrics.accepted, 0);
+});
+
+test("the well-behaved client upgrades with STARTTLS and authenticates when the server offers AUTH and credentials are given", async (t) => {
+  const target = new EmbeddedTarget({ auth: { user: "alice", password: "s3cret" } });
+  t.after(() => target.stop());
+  await target.start();
+  const mix = validateMix({ weights: { wellbehaved: 1 }, size: { min: 200, max: 500 }, rcpts: { min: 1, max: 3 } });
+  const base = { host: "127.0.0.1", port: target.endpoint.port, rcpt: "user@test.example", timeoutMs: 5000 };
+  const r = await runStorm({ target: { ...base, auth: { user: "alice", pass: "s3cret" } }, concurrency: 3, durationMs: 5000, maxSessions: 9, mix, seed: 2 });
+  assert.equal(r.metrics.count("ok"), 9, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
+  assert.equal(r.metrics.transports.get("starttls"), 9);
+  assert.equal(r.metrics.transports.get("auth"), 9);
+  assert.equal(r.metrics.accepted, 9);
+  assert.ok((r.metrics.enhanced.get("dot 2.0.0") ?? 0) > 0, [...r.metrics.enhanced.keys()].join(" "));
+  // wrong credentials: a graceful 535, counted as a permanent failure, never a crash of the storm
+  const bad = await runStorm({ target: { ...base, auth: { user: "alice", pass: "wrong" } }, concurrency: 1, durationMs: 5000, maxSessions: 2, mix, seed: 2 });
+  assert.equal(bad.metrics.count("permfail"), 2);
+  // no credentials: AUTH is skipped and the server takes the mail (authOptional)
+  const none = await runStorm({ target: base, concurrency: 1, durationMs: 5000, maxSessions: 2, mix, seed: 2 });
+  assert.equal(none.metrics.count("ok"), 2);
+  assert.equal(none.metrics.transports.get("auth") ?? 0, 0);
 });
