@@ -78,8 +78,15 @@ export async function findLimit(o: FindLimitOptions): Promise<FindLimitResult> {
   const steps: LimitStep[] = [];
   let baselineMs = 0;
   let level = o.start;
+  let recoveryMs: number | null = null;
   for (let i = 0; level <= o.maxLevel && o.signal?.aborted !== true; i++) {
+    // Probing starts the moment the step stops starting sessions, while its in-flight ones
+    // still drain: recovery counts from the end of the load, not from the end of the drain.
+    let probe: Promise<number | null> = Promise.resolve(null);
     const r = await runStorm({
+      onStopped: () => {
+        probe = recovery(o, () => baselineMs, performance.now());
+      },
       target: o.target,
       model: o.model,
       ...(o.model === "open" ? { rate: level } : { concurrency: level }),
@@ -93,15 +100,17 @@ export async function findLimit(o: FindLimitOptions): Promise<FindLimitResult> {
     steps.push(step);
     o.onStep?.(step);
     if (i === 0) baselineMs = step.p99Ms;
-    if (step.degraded) break;
+    const recovered = await probe;
+    if (step.degraded) {
+      recoveryMs = recovered;
+      break;
+    }
     const next = Math.ceil(level * o.factor);
     if (level < o.maxLevel && next > o.maxLevel) level = o.maxLevel;
     else level = next;
   }
   const broken = steps.find((s) => s.degraded) ?? null;
   const good = steps.filter((s) => !s.degraded);
-  let recoveryMs: number | null = null;
-  if (broken !== null && o.signal?.aborted !== true) recoveryMs = await recovery(o, baselineMs);
   return {
     model: o.model,
     steps,
@@ -141,11 +150,14 @@ function judgeStep(level: number, m: Metrics, o: FindLimitOptions): LimitStep {
   };
 }
 
-/** Probes with one plain session every 100 ms until one is ok within the yardstick. */
-async function recovery(o: FindLimitOptions, baselineMs: number): Promise<number | null> {
-  const yardstick = Math.max(2 * baselineMs, 50);
-  const t0 = performance.now();
+/**
+ * Probes with one plain session every 100 ms until one is ok within the yardstick (twice the
+ * first step's p99, at least 50 ms); returns the time from t0 to that success.
+ */
+async function recovery(o: FindLimitOptions, baseline: () => number, t0: number): Promise<number | null> {
   while (performance.now() - t0 < o.recoveryTimeoutMs && o.signal?.aborted !== true) {
+    // The first step's own probe runs before its baseline exists: then any success counts.
+    const yardstick = baseline() > 0 ? Math.max(2 * baseline(), 50) : Infinity;
     const m = new Metrics();
     const t = performance.now();
     const timeoutMs = Math.max(100, Math.min(o.target.timeoutMs, o.recoveryTimeoutMs - (t - t0)));

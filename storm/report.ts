@@ -106,7 +106,9 @@ export function findLimitText(r: FindLimitResult, target: string): string {
       latency: "by slowing down (latency over the limit), no failures",
     } as const;
     out.push(`load shedding: ${how[r.shedding ?? "latency"]}`);
-    out.push(r.recoveryMs === null ? "recovery: no normal session within the recovery timeout" : `recovery: a normal session succeeded ${(r.recoveryMs / 1000).toFixed(2)} s after the load stopped (yardstick ${Math.max(2 * r.baselineMs, 50).toFixed(0)} ms)`);
+    const broken = r.steps.find((s) => s.degraded);
+    if (broken !== undefined) out.push(`at the breaking point: ${Object.entries(broken.outcomes).map(([o, n]) => `${o}×${n}`).join("  ")}`);
+    out.push(r.recoveryMs === null ? "recovery: no normal session within the recovery timeout" : `recovery: a normal session succeeded ${(r.recoveryMs / 1000).toFixed(2)} s after the load stopped (probing while in-flight sessions drained; yardstick ${Math.max(2 * r.baselineMs, 50).toFixed(0)} ms)`);
   }
   return out.join("\n");
 }

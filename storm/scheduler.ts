@@ -42,6 +42,8 @@ export interface StormOptions {
   signal?: AbortSignal;
   /** called once a second with the metrics so far (live progress) */
   onTick?: (m: Metrics, elapsedMs: number) => void;
+  /** called once, when the storm stops starting sessions (in-flight ones then drain) */
+  onStopped?: () => void;
   /** which sessions count as failed, to keep the first for shrinking (default: ungraceful outcomes) */
   isFailure?: (outcome: Outcome, elapsedMs: number) => boolean;
 }
@@ -144,6 +146,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     if (!more(performance.now())) {
       stopped = true;
       clearInterval(controller);
+      o.onStopped?.();
       if (inFlight === 0) finish();
     }
   };

@@ -1,4 +1,6 @@
 import { test } from "node:test";
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
 import assert from "node:assert/strict";
 import { PlanStream, DEFAULT_MIX, SESSION_KINDS, validateMix, MixError } from "../../storm/plan.js";
 import type { Mix } from "../../storm/plan.js";
@@ -126,4 +128,13 @@ test("the well-behaved client upgrades with STARTTLS and authenticates when the 
   const none = await runStorm({ target: base, concurrency: 1, durationMs: 5000, maxSessions: 2, mix, seed: 2 });
   assert.equal(none.metrics.count("ok"), 2);
   assert.equal(none.metrics.transports.get("auth") ?? 0, 0);
+});
+
+test("the shipped example mix validates and keeps its declared values", () => {
+  const mix = validateMix(YAML.parse(readFileSync(new URL("../../../storm/examples/mix.yaml", import.meta.url), "utf8")));
+  assert.equal(mix.weights.wellbehaved, 15);
+  assert.equal(mix.size.max, 64 * 1024);
+  assert.equal(mix.large.max, 20 * 1024 * 1024);
+  assert.equal(mix.slowloris.pauseMs.min, 10);
+  assert.equal(mix.implicitTls, 0.1);
 });
