@@ -89,13 +89,15 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => (finish = r));
 
-  const more = (now: number): boolean =>
+  const bounded = (): boolean =>
     !stopped &&
     fatal === null &&
-    now < deadline &&
     o.signal?.aborted !== true &&
     (o.maxSessions === undefined || started < o.maxSessions) &&
     (o.maxMessages === undefined || metrics.accepted < o.maxMessages);
+  const more = (now: number): boolean => now < deadline && bounded();
+  /** open loop: set once no arrival is left before the deadline (or a bound was hit) */
+  let arrivalsDone = false;
 
   const launch = (scheduledAt: number | undefined): void => {
     started++;
@@ -127,11 +129,16 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     while (inFlight < level && more(now)) launch(undefined);
   };
 
-  // Open loop: start every arrival that is due, stamped with when it was due.
+  // Open loop: start every arrival that is due, stamped with when it was due. An arrival due
+  // before the deadline is started even if this tick comes late (its lateness is latency).
   const arrive = (): void => {
     const now = performance.now();
-    while (more(now)) {
+    for (;;) {
       const due = t0 + profile.arrivalTime(issued);
+      if (due >= deadline || !bounded()) {
+        arrivalsDone = true;
+        break;
+      }
       if (due > now) break;
       issued++;
       if (inFlight >= maxInFlight) metrics.drop();
@@ -143,7 +150,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     if (stopped) return;
     if (model === "open") arrive();
     else pump();
-    if (!more(performance.now())) {
+    if (model === "open" ? arrivalsDone : !more(performance.now())) {
       stopped = true;
       clearInterval(controller);
       o.onStopped?.();
