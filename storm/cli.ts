@@ -7,7 +7,7 @@ import { parseDuration, formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
-import { DEFAULT_MIX, MixError, SESSION_KINDS, validateMix } from "./plan.js";
+import { MixError, SESSION_KINDS, validateMix } from "./plan.js";
 import type { Mix } from "./plan.js";
 import { isUngraceful, runStorm } from "./scheduler.js";
 import type { LoadModel, StormResult } from "./scheduler.js";
@@ -52,7 +52,10 @@ target:
 mix (what each session does; drawn from --seed, so a run replays):
   --mix FILE             session mix (YAML/JSON): weights, size, rcpts, starttls, implicitTls,
                          ipv6, large, manyRcpts, hold, slowloris
-  --weight KIND=N        set one kind's weight (repeatable); kinds: ${SESSION_KINDS.join(", ")}
+  --weight KIND=N        a kind's weight (repeatable): without --mix the given kinds are the whole
+                         mix, with --mix they override its weights; kinds:
+                         ${SESSION_KINDS.slice(0, 6).join(", ")},
+                         ${SESSION_KINDS.slice(6).join(", ")}
   --starttls SHARE       share of sessions doing STARTTLS when offered (0..1)
   --implicit-tls SHARE   share of sessions on the implicit-TLS port (0..1)
   --ipv6 SHARE           share of sessions over IPv6 (0..1)
@@ -350,8 +353,8 @@ function buildMix(values: Values): Mix {
   const m: Record<string, unknown> = { ...raw };
   const weights = parseAssignments(values.weight as string[] | undefined, "--weight");
   if (Object.keys(weights).length > 0) {
-    // Flags override the file's (or the default) weights kind by kind.
-    const base: Record<string, number> = { ...((raw.weights as Record<string, number> | undefined) ?? DEFAULT_MIX.weights) };
+    // With a mix file, flags override its weights kind by kind; without one they are the whole mix.
+    const base: Record<string, number> = { ...((raw.weights as Record<string, number> | undefined) ?? {}) };
     for (const [k, v] of Object.entries(weights)) base[k] = Number(v);
     m.weights = base;
   }

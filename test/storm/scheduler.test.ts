@@ -94,3 +94,13 @@ test("--max-messages stops starting sessions once enough messages were accepted"
   assert.ok(r.metrics.accepted >= 30 && r.metrics.accepted < 30 + 4, `accepted ${r.metrics.accepted}`);
   assert.ok(r.durationMs < 10_000);
 });
+
+test("a per-session check (here: slower than 100 ms) marks the first failing session with its replayable origin", async (t) => {
+  const fx = await startFixture({ dotDelayMs: 150 });
+  t.after(() => fx.close());
+  const r = await runStorm({ target: { host: "127.0.0.1", port: fx.port, rcpt: "u@test.example", timeoutMs: 5000 }, concurrency: 2, durationMs: 5000, maxSessions: 4, mix: BASIC, seed: 8, isFailure: (_o, ms) => ms > 100 });
+  assert.equal(r.metrics.count("ok"), 4);
+  assert.ok(r.failure !== null && r.failure.outcome === "ok" && r.failure.elapsedMs > 100);
+  assert.equal(r.failure.origin.seed, 8);
+  assert.match(r.failure.origin.path, /^[0-3]$/);
+});
