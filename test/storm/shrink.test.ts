@@ -13,7 +13,7 @@ import { loadProgram } from "../../smtpscript/parse.js";
 import { runProgram } from "../../smtpscript/runner.js";
 import { startFixture } from "./fixture-server.js";
 
-const MIX = validateMix({ weights: { basic: 3, pipelined: 1 }, rcpts: { min: 1, max: 8 }, size: { min: 200, max: 3000 } });
+const MIX = validateMix({ weights: { basic: 3, pipelined: 1, "many-rcpts": 1 }, rcpts: { min: 1, max: 8 }, manyRcpts: { min: 5, max: 40 }, size: { min: 200, max: 3000 }, starttls: 0.3 });
 
 function load(text: string) {
   return loadProgram("shrunk.smtp", { readFile: () => text });
@@ -37,8 +37,10 @@ test("a session that breaks a buggy server is shrunk to the smallest failing dia
 
   const s = await shrinkFailure({ failure, mix: MIX, target, isFailure: (o) => isUngraceful(o), timeLimitMs: 20_000 });
   assert.ok(s.reproduced);
-  // Exactly the minimal shape: the plainest kind, 4 recipients, the smallest message, no TLS.
-  assert.deepEqual(s.plan, { kind: "basic", rcpts: 4, size: 200, transactions: 1, tls: "none", family: 4, holdMs: 0, pauseMs: 0, chunk: 0 });
+  assert.notDeepEqual(s.plan, failure.plan, "shrinking made the plan smaller");
+  assert.ok(s.shrinks > 0 && s.runs > s.shrinks);
+  // Exactly the minimal shape: the plainest kind, 4 recipients, an empty body, no TLS.
+  assert.deepEqual(s.plan, { kind: "basic", rcpts: 4, size: 0, transactions: 1, tls: "none", family: 4, holdMs: 0, pauseMs: 0, chunk: 0 });
   assert.equal(s.outcome, "reset");
 
   const text = shrunkScript(s, failure, target.rcpt, 21);
