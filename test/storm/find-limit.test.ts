@@ -63,3 +63,13 @@ test("find-limit: a server that never degrades within the bound gives no breakin
   assert.equal(r.breakingPoint, null);
   assert.equal(r.recoveryMs, null);
 });
+
+test("find-limit in the open model steps the arrival rate", async (t) => {
+  const fx = await startFixture({ capacity: 3, shed: "421", dotDelayMs: 100 });
+  t.after(() => fx.close());
+  const r = await findLimit({ ...options(fx.port), model: "open", start: 10, maxLevel: 320, stepMs: 500 });
+  assert.equal(r.model, "open");
+  assert.ok(r.breakingPoint !== null && r.breakingPoint >= 20 && r.breakingPoint <= 160, `broke at ${r.breakingPoint}/s`);
+  assert.equal(r.shedding, "graceful");
+  assert.match(findLimitText(r, "fixture"), /breaking point: \d+ arrivals\/s/);
+});
