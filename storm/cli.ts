@@ -13,6 +13,7 @@ import { assertLoopback, RemoteTargetError } from "./safety.js";
 import { parseThreshold, ThresholdError } from "./thresholds.js";
 import type { Threshold } from "./thresholds.js";
 import { evaluate, summaryText, toJson } from "./report.js";
+import { renderHtml } from "./html-report.js";
 import { formatDuration } from "../common/duration.js";
 import { fdLimit } from "./limits.js";
 
@@ -31,6 +32,7 @@ for a bounded time, then prints per-phase latency percentiles, outcomes and repl
   --timeout D            per-wait timeout inside a session (default 30s)
   --threshold EXPR       e.g. "p99(dot)<500ms", "rate(ungraceful)==0"; repeatable
   --json FILE            write the report as JSON
+  --html FILE            write a self-contained HTML report (charts, no network needed)
   --allow-remote         permit a non-loopback --host
   --rcpt ADDR            recipient (default: the target's first mailbox, or user@test.example)
 
@@ -56,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
         timeout: { type: "string", default: "30s" },
         threshold: { type: "string", multiple: true },
         json: { type: "string" },
+        html: { type: "string" },
         "allow-remote": { type: "boolean" },
         rcpt: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -143,7 +146,9 @@ export async function main(argv: string[]): Promise<number> {
     if (tty) process.stderr.write("\n");
     const judged = evaluate(thresholds, result.metrics);
     console.log(summaryText(result, label, judged));
-    if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(toJson(result, label, judged), null, 2) + "\n");
+    const report = toJson(result, label, judged);
+    if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+    if (values.html !== undefined) writeFileSync(values.html, renderHtml(report));
     if (result.interrupted) return EXIT.interrupted;
     return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
   } finally {

@@ -1,7 +1,8 @@
 // The end of a storm: summary tables for people, a JSON document for machines.
 import Table from "cli-table3";
 import { OUTCOMES, PHASES } from "./metrics.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics, Outcome, Phase, TimelinePoint } from "./metrics.js";
+import type { Histogram } from "./histogram.js";
 import type { StormResult } from "./scheduler.js";
 import type { Threshold } from "./thresholds.js";
 import { actualValue, passes } from "./thresholds.js";
@@ -53,7 +54,31 @@ export function summaryText(r: StormResult, target: string, thresholds: Threshol
   return out.join("\n");
 }
 
-export function toJson(r: StormResult, target: string, thresholds: ThresholdResult[]): unknown {
+/** Latency summary of one phase; every value in microseconds. */
+export type PhaseStats = ReturnType<Histogram["toJSON"]>;
+
+/** The JSON report (`--json`), also the input of the HTML report. */
+export interface StormJson {
+  target: string;
+  seed: number;
+  durationMs: number;
+  interrupted: boolean;
+  /** sessions that ran to an outcome */
+  sessions: number;
+  /** messages acknowledged with 250 after the final dot */
+  accepted: number;
+  maxConcurrency: number;
+  outcomes: Partial<Record<Outcome, number>>;
+  /** phases that recorded at least one latency */
+  phases: Partial<Record<Phase, PhaseStats>>;
+  /** "phase code" -> count, e.g. "rcpt 451" */
+  codes: Record<string, number>;
+  /** one point per second */
+  timeline: TimelinePoint[];
+  thresholds: ThresholdResult[];
+}
+
+export function toJson(r: StormResult, target: string, thresholds: ThresholdResult[]): StormJson {
   const m = r.metrics;
   return {
     target,
