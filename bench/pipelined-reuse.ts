@@ -1,6 +1,6 @@
 // A prototype, on the shared wire layer, of the session storm lacks for raw throughput:
 // connection reuse like `smtp-source -d` (each connection sends its share of the messages, no
-// RSET between transactions: a completed DATA already resets the transaction, RFC 5321 4.1.4)
+// RSET between transactions: a completed DATA already resets the transaction, RFC 5321 4.1.1.4)
 // plus PIPELINING of MAIL, RCPT and DATA (RFC 2920). It is not storm: the benchmark prints it as
 // a separate row to show what storm's session.ts would gain by doing the same.
 import { SmtpSession, buildMessage, encodeData } from "../smtp/index.js";
