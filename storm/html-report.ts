@@ -72,6 +72,7 @@ function card(title: string, body: string, id: string, wide = false): string {
 }
 
 function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  if (rows.length === 0) return "";
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
 }
 

@@ -10,8 +10,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
+import net from "node:net";
 import { renderHtml } from "../../storm/html-report.js";
+import { evaluate, toJson } from "../../storm/report.js";
 import type { StormJson } from "../../storm/report.js";
+import { runStorm } from "../../storm/scheduler.js";
+import { DEFAULT_MIX } from "../../storm/plan.js";
+import { parseThreshold } from "../../storm/thresholds.js";
 
 const CHROMIUM = process.env.SMTPCHAOS_CHROMIUM ?? "/usr/bin/chromium";
 const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} missing (apt-get install chromium, or run scripts/setup-browser.sh)`;
@@ -67,6 +72,7 @@ test("the HTML report of a real storm renders its charts in headless Chromium, o
   const { page, requests, errors } = await visit(browser, html);
   await page.screenshot({ path: join(tmpdir(), "smtpchaos-storm-report.png"), fullPage: true });
 
+  assert.doesNotMatch(readFileSync(html, "utf8"), /NaN|undefined|Infinity/);
   assert.deepEqual(requests, [pathToFileURL(html).href], "the report loads nothing but itself");
   assert.deepEqual(errors, []);
   assert.equal(await page.locator("script").count(), 0);
@@ -129,4 +135,19 @@ test("text in the report is escaped: a hostile target label stays text", { skip,
   assert.equal(await page.title(), `storm report: ${evil}`);
   assert.equal(await page.locator("header code").first().innerText(), evil);
   assert.equal(await page.locator("img, script, main svg:not(.chart)").count(), 0);
+});
+
+test("a storm where nothing got through still renders: outcomes drawn, empty charts say so", async () => {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  const r = await runStorm({ target: { host: "127.0.0.1", port, rcpt: "u@x", timeoutMs: 1000 }, concurrency: 2, durationMs: 300, maxSessions: 6, mix: DEFAULT_MIX, seed: 5 });
+  const report = toJson(r, `127.0.0.1:${port}`, evaluate([parseThreshold("rate(ungraceful)==0")], r.metrics));
+  const html = renderHtml(report);
+  assert.doesNotMatch(html, /NaN|undefined|Infinity/);
+  assert.match(html, /<svg class="chart" data-chart="latency"[^>]*>.*no data/);
+  assert.match(html, /<svg class="chart" data-chart="codes"[^>]*>.*no data/);
+  assert.match(html, /<title>refused: 6<\/title>/);
+  assert.match(html, /class="badge fail"/);
 });
