@@ -17,6 +17,7 @@ import { assertLoopback, RemoteTargetError } from "./safety.js";
 import { parseThreshold, ThresholdError } from "./thresholds.js";
 import type { Threshold } from "./thresholds.js";
 import { evaluate, findLimitText, summaryText, toJson } from "./report.js";
+import { renderHtml } from "./html-report.js";
 import { fdLimit } from "./limits.js";
 import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
@@ -70,6 +71,7 @@ checks and reports:
   --shrink-out FILE      shrink the first failed session (ungraceful end, or --slow-session) to
                          the smallest failing dialogue and write it as an smtpscript test-case
   --shrink-time D        time budget for shrinking (default 60s)
+  --html FILE            write a self-contained HTML report (charts, no network needed)
 
 find the breaking point (instead of one storm):
   --find-limit           raise the load step by step until the target degrades; report the
@@ -132,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
         timeout: { type: "string", default: "30s" },
         threshold: { type: "string", multiple: true },
         json: { type: "string" },
+        html: { type: "string" },
         "allow-remote": { type: "boolean" },
         rcpt: { type: "string" },
         auth: { type: "string" },
@@ -309,7 +312,9 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
       shrunk = { reproduced: s.reproduced, plan: s.plan, outcome: s.outcome, shrinks: s.shrinks, runs: s.runs, file: s.reproduced ? shrinkOut : null };
     }
   }
-  if (typeof values.json === "string") writeFileSync(values.json, JSON.stringify(toJson(result, label, judged, shrunk === null ? {} : { shrunk }), null, 2) + "\n");
+  const report = toJson(result, label, judged, shrunk === null ? {} : { shrunk });
+  if (typeof values.json === "string") writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+  if (typeof values.html === "string") writeFileSync(values.html, renderHtml(report));
   if (result.interrupted) return EXIT.interrupted;
   if (shrunk !== null && shrunk.reproduced === true) return EXIT.failures;
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;

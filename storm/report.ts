@@ -1,7 +1,8 @@
 // The end of a storm: summary tables for people, a JSON document for machines.
 import Table from "cli-table3";
 import { OUTCOMES, PHASES } from "./metrics.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics, Outcome, Phase, TimelinePoint } from "./metrics.js";
+import type { Histogram } from "./histogram.js";
 import type { StormResult } from "./scheduler.js";
 import type { FindLimitResult } from "./find-limit.js";
 import type { Threshold } from "./thresholds.js";
@@ -63,8 +64,44 @@ export function summaryText(r: StormResult, target: string, thresholds: Threshol
   return out.join("\n");
 }
 
+/** Latency summary of one phase; every value in microseconds. */
+export type PhaseStats = ReturnType<Histogram["toJSON"]>;
+
+/** The JSON report (`--json`), also the input of the HTML report. */
+export interface StormJson {
+  target: string;
+  seed: number;
+  durationMs: number;
+  interrupted: boolean;
+  /** sessions that ran to an outcome */
+  sessions: number;
+  /** messages acknowledged with 250 after the final dot */
+  accepted: number;
+  maxConcurrency: number;
+  outcomes: Partial<Record<Outcome, number>>;
+  /** phases that recorded at least one latency */
+  phases: Partial<Record<Phase, PhaseStats>>;
+  /** "phase code" -> count, e.g. "rcpt 451" */
+  codes: Record<string, number>;
+  /** one point per second */
+  timeline: TimelinePoint[];
+  thresholds: ThresholdResult[];
+  // Added with the storm engine (issue 5); everything above keeps its shape.
+  model: StormResult["model"];
+  /** open loop: arrivals not started because the in-flight cap was reached */
+  dropped: number;
+  maxHolding: number;
+  /** "phase enhanced-code" -> count, e.g. "dot 2.0.0" */
+  enhanced: Record<string, number>;
+  transports: Record<string, number>;
+  kinds: Record<string, number>;
+  failure: StormResult["failure"];
+  /** with --shrink-out */
+  shrunk?: unknown;
+}
+
 /** The JSON report. `extra` adds top-level fields (e.g. "shrunk"); existing fields never change shape. */
-export function toJson(r: StormResult, target: string, thresholds: ThresholdResult[], extra: Record<string, unknown> = {}): unknown {
+export function toJson(r: StormResult, target: string, thresholds: ThresholdResult[], extra: { shrunk?: unknown } = {}): StormJson {
   const m = r.metrics;
   return {
     target,
