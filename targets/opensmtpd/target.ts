@@ -11,6 +11,7 @@ import { DaemonTarget } from "../process/daemon-target.js";
 import { descendants } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
 
 const run = promisify(execFile);
 
@@ -24,7 +25,25 @@ export interface OpenSmtpdOptions extends DaemonTargetOptions {
   extraConfig?: string[];
   /** replaces the recipient table with another table name declared in extraConfig */
   recipientTable?: string;
+  /**
+   * Runs these roles (process titles: queue, lookup, "pony express", klondike, control,
+   * scheduler) under libfiu, each with a remote-control pipe under fiuControlPrefix.
+   */
+  fiu?: { roles: string[] };
 }
+
+/** Process title of a role -> the name smtpd passes to its re-exec'ed child with -x. */
+export const OPENSMTPD_ROLE_FLAGS: Readonly<Record<string, string>> = {
+  queue: "queue",
+  lookup: "lka",
+  "pony express": "pony",
+  klondike: "ca",
+  control: "control",
+  scheduler: "scheduler",
+};
+
+/** Where the libfiu control pipes live inside the instance's namespace (and its chroots). */
+const FIU_NS_DIR = "/run/smtpchaos-fiu";
 
 export class OpenSmtpdTarget extends DaemonTarget {
   readonly name = "opensmtpd";
@@ -63,6 +82,67 @@ export class OpenSmtpdTarget extends DaemonTarget {
       "",
     ];
     await writeFile(join(dir, "smtpd.conf"), conf.join("\n"));
+    if (this.o.fiu !== undefined) await this.prepareFiu(dir);
+  }
+
+  /** The roles running under libfiu (process titles). */
+  get fiuRoles(): readonly string[] {
+    return this.o.fiu?.roles ?? [];
+  }
+
+  /** Base path of the libfiu control pipes as seen from this host: `${prefix}-${pid}.in/.out`. */
+  get fiuControlPrefix(): string {
+    return join(this.workDir, "run", FIU_NS_DIR.slice("/run/".length), "ctl");
+  }
+
+  /** File the wrapper reads at each spawn of a role: initial libfiu commands (FIU_ENABLE). */
+  fiuEnableFile(role: string): string {
+    return join(this.workDir, "run", FIU_NS_DIR.slice("/run/".length), `enable-${OPENSMTPD_ROLE_FLAGS[role] ?? role}`);
+  }
+
+  /**
+   * smtpd re-execs each child as `argv[0] ... -x ROLE`, so starting it with argv[0] = a wrapper
+   * lets the wrapper preload libfiu into the chosen roles only. The control pipes are
+   * pre-created world-writable (the roles drop privileges) in a directory that is also
+   * bind-mounted at the same path inside both chroots: libfiu's control thread reopens the
+   * pipes by path after every command, by then from inside the chroot.
+   */
+  private async prepareFiu(dir: string): Promise<void> {
+    if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+    const flags = this.fiuRoles.map((r) => {
+      const f = OPENSMTPD_ROLE_FLAGS[r];
+      if (f === undefined) throw new Error(`opensmtpd: unknown role "${r}" for libfiu (${Object.keys(OPENSMTPD_ROLE_FLAGS).join(", ")})`);
+      return f;
+    });
+    const fiuDir = join(dir, "run", FIU_NS_DIR.slice("/run/".length));
+    for (const d of [fiuDir, join(dir, "spool", FIU_NS_DIR), join(dir, "empty", FIU_NS_DIR)]) await mkdir(d, { recursive: true });
+    for (const d of [join(dir, "spool", "run"), join(dir, "empty", "run")]) await chmod(d, 0o755);
+    await chmod(fiuDir, 0o1777);
+    const wrapper = [
+      "#!/bin/bash",
+      "# smtpchaos: preloads libfiu into the roles it was asked for, then becomes smtpd",
+      'role=""; prev=""',
+      'for a in "$@"; do [ "$prev" = "-x" ] && role="$a"; prev="$a"; done',
+      `case " ${flags.join(" ")} " in`,
+      '  *" $role "*)',
+      '    if [ -n "$role" ]; then',
+      `      ctl=${FIU_NS_DIR}/ctl`,
+      '      mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out"',
+      `      export LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_CTRL_FIFO="$ctl"`,
+      `      if [ -s "${FIU_NS_DIR}/enable-$role" ]; then export FIU_ENABLE="$(cat "${FIU_NS_DIR}/enable-$role")"; fi`,
+      "    fi;;",
+      "esac",
+      `exec -a "$0" '${this.smtpd}' "$@"`,
+      "",
+    ];
+    // Named smtpd: the children's process titles are "<basename of argv[0]>: ROLE".
+    await mkdir(join(dir, "fiu-bin"), { recursive: true });
+    await writeFile(this.fiuWrapper(dir), wrapper.join("\n"));
+    await chmod(this.fiuWrapper(dir), 0o755);
+  }
+
+  private fiuWrapper(dir: string): string {
+    return join(dir, "fiu-bin", "smtpd");
   }
 
   protected command(dir: string): DaemonCommand {
@@ -71,13 +151,17 @@ export class OpenSmtpdTarget extends DaemonTarget {
       [join(dir, "run"), "/run"],
       [join(dir, "empty"), "/var/lib/opensmtpd/empty"],
       [join(dir, "resolv.conf"), "/etc/resolv.conf"],
+      // after the chroots are mounted: the same pipes at the same path inside both chroots
+      ...(this.o.fiu === undefined
+        ? []
+        : ["/var/spool/smtpd", "/var/lib/opensmtpd/empty"].map((root) => [join(dir, "run", FIU_NS_DIR.slice("/run/".length)), join(root, FIU_NS_DIR)])),
     ]
       .map(([from, to]) => `mount --bind '${from}' '${to}'`)
       .join(" && ");
     // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process.
     return {
       command: "unshare",
-      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec '${this.smtpd}' -d -f '${join(dir, "smtpd.conf")}'`],
+      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${this.o.fiu === undefined ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
     };
   }
 
@@ -105,7 +189,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
   smtpdPid(): number {
     const pid = this.pid;
     if (pid === null) throw new Error("opensmtpd is not running");
-    const own = descendants(pid).find((p) => p.cmdline.startsWith(`${this.smtpd} -d`));
+    const own = descendants(pid).find((p) => p.cmdline.startsWith(`${this.smtpd} -d`) || p.cmdline.startsWith(`${this.fiuWrapper(this.workDir)} -d`));
     return own === undefined ? pid : own.pid;
   }
 

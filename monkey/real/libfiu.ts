@@ -1,0 +1,146 @@
+// libfiu inside a real MTA: which libfiu failure points stand for which smtpchaos fault points,
+// how a plan's schedule becomes a libfiu command, and the named-pipe remote control
+// (fiu_run_preload's FIU_CTRL_FIFO: "<prefix>-<pid>.in" carries one command per line,
+// "<prefix>-<pid>.out" answers "0" or "-1"). libfiu decides inside the MTA, so only schedules
+// libfiu itself has are accepted: probability (enable_random), always (enable), once at the
+// first call (onetime). Everything else is refused with the point and the reason.
+import { closeSync, constants as fsConstants, existsSync, openSync, readSync, writeSync } from "node:fs";
+import type { FaultSpec } from "../plan.js";
+
+export const FIU_LIB_DIR = process.env.SMTPCHAOS_FIU_LIB_DIR ?? "/usr/lib/fiu";
+/** what `fiu-run -x` preloads: the POSIX wrappers and the loader that reads FIU_ENABLE/FIU_CTRL_FIFO */
+export const FIU_PRELOAD = [`${FIU_LIB_DIR}/fiu_posix_preload.so`, `${FIU_LIB_DIR}/fiu_run_preload.so`];
+
+export function fiuInstalled(): boolean {
+  return FIU_PRELOAD.every((p) => existsSync(p));
+}
+
+/**
+ * smtpchaos point -> libfiu failure points. posix/io/net/* is left out on purpose: it breaks the
+ * MTAs' own IPC (imsg, Postfix's local sockets) and says nothing about storage.
+ */
+export const FIU_POINTS: Readonly<Record<string, readonly string[]>> = {
+  "queue.open": ["posix/io/oc/open"],
+  "queue.write": ["posix/io/rw/write", "posix/io/rw/pwrite", "posix/io/rw/writev", "posix/io/rw/pwritev"],
+  "queue.read": ["posix/io/rw/read", "posix/io/rw/pread", "posix/io/rw/readv", "posix/io/rw/preadv"],
+  "queue.fsync": ["posix/io/sync/*", "linux/io/sync_file_range"],
+  "queue.dir": ["posix/io/dir/*"],
+  "queue.rename": ["posix/io/dir/rename"],
+  "queue.unlink": ["posix/io/dir/unlink"],
+  "queue.truncate": ["posix/io/rw/truncate", "posix/io/rw/ftruncate"],
+  "queue.stdio": ["posix/stdio/*"],
+  alloc: ["libc/mm/*"],
+};
+
+export function fiuPointNames(): string[] {
+  return Object.keys(FIU_POINTS);
+}
+
+/** A plan setting libfiu cannot carry out, or a broken remote control. */
+export class FiuError extends Error {
+  constructor(
+    message: string,
+    readonly point?: string,
+  ) {
+    super(message);
+    this.name = "FiuError";
+  }
+}
+
+/** EIO unless the plan pinned another errno: an unpinned libfiu failure picks a random errno, and
+ * some (EFBIG...) make an MTA answer a legitimate 5xx. */
+const DEFAULT_ERRNO = 5;
+
+/** The libfiu commands that make the MTA follow `spec` (one per libfiu point). Throws FiuError for
+ * settings libfiu has no equivalent of. */
+export function fiuCommands(spec: FaultSpec): string[] {
+  const names = FIU_POINTS[spec.name];
+  if (names === undefined) throw new FiuError(`${spec.name}: not a libfiu point (${fiuPointNames().join(", ")})`, spec.name);
+  const why = (what: string): never => {
+    throw new FiuError(`${spec.name}: ${what} cannot be done by libfiu, which decides inside the MTA (use probability, always, or once)`, spec.name);
+  };
+  if (spec.actions.some((a) => a.action !== "error")) why(`action ${spec.actions.map((a) => a.action).join("/")}`);
+  if (spec.latency !== null) why("latency");
+  if (spec.phase !== null) why(`an SMTP phase condition (${spec.phase.op} ${spec.phase.phase})`);
+  if (spec.window !== null) why("a per-point time window");
+  const errno = spec.errno ?? DEFAULT_ERRNO;
+  let verb: string;
+  let extra = "";
+  const s = spec.schedule;
+  switch (s.kind) {
+    case "probability":
+      verb = "enable_random";
+      extra = `,probability=${s.p}`;
+      if (spec.limit === 1) extra += ",onetime";
+      else if (spec.limit !== null) why(`limit ${spec.limit}`);
+      break;
+    case "always":
+      verb = "enable";
+      if (spec.limit === 1) extra = ",onetime";
+      else if (spec.limit !== null) why(`limit ${spec.limit}`);
+      break;
+    case "once":
+      if (s.at !== 1) why(`once at call ${s.at}`);
+      verb = "enable";
+      extra = ",onetime";
+      break;
+    case "every":
+      return why(`every ${s.n}`);
+  }
+  return names.map((n) => `${verb} name=${n},failnum=1,failinfo=${errno}${extra}`);
+}
+
+export function fiuDisableCommands(point: string): string[] {
+  return (FIU_POINTS[point] ?? []).map((n) => `disable name=${n}`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function tryOpen(path: string, flags: number): number | null {
+  try {
+    return openSync(path, flags);
+  } catch (err) {
+    // ENXIO: nobody has the .in end open for reading yet (the control thread is between two
+    // commands); retried by the caller.
+    if ((err as NodeJS.ErrnoException).code === "ENXIO") return null;
+    throw err;
+  }
+}
+
+/**
+ * Sends one command to the libfiu control thread of one process. Non-blocking opens only: a
+ * process whose control thread is gone makes this fail after timeoutMs instead of hanging.
+ */
+export async function fiuControl(prefix: string, pid: number, command: string, timeoutMs = 3000): Promise<void> {
+  const base = `${prefix}-${pid}`;
+  if (!existsSync(`${base}.in`)) throw new FiuError(`libfiu control pipe ${base}.in does not exist (is the process running under libfiu?)`);
+  const deadline = Date.now() + timeoutMs;
+  let wfd: number | null = null;
+  while ((wfd = tryOpen(`${base}.in`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)) === null) {
+    if (Date.now() > deadline) throw new FiuError(`libfiu control thread of pid ${pid} is not listening on ${base}.in`);
+    await sleep(10);
+  }
+  const rfd = openSync(`${base}.out`, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    writeSync(wfd, command + "\n");
+    const buf = Buffer.alloc(64);
+    let reply = "";
+    while (!reply.includes("\n")) {
+      let n = 0;
+      try {
+        n = readSync(rfd, buf, 0, buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      }
+      if (n > 0) reply += buf.subarray(0, n).toString("latin1");
+      else {
+        if (Date.now() > deadline) throw new FiuError(`no reply from libfiu in pid ${pid} to "${command}"`);
+        await sleep(5);
+      }
+    }
+    if (reply.trim() !== "0") throw new FiuError(`libfiu in pid ${pid} refused "${command}" (reply ${reply.trim()})`);
+  } finally {
+    closeSync(wfd);
+    closeSync(rfd);
+  }
+}
