@@ -51,9 +51,25 @@ export class FiuError extends Error {
  * some (EFBIG...) make an MTA answer a legitimate 5xx. */
 const DEFAULT_ERRNO = 5;
 
+/**
+ * Failing a call only when a given function is on the stack (libfiu's enable_stack_by_name).
+ * Postfix needs it: its services run under libfiu from their first instruction (no remote
+ * control), and an open() failing at startup (main.cf) or a write() failing on an IPC socket
+ * tests startup and IPC, not the queue. Functions must be exported (Postfix's shared libraries).
+ */
+export type FiuStackScope = Readonly<Record<string, string>>;
+
+/** Postfix 3.7: the queue file is created in mail_queue_enter (libpostfix-global) and flushed,
+ * fsync'ed and closed in mail_stream_finish. */
+export const POSTFIX_FIU_SCOPE: FiuStackScope = {
+  "queue.open": "mail_queue_enter",
+  "queue.write": "mail_stream_finish",
+  "queue.fsync": "mail_stream_finish",
+};
+
 /** The libfiu commands that make the MTA follow `spec` (one per libfiu point). Throws FiuError for
  * settings libfiu has no equivalent of. */
-export function fiuCommands(spec: FaultSpec): string[] {
+export function fiuCommands(spec: FaultSpec, scope: FiuStackScope = {}): string[] {
   const names = FIU_POINTS[spec.name];
   if (names === undefined) throw new FiuError(`${spec.name}: not a libfiu point (${fiuPointNames().join(", ")})`, spec.name);
   const why = (what: string): never => {
@@ -86,6 +102,11 @@ export function fiuCommands(spec: FaultSpec): string[] {
       break;
     case "every":
       return why(`every ${s.n}`);
+  }
+  const fn = scope[spec.name];
+  if (fn !== undefined) {
+    verb = "enable_stack_by_name";
+    extra += `,func_name=${fn},pos_in_stack=-1`;
   }
   return names.map((n) => `${verb} name=${n},failnum=1,failinfo=${errno}${extra}`);
 }

@@ -2,7 +2,7 @@
 // only, no DNS, virtual mailboxes delivered to a Maildir in the working directory. The master
 // runs in the foreground as our child (`master -s`, what `postfix start-fg` runs).
 import { existsSync } from "node:fs";
-import { mkdir, writeFile, chown, copyFile } from "node:fs/promises";
+import { mkdir, writeFile, chown, copyFile, readdir, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -11,6 +11,7 @@ import { DaemonTarget } from "../process/daemon-target.js";
 import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
 
 const run = promisify(execFile);
 
@@ -21,6 +22,13 @@ export interface PostfixOptions extends DaemonTargetOptions {
   main?: Record<string, string>;
   /** extra master.cf lines */
   master?: string[];
+  /**
+   * Runs these master.cf services (cleanup, smtpd, qmgr, virtual...) under libfiu. libfiu's
+   * remote control does not work in Postfix daemons, so each targeted program in a private
+   * daemon_directory is a wrapper that preloads libfiu with the commands of its spec file
+   * (fiuSpecFile) as FIU_ENABLE; new specs reach new processes after reloadFiu().
+   */
+  fiu?: { services: string[] };
 }
 
 const SERVICES = [
@@ -78,7 +86,7 @@ export class PostfixTarget extends DaemonTarget {
       compatibility_level: "3.6",
       queue_directory: join(dir, "queue"),
       data_directory: join(dir, "data"),
-      daemon_directory: POSTFIX_DAEMON_DIR,
+      daemon_directory: this.o.fiu === undefined ? POSTFIX_DAEMON_DIR : join(dir, "libexec"),
       command_directory: "/usr/sbin",
       meta_directory: "/etc/postfix",
       shlib_directory: "/usr/lib/postfix",
@@ -114,6 +122,7 @@ export class PostfixTarget extends DaemonTarget {
       import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
       ...this.o.main,
     };
+    if (this.o.fiu !== undefined) await this.prepareFiu(dir);
     await writeFile(join(dir, "etc", "main.cf"), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
     const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...SERVICES, ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
@@ -125,6 +134,59 @@ export class PostfixTarget extends DaemonTarget {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`postfix check failed: ${(e.stdout ?? "") + (e.stderr ?? "") || e.message}`);
     }
+  }
+
+  /** The services running under libfiu. */
+  get fiuServices(): readonly string[] {
+    return this.o.fiu?.services ?? [];
+  }
+
+  /** libfiu commands (one a line) a service's processes start with. */
+  fiuSpecFile(service: string): string {
+    return join(this.workDir, "fiu", `enable-${service}`);
+  }
+
+  private async prepareFiu(dir: string): Promise<void> {
+    if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+    const libexec = join(dir, "libexec");
+    await rm(libexec, { recursive: true, force: true });
+    await mkdir(libexec, { recursive: true });
+    await mkdir(join(dir, "fiu"), { recursive: true });
+    const programs = await readdir(POSTFIX_DAEMON_DIR);
+    for (const svc of this.fiuServices) {
+      if (!programs.includes(svc)) throw new Error(`postfix: no program "${svc}" in ${POSTFIX_DAEMON_DIR} to run under libfiu`);
+    }
+    for (const prog of programs) {
+      const real = join(POSTFIX_DAEMON_DIR, prog);
+      if (!this.fiuServices.includes(prog)) {
+        // copies, not symlinks: `postfix check` warns about every symlink leaving the directory
+        await copyFile(real, join(libexec, prog));
+        await chmod(join(libexec, prog), 0o755);
+        continue;
+      }
+      const spec = join(dir, "fiu", `enable-${prog}`);
+      if (!existsSync(spec)) await writeFile(spec, "");
+      const wrapper = [
+        "#!/bin/sh",
+        "# smtpchaos: this service's processes start under libfiu with the commands of its spec file",
+        `export LD_PRELOAD="${FIU_PRELOAD.join(" ")}"`,
+        `if [ -s '${spec}' ]; then FIU_ENABLE="$(cat '${spec}')"; export FIU_ENABLE; fi`,
+        `exec '${real}' "$@"`,
+        "",
+      ];
+      await writeFile(join(libexec, prog), wrapper.join("\n"));
+      await chmod(join(libexec, prog), 0o755);
+    }
+  }
+
+  /**
+   * Makes new processes of the libfiu services start with their current spec files: Postfix's
+   * reload (SIGHUP to the master) retires the running processes once they are idle.
+   */
+  async reloadFiu(): Promise<void> {
+    const pid = this.pid;
+    if (pid === null) throw new Error("postfix is not running");
+    process.kill(pid, "SIGHUP");
   }
 
   protected command(dir: string): DaemonCommand {
