@@ -1,8 +1,8 @@
 // OpenSMTPD 6.8 started isolated: its compiled-in spool, control socket and chroot are
 // bind-mounted from the working directory inside a private mount namespace, and so is a
 // resolv.conf that keeps its own resolver off the network (`lookup file`: /etc/hosts only).
-import { existsSync } from "node:fs";
-import { mkdir, writeFile, chmod, chown } from "node:fs/promises";
+import { existsSync, realpathSync } from "node:fs";
+import { mkdir, writeFile, chmod, chown, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -12,8 +12,13 @@ import { descendants } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
+import { TargetLookups } from "../../monkey/real/lookups.js";
+import { writeTableMonkeyExecutable } from "../../monkey/layers/table-proc.js";
 
 const run = promisify(execFile);
+
+/** compiled into smtpd; a symlink into OPENSMTPD_PREFIX on this host (scripts/setup-mtas.sh) */
+const OPENSMTPD_LIBEXEC = "/usr/libexec/opensmtpd";
 
 export const OPENSMTPD_PREFIX = process.env.SMTPCHAOS_OPENSMTPD_PREFIX ?? "/opt/smtpchaos/opensmtpd";
 
@@ -30,6 +35,9 @@ export interface OpenSmtpdOptions extends DaemonTargetOptions {
    * scheduler) under libfiu, each with a remote-control pipe under fiuControlPrefix.
    */
   fiu?: { roles: string[] };
+  /** the domains and recipients tables from a socketmap server in this process, through the
+   * table-monkey backend (fault points lookup.domains, lookup.recipients) */
+  lookups?: boolean;
 }
 
 /** Process title of a role -> the name smtpd passes to its re-exec'ed child with -x. */
@@ -49,8 +57,17 @@ export class OpenSmtpdTarget extends DaemonTarget {
   readonly name = "opensmtpd";
   protected readonly masterRole = "parent";
 
+  /** The lookup server behind the domains and recipients tables (lookups: true), else null. */
+  readonly lookups: TargetLookups | null;
+
   constructor(private readonly o: OpenSmtpdOptions = {}) {
     super(o);
+    this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER]))) : null;
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.lookups?.stop();
   }
 
   get smtpd(): string {
@@ -71,18 +88,39 @@ export class OpenSmtpdTarget extends DaemonTarget {
     await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\nlookup file\n");
     await writeFile(join(dir, "recipients"), this.mailboxes.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
     const tls = await selfSignedCert(dir);
+    const tables = this.lookups === null ? [`table recipients file:${join(dir, "recipients")}`] : await this.prepareLookups(dir, this.lookups);
     const conf = [
       `pki mx.test.example cert "${tls.cert}"`,
       `pki mx.test.example key "${tls.key}"`,
-      `table recipients file:${join(dir, "recipients")}`,
+      ...tables,
       ...(this.o.extraConfig ?? []),
       `listen on 127.0.0.1 port ${port} tls pki mx.test.example hostname mx.test.example`,
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
-      `match from any for domain "${this.domain}" action "local_mail"`,
+      `match from any for domain ${this.lookups === null ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
       "",
     ];
     await writeFile(join(dir, "smtpd.conf"), conf.join("\n"));
     if (this.o.fiu !== undefined) await this.prepareFiu(dir);
+  }
+
+  /**
+   * `table NAME monkey:CFG` makes smtpd exec /usr/libexec/opensmtpd/table-monkey. That path is
+   * shared by the whole host, so the instance gets a private copy of the libexec directory with
+   * our backend in it, bind-mounted in its own mount namespace only (see command()).
+   */
+  private async prepareLookups(dir: string, lookups: TargetLookups): Promise<string[]> {
+    const { host, port } = await lookups.start();
+    const libexec = join(dir, "libexec");
+    await rm(libexec, { recursive: true, force: true });
+    await run("cp", ["-a", realpathSync(OPENSMTPD_LIBEXEC), libexec]);
+    await writeTableMonkeyExecutable(join(libexec, "table-monkey"));
+    const out: string[] = [];
+    for (const map of ["domains", "recipients"] as const) {
+      const cfg = join(dir, `table-${map}.json`);
+      await writeFile(cfg, JSON.stringify({ socketmap: { host, port, map } }) + "\n", { mode: 0o644 });
+      out.push(`table ${map} monkey:${cfg}`);
+    }
+    return out;
   }
 
   /** The roles running under libfiu (process titles). */
@@ -151,6 +189,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
       [join(dir, "run"), "/run"],
       [join(dir, "empty"), "/var/lib/opensmtpd/empty"],
       [join(dir, "resolv.conf"), "/etc/resolv.conf"],
+      ...(this.lookups === null ? [] : [[join(dir, "libexec"), realpathSync(OPENSMTPD_LIBEXEC)]]),
       // after the chroots are mounted: the same pipes at the same path inside both chroots
       ...(this.o.fiu === undefined
         ? []

@@ -12,6 +12,7 @@ import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
+import { TargetLookups } from "../../monkey/real/lookups.js";
 
 const run = promisify(execFile);
 
@@ -29,6 +30,9 @@ export interface PostfixOptions extends DaemonTargetOptions {
    * (fiuSpecFile) as FIU_ENABLE; new specs reach new processes after reloadFiu().
    */
   fiu?: { services: string[] };
+  /** virtual_mailbox_domains and virtual_mailbox_maps from a socketmap server in this process
+   * (fault points lookup.domains, lookup.recipients; see lookups.setInjector) */
+  lookups?: boolean;
 }
 
 const SERVICES = [
@@ -59,6 +63,12 @@ export class PostfixTarget extends DaemonTarget {
 
   constructor(private readonly o: PostfixOptions = {}) {
     super(o);
+    this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, "user/Maildir/"]))) : null;
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.lookups?.stop();
   }
 
   get configDir(): string {
@@ -70,8 +80,12 @@ export class PostfixTarget extends DaemonTarget {
     if (!existsSync(join(POSTFIX_DAEMON_DIR, "master"))) throw new Error(`Postfix is not installed (${POSTFIX_DAEMON_DIR}/master missing): run 'npm run setup:mtas' as root`);
   }
 
+  /** The lookup server behind the domains and recipients maps (lookups: true), else null. */
+  readonly lookups: TargetLookups | null;
+
   protected async prepare(dir: string, port: number): Promise<void> {
     const { uid, gid } = userInfo(MAIL_USER);
+    await this.lookups?.start();
     const pf = userInfo("postfix");
     for (const d of ["etc", "queue", "data", "log", "mail"]) await mkdir(join(dir, d), { recursive: true });
     await chown(join(dir, "data"), pf.uid, pf.gid);
@@ -119,6 +133,7 @@ export class PostfixTarget extends DaemonTarget {
       maillog_file_prefixes: join(dir, "log"),
       smtpd_banner: "$myhostname ESMTP Postfix",
       biff: "no",
+      ...(this.lookups === null ? {} : { virtual_mailbox_domains: this.lookups.spec("domains"), virtual_mailbox_maps: this.lookups.spec("recipients") }),
       import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
       ...this.o.main,
     };
