@@ -4,13 +4,16 @@ import type { ScriptFaults } from "../smtpscript/runner.js";
 import { EmbeddedTarget } from "./embedded/target.js";
 import { OpenSmtpdTarget } from "./opensmtpd/target.js";
 import { PostfixTarget } from "./postfix/target.js";
+import { withFaultWiring } from "../monkey/real/index.js";
 
 export type TargetFactory = (options: Record<string, unknown>) => Target;
 
 const FACTORIES: Record<string, TargetFactory> = {
   embedded: (o) => new EmbeddedTarget(o),
-  opensmtpd: (o) => new OpenSmtpdTarget(o),
-  postfix: (o) => new PostfixTarget(o),
+  // Fault wiring (libfiu in one role, lookups decided here) is on unless faults: false: it is
+  // cheap while no fault is set, and lets scripts and suites use `monkey` on real MTAs.
+  opensmtpd: (o) => new OpenSmtpdTarget(withFaultWiring("opensmtpd", o)),
+  postfix: (o) => new PostfixTarget(withFaultWiring("postfix", o)),
 };
 
 export function targetNames(): string[] {

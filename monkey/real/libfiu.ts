@@ -111,8 +111,14 @@ export function fiuCommands(spec: FaultSpec, scope: FiuStackScope = {}): string[
   return names.map((n) => `${verb} name=${n},failnum=1,failinfo=${errno}${extra}`);
 }
 
-export function fiuDisableCommands(point: string): string[] {
-  return (FIU_POINTS[point] ?? []).map((n) => `disable name=${n}`);
+/** `disable` commands undoing enable commands. */
+export function fiuDisableCommands(commands: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const c of commands) {
+    const m = /\bname=([^,\s]+)/.exec(c);
+    if (m !== null) names.add(m[1] as string);
+  }
+  return [...names].map((n) => `disable name=${n}`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -132,7 +138,8 @@ function tryOpen(path: string, flags: number): number | null {
  * Sends one command to the libfiu control thread of one process. Non-blocking opens only: a
  * process whose control thread is gone makes this fail after timeoutMs instead of hanging.
  */
-export async function fiuControl(prefix: string, pid: number, command: string, timeoutMs = 3000): Promise<void> {
+export async function fiuControl(prefix: string, pid: number, command: string, opts: { timeoutMs?: number; allowRefusal?: boolean } = {}): Promise<boolean> {
+  const timeoutMs = opts.timeoutMs ?? 3000;
   const base = `${prefix}-${pid}`;
   if (!existsSync(`${base}.in`)) throw new FiuError(`libfiu control pipe ${base}.in does not exist (is the process running under libfiu?)`);
   const deadline = Date.now() + timeoutMs;
@@ -159,7 +166,10 @@ export async function fiuControl(prefix: string, pid: number, command: string, t
         await sleep(5);
       }
     }
-    if (reply.trim() !== "0") throw new FiuError(`libfiu in pid ${pid} refused "${command}" (reply ${reply.trim()})`);
+    if (reply.trim() === "0") return true;
+    // e.g. disabling a onetime point that already fired (libfiu removed it)
+    if (opts.allowRefusal === true) return false;
+    throw new FiuError(`libfiu in pid ${pid} refused "${command}" (reply ${reply.trim()})`);
   } finally {
     closeSync(wfd);
     closeSync(rfd);

@@ -13,6 +13,10 @@ import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
 import { TargetLookups } from "../../monkey/real/lookups.js";
+import { RealFaultSurface } from "../../monkey/real/surface.js";
+import { RealScriptFaults } from "../../monkey/real/script-faults.js";
+import { OpenSmtpdFiuChannel } from "../../monkey/real/channels.js";
+import type { ScriptFaults } from "../../smtpscript/runner.js";
 import { writeTableMonkeyExecutable } from "../../monkey/layers/table-proc.js";
 
 const run = promisify(execFile);
@@ -40,6 +44,9 @@ export interface OpenSmtpdOptions extends DaemonTargetOptions {
   lookups?: boolean;
 }
 
+/** roles the monkey may pause or kill */
+export const OPENSMTPD_FAULT_ROLES = ["queue", "lookup", "pony express", "klondike", "control", "scheduler"] as const;
+
 /** Process title of a role -> the name smtpd passes to its re-exec'ed child with -x. */
 export const OPENSMTPD_ROLE_FLAGS: Readonly<Record<string, string>> = {
   queue: "queue",
@@ -66,8 +73,26 @@ export class OpenSmtpdTarget extends DaemonTarget {
   }
 
   override async stop(): Promise<void> {
+    await this.surface?.close();
     await super.stop();
     await this.lookups?.stop();
+  }
+
+  private surface: RealFaultSurface | null = null;
+  private scripted: RealScriptFaults | null = null;
+
+  /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
+  get faultSurface(): RealFaultSurface {
+    return (this.surface ??= new RealFaultSurface({
+      target: this,
+      fiu: this.fiuRoles.length > 0 ? new OpenSmtpdFiuChannel(this) : null,
+      roles: OPENSMTPD_FAULT_ROLES,
+    }));
+  }
+
+  /** smtpscript `monkey` statements, backed by faultSurface. */
+  get faults(): ScriptFaults {
+    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface, target: this, stallRole: "queue" }));
   }
 
   get smtpd(): string {

@@ -13,8 +13,15 @@ import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
 import { TargetLookups } from "../../monkey/real/lookups.js";
+import { RealFaultSurface } from "../../monkey/real/surface.js";
+import { RealScriptFaults } from "../../monkey/real/script-faults.js";
+import { PostfixFiuChannel } from "../../monkey/real/channels.js";
+import type { ScriptFaults } from "../../smtpscript/runner.js";
 
 const run = promisify(execFile);
+
+/** services the monkey may pause or kill */
+export const POSTFIX_FAULT_ROLES = ["smtpd", "cleanup", "qmgr", "trivial-rewrite", "virtual", "pickup", "anvil", "proxymap"] as const;
 
 export const POSTFIX_DAEMON_DIR = "/usr/lib/postfix/sbin";
 
@@ -67,8 +74,26 @@ export class PostfixTarget extends DaemonTarget {
   }
 
   override async stop(): Promise<void> {
+    await this.surface?.close();
     await super.stop();
     await this.lookups?.stop();
+  }
+
+  private surface: RealFaultSurface | null = null;
+  private scripted: RealScriptFaults | null = null;
+
+  /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
+  get faultSurface(): RealFaultSurface {
+    return (this.surface ??= new RealFaultSurface({
+      target: this,
+      fiu: this.fiuServices.length > 0 ? new PostfixFiuChannel(this) : null,
+      roles: POSTFIX_FAULT_ROLES,
+    }));
+  }
+
+  /** smtpscript `monkey` statements, backed by faultSurface. */
+  get faults(): ScriptFaults {
+    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface, target: this, stallRole: null }));
   }
 
   get configDir(): string {
