@@ -21,7 +21,8 @@ export function fiuInstalled(): boolean {
  */
 export const FIU_POINTS: Readonly<Record<string, readonly string[]>> = {
   "queue.open": ["posix/io/oc/open"],
-  "queue.write": ["posix/io/rw/write", "posix/io/rw/pwrite", "posix/io/rw/writev", "posix/io/rw/pwritev"],
+  // not writev: OpenSMTPD's imsg IPC writes with writev; stdio too: its queue writes envelopes through a FILE
+  "queue.write": ["posix/io/rw/write", "posix/io/rw/pwrite", "posix/stdio/rw/fwrite", "posix/stdio/fflush"],
   "queue.read": ["posix/io/rw/read", "posix/io/rw/pread", "posix/io/rw/readv", "posix/io/rw/preadv"],
   "queue.fsync": ["posix/io/sync/*", "linux/io/sync_file_range"],
   "queue.dir": ["posix/io/dir/*"],
@@ -59,12 +60,16 @@ const DEFAULT_ERRNO = 5;
  */
 export type FiuStackScope = Readonly<Record<string, string>>;
 
-/** Postfix 3.7: the queue file is created in mail_queue_enter (libpostfix-global) and flushed,
- * fsync'ed and closed in mail_stream_finish. */
+/**
+ * Postfix 3.7's cleanup: the queue file is created in mail_queue_enter (libpostfix-global); its
+ * records are written by rec_put, which flushes to the file once the stream buffer (4 KB) is full,
+ * so queue.write only hits messages larger than that (the final flush happens in a static
+ * function reached by a tail call, invisible to libfiu's backtrace). fsync is unscoped: in
+ * cleanup only the queue file is fsync'ed.
+ */
 export const POSTFIX_FIU_SCOPE: FiuStackScope = {
   "queue.open": "mail_queue_enter",
-  "queue.write": "mail_stream_finish",
-  "queue.fsync": "mail_stream_finish",
+  "queue.write": "rec_put",
 };
 
 /** The libfiu commands that make the MTA follow `spec` (one per libfiu point). Throws FiuError for
@@ -104,6 +109,7 @@ export function fiuCommands(spec: FaultSpec, scope: FiuStackScope = {}): string[
       return why(`every ${s.n}`);
   }
   const fn = scope[spec.name];
+  if (fn !== undefined && s.kind === "probability") why(`probability together with the call-stack scope this MTA needs (${fn})`);
   if (fn !== undefined) {
     verb = "enable_stack_by_name";
     extra += `,func_name=${fn},pos_in_stack=-1`;
