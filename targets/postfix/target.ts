@@ -164,7 +164,11 @@ export class PostfixTarget extends DaemonTarget {
     };
     if (this.o.fiu !== undefined) await this.prepareFiu(dir);
     await writeFile(join(dir, "etc", "main.cf"), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
-    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...SERVICES, ...(this.o.master ?? [])];
+    // virtual(8) refuses socketmap for virtual_mailbox_maps ("not allowed for security-sensitive
+    // data": the values are paths), so with monkey lookups only smtpd's recipient check asks the
+    // socketmap server and delivery keeps the local table.
+    const services = this.lookups === null ? SERVICES : SERVICES.map((l) => (/^virtual\s/.test(l) ? `${l} -o virtual_mailbox_maps=texthash:${join(dir, "etc", "vmailbox")}` : l));
+    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...services, ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
     // `postfix check` creates the queue directories with the right owners and reports config
     // errors; without /dev/log it only speaks on a terminal, hence script(1).
