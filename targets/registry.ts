@@ -10,8 +10,8 @@ export type TargetFactory = (options: Record<string, unknown>) => Target;
 
 const FACTORIES: Record<string, TargetFactory> = {
   embedded: (o) => new EmbeddedTarget(o),
-  // Fault wiring (libfiu in one role, lookups decided here) is on unless faults: false: it is
-  // cheap while no fault is set, and lets scripts and suites use `monkey` on real MTAs.
+  // faults: true wires libfiu into one role and the lookups into this process (`monkey` statements
+  // and fault surfaces need it); smtpscript runs ask for it.
   opensmtpd: (o) => new OpenSmtpdTarget(withFaultWiring("opensmtpd", o)),
   postfix: (o) => new PostfixTarget(withFaultWiring("postfix", o)),
 };

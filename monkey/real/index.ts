@@ -11,10 +11,14 @@ export function realFaultSurface(target: Target): RealFaultSurface | null {
   return null;
 }
 
-/** Target options that turn the fault wiring on: libfiu in OpenSMTPD's queue role / Postfix's
- * cleanup service, and lookups decided in this process. `faults: false` leaves a target plain. */
+/**
+ * Target options with the fault wiring on when `faults: true`: libfiu in OpenSMTPD's queue role /
+ * Postfix's cleanup service, and lookups decided in this process. Explicit fiu/lookups options
+ * win. smtpscript runs ask for it (bind-target); storms and plain starts do not, so their numbers
+ * are not measured through the lookup server.
+ */
 export function withFaultWiring(target: "opensmtpd" | "postfix", options: Record<string, unknown>): Record<string, unknown> {
-  if (options.faults === false) return options;
+  if (options.faults !== true) return options;
   const fiu = target === "opensmtpd" ? { roles: ["queue"] } : { services: ["cleanup"] };
   return { fiu, lookups: true, ...options };
 }

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
 import { realFaultSurface } from "../../monkey/real/index.js";
@@ -71,6 +72,31 @@ test("opensmtpd: a temporary failure of the recipient or domain table is a 4xx a
   const ok = await attempt(target.endpoint.port, RCPT);
   assert.ok(ok.accepted, `after the one failure, lookups answer again: ${ok.last}`);
   await surface.clear();
+  assert.equal(target.crash(), null);
+});
+
+test("opensmtpd: pause.queue through the surface stops the queue role and resumes it", { skip }, async (t) => {
+  requireMta("opensmtpd", why);
+  const target = new OpenSmtpdTarget();
+  t.after(() => target.stop());
+  await target.start();
+  const surface = realFaultSurface(target);
+  assert.ok(surface !== null);
+  // a long interval: the test drives the one decision itself
+  await surface.apply(injectorFor({ "pause.queue": { always: true, duration: "1500ms", interval: "1h" } }));
+  const pf = surface.processes;
+  assert.ok(pf !== null, "the plan's process point started the process layer");
+  const queue = (await target.processes()).find((p) => p.role === "queue");
+  assert.ok(queue !== undefined);
+  await pf.tickNow("pause.queue");
+  assert.deepEqual(pf.pausedPids(), [queue.pid]);
+  assert.match(readFileSync(`/proc/${queue.pid}/stat`, "utf8"), /\) T /, "the queue is stopped");
+  // while the queue is stopped a transaction waits, then completes once it resumes
+  const o = await attempt(target.endpoint.port, RCPT);
+  assert.ok(o.accepted, o.last);
+  await surface.clear();
+  assert.deepEqual(pf.pausedPids(), []);
+  assert.doesNotMatch(readFileSync(`/proc/${queue.pid}/stat`, "utf8"), /\) T /);
   assert.equal(target.crash(), null);
 });
 
