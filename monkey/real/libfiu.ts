@@ -21,9 +21,11 @@ export function fiuInstalled(): boolean {
  */
 export const FIU_POINTS: Readonly<Record<string, readonly string[]>> = {
   "queue.open": ["posix/io/oc/open"],
-  // not writev: OpenSMTPD's imsg IPC writes with writev; stdio too: its queue writes envelopes through a FILE
-  "queue.write": ["posix/io/rw/write", "posix/io/rw/pwrite", "posix/stdio/rw/fwrite", "posix/stdio/fflush"],
-  "queue.read": ["posix/io/rw/read", "posix/io/rw/pread", "posix/io/rw/readv", "posix/io/rw/preadv"],
+  // Not writev: OpenSMTPD's imsg IPC writes with it. Stdio too: OpenSMTPD's queue writes envelopes
+  // through a FILE. (Its pony process writes message bodies with the fortified __fprintf_chk and
+  // flushes them in fclose, neither of which libfiu wraps.)
+  "queue.write": ["posix/io/rw/write", "posix/io/rw/pwrite", "posix/stdio/rw/fwrite", "posix/stdio/gp/fputc", "posix/stdio/fflush"],
+  "queue.read": ["posix/io/rw/read", "posix/io/rw/pread", "posix/stdio/rw/fread", "posix/stdio/gp/getline", "posix/stdio/gp/getdelim", "posix/stdio/gp/fgets"],
   "queue.fsync": ["posix/io/sync/*", "linux/io/sync_file_range"],
   "queue.dir": ["posix/io/dir/*"],
   "queue.rename": ["posix/io/dir/rename"],

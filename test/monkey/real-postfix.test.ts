@@ -46,6 +46,7 @@ test("postfix: cleanup queue-file write and fsync failures (libfiu) are 451 afte
   await surface.apply(injectorFor({ "queue.write": { always: true, errno: "EIO" } }));
   const w = await attempt(target.endpoint.port, RCPT, 20_000);
   assert.match(w.last, /^dot: 451 4\.3\.0 Error: queue file write error/, w.last);
+  assert.ok(((await surface.drainFired()).get("queue.write") ?? 0) >= 1, "the write error cleanup logged is counted");
   await surface.apply(injectorFor({ "queue.fsync": { always: true, errno: "ENOSPC" } }));
   const f = await attempt(target.endpoint.port, RCPT);
   assert.match(f.last, /^dot: 4\d\d\b/, f.last);
