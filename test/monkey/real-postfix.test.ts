@@ -46,7 +46,8 @@ test("postfix: cleanup queue-file write and fsync failures (libfiu) are 451 afte
   await surface.apply(injectorFor({ "queue.write": { always: true, errno: "EIO" } }));
   const w = await attempt(target.endpoint.port, RCPT, 20_000);
   assert.match(w.last, /^dot: 451 4\.3\.0 Error: queue file write error/, w.last);
-  assert.ok(((await surface.drainFired()).get("queue.write") ?? 0) >= 1, "the write error cleanup logged is counted");
+  // counted from cleanup's log line, which reaches us through the maillog file a little later
+  await waitFor("the logged write error to be counted", async () => ((await surface.drainFired()).get("queue.write") ?? 0) >= 1, 5000);
   await surface.apply(injectorFor({ "queue.fsync": { always: true, errno: "ENOSPC" } }));
   const f = await attempt(target.endpoint.port, RCPT);
   assert.match(f.last, /^dot: 4\d\d\b/, f.last);
