@@ -17,6 +17,9 @@ export class OpenSmtpdFiuChannel implements FiuChannel {
   constructor(private readonly target: OpenSmtpdTarget) {}
 
   async set(commands: string[]): Promise<void> {
+    // Only running processes: a role restarted with the faults on from its first instruction
+    // fails its own startup (open() of the certificates...), which says nothing about the queue.
+    // After a target restart the surface must be applied again.
     const roles = new Set(this.target.fiuRoles);
     const procs = (await this.target.processes()).filter((p) => roles.has(p.role));
     const undo = fiuDisableCommands(this.last);

@@ -69,6 +69,8 @@ export class RealFaultSurface implements FaultSurface {
     return specs;
   }
 
+  /** Follows the injector's plan. libfiu settings live in the MTA's processes: after a target
+   * restart, call apply() again. Throws FiuError (nothing changed) for settings libfiu lacks. */
   async apply(injector: Injector): Promise<void> {
     // Validate everything before changing anything.
     const fiuSpecs = this.fiuSpecs(injector);
@@ -168,9 +170,17 @@ export class RealFaultSurface implements FaultSurface {
     }
   }
 
-  /** Also forgets the log subscription (the target is going away). */
+  /**
+   * The target is going away: stop the timers, lookups and process faults (paused processes are
+   * resumed) and the log subscription. libfiu is left as it is: its processes are about to end,
+   * and their control pipes may no longer answer.
+   */
   async close(): Promise<void> {
-    await this.clear();
+    this.cancelTimers();
+    this.o.target.lookups?.setInjector(null);
+    await this.processFaults?.stop();
+    this.processFaults = null;
+    this.fiuActive = [];
     this.unsubscribeLog?.();
     this.unsubscribeLog = null;
   }

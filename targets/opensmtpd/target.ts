@@ -158,11 +158,6 @@ export class OpenSmtpdTarget extends DaemonTarget {
     return join(this.workDir, "run", FIU_NS_DIR.slice("/run/".length), "ctl");
   }
 
-  /** File the wrapper reads at each spawn of a role: initial libfiu commands (FIU_ENABLE). */
-  fiuEnableFile(role: string): string {
-    return join(this.workDir, "run", FIU_NS_DIR.slice("/run/".length), `enable-${OPENSMTPD_ROLE_FLAGS[role] ?? role}`);
-  }
-
   /**
    * smtpd re-execs each child as `argv[0] ... -x ROLE`, so starting it with argv[0] = a wrapper
    * lets the wrapper preload libfiu into the chosen roles only. The control pipes are
@@ -192,7 +187,6 @@ export class OpenSmtpdTarget extends DaemonTarget {
       `      ctl=${FIU_NS_DIR}/ctl`,
       '      mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out"',
       `      export LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_CTRL_FIFO="$ctl"`,
-      `      if [ -s "${FIU_NS_DIR}/enable-$role" ]; then export FIU_ENABLE="$(cat "${FIU_NS_DIR}/enable-$role")"; fi`,
       "    fi;;",
       "esac",
       `exec -a "$0" '${this.smtpd}' "$@"`,
