@@ -90,13 +90,14 @@ test("opensmtpd: pause.queue through the surface stops the queue role and resume
   assert.ok(queue !== undefined);
   await pf.tickNow("pause.queue");
   assert.deepEqual(pf.pausedPids(), [queue.pid]);
-  assert.match(readFileSync(`/proc/${queue.pid}/stat`, "utf8"), /\) T /, "the queue is stopped");
+  // the signal is delivered asynchronously
+  await waitFor("the queue to be stopped", async () => /\) T /.test(readFileSync(`/proc/${queue.pid}/stat`, "utf8")), 2000);
   // while the queue is stopped a transaction waits, then completes once it resumes
   const o = await attempt(target.endpoint.port, RCPT);
   assert.ok(o.accepted, o.last);
   await surface.clear();
   assert.deepEqual(pf.pausedPids(), []);
-  assert.doesNotMatch(readFileSync(`/proc/${queue.pid}/stat`, "utf8"), /\) T /);
+  await waitFor("the queue to run again", async () => !/\) T /.test(readFileSync(`/proc/${queue.pid}/stat`, "utf8")), 2000);
   assert.equal(target.crash(), null);
 });
 
