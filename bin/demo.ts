@@ -1,9 +1,12 @@
-// `npm run demo`: the original smtpscript example, then every shipped suite, against the
-// embedded target; no root, no setup.
+// `npm run demo`: the original smtpscript example, every shipped suite, a short storm, then a
+// short monkey run (faults while mail flows, oracle and ledger), against the embedded target;
+// no root, no setup.
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main as scriptMain } from "../smtpscript/cli.js";
 import { main as suiteMain } from "../smtpscript/suite-cli.js";
+import { main as monkeyMain } from "../monkey/cli.js";
+import { main as stormMain } from "../storm/cli.js";
 import { EXIT } from "./exit-codes.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -14,5 +17,13 @@ export async function main(argv: string[]): Promise<number> {
   const first = await scriptMain(["--target", "embedded", ...argv, seed]);
   console.log(`\n==> smtpchaos suite run --target embedded\n`);
   const second = await suiteMain(["run", "--target", "embedded", ...argv]);
-  return first === EXIT.ok && second === EXIT.ok ? EXIT.ok : Math.max(first, second);
+  const stormArgs = ["--target", "embedded", "--sessions", "50", "--duration", "5s", "--seed", "42", "--threshold", "rate(ungraceful)==0"];
+  console.log(`\n==> smtpchaos storm ${stormArgs.join(" ")}\n`);
+  const storm = await stormMain(stormArgs);
+  const plan = relative(process.cwd(), join(ROOT, "monkey", "plans", "embedded.yaml"));
+  const monkeyArgs = ["run", "--target", "embedded", "--plan", plan, "--duration", "15s", "--concurrency", "8"];
+  console.log(`\n==> smtpchaos monkey ${monkeyArgs.join(" ")}\n`);
+  const third = await monkeyMain(monkeyArgs);
+  const codes = [first, second, storm, third];
+  return codes.every((c) => c === EXIT.ok) ? EXIT.ok : Math.max(...codes);
 }

@@ -11,6 +11,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await import("./demo.js")).main },
   suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await import("../smtpscript/suite-cli.js")).main },
   storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
+  monkey: { summary: "inject faults into a running target while flooding it; oracle and no-loss ledger", load: async () => (await import("../monkey/cli.js")).main },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await import("../smtpscript/cli.js")).main },
 };
 

@@ -52,13 +52,15 @@ export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rn
   const steps: StepResult[] = [];
   let messageId: string | null = null;
   let after421: SessionRecord["after421"];
+  let clientPort: number | undefined;
   const done = (): TransactionResult => ({
-    record: { startedAt, endedAt: Date.now(), messageId, steps, ...(after421 !== undefined ? { after421 } : {}) },
+    record: { startedAt, endedAt: Date.now(), messageId, steps, ...(after421 !== undefined ? { after421 } : {}), ...(clientPort !== undefined ? { clientPort } : {}) },
     transcript,
   });
   let session: SmtpSession;
   try {
     session = await SmtpSession.connect({ host: opts.host, port: opts.port, timeoutMs: opts.timeoutMs, transcript });
+    clientPort = session.localPort;
   } catch (err) {
     steps.push(stepError("connect", err));
     return done();
@@ -94,7 +96,7 @@ export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rn
     if (!(await step("mail", () => session.command(`MAIL FROM:<${opts.mail.from}>`), ok2))) return done();
     for (const rcpt of opts.mail.to) if (!(await step("rcpt", () => session.command(`RCPT TO:<${rcpt}>`), ok2))) return done();
     if (!(await step("data", () => session.command("DATA"), (c) => c === 354))) return done();
-    messageId = opts.ledger.newId();
+    messageId = opts.ledger.newId(new Set(opts.mail.to.map((a) => a.toLowerCase())).size);
     const body = bodyFor(opts.mail, rng);
     const msg = buildMessage({ from: opts.mail.from, to: opts.mail.to, id: messageId, ...(body !== undefined ? { body } : { size: opts.mail.size }) });
     opts.ledger.dotSent(messageId);
@@ -126,7 +128,8 @@ export interface FloodOptions {
   maxSessions?: number;
   timeoutMs?: number;
   /** fault points that fired during [from, to] (ms since epoch) */
-  faultsDuring?: (from: number, to: number) => string[];
+  /** fault points that fired during [from, to] (ms since epoch) and may have hit the session from clientPort */
+  faultsDuring?: (from: number, to: number, clientPort: number | undefined) => string[];
   judgeOptions?: () => JudgeOptions;
   onSession?: (rec: SessionRecord, v: Verdict) => void;
   /** pause between sessions of one worker, ms */
@@ -154,7 +157,8 @@ export class Flood {
   nextMail(): MailSpec {
     const r = this.mix;
     const n = 1 + (r.next() < 0.8 ? 0 : r.int(3));
-    const to = Array.from({ length: n }, () => r.pick(this.opts.mailboxes));
+    // distinct recipients: MTAs legitimately collapse repeats, and each gets one copy
+    const to = [...new Set(Array.from({ length: n }, () => r.pick(this.opts.mailboxes)))];
     const roll = r.next();
     const size = roll < 0.6 ? 200 + r.int(2000) : roll < 0.95 ? 2000 + r.int(30_000) : 100_000 + r.int(160_000);
     return { from: `sender${r.int(50)}@client.smtpchaos.test`, to, size, dotLines: r.next() < 0.1 };
@@ -176,7 +180,7 @@ export class Flood {
           { host: o.host, port: o.port, mail: this.nextMail(), ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000 },
           rng,
         );
-        const faults = o.faultsDuring?.(record.startedAt, record.endedAt) ?? [];
+        const faults = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? [];
         const rec: SessionRecord = { ...record, faults };
         const v = judge(rec, o.judgeOptions?.() ?? {});
         if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);

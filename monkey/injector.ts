@@ -24,6 +24,8 @@ export interface DecideContext {
   phase?: SmtpPhase;
   /** ms since epoch; defaults to the injector's clock */
   now?: number;
+  /** the client connection (its source port) the call serves, when the layer knows it; 0 = none (background work) */
+  conn?: number;
 }
 
 export interface PointStats {
@@ -39,6 +41,8 @@ export interface FiredFault {
   point: string;
   call: number;
   action: FaultAction;
+  /** the client connection it hit, when known (exact attribution) */
+  conn?: number;
 }
 
 const LANE_FIRE = 0;
@@ -218,7 +222,7 @@ export class Injector {
     if (d === null) return null;
     st.fired++;
     st.byAction[d.action] = (st.byAction[d.action] ?? 0) + 1;
-    const ev: FiredFault = { at: now, point, call: d.call, action: d.action };
+    const ev: FiredFault = { at: now, point, call: d.call, action: d.action, ...(ctx.conn !== undefined ? { conn: ctx.conn } : {}) };
     this.log.push(ev);
     if (this.log.length > this.logSize * 2) {
       this.logStart += this.log.length - this.logSize;
@@ -242,13 +246,16 @@ export class Injector {
     return () => this.listeners.delete(listener);
   }
 
-  /** Faults fired in [from, to] (ms since epoch), newest last; bounded by logSize. */
-  firedBetween(from: number, to: number): FiredFault[] {
+  /**
+   * Faults fired in [from, to] (ms since epoch), newest last; bounded by logSize. With `conn`,
+   * faults known to have hit another connection are left out.
+   */
+  firedBetween(from: number, to: number, conn?: number): FiredFault[] {
     const out: FiredFault[] = [];
     for (let i = this.log.length - 1; i >= 0; i--) {
       const f = this.log[i] as FiredFault;
       if (f.at < from) break;
-      if (f.at <= to) out.push(f);
+      if (f.at <= to && (conn === undefined || f.conn === undefined || f.conn === conn)) out.push(f);
     }
     return out.reverse();
   }

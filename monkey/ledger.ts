@@ -75,6 +75,8 @@ export class Ledger {
   private state = new Uint8Array(1024);
   /** index+1 into faultNames of the first fault attributed to the message; 0 = none */
   private fault = new Uint16Array(1024);
+  /** copies a correct delivery makes: one per distinct recipient mailbox */
+  private wanted = new Uint8Array(1024);
   private readonly faultNames: string[] = [];
   private readonly faultIndex = new Map<string, number>();
 
@@ -83,17 +85,27 @@ export class Ledger {
     if (!/^[A-Za-z0-9]+$/.test(this.tag)) throw new RangeError(`ledger tag must be alphanumeric, got '${this.tag}'`);
   }
 
-  /** A fresh id to put in X-Smtpchaos-Id (buildMessage({ id })). */
-  newId(): string {
+  /** A fresh id to put in X-Smtpchaos-Id (buildMessage({ id })), for a message to `copies` distinct mailboxes. */
+  newId(copies = 1): string {
+    if (!Number.isInteger(copies) || copies < 1 || copies > 255) throw new RangeError(`copies must be 1..255, got ${copies}`);
     const i = this.n++;
     this.state = grow(this.state, this.n, (k) => new Uint8Array(k));
     this.fault = grow(this.fault, this.n, (k) => new Uint16Array(k));
+    this.wanted = grow(this.wanted, this.n, (k) => new Uint8Array(k));
+    this.wanted[i] = copies;
     return `${this.tag}-${i.toString(36)}`;
   }
 
   get size(): number {
     return this.n;
   }
+
+  /** Messages acknowledged so far (O(1), for live progress). */
+  get accepted(): number {
+    return this.acceptedSoFar;
+  }
+
+  private acceptedSoFar = 0;
 
   /** Index of one of our ids, or -1 for foreign ones. */
   indexOf(id: string): number {
@@ -118,6 +130,8 @@ export class Ledger {
   /** Records the outcome after the dot; `faults` attributes the message (the first one is kept). */
   settle(id: string, result: "accepted" | "rejected" | "ambiguous" | "not-sent", faults: readonly string[] = []): void {
     const i = this.idx(id);
+    if (result === "accepted" && this.state[i] !== MsgState.Accepted) this.acceptedSoFar++;
+    else if (result !== "accepted" && this.state[i] === MsgState.Accepted) this.acceptedSoFar--;
     this.state[i] =
       result === "accepted" ? MsgState.Accepted : result === "rejected" ? MsgState.Rejected : result === "ambiguous" ? MsgState.Ambiguous : MsgState.NotSent;
     const f = faults[0];
@@ -172,15 +186,17 @@ export class Ledger {
     const id = (i: number): string => `${this.tag}-${i.toString(36)}`;
     for (let i = 0; i < this.n; i++) {
       const k = copies[i] as number;
+      const want = this.wanted[i] as number;
       const s = this.state[i] as MsgState;
       if (k > 0) deliveredDistinct++;
       if (s === MsgState.Accepted) bucket(i).accepted++;
-      if (k > 1) {
+      if (k > want) {
         totals.duplicates++;
         bucket(i).duplicates++;
         if (samples.duplicates.length < sampleSize) samples.duplicates.push({ id: id(i), copies: k });
       }
-      if (s === MsgState.Accepted && k === 0) undelivered.push(i);
+      // a message missing from some of its mailboxes counts as lost (or stuck) once
+      if (s === MsgState.Accepted && k < want) undelivered.push(i);
       if (k > 0 && (s === MsgState.Ambiguous || s === MsgState.Pending)) {
         totals.deliveredAmbiguous++;
         bucket(i).deliveredAmbiguous++;

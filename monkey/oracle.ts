@@ -18,6 +18,8 @@ export interface SessionRecord {
   /** ms since epoch */
   startedAt: number;
   endedAt: number;
+  /** our source port, when connected (exact attribution of faults that know their connection) */
+  clientPort?: number;
   /** ledger id of the message the session tried to send, if it got that far */
   messageId: string | null;
   steps: StepResult[];
@@ -67,7 +69,13 @@ export interface JudgeOptions {
 }
 
 /** Judges one session. Pure: the same record always gets the same verdict. */
+/** Our own network faults (the proxy) legitimately cut or stall a session: not the server's doing. */
+const NETWORK_CUTS = ["net.reset"];
+const NETWORK_STALLS = ["net.stall", "net.latency", "net.throttle"];
+
 export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
+  const cut = rec.faults.some((f) => NETWORK_CUTS.includes(f));
+  const stalled = rec.faults.some((f) => NETWORK_STALLS.includes(f));
   let best: Verdict = { outcome: "ok", finding: null, step: null, detail: "", dotSent: false, accepted: false, dotResult: "not-sent" };
   let dotSent = false;
   let accepted = false;
@@ -88,7 +96,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
           worse("ungraceful", "malformed-reply", s.step, e.message);
           break;
         case "timeout":
-          worse("hang", "hang", s.step, e.message);
+          worse("hang", stalled ? null : "hang", s.step, e.message);
           break;
         case "connect":
           worse("unreachable", "unreachable", s.step, e.message);
@@ -98,7 +106,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
           break;
         case "disconnect":
           // After a 421 the close is the expected end; so is a close after our QUIT got its 221.
-          if (!saw421) worse("ungraceful", e.reset === true ? "reset-without-reply" : "close-without-reply", s.step, e.message);
+          if (!saw421) worse("ungraceful", cut ? null : e.reset === true ? "reset-without-reply" : "close-without-reply", s.step, e.message);
           break;
       }
       break;

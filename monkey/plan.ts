@@ -26,11 +26,13 @@ export type Latency =
   /** ln(ms) ~ Normal(mu, sigma) */
   | { dist: "lognormal"; mu: number; sigma: number; max: number | null };
 
-export type PointFamily = "queue" | "alloc" | "lookup" | "pause" | "kill" | "net" | "nexthop";
+export type PointFamily = "queue" | "alloc" | "delivery" | "lookup" | "pause" | "kill" | "net" | "nexthop";
 
 export const FAMILY_ACTIONS = {
   queue: ["error", "delay"],
   alloc: ["error", "delay"],
+  /** the MTA's own outbound steps: deliver.write (mailbox), relay.connect (next hop) */
+  delivery: ["error", "delay"],
   lookup: ["tempfail", "notfound", "permfail", "garbage", "timeout", "exit", "delay"],
   pause: ["pause"],
   kill: ["kill"],
@@ -116,6 +118,7 @@ export function errnoName(errno: number): string {
 export function pointFamily(name: string): PointFamily | null {
   if (/^queue\.[a-z][a-z0-9_-]*$/.test(name)) return "queue";
   if (name === "alloc" || /^alloc\.[a-z][a-z0-9_-]*$/.test(name)) return "alloc";
+  if (/^(deliver|relay)\.[a-z][a-z0-9_-]*$/.test(name)) return "delivery";
   if (/^lookup\.[A-Za-z0-9_-]+$/.test(name)) return "lookup";
   if (/^pause\.[a-z][a-z0-9 _-]*$/.test(name)) return "pause";
   if (/^kill\.[a-z][a-z0-9 _-]*$/.test(name)) return "kill";
@@ -337,7 +340,7 @@ function parseActions(raw: Obj, name: string, family: PointFamily, path: string,
 function parsePoint(name: string, raw: unknown, path: string, c: Collector): FaultSpec | null {
   const family = pointFamily(name);
   if (family === null) {
-    c.add(path, "unknown fault point: expected queue.<op>, alloc, lookup.<table>, pause.<role>, kill.<role>, " +
+    c.add(path, "unknown fault point: expected queue.<op>, alloc, deliver.<op>, relay.<op>, lookup.<table>, pause.<role>, kill.<role>, " +
       `${NET_POINTS.join(", ")} or ${NEXTHOP_POINTS.join(", ")}`);
     return null;
   }
@@ -369,10 +372,10 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
   }
 
   let errno: number | null = null;
-  const syscall = family === "queue" || family === "alloc";
+  const syscall = family === "queue" || family === "alloc" || family === "delivery";
   if (raw.unsafeErrno !== undefined && typeof raw.unsafeErrno !== "boolean") c.add(`${path}.unsafeErrno`, "must be true or false");
   if (syscall) errno = raw.errno === undefined ? 5 : parseErrno(raw.errno, raw.unsafeErrno === true, `${path}.errno`, c);
-  else if (raw.errno !== undefined) c.add(`${path}.errno`, `only queue.* and alloc points fail with an errno`);
+  else if (raw.errno !== undefined) c.add(`${path}.errno`, `only queue.*, alloc, deliver.* and relay.* points fail with an errno`);
 
   const latency = raw.latency === undefined ? null : parseLatency(raw.latency, `${path}.latency`, c);
   if (actions.some((a) => a.action === "delay" || a.action === "latency") && raw.latency === undefined) c.add(`${path}.latency`, "is required for the delay/latency action");

@@ -15,6 +15,11 @@ export interface FaultSurface {
   apply(injector: Injector): Promise<void>;
   /** Stops injecting (faults off, paused processes resumed); the target keeps running. */
   clear(): Promise<void>;
+  /**
+   * Points whose decisions are taken inside the target (libfiu draws its own random numbers),
+   * not by the injector: sessions can only be attributed to them by time window.
+   */
+  decidedInside?(): string[];
   /** Fault points that fired inside the target since the last call, for surfaces whose decisions are not taken by the injector (libfiu): point -> count. */
   drainFired?(): Promise<Map<string, number>>;
 }

@@ -62,6 +62,8 @@ export class SmtpSession {
   readonly transcript: Transcript | null;
   readonly timeoutMs: number;
   private socket: net.Socket;
+  /** the TCP socket under a TLS one: resetAndDestroy() works only on it */
+  private readonly tcp: net.Socket;
   private reader = new LineReader();
   private parser = new ReplyParser();
   private replies: Reply[] = [];
@@ -73,8 +75,9 @@ export class SmtpSession {
   private readonly host: string;
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
 
-  private constructor(socket: net.Socket, opts: ConnectOptions) {
+  private constructor(socket: net.Socket, opts: ConnectOptions, tcp: net.Socket = socket) {
     this.socket = socket;
+    this.tcp = tcp;
     this.host = opts.host;
     this.remote = formatHostPort(opts.host, opts.port);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
@@ -116,7 +119,7 @@ export class SmtpSession {
       plain.on("error", ignore);
       socket = secure;
     }
-    const session = new SmtpSession(socket, { ...opts, transcript });
+    const session = new SmtpSession(socket, { ...opts, transcript }, plain);
     if (implicit) session.transcript?.info(`TLS established: ${describeTls(session.tlsInfo)}`);
     return session;
   }
@@ -285,7 +288,8 @@ export class SmtpSession {
   /** Ends with a TCP reset (RST) instead of a FIN, as a crashing client would. */
   reset(): void {
     this.transcript?.info("client reset the connection");
-    this.socket.resetAndDestroy();
+    this.tcp.resetAndDestroy();
+    if (this.socket !== this.tcp) this.socket.destroy();
     this.markClosed(false, null);
   }
 

@@ -14,6 +14,15 @@ import { parseDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
 import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
+import type { ScriptTarget } from "./runner.js";
+import { ControlApiError, remoteScriptFaults } from "../monkey/control-client.js";
+
+/** A server given by --host/--port: the toolkit cannot read its queue or mailboxes. */
+const NO_TARGET: ScriptTarget = {
+  delivered: () => Promise.reject(new Error("'expect delivered' needs --target (the toolkit reads the target's mailboxes)")),
+  flushQueue: () => Promise.reject(new Error("flushing the queue needs --target")),
+  queueSize: () => Promise.reject(new Error("reading the queue needs --target")),
+};
 
 export const USAGE = `usage: smtpscript [options] FILE...
 
@@ -31,6 +40,8 @@ options:
   --reporter NAME[=FILE] console (default), tap, junit or json; repeatable;
                          without =FILE a non-console report goes to stdout
   --output FILE          write the (last) non-console report to FILE
+  --monkey URL           'monkey' statements go to this control API ('smtpchaos monkey
+                         serve' prints it), e.g. for a real MTA's fault points
   -j, --jobs N           run N test-cases at once (output stays in order)
   --grep REGEX           run only test-cases whose name matches
   -v, --verbose          show transcripts of passing test-cases too
@@ -52,6 +63,7 @@ interface Parsed {
   grep: RegExp | null;
   verbose: boolean;
   color: boolean;
+  monkey: string | null;
 }
 
 class UsageError extends Error {}
@@ -71,6 +83,7 @@ function parse(argv: string[]): Parsed | "help" {
       reporter: { type: "string", multiple: true },
       output: { type: "string" },
       jobs: { type: "string", short: "j" },
+      monkey: { type: "string" },
       grep: { type: "string" },
       verbose: { type: "boolean", short: "v" },
       "no-color": { type: "boolean" },
@@ -128,6 +141,7 @@ function parse(argv: string[]): Parsed | "help" {
     jobs,
     grep,
     verbose: values.verbose === true,
+    monkey: values.monkey ?? null,
     color: values["no-color"] !== true && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   };
 }
@@ -166,6 +180,15 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
+    if (opts.monkey !== null) {
+      try {
+        binding.target = { ...(binding.target ?? NO_TARGET), faults: await remoteScriptFaults(opts.monkey) };
+      } catch (err) {
+        if (!(err instanceof ControlApiError)) throw err;
+        console.error(`smtpscript: --monkey: ${err.message}`);
+        return EXIT.usage;
+      }
+    }
     return await runAll(programs, opts, binding);
   } finally {
     await binding.stop();

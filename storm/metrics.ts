@@ -2,15 +2,22 @@
 // outcomes (an error taxonomy), and per-second timelines of throughput and concurrency.
 import { Histogram } from "./histogram.js";
 
-export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot"] as const;
+/**
+ * Per-phase latencies. The wire-level kinds time each command; the well-behaved (nodemailer)
+ * client reports "handshake" (connect to ready: banner, EHLO, STARTTLS, EHLO) and "envelope"
+ * (MAIL to 354) instead. "session" is the whole session, measured from its *scheduled* start in
+ * open-loop runs so a stalled generator or server cannot hide latency (coordinated omission).
+ */
+export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "handshake", "envelope", "session"] as const;
 export type Phase = (typeof PHASES)[number];
 
 /**
  * How a session ended. ok: every transaction accepted; tempfail/permfail: the server refused
  * with 4xx/5xx (graceful); aborted: the client dropped it on purpose (mix kinds abort-*);
- * refused/reset/closed/timeout/tls/protocol: the server broke the session.
+ * refused/reset/closed/timeout/tls/protocol: the server broke the session; local: this machine
+ * could not open the socket (EMFILE fd limit, EADDRNOTAVAIL out of ports), not the server's fault.
  */
-export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "refused", "reset", "closed", "timeout", "tls", "protocol"] as const;
+export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "refused", "reset", "closed", "timeout", "tls", "protocol", "local"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** Outcomes that mean the server failed without a proper SMTP reply. */
@@ -24,12 +31,25 @@ export interface TimelinePoint {
   accepted: number;
   errors: number;
   concurrency: number;
+  /** open loop: arrivals dropped this second because the in-flight cap was reached */
+  dropped: number;
 }
 
 export class Metrics {
   readonly phases = new Map<Phase, Histogram>(PHASES.map((p) => [p, new Histogram()]));
   /** "phase code" -> count, e.g. "rcpt 451" */
   readonly codes = new Map<string, number>();
+  /** "phase enhanced-code" -> count, e.g. "rcpt 4.7.1" (RFC 3463, when the server sends them) */
+  readonly enhanced = new Map<string, number>();
+  /** how sessions connected: "ipv4", "ipv6", "plain", "starttls", "implicit-tls", and "...-unavailable" fallbacks */
+  readonly transports = new Map<string, number>();
+  /** session kind -> sessions started */
+  readonly kinds = new Map<string, number>();
+  /** open loop: arrivals not started because the in-flight cap was reached */
+  dropped = 0;
+  /** sessions idling in the "hold" kind right now, and the most at once */
+  holding = 0;
+  maxHolding = 0;
   readonly outcomes = new Map<Outcome, number>(OUTCOMES.map((o) => [o, 0]));
   /** sessions that ran to an outcome */
   sessions = 0;
@@ -39,15 +59,37 @@ export class Metrics {
   inFlight = 0;
   maxConcurrency = 0;
   readonly timeline: TimelinePoint[] = [];
-  private tick = { started: 0, completed: 0, accepted: 0, errors: 0 };
+  private tick = { started: 0, completed: 0, accepted: 0, errors: 0, dropped: 0 };
 
   phase(p: Phase, ms: number): void {
     (this.phases.get(p) as Histogram).recordMs(ms);
   }
 
-  code(p: Phase, code: number): void {
-    const k = `${p} ${code}`;
-    this.codes.set(k, (this.codes.get(k) ?? 0) + 1);
+  code(p: Phase, code: number, enhanced?: { text: string } | null): void {
+    bump(this.codes, `${p} ${code}`);
+    if (enhanced !== undefined && enhanced !== null) bump(this.enhanced, `${p} ${enhanced.text}`);
+  }
+
+  transport(what: string): void {
+    bump(this.transports, what);
+  }
+
+  kind(k: string): void {
+    bump(this.kinds, k);
+  }
+
+  drop(): void {
+    this.dropped++;
+    this.tick.dropped++;
+  }
+
+  holdStarted(): void {
+    this.holding++;
+    if (this.holding > this.maxHolding) this.maxHolding = this.holding;
+  }
+
+  holdEnded(): void {
+    this.holding--;
   }
 
   sessionStarted(): void {
@@ -71,7 +113,7 @@ export class Metrics {
   sample(t: number): TimelinePoint {
     const point = { t, ...this.tick, concurrency: this.inFlight };
     this.timeline.push(point);
-    this.tick = { started: 0, completed: 0, accepted: 0, errors: 0 };
+    this.tick = { started: 0, completed: 0, accepted: 0, errors: 0, dropped: 0 };
     return point;
   }
 
@@ -82,4 +124,8 @@ export class Metrics {
   ungraceful(): number {
     return UNGRACEFUL.reduce((a, o) => a + this.count(o), 0);
   }
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }

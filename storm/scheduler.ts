@@ -1,22 +1,58 @@
-// Closed-loop storm: `concurrency` sessions at all times until the duration or session budget
-// is spent (always bounded) or the run is aborted (Ctrl-C), then in-flight sessions finish.
-import { Metrics } from "./metrics.js";
+// Starting sessions over time, always bounded by a duration (and optionally by session and
+// message counts) or an abort (Ctrl-C); in-flight sessions then finish.
+//
+// Closed loop: keep `concurrency` sessions in flight (or the level of the stages), starting one
+// as another ends. Open loop: start sessions at an arrival rate whatever the server does; each
+// session's latency counts from when it was *due*, so a slow server or a busy generator shows as
+// latency instead of silently lowering the load (coordinated omission), and arrivals that would
+// exceed the in-flight cap are dropped and counted rather than delayed.
+//
+// Hot path: no timer per session; one control timer and one once-a-second sampler per storm.
+import { Metrics, UNGRACEFUL } from "./metrics.js";
+import type { Outcome } from "./metrics.js";
 import { PlanStream } from "./plan.js";
-import type { Mix } from "./plan.js";
+import type { Mix, PlanOrigin, SessionPlan } from "./plan.js";
 import { runSession } from "./session.js";
 import type { SessionTarget } from "./session.js";
+import { Profile } from "./profile.js";
+import type { Stage } from "./profile.js";
+
+export type LoadModel = "closed" | "open";
 
 export interface StormOptions {
   target: SessionTarget;
-  concurrency: number;
-  durationMs: number;
-  /** stop starting sessions after this many (default: no limit besides the duration) */
+  /** closed loop: sessions in flight at all times (without stages) */
+  concurrency?: number;
+  /** open loop: session arrivals per second (without stages) */
+  rate?: number;
+  /** default: "open" when rate is given, else "closed" */
+  model?: LoadModel;
+  /** ramps: levels are sessions (closed) or arrivals/s (open) */
+  stages?: readonly Stage[];
+  /** how long to start sessions; defaults to the stages' total */
+  durationMs?: number;
+  /** stop starting sessions after this many */
   maxSessions?: number;
+  /** stop starting sessions once this many messages were accepted */
+  maxMessages?: number;
+  /** open loop: arrivals while this many sessions are in flight are dropped (default 10,000) */
+  maxInFlight?: number;
   mix: Mix;
   seed: number;
   signal?: AbortSignal;
   /** called once a second with the metrics so far (live progress) */
   onTick?: (m: Metrics, elapsedMs: number) => void;
+  /** called once, when the storm stops starting sessions (in-flight ones then drain) */
+  onStopped?: () => void;
+  /** which sessions count as failed, to keep the first for shrinking (default: ungraceful outcomes) */
+  isFailure?: (outcome: Outcome, elapsedMs: number) => boolean;
+}
+
+export interface SessionFailure {
+  plan: SessionPlan;
+  origin: PlanOrigin;
+  outcome: Outcome;
+  elapsedMs: number;
 }
 
 export interface StormResult {
@@ -24,31 +60,118 @@ export interface StormResult {
   seed: number;
   durationMs: number;
   interrupted: boolean;
+  model: LoadModel;
+  /** the first session that failed the isFailure check, replayable by its origin */
+  failure: SessionFailure | null;
 }
 
+export const isUngraceful = (o: Outcome): boolean => UNGRACEFUL.includes(o);
+
 export async function runStorm(o: StormOptions): Promise<StormResult> {
-  if (!(o.durationMs > 0)) throw new RangeError("a storm needs a positive duration");
+  const model: LoadModel = o.model ?? (o.rate !== undefined ? "open" : "closed");
+  const constant = model === "open" ? o.rate : o.concurrency;
+  if (o.stages === undefined && !(constant !== undefined && constant > 0)) throw new RangeError(`a ${model}-loop storm needs ${model === "open" ? "a rate" : "a concurrency"} or stages`);
+  const profile = new Profile(o.stages ?? null, constant ?? 0);
+  const durationMs = Math.min(o.durationMs ?? Infinity, profile.totalMs);
+  if (!(durationMs > 0 && Number.isFinite(durationMs))) throw new RangeError("a storm needs a positive, finite duration (or stages)");
+  const maxInFlight = o.maxInFlight ?? 10_000;
+  const isFailure = o.isFailure ?? isUngraceful;
   const metrics = new Metrics();
   const plans = new PlanStream(o.mix, o.seed);
   const t0 = performance.now();
-  const deadline = t0 + o.durationMs;
+  const deadline = t0 + durationMs;
   let started = 0;
+  let issued = 0;
+  let inFlight = 0;
+  let stopped = false;
+  let failure: SessionFailure | null = null;
+  let fatal: unknown = null;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => (finish = r));
+
+  const bounded = (): boolean =>
+    !stopped &&
+    fatal === null &&
+    o.signal?.aborted !== true &&
+    (o.maxSessions === undefined || started < o.maxSessions) &&
+    (o.maxMessages === undefined || metrics.accepted < o.maxMessages);
+  const more = (now: number): boolean => now < deadline && bounded();
+  /** open loop: set once no arrival is left before the deadline (or a bound was hit) */
+  let arrivalsDone = false;
+
+  const launch = (scheduledAt: number | undefined): void => {
+    started++;
+    inFlight++;
+    const plan = plans.next();
+    const origin = plans.lastOrigin();
+    runSession(plan, o.target, metrics, scheduledAt === undefined ? {} : { scheduledAt }).then(
+      (outcome) => {
+        inFlight--;
+        if (failure === null && isFailure(outcome, performance.now() - (scheduledAt ?? t0))) {
+          failure = { plan, origin, outcome, elapsedMs: performance.now() - (scheduledAt ?? t0) };
+        }
+        if (model === "closed") pump();
+        if (stopped && inFlight === 0) finish();
+      },
+      (err: unknown) => {
+        inFlight--;
+        fatal ??= err;
+        if (stopped && inFlight === 0) finish();
+      },
+    );
+  };
+
+  // Closed loop: fill up to the current level.
+  const pump = (): void => {
+    if (stopped) return;
+    const now = performance.now();
+    const level = Math.floor(profile.level(now - t0));
+    while (inFlight < level && more(now)) launch(undefined);
+  };
+
+  // Open loop: start every arrival that is due, stamped with when it was due. An arrival due
+  // before the deadline is started even if this tick comes late (its lateness is latency).
+  const arrive = (): void => {
+    const now = performance.now();
+    for (;;) {
+      const due = t0 + profile.arrivalTime(issued);
+      if (due >= deadline || !bounded()) {
+        arrivalsDone = true;
+        break;
+      }
+      if (due > now) break;
+      issued++;
+      if (inFlight >= maxInFlight) metrics.drop();
+      else launch(due);
+    }
+  };
+
+  const control = (): void => {
+    if (stopped) return;
+    if (model === "open") arrive();
+    else pump();
+    if (model === "open" ? arrivalsDone : !more(performance.now())) {
+      stopped = true;
+      clearInterval(controller);
+      o.onStopped?.();
+      if (inFlight === 0) finish();
+    }
+  };
   const ticker = setInterval(() => {
     metrics.sample(Math.round((performance.now() - t0) / 1000));
     o.onTick?.(metrics, performance.now() - t0);
   }, 1000);
-  const more = (): boolean => performance.now() < deadline && o.signal?.aborted !== true && (o.maxSessions === undefined || started < o.maxSessions);
-  const worker = async (): Promise<void> => {
-    while (more()) {
-      started++;
-      await runSession(plans.next(), o.target, metrics);
-    }
-  };
+  // Open loop needs a fine tick to start arrivals on time; closed loop only follows ramps and deadlines.
+  const controller = setInterval(control, model === "open" ? 2 : 20);
+  control();
   try {
-    await Promise.all(Array.from({ length: o.concurrency }, worker));
+    await finished;
   } finally {
+    stopped = true;
+    clearInterval(controller);
     clearInterval(ticker);
   }
+  if (fatal !== null) throw fatal;
   metrics.sample(Math.round((performance.now() - t0) / 1000));
-  return { metrics, seed: o.seed, durationMs: performance.now() - t0, interrupted: o.signal?.aborted === true };
+  return { metrics, seed: o.seed, durationMs: performance.now() - t0, interrupted: o.signal?.aborted === true, model, failure };
 }

@@ -1,90 +1,163 @@
 // One storm session over the shared wire layer, timed phase by phase. Replies are judged here
-// only by their class; all parsing is the wire layer's.
-import { SmtpSession, SmtpError, SmtpConnectError, SmtpDisconnectedError, buildMessage, encodeData } from "../smtp/index.js";
+// only by their class; all parsing is the wire layer's. The well-behaved kind is nodemailer's
+// client instead (storm/wellbehaved.ts): what a real, polite MTA client does.
+import { Capabilities, SmtpSession, SmtpError, SmtpConnectError, SmtpDisconnectedError, buildMessage, encodeData, generatedBody } from "../smtp/index.js";
 import type { Reply } from "../smtp/index.js";
 import type { Metrics, Outcome, Phase } from "./metrics.js";
 import type { SessionPlan } from "./plan.js";
+import { wheel } from "./wheel.js";
+import { runWellBehaved } from "./wellbehaved.js";
 
 export interface SessionTarget {
   host: string;
   port: number;
   rcpt: string;
   timeoutMs: number;
+  /** implicit-TLS (SMTPS) port, when the server listens on one */
+  tlsPort?: number;
+  /** an IPv6 address of the same server (e.g. "::1"), with its ports when they differ */
+  host6?: string;
+  port6?: number;
+  tlsPort6?: number;
+  /** AUTH credentials for the well-behaved client (used only when the server offers AUTH) */
+  auth?: { user: string; pass: string };
+}
+
+export interface SessionOptions {
+  /** performance.now() when the session was due (open loop); latency counts from here */
+  scheduledAt?: number;
 }
 
 /** The server refused with a reply: the session ends gracefully with that class. */
-class Refused extends Error {
+export class Refused extends Error {
   constructor(readonly reply: Reply) {
     super(`${reply.code} ${reply.text}`);
   }
 }
 
-export async function runSession(plan: SessionPlan, target: SessionTarget, m: Metrics): Promise<Outcome> {
+export const CLIENT_NAME = "storm.client.example";
+export const SENDER = "storm@client.example";
+
+/** Where a plan connects: its address family and TLS mode, falling back (and counting it) when the target lacks one. */
+export function endpointFor(plan: SessionPlan, t: SessionTarget, m: Metrics | null): { host: string; port: number; implicit: boolean } {
+  let host = t.host;
+  let port = t.port;
+  let tlsPort = t.tlsPort;
+  if (plan.family === 6 && t.host6 !== undefined) {
+    host = t.host6;
+    port = t.port6 ?? t.port;
+    tlsPort = t.tlsPort6 ?? t.tlsPort;
+    m?.transport("ipv6");
+  } else {
+    if (plan.family === 6) m?.transport("ipv6-unavailable");
+    m?.transport("ipv4");
+  }
+  if (plan.tls === "implicit") {
+    if (tlsPort !== undefined) {
+      m?.transport("implicit-tls");
+      return { host, port: tlsPort, implicit: true };
+    }
+    m?.transport("implicit-tls-unavailable");
+  }
+  return { host, port, implicit: false };
+}
+
+export async function runSession(plan: SessionPlan, target: SessionTarget, m: Metrics, opts: SessionOptions = {}): Promise<Outcome> {
+  const t0 = opts.scheduledAt ?? performance.now();
+  m.sessionStarted();
+  m.kind(plan.kind);
+  const { outcome, accepted } = plan.kind === "wellbehaved" ? await runWellBehaved(plan, target, m, t0) : await runWire(plan, target, m, t0);
+  m.phase("session", performance.now() - t0);
+  m.sessionEnded(outcome, accepted);
+  return outcome;
+}
+
+const positive = (r: Reply): boolean => r.klass === "ok";
+
+async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0: number): Promise<{ outcome: Outcome; accepted: number }> {
   let accepted = 0;
   let session: SmtpSession | null = null;
-  m.sessionStarted();
   let outcome: Outcome;
+  const record = (phase: Phase, since: number, r: Reply): void => {
+    m.phase(phase, performance.now() - since);
+    m.code(phase, r.code, r.enhanced);
+  };
   const timed = async (phase: Phase, fn: () => Promise<Reply>, ok: (r: Reply) => boolean): Promise<Reply> => {
-    const t0 = performance.now();
+    const t = performance.now();
     const r = await fn();
-    m.phase(phase, performance.now() - t0);
-    m.code(phase, r.code);
+    record(phase, t, r);
     if (!ok(r)) throw new Refused(r);
     return r;
   };
-  const positive = (r: Reply): boolean => r.klass === "ok";
+  const slow = plan.kind === "slowloris";
   try {
-    const t0 = performance.now();
-    session = await SmtpSession.connect({ host: target.host, port: target.port, timeoutMs: target.timeoutMs, transcript: null });
+    const ep = endpointFor(plan, target, m);
+    session = await SmtpSession.connect({ host: ep.host, port: ep.port, tls: ep.implicit ? "implicit" : "none", timeoutMs: target.timeoutMs, transcript: null });
+    // From the scheduled start: in an open-loop run a late start is latency the client sees.
     m.phase("connect", performance.now() - t0);
     const s = session;
+    // Slowloris dribbles every command line; the others send it in one write.
+    const cmd = async (line: string): Promise<Reply> => {
+      if (!slow) return s.command(line);
+      await dribble(s, line + "\r\n", plan);
+      return s.readReply(undefined, `reply to ${line.split(" ")[0]}`);
+    };
     await timed("banner", () => s.readReply(undefined, "banner"), (r) => r.code === 220);
-    const { capabilities } = await (async () => {
-      const t = performance.now();
-      const e = await s.ehlo("storm.client.example");
-      m.phase("ehlo", performance.now() - t);
-      m.code("ehlo", e.reply.code);
-      if (e.reply.code !== 250) throw new Refused(e.reply);
-      return e;
-    })();
-    if (plan.starttls && capabilities.has("STARTTLS")) {
+    let capabilities = await ehlo(s, m, cmd);
+    if (plan.tls === "starttls" && !ep.implicit && capabilities.has("STARTTLS")) {
       const t = performance.now();
       const r = await s.command("STARTTLS");
-      m.code("tls", r.code);
+      m.code("tls", r.code, r.enhanced);
       if (r.code !== 220) throw new Refused(r);
       await s.startTls();
       m.phase("tls", performance.now() - t);
-      await s.ehlo("storm.client.example");
+      m.transport("starttls");
+      capabilities = (await s.ehlo(CLIENT_NAME)).capabilities;
+    } else if (!ep.implicit) {
+      m.transport(plan.tls === "starttls" ? "starttls-unavailable" : "plain");
+    }
+    if (plan.kind === "hold") {
+      // Idle on an established session: what the 10k-concurrency run holds open.
+      m.holdStarted();
+      try {
+        await wheel.sleep(plan.holdMs);
+      } finally {
+        m.holdEnded();
+      }
+      if (s.closed) throw new SmtpDisconnectedError(s.remote, "end of hold", false, "");
     }
     if (plan.kind === "garbage") {
       // Garbage and an overlong line: the server must answer 5xx and keep going.
       await timed("mail", () => s.command("\x01\x02 not smtp " + "x".repeat(2000)), () => true);
     }
-    for (let tx = 0; tx < plan.transactions; tx++) {
+    const rcptLine = `RCPT TO:<${target.rcpt}>`;
+    const transactions = plan.kind === "hold" ? 0 : plan.transactions;
+    for (let tx = 0; tx < transactions; tx++) {
       if (tx > 0) await timed("mail", () => s.command("RSET"), positive);
-      const msg = buildMessage({ from: "storm@client.example", to: [target.rcpt], size: plan.size, date: new Date(0) });
-      if (plan.kind === "pipelined" && capabilities.has("PIPELINING")) {
-        const t = performance.now();
-        s.writeLines(["MAIL FROM:<storm@client.example>", ...Array.from({ length: plan.rcpts }, () => `RCPT TO:<${target.rcpt}>`), "DATA"]);
-        const mail = await s.readReply();
-        m.phase("mail", performance.now() - t);
-        m.code("mail", mail.code);
-        const rcpts: Reply[] = [];
-        for (let i = 0; i < plan.rcpts; i++) rcpts.push(await s.readReply());
-        m.phase("rcpt", performance.now() - t);
-        for (const r of rcpts) m.code("rcpt", r.code);
-        const data = await s.readReply();
-        m.phase("data", performance.now() - t);
-        m.code("data", data.code);
-        if (!positive(mail)) throw new Refused(mail);
-        const bad = rcpts.find((r) => !positive(r));
-        if (bad !== undefined) throw new Refused(bad);
-        if (data.code !== 354) throw new Refused(data);
-      } else {
-        await timed("mail", () => s.command("MAIL FROM:<storm@client.example>"), positive);
-        for (let i = 0; i < plan.rcpts; i++) await timed("rcpt", () => s.command(`RCPT TO:<${target.rcpt}>`), positive);
-        await timed("data", () => s.command("DATA"), (r) => r.code === 354);
+      const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
+      if (pipelining) await pipelinedEnvelope(s, m, plan.rcpts, rcptLine, plan.kind === "many-rcpts");
+      else {
+        await timed("mail", () => cmd(`MAIL FROM:<${SENDER}>`), positive);
+        let ok = 0;
+        let refusal: Reply | null = null;
+        for (let i = 0; i < plan.rcpts; i++) {
+          const t = performance.now();
+          const r = await cmd(rcptLine);
+          record("rcpt", t, r);
+          if (positive(r)) ok++;
+          else if (plan.kind !== "many-rcpts") throw new Refused(r);
+          else refusal ??= r;
+        }
+        // Many recipients: a 452 "too many recipients" for some is fine if others were taken.
+        if (ok === 0 && refusal !== null) throw new Refused(refusal);
+        await timed("data", () => cmd("DATA"), (r) => r.code === 354);
       }
+      if (plan.kind === "large") {
+        await timed("dot", () => streamLarge(s, plan.size, target.rcpt), positive);
+        accepted++;
+        continue;
+      }
+      const msg = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
       if (plan.kind === "abort-data") {
         // Half the message, then a reset: the server must not deliver it.
         await s.writeLarge(msg.data.subarray(0, Math.floor(msg.data.length / 2)));
@@ -97,7 +170,18 @@ export async function runSession(plan: SessionPlan, target: SessionTarget, m: Me
         s.reset();
         break;
       }
-      await timed("dot", () => s.sendData(msg.data), positive);
+      if (slow) {
+        // The head of the message dribbled too, then the rest at once.
+        const data = encodeData(msg.data);
+        const head = Math.min(64, data.length);
+        await dribble(s, data.subarray(0, head), plan);
+        await timed("dot", async () => {
+          await s.writeLarge(data.subarray(head));
+          return s.readReply(undefined, "reply to end of data");
+        }, positive);
+      } else {
+        await timed("dot", () => s.sendData(msg.data), positive);
+      }
       accepted++;
     }
     if (plan.kind === "abort-data" || plan.kind === "abort-after-dot") {
@@ -111,13 +195,84 @@ export async function runSession(plan: SessionPlan, target: SessionTarget, m: Me
   } finally {
     session?.close();
   }
-  m.sessionEnded(outcome, accepted);
-  return outcome;
+  return { outcome, accepted };
 }
 
-function classify(err: unknown): Outcome {
+async function ehlo(s: SmtpSession, m: Metrics, cmd: (line: string) => Promise<Reply>): Promise<Capabilities> {
+  const t = performance.now();
+  const reply = await cmd(`EHLO ${CLIENT_NAME}`);
+  m.phase("ehlo", performance.now() - t);
+  m.code("ehlo", reply.code, reply.enhanced);
+  if (reply.code !== 250) throw new Refused(reply);
+  return Capabilities.fromEhlo(reply);
+}
+
+/** MAIL, every RCPT and DATA in one write (RFC 2920), then the replies in order. */
+async function pipelinedEnvelope(s: SmtpSession, m: Metrics, rcpts: number, rcptLine: string, partialOk: boolean): Promise<void> {
+  const t = performance.now();
+  const lines = new Array<string>(rcpts + 2);
+  lines[0] = `MAIL FROM:<${SENDER}>`;
+  for (let i = 1; i <= rcpts; i++) lines[i] = rcptLine;
+  lines[rcpts + 1] = "DATA";
+  s.writeLines(lines);
+  const mail = await s.readReply();
+  m.phase("mail", performance.now() - t);
+  m.code("mail", mail.code, mail.enhanced);
+  let ok = 0;
+  let refusal: Reply | null = null;
+  for (let i = 0; i < rcpts; i++) {
+    const r = await s.readReply();
+    m.code("rcpt", r.code, r.enhanced);
+    if (positive(r)) ok++;
+    else refusal ??= r;
+  }
+  m.phase("rcpt", performance.now() - t);
+  const data = await s.readReply();
+  m.phase("data", performance.now() - t);
+  m.code("data", data.code, data.enhanced);
+  if (!positive(mail)) throw new Refused(mail);
+  if (refusal !== null && (!partialOk || ok === 0)) {
+    // The server already answered DATA; a 354 must be closed with an empty message.
+    if (data.code === 354) s.write(".\r\n");
+    throw new Refused(refusal);
+  }
+  if (data.code !== 354) throw new Refused(data);
+}
+
+// Whole fill lines, so chunks can follow each other and the body stays line-aligned.
+const LARGE_CHUNK = generatedBody(84 * 3120);
+
+/** A generated message of `size` body bytes, streamed in fixed chunks with backpressure: a 20 MB message costs no 20 MB buffer. */
+async function streamLarge(s: SmtpSession, size: number, rcpt: string): Promise<Reply> {
+  const head = buildMessage({ from: SENDER, to: [rcpt], size: 0, date: new Date(0) }).data;
+  s.write(head);
+  let left = size;
+  while (left >= LARGE_CHUNK.length && !s.closed) {
+    await s.writeLarge(LARGE_CHUNK, 64 * 1024);
+    left -= LARGE_CHUNK.length;
+  }
+  // generated bodies never start a line with "." so no dot-stuffing is needed
+  await s.writeLarge(encodeData(generatedBody(left)));
+  await s.drain();
+  return s.readReply(undefined, "reply to end of data");
+}
+
+/** Writes `data` a few bytes at a time with pauses (slowloris). */
+async function dribble(s: SmtpSession, data: string | Buffer, plan: SessionPlan): Promise<void> {
+  const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+  const step = Math.max(1, plan.chunk);
+  for (let off = 0; off < buf.length && !s.closed; off += step) {
+    s.write(buf.subarray(off, off + step));
+    if (off + step < buf.length) await wheel.sleep(plan.pauseMs);
+  }
+}
+
+/** Connect errors that are this machine's limits, not the server's behaviour. */
+const LOCAL_ERRORS = new Set(["EMFILE", "ENFILE", "EADDRNOTAVAIL", "ENOBUFS"]);
+
+export function classify(err: unknown): Outcome {
   if (err instanceof Refused) return err.reply.klass === "tempfail" ? "tempfail" : "permfail";
-  if (err instanceof SmtpConnectError) return err.code === "ETIMEDOUT" ? "timeout" : "refused";
+  if (err instanceof SmtpConnectError) return LOCAL_ERRORS.has(err.code) ? "local" : err.code === "ETIMEDOUT" ? "timeout" : "refused";
   if (err instanceof SmtpDisconnectedError) return err.reset ? "reset" : "closed";
   if (err instanceof SmtpError) return err.kind === "timeout" ? "timeout" : err.kind === "tls" ? "tls" : "protocol";
   throw err;

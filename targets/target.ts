@@ -79,6 +79,8 @@ export interface Target {
   queueSize(): Promise<number>;
   /** Everything delivered since start (kept across restart()). */
   delivered(): Promise<DeliveredMessage[]>;
+  /** Just the ledger ids of everything delivered (cheap: reads message heads only). */
+  deliveredIds?(): Promise<Array<string | null>>;
   /** The target's processes by role, for process faults. */
   processes(): Promise<RoleProcess[]>;
 }

@@ -98,6 +98,8 @@ class ProxyConnection {
   private resetArmed = false;
   private readonly latency: Decision | null;
   private readonly split: Decision | null;
+  /** the client's source port: faults are attributed to its session */
+  private readonly conn: number | undefined;
   private readonly c2s: Pump;
   private readonly s2c: Pump;
 
@@ -108,7 +110,8 @@ class ProxyConnection {
     private readonly stats: ProxyStats,
     private readonly splitGapMs: number,
   ) {
-    const decide = (p: string): Decision | null => injector?.decide(p, { phase: "connect" }) ?? null;
+    this.conn = client.remotePort;
+    const decide = (p: string): Decision | null => injector?.decide(p, { phase: "connect", conn: this.conn }) ?? null;
     this.latency = decide("net.latency");
     const throttle = decide("net.throttle");
     this.split = decide("net.split");
@@ -188,8 +191,8 @@ class ProxyConnection {
         return;
       }
       this.body = false;
-      const stall = this.injector?.decide("net.stall", { phase: "body" }) ?? null;
-      const reset = this.injector?.decide("net.reset", { phase: "dot" }) ?? null;
+      const stall = this.injector?.decide("net.stall", { phase: "body", conn: this.conn }) ?? null;
+      const reset = this.injector?.decide("net.reset", { phase: "dot", conn: this.conn }) ?? null;
       if (r.body.length > 0) this.c2s.push({ kind: "write", data: r.body, notBefore });
       if (stall !== null) {
         this.stats.stalls++;
@@ -234,6 +237,8 @@ export class SmtpProxy implements FaultLayer {
   readonly stats: ProxyStats = { connections: 0, stalls: 0, resets: 0, splits: 0 };
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  /** client source port -> our source port towards the server, for recent connections */
+  private readonly pairs = new Map<number, number>();
 
   constructor(private readonly opts: ProxyOptions) {
     if (!isLoopback(opts.upstream.host)) throw new Error(`proxy: upstream ${opts.upstream.host} is not loopback`);
@@ -266,11 +271,20 @@ export class SmtpProxy implements FaultLayer {
       s.setNoDelay(true);
     }
     upstream.once("connect", () => {
+      if (client.remotePort !== undefined && upstream.localPort !== undefined) {
+        this.pairs.set(client.remotePort, upstream.localPort);
+        if (this.pairs.size > 20_000) this.pairs.delete(this.pairs.keys().next().value as number);
+      }
       new ProxyConnection(client, upstream, this.opts.injector, this.stats, this.opts.splitGapMs ?? 15);
       client.resume();
     });
     upstream.once("error", () => client.destroy());
     client.once("error", () => upstream.destroy());
+  }
+
+  /** The port the server saw for the client that came from `clientPort` (recent connections only). */
+  upstreamPortOf(clientPort: number): number | undefined {
+    return this.pairs.get(clientPort);
   }
 
   async stop(): Promise<void> {

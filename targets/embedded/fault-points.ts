@@ -22,6 +22,8 @@ export interface FaultContext {
   phase: "MAIL" | "RCPT" | "DATA" | "queue" | "delivery" | "relay";
   queueId?: string;
   address?: string;
+  /** source port of the client session the operation serves, so faults attribute to it */
+  clientPort?: number;
 }
 
 export interface FaultPoints {

@@ -181,12 +181,12 @@ export class EmbeddedMta {
     const at = rcpt.lastIndexOf("@");
     const local = rcpt.slice(0, at).toLowerCase();
     const domain = rcpt.slice(at + 1).toLowerCase();
-    await this.guard("lookup.domains", { phase: "RCPT", address: rcpt }, "4.3.0 Temporary lookup failure");
+    await this.guard("lookup.domains", { phase: "RCPT", address: rcpt, clientPort: session.remotePort }, "4.3.0 Temporary lookup failure");
     if (domain !== this.domain) {
       if ((this.opts.relayDomains ?? []).includes(domain) && this.opts.nextHop !== undefined) return;
       throw permfail(554, `5.7.1 <${rcpt}>: Relay access denied`);
     }
-    await this.guard("lookup.recipients", { phase: "RCPT", address: rcpt }, "4.3.0 Temporary lookup failure");
+    await this.guard("lookup.recipients", { phase: "RCPT", address: rcpt, clientPort: session.remotePort }, "4.3.0 Temporary lookup failure");
     if (!this.users.has(local)) throw permfail(550, `5.1.1 <${rcpt}>: Recipient address rejected: User unknown`);
   }
 
@@ -194,7 +194,7 @@ export class EmbeddedMta {
     const chunks: Buffer[] = [];
     let failure: Error | null = null;
     try {
-      await this.faults.check("alloc", { phase: "DATA" });
+      await this.faults.check("alloc", { phase: "DATA", clientPort: session.remotePort });
     } catch (err) {
       failure = this.internal(err, "alloc", "4.3.0 Error: insufficient system resources");
     }
@@ -209,7 +209,7 @@ export class EmbeddedMta {
     };
     const received = `Received: from ${session.hostNameAppearsAs ?? "unknown"} ([${session.remoteAddress}])\r\n\tby ${this.hostname} (smtpchaos embedded) with ${session.transmissionType} id ${env.id};\r\n\t${new Date().toUTCString()}\r\n`;
     try {
-      await this.spool.put(env, Buffer.concat([Buffer.from(received), ...chunks]));
+      await this.spool.put(env, Buffer.concat([Buffer.from(received), ...chunks]), session.remotePort);
     } catch (err) {
       // Not acknowledged, so nothing is lost: the client keeps the message and retries.
       throw this.internal(err, "queue", "4.3.0 Error: queue file write error");

@@ -32,8 +32,8 @@ export class Spool {
     return `${Date.now().toString(36)}${randomBytes(5).toString("hex")}`.toUpperCase();
   }
 
-  async put(env: Envelope, data: Buffer): Promise<void> {
-    const ctx = { phase: "DATA" as const, queueId: env.id };
+  async put(env: Envelope, data: Buffer, clientPort?: number): Promise<void> {
+    const ctx = { phase: "DATA" as const, queueId: env.id, ...(clientPort !== undefined ? { clientPort } : {}) };
     await this.writeDurably(`${env.id}.msg`, data, ctx);
     await this.writeDurably(`${env.id}.env`, Buffer.from(JSON.stringify(env)), ctx);
     await this.syncDir();
@@ -60,7 +60,7 @@ export class Spool {
     await rm(join(this.dir, `${id}.msg`), { force: true });
   }
 
-  private async writeDurably(name: string, data: Buffer, ctx: { phase: "DATA" | "queue"; queueId: string }): Promise<void> {
+  private async writeDurably(name: string, data: Buffer, ctx: { phase: "DATA" | "queue"; queueId: string; clientPort?: number }): Promise<void> {
     const f = this.faults();
     const tmp = join(this.dir, `${name}.tmp`);
     await f.check("queue.open", ctx);

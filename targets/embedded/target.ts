@@ -15,6 +15,7 @@ import { ScriptedFaults } from "./scripted-faults.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
+import { maildirIds } from "../process/maildir-ids.js";
 
 export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
   /** working directory; a fresh temporary one (removed on stop) when absent */
@@ -72,10 +73,13 @@ export class EmbeddedTarget implements Target {
     return this.scripted;
   }
 
-  /** In-process mode only: where the monkey plugs its faults in. */
+  private hooks: FaultPoints | null = null;
+
+  /** In-process mode only: where the monkey plugs its faults in (kept across restart()). */
   setFaults(faults: FaultPoints | null): void {
-    if (this.mta === null) throw new Error("fault points are reachable only on a started in-process embedded target");
-    this.mta.setFaults(faults);
+    if (this.mode !== "in-process") throw new Error("fault points are reachable only on an in-process embedded target");
+    this.hooks = faults;
+    this.mta?.setFaults(faults ?? this.scripted);
   }
 
   async start(): Promise<void> {
@@ -87,7 +91,8 @@ export class EmbeddedTarget implements Target {
       const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
       await mta.start();
       this.mta = mta;
-      if (this.scripted !== null) mta.setFaults(this.scripted);
+      const faults = this.hooks ?? this.scripted;
+      if (faults !== null) mta.setFaults(faults);
       const { port, tlsPort } = mta.endpoint;
       this.ep = { host: "127.0.0.1", port, ...(tlsPort !== null ? { tlsPort } : {}) };
     } else {
@@ -205,6 +210,10 @@ export class EmbeddedTarget implements Target {
       for (const m of await box.messages()) out.push({ id: readMessageId(m.data), location: m.path, size: m.data.length, data: m.data });
     }
     return out;
+  }
+
+  async deliveredIds(): Promise<Array<string | null>> {
+    return maildirIds(this.users.map((u) => join(this.workDir, "mail", u, "Maildir")));
   }
 
   async processes(): Promise<RoleProcess[]> {

@@ -10,6 +10,7 @@ import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, Target
 import { Supervisor } from "./supervisor.js";
 import { descendants } from "./procfs.js";
 import { freePort } from "./free-port.js";
+import { maildirIds } from "./maildir-ids.js";
 import { waitForBanner } from "./banner.js";
 import { SmtpSession } from "../../smtp/session.js";
 
@@ -201,6 +202,10 @@ export abstract class DaemonTarget implements Target {
       }
     }
     return out;
+  }
+
+  async deliveredIds(): Promise<Array<string | null>> {
+    return maildirIds(this.maildirs(this.workDir));
   }
 
   async processes(): Promise<RoleProcess[]> {

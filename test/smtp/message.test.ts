@@ -32,6 +32,17 @@ test("bare LF and bare CR are normalised to CRLF", () => {
   assert.equal(normalizeLineEndings("a\nb\rc\r\nd").toString(), "a\r\nb\r\nc\r\nd");
 });
 
+test("line ending normalisation agrees with a plain rewrite, and leaves clean data uncopied", () => {
+  const text = fc.array(fc.constantFrom("a", ".", " ", "\r", "\n", "\r\n", "é"), { maxLength: 40 }).map((a) => a.join(""));
+  fc.assert(
+    fc.property(text, (s) => {
+      assert.equal(normalizeLineEndings(s).toString(), s.replace(/\r\n|\r|\n/g, "\r\n"));
+    }),
+  );
+  const clean = Buffer.from("a\r\nb\r\n");
+  assert.equal(normalizeLineEndings(clean), clean);
+});
+
 test("generated bodies have the exact size and CRLF lines", () => {
   for (const n of [0, 1, 2, 3, 84, 85, 86, 1000, 65537]) {
     const b = generatedBody(n);

@@ -4,7 +4,9 @@ import net from "node:net";
 import { execFile } from "node:child_process";
 import { PlanStream, DEFAULT_MIX, validateMix, MixError } from "../../storm/plan.js";
 import { parseThreshold, actualValue, passes, ThresholdError } from "../../storm/thresholds.js";
-import { Metrics } from "../../storm/metrics.js";
+import { Metrics, UNGRACEFUL } from "../../storm/metrics.js";
+import { classify } from "../../storm/session.js";
+import { SmtpConnectError } from "../../smtp/index.js";
 import { runStorm } from "../../storm/scheduler.js";
 import { assertLoopback, RemoteTargetError } from "../../storm/safety.js";
 import { EmbeddedTarget } from "../../targets/embedded/target.js";
@@ -105,4 +107,17 @@ test("the CLI refuses a remote host and a failed threshold exits 1", async () =>
   assert.equal(fail.code, 1, fail.out);
   assert.match(fail.out, /count\(accepted\)>1000000 .* FAIL/);
   assert.match(fail.out, /seed 3/);
+});
+
+test("the fd limit: the CLI refuses a storm the limit cannot hold and says how to raise it; EMFILE mid-run is a local outcome", async () => {
+  const res = await new Promise<{ code: number; out: string }>((resolve) =>
+    execFile("bash", ["-c", `ulimit -n 256 && exec "${process.execPath}" dist/bin/smtpchaos.js storm --target embedded --sessions 1000 --duration 1s`], (err, stdout, stderr) =>
+      resolve({ code: err === null ? 0 : Number(err.code), out: stdout + stderr }),
+    ),
+  );
+  assert.equal(res.code, 2, res.out);
+  assert.match(res.out, /1000 sessions need about 1064 file descriptors, but the limit is 256; raise it with 'ulimit -n 2024'/);
+  assert.equal(classify(new SmtpConnectError("127.0.0.1", 25, "EMFILE")), "local");
+  assert.equal(classify(new SmtpConnectError("127.0.0.1", 25, "ECONNREFUSED")), "refused");
+  assert.ok(!UNGRACEFUL.includes("local"));
 });

@@ -1,0 +1,234 @@
+// storm vs Postfix's smtp-source, both against Postfix's smtp-sink on loopback, in one run:
+// for each concurrency, pairs of runs alternate A/B/A/B (so drift in machine load hits both
+// sides alike) and the medians are compared. Each pair is like-for-like on connection reuse;
+// whether a side pipelines is printed with it (smtp-source never pipelines).
+// usage: node dist/bench/storm-vs-smtp-source.js [--concurrency 10,100,1000] [--messages 20000]
+//        [--rounds 3] [--pairs per-connection,pipelined,reuse,reuse-pipelined] [--markdown]
+// Needs `ulimit -n` above twice the largest concurrency (npm run bench raises it).
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import { parseArgs } from "node:util";
+import Table from "cli-table3";
+import { runStorm } from "../storm/scheduler.js";
+import { DEFAULT_MIX } from "../storm/plan.js";
+import type { Mix, SessionKind } from "../storm/plan.js";
+import { fdLimit } from "../storm/limits.js";
+import { pipelinedReuse } from "./pipelined-reuse.js";
+
+const SOURCE = "/usr/sbin/smtp-source";
+const SINK = "/usr/sbin/smtp-sink";
+const HOST = "127.0.0.1"; // loopback only, always
+const SIZE = 1024;
+const RCPT = "user@test.example";
+
+interface Pair {
+  name: string;
+  /** smtp-source flags besides -s/-m/-l */
+  sourceFlags: string[];
+  sourceHow: string;
+  /** storm's session kind, or "prototype" for the wire-layer prototype (not storm) */
+  kind: SessionKind | "prototype";
+  stormHow: string;
+  /** messages per storm session (multi draws 2..4 transactions, mean 3) */
+  perSession: number;
+}
+
+const PAIRS: Record<string, Pair> = {
+  "per-connection": { name: "per-connection", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "basic", stormHow: "storm basic: 1 msg/conn, no pipelining", perSession: 1 },
+  pipelined: { name: "pipelined", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "pipelined", stormHow: "storm pipelined: 1 msg/conn, MAIL+RCPT+DATA pipelined", perSession: 1 },
+  reuse: { name: "reuse", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "multi", stormHow: "storm multi: 2-4 msgs/conn + RSET, no pipelining", perSession: 3 },
+  "reuse-pipelined": { name: "reuse+pipelining", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "prototype", stormHow: "NOT storm: wire-layer prototype, reuses C conns, MAIL+RCPT+DATA pipelined", perSession: 1 },
+};
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: "string", default: "10,100,1000" },
+    messages: { type: "string", default: "20000" },
+    rounds: { type: "string", default: "3" },
+    pairs: { type: "string", default: Object.keys(PAIRS).join(",") },
+    markdown: { type: "boolean", default: false },
+  },
+});
+const levels = (values.concurrency as string).split(",").map(Number);
+const messages = Number(values.messages);
+const rounds = Number(values.rounds);
+const pairs = (values.pairs as string).split(",").map((p) => {
+  const pair = PAIRS[p];
+  if (pair === undefined) throw new Error(`unknown pair "${p}" (${Object.keys(PAIRS).join(", ")})`);
+  return pair;
+});
+
+class BenchError extends Error {}
+
+for (const bin of [SOURCE, SINK]) if (!existsSync(bin)) throw new BenchError(`${bin} missing: install postfix (npm run setup:mtas)`);
+const need = 2 * Math.max(...levels) + 256;
+const limit = fdLimit();
+if (limit !== null && limit < need) throw new BenchError(`fd limit ${limit} < ${need}: run 'ulimit -n ${need}' first (npm run bench does)`);
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, HOST, r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitListening(port: number, sink: ChildProcess): Promise<void> {
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    if (sink.exitCode !== null) throw new BenchError(`smtp-sink exited with ${sink.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, HOST, () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new BenchError(`smtp-sink not listening on ${HOST}:${port} after 5 s`);
+}
+
+interface Run {
+  /** accepted messages per second of wall time */
+  rate: number;
+  /** client CPU (user + system) per message, µs: less sensitive to other load on the machine */
+  cpuUs: number;
+}
+
+/** Bash's `times` prints the CPU times of the shell's children: here, smtp-source's. */
+function childCpuSeconds(timesOutput: string): number {
+  const line = timesOutput.trim().split("\n").at(-1) ?? "";
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(line);
+  if (m === null) throw new BenchError(`cannot read bash 'times' output: ${JSON.stringify(timesOutput)}`);
+  return Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+}
+
+/** smtp-source: wall time from spawn to exit for `messages` messages (it stops at the first error). */
+async function runSource(port: number, c: number, pair: Pair): Promise<Run> {
+  const args = ["-s", String(c), "-m", String(messages), "-l", String(SIZE), ...pair.sourceFlags, "-M", "client.example", "-f", "storm@client.example", "-t", RCPT, `${HOST}:${port}`];
+  const t0 = performance.now();
+  const p = spawn("bash", ["-c", '"$0" "$@" >/dev/null; rc=$?; times; exit $rc', SOURCE, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => p.on("close", (code) => r(code)));
+  const secs = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new BenchError(`smtp-source ${args.join(" ")} exited ${code}: ${err.trim()}`);
+  return { rate: messages / secs, cpuUs: (childCpuSeconds(out) * 1e6) / messages };
+}
+
+async function runStormOnce(port: number, c: number, pair: Pair, seed: number): Promise<Run> {
+  const cpu0 = process.cpuUsage();
+  const cpuUs = (n: number): number => {
+    const u = process.cpuUsage(cpu0);
+    return (u.user + u.system) / n;
+  };
+  if (pair.kind === "prototype") {
+    const rate = await pipelinedReuse({ host: HOST, port, rcpt: RCPT }, c, messages, SIZE);
+    return { rate, cpuUs: cpuUs(messages) };
+  }
+  const mix: Mix = { ...DEFAULT_MIX, weights: { [pair.kind]: 1 }, size: { min: SIZE, max: SIZE }, rcpts: { min: 1, max: 1 }, starttls: 0, implicitTls: 0, ipv6: 0 };
+  const r = await runStorm({
+    target: { host: HOST, port, rcpt: RCPT, timeoutMs: 30_000 },
+    concurrency: c,
+    durationMs: 120_000, // a cap; the session budget ends the run
+    maxSessions: Math.ceil(messages / pair.perSession),
+    mix,
+    seed,
+  });
+  const m = r.metrics;
+  if (m.count("ok") !== m.sessions) throw new BenchError(`storm ${pair.kind} at ${c}: not every session ok: ${JSON.stringify(Object.fromEntries(m.outcomes))}`);
+  return { rate: m.accepted / (r.durationMs / 1000), cpuUs: cpuUs(m.accepted) };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+interface Row {
+  pair: Pair;
+  c: number;
+  source: Run[];
+  storm: Run[];
+}
+
+interface Sink {
+  port: number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * A fresh smtp-sink on a fresh port for every run: tens of thousands of loopback connections
+ * per run leave as many TIME_WAIT sockets toward the sink's port, and on a reused port they
+ * slow down the next run's connect() (whichever side that run is).
+ */
+async function startSink(c: number): Promise<Sink> {
+  const port = await freePort();
+  // -u: smtp-sink refuses to run as root without a user to switch to; -m: its connection cap
+  // (default 256) must exceed the concurrency; last argument: the listen backlog.
+  const args = [...(process.getuid?.() === 0 ? ["-u", "nobody"] : []), "-m", String(2 * c + 64), `${HOST}:${port}`, "4096"];
+  const p = spawn(SINK, args, { stdio: ["ignore", "ignore", "inherit"] });
+  const exited = new Promise<void>((r) => p.once("exit", () => r()));
+  try {
+    await waitListening(port, p);
+  } catch (err) {
+    p.kill("SIGKILL");
+    throw err;
+  }
+  return {
+    port,
+    stop: async () => {
+      if (p.exitCode === null && p.signalCode === null) p.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function onFreshSink<T>(c: number, run: (port: number) => Promise<T>): Promise<T> {
+  const sink = await startSink(c);
+  try {
+    return await run(sink.port);
+  } finally {
+    await sink.stop();
+  }
+}
+
+console.error(`${messages} messages of ${SIZE} bytes per run, ${rounds} rounds A/B, a fresh smtp-sink (${SINK}) per run`);
+const rows: Row[] = [];
+for (const c of levels) {
+  for (const pair of pairs) {
+    const row: Row = { pair, c, source: [], storm: [] };
+    for (let i = 0; i < rounds; i++) {
+      row.source.push(await onFreshSink(c, (port) => runSource(port, c, pair)));
+      row.storm.push(await onFreshSink(c, (port) => runStormOnce(port, c, pair, 1000 + i)));
+      const [a, b] = [row.source.at(-1) as Run, row.storm.at(-1) as Run];
+      console.error(`  ${pair.name} c=${c} round ${i + 1}: smtp-source ${a.rate.toFixed(0)} msg/s (${a.cpuUs.toFixed(0)} µs CPU/msg), ${pair.kind === "prototype" ? "prototype" : "storm"} ${b.rate.toFixed(0)} msg/s (${b.cpuUs.toFixed(0)} µs CPU/msg)`);
+    }
+    rows.push(row);
+  }
+}
+
+const rates = (rs: Run[]): number[] => rs.map((r) => r.rate);
+const fmt = (rs: Run[]): string => `${median(rates(rs)).toFixed(0)} (${rs.map((r) => r.rate.toFixed(0)).join(", ")})`;
+const cpu = (rs: Run[]): string => median(rs.map((r) => r.cpuUs)).toFixed(0);
+const ratio = (r: Row): string => `${(median(rates(r.storm)) / median(rates(r.source))).toFixed(2)}x`;
+const machine = `${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? "?"}, Node ${process.version}, ${os.type()} ${os.release()}`;
+if (values.markdown === true) {
+  console.log(`Machine: ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}. ${messages} messages of ${SIZE} bytes per run; median of ${rounds} alternating runs (each run's msg/s in brackets); CPU = client user+system µs per message (median).\n`);
+  console.log("| sessions | pair | smtp-source | msg/s | CPU | storm | msg/s | CPU | msg/s ratio |");
+  console.log("|---:|---|---|---:|---:|---|---:|---:|---:|");
+  for (const r of rows) console.log(`| ${r.c} | ${r.pair.name} | ${r.pair.sourceHow} | ${fmt(r.source)} | ${cpu(r.source)} | ${r.pair.stormHow} | ${fmt(r.storm)} | ${cpu(r.storm)} | ${ratio(r)} |`);
+} else {
+  console.log(`machine: ${machine}`);
+  const t = new Table({ head: ["sessions", "pair", "smtp-source msg/s", "µs CPU/msg", "storm msg/s", "µs CPU/msg", "ratio", "smtp-source does", "storm does"], style: { head: [], border: [], compact: true } });
+  for (const r of rows) t.push([r.c, r.pair.name, fmt(r.source), cpu(r.source), fmt(r.storm), cpu(r.storm), ratio(r), r.pair.sourceHow, r.pair.stormHow]);
+  console.log(t.toString());
+}

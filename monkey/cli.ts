@@ -1,0 +1,331 @@
+// `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
+import { parseArgs } from "node:util";
+import { readFileSync, writeFileSync } from "node:fs";
+import { EXIT } from "../bin/exit-codes.js";
+import { parseDuration, formatDuration } from "../common/duration.js";
+import { PlanError, describeSpec, parsePlanText, planDocFromFlags, validatePlan } from "./plan.js";
+import type { FaultPlan } from "./plan.js";
+import { parseSeed, randomSeed } from "./rng.js";
+import { runMonkey, UnsupportedPointsError } from "./run.js";
+import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
+import { ExternalTarget } from "./external-target.js";
+import { assertLoopback, RemoteTargetError } from "../storm/safety.js";
+import { monkeyText } from "./report.js";
+import { monkeyTarget } from "./targets.js";
+import { Injector } from "./injector.js";
+import { PlanController, StatementError } from "./controller.js";
+import { ControlServer } from "./control-server.js";
+import { ControlApiError, ControlClient } from "./control-client.js";
+import { ProcessFaults } from "./layers/process.js";
+import { SmtpConnectError } from "../smtp/index.js";
+import { parse as parseYaml } from "yaml";
+
+const USAGE = `usage: smtpchaos monkey <command> [options]
+
+commands:
+  run    --target NAME --duration D [--plan FILE] [--fault SPEC]...
+         start the target, inject the plan's faults while flooding it with mail, then stop
+         the faults, drain the queue, restart the target once and reconcile every message
+  serve  --target NAME [--plan FILE] [--fault SPEC]...
+         start the target with its fault points and a control API; runs until Ctrl-C
+  points | plan | stats | clear             --api URL   ask a running 'monkey serve'
+  set FILE                                  --api URL   replace its plan (JSON or YAML)
+  fail POINT [once|always|times N]          --api URL   the smtpscript statements, by hand
+  delay POINT DURATION [once|always|times N] --api URL
+
+run/serve options:
+  --target NAME          embedded (default), opensmtpd or postfix
+  --host H --port P      run: a server you run yourself instead; only network faults (net.*)
+                         apply, loopback only unless --allow-remote
+  --rcpt ADDR            with --host: recipients to send to (repeatable)
+  --maildir DIR          with --host: Maildirs it delivers to, for the ledger (repeatable)
+  --allow-remote         permit a non-loopback --host
+  --plan FILE            fault plan (JSON or YAML; see monkey/README.md)
+  --fault SPEC           a fault point with settings, repeatable; wins over --plan per point,
+                         e.g. "queue.write:probability=0.05,errno=ENOSPC,after=data"
+  --seed S               replay a run (default: the plan's seed, else random; printed always)
+  --clean D --faults D --heal D   run windows: clean first, then faults, then healed
+  --duration D           how long the flood runs (run; e.g. 5m)
+  --concurrency N        concurrent client sessions (default 4)
+  --max-sessions N       also stop after N sessions
+  --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
+  --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
+  --no-restart           skip the restart-and-reconcile step
+  --json FILE            write the report as JSON (run)
+  --control-port P       port of the control API on 127.0.0.1 (default: any free port)
+
+exit codes: 0 no findings, 1 findings (ungraceful replies, 5xx under a transient fault, hangs,
+crash, lost/duplicated mail), 2 usage error or target not startable, 130 interrupted (the partial
+report is still printed and written)`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  target: { type: "string" },
+  plan: { type: "string" },
+  fault: { type: "string", multiple: true },
+  seed: { type: "string" },
+  clean: { type: "string" },
+  faults: { type: "string" },
+  heal: { type: "string" },
+  duration: { type: "string" },
+  concurrency: { type: "string", default: "4" },
+  "max-sessions": { type: "string" },
+  timeout: { type: "string", default: "30s" },
+  "drain-timeout": { type: "string", default: "60s" },
+  "no-restart": { type: "boolean" },
+  json: { type: "string" },
+  "control-port": { type: "string" },
+  api: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  rcpt: { type: "string", multiple: true },
+  maildir: { type: "string", multiple: true },
+  "allow-remote": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Values, positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true }));
+  } catch (err) {
+    console.error(`smtpchaos monkey: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const [cmd, ...rest] = positionals;
+  if (values.help === true || cmd === undefined) {
+    console.log(USAGE);
+    return cmd === undefined && values.help !== true ? EXIT.usage : EXIT.ok;
+  }
+  try {
+    switch (cmd) {
+      case "run":
+        return await run(values);
+      case "serve":
+        return await serve(values);
+      case "points":
+      case "plan":
+      case "stats":
+      case "clear":
+      case "set":
+      case "fail":
+      case "delay":
+        return await remote(cmd, rest, values);
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      err instanceof PlanError ||
+      err instanceof UnsupportedPointsError ||
+      err instanceof ControlApiError ||
+      err instanceof StatementError ||
+      err instanceof RemoteTargetError
+    ) {
+      console.error(`smtpchaos monkey ${cmd}: ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+function duration(v: string | undefined, flag: string): number {
+  const d = v === undefined ? null : parseDuration(v);
+  if (d === null || d <= 0) throw new UsageError(`${flag}: not a duration: "${v ?? ""}" (e.g. 500ms, 30s, 5m)`);
+  return d;
+}
+
+function positiveInt(v: string | undefined, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
+  return n;
+}
+
+/** The plan from --plan and --fault flags (flags win per point), and the seed to use. */
+function planFrom(values: Values): { plan: FaultPlan; seed: number } {
+  let base: Record<string, unknown> = {};
+  if (values.plan !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(values.plan, "utf8");
+    } catch (err) {
+      throw new UsageError(`cannot read plan ${values.plan}: ${(err as Error).message}`);
+    }
+    parsePlanText(text, values.plan); // located errors for the file alone
+    base = (/^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+  }
+  const doc = planDocFromFlags(
+    {
+      faults: values.fault ?? [],
+      ...(values.clean !== undefined ? { clean: values.clean } : {}),
+      ...(values.faults !== undefined ? { faultsWindow: values.faults } : {}),
+      ...(values.heal !== undefined ? { heal: values.heal } : {}),
+    },
+    base,
+  );
+  const plan = validatePlan(doc, values.plan ?? "--fault");
+  const seed = values.seed !== undefined ? parseSeed(values.seed) : (plan.seed ?? randomSeed());
+  return { plan, seed };
+}
+
+/** --host/--port: the user's own server, faulted from the network side only. */
+function externalTarget(values: Values): ((extra: { nextHop?: unknown }) => MonkeyTarget) | null {
+  if (values.host === undefined && values.port === undefined) return null;
+  if (values.target !== undefined) throw new UsageError("--target and --host/--port are exclusive");
+  const host = values.host ?? "127.0.0.1";
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got ${values.port ?? "(none)"}`);
+  assertLoopback(host, values["allow-remote"] === true);
+  const rcpts = values.rcpt ?? [];
+  if (rcpts.length === 0) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
+  const target = new ExternalTarget({ host, port }, rcpts, values.maildir ?? []);
+  return (extra) => {
+    if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (embedded)");
+    return { target, surface: null, readsMailboxes: target.readsMailboxes };
+  };
+}
+
+async function run(values: Values): Promise<number> {
+  const external = externalTarget(values);
+  const targetName = external !== null ? `${values.host ?? "127.0.0.1"}:${values.port ?? ""}` : (values.target ?? "embedded");
+  const durationMs = duration(values.duration, "--duration");
+  const concurrency = positiveInt(values.concurrency, "--concurrency");
+  const maxSessions = values["max-sessions"] === undefined ? undefined : positiveInt(values["max-sessions"], "--max-sessions");
+  const timeoutMs = duration(values.timeout, "--timeout");
+  const drainTimeoutMs = duration(values["drain-timeout"], "--drain-timeout");
+  const { plan, seed } = planFrom(values);
+  const inside = plan.points.filter((p) => p.family !== "net").map((p) => p.name);
+  if (external !== null && inside.length > 0) throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`);
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write("\nsmtpchaos monkey: interrupted; stopping the flood, reconciling what was sent, then reporting (Ctrl-C again to quit at once)\n");
+      abort.abort();
+    } else process.exit(EXIT.interrupted);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const tty = process.stderr.isTTY === true;
+  console.error(`monkey: ${targetName}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
+  for (const s of plan.points) console.error(`  fault ${describeSpec(s)}`);
+  let control: ControlServer | null = null;
+  let live: LiveCounts | null = null;
+  let report: MonkeyReport;
+  try {
+    report = await runMonkey({
+      createTarget: external ?? ((extra) => monkeyTarget(targetName, extra)),
+      plan,
+      seed,
+      durationMs,
+      concurrency,
+      timeoutMs,
+      drainTimeoutMs,
+      // a server we do not own is not ours to restart
+      restart: values["no-restart"] !== true && external === null,
+      signal: abort.signal,
+      ...(maxSessions !== undefined ? { maxSessions } : {}),
+      onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey: ${t}\n`),
+      onTick: (l) => {
+        live = l;
+        const o = l.outcomes;
+        const line = `${(l.elapsedMs / 1000).toFixed(0).padStart(4)}s [${l.window}] sessions ${l.sessions}  ok ${o.ok}  4xx ${o.tempfail}  5xx ${o.permfail}  ungraceful ${o.ungraceful}  hang ${o.hang}  accepted ${l.accepted}  faults fired ${l.fired}  findings ${l.findings}  rss ${l.rssMiB} MiB`;
+        if (tty) process.stderr.write(`\r${line}\x1b[K`);
+        else if (Math.round(l.elapsedMs / 1000) % 5 === 0) process.stderr.write(line + "\n");
+      },
+      onStarted: async ({ injector, surface, target }) => {
+        const controller = new PlanController(injector, surface, ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"]);
+        control = new ControlServer({ controller, injector, target, live: () => live, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
+        await control.start();
+        process.stderr.write(`monkey: target ${target.endpoint.host}:${target.endpoint.port}, control API ${control.url}\n`);
+      },
+    });
+  } catch (err) {
+    if (err instanceof SmtpConnectError) {
+      console.error(`smtpchaos monkey run: ${err.message}`);
+      return EXIT.usage;
+    }
+    if (err instanceof Error && /needs root|not installed|cannot start|did not/.test(err.message)) {
+      console.error(`smtpchaos monkey run: cannot start target "${targetName}": ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await (control as ControlServer | null)?.stop();
+  }
+  if (tty) process.stderr.write("\n");
+  console.log(monkeyText(report));
+  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+  if (report.interrupted) return EXIT.interrupted;
+  return report.findingCount > 0 ? EXIT.failures : EXIT.ok;
+}
+
+async function serve(values: Values): Promise<number> {
+  const targetName = values.target ?? "embedded";
+  const { plan, seed } = values.plan !== undefined || (values.fault ?? []).length > 0 ? planFrom(values) : { plan: validatePlan({ points: {} }), seed: values.seed !== undefined ? parseSeed(values.seed) : randomSeed() };
+  const { target, surface } = monkeyTarget(targetName);
+  const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
+  let processFaults: ProcessFaults | null = null;
+  const restartProcessFaults = async (): Promise<void> => {
+    await processFaults?.stop();
+    processFaults = new ProcessFaults({ injector, processes: () => target.processes() });
+    await processFaults.start();
+  };
+  await target.start();
+  const controller = new PlanController(injector, surface, [], restartProcessFaults);
+  const control = new ControlServer({ controller, injector, target, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
+  try {
+    await control.start();
+    if (plan.points.length > 0) await controller.set(planDocFromFlags({ faults: values.fault ?? [] }, values.plan !== undefined ? (parseYaml(readFileSync(values.plan, "utf8")) as Record<string, unknown>) : {}));
+    console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
+    console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
+    console.log(`e.g.  smtpscript --host ${target.endpoint.host} --port ${target.endpoint.port} --monkey ${control.url} tests.smtp`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    return EXIT.ok;
+  } finally {
+    await control.stop();
+    await (processFaults as ProcessFaults | null)?.stop();
+    await surface?.clear();
+    await target.stop();
+  }
+}
+
+async function remote(cmd: string, args: string[], values: Values): Promise<number> {
+  if (values.api === undefined) throw new UsageError(`${cmd} needs --api URL (printed by 'smtpchaos monkey serve')`);
+  const client = new ControlClient(values.api);
+  let out: unknown;
+  switch (cmd) {
+    case "points":
+      out = await client.points();
+      break;
+    case "plan":
+      out = await client.plan();
+      break;
+    case "stats":
+      out = await client.stats();
+      break;
+    case "clear":
+      out = await client.clearPlan();
+      break;
+    case "set": {
+      const file = args[0];
+      if (file === undefined) throw new UsageError("set needs a plan FILE");
+      out = await client.setPlan(readFileSync(file, "utf8"));
+      break;
+    }
+    default:
+      out = await client.statement([cmd, ...args]);
+  }
+  console.log(JSON.stringify(out, null, 2));
+  return EXIT.ok;
+}

@@ -1,0 +1,125 @@
+// The monkey's HTTP control API, on loopback only:
+//   GET    /v1/points   fault points of the target, and the plan in force
+//   GET    /v1/plan     the plan document
+//   PUT    /v1/plan     replace the plan (JSON or YAML body); 400 lists every problem
+//   DELETE /v1/plan     no faults
+//   POST   /v1/script   {"args": ["fail", "queue.open", "once"]}: an smtpscript `monkey` statement
+//   GET    /v1/stats    per-point counters, the run window, and the runner's live counts
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { parse as parseYaml } from "yaml";
+import { PlanError, describeSpec } from "./plan.js";
+import type { Injector } from "./injector.js";
+import { StatementError } from "./controller.js";
+import type { PlanController } from "./controller.js";
+
+export interface ControlServerOptions {
+  controller: PlanController;
+  injector: Injector;
+  target: { name: string; endpoint: { host: string; port: number } };
+  /** extra live state for /v1/stats (the runner's counts) */
+  live?: () => unknown;
+  port?: number;
+}
+
+const MAX_BODY = 1 << 20;
+
+export class ControlServer {
+  private server: http.Server | null = null;
+
+  constructor(private readonly o: ControlServerOptions) {}
+
+  get url(): string {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    if (!a) throw new Error("control server is not listening");
+    return `http://127.0.0.1:${a.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => send(res, 500, { error: (err as Error).message }));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.o.port ?? 0, "127.0.0.1", () => resolve());
+    });
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (s === null) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const c = this.o.controller;
+    const route = `${req.method ?? "GET"} ${path}`;
+    switch (route) {
+      case "GET /v1/points":
+        return send(res, 200, {
+          target: this.o.target.name,
+          endpoint: this.o.target.endpoint,
+          points: c.points,
+          also: ["pause.<role>", "kill.<role>"],
+          plan: c.plan().points.map(describeSpec),
+        });
+      case "GET /v1/plan":
+        return send(res, 200, c.document());
+      case "PUT /v1/plan":
+        return this.change(res, async () => c.set(parseBody(await readBody(req))));
+      case "DELETE /v1/plan":
+        return this.change(res, async () => c.clear());
+      case "POST /v1/script": {
+        const body = parseBody(await readBody(req)) as { args?: unknown };
+        if (!Array.isArray(body.args) || !body.args.every((a) => typeof a === "string")) return send(res, 400, { error: 'expected {"args": ["fail", "POINT", "once"]}' });
+        return this.change(res, async () => c.apply(body.args as string[]));
+      }
+      case "GET /v1/stats":
+        return send(res, 200, { window: this.o.injector.window(), points: this.o.injector.stats(), live: this.o.live?.() ?? null });
+      default:
+        return send(res, 404, { error: `no route ${route}` });
+    }
+  }
+
+  private async change(res: http.ServerResponse, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof PlanError) return send(res, 400, { error: err.message, issues: err.issues });
+      if (err instanceof StatementError || err instanceof BodyError) return send(res, 400, { error: err.message });
+      throw err;
+    }
+    send(res, 200, { plan: this.o.controller.plan().points.map(describeSpec) });
+  }
+}
+
+class BodyError extends Error {}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + "\n";
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > MAX_BODY) throw new BodyError(`request body over ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new BodyError(`body does not parse as JSON or YAML: ${(err as Error).message}`);
+  }
+}

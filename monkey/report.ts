@@ -1,0 +1,84 @@
+// The end of a monkey run: tables for people (outcomes per fault point, findings, crash, ledger)
+// and the same report as JSON for machines. The seed is in both, so any run can be replayed.
+import Table from "cli-table3";
+import type { LedgerReport } from "./ledger.js";
+import type { Outcome } from "./oracle.js";
+import type { MonkeyReport } from "./run.js";
+
+const OUTCOME_COLUMNS: Outcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
+const style = { head: [], border: [], compact: true };
+
+export function monkeyText(r: MonkeyReport): string {
+  const out: string[] = [];
+  const secs = (r.durationMs / 1000).toFixed(1);
+  out.push(`monkey against ${r.target === r.endpoint ? r.target : `${r.target} (${r.endpoint})`}: ${r.sessions} sessions in ${secs} s, seed ${r.seed}${r.interrupted ? " (INTERRUPTED: partial report)" : ""}`);
+  out.push(`plan: ${r.plan.length === 0 ? "(no faults)" : r.plan.join("; ")}`);
+
+  const pf = new Table({ head: ["fault point", "fired", ...OUTCOME_COLUMNS], style });
+  const fired = new Map(r.points.map((p) => [p.point, p.fired]));
+  for (const [point, n] of Object.entries(r.inTargetFired)) fired.set(point, n);
+  const rows = Object.entries(r.perFault).sort(([a], [b]) => (a === "(none)" ? -1 : b === "(none)" ? 1 : a.localeCompare(b)));
+  for (const [point, counts] of rows) {
+    const f = point === "(none)" ? "" : String(fired.get(point) ?? "in target");
+    pf.push([point, f, ...OUTCOME_COLUMNS.map((o) => counts[o])]);
+  }
+  for (const p of r.points) if (r.perFault[p.point] === undefined) pf.push([p.point, p.fired, ...OUTCOME_COLUMNS.map(() => 0)]);
+  out.push("sessions by the fault that fired during them:");
+  out.push(pf.toString());
+
+  const findings = Object.entries(r.findings);
+  if (findings.length > 0) {
+    out.push(`oracle findings: ${findings.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+    for (const s of r.samples.slice(0, 5)) {
+      out.push(`  - ${s.finding}${s.faults.length > 0 ? ` [${s.faults.join(", ")}]` : ""}: ${s.detail}`);
+      if (s.transcript !== undefined) out.push(compactTranscript(s.transcript).map((l) => `      ${l}`).join("\n"));
+    }
+  } else out.push("oracle: every session ended ok or with a graceful 4xx");
+
+  if (r.crash !== null) {
+    out.push(`CRASH: ${r.crash.description} at ${r.crash.at}${r.crash.fatal !== null ? `\n  fatal line: ${r.crash.fatal}` : ""}`);
+    for (const l of r.crash.context) out.push(`  | ${l}`);
+  }
+
+  const ledger = new Table({ head: ["ledger", "accepted", "delivered", "lost", "stuck", "duplicates", "after reject", "never sent", "ambiguous delivered"], style });
+  const row = (name: string, l: LedgerReport): void => {
+    ledger.push([name, l.accepted, l.deliveredDistinct, l.lost, l.stuck, l.duplicates, l.deliveredAfterReject, l.deliveredUnsent, l.deliveredAmbiguous]);
+  };
+  if (r.ledger !== null) row("after drain", r.ledger);
+  if (r.ledgerAfterRestart !== null) row("after restart", r.ledgerAfterRestart);
+  if (r.ledger !== null) {
+    out.push(ledger.toString());
+    const l = r.ledgerAfterRestart ?? r.ledger;
+    if (l.samples.lost.length > 0) out.push(`  lost: ${l.samples.lost.join(" ")}`);
+    if (l.samples.duplicates.length > 0) out.push(`  duplicated: ${l.samples.duplicates.map((d) => `${d.id}×${d.copies}`).join(" ")}`);
+    if (l.samples.deliveredAfterReject.length > 0) out.push(`  delivered after a 4xx/5xx to the dot: ${l.samples.deliveredAfterReject.join(" ")}`);
+    const perFault = Object.entries(l.perFault).filter(([, c]) => c.lost + c.stuck + c.duplicates + c.deliveredAfterReject + c.deliveredUnsent > 0);
+    for (const [f, c] of perFault) out.push(`  ${f}: lost ${c.lost}, stuck ${c.stuck}, duplicates ${c.duplicates}, delivered after reject ${c.deliveredAfterReject}`);
+  }
+  if (r.nextHop !== null) out.push(`next hop: ${JSON.stringify(r.nextHop.stats)}, duplicate arrivals ${r.nextHop.duplicates}`);
+  for (const n of r.notes) out.push(`note: ${n}`);
+  const verdict =
+    r.verdict === "pass" ? "PASS: no findings" : r.verdict === "interrupted" ? `INTERRUPTED: ${r.findingCount} finding(s) so far` : `FINDINGS: ${r.findingCount}`;
+  out.push(`verdict: ${verdict} (replay with --seed ${r.seed})`);
+  return out.join("\n");
+}
+
+/** Keeps a transcript readable: long runs of message lines we sent shrink to a count. */
+export function compactTranscript(text: string, keep = 3): string[] {
+  const out: string[] = [];
+  let run: string[] = [];
+  const flush = (): void => {
+    if (run.length > keep * 2) out.push(...run.slice(0, keep), `   ... ${run.length - keep * 2} more lines sent ...`, ...run.slice(-keep));
+    else out.push(...run);
+    run = [];
+  };
+  for (const line of text.split("\n")) {
+    if (line.includes(">>> ")) run.push(line);
+    else {
+      flush();
+      out.push(line);
+    }
+  }
+  flush();
+  return out;
+}

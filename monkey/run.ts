@@ -1,0 +1,311 @@
+// One monkey run: start the target with its fault surface, apply the plan, flood it with a
+// continuous flow of mail while faults fire, then stop the faults, drain the queue, reconcile
+// the ledger, restart the target once and reconcile again. Everything the run saw ends up in a
+// MonkeyReport; an interrupted run still produces one (the partial report).
+import type { Target, CrashInfo } from "../targets/target.js";
+import { Flood } from "./flood.js";
+import { Injector } from "./injector.js";
+import type { PointStats } from "./injector.js";
+import { Ledger } from "./ledger.js";
+import type { LedgerReport } from "./ledger.js";
+import { crashContext, describeCrash } from "./oracle.js";
+import type { FindingKind, FindingSample, Outcome } from "./oracle.js";
+import { describeSpec } from "./plan.js";
+import type { FaultPlan } from "./plan.js";
+import type { Seed } from "./rng.js";
+import type { FaultSurface } from "./surface.js";
+import { SmtpProxy } from "./layers/proxy.js";
+import { FlakyNextHop } from "./layers/nexthop.js";
+import { ProcessFaults } from "./layers/process.js";
+import type { ProcessFaultEvent } from "./layers/process.js";
+import { sleep } from "./layers/layer.js";
+
+/** The plan names fault points the target cannot fire: a usage error, never silently ignored. */
+export class UnsupportedPointsError extends Error {
+  constructor(
+    readonly points: string[],
+    readonly supported: string[],
+    target: string,
+  ) {
+    super(`${target} has no fault point ${points.join(", ")}; it offers ${supported.join(", ") || "none"} (plus net.*, pause.<role>, kill.<role>)`);
+    this.name = "UnsupportedPointsError";
+  }
+}
+
+/** What the runner needs of a target beyond the Target interface. */
+export interface MonkeyTarget {
+  target: Target;
+  surface: FaultSurface | null;
+  /** false when the toolkit cannot read what the target delivered: the ledger is skipped */
+  readsMailboxes?: boolean;
+}
+
+export interface MonkeyRunOptions {
+  /** Creates (not starts) the target; `nextHop` is set when the plan has nexthop.* points. */
+  createTarget: (extra: { nextHop?: { host: string; port: number; domain: string } }) => MonkeyTarget;
+  plan: FaultPlan;
+  seed: Seed;
+  durationMs: number;
+  concurrency: number;
+  maxSessions?: number;
+  /** per-wait client timeout; a server silent for longer is a hang */
+  timeoutMs?: number;
+  /** how long to wait for the queue to drain after the faults stop, each time */
+  drainTimeoutMs?: number;
+  /** restart the target once after the first reconcile (default true) */
+  restart?: boolean;
+  signal?: AbortSignal;
+  onTick?: (live: LiveCounts) => void;
+  /** progress messages for humans ("draining the queue") */
+  onStage?: (text: string) => void;
+  /** called once the target runs, with the injector and surface (the control API attaches here) */
+  onStarted?: (ctx: { injector: Injector; surface: FaultSurface | null; target: Target }) => void | Promise<void>;
+}
+
+export interface LiveCounts {
+  elapsedMs: number;
+  window: string;
+  sessions: number;
+  outcomes: Record<Outcome, number>;
+  findings: number;
+  fired: number;
+  accepted: number;
+  /** resident memory of this process (the flood, and the target when in-process), MiB */
+  rssMiB: number;
+}
+
+export interface CrashReport {
+  description: string;
+  at: string;
+  fatal: string | null;
+  context: string[];
+}
+
+export interface MonkeyReport {
+  target: string;
+  endpoint: string;
+  seed: Seed;
+  plan: string[];
+  windows: FaultPlan["windows"];
+  startedAt: string;
+  durationMs: number;
+  interrupted: boolean;
+  sessions: number;
+  outcomes: Record<Outcome, number>;
+  findings: Partial<Record<FindingKind, number>>;
+  /** outcomes of the sessions during which each point fired ("(none)" = no fault) */
+  perFault: Record<string, Record<Outcome, number>>;
+  points: PointStats[];
+  /** surface points whose decisions happen inside the target (libfiu): attributed by time window */
+  inTargetFired: Record<string, number>;
+  processEvents: number;
+  samples: FindingSample[];
+  crash: CrashReport | null;
+  /** after the faults stopped and the queue drained */
+  ledger: LedgerReport | null;
+  /** after one restart of the target: ghosts (duplicates) and resurrected mail show here */
+  ledgerAfterRestart: LedgerReport | null;
+  nextHop: { duplicates: number; stats: FlakyNextHop["stats"] } | null;
+  /** total bug-class findings: oracle findings, crash, ledger problems */
+  findingCount: number;
+  verdict: "pass" | "findings" | "interrupted";
+  notes: string[];
+}
+
+const NEXTHOP_DOMAIN = "relay.test.example";
+
+export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
+  const stage = o.onStage ?? (() => {});
+  const notes: string[] = [];
+  const planPoints = o.plan.points.map((p) => p.name);
+  const wantsProxy = o.plan.points.some((p) => p.family === "net");
+  const wantsNextHop = o.plan.points.some((p) => p.family === "nexthop");
+
+  const injector = new Injector({ plan: o.plan, seed: o.seed });
+  const nextHop = wantsNextHop ? new FlakyNextHop({ injector }) : null;
+  await nextHop?.start();
+  const nh = nextHop?.address() ?? null;
+  const { target, surface, readsMailboxes } = o.createTarget(nh === null ? {} : { nextHop: { ...nh, domain: NEXTHOP_DOMAIN } });
+
+  const surfacePoints = surface?.points() ?? [];
+  const generic = (name: string): boolean => /^(net|nexthop|pause|kill)\./.test(name);
+  const unsupported = planPoints.filter((p) => !surfacePoints.includes(p) && !generic(p));
+  if (unsupported.length > 0) {
+    await nextHop?.stop();
+    throw new UnsupportedPointsError(unsupported, surfacePoints, target.name);
+  }
+
+  let proxy: SmtpProxy | null = null;
+  let processFaults: ProcessFaults | null = null;
+  let crash: CrashInfo | null = null;
+  let flood: Flood | null = null;
+  const ledger = new Ledger();
+  const startedAt = Date.now();
+  const offs: Array<() => void> = [];
+  try {
+    await target.start();
+    offs.push(
+      target.onCrash((c) => {
+        crash ??= c;
+        stage(`target crashed: ${describeCrash(c)}; stopping the flood`);
+        flood?.stop();
+      }),
+    );
+    let endpoint = target.endpoint;
+    if (wantsProxy) {
+      proxy = new SmtpProxy({ upstream: { host: endpoint.host, port: endpoint.port }, injector });
+      await proxy.start();
+      const a = proxy.address();
+      if (a !== null) endpoint = { host: a.host, port: a.port };
+    }
+    // Time-driven process faults the surface does not own itself.
+    const processPoints = o.plan.points.filter((p) => (p.family === "pause" || p.family === "kill") && !surfacePoints.includes(p.name));
+    if (processPoints.length > 0) {
+      processFaults = new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage) });
+    }
+    injector.setPlan(o.plan);
+    await surface?.apply(injector);
+    await processFaults?.start();
+    await o.onStarted?.({ injector, surface, target });
+
+    // Points decided inside the target (libfiu) cannot be attributed per call: a session in the
+    // faults window is attributed to every such point that is armed.
+    const inTarget = (surface?.decidedInside?.() ?? []).filter((p) => planPoints.includes(p));
+    const inTargetFired: Record<string, number> = {};
+    const mailboxes = [...target.mailboxes, ...(nh !== null ? [`user@${NEXTHOP_DOMAIN}`] : [])];
+    flood = new Flood({
+      host: endpoint.host,
+      port: endpoint.port,
+      mailboxes,
+      ledger,
+      seed: o.seed,
+      concurrency: o.concurrency,
+      durationMs: o.durationMs,
+      timeoutMs: o.timeoutMs ?? 30_000,
+      ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
+      faultsDuring: (from, to, clientPort) => {
+        // Faults that know their connection count only for that session; others by time. The
+        // proxy knows the client's port; the target sees the proxy's port towards it instead.
+        const serverSide = clientPort === undefined || proxy === null ? clientPort : proxy.upstreamPortOf(clientPort);
+        const fired = injector
+          .firedBetween(from, to)
+          .filter((f) => clientPort === undefined || f.conn === undefined || f.conn === (f.point.startsWith("net.") ? clientPort : serverSide))
+          .map((f) => f.point);
+        if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);
+        return fired;
+      },
+      judgeOptions: () => ({ crash }),
+    });
+    const onAbort = (): void => flood?.stop();
+    o.signal?.addEventListener("abort", onAbort);
+    const ticker = setInterval(() => {
+      const f = flood as Flood;
+      o.onTick?.({
+        elapsedMs: Date.now() - startedAt,
+        window: injector.window(),
+        sessions: f.sessions,
+        outcomes: { ...f.tally.total },
+        findings: f.tally.findingCount(),
+        fired: injector.stats().reduce((a, s) => a + s.fired, 0),
+        accepted: ledger.accepted,
+        rssMiB: Math.round(process.memoryUsage.rss() / 1048576),
+      });
+    }, 1000);
+    try {
+      if (o.signal?.aborted !== true) await flood.run();
+    } finally {
+      clearInterval(ticker);
+      o.signal?.removeEventListener("abort", onAbort);
+    }
+
+    // Heal: faults off everywhere, then let the target deliver what it acknowledged.
+    stage("faults stopped; draining the queue");
+    injector.setEnabled(false);
+    await processFaults?.stop();
+    await surface?.clear();
+    const fired = (await surface?.drainFired?.()) ?? new Map<string, number>();
+    for (const [p, n] of fired) inTargetFired[p] = n;
+    await proxy?.stop();
+    proxy = null;
+
+    const interrupted = o.signal?.aborted === true;
+    const drainMs = interrupted ? Math.min(o.drainTimeoutMs ?? 60_000, 10_000) : (o.drainTimeoutMs ?? 60_000);
+    let ledgerReport: LedgerReport | null = null;
+    let ledgerAfterRestart: LedgerReport | null = null;
+    const crashed = crash !== null;
+    if (crashed) {
+      notes.push("the target crashed: restarting it to recover its queue before reconciling");
+      await target.restart();
+    }
+    if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
+    else ledgerReport = await reconcile(target, ledger, nextHop, drainMs, stage);
+    if (!interrupted && o.restart !== false && !crashed && readsMailboxes !== false) {
+      stage("restarting the target once and reconciling again");
+      await target.restart();
+      ledgerAfterRestart = await reconcile(target, ledger, nextHop, drainMs, stage);
+    }
+
+    const tally = flood.tally;
+    const finalLedger = ledgerAfterRestart ?? ledgerReport;
+    const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
+    const findingCount = tally.findingCount() + (crashed ? 1 : 0) + ledgerFindings;
+    if (o.plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
+    return {
+      target: target.name,
+      endpoint: `${target.endpoint.host}:${target.endpoint.port}`,
+      seed: o.seed,
+      plan: o.plan.points.map(describeSpec),
+      windows: o.plan.windows,
+      startedAt: new Date(startedAt).toISOString(),
+      durationMs: Date.now() - startedAt,
+      interrupted,
+      sessions: flood.sessions,
+      outcomes: { ...tally.total },
+      findings: { ...tally.findings },
+      perFault: Object.fromEntries(tally.perFault),
+      points: injector.stats(),
+      inTargetFired,
+      processEvents: processFaults?.events.length ?? 0,
+      samples: tally.samples,
+      crash: crash === null ? null : crashReport(crash),
+      ledger: ledgerReport,
+      ledgerAfterRestart,
+      nextHop: nextHop === null ? null : { duplicates: nextHop.duplicates().length, stats: { ...nextHop.stats } },
+      findingCount,
+      verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
+      notes,
+    };
+  } finally {
+    for (const off of offs) off();
+    await processFaults?.stop();
+    await proxy?.stop();
+    await target.stop();
+    await nextHop?.stop();
+  }
+}
+
+function processEventLog(e: ProcessFaultEvent, stage: (t: string) => void): void {
+  if (e.error !== undefined) stage(`${e.point}: ${e.action} ${e.role} failed: ${e.error}`);
+}
+
+function crashReport(c: CrashInfo): CrashReport {
+  const { fatal, context } = crashContext(c.logTail);
+  return { description: describeCrash(c), at: new Date(c.at).toISOString(), fatal: c.line ?? fatal, context };
+}
+
+/** Flushes the queue until it is empty (or the time is up), then compares deliveries with the ledger. */
+async function reconcile(target: Target, ledger: Ledger, nextHop: FlakyNextHop | null, drainMs: number, stage: (t: string) => void): Promise<LedgerReport> {
+  const deadline = Date.now() + drainMs;
+  let size = await target.queueSize();
+  while (size > 0 && Date.now() < deadline) {
+    await target.flushQueue();
+    await sleep(500);
+    size = await target.queueSize();
+  }
+  if (size > 0) stage(`${size} message(s) still queued after ${Math.round(drainMs / 1000)} s`);
+  // Deliveries can trail the queue file's removal by a moment.
+  await sleep(300);
+  const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
+  if (nextHop !== null) for (const [id, n] of nextHop.arrivals) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
+  return ledger.reconcile({ delivered, queueSize: size });
+}

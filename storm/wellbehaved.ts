@@ -1,0 +1,98 @@
+// The well-behaved storm client: nodemailer's SMTPConnection, the client of countless real
+// applications. It does EHLO, STARTTLS when offered, PIPELINING, SIZE and 8BITMIME by itself;
+// AUTH only when the server offers it and the storm has credentials.
+import SMTPConnection from "nodemailer/lib/smtp-connection";
+import type { SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
+import { buildMessage, parseEnhanced } from "../smtp/index.js";
+import type { Metrics, Outcome } from "./metrics.js";
+import type { SessionPlan } from "./plan.js";
+import { CLIENT_NAME, SENDER, endpointFor } from "./session.js";
+import type { SessionTarget } from "./session.js";
+
+type NodemailerError = Error & { code?: string; originalCode?: string; responseCode?: number; command?: string };
+
+export async function runWellBehaved(plan: SessionPlan, target: SessionTarget, m: Metrics, t0: number): Promise<{ outcome: Outcome; accepted: number }> {
+  const ep = endpointFor(plan, target, m);
+  const conn = new SMTPConnection({
+    host: ep.host,
+    port: ep.port,
+    secure: ep.implicit,
+    name: CLIENT_NAME,
+    connectionTimeout: target.timeoutMs,
+    greetingTimeout: target.timeoutMs,
+    socketTimeout: target.timeoutMs,
+    // Test servers use self-signed certificates; loopback is the only place storms go by default.
+    tls: { rejectUnauthorized: false },
+    allowInternalNetworkInterfaces: true,
+    logger: false,
+  });
+  // Errors also reach the callbacks; this listener only keeps them from being unhandled.
+  conn.on("error", () => {});
+  let accepted = 0;
+  try {
+    await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+    m.phase("handshake", performance.now() - t0);
+    if (!ep.implicit) m.transport(conn.secure ? "starttls" : "plain");
+    if (target.auth !== undefined && conn.allowsAuth) {
+      await new Promise<void>((resolve, reject) => conn.login({ user: target.auth?.user, pass: target.auth?.pass }, (err) => (err ? reject(err) : resolve())));
+      m.transport("auth");
+    }
+    for (let tx = 0; tx < plan.transactions; tx++) {
+      if (tx > 0) await new Promise<void>((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
+      const msg = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
+      const to = Array.from({ length: plan.rcpts }, () => target.rcpt);
+      const info = await new Promise<SMTPConnectionSendInfo>((resolve, reject) =>
+        conn.send({ from: SENDER, to, size: msg.data.length, use8BitMime: true }, msg.data, (err, i) => (err ? reject(err) : resolve(i as SMTPConnectionSendInfo))),
+      );
+      m.phase("envelope", info.envelopeTime);
+      m.phase("dot", info.messageTime);
+      const code = Number(/^\d{3}/.exec(info.response)?.[0] ?? 250);
+      m.code("dot", code, parseEnhanced(code, info.response.slice(4)));
+      accepted++;
+    }
+    conn.quit();
+    return { outcome: "ok", accepted };
+  } catch (err) {
+    const e = err as NodemailerError;
+    if (typeof e.responseCode === "number") m.code(phaseOf(e.command), e.responseCode, parseEnhanced(e.responseCode, (e as { response?: string }).response?.slice(4) ?? ""));
+    return { outcome: classifyNodemailer(e), accepted };
+  } finally {
+    conn.close();
+  }
+}
+
+function phaseOf(command: string | undefined): "mail" | "rcpt" | "data" | "dot" | "ehlo" | "tls" {
+  if (command === "MAIL FROM") return "mail";
+  if (command === "RCPT TO") return "rcpt";
+  if (command === "DATA") return "dot";
+  if (command === "STARTTLS") return "tls";
+  return "ehlo";
+}
+
+/** nodemailer's error codes mapped onto the storm's outcome taxonomy. */
+export function classifyNodemailer(e: NodemailerError): Outcome {
+  if (typeof e.responseCode === "number" && e.responseCode >= 400) return e.responseCode < 500 ? "tempfail" : "permfail";
+  switch (e.code) {
+    case "ETIMEDOUT":
+      return "timeout";
+    case "ETLS":
+      return "tls";
+    case "EPROTOCOL":
+      return "protocol";
+    case "ECONNECTION":
+    case "ESOCKET":
+      if (e.originalCode === "EMFILE" || e.originalCode === "ENFILE" || e.originalCode === "EADDRNOTAVAIL") return "local";
+      if (e.originalCode === "ECONNREFUSED") return "refused";
+      if (e.originalCode === "ECONNRESET" || e.originalCode === "EPIPE") return "reset";
+      if (e.originalCode === "ETIMEDOUT") return "timeout";
+      return "closed";
+    case "EMESSAGE":
+    case "EENVELOPE":
+      // Refused by the client from the server's own declaration (SIZE limit): a graceful refusal.
+      return "permfail";
+    case "EAUTH":
+      return "protocol";
+    default:
+      throw new Error(`well-behaved session: unexpected client error ${e.code ?? ""}: ${e.message}`, { cause: e });
+  }
+}

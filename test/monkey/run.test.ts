@@ -1,0 +1,123 @@
+// `runMonkey` end to end: against the embedded target it must find nothing; against each buggy
+// fixture it must find the planted bug, through the same runner the CLI uses.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runMonkey, UnsupportedPointsError } from "../../monkey/run.js";
+import type { MonkeyRunOptions } from "../../monkey/run.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { monkeyTarget } from "../../monkey/targets.js";
+import { monkeyText } from "../../monkey/report.js";
+import { fixtureMonkeyTarget } from "./fixtures/target.js";
+import type { FixtureBug } from "./fixtures/mta.js";
+
+const base = { seed: 42, concurrency: 2, durationMs: 20_000, timeoutMs: 2000, drainTimeoutMs: 10_000 } satisfies Partial<MonkeyRunOptions>;
+
+function againstFixture(bug: FixtureBug, maxSessions = 24) {
+  return runMonkey({ ...base, maxSessions, plan: validatePlan({ points: { "queue.write": { every: 4 } } }), createTarget: () => fixtureMonkeyTarget(bug) });
+}
+
+test("monkey run: the embedded target under queue, lookup, alloc and network faults has no findings", async () => {
+  const plan = validatePlan({
+    points: {
+      "queue.write": { probability: 0.15 },
+      "queue.fsync": { probability: 0.05, errno: "ENOSPC" },
+      "lookup.recipients": { probability: 0.1 },
+      alloc: { every: 7 },
+      "net.reset": { probability: 0.05 },
+    },
+  });
+  const r = await runMonkey({ ...base, plan, maxSessions: 120, createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.equal(r.sessions, 120);
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.equal(r.verdict, "pass");
+  assert.ok(r.outcomes.tempfail > 0, "faults fired and were answered with 4xx");
+  assert.equal(r.outcomes.permfail, 0);
+  const fired = Object.fromEntries(r.points.map((p) => [p.point, p.fired]));
+  for (const p of ["queue.write", "lookup.recipients", "alloc"]) assert.ok((fired[p] ?? 0) > 0, `${p} fired`);
+  assert.ok(r.ledger !== null && r.ledgerAfterRestart !== null);
+  assert.ok(r.ledger.accepted > 20, `accepted ${r.ledger.accepted}`);
+  assert.equal(r.ledgerAfterRestart.deliveredDistinct, r.ledgerAfterRestart.accepted + r.ledgerAfterRestart.deliveredAmbiguous);
+  assert.equal(r.ledgerAfterRestart.lost, 0);
+  assert.equal(r.ledgerAfterRestart.duplicates, 0);
+  assert.match(monkeyText(r), /verdict: PASS/);
+});
+
+test("monkey run: a next hop that defers and greylists gets every relayed message exactly once", async () => {
+  const plan = validatePlan({ points: { "nexthop.defer": { probability: 0.3 }, "nexthop.greylist": { probability: 0.5 } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 40, createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.ok(r.nextHop !== null);
+  assert.ok(r.nextHop.stats.deferred + r.nextHop.stats.greylisted > 0, "the next hop misbehaved");
+  assert.ok(r.nextHop.stats.accepted > 0, "and still received the relayed mail");
+  assert.equal(r.nextHop.duplicates, 0);
+});
+
+test("monkey run: the correct fixture has no findings", async () => {
+  const r = await againstFixture("none");
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.equal(r.outcomes.tempfail, 6);
+});
+
+test("monkey run: finds lost mail, 5xx under a fault, closes without 421, duplicates, hangs and a crash", async () => {
+  const lose = await againstFixture("lose");
+  assert.ok((lose.ledgerAfterRestart?.lost ?? 0) >= 3, monkeyText(lose));
+  assert.equal(lose.verdict, "findings");
+
+  const perm = await againstFixture("permfail-on-fault");
+  assert.equal(perm.findings["permfail-under-fault"], 6, monkeyText(perm));
+
+  const close = await againstFixture("close-on-fault");
+  assert.equal((close.findings["close-without-reply"] ?? 0) + (close.findings["reset-without-reply"] ?? 0), 6, monkeyText(close));
+
+  const dup = await againstFixture("duplicate-on-fault");
+  assert.equal(dup.ledgerAfterRestart?.duplicates, 6, monkeyText(dup));
+
+  const hang = await againstFixture("hang-on-fault", 8);
+  assert.equal(hang.findings.hang, 2, monkeyText(hang));
+
+  const crash = await againstFixture("crash-on-fault", 8);
+  assert.ok(crash.crash !== null, monkeyText(crash));
+  assert.match(crash.crash.fatal ?? "", /fatal: queue write failed/);
+  assert.ok(crash.findingCount >= 1);
+  assert.match(monkeyText(crash), /CRASH/);
+});
+
+test("monkey run: a plan naming a point the target lacks is refused before anything starts", async () => {
+  await assert.rejects(
+    runMonkey({ ...base, plan: validatePlan({ points: { "lookup.aliases": { always: true } } }), createTarget: () => fixtureMonkeyTarget("none") }),
+    (err: unknown) => err instanceof UnsupportedPointsError && /lookup\.aliases/.test(err.message) && /queue\.write/.test(err.message),
+  );
+});
+
+test("monkey run: an aborted run still reports what it saw", async () => {
+  const abort = new AbortController();
+  setTimeout(() => abort.abort(), 1500);
+  const r = await runMonkey({ ...base, durationMs: 60_000, signal: abort.signal, plan: validatePlan({ points: { "queue.write": { every: 3 } } }), createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.equal(r.interrupted, true);
+  assert.equal(r.verdict, "interrupted");
+  assert.ok(r.sessions > 0);
+  assert.ok(r.ledger !== null, "the partial run is still reconciled");
+  assert.equal(r.ledger.lost, 0);
+});
+
+test("monkey run --host: a server the user runs, faulted from the network, ledger from its Maildir", async (t) => {
+  const { EmbeddedTarget } = await import("../../targets/embedded/target.js");
+  const { ExternalTarget } = await import("../../monkey/external-target.js");
+  const { join } = await import("node:path");
+  const server = new EmbeddedTarget({ keep: false });
+  await server.start();
+  t.after(() => server.stop());
+  const external = new ExternalTarget(server.endpoint, ["user@test.example"], [join(server.workDir, "mail", "user", "Maildir")]);
+  const plan = validatePlan({ points: { "net.reset": { every: 5 }, "net.split": { probability: 0.5 } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 30, restart: false, createTarget: () => ({ target: external, surface: null, readsMailboxes: true }) });
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.equal(r.perFault["net.reset"]?.ungraceful, 6, "every 5th message reset after its dot: counted, not a finding");
+  assert.ok(r.ledger !== null && r.ledger.accepted === 24 && r.ledger.lost === 0, monkeyText(r));
+  assert.equal(r.ledger.deliveredDistinct, 30, "the server delivered the reset ones too (ambiguous, allowed)");
+});
+
+test("monkey run --host refuses a non-loopback server and faults inside it, before sending anything", async () => {
+  const { main } = await import("../../monkey/cli.js");
+  assert.equal(await main(["run", "--host", "192.0.2.7", "--port", "25", "--rcpt", "a@b.example", "--duration", "1s"]), 2);
+  assert.equal(await main(["run", "--host", "127.0.0.1", "--port", "9", "--rcpt", "a@b.example", "--fault", "queue.write:always", "--duration", "1s"]), 2);
+});
