@@ -60,6 +60,11 @@ export class RealFaultSurface implements FaultSurface {
     return out;
   }
 
+  /** libfiu draws its own random numbers inside the MTA: the runner attributes these by time. */
+  decidedInside(): string[] {
+    return this.o.fiu === null ? [] : Object.keys(FIU_POINTS);
+  }
+
   /** The plan's libfiu points; throws FiuError for one libfiu cannot carry out. */
   fiuSpecs(injector: Injector): FaultSpec[] {
     if (this.o.fiu === null) return [];

@@ -82,7 +82,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
   private scripted: RealScriptFaults | null = null;
 
   /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
-  get faultSurface(): RealFaultSurface {
+  faultSurface(): RealFaultSurface {
     return (this.surface ??= new RealFaultSurface({
       target: this,
       fiu: this.fiuRoles.length > 0 ? new OpenSmtpdFiuChannel(this) : null,
@@ -92,7 +92,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
 
   /** smtpscript `monkey` statements, backed by faultSurface. */
   get faults(): ScriptFaults {
-    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface, target: this, stallRole: "queue" }));
+    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface(), target: this, stallRole: "queue" }));
   }
 
   get smtpd(): string {

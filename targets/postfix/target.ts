@@ -83,7 +83,7 @@ export class PostfixTarget extends DaemonTarget {
   private scripted: RealScriptFaults | null = null;
 
   /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
-  get faultSurface(): RealFaultSurface {
+  faultSurface(): RealFaultSurface {
     return (this.surface ??= new RealFaultSurface({
       target: this,
       fiu: this.fiuServices.length > 0 ? new PostfixFiuChannel(this) : null,
@@ -93,7 +93,7 @@ export class PostfixTarget extends DaemonTarget {
 
   /** smtpscript `monkey` statements, backed by faultSurface. */
   get faults(): ScriptFaults {
-    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface, target: this, stallRole: null }));
+    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface(), target: this, stallRole: null }));
   }
 
   get configDir(): string {
