@@ -5,7 +5,7 @@
 // libfiu itself has are accepted: probability (enable_random), always (enable), once at the
 // first call (onetime). Everything else is refused with the point and the reason.
 import { closeSync, constants as fsConstants, existsSync, openSync, readSync, writeSync } from "node:fs";
-import type { FaultSpec } from "../plan.js";
+import { PlanError, type FaultSpec } from "../plan.js";
 
 export const FIU_LIB_DIR = process.env.SMTPCHAOS_FIU_LIB_DIR ?? "/usr/lib/fiu";
 /** what `fiu-run -x` preloads: the POSIX wrappers and the loader that reads FIU_ENABLE/FIU_CTRL_FIFO */
@@ -39,14 +39,26 @@ export function fiuPointNames(): string[] {
   return Object.keys(FIU_POINTS);
 }
 
-/** A plan setting libfiu cannot carry out, or a broken remote control. */
-export class FiuError extends Error {
+/** A plan setting libfiu cannot carry out: a PlanError, so CLIs and the control API report it
+ * as a bad plan. */
+export class FiuError extends PlanError {
+  constructor(
+    readonly detail: string,
+    readonly point: string,
+  ) {
+    super([{ path: `points["${point}"]`, message: detail }], "libfiu");
+    this.name = "FiuError";
+  }
+}
+
+/** libfiu's remote control in a process did not answer or refused a command. */
+export class FiuControlError extends Error {
   constructor(
     message: string,
-    readonly point?: string,
+    readonly pid: number,
   ) {
     super(message);
-    this.name = "FiuError";
+    this.name = "FiuControlError";
   }
 }
 
@@ -79,8 +91,9 @@ export const POSTFIX_FIU_SCOPE: FiuStackScope = {
 export function fiuCommands(spec: FaultSpec, scope: FiuStackScope = {}): string[] {
   const names = FIU_POINTS[spec.name];
   if (names === undefined) throw new FiuError(`${spec.name}: not a libfiu point (${fiuPointNames().join(", ")})`, spec.name);
+  const scoped = scope[spec.name] !== undefined;
   const why = (what: string): never => {
-    throw new FiuError(`${spec.name}: ${what} cannot be done by libfiu, which decides inside the MTA (use probability, always, or once)`, spec.name);
+    throw new FiuError(`${spec.name}: ${what} cannot be done by libfiu, which decides inside the MTA (use ${scoped ? "always or once" : "probability, always, or once"})`, spec.name);
   };
   if (spec.actions.some((a) => a.action !== "error")) why(`action ${spec.actions.map((a) => a.action).join("/")}`);
   if (spec.latency !== null) why("latency");
@@ -149,11 +162,11 @@ function tryOpen(path: string, flags: number): number | null {
 export async function fiuControl(prefix: string, pid: number, command: string, opts: { timeoutMs?: number; allowRefusal?: boolean } = {}): Promise<boolean> {
   const timeoutMs = opts.timeoutMs ?? 3000;
   const base = `${prefix}-${pid}`;
-  if (!existsSync(`${base}.in`)) throw new FiuError(`libfiu control pipe ${base}.in does not exist (is the process running under libfiu?)`);
+  if (!existsSync(`${base}.in`)) throw new FiuControlError(`libfiu control pipe ${base}.in does not exist (is the process running under libfiu?)`, pid);
   const deadline = Date.now() + timeoutMs;
   let wfd: number | null = null;
   while ((wfd = tryOpen(`${base}.in`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)) === null) {
-    if (Date.now() > deadline) throw new FiuError(`libfiu control thread of pid ${pid} is not listening on ${base}.in`);
+    if (Date.now() > deadline) throw new FiuControlError(`libfiu control thread of pid ${pid} is not listening on ${base}.in`, pid);
     await sleep(10);
   }
   const rfd = openSync(`${base}.out`, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -170,14 +183,14 @@ export async function fiuControl(prefix: string, pid: number, command: string, o
       }
       if (n > 0) reply += buf.subarray(0, n).toString("latin1");
       else {
-        if (Date.now() > deadline) throw new FiuError(`no reply from libfiu in pid ${pid} to "${command}"`);
+        if (Date.now() > deadline) throw new FiuControlError(`no reply from libfiu in pid ${pid} to "${command}"`, pid);
         await sleep(5);
       }
     }
     if (reply.trim() === "0") return true;
     // e.g. disabling a onetime point that already fired (libfiu removed it)
     if (opts.allowRefusal === true) return false;
-    throw new FiuError(`libfiu in pid ${pid} refused "${command}" (reply ${reply.trim()})`);
+    throw new FiuControlError(`libfiu in pid ${pid} refused "${command}" (reply ${reply.trim()})`, pid);
   } finally {
     closeSync(wfd);
     closeSync(rfd);
