@@ -25,7 +25,9 @@ export async function bindServer(
   }
   let t;
   try {
-    t = await startNamedTarget(spec.target, targetOptions);
+    // Real MTAs come with their fault wiring, so `monkey` statements and `requires fault` work
+    // (faults: false in targetOptions turns it off).
+    t = await startNamedTarget(spec.target, { faults: true, ...targetOptions });
   } catch (err) {
     throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`);
   }

@@ -4,13 +4,16 @@ import type { ScriptFaults } from "../smtpscript/runner.js";
 import { EmbeddedTarget } from "./embedded/target.js";
 import { OpenSmtpdTarget } from "./opensmtpd/target.js";
 import { PostfixTarget } from "./postfix/target.js";
+import { withFaultWiring } from "../monkey/real/index.js";
 
 export type TargetFactory = (options: Record<string, unknown>) => Target;
 
 const FACTORIES: Record<string, TargetFactory> = {
   embedded: (o) => new EmbeddedTarget(o),
-  opensmtpd: (o) => new OpenSmtpdTarget(o),
-  postfix: (o) => new PostfixTarget(o),
+  // faults: true wires libfiu into one role and the lookups into this process (`monkey` statements
+  // and fault surfaces need it); smtpscript runs ask for it.
+  opensmtpd: (o) => new OpenSmtpdTarget(withFaultWiring("opensmtpd", o)),
+  postfix: (o) => new PostfixTarget(withFaultWiring("postfix", o)),
 };
 
 export function targetNames(): string[] {

@@ -2,12 +2,15 @@
 // Entry smtpd execs for `table NAME monkey:/cfg`: imsg on fd 0, config path in argv.
 // Config (JSON): { entries: {key: value}, plan?: <plan document>, seed?: number,
 //   startedAt?: ms epoch (aligns the plan's windows with the run), point?: string,
-//   eventsFile?: path (one JSON line per fired fault, for the runner's attribution) }
+//   eventsFile?: path (one JSON line per fired fault, for the runner's attribution),
+//   socketmap?: {host, port, map}: forward every lookup to that socketmap server (loopback only),
+//     so the runner's injector decides; entries/plan are then unused }
 import net from "node:net";
 import { appendFileSync, readFileSync } from "node:fs";
 import { Injector } from "../injector.js";
 import { validatePlan } from "../plan.js";
 import { TableProcBackend } from "../layers/table-proc.js";
+import { SocketmapClient } from "../layers/socketmap-client.js";
 
 function main(): void {
   const cfgPath = process.argv[2];
@@ -22,6 +25,7 @@ function main(): void {
     startedAt?: number;
     point?: string;
     eventsFile?: string;
+    socketmap?: { host: string; port: number; map: string };
   };
   let injector: Injector | null = null;
   if (cfg.plan !== undefined) {
@@ -31,11 +35,14 @@ function main(): void {
     if (events !== undefined) injector.onFire((f) => appendFileSync(events, JSON.stringify(f) + "\n"));
   }
   const channel = new net.Socket({ fd: 0, readable: true, writable: true });
+  const sm = cfg.socketmap;
+  const client = sm === undefined ? null : new SocketmapClient(sm.host, sm.port);
   new TableProcBackend({
     channel,
     entries: cfg.entries ?? {},
     injector,
     ...(cfg.point !== undefined ? { point: cfg.point } : {}),
+    ...(client !== null && sm !== undefined ? { remote: (key: string) => client.lookup(sm.map, key) } : {}),
     onExit: (code) => process.exit(code),
     log: (l) => process.stderr.write(l + "\n"),
   });

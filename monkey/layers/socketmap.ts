@@ -74,9 +74,16 @@ export class SocketmapServer implements FaultLayer {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   requests = 0;
+  private injector: Injector | null;
 
   constructor(private readonly opts: SocketmapOptions) {
     for (const [name, entries] of Object.entries(opts.maps)) this.maps.set(name, new BackingTable(entries));
+    this.injector = opts.injector;
+  }
+
+  /** Lookups from now on ask this injector (a server outlives runs: real targets keep it while they run). */
+  setInjector(injector: Injector | null): void {
+    this.injector = injector;
   }
 
   points(): string[] {
@@ -131,7 +138,7 @@ export class SocketmapServer implements FaultLayer {
     const table = this.maps.get(name);
     let a: LookupAnswer;
     if (table === undefined) a = { kind: "perm", reason: `unknown map ${name}` };
-    else a = await monkeyLookup(this.opts.injector, `lookup.${name}`, table, key);
+    else a = await monkeyLookup(this.injector, `lookup.${name}`, table, key);
     if (a.kind === "exit") {
       socket.destroy();
       return;

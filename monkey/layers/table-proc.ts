@@ -17,7 +17,7 @@ import {
   PROC_TABLE_API_VERSION,
   type Imsg,
 } from "./imsg.js";
-import { BackingTable, monkeyLookup } from "./lookup.js";
+import { BackingTable, monkeyLookup, type LookupAnswer } from "./lookup.js";
 
 export interface TableProcOptions {
   channel: Duplex;
@@ -25,6 +25,9 @@ export interface TableProcOptions {
   injector: Injector | null;
   /** fault point; defaults to lookup.<name from the OPEN message> */
   point?: string;
+  /** answers lookups elsewhere (e.g. a socketmap server in the runner's process, whose injector
+   * decides); replaces entries/injector */
+  remote?: (key: string) => Promise<LookupAnswer>;
   /** the process should end (exit fault, CLOSE, protocol error); tests pass a recorder */
   onExit: (code: number, why: string) => void;
   log?: (line: string) => void;
@@ -87,7 +90,8 @@ export class TableProcBackend {
       case PROC_TABLE.LOOKUP: {
         this.requests++;
         const req = decodeTableRequest(m.data, true);
-        const a = await monkeyLookup(this.opts.injector, this.point ?? "lookup.monkey", this.table, req.key ?? "");
+        const key = req.key ?? "";
+        const a = this.opts.remote !== undefined ? await this.opts.remote(key) : await monkeyLookup(this.opts.injector, this.point ?? "lookup.monkey", this.table, key);
         switch (a.kind) {
           case "found":
             return this.reply(m.type === PROC_TABLE.LOOKUP ? encodeTableReply(1, a.value) : encodeTableReply(1));

@@ -1,8 +1,8 @@
 // OpenSMTPD 6.8 started isolated: its compiled-in spool, control socket and chroot are
 // bind-mounted from the working directory inside a private mount namespace, and so is a
 // resolv.conf that keeps its own resolver off the network (`lookup file`: /etc/hosts only).
-import { existsSync } from "node:fs";
-import { mkdir, writeFile, chmod, chown } from "node:fs/promises";
+import { existsSync, realpathSync } from "node:fs";
+import { mkdir, writeFile, chmod, chown, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -11,8 +11,18 @@ import { DaemonTarget } from "../process/daemon-target.js";
 import { descendants } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
+import { TargetLookups } from "../../monkey/real/lookups.js";
+import { RealFaultSurface } from "../../monkey/real/surface.js";
+import { RealScriptFaults } from "../../monkey/real/script-faults.js";
+import { OpenSmtpdFiuChannel } from "../../monkey/real/channels.js";
+import type { ScriptFaults } from "../../smtpscript/runner.js";
+import { writeTableMonkeyExecutable } from "../../monkey/layers/table-proc.js";
 
 const run = promisify(execFile);
+
+/** compiled into smtpd; a symlink into OPENSMTPD_PREFIX on this host (scripts/setup-mtas.sh) */
+const OPENSMTPD_LIBEXEC = "/usr/libexec/opensmtpd";
 
 export const OPENSMTPD_PREFIX = process.env.SMTPCHAOS_OPENSMTPD_PREFIX ?? "/opt/smtpchaos/opensmtpd";
 
@@ -24,14 +34,65 @@ export interface OpenSmtpdOptions extends DaemonTargetOptions {
   extraConfig?: string[];
   /** replaces the recipient table with another table name declared in extraConfig */
   recipientTable?: string;
+  /**
+   * Runs these roles (process titles: queue, lookup, "pony express", klondike, control,
+   * scheduler) under libfiu, each with a remote-control pipe under fiuControlPrefix.
+   */
+  fiu?: { roles: string[] };
+  /** the domains and recipients tables from a socketmap server in this process, through the
+   * table-monkey backend (fault points lookup.domains, lookup.recipients) */
+  lookups?: boolean;
 }
+
+/** roles the monkey may pause or kill */
+export const OPENSMTPD_FAULT_ROLES = ["queue", "lookup", "pony express", "klondike", "control", "scheduler"] as const;
+
+/** Process title of a role -> the name smtpd passes to its re-exec'ed child with -x. */
+export const OPENSMTPD_ROLE_FLAGS: Readonly<Record<string, string>> = {
+  queue: "queue",
+  lookup: "lka",
+  "pony express": "pony",
+  klondike: "ca",
+  control: "control",
+  scheduler: "scheduler",
+};
+
+/** Where the libfiu control pipes live inside the instance's namespace (and its chroots). */
+const FIU_NS_DIR = "/run/smtpchaos-fiu";
 
 export class OpenSmtpdTarget extends DaemonTarget {
   readonly name = "opensmtpd";
   protected readonly masterRole = "parent";
 
+  /** The lookup server behind the domains and recipients tables (lookups: true), else null. */
+  readonly lookups: TargetLookups | null;
+
   constructor(private readonly o: OpenSmtpdOptions = {}) {
     super(o);
+    this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER]))) : null;
+  }
+
+  override async stop(): Promise<void> {
+    await this.surface?.close();
+    await super.stop();
+    await this.lookups?.stop();
+  }
+
+  private surface: RealFaultSurface | null = null;
+  private scripted: RealScriptFaults | null = null;
+
+  /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
+  faultSurface(): RealFaultSurface {
+    return (this.surface ??= new RealFaultSurface({
+      target: this,
+      fiu: this.fiuRoles.length > 0 ? new OpenSmtpdFiuChannel(this) : null,
+      roles: OPENSMTPD_FAULT_ROLES,
+    }));
+  }
+
+  /** smtpscript `monkey` statements, backed by faultSurface. */
+  get faults(): ScriptFaults {
+    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface(), target: this, stallRole: "queue" }));
   }
 
   get smtpd(): string {
@@ -52,17 +113,93 @@ export class OpenSmtpdTarget extends DaemonTarget {
     await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\nlookup file\n");
     await writeFile(join(dir, "recipients"), this.mailboxes.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
     const tls = await selfSignedCert(dir);
+    const tables = this.lookups === null ? [`table recipients file:${join(dir, "recipients")}`] : await this.prepareLookups(dir, this.lookups);
     const conf = [
       `pki mx.test.example cert "${tls.cert}"`,
       `pki mx.test.example key "${tls.key}"`,
-      `table recipients file:${join(dir, "recipients")}`,
+      ...tables,
       ...(this.o.extraConfig ?? []),
       `listen on 127.0.0.1 port ${port} tls pki mx.test.example hostname mx.test.example`,
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
-      `match from any for domain "${this.domain}" action "local_mail"`,
+      `match from any for domain ${this.lookups === null ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
       "",
     ];
     await writeFile(join(dir, "smtpd.conf"), conf.join("\n"));
+    if (this.o.fiu !== undefined) await this.prepareFiu(dir);
+  }
+
+  /**
+   * `table NAME monkey:CFG` makes smtpd exec /usr/libexec/opensmtpd/table-monkey. That path is
+   * shared by the whole host, so the instance gets a private copy of the libexec directory with
+   * our backend in it, bind-mounted in its own mount namespace only (see command()).
+   */
+  private async prepareLookups(dir: string, lookups: TargetLookups): Promise<string[]> {
+    const { host, port } = await lookups.start();
+    const libexec = join(dir, "libexec");
+    await rm(libexec, { recursive: true, force: true });
+    await run("cp", ["-a", realpathSync(OPENSMTPD_LIBEXEC), libexec]);
+    await writeTableMonkeyExecutable(join(libexec, "table-monkey"));
+    const out: string[] = [];
+    for (const map of ["domains", "recipients"] as const) {
+      const cfg = join(dir, `table-${map}.json`);
+      await writeFile(cfg, JSON.stringify({ socketmap: { host, port, map } }) + "\n", { mode: 0o644 });
+      out.push(`table ${map} monkey:${cfg}`);
+    }
+    return out;
+  }
+
+  /** The roles running under libfiu (process titles). */
+  get fiuRoles(): readonly string[] {
+    return this.o.fiu?.roles ?? [];
+  }
+
+  /** Base path of the libfiu control pipes as seen from this host: `${prefix}-${pid}.in/.out`. */
+  get fiuControlPrefix(): string {
+    return join(this.workDir, "run", FIU_NS_DIR.slice("/run/".length), "ctl");
+  }
+
+  /**
+   * smtpd re-execs each child as `argv[0] ... -x ROLE`, so starting it with argv[0] = a wrapper
+   * lets the wrapper preload libfiu into the chosen roles only. The control pipes are
+   * pre-created world-writable (the roles drop privileges) in a directory that is also
+   * bind-mounted at the same path inside both chroots: libfiu's control thread reopens the
+   * pipes by path after every command, by then from inside the chroot.
+   */
+  private async prepareFiu(dir: string): Promise<void> {
+    if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+    const flags = this.fiuRoles.map((r) => {
+      const f = OPENSMTPD_ROLE_FLAGS[r];
+      if (f === undefined) throw new Error(`opensmtpd: unknown role "${r}" for libfiu (${Object.keys(OPENSMTPD_ROLE_FLAGS).join(", ")})`);
+      return f;
+    });
+    const fiuDir = join(dir, "run", FIU_NS_DIR.slice("/run/".length));
+    for (const d of [fiuDir, join(dir, "spool", FIU_NS_DIR), join(dir, "empty", FIU_NS_DIR)]) await mkdir(d, { recursive: true });
+    for (const d of [join(dir, "spool", "run"), join(dir, "empty", "run")]) await chmod(d, 0o755);
+    await chmod(fiuDir, 0o1777);
+    const wrapper = [
+      "#!/bin/bash",
+      "# smtpchaos: preloads libfiu into the roles it was asked for, then becomes smtpd",
+      'role=""; prev=""',
+      'for a in "$@"; do [ "$prev" = "-x" ] && role="$a"; prev="$a"; done',
+      `case " ${flags.join(" ")} " in`,
+      '  *" $role "*)',
+      '    if [ -n "$role" ]; then',
+      `      ctl=${FIU_NS_DIR}/ctl`,
+      '      mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out"',
+      `      export LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_CTRL_FIFO="$ctl"`,
+      "    fi;;",
+      "esac",
+      `exec -a "$0" '${this.smtpd}' "$@"`,
+      "",
+    ];
+    // Named smtpd: the children's process titles are "<basename of argv[0]>: ROLE".
+    await mkdir(join(dir, "fiu-bin"), { recursive: true });
+    await writeFile(this.fiuWrapper(dir), wrapper.join("\n"));
+    await chmod(this.fiuWrapper(dir), 0o755);
+  }
+
+  private fiuWrapper(dir: string): string {
+    return join(dir, "fiu-bin", "smtpd");
   }
 
   protected command(dir: string): DaemonCommand {
@@ -71,13 +208,18 @@ export class OpenSmtpdTarget extends DaemonTarget {
       [join(dir, "run"), "/run"],
       [join(dir, "empty"), "/var/lib/opensmtpd/empty"],
       [join(dir, "resolv.conf"), "/etc/resolv.conf"],
+      ...(this.lookups === null ? [] : [[join(dir, "libexec"), realpathSync(OPENSMTPD_LIBEXEC)]]),
+      // after the chroots are mounted: the same pipes at the same path inside both chroots
+      ...(this.o.fiu === undefined
+        ? []
+        : ["/var/spool/smtpd", "/var/lib/opensmtpd/empty"].map((root) => [join(dir, "run", FIU_NS_DIR.slice("/run/".length)), join(root, FIU_NS_DIR)])),
     ]
       .map(([from, to]) => `mount --bind '${from}' '${to}'`)
       .join(" && ");
     // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process.
     return {
       command: "unshare",
-      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec '${this.smtpd}' -d -f '${join(dir, "smtpd.conf")}'`],
+      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${this.o.fiu === undefined ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
     };
   }
 
@@ -105,7 +247,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
   smtpdPid(): number {
     const pid = this.pid;
     if (pid === null) throw new Error("opensmtpd is not running");
-    const own = descendants(pid).find((p) => p.cmdline.startsWith(`${this.smtpd} -d`));
+    const own = descendants(pid).find((p) => p.cmdline.startsWith(`${this.smtpd} -d`) || p.cmdline.startsWith(`${this.fiuWrapper(this.workDir)} -d`));
     return own === undefined ? pid : own.pid;
   }
 

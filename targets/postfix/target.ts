@@ -2,7 +2,7 @@
 // only, no DNS, virtual mailboxes delivered to a Maildir in the working directory. The master
 // runs in the foreground as our child (`master -s`, what `postfix start-fg` runs).
 import { existsSync } from "node:fs";
-import { mkdir, writeFile, chown, copyFile } from "node:fs/promises";
+import { mkdir, writeFile, chown, copyFile, readdir, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -11,8 +11,17 @@ import { DaemonTarget } from "../process/daemon-target.js";
 import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
+import { TargetLookups } from "../../monkey/real/lookups.js";
+import { RealFaultSurface } from "../../monkey/real/surface.js";
+import { RealScriptFaults } from "../../monkey/real/script-faults.js";
+import { PostfixFiuChannel } from "../../monkey/real/channels.js";
+import type { ScriptFaults } from "../../smtpscript/runner.js";
 
 const run = promisify(execFile);
+
+/** services the monkey may pause or kill */
+export const POSTFIX_FAULT_ROLES = ["smtpd", "cleanup", "qmgr", "trivial-rewrite", "virtual", "pickup", "anvil", "proxymap"] as const;
 
 export const POSTFIX_DAEMON_DIR = "/usr/lib/postfix/sbin";
 
@@ -21,6 +30,16 @@ export interface PostfixOptions extends DaemonTargetOptions {
   main?: Record<string, string>;
   /** extra master.cf lines */
   master?: string[];
+  /**
+   * Runs these master.cf services (cleanup, smtpd, qmgr, virtual...) under libfiu. libfiu's
+   * remote control does not work in Postfix daemons, so each targeted program in a private
+   * daemon_directory is a wrapper that preloads libfiu with the commands of its spec file
+   * (fiuSpecFile) as FIU_ENABLE; new specs reach new processes after reloadFiu().
+   */
+  fiu?: { services: string[] };
+  /** virtual_mailbox_domains and virtual_mailbox_maps from a socketmap server in this process
+   * (fault points lookup.domains, lookup.recipients; see lookups.setInjector) */
+  lookups?: boolean;
 }
 
 const SERVICES = [
@@ -51,6 +70,30 @@ export class PostfixTarget extends DaemonTarget {
 
   constructor(private readonly o: PostfixOptions = {}) {
     super(o);
+    this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, "user/Maildir/"]))) : null;
+  }
+
+  override async stop(): Promise<void> {
+    await this.surface?.close();
+    await super.stop();
+    await this.lookups?.stop();
+  }
+
+  private surface: RealFaultSurface | null = null;
+  private scripted: RealScriptFaults | null = null;
+
+  /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
+  faultSurface(): RealFaultSurface {
+    return (this.surface ??= new RealFaultSurface({
+      target: this,
+      fiu: this.fiuServices.length > 0 ? new PostfixFiuChannel(this) : null,
+      roles: POSTFIX_FAULT_ROLES,
+    }));
+  }
+
+  /** smtpscript `monkey` statements, backed by faultSurface. */
+  get faults(): ScriptFaults {
+    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface(), target: this, stallRole: null }));
   }
 
   get configDir(): string {
@@ -62,8 +105,12 @@ export class PostfixTarget extends DaemonTarget {
     if (!existsSync(join(POSTFIX_DAEMON_DIR, "master"))) throw new Error(`Postfix is not installed (${POSTFIX_DAEMON_DIR}/master missing): run 'npm run setup:mtas' as root`);
   }
 
+  /** The lookup server behind the domains and recipients maps (lookups: true), else null. */
+  readonly lookups: TargetLookups | null;
+
   protected async prepare(dir: string, port: number): Promise<void> {
     const { uid, gid } = userInfo(MAIL_USER);
+    await this.lookups?.start();
     const pf = userInfo("postfix");
     for (const d of ["etc", "queue", "data", "log", "mail"]) await mkdir(join(dir, d), { recursive: true });
     await chown(join(dir, "data"), pf.uid, pf.gid);
@@ -78,7 +125,7 @@ export class PostfixTarget extends DaemonTarget {
       compatibility_level: "3.6",
       queue_directory: join(dir, "queue"),
       data_directory: join(dir, "data"),
-      daemon_directory: POSTFIX_DAEMON_DIR,
+      daemon_directory: this.o.fiu === undefined ? POSTFIX_DAEMON_DIR : join(dir, "libexec"),
       command_directory: "/usr/sbin",
       meta_directory: "/etc/postfix",
       shlib_directory: "/usr/lib/postfix",
@@ -111,11 +158,17 @@ export class PostfixTarget extends DaemonTarget {
       maillog_file_prefixes: join(dir, "log"),
       smtpd_banner: "$myhostname ESMTP Postfix",
       biff: "no",
+      ...(this.lookups === null ? {} : { virtual_mailbox_domains: this.lookups.spec("domains"), virtual_mailbox_maps: this.lookups.spec("recipients") }),
       import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
       ...this.o.main,
     };
+    if (this.o.fiu !== undefined) await this.prepareFiu(dir);
     await writeFile(join(dir, "etc", "main.cf"), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
-    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...SERVICES, ...(this.o.master ?? [])];
+    // virtual(8) refuses socketmap for virtual_mailbox_maps ("not allowed for security-sensitive
+    // data": the values are paths), so with monkey lookups only smtpd's recipient check asks the
+    // socketmap server and delivery keeps the local table.
+    const services = this.lookups === null ? SERVICES : SERVICES.map((l) => (/^virtual\s/.test(l) ? `${l} -o virtual_mailbox_maps=texthash:${join(dir, "etc", "vmailbox")}` : l));
+    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...services, ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
     // `postfix check` creates the queue directories with the right owners and reports config
     // errors; without /dev/log it only speaks on a terminal, hence script(1).
@@ -125,6 +178,59 @@ export class PostfixTarget extends DaemonTarget {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`postfix check failed: ${(e.stdout ?? "") + (e.stderr ?? "") || e.message}`);
     }
+  }
+
+  /** The services running under libfiu. */
+  get fiuServices(): readonly string[] {
+    return this.o.fiu?.services ?? [];
+  }
+
+  /** libfiu commands (one a line) a service's processes start with. */
+  fiuSpecFile(service: string): string {
+    return join(this.workDir, "fiu", `enable-${service}`);
+  }
+
+  private async prepareFiu(dir: string): Promise<void> {
+    if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+    const libexec = join(dir, "libexec");
+    await rm(libexec, { recursive: true, force: true });
+    await mkdir(libexec, { recursive: true });
+    await mkdir(join(dir, "fiu"), { recursive: true });
+    const programs = await readdir(POSTFIX_DAEMON_DIR);
+    for (const svc of this.fiuServices) {
+      if (!programs.includes(svc)) throw new Error(`postfix: no program "${svc}" in ${POSTFIX_DAEMON_DIR} to run under libfiu`);
+    }
+    for (const prog of programs) {
+      const real = join(POSTFIX_DAEMON_DIR, prog);
+      if (!this.fiuServices.includes(prog)) {
+        // copies, not symlinks: `postfix check` warns about every symlink leaving the directory
+        await copyFile(real, join(libexec, prog));
+        await chmod(join(libexec, prog), 0o755);
+        continue;
+      }
+      const spec = join(dir, "fiu", `enable-${prog}`);
+      if (!existsSync(spec)) await writeFile(spec, "");
+      const wrapper = [
+        "#!/bin/sh",
+        "# smtpchaos: this service's processes start under libfiu with the commands of its spec file",
+        `export LD_PRELOAD="${FIU_PRELOAD.join(" ")}"`,
+        `if [ -s '${spec}' ]; then FIU_ENABLE="$(cat '${spec}')"; export FIU_ENABLE; fi`,
+        `exec '${real}' "$@"`,
+        "",
+      ];
+      await writeFile(join(libexec, prog), wrapper.join("\n"));
+      await chmod(join(libexec, prog), 0o755);
+    }
+  }
+
+  /**
+   * Makes new processes of the libfiu services start with their current spec files: Postfix's
+   * reload (SIGHUP to the master) retires the running processes once they are idle.
+   */
+  async reloadFiu(): Promise<void> {
+    const pid = this.pid;
+    if (pid === null) throw new Error("postfix is not running");
+    process.kill(pid, "SIGHUP");
   }
 
   protected command(dir: string): DaemonCommand {

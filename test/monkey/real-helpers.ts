@@ -1,0 +1,28 @@
+// Shared by the real-MTA fault tests: one transaction whose outcome is recorded, never thrown.
+import { Injector } from "../../monkey/injector.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { sendOne } from "../targets/helpers.js";
+
+export interface Outcome {
+  id: string;
+  /** the last reply's code, or null when the session ended without one */
+  code: number | null;
+  /** the phase of the last reply (rcpt, data, dot...) or the error */
+  last: string;
+  accepted: boolean;
+}
+
+export async function attempt(port: number, rcpt: string, size = 200): Promise<Outcome> {
+  try {
+    const { id, replies } = await sendOne("127.0.0.1", port, rcpt, { size });
+    const r = replies[replies.length - 1];
+    const steps = ["banner", "ehlo", "mail", "rcpt", "data", "dot"];
+    return { id, code: r?.code ?? null, last: `${steps[replies.length - 1] ?? "?"}: ${r?.code ?? ""} ${r?.text ?? ""}`, accepted: replies.length === 6 && r?.code === 250 };
+  } catch (err) {
+    return { id: "", code: null, last: (err as Error).message, accepted: false };
+  }
+}
+
+export function injectorFor(points: Record<string, unknown>, seed = 1): Injector {
+  return new Injector({ plan: validatePlan({ points }), seed });
+}

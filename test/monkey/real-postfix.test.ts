@@ -1,0 +1,65 @@
+// Faults inside a real Postfix 3.7: socketmap lookups decided by our injector, libfiu in the
+// cleanup service. Needs root and `npm run setup:mtas` (a missing MTA fails in CI).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
+import { realFaultSurface } from "../../monkey/real/index.js";
+import { mtaAvailability, requireMta, waitFor } from "../targets/helpers.js";
+import { attempt, injectorFor } from "./real-helpers.js";
+
+const { why, skip } = mtaAvailability("postfix", join(POSTFIX_DAEMON_DIR, "master"));
+const RCPT = "user@test.example";
+
+test("postfix: a socketmap TEMP on the recipient map is 451 4.3.0 at RCPT", { skip }, async (t) => {
+  requireMta("postfix", why);
+  const target = new PostfixTarget({ lookups: true });
+  t.after(() => target.stop());
+  await target.start();
+  const surface = realFaultSurface(target);
+  assert.ok(surface !== null);
+  assert.ok(surface.points().includes("lookup.recipients"));
+  const injector = injectorFor({ "lookup.recipients": { once: true, action: "tempfail" } });
+  await surface.apply(injector);
+  const r = await attempt(target.endpoint.port, RCPT);
+  assert.match(r.last, /^rcpt: 451 4\.3\.0 .*Temporary lookup failure/, r.last);
+  assert.equal(injector.stats()[0]?.fired, 1);
+  const ok = await attempt(target.endpoint.port, RCPT);
+  assert.ok(ok.accepted, ok.last);
+  await surface.clear();
+  // virtual(8) must still deliver (it keeps a local table: it refuses socketmap for mailbox paths)
+  await target.flushQueue();
+  await waitFor("delivery", async () => (await target.delivered()).some((m) => m.id === ok.id));
+  const unknown = await attempt(target.endpoint.port, "nobody@test.example");
+  assert.match(unknown.last, /^rcpt: 550\b/, "the map still answers NOTFOUND for unknown users");
+});
+
+test("postfix: cleanup queue-file write and fsync failures (libfiu) are 451 after the dot, and nothing refused is delivered", { skip }, async (t) => {
+  requireMta("postfix", why);
+  const target = new PostfixTarget({ fiu: { services: ["cleanup"] } });
+  t.after(() => target.stop());
+  await target.start();
+  const surface = realFaultSurface(target);
+  assert.ok(surface !== null);
+
+  // A write is only seen by libfiu once the record stream spills (messages over 4 KB).
+  await surface.apply(injectorFor({ "queue.write": { always: true, errno: "EIO" } }));
+  const w = await attempt(target.endpoint.port, RCPT, 20_000);
+  assert.match(w.last, /^dot: 451 4\.3\.0 Error: queue file write error/, w.last);
+  // counted from cleanup's log line, which reaches us through the maillog file a little later
+  await waitFor("the logged write error to be counted", async () => ((await surface.drainFired()).get("queue.write") ?? 0) >= 1, 5000);
+  await surface.apply(injectorFor({ "queue.fsync": { always: true, errno: "ENOSPC" } }));
+  const f = await attempt(target.endpoint.port, RCPT);
+  assert.match(f.last, /^dot: 4\d\d\b/, f.last);
+  await surface.clear();
+  const ok = await attempt(target.endpoint.port, RCPT);
+  assert.ok(ok.accepted, ok.last);
+  await target.flushQueue();
+  const ids = await waitFor("delivery", async () => {
+    const d = (await target.delivered()).map((m) => m.id);
+    return d.includes(ok.id) ? d : null;
+  });
+  assert.ok(!ids.includes(w.id) && !ids.includes(f.id), "a refused message was delivered");
+  assert.ok(target.logs().some((l) => /cleanup\[\d+\]: warning: .*write queue file: Input\/output error/.test(l)), "cleanup logged the injected error");
+  assert.equal(target.crash(), null);
+});
