@@ -2,10 +2,9 @@
 // backing tables, with faults at lookup.<NAME>. Requests and replies are netstrings
 // (`LEN:DATA,`): request `NAME KEY`; replies `OK VALUE`, `NOTFOUND `, `TEMP reason`,
 // `TIMEOUT reason`, `PERM reason`.
-import net from "node:net";
-import type { AddressInfo } from "node:net";
 import type { Injector } from "../injector.js";
-import { LOOPBACK, type FaultLayer } from "./layer.js";
+import type { FaultLayer } from "./layer.js";
+import { LookupServer, type LookupReply } from "./lookup-server.js";
 import { BackingTable, monkeyLookup, type LookupAnswer } from "./lookup.js";
 
 /** Longest netstring accepted (Postfix's socketmap limit is 100000). */
@@ -68,15 +67,13 @@ export interface SocketmapOptions {
   port?: number;
 }
 
-export class SocketmapServer implements FaultLayer {
+export class SocketmapServer extends LookupServer implements FaultLayer {
   readonly name = "socketmap";
   private readonly maps = new Map<string, BackingTable>();
-  private server: net.Server | null = null;
-  private readonly sockets = new Set<net.Socket>();
-  requests = 0;
   private injector: Injector | null;
 
-  constructor(private readonly opts: SocketmapOptions) {
+  constructor(opts: SocketmapOptions) {
+    super(opts.port);
     for (const [name, entries] of Object.entries(opts.maps)) this.maps.set(name, new BackingTable(entries));
     this.injector = opts.injector;
   }
@@ -90,11 +87,6 @@ export class SocketmapServer implements FaultLayer {
     return [...this.maps.keys()].map((n) => `lookup.${n}`);
   }
 
-  address(): { host: string; port: number } | null {
-    const a = this.server?.address() as AddressInfo | null | undefined;
-    return a ? { host: LOOPBACK, port: a.port } : null;
-  }
-
   /** The Postfix table spec for one map. */
   spec(map: string): string {
     const a = this.address();
@@ -102,55 +94,17 @@ export class SocketmapServer implements FaultLayer {
     return `socketmap:inet:${a.host}:${a.port}:${map}`;
   }
 
-  async start(): Promise<void> {
-    const server = net.createServer((s) => this.serve(s));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.opts.port ?? 0, LOOPBACK, () => resolve());
-    });
-  }
-
-  private serve(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
+  protected framer(): (chunk: Buffer) => string[] {
     const reader = new NetstringReader();
-    let chain = Promise.resolve();
-    socket.on("data", (chunk: Buffer) => {
-      let reqs: Buffer[];
-      try {
-        reqs = reader.push(chunk);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      for (const r of reqs) chain = chain.then(() => this.answer(socket, r.toString("utf8")));
-    });
+    return (chunk) => reader.push(chunk).map((r) => r.toString("utf8"));
   }
 
-  private async answer(socket: net.Socket, req: string): Promise<void> {
-    if (socket.destroyed) return;
-    this.requests++;
+  protected async answer(req: string): Promise<LookupReply> {
     const sp = req.indexOf(" ");
     const name = sp < 0 ? req : req.slice(0, sp);
     const key = sp < 0 ? "" : req.slice(sp + 1);
     const table = this.maps.get(name);
-    let a: LookupAnswer;
-    if (table === undefined) a = { kind: "perm", reason: `unknown map ${name}` };
-    else a = await monkeyLookup(this.injector, `lookup.${name}`, table, key);
-    if (a.kind === "exit") {
-      socket.destroy();
-      return;
-    }
-    const out = encodeSocketmapAnswer(a);
-    if (out !== null && !socket.destroyed) socket.write(out);
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const s of this.sockets) s.destroy();
-    if (server !== null) await new Promise<void>((r) => server.close(() => r()));
+    const a: LookupAnswer = table === undefined ? { kind: "perm", reason: `unknown map ${name}` } : await monkeyLookup(this.injector, `lookup.${name}`, table, key);
+    return a.kind === "exit" ? "drop" : encodeSocketmapAnswer(a);
   }
 }

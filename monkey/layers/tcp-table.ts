@@ -2,10 +2,9 @@
 // the plan at point lookup.<table>. Protocol: request `get KEY\n`; replies `200 VALUE\n` (found),
 // `500 TEXT\n` (not found), `400 TEXT\n` (temporary failure); KEY and VALUE are %XX-encoded.
 // The protocol has no permanent error: "permfail" answers 500 (not found).
-import net from "node:net";
-import type { AddressInfo } from "node:net";
 import type { Injector } from "../injector.js";
-import { LOOPBACK, type FaultLayer } from "./layer.js";
+import type { FaultLayer } from "./layer.js";
+import { LookupServer, type LookupReply } from "./lookup-server.js";
 import { BackingTable, monkeyLookup, type LookupAnswer } from "./lookup.js";
 
 export function tcpTableEncode(s: string): string {
@@ -45,15 +44,13 @@ export interface TcpTableOptions {
   port?: number;
 }
 
-export class TcpTableServer implements FaultLayer {
+export class TcpTableServer extends LookupServer implements FaultLayer {
   readonly name: string;
   readonly point: string;
   readonly table: BackingTable;
-  private server: net.Server | null = null;
-  private readonly sockets = new Set<net.Socket>();
-  requests = 0;
 
   constructor(private readonly opts: TcpTableOptions) {
+    super(opts.port);
     this.name = `tcp-table:${opts.table}`;
     this.point = `lookup.${opts.table}`;
     this.table = new BackingTable(opts.entries);
@@ -63,11 +60,6 @@ export class TcpTableServer implements FaultLayer {
     return [this.point];
   }
 
-  address(): { host: string; port: number } | null {
-    const a = this.server?.address() as AddressInfo | null | undefined;
-    return a ? { host: LOOPBACK, port: a.port } : null;
-  }
-
   /** The Postfix table spec to put in main.cf. */
   spec(): string {
     const a = this.address();
@@ -75,54 +67,24 @@ export class TcpTableServer implements FaultLayer {
     return `tcp:${a.host}:${a.port}`;
   }
 
-  async start(): Promise<void> {
-    const server = net.createServer((s) => this.serve(s));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.opts.port ?? 0, LOOPBACK, () => resolve());
-    });
-  }
-
-  private serve(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
+  protected framer(): (chunk: Buffer) => string[] {
     let buf = "";
-    // Requests on one connection are answered in order, one at a time.
-    let chain = Promise.resolve();
-    socket.on("data", (chunk: Buffer) => {
+    return (chunk) => {
       buf += chunk.toString("latin1");
+      const lines: string[] = [];
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).replace(/\r$/, "");
+        lines.push(buf.slice(0, nl).replace(/\r$/, ""));
         buf = buf.slice(nl + 1);
-        chain = chain.then(() => this.answer(socket, line));
       }
-    });
+      return lines;
+    };
   }
 
-  private async answer(socket: net.Socket, line: string): Promise<void> {
-    if (socket.destroyed) return;
-    this.requests++;
+  protected async answer(line: string): Promise<LookupReply> {
     const m = /^get (.*)$/.exec(line);
-    if (m === null) {
-      socket.write(`400 ${tcpTableEncode(`unsupported request: ${line.slice(0, 40)}`)}\n`);
-      return;
-    }
+    if (m === null) return `400 ${tcpTableEncode(`unsupported request: ${line.slice(0, 40)}`)}\n`;
     const a = await monkeyLookup(this.opts.injector, this.point, this.table, tcpTableDecode(m[1] as string));
-    if (a.kind === "exit") {
-      socket.destroy();
-      return;
-    }
-    const out = encodeTcpTableAnswer(a);
-    if (out !== null && !socket.destroyed) socket.write(out);
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const s of this.sockets) s.destroy();
-    if (server !== null) await new Promise<void>((r) => server.close(() => r()));
+    return a.kind === "exit" ? "drop" : encodeTcpTableAnswer(a);
   }
 }

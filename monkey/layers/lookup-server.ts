@@ -1,0 +1,68 @@
+// What the MTA-facing lookup servers (Postfix tcp_table, socketmap) share: a loopback listener,
+// per-connection request framing, answers in request order (one lookup at a time per
+// connection, as the MTAs expect), and the "drop the connection" fault.
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { LOOPBACK } from "./layer.js";
+
+/** What to send back for one request: bytes, nothing (stay silent), or drop the connection. */
+export type LookupReply = Buffer | string | null | "drop";
+
+export abstract class LookupServer {
+  requests = 0;
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly port?: number) {}
+
+  /** A fresh splitter of one connection's bytes into requests; it throws on a broken stream. */
+  protected abstract framer(): (chunk: Buffer) => string[];
+  protected abstract answer(request: string): Promise<LookupReply>;
+
+  address(): { host: string; port: number } | null {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    return a ? { host: LOOPBACK, port: a.port } : null;
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer((s) => this.serve(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port ?? 0, LOOPBACK, () => resolve());
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server !== null) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private serve(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    const frame = this.framer();
+    let chain = Promise.resolve();
+    socket.on("data", (chunk: Buffer) => {
+      let requests: string[];
+      try {
+        requests = frame(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const r of requests) chain = chain.then(() => this.reply(socket, r));
+    });
+  }
+
+  private async reply(socket: net.Socket, request: string): Promise<void> {
+    if (socket.destroyed) return;
+    this.requests++;
+    const out = await this.answer(request);
+    if (out === "drop") socket.destroy();
+    else if (out !== null && !socket.destroyed) socket.write(out);
+  }
+}
