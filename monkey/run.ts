@@ -232,23 +232,37 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     const drainMs = interrupted ? Math.min(o.drainTimeoutMs ?? 60_000, 10_000) : (o.drainTimeoutMs ?? 60_000);
     let ledgerReport: LedgerReport | null = null;
     let ledgerAfterRestart: LedgerReport | null = null;
+    const crashedInRun = crash !== null;
+    // Whatever happens from here on, the run's results are reported: a target that cannot be
+    // restarted or flushed is itself a finding, not a reason to lose the report.
+    let afterRunFailure: string | null = null;
+    try {
+      if (crashedInRun) {
+        notes.push("the target crashed: restarting it to recover its queue before reconciling");
+        await target.restart();
+      }
+      if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
+      else ledgerReport = await reconcile(target, ledger, nextHop, drainMs, stage);
+      if (!interrupted && o.restart !== false && !crashedInRun && readsMailboxes !== false) {
+        stage("restarting the target once and reconciling again");
+        await target.restart();
+        ledgerAfterRestart = await reconcile(target, ledger, nextHop, drainMs, stage);
+      }
+    } catch (err) {
+      afterRunFailure = err instanceof Error ? err.message : String(err);
+      const late = target.crash();
+      crash ??= late;
+      notes.push(`after the flood the target could not be ${ledgerReport === null ? "drained" : "restarted and drained"}: ${afterRunFailure}`);
+      if (late !== null) notes.push(`it died: ${describeCrash(late)}`);
+      else crash = { at: Date.now(), source: "log", exitCode: null, signal: null, line: `not usable after the run: ${afterRunFailure}`, logTail: target.logs().slice(-20) };
+      stage(`reconcile failed: ${afterRunFailure}`);
+    }
     const crashed = crash !== null;
-    if (crashed) {
-      notes.push("the target crashed: restarting it to recover its queue before reconciling");
-      await target.restart();
-    }
-    if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
-    else ledgerReport = await reconcile(target, ledger, nextHop, drainMs, stage);
-    if (!interrupted && o.restart !== false && !crashed && readsMailboxes !== false) {
-      stage("restarting the target once and reconciling again");
-      await target.restart();
-      ledgerAfterRestart = await reconcile(target, ledger, nextHop, drainMs, stage);
-    }
 
     const tally = flood.tally;
     const finalLedger = ledgerAfterRestart ?? ledgerReport;
     const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
-    const findingCount = tally.findingCount() + (crashed ? 1 : 0) + ledgerFindings;
+    const findingCount = tally.findingCount() + (crashed || afterRunFailure !== null ? 1 : 0) + ledgerFindings;
     if (o.plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
     return {
       target: target.name,
