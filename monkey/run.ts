@@ -264,6 +264,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
     const findingCount = tally.findingCount() + (crashed || afterRunFailure !== null ? 1 : 0) + ledgerFindings;
     if (o.plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
+    if (inTarget.length > 0) notes.push(`${inTarget.join(", ")} fire inside the target (libfiu): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
     return {
       target: target.name,
       endpoint: `${target.endpoint.host}:${target.endpoint.port}`,
