@@ -55,7 +55,9 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
   }
   const transactions = plan.kind === "hold" ? 0 : plan.transactions;
   for (let tx = 0; tx < transactions; tx++) {
-    if (tx > 0) {
+    // RSET between transactions as the session sends it: always for "multi" (and nodemailer's
+    // well-behaved client), never after a completed one otherwise.
+    if (tx > 0 && (plan.kind === "multi" || plan.kind === "wellbehaved")) {
       writeln("RSET");
       expect("ok");
     }
@@ -83,12 +85,14 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
       expect("354");
     }
     const data = encodeData(msg.data).toString("latin1");
-    if (plan.kind === "abort-data") {
+    // The abort kinds abort their last transaction.
+    const last = tx === transactions - 1;
+    if (plan.kind === "abort-data" && last) {
       write(msg.data.subarray(0, Math.floor(msg.data.length / 2)).toString("latin1"));
       st.push({ kind: "disconnect", name: null, loc: LOC });
       break;
     }
-    if (plan.kind === "abort-after-dot") {
+    if (plan.kind === "abort-after-dot" && last) {
       write(data);
       st.push({ kind: "disconnect", name: null, loc: LOC });
       break;

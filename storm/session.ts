@@ -28,9 +28,16 @@ export interface SessionOptions {
   scheduledAt?: number;
 }
 
-/** The server refused with a reply: the session ends gracefully with that class. */
+/**
+ * The server refused a transaction with a reply: the session ends gracefully with that class,
+ * or, when it has transactions left, resets and goes on (and ends with that class).
+ */
 export class Refused extends Error {
-  constructor(readonly reply: Reply) {
+  constructor(
+    readonly reply: Reply,
+    /** replies still to read before the session can go on (the reply to an empty message closing a 354) */
+    readonly unread = 0,
+  ) {
     super(`${reply.code} ${reply.text}`);
   }
 }
@@ -76,6 +83,8 @@ const positive = (r: Reply): boolean => r.klass === "ok";
 
 async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0: number): Promise<{ outcome: Outcome; accepted: number }> {
   let accepted = 0;
+  // The first refusal of a session that went on after it: the session's outcome.
+  let refused: Refused | null = null;
   let session: SmtpSession | null = null;
   let outcome: Outcome;
   const record = (phase: Phase, since: number, r: Reply): void => {
@@ -130,12 +139,28 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
       // Garbage and an overlong line: the server must answer 5xx and keep going.
       await timed("mail", () => s.command("\x01\x02 not smtp " + "x".repeat(2000)), () => true);
     }
-    const rcptLine = `RCPT TO:<${target.rcpt}>`;
     const transactions = plan.kind === "hold" ? 0 : plan.transactions;
-    for (let tx = 0; tx < transactions; tx++) {
-      if (tx > 0) await timed("mail", () => s.command("RSET"), positive);
-      const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
-      if (pipelining) await pipelinedEnvelope(s, m, plan.rcpts, rcptLine, plan.kind === "many-rcpts");
+    const rcptLine = `RCPT TO:<${target.rcpt}>`;
+    // Every transaction of a pipelining kind pipelines, so a reused connection costs two round
+    // trips per message (envelope, then message) instead of 3 + recipients.
+    const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
+    const envelope = pipelining ? envelopeSegment(plan.rcpts, rcptLine) : "";
+    const aborting = plan.kind === "abort-data" || plan.kind === "abort-after-dot";
+    // Built on first use and sent by every transaction of the session (one Message-ID), as
+    // smtp-source sends one message again and again: building and dot-stuffing it costs more
+    // than the rest of the client's work for a small message.
+    let message: { data: Buffer; encoded: Buffer } | null = null;
+    const getMessage = (): { data: Buffer; encoded: Buffer } => {
+      if (message === null) {
+        const { data } = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
+        message = { data, encoded: encodeData(data) };
+      }
+      return message;
+    };
+
+    /** One transaction; resolves true when the message was accepted, false when aborted on purpose. */
+    const transaction = async (abort: boolean): Promise<boolean> => {
+      if (pipelining) await pipelinedEnvelope(s, m, envelope, plan.rcpts, plan.kind === "many-rcpts");
       else {
         await timed("mail", () => cmd(`MAIL FROM:<${SENDER}>`), positive);
         let ok = 0;
@@ -154,44 +179,70 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
       }
       if (plan.kind === "large") {
         await timed("dot", () => streamLarge(s, plan.size, target.rcpt), positive);
-        accepted++;
-        continue;
+        return true;
       }
-      const msg = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
-      if (plan.kind === "abort-data") {
+      const msg = getMessage();
+      if (abort && plan.kind === "abort-data") {
         // Half the message, then a reset: the server must not deliver it.
         await s.writeLarge(msg.data.subarray(0, Math.floor(msg.data.length / 2)));
         s.reset();
-        break;
+        return false;
       }
-      if (plan.kind === "abort-after-dot") {
+      if (abort) {
         // The whole message and the final dot, then a reset before the 250 can be read.
-        await s.writeLarge(encodeData(msg.data));
+        await s.writeLarge(msg.encoded);
         s.reset();
-        break;
+        return false;
       }
       if (slow) {
         // The head of the message dribbled too, then the rest at once.
-        const data = encodeData(msg.data);
-        const head = Math.min(64, data.length);
-        await dribble(s, data.subarray(0, head), plan);
+        const head = Math.min(64, msg.encoded.length);
+        await dribble(s, msg.encoded.subarray(0, head), plan);
         await timed("dot", async () => {
-          await s.writeLarge(data.subarray(head));
+          await s.writeLarge(msg.encoded.subarray(head));
           return s.readReply(undefined, "reply to end of data");
         }, positive);
       } else {
-        await timed("dot", () => s.sendData(msg.data), positive);
+        await timed("dot", async () => {
+          await s.writeLarge(msg.encoded);
+          return s.readReply(undefined, "reply to end of data");
+        }, positive);
       }
-      accepted++;
+      return true;
+    };
+
+    // RSET before a transaction only when the one before was refused (or for "multi", always):
+    // a 250 to the final dot has already reset the transaction (RFC 5321 4.1.1.4).
+    let dirty = false;
+    let aborted = false;
+    for (let tx = 0; tx < transactions; tx++) {
+      const last = tx === transactions - 1;
+      if (tx > 0 && (dirty || plan.kind === "multi")) await timed("mail", () => s.command("RSET"), positive);
+      dirty = false;
+      try {
+        // The abort kinds complete every transaction but the last, and abort that one.
+        if (await transaction(aborting && last)) accepted++;
+        else aborted = true;
+      } catch (err) {
+        // A refusal ends the session when nothing is left to send or the server is closing
+        // (421); otherwise, as an MTA would, reset and go on with the next message.
+        if (!(err instanceof Refused) || last || err.reply.code === 421) throw err;
+        refused ??= err;
+        for (let i = 0; i < err.unread; i++) {
+          const r = await s.readReply(undefined, "reply to end of data");
+          m.code("dot", r.code, r.enhanced);
+        }
+        dirty = true;
+      }
     }
-    if (plan.kind === "abort-data" || plan.kind === "abort-after-dot") {
-      outcome = "aborted";
+    if (aborted) {
+      outcome = refused !== null ? classify(refused) : "aborted";
     } else {
       await s.quit();
-      outcome = "ok";
+      outcome = refused !== null ? classify(refused) : "ok";
     }
   } catch (err) {
-    outcome = classify(err);
+    outcome = classify(err instanceof Refused ? (refused ?? err) : err);
   } finally {
     session?.close();
   }
@@ -207,14 +258,18 @@ async function ehlo(s: SmtpSession, m: Metrics, cmd: (line: string) => Promise<R
   return Capabilities.fromEhlo(reply);
 }
 
-/** MAIL, every RCPT and DATA in one write (RFC 2920), then the replies in order. */
-async function pipelinedEnvelope(s: SmtpSession, m: Metrics, rcpts: number, rcptLine: string, partialOk: boolean): Promise<void> {
+/** MAIL, `rcpts` RCPTs and DATA as one segment: built once per session, written per transaction. */
+function envelopeSegment(rcpts: number, rcptLine: string): string {
+  return `MAIL FROM:<${SENDER}>\r\n` + `${rcptLine}\r\n`.repeat(rcpts) + "DATA\r\n";
+}
+
+/**
+ * The envelope in one write (RFC 2920), then the replies in order. Each phase is timed from the
+ * write to its own reply, so "rcpt" and "data" include the replies queued before them.
+ */
+async function pipelinedEnvelope(s: SmtpSession, m: Metrics, segment: string, rcpts: number, partialOk: boolean): Promise<void> {
   const t = performance.now();
-  const lines = new Array<string>(rcpts + 2);
-  lines[0] = `MAIL FROM:<${SENDER}>`;
-  for (let i = 1; i <= rcpts; i++) lines[i] = rcptLine;
-  lines[rcpts + 1] = "DATA";
-  s.writeLines(lines);
+  s.write(segment);
   const mail = await s.readReply();
   m.phase("mail", performance.now() - t);
   m.code("mail", mail.code, mail.enhanced);
@@ -230,13 +285,15 @@ async function pipelinedEnvelope(s: SmtpSession, m: Metrics, rcpts: number, rcpt
   const data = await s.readReply();
   m.phase("data", performance.now() - t);
   m.code("data", data.code, data.enhanced);
-  if (!positive(mail)) throw new Refused(mail);
-  if (refusal !== null && (!partialOk || ok === 0)) {
-    // The server already answered DATA; a 354 must be closed with an empty message.
-    if (data.code === 354) s.write(".\r\n");
-    throw new Refused(refusal);
+  const refused = !positive(mail) ? mail : refusal !== null && (!partialOk || ok === 0) ? refusal : data.code !== 354 ? data : null;
+  if (refused === null) return;
+  // The server already answered DATA with 354: close it with an empty message, whose reply the
+  // session reads if it goes on.
+  if (data.code === 354) {
+    s.write(".\r\n");
+    throw new Refused(refused, 1);
   }
-  if (data.code !== 354) throw new Refused(data);
+  throw new Refused(refused);
 }
 
 // Whole fill lines, so chunks can follow each other and the body stays line-aligned.
