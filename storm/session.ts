@@ -270,14 +270,21 @@ function envelopeSegment(rcpts: number, rcptLine: string): string {
 async function pipelinedEnvelope(s: SmtpSession, m: Metrics, segment: string, rcpts: number, partialOk: boolean): Promise<void> {
   const t = performance.now();
   s.write(segment);
+  // A 421 means the server is closing (RFC 5321 3.8): the replies to the rest of the group
+  // will not come, and the session ends with the 421 rather than "closed".
+  const closing = (r: Reply): void => {
+    if (r.code === 421) throw new Refused(r);
+  };
   const mail = await s.readReply();
   m.phase("mail", performance.now() - t);
   m.code("mail", mail.code, mail.enhanced);
+  closing(mail);
   let ok = 0;
   let refusal: Reply | null = null;
   for (let i = 0; i < rcpts; i++) {
     const r = await s.readReply();
     m.code("rcpt", r.code, r.enhanced);
+    closing(r);
     if (positive(r)) ok++;
     else refusal ??= r;
   }
@@ -285,6 +292,7 @@ async function pipelinedEnvelope(s: SmtpSession, m: Metrics, segment: string, rc
   const data = await s.readReply();
   m.phase("data", performance.now() - t);
   m.code("data", data.code, data.enhanced);
+  closing(data);
   const refused = !positive(mail) ? mail : refusal !== null && (!partialOk || ok === 0) ? refusal : data.code !== 354 ? data : null;
   if (refused === null) return;
   // The server already answered DATA with 354: close it with an empty message, whose reply the
