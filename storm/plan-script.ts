@@ -54,7 +54,11 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     expect("any");
   }
   const transactions = plan.kind === "hold" ? 0 : plan.transactions;
+  const envelope = `MAIL FROM:<${SENDER}>\r\n` + `RCPT TO:<${info.rcpt}>\r\n`.repeat(plan.rcpts) + "DATA\r\n";
+  // A reused pipelined session sends each message with the next envelope, as the storm session does.
+  let envelopeSent = false;
   for (let tx = 0; tx < transactions; tx++) {
+    const last = tx === transactions - 1;
     // RSET between transactions as the session sends it: always for "multi" (and nodemailer's
     // well-behaved client), never after a completed one otherwise.
     if (tx > 0 && (plan.kind === "multi" || plan.kind === "wellbehaved")) {
@@ -69,7 +73,8 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     }
     if (plan.kind === "pipelined" || plan.kind === "wellbehaved") {
       // One segment, as with PIPELINING; then the replies in order.
-      write(`MAIL FROM:<${SENDER}>\r\n` + `RCPT TO:<${info.rcpt}>\r\n`.repeat(plan.rcpts) + "DATA\r\n");
+      if (!envelopeSent) write(envelope);
+      envelopeSent = false;
       for (let i = 0; i < plan.rcpts + 1; i++) expect("ok");
       expect("354");
     } else {
@@ -86,7 +91,6 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     }
     const data = encodeData(msg.data).toString("latin1");
     // The abort kinds abort their last transaction.
-    const last = tx === transactions - 1;
     if (plan.kind === "abort-data" && last) {
       write(msg.data.subarray(0, Math.floor(msg.data.length / 2)).toString("latin1"));
       st.push({ kind: "disconnect", name: null, loc: LOC });
@@ -100,6 +104,9 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     if (slow) {
       dribble(data.slice(0, 64));
       write(data.slice(64));
+    } else if (plan.kind === "pipelined" && !last) {
+      write(data + envelope);
+      envelopeSent = true;
     } else write(data);
     expect("250");
   }

@@ -37,6 +37,11 @@ export class Refused extends Error {
     readonly reply: Reply,
     /** replies still to read before the session can go on (the reply to an empty message closing a 354) */
     readonly unread = 0,
+    /**
+     * the transaction is still open and needs an RSET before the next one; false for a refused
+     * message: the reply to the final dot, whatever it is, ends the transaction (RFC 5321 4.1.1.4)
+     */
+    readonly open = true,
   ) {
     super(`${reply.code} ${reply.text}`);
   }
@@ -95,7 +100,7 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
     const t = performance.now();
     const r = await fn();
     record(phase, t, r);
-    if (!ok(r)) throw new Refused(r);
+    if (!ok(r)) throw new Refused(r, 0, phase !== "dot");
     return r;
   };
   const slow = plan.kind === "slowloris";
@@ -141,27 +146,41 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
     }
     const transactions = plan.kind === "hold" ? 0 : plan.transactions;
     const rcptLine = `RCPT TO:<${target.rcpt}>`;
-    // Every transaction of a pipelining kind pipelines, so a reused connection costs two round
-    // trips per message (envelope, then message) instead of 3 + recipients.
+    // Every transaction of a pipelining kind pipelines. In a reused session the message goes in
+    // one write with the next transaction's envelope (RFC 2920 3.1: message content may start a
+    // group), so each message costs one write and one round trip instead of 3 + recipients.
     const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
     const envelope = pipelining ? envelopeSegment(plan.rcpts, rcptLine) : "";
+    /** when the next envelope went out with the previous message (its phases count from that write) */
+    let envelopeSentAt: number | null = null;
     const aborting = plan.kind === "abort-data" || plan.kind === "abort-after-dot";
     // Built on first use and sent by every transaction of the session (one Message-ID), as
     // smtp-source sends one message again and again: building and dot-stuffing it costs more
     // than the rest of the client's work for a small message.
-    let message: { data: Buffer; encoded: Buffer } | null = null;
-    const getMessage = (): { data: Buffer; encoded: Buffer } => {
+    let message: { data: Buffer; encoded: Buffer; chained: Buffer } | null = null;
+    const getMessage = (): { data: Buffer; encoded: Buffer; chained: Buffer } => {
       if (message === null) {
         const { data } = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
-        message = { data, encoded: encodeData(data) };
+        const encoded = encodeData(data);
+        message = { data, encoded, chained: pipelining ? Buffer.concat([encoded, Buffer.from(envelope, "latin1")]) : encoded };
       }
       return message;
     };
 
-    /** One transaction; resolves true when the message was accepted, false when aborted on purpose. */
-    const transaction = async (abort: boolean): Promise<boolean> => {
-      if (pipelining) await pipelinedEnvelope(s, m, envelope, plan.rcpts, plan.kind === "many-rcpts");
-      else {
+    /**
+     * One transaction; resolves true when the message was accepted, false when aborted on
+     * purpose. `chain`: send the next transaction's envelope with this message.
+     */
+    const transaction = async (abort: boolean, chain: boolean): Promise<boolean> => {
+      if (pipelining) {
+        let t = envelopeSentAt;
+        envelopeSentAt = null;
+        if (t === null) {
+          t = performance.now();
+          s.write(envelope);
+        }
+        await pipelinedReplies(s, m, t, plan.rcpts, plan.kind === "many-rcpts");
+      } else {
         await timed("mail", () => cmd(`MAIL FROM:<${SENDER}>`), positive);
         let ok = 0;
         let refusal: Reply | null = null;
@@ -204,15 +223,17 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
         }, positive);
       } else {
         await timed("dot", async () => {
-          await s.writeLarge(msg.encoded);
+          if (chain) envelopeSentAt = performance.now();
+          await s.writeLarge(chain ? msg.chained : msg.encoded);
           return s.readReply(undefined, "reply to end of data");
         }, positive);
       }
       return true;
     };
 
-    // RSET before a transaction only when the one before was refused (or for "multi", always):
-    // a 250 to the final dot has already reset the transaction (RFC 5321 4.1.1.4).
+    // RSET before a transaction only when the one before was refused before its message (or
+    // for "multi", always): the reply to the final dot has already ended the transaction
+    // (RFC 5321 4.1.1.4), so a refused message needs none either.
     let dirty = false;
     let aborted = false;
     for (let tx = 0; tx < transactions; tx++) {
@@ -221,7 +242,7 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
       dirty = false;
       try {
         // The abort kinds complete every transaction but the last, and abort that one.
-        if (await transaction(aborting && last)) accepted++;
+        if (await transaction(aborting && last, pipelining && !last)) accepted++;
         else aborted = true;
       } catch (err) {
         // A refusal ends the session when nothing is left to send or the server is closing
@@ -232,7 +253,7 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
           const r = await s.readReply(undefined, "reply to end of data");
           m.code("dot", r.code, r.enhanced);
         }
-        dirty = true;
+        dirty = err.open;
       }
     }
     if (aborted) {
@@ -258,18 +279,18 @@ async function ehlo(s: SmtpSession, m: Metrics, cmd: (line: string) => Promise<R
   return Capabilities.fromEhlo(reply);
 }
 
-/** MAIL, `rcpts` RCPTs and DATA as one segment: built once per session, written per transaction. */
+/** MAIL, `rcpts` RCPTs and DATA as one segment: built once per session. */
 function envelopeSegment(rcpts: number, rcptLine: string): string {
   return `MAIL FROM:<${SENDER}>\r\n` + `${rcptLine}\r\n`.repeat(rcpts) + "DATA\r\n";
 }
 
 /**
- * The envelope in one write (RFC 2920), then the replies in order. Each phase is timed from the
- * write to its own reply, so "rcpt" and "data" include the replies queued before them.
+ * The replies to a pipelined envelope (RFC 2920), in order. Each phase is timed from the write
+ * `t` that carried the envelope to its own reply, so "rcpt" and "data" include the replies
+ * queued before them (and, when the envelope went out with the previous message, "mail"
+ * includes the reply to that message's dot).
  */
-async function pipelinedEnvelope(s: SmtpSession, m: Metrics, segment: string, rcpts: number, partialOk: boolean): Promise<void> {
-  const t = performance.now();
-  s.write(segment);
+async function pipelinedReplies(s: SmtpSession, m: Metrics, t: number, rcpts: number, partialOk: boolean): Promise<void> {
   // A 421 means the server is closing (RFC 5321 3.8): the replies to the rest of the group
   // will not come, and the session ends with the 421 rather than "closed".
   const closing = (r: Reply): void => {

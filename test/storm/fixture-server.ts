@@ -21,6 +21,8 @@ export interface FixtureOptions {
   refuseMail?: (n: number) => string | undefined;
   /** the reply to a connection's n-th RCPT (0-based) instead of 250 */
   refuseRcpt?: (n: number) => string | undefined;
+  /** the reply to a connection's n-th message (0-based) at its final dot instead of 250 */
+  refuseDot?: (n: number) => string | undefined;
   /** answer DATA with 354 even without an accepted recipient (then refuse the message at the dot) */
   laxData?: boolean;
 }
@@ -101,6 +103,7 @@ function serve(socket: net.Socket, opts: FixtureOptions, state: Fixture): void {
   let rcpts = 0;
   let okRcpts = 0;
   let mails = 0;
+  let messages = 0;
   let rcptCount = 0;
   let reads = 0;
   const log: LoggedCommand[] = [];
@@ -136,6 +139,11 @@ function serve(socket: net.Socket, opts: FixtureOptions, state: Fixture): void {
           continue;
         }
         resetTransaction();
+        const refusal = opts.refuseDot?.(messages++);
+        if (refusal !== undefined) {
+          answer(".", refusal);
+          continue;
+        }
         state.accepted++;
         const ok = (): void => answer(".", "250 2.0.0 Ok: queued");
         if (opts.dotDelayMs !== undefined) setTimeout(ok, opts.dotDelayMs);

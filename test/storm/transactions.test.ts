@@ -24,12 +24,12 @@ async function storm(fx: Fixture, mix: Mix, sessions: number) {
   return runStorm({ target: { host: "127.0.0.1", port: fx.port, rcpt: RCPT, timeoutMs: 5000 }, concurrency: sessions, durationMs: 10_000, maxSessions: sessions, mix, seed: 3 });
 }
 
-/** A connection's commands as one string, pipelined groups in brackets: "EHLO [MAIL RCPT DATA] . QUIT". */
+/** A connection's commands as one string, those that came in one read in brackets: "EHLO [MAIL RCPT DATA] [. MAIL RCPT DATA] . QUIT" ("." is the end of a message). */
 function dialogue(log: readonly LoggedCommand[]): string {
   const out: string[] = [];
   for (let i = 0; i < log.length; ) {
     let j = i;
-    while (j + 1 < log.length && log[j + 1]?.read === log[i]?.read && log[j + 1]?.verb !== "." && log[i]?.verb !== ".") j++;
+    while (j + 1 < log.length && log[j + 1]?.read === log[i]?.read) j++;
     const verbs = log.slice(i, j + 1).map((c) => c.verb + (c.code >= 400 ? `(${c.code})` : ""));
     out.push(j > i ? `[${verbs.join(" ")}]` : (verbs[0] as string));
     i = j + 1;
@@ -56,7 +56,7 @@ test("the mix sets transactions per session: drawn in its range, replayable, mul
   assert.throws(() => validateMix({ transactions: { min: 5, max: 3 } }), /transactions needs 0 <= min <= max/);
 });
 
-test("a reused pipelined session pipelines MAIL+RCPT+DATA in every transaction and sends no RSET after an accepted message", async (t) => {
+test("a reused pipelined session pipelines MAIL+RCPT+DATA in every transaction, sends each message with the next envelope, and no RSET", async (t) => {
   const fx = await startFixture();
   t.after(() => fx.close());
   const r = await storm(fx, mixOf("pipelined", 5), 4);
@@ -65,8 +65,8 @@ test("a reused pipelined session pipelines MAIL+RCPT+DATA in every transaction a
   assert.equal(m.accepted, 20);
   assert.equal(fx.accepted, 20);
   assert.equal(fx.log.length, 4, "one connection per session");
-  const tx = "[MAIL RCPT RCPT DATA] .";
-  for (const log of fx.log) assert.equal(dialogue(log), `EHLO ${Array(5).fill(tx).join(" ")} QUIT`);
+  // RFC 2920 3.1: message content may open a group; the last message goes alone, then QUIT.
+  for (const log of fx.log) assert.equal(dialogue(log), `EHLO [MAIL RCPT RCPT DATA] ${Array(4).fill("[. MAIL RCPT RCPT DATA]").join(" ")} . QUIT`);
   // per-phase metrics count each pipelined reply once, under its own phase
   assert.equal(m.codes.get("mail 250"), 20);
   assert.equal(m.codes.get("rcpt 250"), 40);
@@ -88,17 +88,15 @@ test("a reused basic session sends one command at a time and no RSET; multi stil
   for (const log of fx.log) assert.equal(dialogue(log), "EHLO MAIL RCPT DATA . RSET MAIL RCPT DATA . RSET MAIL RCPT DATA . QUIT");
 });
 
-test("RSET only after a refused transaction: the session goes on with the next message and ends with the refusal's class", async (t) => {
+test("RSET only after a transaction refused before its message: the session goes on with the next message and ends with the refusal's class", async (t) => {
   // The second MAIL of every connection gets a 451.
   const fx = await startFixture({ refuseMail: (n) => (n === 1 ? "451 4.3.0 Try again later" : undefined) });
   t.after(() => fx.close());
   const piped = await storm(fx, mixOf("pipelined", 4), 3);
   assert.equal(piped.metrics.count("tempfail"), 3, JSON.stringify(Object.fromEntries(piped.metrics.outcomes)));
   assert.equal(piped.metrics.accepted, 9);
-  const tx = "[MAIL RCPT RCPT DATA] .";
   // After the refused MAIL the server answers the pipelined RCPTs and DATA with 503s.
-  const refused = "[MAIL(451) RCPT(503) RCPT(503) DATA(503)]";
-  for (const log of fx.log) assert.equal(dialogue(log), `EHLO ${tx} ${refused} RSET ${tx} ${tx} QUIT`);
+  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. MAIL(451) RCPT(503) RCPT(503) DATA(503)] RSET [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] . QUIT");
   assert.equal(piped.metrics.codes.get("mail 451"), 3);
   assert.equal(piped.metrics.codes.get("mail 250"), 9 + 3, "nine MAILs and three RSETs got a 250");
 
@@ -116,9 +114,19 @@ test("a refused recipient after a lax 354: the empty message's reply is read bef
   const r = await storm(fx, mixOf("pipelined", 3), 1);
   assert.equal(r.metrics.count("permfail"), 1, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
   assert.equal(r.metrics.accepted, 2);
-  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] . [MAIL RCPT(550) RCPT(550) DATA] .(554) RSET [MAIL RCPT RCPT DATA] . QUIT");
+  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT(550) RCPT(550) DATA] .(554) RSET [MAIL RCPT RCPT DATA] . QUIT");
   assert.equal(r.metrics.codes.get("dot 554"), 1);
   assert.equal(r.metrics.codes.get("dot 250"), 2);
+});
+
+test("a refused message needs no RSET: its dot reply ended the transaction, and the next envelope, sent with it, goes on", async (t) => {
+  const fx = await startFixture({ refuseDot: (n) => (n === 1 ? "554 5.7.1 Message rejected" : undefined) });
+  t.after(() => fx.close());
+  const r = await storm(fx, mixOf("pipelined", 3), 2);
+  assert.equal(r.metrics.count("permfail"), 2, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
+  assert.equal(r.metrics.accepted, 4);
+  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [.(554) MAIL RCPT RCPT DATA] . QUIT");
+  assert.equal(r.metrics.codes.get("dot 554"), 2);
 });
 
 test("a 421 ends the session at once, whatever transactions are left", async (t) => {
@@ -127,7 +135,7 @@ test("a 421 ends the session at once, whatever transactions are left", async (t)
   const r = await storm(fx, mixOf("pipelined", 5), 2);
   assert.equal(r.metrics.count("tempfail"), 2, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
   assert.equal(r.metrics.accepted, 2);
-  for (const log of fx.log) assert.match(dialogue(log), /^EHLO \[MAIL RCPT RCPT DATA\] \. \[?MAIL\(421\)/);
+  for (const log of fx.log) assert.match(dialogue(log), /^EHLO \[MAIL RCPT RCPT DATA\] \[\. MAIL\(421\)\]$/);
   for (const log of fx.log) assert.ok(!log.some((c) => c.verb === "RSET" || c.verb === "QUIT"));
 });
 
@@ -155,6 +163,8 @@ test("a reused-session plan prints as a script without RSETs that passes against
   const run = await runProgram(program, { server: { host: "127.0.0.1", port: fx.port }, timeoutMs: 3000 });
   assert.equal(run.results[0]?.status, "passed", JSON.stringify(run.results[0]?.failure));
   assert.equal(fx.accepted, 3);
+  // the same dialogue as the storm session's
+  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] . QUIT");
 });
 
 test("against the embedded MTA: reused pipelined sessions deliver every accepted message", async (t) => {
