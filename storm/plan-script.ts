@@ -55,8 +55,10 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
   }
   const transactions = plan.kind === "hold" ? 0 : plan.transactions;
   const envelope = `MAIL FROM:<${SENDER}>\r\n` + `RCPT TO:<${info.rcpt}>\r\n`.repeat(plan.rcpts) + "DATA\r\n";
-  // A reused pipelined session sends each message with the next envelope, as the storm session does.
+  // A pipelined session sends each message with the next envelope, or with QUIT after the last
+  // one, as the storm session does.
   let envelopeSent = false;
+  let quitSent = false;
   for (let tx = 0; tx < transactions; tx++) {
     const last = tx === transactions - 1;
     // RSET between transactions as the session sends it: always for "multi" (and nodemailer's
@@ -107,10 +109,14 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     } else if (plan.kind === "pipelined" && !last) {
       write(data + envelope);
       envelopeSent = true;
+    } else if (plan.kind === "pipelined") {
+      write(data + "QUIT\r\n");
+      quitSent = true;
     } else write(data);
     expect("250");
   }
-  if (plan.kind !== "abort-data" && plan.kind !== "abort-after-dot") {
+  if (quitSent) expect("221");
+  else if (plan.kind !== "abort-data" && plan.kind !== "abort-after-dot") {
     writeln("QUIT");
     expect("221");
   }

@@ -146,9 +146,10 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
     }
     const transactions = plan.kind === "hold" ? 0 : plan.transactions;
     const rcptLine = `RCPT TO:<${target.rcpt}>`;
-    // Every transaction of a pipelining kind pipelines. In a reused session the message goes in
-    // one write with the next transaction's envelope (RFC 2920 3.1: message content may start a
-    // group), so each message costs one write and one round trip instead of 3 + recipients.
+    // Every transaction of a pipelining kind pipelines. The message goes in one write with the
+    // next transaction's envelope, or with the QUIT after the last one (RFC 2920 3.1: message
+    // content may start a group, QUIT may end one), so in a reused session each message costs
+    // one write and one round trip instead of 3 + recipients.
     const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
     const envelope = pipelining ? envelopeSegment(plan.rcpts, rcptLine) : "";
     /** when the next envelope went out with the previous message (its phases count from that write) */
@@ -157,21 +158,24 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
     // Built on first use and sent by every transaction of the session (one Message-ID), as
     // smtp-source sends one message again and again: building and dot-stuffing it costs more
     // than the rest of the client's work for a small message.
-    let message: { data: Buffer; encoded: Buffer; chained: Buffer } | null = null;
-    const getMessage = (): { data: Buffer; encoded: Buffer; chained: Buffer } => {
+    let message: Message | null = null;
+    const getMessage = (): Message => {
       if (message === null) {
         const { data } = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
         const encoded = encodeData(data);
-        message = { data, encoded, chained: pipelining ? Buffer.concat([encoded, Buffer.from(envelope, "latin1")]) : encoded };
+        const then = (text: string): Buffer => (pipelining ? Buffer.concat([encoded, Buffer.from(text, "latin1")]) : encoded);
+        message = { data, encoded, withEnvelope: then(envelope), withQuit: then("QUIT\r\n") };
       }
       return message;
     };
+    let quitSent = false;
 
     /**
      * One transaction; resolves true when the message was accepted, false when aborted on
-     * purpose. `chain`: send the next transaction's envelope with this message.
+     * purpose. `chain`: send the next transaction's envelope with this message, or QUIT after
+     * the last one.
      */
-    const transaction = async (abort: boolean, chain: boolean): Promise<boolean> => {
+    const transaction = async (abort: boolean, chain: "envelope" | "quit" | null): Promise<boolean> => {
       if (pipelining) {
         let t = envelopeSentAt;
         envelopeSentAt = null;
@@ -223,8 +227,9 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
         }, positive);
       } else {
         await timed("dot", async () => {
-          if (chain) envelopeSentAt = performance.now();
-          await s.writeLarge(chain ? msg.chained : msg.encoded);
+          if (chain === "envelope") envelopeSentAt = performance.now();
+          quitSent = chain === "quit";
+          await s.writeLarge(chain === "envelope" ? msg.withEnvelope : chain === "quit" ? msg.withQuit : msg.encoded);
           return s.readReply(undefined, "reply to end of data");
         }, positive);
       }
@@ -242,7 +247,7 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
       dirty = false;
       try {
         // The abort kinds complete every transaction but the last, and abort that one.
-        if (await transaction(aborting && last, pipelining && !last)) accepted++;
+        if (await transaction(aborting && last, !pipelining || aborting ? null : last ? "quit" : "envelope")) accepted++;
         else aborted = true;
       } catch (err) {
         // A refusal ends the session when nothing is left to send or the server is closing
@@ -259,7 +264,8 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
     if (aborted) {
       outcome = refused !== null ? classify(refused) : "aborted";
     } else {
-      await s.quit();
+      if (quitSent) await quitReply(s);
+      else await s.quit();
       outcome = refused !== null ? classify(refused) : "ok";
     }
   } catch (err) {
@@ -277,6 +283,27 @@ async function ehlo(s: SmtpSession, m: Metrics, cmd: (line: string) => Promise<R
   m.code("ehlo", reply.code, reply.enhanced);
   if (reply.code !== 250) throw new Refused(reply);
   return Capabilities.fromEhlo(reply);
+}
+
+interface Message {
+  data: Buffer;
+  /** dot-stuffed, with the final dot */
+  encoded: Buffer;
+  /** pipelining: followed by the next envelope, or by QUIT */
+  withEnvelope: Buffer;
+  withQuit: Buffer;
+}
+
+/** The 221 to a QUIT pipelined after the last message, then the close: like SmtpSession.quit(), a missing 221 does not fail the session. */
+async function quitReply(s: SmtpSession): Promise<void> {
+  try {
+    await s.readReply(Math.min(s.timeoutMs, 5_000), "reply to QUIT");
+  } catch (err) {
+    // The message was accepted; how the server says goodbye is not this session's result.
+    if (!(err instanceof SmtpError)) throw err;
+  } finally {
+    s.close();
+  }
 }
 
 /** MAIL, `rcpts` RCPTs and DATA as one segment: built once per session. */

@@ -24,7 +24,7 @@ async function storm(fx: Fixture, mix: Mix, sessions: number) {
   return runStorm({ target: { host: "127.0.0.1", port: fx.port, rcpt: RCPT, timeoutMs: 5000 }, concurrency: sessions, durationMs: 10_000, maxSessions: sessions, mix, seed: 3 });
 }
 
-/** A connection's commands as one string, those that came in one read in brackets: "EHLO [MAIL RCPT DATA] [. MAIL RCPT DATA] . QUIT" ("." is the end of a message). */
+/** A connection's commands as one string, those that came in one read in brackets: "EHLO [MAIL RCPT DATA] [. MAIL RCPT DATA] [. QUIT]" ("." is the end of a message). */
 function dialogue(log: readonly LoggedCommand[]): string {
   const out: string[] = [];
   for (let i = 0; i < log.length; ) {
@@ -65,8 +65,8 @@ test("a reused pipelined session pipelines MAIL+RCPT+DATA in every transaction, 
   assert.equal(m.accepted, 20);
   assert.equal(fx.accepted, 20);
   assert.equal(fx.log.length, 4, "one connection per session");
-  // RFC 2920 3.1: message content may open a group; the last message goes alone, then QUIT.
-  for (const log of fx.log) assert.equal(dialogue(log), `EHLO [MAIL RCPT RCPT DATA] ${Array(4).fill("[. MAIL RCPT RCPT DATA]").join(" ")} . QUIT`);
+  // RFC 2920 3.1: message content may open a group (and QUIT may close one).
+  for (const log of fx.log) assert.equal(dialogue(log), `EHLO [MAIL RCPT RCPT DATA] ${Array(4).fill("[. MAIL RCPT RCPT DATA]").join(" ")} [. QUIT]`);
   // per-phase metrics count each pipelined reply once, under its own phase
   assert.equal(m.codes.get("mail 250"), 20);
   assert.equal(m.codes.get("rcpt 250"), 40);
@@ -74,6 +74,11 @@ test("a reused pipelined session pipelines MAIL+RCPT+DATA in every transaction, 
   assert.equal(m.codes.get("dot 250"), 20);
   for (const phase of ["mail", "rcpt", "data", "dot"] as const) assert.equal(m.phases.get(phase)?.count, 20, phase);
   assert.equal(m.phases.get("connect")?.count, 4);
+  // one message per connection: the message goes with the QUIT
+  fx.log.length = 0;
+  const single = await storm(fx, mixOf("pipelined", 1), 2);
+  assert.equal(single.metrics.count("ok"), 2);
+  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. QUIT]");
 });
 
 test("a reused basic session sends one command at a time and no RSET; multi still sends RSET between every two", async (t) => {
@@ -96,7 +101,7 @@ test("RSET only after a transaction refused before its message: the session goes
   assert.equal(piped.metrics.count("tempfail"), 3, JSON.stringify(Object.fromEntries(piped.metrics.outcomes)));
   assert.equal(piped.metrics.accepted, 9);
   // After the refused MAIL the server answers the pipelined RCPTs and DATA with 503s.
-  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. MAIL(451) RCPT(503) RCPT(503) DATA(503)] RSET [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] . QUIT");
+  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. MAIL(451) RCPT(503) RCPT(503) DATA(503)] RSET [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [. QUIT]");
   assert.equal(piped.metrics.codes.get("mail 451"), 3);
   assert.equal(piped.metrics.codes.get("mail 250"), 9 + 3, "nine MAILs and three RSETs got a 250");
 
@@ -114,7 +119,7 @@ test("a refused recipient after a lax 354: the empty message's reply is read bef
   const r = await storm(fx, mixOf("pipelined", 3), 1);
   assert.equal(r.metrics.count("permfail"), 1, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
   assert.equal(r.metrics.accepted, 2);
-  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT(550) RCPT(550) DATA] .(554) RSET [MAIL RCPT RCPT DATA] . QUIT");
+  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT(550) RCPT(550) DATA] .(554) RSET [MAIL RCPT RCPT DATA] [. QUIT]");
   assert.equal(r.metrics.codes.get("dot 554"), 1);
   assert.equal(r.metrics.codes.get("dot 250"), 2);
 });
@@ -125,7 +130,7 @@ test("a refused message needs no RSET: its dot reply ended the transaction, and 
   const r = await storm(fx, mixOf("pipelined", 3), 2);
   assert.equal(r.metrics.count("permfail"), 2, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
   assert.equal(r.metrics.accepted, 4);
-  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [.(554) MAIL RCPT RCPT DATA] . QUIT");
+  for (const log of fx.log) assert.equal(dialogue(log), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [.(554) MAIL RCPT RCPT DATA] [. QUIT]");
   assert.equal(r.metrics.codes.get("dot 554"), 2);
 });
 
@@ -164,7 +169,7 @@ test("a reused-session plan prints as a script without RSETs that passes against
   assert.equal(run.results[0]?.status, "passed", JSON.stringify(run.results[0]?.failure));
   assert.equal(fx.accepted, 3);
   // the same dialogue as the storm session's
-  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] . QUIT");
+  assert.equal(dialogue(fx.log[0] ?? []), "EHLO [MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [. MAIL RCPT RCPT DATA] [. QUIT]");
 });
 
 test("against the embedded MTA: reused pipelined sessions deliver every accepted message", async (t) => {
