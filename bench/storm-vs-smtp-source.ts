@@ -38,9 +38,9 @@ interface Pair {
 
 const PAIRS: Record<string, Pair> = {
   "per-connection": { name: "per-connection", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "basic", stormHow: "storm basic: 1 msg/conn, no pipelining", reuse: false },
-  pipelined: { name: "pipelined", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "pipelined", stormHow: "storm pipelined: 1 msg/conn, MAIL+RCPT+DATA pipelined", reuse: false },
+  pipelined: { name: "pipelined", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "pipelined", stormHow: "storm pipelined: 1 msg/conn, pipelined: MAIL+RCPT+DATA, then message+QUIT", reuse: false },
   reuse: { name: "reuse", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "basic", stormHow: "storm basic, --transactions M/C: reuses C conns, no RSET, no pipelining", reuse: true },
-  "reuse-pipelined": { name: "reuse+pipelining", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "pipelined", stormHow: "storm pipelined, --transactions M/C: reuses C conns, no RSET, MAIL+RCPT+DATA pipelined", reuse: true },
+  "reuse-pipelined": { name: "reuse+pipelining", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "pipelined", stormHow: "storm pipelined, --transactions M/C: reuses C conns, no RSET, pipelined: message+next MAIL+RCPT+DATA", reuse: true },
 };
 
 const { values } = parseArgs({
