@@ -61,9 +61,10 @@ mix (what each session does; drawn from --seed, so a run replays):
   --implicit-tls SHARE   share of sessions on the implicit-TLS port (0..1)
   --ipv6 SHARE           share of sessions over IPv6 (0..1)
   --hold D               idle time of "hold" sessions (fixed)
-  --transactions N|MIN..MAX  messages per connection for every mail-sending kind but "multi"
-                         (default 1); no RSET after an accepted message, and "pipelined" then
-                         pipelines every one: e.g. --weight pipelined=1 --transactions 200
+  --transactions N[..M]  messages per connection (fixed, or drawn from N..M) for every kind
+                         that sends mail but "multi" (default 1); no RSET after an accepted
+                         message; "pipelined" sends each with the next envelope. Throughput:
+                         --weight pipelined=1 --transactions 200
   --seed N               replay a run (printed in every report)
   --timeout D            per-wait timeout inside a session (default 30s)
 
