@@ -4,6 +4,8 @@
 // whether a side pipelines is printed with it (smtp-source never pipelines).
 // usage: node dist/bench/storm-vs-smtp-source.js [--concurrency 10,100,1000] [--messages 20000]
 //        [--rounds 3] [--pairs per-connection,pipelined,reuse,reuse-pipelined] [--markdown]
+// Every storm side is real storm (runStorm with a one-kind mix); with reuse, the mix's
+// `transactions` gives each of the C sessions its share of the messages, like smtp-source -d.
 // Needs `ulimit -n` above twice the largest concurrency (npm run bench raises it).
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -16,7 +18,6 @@ import { runStorm } from "../storm/scheduler.js";
 import { DEFAULT_MIX } from "../storm/plan.js";
 import type { Mix, SessionKind } from "../storm/plan.js";
 import { fdLimit } from "../storm/limits.js";
-import { pipelinedReuse } from "./pipelined-reuse.js";
 
 const SOURCE = "/usr/sbin/smtp-source";
 const SINK = "/usr/sbin/smtp-sink";
@@ -29,18 +30,17 @@ interface Pair {
   /** smtp-source flags besides -s/-m/-l */
   sourceFlags: string[];
   sourceHow: string;
-  /** storm's session kind, or "prototype" for the wire-layer prototype (not storm) */
-  kind: SessionKind | "prototype";
+  kind: SessionKind;
   stormHow: string;
-  /** messages per storm session (multi draws 2..4 transactions, mean 3) */
-  perSession: number;
+  /** storm reuses each connection for its share of the messages, as `smtp-source -d` does */
+  reuse: boolean;
 }
 
 const PAIRS: Record<string, Pair> = {
-  "per-connection": { name: "per-connection", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "basic", stormHow: "storm basic: 1 msg/conn, no pipelining", perSession: 1 },
-  pipelined: { name: "pipelined", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "pipelined", stormHow: "storm pipelined: 1 msg/conn, MAIL+RCPT+DATA pipelined", perSession: 1 },
-  reuse: { name: "reuse", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "multi", stormHow: "storm multi: 2-4 msgs/conn + RSET, no pipelining", perSession: 3 },
-  "reuse-pipelined": { name: "reuse+pipelining", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "prototype", stormHow: "NOT storm: wire-layer prototype, reuses C conns, MAIL+RCPT+DATA pipelined", perSession: 1 },
+  "per-connection": { name: "per-connection", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "basic", stormHow: "storm basic: 1 msg/conn, no pipelining", reuse: false },
+  pipelined: { name: "pipelined", sourceFlags: [], sourceHow: "1 msg/conn, no pipelining", kind: "pipelined", stormHow: "storm pipelined: 1 msg/conn, pipelined: MAIL+RCPT+DATA, then message+QUIT", reuse: false },
+  reuse: { name: "reuse", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "basic", stormHow: "storm basic, --transactions M/C: reuses C conns, no RSET, no pipelining", reuse: true },
+  "reuse-pipelined": { name: "reuse+pipelining", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "pipelined", stormHow: "storm pipelined, --transactions M/C: reuses C conns, no RSET, pipelined: message+next MAIL+RCPT+DATA", reuse: true },
 };
 
 const { values } = parseArgs({
@@ -129,20 +129,28 @@ async function runStormOnce(port: number, c: number, pair: Pair, seed: number): 
     const u = process.cpuUsage(cpu0);
     return (u.user + u.system) / n;
   };
-  if (pair.kind === "prototype") {
-    const rate = await pipelinedReuse({ host: HOST, port, rcpt: RCPT }, c, messages, SIZE);
-    return { rate, cpuUs: cpuUs(messages) };
-  }
-  const mix: Mix = { ...DEFAULT_MIX, weights: { [pair.kind]: 1 }, size: { min: SIZE, max: SIZE }, rcpts: { min: 1, max: 1 }, starttls: 0, implicitTls: 0, ipv6: 0 };
+  // With reuse, each of the C sessions sends its share of the messages, like smtp-source -d.
+  const perSession = pair.reuse ? Math.ceil(messages / c) : 1;
+  const mix: Mix = {
+    ...DEFAULT_MIX,
+    weights: { [pair.kind]: 1 },
+    size: { min: SIZE, max: SIZE },
+    rcpts: { min: 1, max: 1 },
+    transactions: { min: perSession, max: perSession },
+    starttls: 0,
+    implicitTls: 0,
+    ipv6: 0,
+  };
   const r = await runStorm({
     target: { host: HOST, port, rcpt: RCPT, timeoutMs: 30_000 },
     concurrency: c,
     durationMs: 120_000, // a cap; the session budget ends the run
-    maxSessions: Math.ceil(messages / pair.perSession),
+    maxSessions: Math.ceil(messages / perSession),
     mix,
     seed,
   });
   const m = r.metrics;
+  if (m.accepted < messages) throw new BenchError(`storm ${pair.kind} at ${c}: ${m.accepted} of ${messages} messages accepted`);
   if (m.count("ok") !== m.sessions) throw new BenchError(`storm ${pair.kind} at ${c}: not every session ok: ${JSON.stringify(Object.fromEntries(m.outcomes))}`);
   return { rate: m.accepted / (r.durationMs / 1000), cpuUs: cpuUs(m.accepted) };
 }
@@ -210,7 +218,7 @@ for (const c of levels) {
       row.source.push(await onFreshSink(c, (port) => runSource(port, c, pair)));
       row.storm.push(await onFreshSink(c, (port) => runStormOnce(port, c, pair, 1000 + i)));
       const [a, b] = [row.source.at(-1) as Run, row.storm.at(-1) as Run];
-      console.error(`  ${pair.name} c=${c} round ${i + 1}: smtp-source ${a.rate.toFixed(0)} msg/s (${a.cpuUs.toFixed(0)} µs CPU/msg), ${pair.kind === "prototype" ? "prototype" : "storm"} ${b.rate.toFixed(0)} msg/s (${b.cpuUs.toFixed(0)} µs CPU/msg)`);
+      console.error(`  ${pair.name} c=${c} round ${i + 1}: smtp-source ${a.rate.toFixed(0)} msg/s (${a.cpuUs.toFixed(0)} µs CPU/msg), storm ${b.rate.toFixed(0)} msg/s (${b.cpuUs.toFixed(0)} µs CPU/msg)`);
     }
     rows.push(row);
   }

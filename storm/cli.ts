@@ -51,8 +51,8 @@ target:
   --auth USER:PASS       credentials for the well-behaved client (used if AUTH is offered)
 
 mix (what each session does; drawn from --seed, so a run replays):
-  --mix FILE             session mix (YAML/JSON): weights, size, rcpts, starttls, implicitTls,
-                         ipv6, large, manyRcpts, hold, slowloris
+  --mix FILE             session mix (YAML/JSON): weights, size, rcpts, transactions, multi,
+                         starttls, implicitTls, ipv6, large, manyRcpts, hold, slowloris
   --weight KIND=N        a kind's weight (repeatable): without --mix the given kinds are the whole
                          mix, with --mix they override its weights; kinds:
                          ${SESSION_KINDS.slice(0, 6).join(", ")},
@@ -61,6 +61,10 @@ mix (what each session does; drawn from --seed, so a run replays):
   --implicit-tls SHARE   share of sessions on the implicit-TLS port (0..1)
   --ipv6 SHARE           share of sessions over IPv6 (0..1)
   --hold D               idle time of "hold" sessions (fixed)
+  --transactions N[..M]  messages per connection (fixed, or drawn from N..M) for every kind
+                         that sends mail but "multi" (default 1); no RSET after an accepted
+                         message; "pipelined" sends each with the next envelope. Throughput:
+                         --weight pipelined=1 --transactions 200
   --seed N               replay a run (printed in every report)
   --timeout D            per-wait timeout inside a session (default 30s)
 
@@ -130,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
         "implicit-tls": { type: "string" },
         ipv6: { type: "string" },
         hold: { type: "string" },
+        transactions: { type: "string" },
         seed: { type: "string" },
         timeout: { type: "string", default: "30s" },
         threshold: { type: "string", multiple: true },
@@ -366,6 +371,11 @@ function buildMix(values: Values): Mix {
   if (typeof values.starttls === "string") m.starttls = Number(values.starttls);
   if (typeof values["implicit-tls"] === "string") m.implicitTls = Number(values["implicit-tls"]);
   if (typeof values.ipv6 === "string") m.ipv6 = Number(values.ipv6);
+  if (typeof values.transactions === "string") {
+    const t = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(values.transactions);
+    if (t === null) throw new UsageError(`--transactions expects N or MIN..MAX, got "${values.transactions}"`);
+    m.transactions = { min: Number(t[1]), max: Number(t[2] ?? t[1]) };
+  }
   if (typeof values.hold === "string") {
     const d = duration(values.hold, "--hold");
     m.hold = { min: d, max: d };

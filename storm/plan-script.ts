@@ -54,8 +54,16 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     expect("any");
   }
   const transactions = plan.kind === "hold" ? 0 : plan.transactions;
+  const envelope = `MAIL FROM:<${SENDER}>\r\n` + `RCPT TO:<${info.rcpt}>\r\n`.repeat(plan.rcpts) + "DATA\r\n";
+  // A pipelined session sends each message with the next envelope, or with QUIT after the last
+  // one, as the storm session does.
+  let envelopeSent = false;
+  let quitSent = false;
   for (let tx = 0; tx < transactions; tx++) {
-    if (tx > 0) {
+    const last = tx === transactions - 1;
+    // RSET between transactions as the session sends it: always for "multi" (and nodemailer's
+    // well-behaved client), never after a completed one otherwise.
+    if (tx > 0 && (plan.kind === "multi" || plan.kind === "wellbehaved")) {
       writeln("RSET");
       expect("ok");
     }
@@ -67,7 +75,8 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     }
     if (plan.kind === "pipelined" || plan.kind === "wellbehaved") {
       // One segment, as with PIPELINING; then the replies in order.
-      write(`MAIL FROM:<${SENDER}>\r\n` + `RCPT TO:<${info.rcpt}>\r\n`.repeat(plan.rcpts) + "DATA\r\n");
+      if (!envelopeSent) write(envelope);
+      envelopeSent = false;
       for (let i = 0; i < plan.rcpts + 1; i++) expect("ok");
       expect("354");
     } else {
@@ -83,12 +92,13 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
       expect("354");
     }
     const data = encodeData(msg.data).toString("latin1");
-    if (plan.kind === "abort-data") {
+    // The abort kinds abort their last transaction.
+    if (plan.kind === "abort-data" && last) {
       write(msg.data.subarray(0, Math.floor(msg.data.length / 2)).toString("latin1"));
       st.push({ kind: "disconnect", name: null, loc: LOC });
       break;
     }
-    if (plan.kind === "abort-after-dot") {
+    if (plan.kind === "abort-after-dot" && last) {
       write(data);
       st.push({ kind: "disconnect", name: null, loc: LOC });
       break;
@@ -96,10 +106,17 @@ export function planToScript(plan: SessionPlan, info: ScriptInfo): string {
     if (slow) {
       dribble(data.slice(0, 64));
       write(data.slice(64));
+    } else if (plan.kind === "pipelined" && !last) {
+      write(data + envelope);
+      envelopeSent = true;
+    } else if (plan.kind === "pipelined") {
+      write(data + "QUIT\r\n");
+      quitSent = true;
     } else write(data);
     expect("250");
   }
-  if (plan.kind !== "abort-data" && plan.kind !== "abort-after-dot") {
+  if (quitSent) expect("221");
+  else if (plan.kind !== "abort-data" && plan.kind !== "abort-after-dot") {
     writeln("QUIT");
     expect("221");
   }

@@ -26,7 +26,12 @@ export interface SessionPlan {
   rcpts: number;
   /** message body bytes */
   size: number;
-  /** transactions in the session (RSET between them for "multi") */
+  /**
+   * transactions in the session, one after the other on the same connection: RSET before the
+   * next one only after a refused or abandoned one (a 250 to the final dot already reset the
+   * transaction, RFC 5321 4.1.1.4), except for "multi", which sends RSET between all of them.
+   * The abort kinds complete all but the last and abort that one; "hold" has none (0).
+   */
   transactions: number;
   /** starttls: upgrade when offered; implicit: TLS from the first byte on the target's tlsPort */
   tls: TlsMode;
@@ -51,6 +56,13 @@ export interface Mix {
   /** message sizes: bytes, drawn log-uniformly between min and max */
   size: Range;
   rcpts: Range;
+  /**
+   * transactions per session for every kind that sends mail (except "multi", see below):
+   * 1 is a connection per message; hundreds reuse a connection like `smtp-source -d`
+   */
+  transactions: Range;
+  /** "multi" kind: transactions per session, with RSET between every two */
+  multi: Range;
   /** share of sessions that upgrade with STARTTLS when the server offers it (0..1) */
   starttls: number;
   /** share of sessions that use implicit TLS (when the target has a tlsPort) (0..1) */
@@ -71,6 +83,8 @@ export const DEFAULT_MIX: Mix = {
   weights: { basic: 70, pipelined: 15, multi: 5, "abort-data": 4, "abort-after-dot": 3, garbage: 3 },
   size: { min: 200, max: 64 * 1024 },
   rcpts: { min: 1, max: 3 },
+  transactions: { min: 1, max: 1 },
+  multi: { min: 2, max: 4 },
   starttls: 0,
   implicitTls: 0,
   ipv6: 0,
@@ -129,6 +143,8 @@ export function validateMix(m: unknown): Mix {
     weights: weights as Mix["weights"],
     size: range(src.size, DEFAULT_MIX.size, SIZE_UNITS, "size"),
     rcpts: range(src.rcpts, DEFAULT_MIX.rcpts, SIZE_UNITS, "rcpts"),
+    transactions: range(src.transactions, DEFAULT_MIX.transactions, SIZE_UNITS, "transactions"),
+    multi: range(src.multi, DEFAULT_MIX.multi, SIZE_UNITS, "multi"),
     starttls: share("starttls"),
     implicitTls: share("implicitTls"),
     ipv6: share("ipv6"),
@@ -142,6 +158,8 @@ export function validateMix(m: unknown): Mix {
   };
   if (mix.rcpts.min < 1) bad("rcpts needs 1 <= min <= max");
   if (mix.manyRcpts.min < 1) bad("manyRcpts needs 1 <= min <= max");
+  if (mix.transactions.min < 1) bad("transactions needs 1 <= min <= max");
+  if (mix.multi.min < 1) bad("multi needs 1 <= min <= max");
   if (mix.slowloris.chunk.min < 1) bad("slowloris.chunk needs 1 <= min <= max");
   return mix;
 }
@@ -171,20 +189,22 @@ export function planArbitrary(mix: Mix): fc.Arbitrary<SessionPlan> {
       manyRcpts: fc.integer({ min: mix.manyRcpts.min, max: mix.manyRcpts.max }),
       size: logInt(mix.size),
       largeSize: logInt(mix.large),
-      transactions: fc.integer({ min: 2, max: 4 }),
+      multiTransactions: fc.integer({ min: mix.multi.min, max: mix.multi.max }),
       implicit: chance(mix.implicitTls),
       starttls: chance(mix.starttls),
       ipv6: chance(mix.ipv6),
       holdMs: fc.integer({ min: mix.hold.min, max: mix.hold.max }),
       pauseMs: fc.integer({ min: mix.slowloris.pauseMs.min, max: mix.slowloris.pauseMs.max }),
       chunk: fc.integer({ min: mix.slowloris.chunk.min, max: mix.slowloris.chunk.max }),
+      // Last, so that adding it left every other field of a seed's plans as it was.
+      transactions: fc.integer({ min: mix.transactions.min, max: mix.transactions.max }),
     })
     .map(
       (p): SessionPlan => ({
         kind: p.kind,
         rcpts: p.kind === "many-rcpts" ? p.manyRcpts : p.rcpts,
         size: p.kind === "large" ? p.largeSize : p.size,
-        transactions: p.kind === "multi" ? p.transactions : 1,
+        transactions: p.kind === "hold" ? 0 : p.kind === "multi" ? p.multiTransactions : p.transactions,
         tls: p.implicit ? "implicit" : p.starttls ? "starttls" : "none",
         family: p.ipv6 ? 6 : 4,
         // Fields of other kinds are zeroed so a plan (and a shrunk one) reads as what it does.

@@ -28,9 +28,21 @@ export interface SessionOptions {
   scheduledAt?: number;
 }
 
-/** The server refused with a reply: the session ends gracefully with that class. */
+/**
+ * The server refused a transaction with a reply: the session ends gracefully with that class,
+ * or, when it has transactions left, resets and goes on (and ends with that class).
+ */
 export class Refused extends Error {
-  constructor(readonly reply: Reply) {
+  constructor(
+    readonly reply: Reply,
+    /** replies still to read before the session can go on (the reply to an empty message closing a 354) */
+    readonly unread = 0,
+    /**
+     * the transaction is still open and needs an RSET before the next one; false for a refused
+     * message: the reply to the final dot, whatever it is, ends the transaction (RFC 5321 4.1.1.4)
+     */
+    readonly open = true,
+  ) {
     super(`${reply.code} ${reply.text}`);
   }
 }
@@ -76,6 +88,8 @@ const positive = (r: Reply): boolean => r.klass === "ok";
 
 async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0: number): Promise<{ outcome: Outcome; accepted: number }> {
   let accepted = 0;
+  // The first refusal of a session that went on after it: the session's outcome.
+  let refused: Refused | null = null;
   let session: SmtpSession | null = null;
   let outcome: Outcome;
   const record = (phase: Phase, since: number, r: Reply): void => {
@@ -86,7 +100,7 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
     const t = performance.now();
     const r = await fn();
     record(phase, t, r);
-    if (!ok(r)) throw new Refused(r);
+    if (!ok(r)) throw new Refused(r, 0, phase !== "dot");
     return r;
   };
   const slow = plan.kind === "slowloris";
@@ -130,13 +144,47 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
       // Garbage and an overlong line: the server must answer 5xx and keep going.
       await timed("mail", () => s.command("\x01\x02 not smtp " + "x".repeat(2000)), () => true);
     }
-    const rcptLine = `RCPT TO:<${target.rcpt}>`;
     const transactions = plan.kind === "hold" ? 0 : plan.transactions;
-    for (let tx = 0; tx < transactions; tx++) {
-      if (tx > 0) await timed("mail", () => s.command("RSET"), positive);
-      const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
-      if (pipelining) await pipelinedEnvelope(s, m, plan.rcpts, rcptLine, plan.kind === "many-rcpts");
-      else {
+    const rcptLine = `RCPT TO:<${target.rcpt}>`;
+    // Every transaction of a pipelining kind pipelines. The message goes in one write with the
+    // next transaction's envelope, or with the QUIT after the last one (RFC 2920 3.1: message
+    // content may start a group, QUIT may end one), so in a reused session each message costs
+    // one write and one round trip instead of 3 + recipients.
+    const pipelining = (plan.kind === "pipelined" || plan.kind === "many-rcpts") && capabilities.has("PIPELINING");
+    const envelope = pipelining ? envelopeSegment(plan.rcpts, rcptLine) : "";
+    /** when the next envelope went out with the previous message (its phases count from that write) */
+    let envelopeSentAt: number | null = null;
+    const aborting = plan.kind === "abort-data" || plan.kind === "abort-after-dot";
+    // Built on first use and sent by every transaction of the session (one Message-ID), as
+    // smtp-source sends one message again and again: building and dot-stuffing it costs more
+    // than the rest of the client's work for a small message.
+    let message: Message | null = null;
+    const getMessage = (): Message => {
+      if (message === null) {
+        const { data } = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
+        const encoded = encodeData(data);
+        const then = (text: string): Buffer => (pipelining ? Buffer.concat([encoded, Buffer.from(text, "latin1")]) : encoded);
+        message = { data, encoded, withEnvelope: then(envelope), withQuit: then("QUIT\r\n") };
+      }
+      return message;
+    };
+    let quitSent = false;
+
+    /**
+     * One transaction; resolves true when the message was accepted, false when aborted on
+     * purpose. `chain`: send the next transaction's envelope with this message, or QUIT after
+     * the last one.
+     */
+    const transaction = async (abort: boolean, chain: "envelope" | "quit" | null): Promise<boolean> => {
+      if (pipelining) {
+        let t = envelopeSentAt;
+        envelopeSentAt = null;
+        if (t === null) {
+          t = performance.now();
+          s.write(envelope);
+        }
+        await pipelinedReplies(s, m, t, plan.rcpts, plan.kind === "many-rcpts");
+      } else {
         await timed("mail", () => cmd(`MAIL FROM:<${SENDER}>`), positive);
         let ok = 0;
         let refusal: Reply | null = null;
@@ -154,44 +202,74 @@ async function runWire(plan: SessionPlan, target: SessionTarget, m: Metrics, t0:
       }
       if (plan.kind === "large") {
         await timed("dot", () => streamLarge(s, plan.size, target.rcpt), positive);
-        accepted++;
-        continue;
+        return true;
       }
-      const msg = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
-      if (plan.kind === "abort-data") {
+      const msg = getMessage();
+      if (abort && plan.kind === "abort-data") {
         // Half the message, then a reset: the server must not deliver it.
         await s.writeLarge(msg.data.subarray(0, Math.floor(msg.data.length / 2)));
         s.reset();
-        break;
+        return false;
       }
-      if (plan.kind === "abort-after-dot") {
+      if (abort) {
         // The whole message and the final dot, then a reset before the 250 can be read.
-        await s.writeLarge(encodeData(msg.data));
+        await s.writeLarge(msg.encoded);
         s.reset();
-        break;
+        return false;
       }
       if (slow) {
         // The head of the message dribbled too, then the rest at once.
-        const data = encodeData(msg.data);
-        const head = Math.min(64, data.length);
-        await dribble(s, data.subarray(0, head), plan);
+        const head = Math.min(64, msg.encoded.length);
+        await dribble(s, msg.encoded.subarray(0, head), plan);
         await timed("dot", async () => {
-          await s.writeLarge(data.subarray(head));
+          await s.writeLarge(msg.encoded.subarray(head));
           return s.readReply(undefined, "reply to end of data");
         }, positive);
       } else {
-        await timed("dot", () => s.sendData(msg.data), positive);
+        await timed("dot", async () => {
+          if (chain === "envelope") envelopeSentAt = performance.now();
+          quitSent = chain === "quit";
+          await s.writeLarge(chain === "envelope" ? msg.withEnvelope : chain === "quit" ? msg.withQuit : msg.encoded);
+          return s.readReply(undefined, "reply to end of data");
+        }, positive);
       }
-      accepted++;
+      return true;
+    };
+
+    // RSET before a transaction only when the one before was refused before its message (or
+    // for "multi", always): the reply to the final dot has already ended the transaction
+    // (RFC 5321 4.1.1.4), so a refused message needs none either.
+    let dirty = false;
+    let aborted = false;
+    for (let tx = 0; tx < transactions; tx++) {
+      const last = tx === transactions - 1;
+      if (tx > 0 && (dirty || plan.kind === "multi")) await timed("mail", () => s.command("RSET"), positive);
+      dirty = false;
+      try {
+        // The abort kinds complete every transaction but the last, and abort that one.
+        if (await transaction(aborting && last, !pipelining || aborting ? null : last ? "quit" : "envelope")) accepted++;
+        else aborted = true;
+      } catch (err) {
+        // A refusal ends the session when nothing is left to send or the server is closing
+        // (421); otherwise, as an MTA would, reset and go on with the next message.
+        if (!(err instanceof Refused) || last || err.reply.code === 421) throw err;
+        refused ??= err;
+        for (let i = 0; i < err.unread; i++) {
+          const r = await s.readReply(undefined, "reply to end of data");
+          m.code("dot", r.code, r.enhanced);
+        }
+        dirty = err.open;
+      }
     }
-    if (plan.kind === "abort-data" || plan.kind === "abort-after-dot") {
-      outcome = "aborted";
+    if (aborted) {
+      outcome = refused !== null ? classify(refused) : "aborted";
     } else {
-      await s.quit();
-      outcome = "ok";
+      if (quitSent) await quitReply(s);
+      else await s.quit();
+      outcome = refused !== null ? classify(refused) : "ok";
     }
   } catch (err) {
-    outcome = classify(err);
+    outcome = classify(err instanceof Refused ? (refused ?? err) : err);
   } finally {
     session?.close();
   }
@@ -207,22 +285,54 @@ async function ehlo(s: SmtpSession, m: Metrics, cmd: (line: string) => Promise<R
   return Capabilities.fromEhlo(reply);
 }
 
-/** MAIL, every RCPT and DATA in one write (RFC 2920), then the replies in order. */
-async function pipelinedEnvelope(s: SmtpSession, m: Metrics, rcpts: number, rcptLine: string, partialOk: boolean): Promise<void> {
-  const t = performance.now();
-  const lines = new Array<string>(rcpts + 2);
-  lines[0] = `MAIL FROM:<${SENDER}>`;
-  for (let i = 1; i <= rcpts; i++) lines[i] = rcptLine;
-  lines[rcpts + 1] = "DATA";
-  s.writeLines(lines);
+interface Message {
+  data: Buffer;
+  /** dot-stuffed, with the final dot */
+  encoded: Buffer;
+  /** pipelining: followed by the next envelope, or by QUIT */
+  withEnvelope: Buffer;
+  withQuit: Buffer;
+}
+
+/** The 221 to a QUIT pipelined after the last message, then the close: like SmtpSession.quit(), a missing 221 does not fail the session. */
+async function quitReply(s: SmtpSession): Promise<void> {
+  try {
+    await s.readReply(Math.min(s.timeoutMs, 5_000), "reply to QUIT");
+  } catch (err) {
+    // The message was accepted; how the server says goodbye is not this session's result.
+    if (!(err instanceof SmtpError)) throw err;
+  } finally {
+    s.close();
+  }
+}
+
+/** MAIL, `rcpts` RCPTs and DATA as one segment: built once per session. */
+function envelopeSegment(rcpts: number, rcptLine: string): string {
+  return `MAIL FROM:<${SENDER}>\r\n` + `${rcptLine}\r\n`.repeat(rcpts) + "DATA\r\n";
+}
+
+/**
+ * The replies to a pipelined envelope (RFC 2920), in order. Each phase is timed from the write
+ * `t` that carried the envelope to its own reply, so "rcpt" and "data" include the replies
+ * queued before them (and, when the envelope went out with the previous message, "mail"
+ * includes the reply to that message's dot).
+ */
+async function pipelinedReplies(s: SmtpSession, m: Metrics, t: number, rcpts: number, partialOk: boolean): Promise<void> {
+  // A 421 means the server is closing (RFC 5321 3.8): the replies to the rest of the group
+  // will not come, and the session ends with the 421 rather than "closed".
+  const closing = (r: Reply): void => {
+    if (r.code === 421) throw new Refused(r);
+  };
   const mail = await s.readReply();
   m.phase("mail", performance.now() - t);
   m.code("mail", mail.code, mail.enhanced);
+  closing(mail);
   let ok = 0;
   let refusal: Reply | null = null;
   for (let i = 0; i < rcpts; i++) {
     const r = await s.readReply();
     m.code("rcpt", r.code, r.enhanced);
+    closing(r);
     if (positive(r)) ok++;
     else refusal ??= r;
   }
@@ -230,13 +340,16 @@ async function pipelinedEnvelope(s: SmtpSession, m: Metrics, rcpts: number, rcpt
   const data = await s.readReply();
   m.phase("data", performance.now() - t);
   m.code("data", data.code, data.enhanced);
-  if (!positive(mail)) throw new Refused(mail);
-  if (refusal !== null && (!partialOk || ok === 0)) {
-    // The server already answered DATA; a 354 must be closed with an empty message.
-    if (data.code === 354) s.write(".\r\n");
-    throw new Refused(refusal);
+  closing(data);
+  const refused = !positive(mail) ? mail : refusal !== null && (!partialOk || ok === 0) ? refusal : data.code !== 354 ? data : null;
+  if (refused === null) return;
+  // The server already answered DATA with 354: close it with an empty message, whose reply the
+  // session reads if it goes on.
+  if (data.code === 354) {
+    s.write(".\r\n");
+    throw new Refused(refused, 1);
   }
-  if (data.code !== 354) throw new Refused(data);
+  throw new Refused(refused);
 }
 
 // Whole fill lines, so chunks can follow each other and the body stays line-aligned.

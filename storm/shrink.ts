@@ -82,7 +82,6 @@ function simpler(p: SessionPlan): SessionPlan[] {
   if (p.kind !== "basic" && p.kind !== "garbage" && p.kind !== "abort-data" && p.kind !== "abort-after-dot") out.push({ ...p, ...plain, kind: "basic", transactions: 1 });
   if (p.tls !== "none") out.push({ ...p, tls: "none" });
   if (p.family !== 4) out.push({ ...p, family: 4 });
-  if (p.transactions > 1) out.push({ ...p, transactions: 1 });
   const smaller = (v: number, min: number): number[] => {
     const c = new Set<number>();
     if (v > min) c.add(min);
@@ -90,6 +89,7 @@ function simpler(p: SessionPlan): SessionPlan[] {
     if (v - 1 >= min) c.add(v - 1);
     return [...c];
   };
+  if (p.kind !== "hold") for (const n of smaller(p.transactions, 1)) out.push({ ...p, transactions: n });
   for (const r of smaller(p.rcpts, 1)) out.push({ ...p, rcpts: r });
   for (const n of smaller(p.size, 0)) out.push({ ...p, size: n });
   if (p.kind === "hold") for (const h of smaller(p.holdMs, 0)) out.push({ ...p, holdMs: h });

@@ -138,3 +138,13 @@ test("the shipped example mix validates and keeps its declared values", () => {
   assert.equal(mix.slowloris.pauseMs.min, 10);
   assert.equal(mix.implicitTls, 0.1);
 });
+
+test("the shipped throughput mix reuses each connection for 200 pipelined 1 KB messages", () => {
+  const mix = validateMix(YAML.parse(readFileSync(new URL("../../../storm/examples/throughput.yaml", import.meta.url), "utf8")));
+  assert.deepEqual(mix.weights, { pipelined: 1 });
+  assert.deepEqual(mix.transactions, { min: 200, max: 200 });
+  assert.deepEqual(mix.size, { min: 1024, max: 1024 });
+  const plan = new PlanStream(mix, 1, 10).next();
+  assert.equal(plan.transactions, 200);
+  assert.equal(plan.size, 1024);
+});
