@@ -63,3 +63,24 @@ test("postfix: cleanup queue-file write and fsync failures (libfiu) are 451 afte
   assert.ok(target.logs().some((l) => /cleanup\[\d+\]: warning: .*write queue file: Input\/output error/.test(l)), "cleanup logged the injected error");
   assert.equal(target.crash(), null);
 });
+
+test("postfix: a tcp_table (tcp:) domain map that answers 400 is 451 at RCPT, and mail flows again once it heals", { skip }, async (t) => {
+  requireMta("postfix", why);
+  const { TcpTableServer } = await import("../../monkey/layers/tcp-table.js");
+  const injector = injectorFor({ "lookup.domains": { always: true, action: "tempfail" } });
+  const table = new TcpTableServer({ table: "domains", entries: { "test.example": "ok" }, injector });
+  await table.start();
+  t.after(() => table.stop());
+  const target = new PostfixTarget({ main: { virtual_mailbox_domains: table.spec() } });
+  t.after(() => target.stop());
+  await target.start();
+  const refused = await attempt(target.endpoint.port, RCPT);
+  assert.match(refused.last, /^rcpt: 451 4\.3\.0 .*Temporary lookup failure/, refused.last);
+  const fired = injector.stats()[0]?.fired ?? 0;
+  assert.ok(fired >= 1, "the refusal came from our tcp_table server");
+  injector.setEnabled(false);
+  // smtpd caches the last address resolution (temporary failures included): ask for another one.
+  const ok = await attempt(target.endpoint.port, "postmaster@test.example");
+  assert.ok(ok.accepted, ok.last);
+  assert.ok(table.requests > fired, "after healing, Postfix asked the server again and got the domain");
+});
