@@ -9,7 +9,7 @@ import { parseSeed, randomSeed } from "./rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
 import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
 import { ExternalTarget } from "./external-target.js";
-import { assertLoopback, RemoteTargetError } from "../storm/safety.js";
+import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
 import { monkeyText } from "./report.js";
 import { monkeyTarget } from "./targets.js";
 import { Injector } from "./injector.js";

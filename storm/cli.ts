@@ -13,7 +13,7 @@ import { isUngraceful, runStorm } from "./scheduler.js";
 import type { LoadModel, StormResult } from "./scheduler.js";
 import type { Outcome } from "./metrics.js";
 import type { SessionTarget } from "./session.js";
-import { assertLoopback, RemoteTargetError } from "./safety.js";
+import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
 import { parseThreshold, ThresholdError } from "./thresholds.js";
 import type { Threshold } from "./thresholds.js";
 import { evaluate, findLimitText, summaryText, toJson } from "./report.js";

@@ -23,6 +23,4 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** Only loopback: every server the monkey starts listens here (team safety rule). */
 export const LOOPBACK = "127.0.0.1";
 
-export function isLoopback(host: string): boolean {
-  return host === "127.0.0.1" || host === "::1" || host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopback } from "../../common/loopback.js";

@@ -8,7 +8,7 @@ import { Metrics, UNGRACEFUL } from "../../storm/metrics.js";
 import { classify } from "../../storm/session.js";
 import { SmtpConnectError } from "../../smtp/index.js";
 import { runStorm } from "../../storm/scheduler.js";
-import { assertLoopback, RemoteTargetError } from "../../storm/safety.js";
+import { assertLoopback, RemoteTargetError } from "../../common/loopback.js";
 import { EmbeddedTarget } from "../../targets/embedded/target.js";
 import { waitFor } from "../targets/helpers.js";
 
