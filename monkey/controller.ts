@@ -6,6 +6,7 @@ import type { FaultPlan } from "./plan.js";
 import type { Injector } from "./injector.js";
 import type { FaultSurface } from "./surface.js";
 import type { ScriptFaults } from "../smtpscript/runner.js";
+import { parseStatement, statementSettings, StatementError } from "./statement.js";
 
 type PointDoc = Record<string, unknown>;
 export interface PlanDoc {
@@ -13,39 +14,18 @@ export interface PlanDoc {
   points: Record<string, PointDoc>;
 }
 
-export class StatementError extends Error {}
+export { StatementError };
 
-/**
- * `monkey fail POINT [once | always | times N]`, `monkey delay POINT DURATION [once | always |
- * times N]`, `monkey clear [POINT]` as a change of the plan document. Pure.
- */
+/** A `monkey` statement as a change of the plan document. Pure. */
 export function applyStatement(doc: PlanDoc, args: readonly string[]): PlanDoc {
-  const [verb, point, ...rest] = args;
+  const st = parseStatement(args);
   const points = { ...doc.points };
-  if (verb === "clear") {
-    if (point === undefined) return { ...doc, points: {} };
-    delete points[point];
+  if (st.verb === "clear") {
+    if (st.point === null) return { ...doc, points: {} };
+    delete points[st.point];
     return { ...doc, points };
   }
-  if (verb !== "fail" && verb !== "delay") throw new StatementError(`monkey: unknown action "${verb ?? ""}" (fail, delay, clear)`);
-  if (point === undefined) throw new StatementError(`monkey ${verb}: which fault point?`);
-  const spec: PointDoc = {};
-  if (verb === "delay") {
-    const d = rest.shift();
-    if (d === undefined) throw new StatementError("monkey delay: expected a duration such as 500ms after the point");
-    spec.action = "delay";
-    spec.latency = d;
-  } else if (point.startsWith("lookup.")) spec.action = "tempfail";
-  const mode = rest.join(" ") || "once";
-  if (mode === "once") spec.once = true;
-  else if (mode === "always") spec.always = true;
-  else {
-    const m = /^times (\d+)$/.exec(mode);
-    if (m === null) throw new StatementError(`monkey ${verb}: expected once, always or "times N", got "${mode}"`);
-    spec.always = true;
-    spec.limit = Number(m[1]);
-  }
-  points[point] = spec;
+  points[st.point] = statementSettings(st);
   return { ...doc, points };
 }
 

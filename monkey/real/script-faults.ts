@@ -6,7 +6,7 @@
 //   monkey clear [POINT]
 // Each statement rebuilds a small plan and applies it. libfiu decides inside the MTA, so "times N"
 // (N > 1) is refused for libfiu points, with the reason.
-import { parseDuration } from "../../common/duration.js";
+import { parseStatement, statementSettings, StatementError } from "../statement.js";
 import type { ScriptFaults } from "../../smtpscript/runner.js";
 import type { Target } from "../../targets/target.js";
 import { Injector } from "../injector.js";
@@ -31,32 +31,16 @@ export class RealScriptFaults implements ScriptFaults {
   }
 
   async apply(args: readonly string[]): Promise<void> {
-    const [verb, point, ...rest] = args;
-    if (verb === "clear") {
-      if (point === undefined) this.rules.clear();
-      else this.rules.delete(point);
+    const st = parseStatement(args);
+    if (st.verb === "clear") {
+      if (st.point === null) this.rules.clear();
+      else this.rules.delete(st.point);
       return this.sync();
     }
-    if (verb !== "fail" && verb !== "delay") throw new Error(`monkey: unknown action "${verb ?? ""}" (fail, delay, clear)`);
-    if (point === undefined || !this.points.includes(point)) throw new Error(`monkey ${verb}: unknown fault point "${point ?? ""}" (${this.points.join(", ")})`);
-    let delayMs = 0;
-    if (verb === "delay") {
-      const d = parseDuration(rest.shift() ?? "");
-      if (d === null) throw new Error("monkey delay: expected a duration such as 500ms after the point");
-      delayMs = d;
-    }
-    const mode = rest.join(" ") || "once";
-    let schedule: Record<string, unknown>;
-    if (mode === "once") schedule = { once: true };
-    else if (mode === "always") schedule = { always: true };
-    else {
-      const m = /^times (\d+)$/.exec(mode);
-      if (m === null) throw new Error(`monkey ${verb}: expected once, always or "times N", got "${mode}"`);
-      schedule = Number(m[1]) === 1 ? { once: true } : { always: true, limit: Number(m[1]) };
-    }
-    if (verb === "delay" && !point.startsWith("lookup.")) return this.stall(point, delayMs);
-    const settings = verb === "delay" ? { ...schedule, action: "delay", latency: `${delayMs}ms` } : schedule;
-    this.rules.set(point, settings);
+    const point = st.point;
+    if (!this.points.includes(point)) throw new StatementError(`monkey ${st.verb}: unknown fault point "${point}" (${this.points.join(", ")})`);
+    if (st.verb === "delay" && !point.startsWith("lookup.")) return this.stall(point, st.delayMs);
+    this.rules.set(point, statementSettings(st));
     try {
       await this.sync();
     } catch (err) {

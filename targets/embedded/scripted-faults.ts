@@ -2,7 +2,7 @@
 //   monkey fail POINT [once | always | times N]     the next (N) operations at POINT fail (EIO)
 //   monkey delay POINT DURATION [once | always]     they are delayed
 //   monkey clear [POINT]
-import { parseDuration } from "../../common/duration.js";
+import { parseStatement } from "../../monkey/statement.js";
 import { FAULT_POINTS, InjectedFault } from "./fault-points.js";
 import type { FaultPointName, FaultPoints } from "./fault-points.js";
 
@@ -25,31 +25,14 @@ export class ScriptedFaults implements FaultPoints {
 
   /** Applies one `monkey` statement; throws a message naming the problem for bad arguments. */
   apply(args: readonly string[]): void {
-    const [verb, point, ...rest] = args;
-    if (verb === "clear") {
-      if (point === undefined) this.rules.clear();
-      else this.rules.delete(this.point(point));
+    const st = parseStatement(args);
+    if (st.verb === "clear") {
+      if (st.point === null) this.rules.clear();
+      else this.rules.delete(this.point(st.point));
       return;
     }
-    if (verb !== "fail" && verb !== "delay") throw new Error(`monkey: unknown action "${verb ?? ""}" (fail, delay, clear)`);
-    if (point === undefined) throw new Error(`monkey ${verb}: which fault point? (${FAULT_POINTS.join(", ")})`);
-    const name = this.point(point);
-    let delayMs = 0;
-    if (verb === "delay") {
-      const d = parseDuration(rest.shift() ?? "");
-      if (d === null) throw new Error("monkey delay: expected a duration such as 500ms after the point");
-      delayMs = d;
-    }
-    const mode = rest.join(" ") || "once";
-    let remaining: number;
-    if (mode === "once") remaining = 1;
-    else if (mode === "always") remaining = Infinity;
-    else {
-      const m = /^times (\d+)$/.exec(mode);
-      if (m === null) throw new Error(`monkey ${verb}: expected once, always or "times N", got "${mode}"`);
-      remaining = Number(m[1]);
-    }
-    this.rules.set(name, { action: verb, remaining, delayMs });
+    const remaining = st.times ?? Infinity;
+    this.rules.set(this.point(st.point), { action: st.verb, remaining, delayMs: st.verb === "delay" ? st.delayMs : 0 });
   }
 
   clear(): void {
