@@ -13,8 +13,8 @@ import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
 import { TargetLookups } from "../../monkey/real/lookups.js";
-import { RealFaultSurface } from "../../monkey/real/surface.js";
-import { RealScriptFaults } from "../../monkey/real/script-faults.js";
+import type { RealFaultSurface } from "../../monkey/real/surface.js";
+import { RealFaults } from "../../monkey/real/wiring.js";
 import { OpenSmtpdFiuChannel } from "../../monkey/real/channels.js";
 import type { ScriptFaults } from "../../smtpscript/runner.js";
 import { writeTableMonkeyExecutable } from "../../monkey/layers/table-proc.js";
@@ -72,27 +72,25 @@ export class OpenSmtpdTarget extends DaemonTarget {
     this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER]))) : null;
   }
 
+  private readonly wired = new RealFaults({
+    target: this,
+    fiu: () => (this.fiuRoles.length > 0 ? new OpenSmtpdFiuChannel(this) : null),
+    roles: OPENSMTPD_FAULT_ROLES,
+    stallRole: "queue",
+  });
+
   override async stop(): Promise<void> {
-    await this.surface?.close();
+    await this.wired.close();
     await super.stop();
     await this.lookups?.stop();
   }
 
-  private surface: RealFaultSurface | null = null;
-  private scripted: RealScriptFaults | null = null;
-
-  /** Its fault points for the monkey: libfiu (when started with fiu), lookups (with lookups: true), pause/kill of roles. */
   faultSurface(): RealFaultSurface {
-    return (this.surface ??= new RealFaultSurface({
-      target: this,
-      fiu: this.fiuRoles.length > 0 ? new OpenSmtpdFiuChannel(this) : null,
-      roles: OPENSMTPD_FAULT_ROLES,
-    }));
+    return this.wired.surface();
   }
 
-  /** smtpscript `monkey` statements, backed by faultSurface. */
   get faults(): ScriptFaults {
-    return (this.scripted ??= new RealScriptFaults({ surface: this.faultSurface(), target: this, stallRole: "queue" }));
+    return this.wired.script;
   }
 
   get smtpd(): string {
