@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { readFileSync, writeFileSync } from "node:fs";
 import { EXIT } from "../bin/exit-codes.js";
 import { parseDuration, formatDuration } from "../common/duration.js";
-import { PlanError, describeSpec, parsePlanText, planDocFromFlags, validatePlan } from "./plan.js";
+import { PlanError, describeSpec, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "./rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
@@ -18,7 +18,6 @@ import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
 import { ProcessFaults } from "./layers/process.js";
 import { SmtpConnectError } from "../smtp/index.js";
-import { parse as parseYaml } from "yaml";
 
 const USAGE = `usage: smtpchaos monkey <command> [options]
 
@@ -145,19 +144,9 @@ function positiveInt(v: string | undefined, flag: string): number {
   return n;
 }
 
-/** The plan from --plan and --fault flags (flags win per point), and the seed to use. */
-function planFrom(values: Values): { plan: FaultPlan; seed: number } {
-  let base: Record<string, unknown> = {};
-  if (values.plan !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(values.plan, "utf8");
-    } catch (err) {
-      throw new UsageError(`cannot read plan ${values.plan}: ${(err as Error).message}`);
-    }
-    parsePlanText(text, values.plan); // located errors for the file alone
-    base = (/^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
-  }
+/** The plan from --plan and --fault flags (flags win per point), its document, and the seed to use. */
+function planFrom(values: Values): { plan: FaultPlan; doc: Record<string, unknown>; seed: number } {
+  const base = values.plan === undefined ? {} : readPlanDocument(values.plan);
   const doc = planDocFromFlags(
     {
       faults: values.fault ?? [],
@@ -169,7 +158,7 @@ function planFrom(values: Values): { plan: FaultPlan; seed: number } {
   );
   const plan = validatePlan(doc, values.plan ?? "--fault");
   const seed = values.seed !== undefined ? parseSeed(values.seed) : (plan.seed ?? randomSeed());
-  return { plan, seed };
+  return { plan, doc, seed };
 }
 
 /** --host/--port: the user's own server, faulted from the network side only. */
@@ -238,8 +227,8 @@ async function run(values: Values): Promise<number> {
         if (tty) process.stderr.write(`\r${line}\x1b[K`);
         else if (Math.round(l.elapsedMs / 1000) % 5 === 0) process.stderr.write(line + "\n");
       },
-      onStarted: async ({ injector, surface, target }) => {
-        const controller = new PlanController(injector, surface, ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"]);
+      onStarted: async ({ injector, surface, target, runPoints }) => {
+        const controller = new PlanController(injector, surface, runPoints);
         control = new ControlServer({ controller, injector, target, live: () => live, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
         await control.start();
         process.stderr.write(`monkey: target ${target.endpoint.host}:${target.endpoint.port}, control API ${control.url}\n`);
@@ -269,13 +258,16 @@ async function run(values: Values): Promise<number> {
 
 async function serve(values: Values): Promise<number> {
   const targetName = values.target ?? "embedded";
-  const { plan, seed } = values.plan !== undefined || (values.fault ?? []).length > 0 ? planFrom(values) : { plan: validatePlan({ points: {} }), seed: values.seed !== undefined ? parseSeed(values.seed) : randomSeed() };
+  const { plan, doc, seed } = planFrom(values);
   const { target, surface } = monkeyTarget(targetName);
   const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
   let processFaults: ProcessFaults | null = null;
+  // Pause/kill points the surface does not own itself (real MTAs' surfaces own theirs).
   const restartProcessFaults = async (): Promise<void> => {
     await processFaults?.stop();
-    processFaults = new ProcessFaults({ injector, processes: () => target.processes() });
+    const owned = surface?.points() ?? [];
+    const only = injector.specs().map((s) => s.name).filter((p) => /^(pause|kill)\./.test(p) && !owned.includes(p));
+    processFaults = new ProcessFaults({ injector, processes: () => target.processes(), only });
     await processFaults.start();
   };
   await target.start();
@@ -283,7 +275,7 @@ async function serve(values: Values): Promise<number> {
   const control = new ControlServer({ controller, injector, target, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
   try {
     await control.start();
-    if (plan.points.length > 0) await controller.set(planDocFromFlags({ faults: values.fault ?? [] }, values.plan !== undefined ? (parseYaml(readFileSync(values.plan, "utf8")) as Record<string, unknown>) : {}));
+    if (plan.points.length > 0) await controller.set(doc);
     console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
     console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
     console.log(`e.g.  smtpscript --host ${target.endpoint.host} --port ${target.endpoint.port} --monkey ${control.url} tests.smtp`);

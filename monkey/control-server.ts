@@ -7,8 +7,7 @@
 //   GET    /v1/stats    per-point counters, the run window, and the runner's live counts
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { parse as parseYaml } from "yaml";
-import { PlanError, describeSpec } from "./plan.js";
+import { PlanError, describeSpec, parseJsonOrYaml } from "./plan.js";
 import type { Injector } from "./injector.js";
 import { StatementError } from "./controller.js";
 import type { PlanController } from "./controller.js";
@@ -118,7 +117,7 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
 
 function parseBody(text: string): unknown {
   try {
-    return /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
+    return parseJsonOrYaml(text);
   } catch (err) {
     throw new BodyError(`body does not parse as JSON or YAML: ${(err as Error).message}`);
   }

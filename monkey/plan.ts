@@ -1,7 +1,7 @@
 // The fault plan: which fault points fire, when (schedule, SMTP phase, time window) and how
 // (errno, action, latency). Parsed from JSON/YAML files or --fault flags into one validated shape;
 // every problem is reported with the path of the offending field.
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../common/duration.js";
@@ -436,24 +436,35 @@ export function validatePlan(doc: unknown, source = "plan"): FaultPlan {
   return { seed, windows, points };
 }
 
-export function parsePlanText(text: string, source = "plan"): FaultPlan {
-  let doc: unknown;
+/** JSON when it looks like JSON, else YAML (a superset): how plans arrive, in files and over the API. Throws the parser's error. */
+export function parseJsonOrYaml(text: string): unknown {
+  return /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
+}
+
+/** The plan document in `text`, not yet validated; a text that does not parse is a PlanError. */
+export function parsePlanDocument(text: string, source = "plan"): unknown {
   try {
-    doc = /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
+    return parseJsonOrYaml(text);
   } catch (err) {
     throw new PlanError([{ path: "(file)", message: `does not parse: ${(err as Error).message}` }], source);
   }
-  return validatePlan(doc, source);
 }
 
-export async function loadPlanFile(path: string): Promise<FaultPlan> {
+export function parsePlanText(text: string, source = "plan"): FaultPlan {
+  return validatePlan(parsePlanDocument(text, source), source);
+}
+
+/** A plan file's document (to merge --fault flags into), as a PlanError naming the file when it cannot be read or parsed. */
+export function readPlanDocument(path: string): Record<string, unknown> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (err) {
     throw new PlanError([{ path: "(file)", message: `cannot read: ${(err as Error).message}` }], path);
   }
-  return parsePlanText(text, path);
+  const doc = parsePlanDocument(text, path);
+  if (!isObj(doc)) throw new PlanError([{ path: "(root)", message: "must be an object with points" }], path);
+  return doc;
 }
 
 /** One --fault flag: `NAME[:key=value,...]`, e.g. `queue.write:probability=0.05,errno=ENOSPC,after=data`

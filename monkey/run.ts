@@ -16,7 +16,7 @@ import type { Seed } from "./rng.js";
 import type { FaultSurface } from "./surface.js";
 import { SmtpProxy } from "./layers/proxy.js";
 import { FlakyNextHop } from "./layers/nexthop.js";
-import { ProcessFaults } from "./layers/process.js";
+import { ProcessFaults, roleOf } from "./layers/process.js";
 import type { ProcessFaultEvent } from "./layers/process.js";
 import { sleep } from "./layers/layer.js";
 
@@ -59,7 +59,13 @@ export interface MonkeyRunOptions {
   /** progress messages for humans ("draining the queue") */
   onStage?: (text: string) => void;
   /** called once the target runs, with the injector and surface (the control API attaches here) */
-  onStarted?: (ctx: { injector: Injector; surface: FaultSurface | null; target: Target }) => void | Promise<void>;
+  onStarted?: (ctx: {
+    injector: Injector;
+    surface: FaultSurface | null;
+    target: Target;
+    /** points the run fires besides the surface's (its proxy, its next hop) */
+    runPoints: string[];
+  }) => void | Promise<void>;
 }
 
 export interface LiveCounts {
@@ -158,15 +164,18 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       const a = proxy.address();
       if (a !== null) endpoint = { host: a.host, port: a.port };
     }
-    // Time-driven process faults the surface does not own itself.
-    const processPoints = o.plan.points.filter((p) => (p.family === "pause" || p.family === "kill") && !surfacePoints.includes(p.name));
+    // Time-driven process faults the surface does not own itself, on roles the target has.
+    const processPoints = o.plan.points.filter((p) => (p.family === "pause" || p.family === "kill") && !surfacePoints.includes(p.name)).map((p) => p.name);
     if (processPoints.length > 0) {
-      processFaults = new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage) });
+      const roles = (await target.processes()).map((p) => p.role.toLowerCase());
+      const missing = processPoints.filter((p) => !roles.includes(roleOf(p)));
+      if (missing.length > 0) throw new UnsupportedPointsError(missing, [...surfacePoints, ...roles.flatMap((r) => [`pause.${r}`, `kill.${r}`])], target.name);
+      processFaults = new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage), only: processPoints });
     }
     injector.setPlan(o.plan);
     await surface?.apply(injector);
     await processFaults?.start();
-    await o.onStarted?.({ injector, surface, target });
+    await o.onStarted?.({ injector, surface, target, runPoints: [...(proxy?.points() ?? []), ...(nextHop?.points() ?? [])] });
 
     // Points decided inside the target (libfiu) cannot be attributed per call: a session in the
     // faults window is attributed to every such point that is armed.

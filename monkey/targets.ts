@@ -28,6 +28,6 @@ export function monkeyTarget(name: string, extra: { nextHop?: { host: string; po
   }
   if (!targetNames().includes(name)) throw new Error(`unknown target "${name}" (known: ${targetNames().join(", ")})`);
   if (extra.nextHop !== undefined) throw new Error(`nexthop.* points need a target that relays to the flaky next hop; today that is the embedded target, not ${name}`);
-  const target = createTarget(name, { monkey: true });
+  const target = createTarget(name, { faults: true });
   return { target, surface: hasSurface(target) ? target.faultSurface() : null };
 }

@@ -4,6 +4,7 @@
 // processes are found. Every paused process is resumed on stop(), whatever happened.
 import type { RoleProcess } from "../../targets/target.js";
 import type { Injector } from "../injector.js";
+import type { FaultSpec } from "../plan.js";
 import type { FaultLayer } from "./layer.js";
 
 export interface ProcessFaultEvent {
@@ -26,6 +27,8 @@ export interface ProcessFaultsOptions {
   onEvent?: (e: ProcessFaultEvent) => void;
   /** remember at most this many events */
   maxEvents?: number;
+  /** only these pause/kill points (another layer owns the rest); default: every one in the plan */
+  only?: readonly string[];
 }
 
 /** "pause.pony express" -> "pony express"; role names compare case-insensitively. */
@@ -46,13 +49,17 @@ export class ProcessFaults implements FaultLayer {
   }
 
   points(): string[] {
-    return this.opts.injector.specs().filter((s) => s.family === "pause" || s.family === "kill").map((s) => s.name);
+    return this.specs().map((s) => s.name);
+  }
+
+  private specs(): FaultSpec[] {
+    const only = this.opts.only;
+    return this.opts.injector.specs().filter((s) => (s.family === "pause" || s.family === "kill") && (only === undefined || only.includes(s.name)));
   }
 
   async start(): Promise<void> {
     this.running = true;
-    for (const spec of this.opts.injector.specs()) {
-      if (spec.family !== "pause" && spec.family !== "kill") continue;
+    for (const spec of this.specs()) {
       const t = setInterval(() => void this.tick(spec.name), spec.intervalMs ?? 1000);
       this.timers.push(t);
     }

@@ -2,7 +2,7 @@
 // the injector in our process, through the target's socketmap server) and process points
 // (pause.<role>/kill.<role>, through ProcessFaults). The MTA-specific part is how libfiu
 // commands reach the processes (FiuChannel).
-import type { RoleProcess, Target } from "../../targets/target.js";
+import type { Target } from "../../targets/target.js";
 import type { Injector } from "../injector.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultSurface } from "../surface.js";
@@ -113,6 +113,7 @@ export class RealFaultSurface implements FaultSurface {
     const pf = new ProcessFaults({
       injector,
       processes: () => this.o.target.processes(),
+      only: specs.map((s) => s.name),
       ...(this.o.onProcessEvent !== undefined ? { onEvent: this.o.onProcessEvent } : {}),
     });
     await pf.start();
@@ -189,12 +190,6 @@ export class RealFaultSurface implements FaultSurface {
     this.unsubscribeLog?.();
     this.unsubscribeLog = null;
   }
-}
-
-/** Role names of a running target, for process points. */
-export async function roleNames(target: Target): Promise<string[]> {
-  const procs: RoleProcess[] = await target.processes();
-  return [...new Set(procs.map((p) => p.role))];
 }
 
 export { FiuError };

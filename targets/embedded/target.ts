@@ -217,7 +217,8 @@ export class EmbeddedTarget implements Target {
   }
 
   async processes(): Promise<RoleProcess[]> {
-    const pid = this.mode === "in-process" ? process.pid : this.supervisor?.pid;
+    // In-process, the MTA's process is this one: nothing the monkey may pause or kill.
+    const pid = this.mode === "in-process" ? undefined : this.supervisor?.pid;
     return pid === null || pid === undefined ? [] : [{ role: "smtpd", pid }];
   }
 }

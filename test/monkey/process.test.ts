@@ -88,3 +88,19 @@ test("process faults: kill sends SIGKILL on the interval schedule", async (t) =>
   assert.deepEqual(faults.events.map((e) => [e.action, e.pid]), [["kill", worker.pid]]);
   assert.equal(injector.stats()[0]?.eligible, 2, "the second tick fired");
 });
+
+test("process faults: `only` leaves the other points to the layer that owns them", async (t) => {
+  const worker = child(t);
+  const injector = new Injector({
+    plan: validatePlan({ points: { "kill.worker": { always: true, interval: "20ms" }, "kill.other": { always: true, interval: "20ms" } } }),
+    seed: 1,
+  });
+  const faults = new ProcessFaults({ injector, processes: async () => [{ role: "worker", pid: worker.pid }], only: ["kill.other"] });
+  await faults.start();
+  t.after(() => faults.stop());
+  assert.deepEqual(faults.points(), ["kill.other"]);
+  await sleep(120);
+  assert.equal(injector.stats().find((s) => s.point === "kill.worker")?.calls, 0, "kill.worker is not this layer's");
+  assert.equal(worker.exitCode, null);
+  assert.equal(worker.signalCode, null);
+});

@@ -6,7 +6,6 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
-import { realFaultSurface } from "../../monkey/real/index.js";
 import { mtaAvailability, requireMta, waitFor } from "../targets/helpers.js";
 import { attempt, injectorFor, type Outcome } from "./real-helpers.js";
 
@@ -28,7 +27,7 @@ test("opensmtpd: queue.open failures in the queue role are 4xx, and no accepted 
   const target = new OpenSmtpdTarget({ fiu: { roles: ["queue"] } });
   t.after(() => target.stop());
   await target.start();
-  const surface = realFaultSurface(target);
+  const surface = target.faultSurface();
   assert.ok(surface !== null);
   assert.ok(surface.points().includes("queue.open") && surface.points().includes("pause.queue"));
 
@@ -59,7 +58,7 @@ test("opensmtpd: a temporary failure of the recipient or domain table is a 4xx a
   const target = new OpenSmtpdTarget({ lookups: true });
   t.after(() => target.stop());
   await target.start();
-  const surface = realFaultSurface(target);
+  const surface = target.faultSurface();
   assert.ok(surface !== null);
   const injector = injectorFor({ "lookup.recipients": { once: true, action: "tempfail" } });
   await surface.apply(injector);
@@ -80,7 +79,7 @@ test("opensmtpd: pause.queue through the surface stops the queue role and resume
   const target = new OpenSmtpdTarget();
   t.after(() => target.stop());
   await target.start();
-  const surface = realFaultSurface(target);
+  const surface = target.faultSurface();
   assert.ok(surface !== null);
   // a long interval: the test drives the one decision itself
   await surface.apply(injectorFor({ "pause.queue": { always: true, duration: "1500ms", interval: "1h" } }));

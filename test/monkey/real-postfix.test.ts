@@ -4,7 +4,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
-import { realFaultSurface } from "../../monkey/real/index.js";
 import { mtaAvailability, requireMta, waitFor } from "../targets/helpers.js";
 import { attempt, injectorFor } from "./real-helpers.js";
 
@@ -16,7 +15,7 @@ test("postfix: a socketmap TEMP on the recipient map is 451 4.3.0 at RCPT", { sk
   const target = new PostfixTarget({ lookups: true });
   t.after(() => target.stop());
   await target.start();
-  const surface = realFaultSurface(target);
+  const surface = target.faultSurface();
   assert.ok(surface !== null);
   assert.ok(surface.points().includes("lookup.recipients"));
   const injector = injectorFor({ "lookup.recipients": { once: true, action: "tempfail" } });
@@ -39,7 +38,7 @@ test("postfix: cleanup queue-file write and fsync failures (libfiu) are 451 afte
   const target = new PostfixTarget({ fiu: { services: ["cleanup"] } });
   t.after(() => target.stop());
   await target.start();
-  const surface = realFaultSurface(target);
+  const surface = target.faultSurface();
   assert.ok(surface !== null);
 
   // A write is only seen by libfiu once the record stream spills (messages over 4 KB).

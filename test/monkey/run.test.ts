@@ -121,3 +121,10 @@ test("monkey run --host refuses a non-loopback server and faults inside it, befo
   assert.equal(await main(["run", "--host", "192.0.2.7", "--port", "25", "--rcpt", "a@b.example", "--duration", "1s"]), 2);
   assert.equal(await main(["run", "--host", "127.0.0.1", "--port", "9", "--rcpt", "a@b.example", "--fault", "queue.write:always", "--duration", "1s"]), 2);
 });
+
+test("monkey run: pause/kill of a role the target does not have is refused (the in-process embedded target is this process)", async () => {
+  await assert.rejects(
+    runMonkey({ ...base, maxSessions: 1, plan: validatePlan({ points: { "pause.smtpd": { always: true, duration: "1s" } } }), createTarget: (extra) => monkeyTarget("embedded", extra) }),
+    (err: unknown) => err instanceof UnsupportedPointsError && /pause\.smtpd/.test(err.message),
+  );
+});
