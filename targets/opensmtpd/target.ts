@@ -60,6 +60,11 @@ export const OPENSMTPD_ROLE_FLAGS: Readonly<Record<string, string>> = {
 /** Where the libfiu control pipes live inside the instance's namespace (and its chroots). */
 const FIU_NS_DIR = "/run/smtpchaos-fiu";
 
+/** FIU_NS_DIR as seen from the host: the instance's run/ is bind-mounted on /run. */
+function fiuHostDir(instanceDir: string): string {
+  return join(instanceDir, "run", FIU_NS_DIR.slice("/run/".length));
+}
+
 export class OpenSmtpdTarget extends DaemonTarget {
   readonly name = "opensmtpd";
   protected readonly masterRole = "parent";
@@ -153,7 +158,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
 
   /** Base path of the libfiu control pipes as seen from this host: `${prefix}-${pid}.in/.out`. */
   get fiuControlPrefix(): string {
-    return join(this.workDir, "run", FIU_NS_DIR.slice("/run/".length), "ctl");
+    return join(fiuHostDir(this.workDir), "ctl");
   }
 
   /**
@@ -170,7 +175,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
       if (f === undefined) throw new Error(`opensmtpd: unknown role "${r}" for libfiu (${Object.keys(OPENSMTPD_ROLE_FLAGS).join(", ")})`);
       return f;
     });
-    const fiuDir = join(dir, "run", FIU_NS_DIR.slice("/run/".length));
+    const fiuDir = fiuHostDir(dir);
     for (const d of [fiuDir, join(dir, "spool", FIU_NS_DIR), join(dir, "empty", FIU_NS_DIR)]) await mkdir(d, { recursive: true });
     for (const d of [join(dir, "spool", "run"), join(dir, "empty", "run")]) await chmod(d, 0o755);
     await chmod(fiuDir, 0o1777);
@@ -210,7 +215,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
       // after the chroots are mounted: the same pipes at the same path inside both chroots
       ...(this.o.fiu === undefined
         ? []
-        : ["/var/spool/smtpd", "/var/lib/opensmtpd/empty"].map((root) => [join(dir, "run", FIU_NS_DIR.slice("/run/".length)), join(root, FIU_NS_DIR)])),
+        : ["/var/spool/smtpd", "/var/lib/opensmtpd/empty"].map((root) => [fiuHostDir(dir), join(root, FIU_NS_DIR)])),
     ]
       .map(([from, to]) => `mount --bind '${from}' '${to}'`)
       .join(" && ");
