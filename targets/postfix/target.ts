@@ -20,6 +20,10 @@ import type { ScriptFaults } from "../../smtpscript/runner.js";
 
 const run = promisify(execFile);
 
+function fiuSpecPath(instanceDir: string, service: string): string {
+  return join(instanceDir, "fiu", `enable-${service}`);
+}
+
 /** services the monkey may pause or kill */
 export const POSTFIX_FAULT_ROLES = ["smtpd", "cleanup", "qmgr", "trivial-rewrite", "virtual", "pickup", "anvil", "proxymap"] as const;
 
@@ -185,7 +189,7 @@ export class PostfixTarget extends DaemonTarget {
 
   /** libfiu commands (one a line) a service's processes start with. */
   fiuSpecFile(service: string): string {
-    return join(this.workDir, "fiu", `enable-${service}`);
+    return fiuSpecPath(this.workDir, service);
   }
 
   private async prepareFiu(dir: string): Promise<void> {
@@ -206,7 +210,7 @@ export class PostfixTarget extends DaemonTarget {
         await chmod(join(libexec, prog), 0o755);
         continue;
       }
-      const spec = join(dir, "fiu", `enable-${prog}`);
+      const spec = fiuSpecPath(dir, prog);
       if (!existsSync(spec)) await writeFile(spec, "");
       const wrapper = [
         "#!/bin/sh",
