@@ -178,14 +178,6 @@ export class Injector {
     this.enabled = on;
   }
 
-  has(point: string): boolean {
-    return this.points.has(point);
-  }
-
-  pointNames(): string[] {
-    return [...this.points.keys()];
-  }
-
   specs(): FaultSpec[] {
     return this.plan.points;
   }
@@ -246,16 +238,13 @@ export class Injector {
     return () => this.listeners.delete(listener);
   }
 
-  /**
-   * Faults fired in [from, to] (ms since epoch), newest last; bounded by logSize. With `conn`,
-   * faults known to have hit another connection are left out.
-   */
-  firedBetween(from: number, to: number, conn?: number): FiredFault[] {
+  /** Faults fired in [from, to] (ms since epoch), newest last; bounded by logSize. */
+  firedBetween(from: number, to: number): FiredFault[] {
     const out: FiredFault[] = [];
     for (let i = this.log.length - 1; i >= 0; i--) {
       const f = this.log[i] as FiredFault;
       if (f.at < from) break;
-      if (f.at <= to && (conn === undefined || f.conn === undefined || f.conn === conn)) out.push(f);
+      if (f.at <= to) out.push(f);
     }
     return out.reverse();
   }
