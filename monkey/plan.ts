@@ -43,8 +43,8 @@ export const FAMILY_ACTIONS = {
 export type FaultAction = (typeof FAMILY_ACTIONS)[PointFamily][number];
 
 /** Network points name their action: net.stall stalls, net.reset resets... */
-const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
-const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.delay"] as const;
+export const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
+export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.delay"] as const;
 
 export interface PhaseCondition {
   op: "at" | "after";

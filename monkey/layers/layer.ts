@@ -1,6 +1,5 @@
 // The one interface every fault layer implements, so the runner and the control API can start,
 // stop and describe them alike. Layers never decide on their own: they ask the shared Injector.
-import type { Injector } from "../injector.js";
 
 export interface FaultLayer {
   /** e.g. "proxy", "tcp-table:recipients", "process" */
@@ -12,10 +11,6 @@ export interface FaultLayer {
   stop(): Promise<void>;
   /** where clients or the MTA should connect, when the layer listens */
   address?(): { host: string; port: number } | null;
-}
-
-export interface LayerContext {
-  injector: Injector;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -6,9 +6,9 @@ import type { SMTPServerSession } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import { readMessageId } from "../../smtp/index.js";
 import type { Injector } from "../injector.js";
+import { NEXTHOP_POINTS } from "../plan.js";
 import { LOOPBACK, sleep, type FaultLayer } from "./layer.js";
 
-export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.delay"] as const;
 
 export interface NextHopOptions {
   injector: Injector | null;

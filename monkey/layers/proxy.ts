@@ -6,11 +6,10 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { LineReader, ReplyParser } from "../../smtp/index.js";
 import type { Decision, Injector } from "../injector.js";
-import type { SmtpPhase } from "../plan.js";
+import { NET_POINTS, type SmtpPhase } from "../plan.js";
 import { EndOfDataScanner } from "./end-of-data.js";
 import { isLoopback, LOOPBACK, sleep, type FaultLayer } from "./layer.js";
 
-export const PROXY_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
 
 type Op = { kind: "write"; data: Buffer; notBefore: number } | { kind: "pause"; ms: number } | { kind: "reset" };
 
@@ -245,7 +244,7 @@ export class SmtpProxy implements FaultLayer {
   }
 
   points(): string[] {
-    return [...PROXY_POINTS];
+    return [...NET_POINTS];
   }
 
   address(): { host: string; port: number } | null {
