@@ -18,6 +18,7 @@ import { runStorm } from "../storm/scheduler.js";
 import { DEFAULT_MIX } from "../storm/plan.js";
 import type { Mix, SessionKind } from "../storm/plan.js";
 import { fdLimit } from "../storm/limits.js";
+import { freePort } from "../targets/process/free-port.js";
 
 const SOURCE = "/usr/sbin/smtp-source";
 const SINK = "/usr/sbin/smtp-sink";
@@ -67,14 +68,6 @@ for (const bin of [SOURCE, SINK]) if (!existsSync(bin)) throw new BenchError(`${
 const need = 2 * Math.max(...levels) + 256;
 const limit = fdLimit();
 if (limit !== null && limit < need) throw new BenchError(`fd limit ${limit} < ${need}: run 'ulimit -n ${need}' first (npm run bench does)`);
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, HOST, r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitListening(port: number, sink: ChildProcess): Promise<void> {
   const until = Date.now() + 5000;

@@ -242,8 +242,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
   /** Runs smtpctl inside the instance's mount namespace (it talks to the private control socket). */
   async smtpctl(...args: string[]): Promise<string> {
     const pid = this.smtpdPid();
-    const { stdout } = await run("nsenter", ["-t", String(pid), "-m", join(OPENSMTPD_PREFIX, "usr/sbin/smtpctl"), ...args]);
-    return stdout;
+    return this.control("nsenter", ["-t", String(pid), "-m", join(OPENSMTPD_PREFIX, "usr/sbin/smtpctl"), ...args]);
   }
 
   /** PID of the smtpd parent process (differs from the supervised PID under a wrapper such as strace). */

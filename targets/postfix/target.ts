@@ -266,11 +266,11 @@ export class PostfixTarget extends DaemonTarget {
   }
 
   async flushQueue(): Promise<void> {
-    await run("postqueue", ["-c", this.configDir, "-f"]);
+    await this.control("postqueue", ["-c", this.configDir, "-f"]);
   }
 
   async queueSize(): Promise<number> {
-    const { stdout } = await run("postqueue", ["-c", this.configDir, "-j"]);
+    const stdout = await this.control("postqueue", ["-c", this.configDir, "-j"]);
     return stdout.split("\n").filter((l) => l.trim() !== "").length;
   }
 }

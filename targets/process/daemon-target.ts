@@ -2,17 +2,21 @@
 // child (own process group, so its shutdown cannot signal us), logs, crash detection, a
 // banner probe, Maildir reading and the process list. Subclasses say how to configure and run it.
 import { mkdtemp, readdir, readFile, rm, chmod } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readMessageId } from "../../smtp/message.js";
 import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
 import { Supervisor } from "./supervisor.js";
-import { descendants } from "./procfs.js";
+import { descendants, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
 import { maildirIds } from "./maildir-ids.js";
 import { waitForBanner } from "./banner.js";
 import { SmtpSession } from "../../smtp/session.js";
+
+const run = promisify(execFile);
 
 export interface DaemonTargetOptions {
   /** working directory; a fresh one under /tmp (removed on stop) when absent */
@@ -86,9 +90,31 @@ export abstract class DaemonTarget implements Target {
       // Daemon users (delivery, queue) must be able to traverse it.
       await chmod(this.dir, 0o755);
     }
-    this.port ??= await freePort();
-    await this.prepare(this.dir, this.port);
-    const base = this.command(this.dir);
+    // A port we picked can still be taken between our check and the daemon's bind: pick another.
+    const ownPort = this.opts.port === undefined;
+    for (let attempt = 1; ; attempt++) {
+      this.port ??= await freePort();
+      try {
+        await this.launch(this.dir, this.port);
+        return;
+      } catch (err) {
+        const taken = hasListener(this.port);
+        const tail = this.supervisor?.logs.tail(15).join("\n") ?? "";
+        const why = taken ? ` (port ${this.port} is held by another program)` : "";
+        if (ownPort && attempt < 3 && (taken || /address already in use/i.test(tail))) {
+          await this.supervisor?.stop();
+          this.port = null;
+          continue;
+        }
+        await this.stop();
+        throw new Error(`${this.name} did not start: ${(err as Error).message}${why}${tail !== "" ? `\nlog tail:\n${tail}` : ""}`);
+      }
+    }
+  }
+
+  private async launch(dir: string, port: number): Promise<void> {
+    await this.prepare(dir, port);
+    const base = this.command(dir);
     const trace = this.opts.straceNetworkTo;
     const cmd = trace === undefined ? base : { ...base, command: "strace", args: ["-f", "-qq", "-e", "trace=network", "-o", trace, base.command, ...base.args] };
     const sup = (this.supervisor ??= new Supervisor({
@@ -96,16 +122,13 @@ export abstract class DaemonTarget implements Target {
       args: cmd.args,
       label: this.name,
       fatalPatterns: this.fatalPatterns(),
-      spawn: { detached: true, env: cmd.env ?? process.env, cwd: this.dir },
+      spawn: { detached: true, env: cmd.env ?? process.env, cwd: dir },
     }));
-    sup.start();
-    try {
-      await waitForBanner("127.0.0.1", this.port, this.opts.startTimeoutMs ?? 20_000, () => sup.running);
-    } catch (err) {
-      const tail = sup.logs.tail(15).join("\n");
-      await this.stop();
-      throw new Error(`${this.name} did not start: ${(err as Error).message}${tail !== "" ? `\nlog tail:\n${tail}` : ""}`);
-    }
+    sup.start(cmd);
+    await waitForBanner("127.0.0.1", port, this.opts.startTimeoutMs ?? 20_000, {
+      alive: () => sup.running,
+      owned: () => sup.pid !== null && holdsListener([sup.pid, ...descendants(sup.pid).map((p) => p.pid)], port),
+    });
   }
 
   async stop(): Promise<void> {
@@ -135,6 +158,21 @@ export abstract class DaemonTarget implements Target {
     }
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && descendants(pid).some((p) => p.pid === daemon.pid)) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /**
+   * Runs one of the MTA's control commands (queue flush, queue listing). When it fails because
+   * the daemon is gone, the error says so, with the daemon's last log lines.
+   */
+  protected async control(command: string, args: string[]): Promise<string> {
+    try {
+      return (await run(command, args)).stdout;
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      const crash = this.crash();
+      const why = crash === null ? "" : `\n${this.name} is down (${crash.line ?? (crash.signal !== null ? `signal ${crash.signal}` : `exit code ${crash.exitCode}`)}); log tail:\n${crash.logTail.join("\n")}`;
+      throw new Error(`${this.name}: ${[command, ...args].join(" ")} failed: ${(e.stderr ?? "").trim() || e.message}${why}`);
+    }
   }
 
   /** Cleanup beyond the daemon itself (e.g. processes that outlive their master). */

@@ -1,5 +1,5 @@
-// What /proc says about a daemon's process tree: children of a PID and their command lines.
-import { readdirSync, readFileSync } from "node:fs";
+// What /proc says about a daemon: its process tree, command lines and listening sockets.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 export interface ProcInfo {
   pid: number;
@@ -39,4 +39,55 @@ export function descendants(root: number): ProcInfo[] {
     }
   }
   return out;
+}
+
+/** Inodes of the sockets listening on 127.0.0.1:port (or on any IPv4 address at that port). */
+function listeningInodes(port: number): Set<string> {
+  const want = port.toString(16).toUpperCase().padStart(4, "0");
+  const out = new Set<string>();
+  let table: string;
+  try {
+    table = readFileSync("/proc/net/tcp", "utf8");
+  } catch {
+    return out;
+  }
+  for (const line of table.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const [addr, p] = (f[1] ?? "").split(":");
+    if (f[3] === "0A" && p === want && (addr === "0100007F" || addr === "00000000") && f[9] !== undefined) out.add(f[9]);
+  }
+  return out;
+}
+
+/** Whether anything listens on 127.0.0.1:port. */
+export function hasListener(port: number): boolean {
+  return listeningInodes(port).size > 0;
+}
+
+/**
+ * Whether the socket listening on 127.0.0.1:port belongs to one of these processes: a banner on
+ * the port proves nothing when another program took the port first (our daemon then fails to bind).
+ */
+export function holdsListener(pids: readonly number[], port: number): boolean {
+  const inodes = listeningInodes(port);
+  if (inodes.size === 0) return false;
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m !== null && inodes.has(m[1] as string)) return true;
+    }
+  }
+  return false;
 }

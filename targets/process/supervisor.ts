@@ -24,7 +24,7 @@ export class Supervisor {
   private readonly crashListeners = new Set<(c: CrashInfo) => void>();
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private opts: SupervisorOptions) {}
 
   get pid(): number | null {
     return this.child?.pid ?? null;
@@ -43,8 +43,10 @@ export class Supervisor {
     return () => this.crashListeners.delete(listener);
   }
 
-  start(): ChildProcess {
+  /** Starts the daemon; `cmd` replaces the command line for this and later starts (logs and listeners stay). */
+  start(cmd?: Pick<SupervisorOptions, "command" | "args">): ChildProcess {
     if (this.running) throw new Error(`${this.opts.label} is already running (pid ${this.pid})`);
+    if (cmd !== undefined) this.opts = { ...this.opts, ...cmd };
     this.crashInfo = null;
     this.stopping = false;
     const child = spawn(this.opts.command, this.opts.args, { stdio: ["ignore", "pipe", "pipe"], ...this.opts.spawn });
