@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
+import type net from "node:net";
 import { SMTPServer } from "smtp-server";
 import { SmtpSession } from "../../smtp/session.js";
+import { freePort } from "../../targets/process/free-port.js";
 import { buildMessage } from "../../smtp/message.js";
 import { SmtpConnectError, SmtpDisconnectedError, SmtpProtocolError, SmtpTimeoutError } from "../../smtp/errors.js";
 import { startRawServer } from "./raw-server.js";
@@ -101,10 +102,7 @@ test("garbage from the server is a protocol error", async (t) => {
 });
 
 test("connection refused names host:port and the reason", async () => {
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
+  const port = await freePort(); // nothing listens there
   await assert.rejects(SmtpSession.connect({ host: "127.0.0.1", port, timeoutMs: 2000 }), (e: unknown) => {
     assert.ok(e instanceof SmtpConnectError);
     assert.equal(e.code, "ECONNREFUSED");

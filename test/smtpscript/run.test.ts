@@ -4,9 +4,9 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import net from "node:net";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { EmbeddedTarget } from "../../targets/embedded/target.js";
+import { freePort } from "../../targets/process/free-port.js";
 import { loadProgram } from "../../smtpscript/parse.js";
 import { runProgram } from "../../smtpscript/runner.js";
 import type { RunOptions } from "../../smtpscript/runner.js";
@@ -44,13 +44,6 @@ function run(file: string, extra: Partial<RunOptions> = {}) {
   return runProgram(loadProgram(file), { server: { host: "127.0.0.1", port: target.endpoint.port }, timeoutMs: 5000, ...extra });
 }
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test("the seed example prints exactly the original's output", async () => {
   const r = await cli(["--port", String(target.endpoint.port), SEED]);
@@ -76,7 +69,7 @@ test("an unmet expectation fails with file:line, the source line and the transcr
 });
 
 test("an unreachable server is a usage-level error naming host:port (exit 2)", async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const r = await cli(["--port", String(port), SEED]);
   assert.equal(r.code, 2);
   assert.match(r.stdout, /mailfrom\.empty" error/);

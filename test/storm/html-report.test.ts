@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
-import net from "node:net";
 import { renderHtml } from "../../storm/html-report.js";
+import { freePort } from "../../targets/process/free-port.js";
 import { evaluate, toJson } from "../../storm/report.js";
 import type { StormJson } from "../../storm/report.js";
 import { runStorm } from "../../storm/scheduler.js";
@@ -138,10 +138,7 @@ test("text in the report is escaped: a hostile target label stays text", { skip,
 });
 
 test("a storm where nothing got through still renders: outcomes drawn, empty charts say so", async () => {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
+  const port = await freePort(); // nothing listens there
   const r = await runStorm({ target: { host: "127.0.0.1", port, rcpt: "u@x", timeoutMs: 1000 }, concurrency: 2, durationMs: 300, maxSessions: 6, mix: DEFAULT_MIX, seed: 5 });
   const report = toJson(r, `127.0.0.1:${port}`, evaluate([parseThreshold("rate(ungraceful)==0")], r.metrics));
   const html = renderHtml(report);

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { execFile } from "node:child_process";
 import { PlanStream, DEFAULT_MIX, validateMix, MixError } from "../../storm/plan.js";
+import { freePort } from "../../targets/process/free-port.js";
 import { parseThreshold, actualValue, passes, ThresholdError } from "../../storm/thresholds.js";
 import { Metrics, UNGRACEFUL } from "../../storm/metrics.js";
 import { classify } from "../../storm/session.js";
@@ -88,10 +88,7 @@ test("a short storm against the embedded target: bounded, counted, and every acc
 });
 
 test("a refused port is counted as refused, not a crash of the storm", async () => {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
+  const port = await freePort(); // nothing listens there
   const r = await runStorm({ target: { host: "127.0.0.1", port, rcpt: "u@x", timeoutMs: 1000 }, concurrency: 2, durationMs: 300, maxSessions: 10, mix: DEFAULT_MIX, seed: 1 });
   assert.equal(r.metrics.sessions, 10);
   assert.equal(r.metrics.count("refused"), 10);
