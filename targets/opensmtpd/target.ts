@@ -245,11 +245,16 @@ export class OpenSmtpdTarget extends DaemonTarget {
     return this.control("nsenter", ["-t", String(pid), "-m", join(OPENSMTPD_PREFIX, "usr/sbin/smtpctl"), ...args]);
   }
 
-  /** PID of the smtpd parent process (differs from the supervised PID under a wrapper such as strace). */
+  /**
+   * PID of the smtpd parent process: the supervised PID itself, or under a wrapper such as strace
+   * its direct child. Not any descendant with the same command line: the parent forks one per
+   * local delivery, and such a fork is gone a moment later.
+   */
   smtpdPid(): number {
     const pid = this.pid;
     if (pid === null) throw new Error("opensmtpd is not running");
-    const own = descendants(pid).find((p) => p.cmdline.startsWith(`${this.smtpd} -d`) || p.cmdline.startsWith(`${this.fiuWrapper(this.workDir)} -d`));
+    if (this.opts.straceNetworkTo === undefined) return pid;
+    const own = descendants(pid).find((p) => p.ppid === pid && (p.cmdline.startsWith(`${this.smtpd} -d`) || p.cmdline.startsWith(`${this.fiuWrapper(this.workDir)} -d`)));
     return own === undefined ? pid : own.pid;
   }
 

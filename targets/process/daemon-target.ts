@@ -90,8 +90,9 @@ export abstract class DaemonTarget implements Target {
       // Daemon users (delivery, queue) must be able to traverse it.
       await chmod(this.dir, 0o755);
     }
-    // A port we picked can still be taken between our check and the daemon's bind: pick another.
-    const ownPort = this.opts.port === undefined;
+    // A port we pick now can still be taken between our check and the daemon's bind: pick
+    // another. A restart keeps its port (clients know it); stop() waited for it to be released.
+    const ownPort = this.port === null;
     for (let attempt = 1; ; attempt++) {
       this.port ??= await freePort();
       try {

@@ -41,6 +41,27 @@ export function descendants(root: number): ProcInfo[] {
   return out;
 }
 
+/**
+ * Live members of a process group. A daemon's children can outlive its main process by a moment
+ * (still holding its listening socket); orphaned zombies, which this VM's init never reaps, do not count.
+ */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // after the command name: state ppid pgrp ...
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") out.push(Number(name));
+  }
+  return out;
+}
+
 /** Inodes of the sockets listening on 127.0.0.1:port (or on any IPv4 address at that port). */
 function listeningInodes(port: number): Set<string> {
   const want = port.toString(16).toUpperCase().padStart(4, "0");

@@ -5,6 +5,7 @@ import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { CrashInfo } from "../target.js";
 import { LogBuffer } from "./log-buffer.js";
+import { groupMembers } from "./procfs.js";
 
 export interface SupervisorOptions {
   command: string;
@@ -93,8 +94,27 @@ export class Supervisor {
       const timer = setTimeout(() => signal("SIGKILL"), graceMs);
       await this.exited;
       clearTimeout(timer);
+    } else if (group && groupMembers(pid).length > 0) {
+      // the main process died on its own; its children may not have noticed yet
+      signal("SIGTERM");
     }
     await this.exited;
+    if (group) await this.waitGroupGone(pid, graceMs, signal);
+  }
+
+  /** The rest of the group (children still exiting) must be gone too, or a restart finds its port taken. */
+  private async waitGroupGone(pgid: number, graceMs: number, signal: (sig: NodeJS.Signals) => void): Promise<void> {
+    const until = async (ms: number): Promise<boolean> => {
+      const deadline = Date.now() + ms;
+      while (groupMembers(pgid).length > 0) {
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return true;
+    };
+    if (await until(graceMs)) return;
+    signal("SIGKILL");
+    if (!(await until(2000))) this.logs.push(`*** ${this.opts.label}: processes ${groupMembers(pgid).join(", ")} of group ${pgid} survived SIGKILL`);
   }
 
   /** A log line of the daemon (its output, or a log file followed elsewhere). */
