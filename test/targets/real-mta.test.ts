@@ -9,7 +9,7 @@ import net from "node:net";
 import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
 import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
 import type { DaemonTarget } from "../../targets/process/daemon-target.js";
-import { descendants, groupMembers } from "../../targets/process/procfs.js";
+import { groupMembers } from "../../targets/process/procfs.js";
 import { networkPeers, isLoopbackOrAny } from "../../targets/process/strace.js";
 import { mtaAvailability, requireMta, sendOne, waitFor } from "./helpers.js";
 
