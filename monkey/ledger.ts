@@ -73,7 +73,7 @@ export class Ledger {
   readonly tag: string;
   private n = 0;
   private state = new Uint8Array(1024);
-  /** index+1 into faultNames of the first fault attributed to the message; 0 = none */
+  /** index+1 into faultNames of the faults attributed to the message; 0 = none */
   private fault = new Uint16Array(1024);
   /** copies a correct delivery makes: one per distinct recipient mailbox */
   private wanted = new Uint8Array(1024);
@@ -127,14 +127,18 @@ export class Ledger {
     this.state[this.idx(id)] = MsgState.Pending;
   }
 
-  /** Records the outcome after the dot; `faults` attributes the message (the first one is kept). */
+  /**
+   * Records the outcome after the dot. `faults` attributes the message: all of them together
+   * (one row "a + b"), since a row for only the first would blame it for what another did.
+   * The first attribution is kept.
+   */
   settle(id: string, result: "accepted" | "rejected" | "ambiguous" | "not-sent", faults: readonly string[] = []): void {
     const i = this.idx(id);
     if (result === "accepted" && this.state[i] !== MsgState.Accepted) this.acceptedSoFar++;
     else if (result !== "accepted" && this.state[i] === MsgState.Accepted) this.acceptedSoFar--;
     this.state[i] =
       result === "accepted" ? MsgState.Accepted : result === "rejected" ? MsgState.Rejected : result === "ambiguous" ? MsgState.Ambiguous : MsgState.NotSent;
-    const f = faults[0];
+    const f = faults.length === 0 ? undefined : [...new Set(faults)].join(" + ");
     if (f !== undefined && this.fault[i] === 0) {
       let k = this.faultIndex.get(f);
       if (k === undefined) {

@@ -47,6 +47,18 @@ test("ledger: lost, stuck, duplicates, delivered after reject / ambiguous / unse
   assert.equal(rep.perFault["net.reset"]?.deliveredAmbiguous, 1);
 });
 
+test("ledger: a message with several faults is attributed to all of them together", () => {
+  const l = new Ledger("t");
+  const a = l.newId();
+  const b = l.newId();
+  l.settle(a, "accepted", ["queue.open", "queue.dir", "queue.open"]);
+  l.settle(b, "accepted", ["queue.dir"]);
+  const rep = l.reconcile({ delivered: [a, a, b], queueSize: 0 });
+  assert.deepEqual(Object.keys(rep.perFault).sort(), ["queue.dir", "queue.open + queue.dir"]);
+  assert.equal(rep.perFault["queue.open + queue.dir"]?.duplicates, 1);
+  assert.equal(rep.perFault["queue.dir"]?.duplicates, 0);
+});
+
 test("ledger: ids are compact and only our own tag maps back", () => {
   const l = new Ledger("abc");
   for (let i = 0; i < 100_000; i++) l.newId();
