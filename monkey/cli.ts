@@ -227,8 +227,8 @@ async function run(values: Values): Promise<number> {
         if (tty) process.stderr.write(`\r${line}\x1b[K`);
         else if (Math.round(l.elapsedMs / 1000) % 5 === 0) process.stderr.write(line + "\n");
       },
-      onStarted: async ({ injector, surface, target, runPoints }) => {
-        const controller = new PlanController(injector, surface, runPoints);
+      onStarted: async ({ injector, surface, target, runPoints, onPlanChange, assertFaultsOpen }) => {
+        const controller = new PlanController(injector, surface, runPoints, onPlanChange, assertFaultsOpen);
         control = new ControlServer({ controller, injector, target, live: () => live, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
         await control.start();
         process.stderr.write(`monkey: target ${target.endpoint.host}:${target.endpoint.port}, control API ${control.url}\n`);

@@ -39,6 +39,8 @@ export class PlanController implements ScriptFaults {
     private readonly extraPoints: readonly string[] = [],
     /** called after every change (e.g. to restart time-driven process faults) */
     private readonly onChange?: (plan: FaultPlan) => Promise<void>,
+    /** throws (a StatementError saying why) when the plan may not change now */
+    private readonly guard?: () => void,
   ) {}
 
   get points(): readonly string[] {
@@ -55,6 +57,7 @@ export class PlanController implements ScriptFaults {
 
   /** Replaces the plan; throws PlanError (nothing changes) when the document is invalid. */
   async set(doc: unknown): Promise<FaultPlan> {
+    this.guard?.();
     const plan = validatePlan(doc);
     const unknown = plan.points.map((p) => p.name).filter((p) => !this.points.includes(p) && !/^(pause|kill)\./.test(p));
     if (unknown.length > 0) throw new StatementError(`this target has no fault point ${unknown.join(", ")} (it offers ${this.points.join(", ")})`);

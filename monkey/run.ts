@@ -19,6 +19,7 @@ import { FlakyNextHop } from "./layers/nexthop.js";
 import { ProcessFaults, roleOf } from "./layers/process.js";
 import type { ProcessFaultEvent } from "./layers/process.js";
 import { sleep } from "./layers/layer.js";
+import { StatementError } from "./statement.js";
 
 /** The plan names fault points the target cannot fire: a usage error, never silently ignored. */
 export class UnsupportedPointsError extends Error {
@@ -65,6 +66,10 @@ export interface MonkeyRunOptions {
     target: Target;
     /** points the run fires besides the surface's (its proxy, its next hop) */
     runPoints: string[];
+    /** call after the injector got a new plan: reschedules the run's own time-driven faults */
+    onPlanChange: (plan: FaultPlan) => Promise<void>;
+    /** throws once the faults have stopped for good (the run drains and reconciles) */
+    assertFaultsOpen: () => void;
   }) => void | Promise<void>;
 }
 
@@ -143,6 +148,8 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
 
   let proxy: SmtpProxy | null = null;
   let processFaults: ProcessFaults | null = null;
+  let processEventsEarlier = 0;
+  let healed = false;
   let crash: CrashInfo | null = null;
   let flood: Flood | null = null;
   const ledger = new Ledger();
@@ -165,17 +172,35 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       if (a !== null) endpoint = { host: a.host, port: a.port };
     }
     // Time-driven process faults the surface does not own itself, on roles the target has.
-    const processPoints = o.plan.points.filter((p) => (p.family === "pause" || p.family === "kill") && !surfacePoints.includes(p.name)).map((p) => p.name);
-    if (processPoints.length > 0) {
+    const processFaultsFor = async (plan: FaultPlan): Promise<ProcessFaults | null> => {
+      const points = plan.points.filter((p) => (p.family === "pause" || p.family === "kill") && !surfacePoints.includes(p.name)).map((p) => p.name);
+      if (points.length === 0) return null;
       const roles = (await target.processes()).map((p) => p.role.toLowerCase());
-      const missing = processPoints.filter((p) => !roles.includes(roleOf(p)));
+      const missing = points.filter((p) => !roles.includes(roleOf(p)));
       if (missing.length > 0) throw new UnsupportedPointsError(missing, [...surfacePoints, ...roles.flatMap((r) => [`pause.${r}`, `kill.${r}`])], target.name);
-      processFaults = new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage), only: processPoints });
-    }
+      return new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage), only: points });
+    };
+    processFaults = await processFaultsFor(o.plan);
     injector.setPlan(o.plan);
     await surface?.apply(injector);
     await processFaults?.start();
-    await o.onStarted?.({ injector, surface, target, runPoints: [...(proxy?.points() ?? []), ...(nextHop?.points() ?? [])] });
+    // A plan set through the control API reschedules the process faults too.
+    const onPlanChange = async (plan: FaultPlan): Promise<void> => {
+      let next: ProcessFaults | null;
+      try {
+        next = await processFaultsFor(plan);
+      } catch (err) {
+        throw err instanceof UnsupportedPointsError ? new StatementError(err.message) : err;
+      }
+      processEventsEarlier += processFaults?.events.length ?? 0;
+      await processFaults?.stop();
+      processFaults = next;
+      await next?.start();
+    };
+    const assertFaultsOpen = (): void => {
+      if (healed) throw new StatementError("the flood is over and the run is reconciling: the plan can no longer change");
+    };
+    await o.onStarted?.({ injector, surface, target, runPoints: [...(proxy?.points() ?? []), ...(nextHop?.points() ?? [])], onPlanChange, assertFaultsOpen });
 
     // Points decided inside the target (libfiu) cannot be attributed per call: a session in the
     // faults window is attributed to every such point that is armed.
@@ -229,6 +254,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
 
     // Heal: faults off everywhere, then let the target deliver what it acknowledged.
     stage("faults stopped; draining the queue");
+    healed = true;
     injector.setEnabled(false);
     await processFaults?.stop();
     await surface?.clear();
@@ -289,7 +315,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       perFault: Object.fromEntries(tally.perFault),
       points: injector.stats(),
       inTargetFired,
-      processEvents: processFaults?.events.length ?? 0,
+      processEvents: processEventsEarlier + (processFaults?.events.length ?? 0),
       samples: tally.samples,
       crash: crash === null ? null : crashReport(crash),
       ledger: ledgerReport,

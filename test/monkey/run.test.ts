@@ -8,6 +8,8 @@ import { validatePlan } from "../../monkey/plan.js";
 import { monkeyTarget } from "../../monkey/targets.js";
 import { monkeyText } from "../../monkey/report.js";
 import { fixtureMonkeyTarget } from "./fixtures/target.js";
+import { EmbeddedTarget } from "../../targets/embedded/target.js";
+import { StatementError } from "../../monkey/statement.js";
 import type { FixtureBug } from "./fixtures/mta.js";
 
 const base = { seed: 42, concurrency: 2, durationMs: 20_000, timeoutMs: 2000, drainTimeoutMs: 10_000 } satisfies Partial<MonkeyRunOptions>;
@@ -127,4 +129,28 @@ test("monkey run: pause/kill of a role the target does not have is refused (the 
     runMonkey({ ...base, maxSessions: 1, plan: validatePlan({ points: { "pause.smtpd": { always: true, duration: "1s" } } }), createTarget: (extra) => monkeyTarget("embedded", extra) }),
     (err: unknown) => err instanceof UnsupportedPointsError && /pause\.smtpd/.test(err.message),
   );
+});
+
+test("monkey run: a plan changed while it runs (the control API's path) reschedules its process faults; after the flood the plan is locked", async () => {
+  let ctx: Parameters<NonNullable<MonkeyRunOptions["onStarted"]>>[0] | null = null;
+  let refused: unknown = null;
+  const r = await runMonkey({
+    ...base,
+    maxSessions: 40,
+    plan: validatePlan({ points: {} }),
+    createTarget: () => ({ target: new EmbeddedTarget({ mode: "child" }), surface: null }),
+    onStarted: async (c) => {
+      ctx = c;
+      await c.onPlanChange(validatePlan({ points: { "pause.nosuchrole": { always: true, duration: "20ms" } } })).catch((err: unknown) => (refused = err));
+      const plan = validatePlan({ points: { "pause.smtpd": { always: true, interval: "100ms", duration: "20ms" } } });
+      c.injector.setPlan(plan);
+      await c.onPlanChange(plan);
+    },
+  });
+  assert.ok(refused instanceof StatementError, `a role the target lacks is refused: ${String(refused)}`);
+  assert.match((refused as Error).message, /no fault point pause\.nosuchrole/);
+  assert.ok(r.processEvents > 0, "the pause point added during the run paused the server");
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.ok(ctx !== null);
+  assert.throws(() => (ctx as unknown as { assertFaultsOpen: () => void }).assertFaultsOpen(), StatementError);
 });
