@@ -9,6 +9,7 @@ import { EXIT } from "../bin/exit-codes.js";
 import { SmtpSession } from "../smtp/session.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
 import { targetNames } from "./registry.js";
+import { isLive } from "./process/procfs.js";
 
 const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR]
 
@@ -64,6 +65,7 @@ function readState(file: string): State | null {
 }
 
 function alive(pid: number): boolean {
+  if (process.platform === "linux") return isLive(pid);
   try {
     process.kill(pid, 0);
     return true;

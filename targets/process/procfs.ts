@@ -41,6 +41,17 @@ export function descendants(root: number): ProcInfo[] {
   return out;
 }
 
+/** Whether a process exists and is not a zombie (kill(pid, 0) succeeds on zombies, which this VM's init never reaps). */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Live members of a process group. A daemon's children can outlive its main process by a moment
  * (still holding its listening socket); orphaned zombies, which this VM's init never reaps, do not count.
