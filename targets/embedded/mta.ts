@@ -3,6 +3,7 @@
 // Maildirs (or relays to a next hop), and answers internal trouble with 4xx, never 5xx.
 import { SMTPServer } from "smtp-server";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Spool } from "./spool.js";
@@ -11,6 +12,7 @@ import { Maildir } from "./maildir.js";
 import { NO_FAULTS, InjectedFault } from "./fault-points.js";
 import type { FaultPoints, FaultPointName } from "./fault-points.js";
 import { SmtpSession } from "../../smtp/session.js";
+import { isNoIpv6, LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 
 export interface EmbeddedMtaOptions {
   /** everything the MTA writes lives below this directory */
@@ -27,6 +29,11 @@ export interface EmbeddedMtaOptions {
   port?: number;
   /** also listen with implicit TLS (0 = any free port) */
   tlsPort?: number | null;
+  /**
+   * false: listen on 127.0.0.1 only. By default every port is also listened on at ::1 (same
+   * number, same MTA) when the machine has IPv6 loopback, and on 127.0.0.1 only when it has not.
+   */
+  ipv6?: boolean;
   maxMessageBytes?: number;
   /** accept AUTH PLAIN/LOGIN (after STARTTLS only, as a real MTA would) with these credentials */
   auth?: { user: string; password: string };
@@ -66,7 +73,9 @@ export class EmbeddedMta {
   private readonly spool: Spool;
   private readonly maildirs = new Map<string, Maildir>();
   private servers: SMTPServer[] = [];
-  private ports: { port: number; tlsPort: number | null } | null = null;
+  /** the ::1 listeners: plain net servers whose connections the SMTPServer of the same port takes */
+  private servers6: net.Server[] = [];
+  private ports: { port: number; tlsPort: number | null; host6: string | null } | null = null;
   private runner: NodeJS.Timeout | null = null;
   private running = false;
   private wake = false;
@@ -89,9 +98,9 @@ export class EmbeddedMta {
     return [...this.users].map((u) => `${u}@${this.domain}`);
   }
 
-  get endpoint(): { host: string; port: number; tlsPort: number | null } {
+  get endpoint(): { host: string; port: number; tlsPort: number | null; host6: string | null } {
     if (this.ports === null) throw new Error("embedded MTA is not started");
-    return { host: "127.0.0.1", ...this.ports };
+    return { host: LOOPBACK4, ...this.ports };
   }
 
   setFaults(faults: FaultPoints | null): void {
@@ -101,11 +110,18 @@ export class EmbeddedMta {
   async start(): Promise<void> {
     await this.spool.init();
     for (const m of this.maildirs.values()) await m.init();
-    const port = await this.listen(false, this.opts.port ?? 0);
-    const tlsPort = this.opts.tlsPort === null || this.opts.tlsPort === undefined ? null : await this.listen(true, this.opts.tlsPort);
-    this.ports = { port, tlsPort };
+    this.v6 = this.opts.ipv6 !== false;
+    try {
+      const port = await this.listen(false, this.opts.port ?? 0);
+      const tlsPort = this.opts.tlsPort === null || this.opts.tlsPort === undefined ? null : await this.listen(true, this.opts.tlsPort);
+      this.ports = { port, tlsPort, host6: this.v6 ? LOOPBACK6 : null };
+    } catch (err) {
+      await this.closeServers();
+      throw err;
+    }
     this.running = true;
-    this.log(`embedded MTA ${this.hostname} listening on 127.0.0.1:${port}${tlsPort !== null ? `, implicit TLS on ${tlsPort}` : ""}`);
+    const on = this.v6 ? `${LOOPBACK4} and [${LOOPBACK6}]` : LOOPBACK4;
+    this.log(`embedded MTA ${this.hostname} listening on ${on} port ${this.ports.port}${this.ports.tlsPort !== null ? `, implicit TLS on ${this.ports.tlsPort}` : ""}`);
     this.scheduleRun(0);
   }
 
@@ -113,8 +129,7 @@ export class EmbeddedMta {
     this.running = false;
     if (this.runner !== null) clearTimeout(this.runner);
     this.runner = null;
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    this.servers = [];
+    await this.closeServers();
     await Promise.all([...this.delivering]);
     this.log("embedded MTA stopped");
   }
@@ -137,7 +152,59 @@ export class EmbeddedMta {
     return out;
   }
 
-  private listen(secure: boolean, port: number): Promise<number> {
+  /**
+   * Stops accepting on every address; sessions from both families are the SMTPServers' own, so
+   * their close() ends them all (421 after closeTimeout), which lets the ::1 servers close too.
+   */
+  private async closeServers(): Promise<void> {
+    const closing = [
+      ...this.servers6.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ...this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))),
+    ];
+    this.servers6 = [];
+    this.servers = [];
+    await Promise.all(closing);
+  }
+
+  /** whether this start listens on ::1 too (cleared when the machine turns out to have no ::1) */
+  private v6 = true;
+
+  /**
+   * Listens on 127.0.0.1:port and, with IPv6, on ::1 at the same port. A port the kernel picked
+   * (0) may be taken on ::1 by somebody else: then both are given up and another one is picked.
+   */
+  private async listen(secure: boolean, port: number): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const server = this.createServer(secure);
+      this.servers.push(server);
+      const got = await listenOn(server.server, port, LOOPBACK4);
+      if (!this.v6) return got;
+      // smtp-server takes its connections in the listener it gave net.createServer: a second
+      // net.Server handing its sockets to that same listener makes one MTA with one session set
+      // (server.connections: maxClients and close() cover both families).
+      const accept = server.server.listeners("connection")[0] as ((socket: net.Socket) => void) | undefined;
+      if (accept === undefined) throw new Error("smtp-server has no connection listener to share with the ::1 listener");
+      const v6 = net.createServer(accept);
+      v6.on("error", (err) => this.log(`smtp server error on [${LOOPBACK6}]:${got}: ${err.message}`));
+      try {
+        await listenOn(v6, got, LOOPBACK6);
+        this.servers6.push(v6);
+        return got;
+      } catch (err) {
+        if (isNoIpv6(err)) {
+          this.v6 = false;
+          this.log(`no IPv6 loopback on this machine (${(err as NodeJS.ErrnoException).code}): listening on ${LOOPBACK4} only`);
+          return got;
+        }
+        this.servers = this.servers.filter((s) => s !== server);
+        await new Promise<void>((r) => server.close(() => r()));
+        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE" && port === 0 && attempt < 10) continue;
+        throw new Error(`cannot listen on [${LOOPBACK6}]:${got}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  private createServer(secure: boolean): SMTPServer {
     const server = new SMTPServer({
       secure,
       name: this.hostname,
@@ -163,11 +230,7 @@ export class EmbeddedMta {
         ),
     });
     server.on("error", (err) => this.log(`smtp server error: ${err.message}`));
-    this.servers.push(server);
-    return new Promise((resolve, reject) => {
-      server.server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => resolve((server.server.address() as AddressInfo).port));
-    });
+    return server;
   }
 
   private async onMailFrom(address: SMTPServerAddress): Promise<void> {
@@ -328,6 +391,18 @@ export class EmbeddedMta {
       await s.quit();
     }
   }
+}
+
+/** Resolves with the port once listening; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL...). */
+function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => reject(err);
+    server.once("error", fail);
+    server.listen(port, host, () => {
+      server.off("error", fail);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 export { InjectedFault };
