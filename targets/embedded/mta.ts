@@ -65,6 +65,9 @@ function permfail(code: 501 | 535 | 550 | 552 | 553 | 554, text: string): Error 
 // RFC 5321 4.1.2 Mailbox, simplified: dot-atom or quoted local part, domain or address literal.
 const MAILBOX = /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*|"(?:[^"\\\r\n]|\\.)*")@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[^\]\s]+\])$/;
 
+/** grace period for open sessions on stop, then 421 */
+const CLOSE_TIMEOUT_MS = 1000;
+
 export class EmbeddedMta {
   readonly hostname: string;
   readonly domain: string;
@@ -153,17 +156,29 @@ export class EmbeddedMta {
   }
 
   /**
-   * Stops accepting on every address; sessions from both families are the SMTPServers' own, so
-   * their close() ends them all (421 after closeTimeout), which lets the ::1 servers close too.
+   * Stops accepting on every address and ends the sessions of both families the way smtp-server
+   * ends its own: a grace period of closeTimeout, then 421 and close. The library runs that timer
+   * only while its own (127.0.0.1) listener has sockets and cancels it once that one is idle, so
+   * sessions that came in over ::1 (still in its connection set) are seen to here. The ::1 net
+   * servers' close callbacks are not awaited: like the library's own, they would wait for
+   * clients that never close their side.
    */
   private async closeServers(): Promise<void> {
-    const closing = [
-      ...this.servers6.map((s) => new Promise<void>((r) => s.close(() => r()))),
-      ...this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))),
-    ];
+    const servers = this.servers;
+    const had6 = this.servers6.length > 0;
+    for (const s of this.servers6) s.close();
     this.servers6 = [];
     this.servers = [];
-    await Promise.all(closing);
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (!had6) return;
+    const deadline = Date.now() + CLOSE_TIMEOUT_MS;
+    while (servers.some((s) => s.connections.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const s of servers) {
+      for (const c of s.connections) {
+        c.send(421, "Server shutting down");
+        c.close();
+      }
+    }
   }
 
   /** whether this start listens on ::1 too (cleared when the machine turns out to have no ::1) */
@@ -219,7 +234,7 @@ export class EmbeddedMta {
       },
       disableReverseLookup: true,
       logger: false,
-      closeTimeout: 1000,
+      closeTimeout: CLOSE_TIMEOUT_MS,
       socketTimeout: 60_000,
       onMailFrom: (address, _session, cb) => this.onMailFrom(address).then(() => cb(), cb),
       onRcptTo: (address, session, cb) => this.onRcptTo(address, session as RcptSession).then(() => cb(), cb),
