@@ -244,7 +244,8 @@ export async function main(argv: string[]): Promise<number> {
     // probing ::1 at the same port could reach somebody else's server. --host6 still overrides.
     if (values.host6 === undefined && started.endpoint.host6 !== undefined) target.host6 = started.endpoint.host6;
   }
-  const label = values.target !== undefined ? `${values.target} (${target.host}:${target.port})` : `${target.host}:${target.port}`;
+  const where = `${target.host}:${target.port}${p.mix.ipv6 > 0 && target.host6 !== undefined ? `, [${target.host6}]:${target.port6 ?? target.port}` : ""}`;
+  const label = values.target !== undefined ? `${values.target} (${where})` : where;
   if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error(`storm: no IPv6 endpoint (${values.target !== undefined ? `target "${values.target}" listens on IPv4 only here` : "give --host6"}); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable`);
   const abort = new AbortController();
   const onSigint = (): void => {
