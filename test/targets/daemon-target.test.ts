@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { DaemonTarget } from "../../targets/process/daemon-target.js";
 import { ipv6LoopbackAvailable } from "../../targets/process/ipv6.js";
 import { hasListener } from "../../targets/process/procfs.js";
+import { freePort } from "../../targets/process/free-port.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../../targets/process/daemon-target.js";
 
 const FAKE_DAEMON = `
@@ -141,4 +142,19 @@ test("with ipv6: false the daemon is asked for 127.0.0.1 only and host6 stays un
   await target.start();
   assert.equal(target.endpoint.host6, undefined);
   assert.equal(hasListener(target.endpoint.port, [6]), false);
+});
+
+test("freePort picks a port free on 127.0.0.1 and on ::1 (where the targets listen), below the ephemeral range", async (t) => {
+  const port = await freePort();
+  const hosts = (await ipv6LoopbackAvailable()) ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
+  for (const host of hosts) {
+    const s = net.createServer();
+    t.after(() => s.close());
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen(port, host, resolve);
+    });
+  }
+  const [lo] = (await import("node:fs")).readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  assert.ok(port < (lo as number), `port ${port} is below the ephemeral range (from ${lo})`);
 });
