@@ -136,7 +136,7 @@ async function status(stateFile: string): Promise<number> {
   } catch (err) {
     banner = `no banner: ${(err as Error).message}`;
   }
-  console.log(`${s.name} running: pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}, since ${s.startedAt}\nbanner: ${banner}`);
+  console.log(`${s.name} running: pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}${s.endpoint.host6 !== undefined ? ` and [${s.endpoint.host6}]:${s.endpoint.port}` : ""}, since ${s.startedAt}\nbanner: ${banner}`);
   return banner.startsWith("220") ? EXIT.ok : EXIT.failures;
 }
 
