@@ -17,7 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   const first = await scriptMain(["--target", "embedded", ...argv, seed]);
   console.log(`\n==> smtpchaos suite run --target embedded\n`);
   const second = await suiteMain(["run", "--target", "embedded", ...argv]);
-  const stormArgs = ["--target", "embedded", "--sessions", "50", "--duration", "5s", "--seed", "42", "--threshold", "rate(ungraceful)==0"];
+  const stormArgs = ["--target", "embedded", "--sessions", "50", "--duration", "5s", "--ipv6", "0.1", "--seed", "42", "--threshold", "rate(ungraceful)==0"];
   console.log(`\n==> smtpchaos storm ${stormArgs.join(" ")}\n`);
   const storm = await stormMain(stormArgs);
   const plan = relative(process.cwd(), join(ROOT, "monkey", "plans", "embedded.yaml"));

@@ -46,6 +46,7 @@ target:
   --host H --port P      a server you run; loopback only unless --allow-remote
   --tls-port P           its implicit-TLS (SMTPS) port
   --host6 ADDR           its IPv6 address (e.g. ::1) for the --ipv6 share; --port6 P if different
+                         (with --target: the target's own, ::1 where the machine has it)
   --allow-remote         permit non-loopback --host/--host6
   --rcpt ADDR            recipient (default: the target's first mailbox, or user@test.example)
   --auth USER:PASS       credentials for the well-behaved client (used if AUTH is offered)
@@ -239,12 +240,13 @@ export async function main(argv: string[]): Promise<number> {
     target.port = started.endpoint.port;
     if (started.endpoint.tlsPort !== undefined) target.tlsPort = started.endpoint.tlsPort;
     target.rcpt = values.rcpt ?? started.mailboxes[0] ?? target.rcpt;
-    // Targets listen on 127.0.0.1 only. Probing ::1 at the same port could reach somebody
-    // else's server, so IPv6 with --target needs an explicit --host6/--port6.
-    if (values.host6 !== undefined) target.host6 = values.host6;
+    // IPv6 only where the target says it listens (it checked that it owns ::1 at its ports):
+    // probing ::1 at the same port could reach somebody else's server. --host6 still overrides.
+    if (values.host6 === undefined && started.endpoint.host6 !== undefined) target.host6 = started.endpoint.host6;
   }
-  const label = values.target !== undefined ? `${values.target} (${target.host}:${target.port})` : `${target.host}:${target.port}`;
-  if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error("storm: no IPv6 endpoint (give --host6); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable");
+  const where = `${target.host}:${target.port}${p.mix.ipv6 > 0 && target.host6 !== undefined ? `, [${target.host6}]:${target.port6 ?? target.port}` : ""}`;
+  const label = values.target !== undefined ? `${values.target} (${where})` : where;
+  if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error(`storm: no IPv6 endpoint (${values.target !== undefined ? `target "${values.target}" listens on IPv4 only here` : "give --host6"}); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable`);
   const abort = new AbortController();
   const onSigint = (): void => {
     if (abort.signal.aborted) return;

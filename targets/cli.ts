@@ -8,8 +8,10 @@ import { fileURLToPath } from "node:url";
 import { EXIT } from "../bin/exit-codes.js";
 import { SmtpSession } from "../smtp/session.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
+import type { ReadyLine } from "./embedded/protocol.js";
 import { targetNames } from "./registry.js";
 import { isLive } from "./process/procfs.js";
+import type { Endpoint } from "./target.js";
 
 const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR]
 
@@ -24,7 +26,7 @@ targets: ${targetNames().join(", ")} (opensmtpd and postfix need root and 'npm r
 interface State {
   name: string;
   pid: number;
-  endpoint: { host: string; port: number; tlsPort?: number };
+  endpoint: Endpoint;
   log: string;
   startedAt: string;
 }
@@ -97,16 +99,16 @@ async function start(name: string, stateDir: string, stateFile: string): Promise
       .split("\n")
       .find((l) => l.startsWith(READY_PREFIX));
     if (ready !== undefined) {
-      const r = JSON.parse(ready.slice(READY_PREFIX.length)) as { port: number; tlsPort: number | null; mailboxes: string[] };
+      const r = JSON.parse(ready.slice(READY_PREFIX.length)) as ReadyLine & { mailboxes: string[]; host6: string | null };
       const state: State = {
         name,
         pid,
-        endpoint: { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}) },
+        endpoint: { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}), ...(r.host6 !== null ? { host6: r.host6 } : {}) },
         log,
         startedAt: new Date().toISOString(),
       };
       writeFileSync(stateFile, JSON.stringify(state, null, 2));
-      console.log(`${name} started: pid ${pid}, listening on 127.0.0.1:${r.port}, mailboxes ${r.mailboxes.join(" ")}, log ${log}`);
+      console.log(`${name} started: pid ${pid}, listening on 127.0.0.1:${r.port}${r.host6 !== null ? ` and [${r.host6}]:${r.port}` : ""}, mailboxes ${r.mailboxes.join(" ")}, log ${log}`);
       return EXIT.ok;
     }
     if (!alive(pid)) break;
@@ -136,7 +138,7 @@ async function status(stateFile: string): Promise<number> {
   } catch (err) {
     banner = `no banner: ${(err as Error).message}`;
   }
-  console.log(`${s.name} running: pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}, since ${s.startedAt}\nbanner: ${banner}`);
+  console.log(`${s.name} running: pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}${s.endpoint.host6 !== undefined ? ` and [${s.endpoint.host6}]:${s.endpoint.port}` : ""}, since ${s.startedAt}\nbanner: ${banner}`);
   return banner.startsWith("220") ? EXIT.ok : EXIT.failures;
 }
 

@@ -29,8 +29,8 @@ async function main(): Promise<void> {
     stop(1);
   });
   process.on("SIGUSR1", () => void target.flushQueue().catch((err: unknown) => console.error(`flush failed: ${(err as Error).message}`)));
-  const { host, port } = target.endpoint;
-  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, pid: process.pid, mailboxes: target.mailboxes }));
+  const { host, port, host6 } = target.endpoint;
+  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, host6: host6 ?? null, pid: process.pid, mailboxes: target.mailboxes }));
 }
 
 main().catch((err: unknown) => {

@@ -8,6 +8,11 @@ export interface Endpoint {
   port: number;
   /** implicit-TLS (SMTPS) port, when the target listens on one */
   tlsPort?: number;
+  /**
+   * The IPv6 address the same server also listens on, at the same ports ("::1" for targets the
+   * toolkit starts); absent when it listens on IPv4 only (e.g. the machine has no IPv6 loopback).
+   */
+  host6?: string;
 }
 
 /** A process of the target that the monkey can pause, kill or inject faults into. */

@@ -3,6 +3,7 @@
 // Maildirs (or relays to a next hop), and answers internal trouble with 4xx, never 5xx.
 import { SMTPServer } from "smtp-server";
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Spool } from "./spool.js";
@@ -11,6 +12,7 @@ import { Maildir } from "./maildir.js";
 import { NO_FAULTS, InjectedFault } from "./fault-points.js";
 import type { FaultPoints, FaultPointName } from "./fault-points.js";
 import { SmtpSession } from "../../smtp/session.js";
+import { isNoIpv6, LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 
 export interface EmbeddedMtaOptions {
   /** everything the MTA writes lives below this directory */
@@ -27,6 +29,11 @@ export interface EmbeddedMtaOptions {
   port?: number;
   /** also listen with implicit TLS (0 = any free port) */
   tlsPort?: number | null;
+  /**
+   * false: listen on 127.0.0.1 only. By default every port is also listened on at ::1 (same
+   * number, same MTA) when the machine has IPv6 loopback, and on 127.0.0.1 only when it has not.
+   */
+  ipv6?: boolean;
   maxMessageBytes?: number;
   /** accept AUTH PLAIN/LOGIN (after STARTTLS only, as a real MTA would) with these credentials */
   auth?: { user: string; password: string };
@@ -58,6 +65,9 @@ function permfail(code: 501 | 535 | 550 | 552 | 553 | 554, text: string): Error 
 // RFC 5321 4.1.2 Mailbox, simplified: dot-atom or quoted local part, domain or address literal.
 const MAILBOX = /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*|"(?:[^"\\\r\n]|\\.)*")@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[^\]\s]+\])$/;
 
+/** grace period for open sessions on stop, then 421 */
+const CLOSE_TIMEOUT_MS = 1000;
+
 export class EmbeddedMta {
   readonly hostname: string;
   readonly domain: string;
@@ -66,7 +76,9 @@ export class EmbeddedMta {
   private readonly spool: Spool;
   private readonly maildirs = new Map<string, Maildir>();
   private servers: SMTPServer[] = [];
-  private ports: { port: number; tlsPort: number | null } | null = null;
+  /** the ::1 listeners: plain net servers whose connections the SMTPServer of the same port takes */
+  private servers6: net.Server[] = [];
+  private ports: { port: number; tlsPort: number | null; host6: string | null } | null = null;
   private runner: NodeJS.Timeout | null = null;
   private running = false;
   private wake = false;
@@ -89,9 +101,9 @@ export class EmbeddedMta {
     return [...this.users].map((u) => `${u}@${this.domain}`);
   }
 
-  get endpoint(): { host: string; port: number; tlsPort: number | null } {
+  get endpoint(): { host: string; port: number; tlsPort: number | null; host6: string | null } {
     if (this.ports === null) throw new Error("embedded MTA is not started");
-    return { host: "127.0.0.1", ...this.ports };
+    return { host: LOOPBACK4, ...this.ports };
   }
 
   setFaults(faults: FaultPoints | null): void {
@@ -101,11 +113,18 @@ export class EmbeddedMta {
   async start(): Promise<void> {
     await this.spool.init();
     for (const m of this.maildirs.values()) await m.init();
-    const port = await this.listen(false, this.opts.port ?? 0);
-    const tlsPort = this.opts.tlsPort === null || this.opts.tlsPort === undefined ? null : await this.listen(true, this.opts.tlsPort);
-    this.ports = { port, tlsPort };
+    this.v6 = this.opts.ipv6 !== false;
+    try {
+      const port = await this.listen(false, this.opts.port ?? 0);
+      const tlsPort = this.opts.tlsPort === null || this.opts.tlsPort === undefined ? null : await this.listen(true, this.opts.tlsPort);
+      this.ports = { port, tlsPort, host6: this.v6 ? LOOPBACK6 : null };
+    } catch (err) {
+      await this.closeServers();
+      throw err;
+    }
     this.running = true;
-    this.log(`embedded MTA ${this.hostname} listening on 127.0.0.1:${port}${tlsPort !== null ? `, implicit TLS on ${tlsPort}` : ""}`);
+    const on = this.v6 ? `${LOOPBACK4} and [${LOOPBACK6}]` : LOOPBACK4;
+    this.log(`embedded MTA ${this.hostname} listening on ${on} port ${this.ports.port}${this.ports.tlsPort !== null ? `, implicit TLS on ${this.ports.tlsPort}` : ""}`);
     this.scheduleRun(0);
   }
 
@@ -113,8 +132,7 @@ export class EmbeddedMta {
     this.running = false;
     if (this.runner !== null) clearTimeout(this.runner);
     this.runner = null;
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    this.servers = [];
+    await this.closeServers();
     await Promise.all([...this.delivering]);
     this.log("embedded MTA stopped");
   }
@@ -137,7 +155,71 @@ export class EmbeddedMta {
     return out;
   }
 
-  private listen(secure: boolean, port: number): Promise<number> {
+  /**
+   * Stops accepting on every address and ends the sessions of both families the way smtp-server
+   * ends its own: a grace period of closeTimeout, then 421 and close. The library runs that timer
+   * only while its own (127.0.0.1) listener has sockets and cancels it once that one is idle, so
+   * sessions that came in over ::1 (still in its connection set) are seen to here. The ::1 net
+   * servers' close callbacks are not awaited: like the library's own, they would wait for
+   * clients that never close their side.
+   */
+  private async closeServers(): Promise<void> {
+    const servers = this.servers;
+    const had6 = this.servers6.length > 0;
+    for (const s of this.servers6) s.close();
+    this.servers6 = [];
+    this.servers = [];
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (!had6) return;
+    const deadline = Date.now() + CLOSE_TIMEOUT_MS;
+    while (servers.some((s) => s.connections.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const s of servers) {
+      for (const c of s.connections) {
+        c.send(421, "Server shutting down");
+        c.close();
+      }
+    }
+  }
+
+  /** whether this start listens on ::1 too (cleared when the machine turns out to have no ::1) */
+  private v6 = true;
+
+  /**
+   * Listens on 127.0.0.1:port and, with IPv6, on ::1 at the same port. A port the kernel picked
+   * (0) may be taken on ::1 by somebody else: then both are given up and another one is picked.
+   */
+  private async listen(secure: boolean, port: number): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const server = this.createServer(secure);
+      this.servers.push(server);
+      const got = await listenOn(server.server, port, LOOPBACK4);
+      if (!this.v6) return got;
+      // smtp-server takes its connections in the listener it gave net.createServer: a second
+      // net.Server handing its sockets to that same listener makes one MTA with one session set
+      // (server.connections: maxClients and close() cover both families).
+      const accept = server.server.listeners("connection")[0] as ((socket: net.Socket) => void) | undefined;
+      if (accept === undefined) throw new Error("smtp-server has no connection listener to share with the ::1 listener");
+      const v6 = net.createServer(accept);
+      v6.on("error", (err) => this.log(`smtp server error on [${LOOPBACK6}]:${got}: ${err.message}`));
+      try {
+        await listenOn(v6, got, LOOPBACK6);
+        this.servers6.push(v6);
+        return got;
+      } catch (err) {
+        if (isNoIpv6(err)) {
+          this.v6 = false;
+          this.log(`no IPv6 loopback on this machine (${(err as NodeJS.ErrnoException).code}): listening on ${LOOPBACK4} only`);
+          return got;
+        }
+        this.servers = this.servers.filter((s) => s !== server);
+        await new Promise<void>((r) => server.close(() => r()));
+        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE" && port === 0 && attempt < 10) continue;
+        throw new Error(`cannot listen on [${LOOPBACK6}]:${got}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  private createServer(secure: boolean): SMTPServer {
     const server = new SMTPServer({
       secure,
       name: this.hostname,
@@ -152,7 +234,7 @@ export class EmbeddedMta {
       },
       disableReverseLookup: true,
       logger: false,
-      closeTimeout: 1000,
+      closeTimeout: CLOSE_TIMEOUT_MS,
       socketTimeout: 60_000,
       onMailFrom: (address, _session, cb) => this.onMailFrom(address).then(() => cb(), cb),
       onRcptTo: (address, session, cb) => this.onRcptTo(address, session as RcptSession).then(() => cb(), cb),
@@ -163,11 +245,7 @@ export class EmbeddedMta {
         ),
     });
     server.on("error", (err) => this.log(`smtp server error: ${err.message}`));
-    this.servers.push(server);
-    return new Promise((resolve, reject) => {
-      server.server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => resolve((server.server.address() as AddressInfo).port));
-    });
+    return server;
   }
 
   private async onMailFrom(address: SMTPServerAddress): Promise<void> {
@@ -328,6 +406,18 @@ export class EmbeddedMta {
       await s.quit();
     }
   }
+}
+
+/** Resolves with the port once listening; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL...). */
+function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => reject(err);
+    server.once("error", fail);
+    server.listen(port, host, () => {
+      server.off("error", fail);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 export { InjectedFault };

@@ -15,6 +15,7 @@ import { ScriptedFaults } from "./scripted-faults.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
+import type { ReadyLine } from "./protocol.js";
 import { maildirIds } from "../process/maildir-ids.js";
 
 export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
@@ -26,6 +27,10 @@ export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | 
 }
 
 const DAEMON = fileURLToPath(new URL("./daemon.js", import.meta.url));
+
+function toEndpoint(r: { port: number; tlsPort: number | null; host6?: string | null }): Endpoint {
+  return { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}), ...(typeof r.host6 === "string" ? { host6: r.host6 } : {}) };
+}
 
 export class EmbeddedTarget implements Target {
   readonly name = "embedded";
@@ -93,8 +98,7 @@ export class EmbeddedTarget implements Target {
       this.mta = mta;
       const faults = this.hooks ?? this.scripted;
       if (faults !== null) mta.setFaults(faults);
-      const { port, tlsPort } = mta.endpoint;
-      this.ep = { host: "127.0.0.1", port, ...(tlsPort !== null ? { tlsPort } : {}) };
+      this.ep = toEndpoint(mta.endpoint);
     } else {
       this.ep = await this.startChild(mtaOpts);
     }
@@ -108,13 +112,13 @@ export class EmbeddedTarget implements Target {
       label: "embedded MTA",
       fatalPatterns: [/^fatal: /],
     }));
-    sup.start();
+    // this start's options: a restart keeps the ports the first start got
+    sup.start({ command: process.execPath, args: [DAEMON, JSON.stringify(mtaOpts)] });
     return new Promise<Endpoint>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`embedded MTA did not report ready within 10 s; log tail:\n${sup.logs.tail(10).join("\n")}`)), 10_000);
       const offLog = sup.logs.subscribe((line) => {
         if (!line.startsWith(READY_PREFIX)) return;
-        const r = JSON.parse(line.slice(READY_PREFIX.length)) as { port: number; tlsPort: number | null };
-        done(null, { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}) });
+        done(null, toEndpoint(JSON.parse(line.slice(READY_PREFIX.length)) as ReadyLine));
       });
       const offCrash = sup.onCrash((c) => done(new Error(`embedded MTA died while starting (${c.signal ?? `exit ${c.exitCode}`}): ${c.logTail.slice(-5).join(" | ")}`)));
       function done(err: Error | null, ep?: Endpoint): void {
@@ -127,14 +131,17 @@ export class EmbeddedTarget implements Target {
     });
   }
 
+  /** A banner on every address it listens on. */
   private async probe(): Promise<void> {
-    const { host, port } = this.endpoint;
-    const s = await SmtpSession.connect({ host, port, timeoutMs: 5000, transcript: null });
-    try {
-      const banner = await s.readReply(undefined, "banner");
-      if (banner.code !== 220) throw new Error(`embedded MTA greeted with ${banner.code} ${banner.text}`);
-    } finally {
-      await s.quit();
+    const { host, host6, port } = this.endpoint;
+    for (const h of host6 === undefined ? [host] : [host, host6]) {
+      const s = await SmtpSession.connect({ host: h, port, timeoutMs: 5000, transcript: null });
+      try {
+        const banner = await s.readReply(undefined, "banner");
+        if (banner.code !== 220) throw new Error(`embedded MTA greeted on ${h} port ${port} with ${banner.code} ${banner.text}`);
+      } finally {
+        await s.quit();
+      }
     }
   }
 

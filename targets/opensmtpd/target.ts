@@ -123,6 +123,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
       ...tables,
       ...(this.o.extraConfig ?? []),
       `listen on 127.0.0.1 port ${port} tls pki mx.test.example hostname mx.test.example`,
+      ...(this.ipv6 ? [`listen on ::1 port ${port} tls pki mx.test.example hostname mx.test.example`] : []),
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
       `match from any for domain ${this.lookups === null ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
       "",

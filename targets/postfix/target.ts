@@ -134,12 +134,12 @@ export class PostfixTarget extends DaemonTarget {
       mail_owner: "postfix",
       setgid_group: "postdrop",
       inet_interfaces: "loopback-only",
-      inet_protocols: "ipv4",
+      inet_protocols: this.ipv6 ? "all" : "ipv4",
       myhostname: "mx.test.example",
       mydomain: this.domain,
       myorigin: this.domain,
       mydestination: "",
-      mynetworks: "127.0.0.1/32",
+      mynetworks: this.ipv6 ? "127.0.0.1/32 [::1]/128" : "127.0.0.1/32",
       virtual_mailbox_domains: this.domain,
       virtual_mailbox_base: join(dir, "mail"),
       virtual_mailbox_maps: `texthash:${join(dir, "etc", "vmailbox")}`,
@@ -170,7 +170,7 @@ export class PostfixTarget extends DaemonTarget {
     // data": the values are paths), so with monkey lookups only smtpd's recipient check asks the
     // socketmap server and delivery keeps the local table.
     const services = this.lookups === null ? SERVICES : SERVICES.map((l) => (/^virtual\s/.test(l) ? `${l} -o virtual_mailbox_maps=texthash:${join(dir, "etc", "vmailbox")}` : l));
-    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...services, ...(this.o.master ?? [])];
+    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...(this.ipv6 ? [`[::1]:${port} inet n - n - - smtpd`] : []), ...services, ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
     // `postfix check` creates the queue directories with the right owners and reports config
     // errors; without /dev/log it only speaks on a terminal, hence script(1).

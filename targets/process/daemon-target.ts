@@ -12,6 +12,7 @@ import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, Target
 import { Supervisor } from "./supervisor.js";
 import { descendants, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
+import { ipv6LoopbackAvailable, LOOPBACK6 } from "./ipv6.js";
 import { maildirIds } from "./maildir-ids.js";
 import { waitForBanner } from "./banner.js";
 import { SmtpSession } from "../../smtp/session.js";
@@ -21,8 +22,10 @@ const run = promisify(execFile);
 export interface DaemonTargetOptions {
   /** working directory; a fresh one under /tmp (removed on stop) when absent */
   dir?: string;
-  /** SMTP port on 127.0.0.1; a free one when absent */
+  /** SMTP port on 127.0.0.1 (and on ::1); a free one when absent */
   port?: number;
+  /** false: listen on 127.0.0.1 only; by default also on ::1 (same port) when the machine has IPv6 loopback */
+  ipv6?: boolean;
   keep?: boolean;
   startTimeoutMs?: number;
   /** run the daemon under strace, recording its network system calls to this file (isolation tests) */
@@ -43,6 +46,8 @@ export abstract class DaemonTarget implements Target {
   readonly mailboxes: readonly string[] = ["user@test.example", "postmaster@test.example"];
   protected dir: string | null;
   protected port: number | null;
+  /** whether the daemon also listens on ::1 (set by start(), before prepare()) */
+  protected ipv6 = false;
   private supervisor: Supervisor | null = null;
   private readonly ownsDir: boolean;
 
@@ -67,7 +72,7 @@ export abstract class DaemonTarget implements Target {
 
   get endpoint(): Endpoint {
     if (this.port === null || !this.running) throw new Error(`${this.name} target is not started`);
-    return { host: "127.0.0.1", port: this.port };
+    return { host: "127.0.0.1", port: this.port, ...(this.ipv6 ? { host6: LOOPBACK6 } : {}) };
   }
 
   get workDir(): string {
@@ -93,6 +98,7 @@ export abstract class DaemonTarget implements Target {
     // A port we pick now can still be taken between our check and the daemon's bind: pick
     // another. A restart keeps its port (clients know it); stop() waited for it to be released.
     const ownPort = this.port === null;
+    this.ipv6 = this.opts.ipv6 !== false && (await ipv6LoopbackAvailable());
     for (let attempt = 1; ; attempt++) {
       this.port ??= await freePort();
       try {
@@ -128,7 +134,12 @@ export abstract class DaemonTarget implements Target {
     sup.start(cmd);
     await waitForBanner("127.0.0.1", port, this.opts.startTimeoutMs ?? 20_000, {
       alive: () => sup.running,
-      owned: () => sup.pid !== null && holdsListener([sup.pid, ...descendants(sup.pid).map((p) => p.pid)], port),
+      // both listeners: a stranger on ::1 at our port would get the storm's IPv6 sessions
+      owned: () => {
+        if (sup.pid === null) return false;
+        const pids = [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
+        return holdsListener(pids, port, 4) && (!this.ipv6 || holdsListener(pids, port, 6));
+      },
     });
   }
 

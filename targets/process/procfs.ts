@@ -73,35 +73,49 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
-/** Inodes of the sockets listening on 127.0.0.1:port (or on any IPv4 address at that port). */
-function listeningInodes(port: number): Set<string> {
+export type IpFamily = 4 | 6;
+
+/**
+ * Where the kernel lists each family's TCP sockets, and the local addresses that serve loopback
+ * clients of that family: the loopback address itself or the wildcard. Addresses are hex of the
+ * 32-bit words in host (little-endian) order: 127.0.0.1 is 0100007F, ::1 ends in 01000000.
+ */
+const TABLES: Record<IpFamily, { file: string; addrs: readonly string[] }> = {
+  4: { file: "/proc/net/tcp", addrs: ["0100007F", "00000000"] },
+  6: { file: "/proc/net/tcp6", addrs: ["00000000000000000000000001000000", "00000000000000000000000000000000"] },
+};
+
+/** Inodes of the sockets listening on 127.0.0.1:port or ::1:port (or that family's wildcard at that port). */
+function listeningInodes(port: number, family: IpFamily): Set<string> {
   const want = port.toString(16).toUpperCase().padStart(4, "0");
+  const { file, addrs } = TABLES[family];
   const out = new Set<string>();
   let table: string;
   try {
-    table = readFileSync("/proc/net/tcp", "utf8");
+    table = readFileSync(file, "utf8");
   } catch {
-    return out;
+    return out; // no IPv6 in this kernel: nothing listens there
   }
   for (const line of table.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     const [addr, p] = (f[1] ?? "").split(":");
-    if (f[3] === "0A" && p === want && (addr === "0100007F" || addr === "00000000") && f[9] !== undefined) out.add(f[9]);
+    if (f[3] === "0A" && p === want && addrs.includes(addr ?? "") && f[9] !== undefined) out.add(f[9]);
   }
   return out;
 }
 
-/** Whether anything listens on 127.0.0.1:port. */
-export function hasListener(port: number): boolean {
-  return listeningInodes(port).size > 0;
+/** Whether anything listens on 127.0.0.1:port or ::1:port (of the given families, both by default). */
+export function hasListener(port: number, families: readonly IpFamily[] = [4, 6]): boolean {
+  return families.some((f) => listeningInodes(port, f).size > 0);
 }
 
 /**
- * Whether the socket listening on 127.0.0.1:port belongs to one of these processes: a banner on
- * the port proves nothing when another program took the port first (our daemon then fails to bind).
+ * Whether the socket listening on 127.0.0.1:port (family 6: ::1:port) belongs to one of these
+ * processes: a banner on the port proves nothing when another program took the port first (our
+ * daemon then fails to bind).
  */
-export function holdsListener(pids: readonly number[], port: number): boolean {
-  const inodes = listeningInodes(port);
+export function holdsListener(pids: readonly number[], port: number, family: IpFamily = 4): boolean {
+  const inodes = listeningInodes(port, family);
   if (inodes.size === 0) return false;
   for (const pid of pids) {
     let fds: string[];

@@ -1,5 +1,8 @@
 import { test } from "node:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
 import YAML from "yaml";
 import assert from "node:assert/strict";
 import { PlanStream, DEFAULT_MIX, SESSION_KINDS, validateMix, MixError } from "../../storm/plan.js";
@@ -97,6 +100,47 @@ test("IPv6 sessions go to ::1 when the target has it, and are counted as unavail
   const r4 = await runStorm({ target: { host: "127.0.0.1", port: fx.port, rcpt: "u@test.example", timeoutMs: 5000 }, concurrency: 4, durationMs: 5000, maxSessions: 20, mix, seed: 9 });
   assert.equal(r4.metrics.transports.get("ipv6") ?? 0, 0);
   assert.ok((r4.metrics.transports.get("ipv6-unavailable") ?? 0) > 0);
+});
+
+test("storm against the embedded target: the IPv6 share reaches its own ::1 listener, one MTA behind both families", async (t) => {
+  const target = new EmbeddedTarget();
+  t.after(() => target.stop());
+  await target.start();
+  const { host, host6, port } = target.endpoint;
+  if (host6 === undefined) return t.skip("this machine has no IPv6 loopback (the target listens on 127.0.0.1 only)");
+  const mix = validateMix({ weights: { basic: 1 }, ipv6: 0.3, size: { min: 100, max: 300 } });
+  const r = await runStorm({ target: { host, host6, port, rcpt: target.mailboxes[0] as string, timeoutMs: 10_000 }, concurrency: 8, durationMs: 10_000, maxSessions: 60, mix, seed: 5 });
+  assert.equal(r.metrics.count("ok"), 60, JSON.stringify(Object.fromEntries(r.metrics.outcomes)));
+  const v6 = r.metrics.transports.get("ipv6") ?? 0;
+  assert.ok(v6 > 5 && v6 < 40, `ipv6 sessions: ${v6}`);
+  // what the MTA saw: each basic session delivers one message, stamped with the client address
+  const delivered = await waitFor("all 60 delivered", async () => {
+    const d = await target.delivered();
+    return d.length === 60 ? d : null;
+  });
+  const from6 = delivered.filter((d) => /^Received: from \S+ \(\[::1\]\)/.test(d.data.toString())).length;
+  assert.equal(from6, v6, "messages received over ::1 = sessions counted as ipv6");
+});
+
+test("smtpchaos storm --target embedded: the --ipv6 share connects over IPv6 without --host6", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-storm6-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, "report.json");
+  const res = await new Promise<{ code: number; out: string }>((resolve) =>
+    execFile(process.execPath, ["dist/bin/smtpchaos.js", "storm", "--target", "embedded", "--sessions", "8", "--duration", "10s", "--max-sessions", "60", "--weight", "basic=1", "--ipv6", "0.3", "--seed", "5", "--json", json], (err, stdout, stderr) =>
+      resolve({ code: err === null ? 0 : Number(err.code), out: stdout + stderr }),
+    ),
+  );
+  assert.equal(res.code, 0, res.out);
+  const report = JSON.parse(readFileSync(json, "utf8")) as { transports: Record<string, number>; outcomes: Record<string, number> };
+  if (report.transports["ipv6-unavailable"] !== undefined) {
+    // only where the machine has no ::1: then the CLI says the target listens on IPv4 only
+    assert.match(res.out, /no IPv6 endpoint \(target "embedded" listens on IPv4 only here\)/);
+    return t.skip("this machine has no IPv6 loopback");
+  }
+  assert.doesNotMatch(res.out, /no IPv6 endpoint/);
+  assert.ok((report.transports.ipv6 ?? 0) > 5, JSON.stringify(report.transports));
+  assert.equal(report.outcomes.ok, 60, JSON.stringify(report.outcomes));
 });
 
 test("hold sessions stay open together: the held count reaches the concurrency", async (t) => {

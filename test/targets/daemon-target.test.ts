@@ -6,6 +6,9 @@ import net from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DaemonTarget } from "../../targets/process/daemon-target.js";
+import { ipv6LoopbackAvailable } from "../../targets/process/ipv6.js";
+import { hasListener } from "../../targets/process/procfs.js";
+import { freePort } from "../../targets/process/free-port.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../../targets/process/daemon-target.js";
 
 const FAKE_DAEMON = `
@@ -16,18 +19,24 @@ const s = net.createServer((c) => {
   c.on("data", (d) => { if (/QUIT/i.test(String(d))) c.end("221 bye\\r\\n"); });
 });
 s.on("error", (e) => { console.error("fatal: bind: " + e.message); process.exit(1); });
-s.listen(Number(process.argv[2]), "127.0.0.1");
+// argv[3]: "::1" to listen there too, at the same port, as the real targets do
+s.listen(Number(process.argv[2]), "127.0.0.1", () => {
+  if (process.argv[3] !== "::1") return;
+  const s6 = net.createServer((c) => s.emit("connection", c));
+  s6.on("error", (e) => { console.error("fatal: bind: " + e.message); process.exit(1); });
+  s6.listen(Number(process.argv[2]), "::1");
+});
 `;
 
 /** A foreign SMTP-looking listener: what the daemon must not be mistaken for. */
-async function impostor(port = 0): Promise<net.Server> {
+async function impostor(port = 0, host = "127.0.0.1"): Promise<net.Server> {
   const srv = net.createServer((c) => {
     c.on("error", () => {});
     c.end("220 impostor\r\n");
   });
   await new Promise<void>((resolve, reject) => {
     srv.once("error", reject);
-    srv.listen(port, "127.0.0.1", resolve);
+    srv.listen(port, host, resolve);
   });
   return srv;
 }
@@ -41,6 +50,8 @@ class StandIn extends DaemonTarget {
   constructor(
     o: DaemonTargetOptions,
     private readonly stealFirstPort = false,
+    /** false: a daemon that ignores its ::1 listen line */
+    private readonly obeys6 = true,
   ) {
     super(o);
   }
@@ -53,7 +64,7 @@ class StandIn extends DaemonTarget {
     await writeFile(join(dir, "daemon.cjs"), FAKE_DAEMON);
   }
   protected command(dir: string): DaemonCommand {
-    return { command: process.execPath, args: [join(dir, "daemon.cjs"), String(this.port)] };
+    return { command: process.execPath, args: [join(dir, "daemon.cjs"), String(this.port), this.ipv6 && this.obeys6 ? "::1" : ""] };
   }
   protected fatalPatterns(): RegExp[] {
     return [/fatal/];
@@ -99,4 +110,51 @@ test("a port of our choosing that is taken before the daemon binds it is replace
   assert.ok(second < (lo as number), `port ${second} is below the ephemeral range (from ${lo})`);
   const status = await target.status();
   assert.deepEqual(status.banner, { ok: true, line: "220 stand-in daemon" });
+});
+
+test("the daemon listens on ::1 at the same port when the machine has it; a stranger on [::1]:port is not taken for it", async (t) => {
+  if (!(await ipv6LoopbackAvailable())) return t.skip("this machine has no IPv6 loopback");
+  const target = new StandIn({});
+  t.after(() => target.stop());
+  await target.start();
+  assert.equal(target.endpoint.host6, "::1");
+  assert.ok(hasListener(target.endpoint.port, [6]));
+  await target.stop();
+
+  // A user-chosen port held on ::1 only: the daemon cannot bind it there, and the error says why.
+  const other = await impostor(0, "::1");
+  t.after(() => other.close());
+  const port = (other.address() as net.AddressInfo).port;
+  const held = new StandIn({ port });
+  t.after(() => held.stop());
+  await assert.rejects(held.start(), new RegExp(`port ${port} is held by another program`));
+
+  // A daemon that greets on 127.0.0.1 but leaves ::1 to the stranger is not started either: the
+  // storm's IPv6 sessions would go to the stranger.
+  const deaf = new StandIn({ port, startTimeoutMs: 1500 }, false, false);
+  t.after(() => deaf.stop());
+  await assert.rejects(deaf.start(), /greets with "220 stand-in daemon" but the listener is not the daemon's/);
+});
+
+test("with ipv6: false the daemon is asked for 127.0.0.1 only and host6 stays unset", async (t) => {
+  const target = new StandIn({ ipv6: false });
+  t.after(() => target.stop());
+  await target.start();
+  assert.equal(target.endpoint.host6, undefined);
+  assert.equal(hasListener(target.endpoint.port, [6]), false);
+});
+
+test("freePort picks a port free on 127.0.0.1 and on ::1 (where the targets listen), below the ephemeral range", async (t) => {
+  const port = await freePort();
+  const hosts = (await ipv6LoopbackAvailable()) ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
+  for (const host of hosts) {
+    const s = net.createServer();
+    t.after(() => s.close());
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen(port, host, resolve);
+    });
+  }
+  const [lo] = (await import("node:fs")).readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  assert.ok(port < (lo as number), `port ${port} is below the ephemeral range (from ${lo})`);
 });

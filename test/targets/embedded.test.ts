@@ -12,6 +12,13 @@ import { InjectedFault } from "../../targets/embedded/fault-points.js";
 import type { FaultPointName } from "../../targets/embedded/fault-points.js";
 import { readMessageId } from "../../smtp/message.js";
 import { sendOne, waitFor } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { SmtpSession } from "../../smtp/session.js";
+import { ipv6LoopbackAvailable } from "../../targets/process/ipv6.js";
+import { hasListener } from "../../targets/process/procfs.js";
+import { READY_PREFIX } from "../../targets/embedded/protocol.js";
+import type { ReadyLine } from "../../targets/embedded/protocol.js";
 
 test("embedded: accepts, spools, delivers to the Maildir with the ledger id, and cleans up", async (t) => {
   const target = new EmbeddedTarget();
@@ -182,4 +189,103 @@ test("smtpchaos target start/status/stop round trip", async () => {
   }
   assert.equal(isLive(Number(m[1])), false, "the daemon's pid is gone (or a zombie) after stop");
   assert.equal((await cli(["status", "embedded"])).code, 1);
+});
+
+async function banner(host: string, port: number, tls: "none" | "implicit" = "none"): Promise<string> {
+  const s = await SmtpSession.connect({ host, port, tls, timeoutMs: 5000, transcript: null });
+  try {
+    const r = await s.readReply(undefined, "banner");
+    return `${r.code} ${r.text}`;
+  } finally {
+    await s.quit();
+  }
+}
+
+for (const mode of ["in-process", "child"] as const) {
+  test(`embedded (${mode}): answers on ::1 at the same ports as on 127.0.0.1, one MTA behind both, also after a restart`, async (t) => {
+    if (!(await ipv6LoopbackAvailable())) return t.skip("this machine has no IPv6 loopback");
+    const target = new EmbeddedTarget({ mode });
+    t.after(() => target.stop());
+    await target.start();
+    const ep = target.endpoint;
+    assert.equal(ep.host6, "::1");
+    assert.ok(ep.tlsPort !== undefined);
+    assert.ok(hasListener(ep.port, [6]) && hasListener(ep.tlsPort, [6]), "listening on ::1 at both ports");
+    assert.match(await banner("::1", ep.port), /^220 mx\.test\.example ESMTP/);
+    assert.match(await banner("::1", ep.tlsPort, "implicit"), /^220 mx\.test\.example ESMTP/);
+    const v6 = await sendOne("::1", ep.port, "user@test.example");
+    assert.equal(v6.replies.at(-1)?.code, 250, v6.replies.map((r) => `${r.code} ${r.text}`).join(" | "));
+    const v4 = await sendOne("127.0.0.1", ep.port, "user@test.example");
+    assert.equal(v4.replies.at(-1)?.code, 250);
+    // one spool and one set of mailboxes: both messages land in the same Maildir
+    const delivered = await waitFor("both deliveries", async () => {
+      const d = await target.delivered();
+      return d.length === 2 ? d : null;
+    });
+    const byId = new Map(delivered.map((d) => [d.id, d.data.toString()]));
+    assert.match(byId.get(v6.id) ?? "", /^Received: from client\.example \(\[::1\]\)/);
+    assert.match(byId.get(v4.id) ?? "", /^Received: from client\.example \(\[127\.0\.0\.1\]\)/);
+    await target.restart();
+    assert.deepEqual(target.endpoint, ep, "a restart keeps the ports and the IPv6 address");
+    assert.match(await banner("::1", ep.port), /^220 /);
+  });
+}
+
+test("embedded: stop() ends sessions that came in over ::1 too (they belong to the same SMTP server)", async (t) => {
+  if (!(await ipv6LoopbackAvailable())) return t.skip("this machine has no IPv6 loopback");
+  const target = new EmbeddedTarget();
+  t.after(() => target.stop());
+  await target.start();
+  const { port } = target.endpoint;
+  const idle = await SmtpSession.connect({ host: "::1", port, timeoutMs: 10_000, transcript: null });
+  t.after(() => idle.close());
+  assert.equal((await idle.readReply(undefined, "banner")).code, 220);
+  assert.equal((await idle.ehlo("client.example")).reply.code, 250);
+  const started = Date.now();
+  await target.stop();
+  // closeTimeout is 1 s: a ::1 session the SMTP server did not know would keep stop() waiting for it
+  assert.ok(Date.now() - started < 5000, `stop took ${Date.now() - started} ms`);
+  assert.equal(hasListener(port, [4, 6]), false, "nothing listens on the port after stop");
+  const after = await idle.command("NOOP").then(
+    (r) => `${r.code}`,
+    (err: Error) => err.name,
+  );
+  assert.notEqual(after, "250", "the ::1 session was ended by stop()");
+});
+
+test("embedded: ipv6: false listens on 127.0.0.1 only and leaves host6 unset", async (t) => {
+  const target = new EmbeddedTarget({ ipv6: false });
+  t.after(() => target.stop());
+  await target.start();
+  assert.equal(target.endpoint.host6, undefined);
+  assert.equal(hasListener(target.endpoint.port, [6]), false);
+  assert.match(await banner("127.0.0.1", target.endpoint.port), /^220 /);
+});
+
+const DAEMON = fileURLToPath(new URL("../../targets/embedded/daemon.js", import.meta.url));
+
+// A private network namespace with IPv6 turned off on its loopback: ::1 is gone there, as on a
+// host booted with IPv6 disabled. Needs root (unshare -n).
+test("embedded (child): where ::1 is unavailable it starts on 127.0.0.1 only, host6 null", { skip: process.getuid?.() !== 0 ? "needs root (unshare -n)" : false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-noipv6-"));
+  const opts = JSON.stringify({ dir, tlsPort: 0 });
+  const child = spawn("unshare", ["-n", "sh", "-c", `ip link set lo up && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 && exec '${process.execPath}' '${DAEMON}' '${opts}'`], { stdio: ["ignore", "pipe", "pipe"] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const ready = await waitFor("READY line", async () => out.split("\n").find((l) => l.startsWith(READY_PREFIX)) ?? (child.exitCode !== null ? assert.fail(`daemon exited: ${out}`) : null));
+  const r = JSON.parse(ready.slice(READY_PREFIX.length)) as ReadyLine;
+  assert.equal(r.host6, null, out);
+  assert.ok(r.tlsPort !== null);
+  assert.match(out, /no IPv6 loopback on this machine \(EADDRNOTAVAIL\): listening on 127\.0\.0\.1 only/);
+  // it does answer on 127.0.0.1, inside its namespace
+  const probe = await new Promise<string>((resolve) =>
+    execFile("nsenter", ["-t", String(r.pid), "-n", process.execPath, "-e", `const s=require("net").connect(${r.port},"127.0.0.1");s.once("data",d=>{process.stdout.write(d);s.destroy()})`], (err, stdout) => resolve(err === null ? stdout : `error: ${err.message}`)),
+  );
+  assert.match(probe, /^220 mx\.test\.example ESMTP/);
+  child.kill("SIGTERM");
+  await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
 });

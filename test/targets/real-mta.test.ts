@@ -9,7 +9,8 @@ import net from "node:net";
 import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
 import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
 import type { DaemonTarget } from "../../targets/process/daemon-target.js";
-import { groupMembers } from "../../targets/process/procfs.js";
+import { descendants, groupMembers, hasListener, holdsListener } from "../../targets/process/procfs.js";
+import { ipv6LoopbackAvailable } from "../../targets/process/ipv6.js";
 import { networkPeers, isLoopbackOrAny } from "../../targets/process/strace.js";
 import { mtaAvailability, requireMta, sendOne, waitFor } from "./helpers.js";
 
@@ -86,14 +87,16 @@ for (const mta of MTAS) {
     const { port } = target.endpoint;
     const ok = await sendOne("127.0.0.1", port, "user@test.example");
     assert.equal(ok.replies[ok.replies.length - 1]?.code, 250);
-    // A foreign domain makes a careless MTA resolve MX records.
+    // A foreign domain makes a careless MTA resolve MX records; over IPv6 too.
     await sendOne("127.0.0.1", port, "someone@example.com");
+    if (target.endpoint.host6 !== undefined) await sendOne(target.endpoint.host6, port, "someone@example.net");
     await target.flushQueue();
     await new Promise((r) => setTimeout(r, 1500));
     await target.stop();
     const text = readFileSync(trace, "utf8");
     const addrs = networkPeers(text);
     assert.ok(addrs.includes("127.0.0.1"), "the trace saw loopback traffic (tracing works)");
+    if (await ipv6LoopbackAvailable()) assert.ok(addrs.includes("::1"), "the trace saw the ::1 listener being bound");
     const outside = addrs.filter((a) => !isLoopbackOrAny(a));
     const log = text;
     assert.deepEqual(outside, [], `network calls to non-loopback addresses:\n${log.split("\n").filter((l) => outside.some((a) => l.includes(a))).slice(0, 10).join("\n")}`);
@@ -102,6 +105,35 @@ for (const mta of MTAS) {
 
 for (const mta of MTAS) {
   const { why, skip } = mtaAvailability(mta.name, mta.binary);
+
+  test(`${mta.name}: also listens on ::1 at the same port (its own socket), greets and delivers from there`, { skip }, async (t) => {
+    requireMta(mta.name, why);
+    if (!(await ipv6LoopbackAvailable())) return t.skip("this machine has no IPv6 loopback");
+    const target = mta.make();
+    t.after(() => target.stop());
+    await target.start();
+    const { port, host6 } = target.endpoint;
+    assert.equal(host6, "::1");
+    const pid = target.pid as number;
+    assert.ok(holdsListener([pid, ...descendants(pid).map((p) => p.pid)], port, 6), `the daemon holds [::1]:${port}`);
+    const { id, replies } = await sendOne("::1", port, "user@test.example");
+    assert.equal(replies[0]?.code, 220);
+    assert.equal(replies.at(-1)?.code, 250, replies.map((r) => `${r.code} ${r.text}`).join(" | "));
+    await target.flushQueue();
+    const delivered = await waitFor(`${mta.name} delivery of the ::1 message`, async () => (await target.delivered()).find((m) => m.id === id));
+    assert.match(delivered.data.toString(), /\[(IPv6:)?::1\]/, "its Received line names the IPv6 client");
+    const relay = await sendOne("::1", port, "someone@elsewhere.example");
+    assert.equal(relay.replies[3]?.klass, "permfail", "no relaying for ::1 clients either");
+  });
+
+  test(`${mta.name}: with ipv6: false it listens on 127.0.0.1 only`, { skip }, async (t) => {
+    requireMta(mta.name, why);
+    const target = mta.make({ ipv6: false });
+    t.after(() => target.stop());
+    await target.start();
+    assert.equal(target.endpoint.host6, undefined);
+    assert.equal(hasListener(target.endpoint.port, [6]), false);
+  });
 
   // The queue commands once picked a short-lived local-delivery fork of OpenSMTPD's parent as
   // "the daemon" and failed when it exited; a restart under load also raced the old processes.
