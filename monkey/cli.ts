@@ -173,7 +173,7 @@ function externalTarget(values: Values): ((extra: { nextHop?: unknown }) => Monk
   if (rcpts.length === 0) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
   const target = new ExternalTarget({ host, port }, rcpts, values.maildir ?? []);
   return (extra) => {
-    if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (embedded)");
+    if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target embedded, opensmtpd or postfix): only those relay to the flaky next hop");
     return { target, surface: null, readsMailboxes: target.readsMailboxes };
   };
 }

@@ -27,7 +27,8 @@ export function monkeyTarget(name: string, extra: { nextHop?: { host: string; po
     return { target, surface: new InProcessSurface(target) };
   }
   if (!targetNames().includes(name)) throw new Error(`unknown target "${name}" (known: ${targetNames().join(", ")})`);
-  if (extra.nextHop !== undefined) throw new Error(`nexthop.* points need a target that relays to the flaky next hop; today that is the embedded target, not ${name}`);
-  const target = createTarget(name, { faults: true });
+  // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
+  const relay = extra.nextHop === undefined ? {} : { relay: { domain: extra.nextHop.domain, host: extra.nextHop.host, port: extra.nextHop.port } };
+  const target = createTarget(name, { faults: true, ...relay });
   return { target, surface: hasSurface(target) ? target.faultSurface() : null };
 }

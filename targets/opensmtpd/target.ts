@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { MAIL_USER, userInfo } from "../process/users.js";
 import { DaemonTarget } from "../process/daemon-target.js";
-import { descendants } from "../process/procfs.js";
+import { descendants, procInfo } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
 import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
@@ -18,6 +18,7 @@ import { RealFaults } from "../../monkey/real/wiring.js";
 import { OpenSmtpdFiuChannel } from "../../monkey/real/channels.js";
 import type { ScriptFaults } from "../../smtpscript/runner.js";
 import { writeTableMonkeyExecutable } from "../../monkey/layers/table-proc.js";
+import { checkRelay, type RelayTo } from "../process/relay.js";
 
 const run = promisify(execFile);
 
@@ -42,6 +43,8 @@ export interface OpenSmtpdOptions extends DaemonTargetOptions {
   /** the domains and recipients tables from a socketmap server in this process, through the
    * table-monkey backend (fault points lookup.domains, lookup.recipients) */
   lookups?: boolean;
+  /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
+  relay?: RelayTo;
 }
 
 /** roles the monkey may pause or kill */
@@ -74,6 +77,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
 
   constructor(private readonly o: OpenSmtpdOptions = {}) {
     super(o);
+    if (o.relay !== undefined) checkRelay(o.relay, this);
     this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER]))) : null;
   }
 
@@ -126,10 +130,32 @@ export class OpenSmtpdTarget extends DaemonTarget {
       ...(this.ipv6 ? [`listen on ::1 port ${port} tls pki mx.test.example hostname mx.test.example`] : []),
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
       `match from any for domain ${this.lookups === null ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
+      ...this.relayConfig(),
       "",
     ];
     await writeFile(join(dir, "smtpd.conf"), conf.join("\n"));
     if (this.o.fiu !== undefined) await this.prepareFiu(dir);
+  }
+
+  /**
+   * The relay domain goes to the hop and nowhere else: a relay-url with an IP literal needs no
+   * lookup (no MX, no A), smtp+notls keeps STARTTLS out of the hop's way. Any client may relay to
+   * this one domain (the flood is unauthenticated); every other domain still matches no rule
+   * and is refused at RCPT. OpenSMTPD 6.8 has no retry knob: the scheduler waits minutes after a
+   * temporary failure, so the runner's `smtpctl schedule all` (flushQueue) drives the retries.
+   * Its (undocumented) `mta limit` pacing does apply: by default it waits 5 s between connections
+   * to a route and 3 s after one closes, and sends 100 messages a session, which relayed ~17
+   * msg/s to a loopback hop here (600 messages: 36 s); without the waits, ~75 msg/s (8 s), and a
+   * hop that dropped the line is tried again at once. Local deliveries do not use the mta.
+   */
+  private relayConfig(): string[] {
+    const r = this.o.relay;
+    if (r === undefined) return [];
+    return [
+      "mta limit conn-delay-route 0 reconn-delay-route 0 session-mail-max 1000",
+      `action "relay_hop" relay host "smtp+notls://${r.host}:${r.port}"`,
+      `match from any for domain "${r.domain}" action "relay_hop"`,
+    ];
   }
 
   /**
@@ -247,15 +273,18 @@ export class OpenSmtpdTarget extends DaemonTarget {
   }
 
   /**
-   * PID of the smtpd parent process: the supervised PID itself, or under a wrapper such as strace
-   * its direct child. Not any descendant with the same command line: the parent forks one per
-   * local delivery, and such a fork is gone a moment later.
+   * PID of the smtpd parent process (differs from the supervised PID under a wrapper such as
+   * strace). The parent forks a child for every mailbox delivery, and those carry its command
+   * line too: the outermost match is the daemon (a fork picked here is gone a moment later, and
+   * smtpctl through nsenter then fails as if the daemon were down).
    */
   smtpdPid(): number {
     const pid = this.pid;
     if (pid === null) throw new Error("opensmtpd is not running");
-    if (this.opts.straceNetworkTo === undefined) return pid;
-    const own = descendants(pid).find((p) => p.ppid === pid && (p.cmdline.startsWith(`${this.smtpd} -d`) || p.cmdline.startsWith(`${this.fiuWrapper(this.workDir)} -d`)));
+    const isSmtpd = (cmdline: string): boolean => cmdline.startsWith(`${this.smtpd} -d`) || cmdline.startsWith(`${this.fiuWrapper(this.workDir)} -d`);
+    if (isSmtpd(procInfo(pid)?.cmdline ?? "")) return pid;
+    // breadth first: the wrapper's child comes before its own forks
+    const own = descendants(pid).find((p) => isSmtpd(p.cmdline));
     return own === undefined ? pid : own.pid;
   }
 

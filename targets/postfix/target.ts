@@ -17,6 +17,7 @@ import type { RealFaultSurface } from "../../monkey/real/surface.js";
 import { RealFaults } from "../../monkey/real/wiring.js";
 import { PostfixFiuChannel } from "../../monkey/real/channels.js";
 import type { ScriptFaults } from "../../smtpscript/runner.js";
+import { checkRelay, type RelayTo } from "../process/relay.js";
 
 const run = promisify(execFile);
 
@@ -44,6 +45,11 @@ export interface PostfixOptions extends DaemonTargetOptions {
   /** virtual_mailbox_domains and virtual_mailbox_maps from a socketmap server in this process
    * (fault points lookup.domains, lookup.recipients; see lookups.setInjector) */
   lookups?: boolean;
+  /**
+   * relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no DNS, and
+   * retries deferred mail within seconds
+   */
+  relay?: RelayTo;
 }
 
 const SERVICES = [
@@ -74,6 +80,7 @@ export class PostfixTarget extends DaemonTarget {
 
   constructor(private readonly o: PostfixOptions = {}) {
     super(o);
+    if (o.relay !== undefined) checkRelay(o.relay, this);
     this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, "user/Maildir/"]))) : null;
   }
 
@@ -162,6 +169,7 @@ export class PostfixTarget extends DaemonTarget {
       biff: "no",
       ...(this.lookups === null ? {} : { virtual_mailbox_domains: this.lookups.spec("domains"), virtual_mailbox_maps: this.lookups.spec("recipients") }),
       import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
+      ...this.relayMain(),
       ...this.o.main,
     };
     if (this.o.fiu !== undefined) await this.prepareFiu(dir);
@@ -170,7 +178,7 @@ export class PostfixTarget extends DaemonTarget {
     // data": the values are paths), so with monkey lookups only smtpd's recipient check asks the
     // socketmap server and delivery keeps the local table.
     const services = this.lookups === null ? SERVICES : SERVICES.map((l) => (/^virtual\s/.test(l) ? `${l} -o virtual_mailbox_maps=texthash:${join(dir, "etc", "vmailbox")}` : l));
-    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...(this.ipv6 ? [`[::1]:${port} inet n - n - - smtpd`] : []), ...services, ...(this.o.master ?? [])];
+    const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...(this.ipv6 ? [`[::1]:${port} inet n - n - - smtpd`] : []), ...services, ...this.relayMaster(), ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
     // `postfix check` creates the queue directories with the right owners and reports config
     // errors; without /dev/log it only speaks on a terminal, hence script(1).
@@ -180,6 +188,32 @@ export class PostfixTarget extends DaemonTarget {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`postfix check failed: ${(e.stdout ?? "") + (e.stderr ?? "") || e.message}`);
     }
+  }
+
+  /**
+   * The relay domain, and only it, goes to the hop: a bracketed IP literal skips MX and address
+   * lookups, everything else keeps the `error:` transports above. The backoff timers are
+   * Postfix's minimum of whole seconds, so mail the hop deferred is retried within seconds
+   * (defaults: 300 s to 4000 s), and a hop that failed a whole connection (421, disconnect) is
+   * tried again after minimal_backoff_time.
+   */
+  private relayMain(): Record<string, string> {
+    const r = this.o.relay;
+    if (r === undefined) return {};
+    return {
+      relay_domains: r.domain,
+      transport_maps: `inline:{ ${r.domain}=smtp:[${r.host}]:${r.port} }`,
+      smtp_tls_security_level: "none",
+      queue_run_delay: "1s",
+      minimal_backoff_time: "1s",
+      maximal_backoff_time: "2s",
+    };
+  }
+
+  /** The smtp client service the transport names (the base master.cf has none: nothing relays). */
+  private relayMaster(): string[] {
+    const has = (this.o.master ?? []).some((l) => /^smtp\s+unix\s/.test(l));
+    return this.o.relay === undefined || has ? [] : ["smtp      unix  - - n - - smtp"];
   }
 
   /** The services running under libfiu. */

@@ -19,6 +19,11 @@ function read(pid: number): ProcInfo | null {
   }
 }
 
+/** One process's parent and command line, or null when it is gone. */
+export function procInfo(pid: number): ProcInfo | null {
+  return read(pid);
+}
+
 /** Live (non-zombie) descendants of `root`, breadth first. */
 export function descendants(root: number): ProcInfo[] {
   const all: ProcInfo[] = [];

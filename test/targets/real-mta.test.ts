@@ -9,7 +9,7 @@ import net from "node:net";
 import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
 import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
 import type { DaemonTarget } from "../../targets/process/daemon-target.js";
-import { descendants, groupMembers, hasListener, holdsListener } from "../../targets/process/procfs.js";
+import { descendants, groupMembers, hasListener, holdsListener, procInfo } from "../../targets/process/procfs.js";
 import { ipv6LoopbackAvailable } from "../../targets/process/ipv6.js";
 import { networkPeers, isLoopbackOrAny } from "../../targets/process/strace.js";
 import { mtaAvailability, requireMta, sendOne, waitFor } from "./helpers.js";
@@ -179,3 +179,36 @@ for (const mta of MTAS) {
     assert.equal(target.crash(), null, "no crash");
   });
 }
+
+// smtpd's parent forks a child per mailbox delivery with its own command line: smtpctl must keep
+// aiming at the parent while mail is delivered (a fork that exits under nsenter looked like a
+// dead daemon to the monkey's drain).
+test("opensmtpd: smtpctl reaches the daemon, not one of its delivery forks, while mail is delivered", { skip: mtaAvailability("opensmtpd", MTAS[0]?.binary ?? "").skip }, async (t) => {
+  requireMta("opensmtpd", mtaAvailability("opensmtpd", MTAS[0]?.binary ?? "").why);
+  const target = new OpenSmtpdTarget();
+  t.after(() => target.stop());
+  await target.start();
+  const parent = target.pid as number;
+  const parentCmd = procInfo(parent)?.cmdline ?? "";
+  assert.ok(parentCmd.startsWith(`${target.smtpd} -d`), parentCmd);
+  let forksSeen = 0;
+  let sent = 0;
+  // bounded: at most 60 messages, 4 at a time (the listen backlog is 5)
+  while (forksSeen === 0 && sent < 60) {
+    const batch = Array.from({ length: 4 }, () => sendOne("127.0.0.1", target.endpoint.port, "user@test.example"));
+    sent += batch.length;
+    let pending = true;
+    const done = Promise.all(batch).finally(() => (pending = false));
+    const until = Date.now() + 1500;
+    while (pending || (forksSeen === 0 && Date.now() < until)) {
+      forksSeen += descendants(parent).filter((p) => p.cmdline === parentCmd).length;
+      assert.equal(target.smtpdPid(), parent, "smtpctl aims at the parent");
+      await new Promise((r) => setImmediate(r));
+    }
+    await done;
+    await target.queueSize();
+  }
+  assert.ok(forksSeen > 0, `the daemon forked deliveries while smtpctl ran (${sent} messages sent)`);
+  t.diagnostic(`${sent} messages sent before a delivery fork was seen`);
+  assert.equal(target.crash(), null);
+});

@@ -1,0 +1,105 @@
+// `runMonkey` with a flaky next hop behind the real MTAs: OpenSMTPD and Postfix relay
+// relay.test.example to it while it defers, greylists, answers 421 after the final dot or drops
+// the connection. Every relayed message must arrive exactly once, after the MTA retried it.
+// Needs root and `npm run setup:mtas` (a missing MTA fails in CI).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runMonkey, type MonkeyReport } from "../../monkey/run.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { monkeyTarget } from "../../monkey/targets.js";
+import { monkeyText } from "../../monkey/report.js";
+import { OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
+import { POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
+import { mtaAvailability, requireMta } from "../targets/helpers.js";
+
+/** What the MTA logs about one relay attempt: its queue id and whether the hop took it. */
+type Attempt = { id: string; ok: boolean };
+
+const MTAS: Array<{ name: string; binary: string; attempt: (line: string) => Attempt | null }> = [
+  {
+    name: "opensmtpd",
+    binary: join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"),
+    // mta delivery evpid=... to=<user@relay.test.example> ... result="TempFail" stat="450 ..."
+    attempt: (line) => {
+      const m = /\bmta delivery evpid=([0-9a-f]+) .*\bto=<[^>]*@relay\.test\.example>.* result="(\w+)"/.exec(line);
+      return m === null ? null : { id: m[1] as string, ok: m[2] === "Ok" };
+    },
+  },
+  {
+    name: "postfix",
+    binary: join(POSTFIX_DAEMON_DIR, "master"),
+    // postfix/smtp[...]: QUEUEID: to=<user@relay.test.example>, relay=..., status=deferred (...)
+    attempt: (line) => {
+      const m = /postfix\/smtp\[\d+\]: ([0-9A-F]+): to=<[^>]*@relay\.test\.example>.* status=(\w+)/.exec(line);
+      return m === null ? null : { id: m[1] as string, ok: m[2] === "sent" };
+    },
+  },
+];
+
+/** Queue ids the MTA failed to relay at least once and relayed later: its retries, from its own log. */
+function retried(lines: readonly string[], attempt: (line: string) => Attempt | null): string[] {
+  const failed = new Set<string>();
+  const out = new Set<string>();
+  for (const line of lines) {
+    const a = attempt(line);
+    if (a === null) continue;
+    if (!a.ok) failed.add(a.id);
+    else if (failed.has(a.id)) out.add(a.id);
+  }
+  return [...out];
+}
+
+async function nextHopRun(mta: (typeof MTAS)[number], points: Record<string, unknown>, seed: number): Promise<{ r: MonkeyReport; retries: string[] }> {
+  const lines: string[] = [];
+  const r = await runMonkey({
+    seed,
+    concurrency: 2,
+    durationMs: 15_000,
+    maxSessions: 36,
+    timeoutMs: 10_000,
+    drainTimeoutMs: 40_000,
+    plan: validatePlan({ points }),
+    createTarget: (extra) => monkeyTarget(mta.name, extra),
+    // the same supervisor survives the runner's restart, so this sees the whole run
+    onStarted: async ({ target }) => void target.onLog((l) => lines.push(l)),
+  });
+  return { r, retries: retried(lines, mta.attempt) };
+}
+
+function assertExactlyOnce(r: MonkeyReport): void {
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.ok(r.nextHop !== null && r.ledgerAfterRestart !== null, monkeyText(r));
+  assert.ok(r.nextHop.stats.accepted > 0, `the relayed mail reached the hop: ${monkeyText(r)}`);
+  assert.equal(r.nextHop.duplicates, 0, "no message arrived at the hop twice");
+  const l = r.ledgerAfterRestart;
+  assert.equal(l.lost + l.stuck, 0, monkeyText(r));
+  assert.equal(l.duplicates, 0, monkeyText(r));
+  assert.equal(l.deliveredDistinct, l.accepted + l.deliveredAmbiguous, "every acknowledged message delivered (locally or at the hop)");
+}
+
+for (const mta of MTAS) {
+  const { why, skip } = mtaAvailability(mta.name, mta.binary);
+
+  test(`${mta.name} + monkey: a next hop that defers and greylists gets every relayed message exactly once`, { skip }, async () => {
+    requireMta(mta.name, why);
+    const { r, retries } = await nextHopRun(mta, { "nexthop.defer": { probability: 0.3 }, "nexthop.greylist": { probability: 0.5 } }, 7);
+    assertExactlyOnce(r);
+    const s = r.nextHop?.stats;
+    assert.ok(s !== undefined && s.deferred + s.greylisted > 0, `the hop deferred or greylisted: ${JSON.stringify(s)}`);
+    assert.ok(retries.length > 0, `${mta.name} logged a relay that failed and later succeeded`);
+  });
+
+  // Neither fault lets the hop keep the message (it refuses with 421 or drops before recording
+  // it), so a resend is the only correct outcome and a duplicate would be the MTA's. A hop that
+  // took the message and then dropped the line before its 250 would make a duplicate legitimate
+  // (RFC 1047); this hop has no such point.
+  test(`${mta.name} + monkey: a next hop that answers 421 after the dot or drops the connection gets every relayed message exactly once`, { skip }, async () => {
+    requireMta(mta.name, why);
+    const { r, retries } = await nextHopRun(mta, { "nexthop.421-data": { probability: 0.3 }, "nexthop.disconnect": { probability: 0.3 } }, 11);
+    assertExactlyOnce(r);
+    const s = r.nextHop?.stats;
+    assert.ok(s !== undefined && s.dataAborts421 + s.disconnects > 0, `the hop failed some transactions after the dot: ${JSON.stringify(s)}`);
+    assert.ok(retries.length > 0, `${mta.name} logged a relay that failed and later succeeded`);
+  });
+}
