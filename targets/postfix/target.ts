@@ -1,7 +1,7 @@
 // Postfix 3.7 as a private instance: its own config, queue and data directories, loopback
 // only, no DNS, virtual mailboxes delivered to a Maildir in the working directory. The master
 // runs in the foreground as our child (`master -s`, what `postfix start-fg` runs).
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { mkdir, writeFile, chown, copyFile, readdir, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
@@ -290,8 +290,11 @@ export class PostfixTarget extends DaemonTarget {
   private tail: { stop: () => void } | null = null;
 
   override async start(): Promise<void> {
+    // After a restart the file still holds the earlier run's lines: an old fatal must not count again.
+    const maillog = (): string => join(this.workDir, "log", "maillog");
+    const from = this.dir !== null && existsSync(maillog()) ? statSync(maillog()).size : 0;
     await super.start();
-    this.tail = followFile(join(this.workDir, "log", "maillog"), (line) => this.pushLog(line));
+    this.tail = followFile(maillog(), (line) => this.pushLog(line), from);
   }
 
   protected override async afterStop(): Promise<void> {

@@ -1,8 +1,8 @@
 import { open } from "node:fs/promises";
 
-/** Polls a growing log file and hands complete new lines to `onLine`. */
-export function followFile(path: string, onLine: (line: string) => void): { stop: () => void } {
-  let offset = 0;
+/** Polls a growing log file and hands complete new lines, from byte `from` on, to `onLine`. */
+export function followFile(path: string, onLine: (line: string) => void, from = 0): { stop: () => void } {
+  let offset = from;
   let rest = "";
   let busy = false;
   const timer = setInterval(() => {

@@ -75,6 +75,12 @@ for (const mta of MTAS) {
     assert.ok(crash.logTail.length > 0);
     if (crash.source === "log") assert.match(crash.line ?? "", /fatal|exiting|lost child|killed by signal|throttling/);
     else assert.ok(crash.exitCode !== null || crash.signal !== null);
+    // a restart starts clean: the earlier run's fatal lines do not count again
+    await target.restart();
+    const { replies } = await sendOne("127.0.0.1", target.endpoint.port, "user@test.example");
+    assert.equal(replies.at(-1)?.code, 250);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(target.crash(), null, `a crash after the restart: ${JSON.stringify(target.crash())}`);
   });
 
   test(`${mta.name}: no network system call leaves loopback while mail flows (DNS isolated)`, { skip }, async (t) => {
