@@ -280,6 +280,12 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       else ledgerReport = await reconcile(target, ledger, nextHop, drainMs, stage);
       if (!interrupted && o.restart !== false && !crashedInRun && readsMailboxes !== false) {
         stage("restarting the target once and reconciling again");
+        if (ledgerReport !== null && ledgerReport.queueSize > 0) {
+          notes.push(
+            `${ledgerReport.queueSize} message(s) were still queued when the target was restarted (the drain gave up after ${Math.round(drainMs / 1000)} s; --drain-timeout raises it): ` +
+              "a duplicate after the restart can then be mail that was being delivered at the stop, sent again (at-least-once), not only a ghost of the queue",
+          );
+        }
         await target.restart();
         ledgerAfterRestart = await reconcile(target, ledger, nextHop, drainMs, stage);
       }

@@ -154,3 +154,11 @@ test("monkey run: a plan changed while it runs (the control API's path) reschedu
   assert.ok(ctx !== null);
   assert.throws(() => (ctx as unknown as { assertFaultsOpen: () => void }).assertFaultsOpen(), StatementError);
 });
+
+test("monkey run: a restart with mail still queued says so (a duplicate then may be at-least-once redelivery)", async () => {
+  const plan = validatePlan({ points: { "nexthop.defer": { always: true } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 12, drainTimeoutMs: 1, createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.ok(r.ledger !== null && r.ledger.queueSize > 0, "relayed mail deferred by the hop is still queued when the drain gives up");
+  assert.ok(r.ledger.stuck > 0, "and is reported stuck");
+  assert.ok(r.notes.some((n) => /message\(s\) were still queued when the target was restarted/.test(n)), r.notes.join("\n"));
+});
