@@ -220,9 +220,12 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       faultsDuring: (from, to, clientPort) => {
         // Faults that know their connection count only for that session; others by time. The
         // proxy knows the client's port; the target sees the proxy's port towards it instead.
+        // The next hop's faults hit the target's relaying, after the client's session: the
+        // ledger and the hop's own counts judge them, not the session table.
         const serverSide = clientPort === undefined || proxy === null ? clientPort : proxy.upstreamPortOf(clientPort);
         const fired = injector
           .firedBetween(from, to)
+          .filter((f) => !f.point.startsWith("nexthop."))
           .filter((f) => clientPort === undefined || f.conn === undefined || f.conn === (f.point.startsWith("net.") ? clientPort : serverSide))
           .map((f) => f.point);
         if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);

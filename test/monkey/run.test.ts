@@ -172,3 +172,11 @@ test("monkey run: a restart with mail still queued says so (a duplicate then may
   assert.equal(r.ledger?.queueSize, 3);
   assert.ok(r.notes.some((n) => /^3 message\(s\) were still queued when the target was restarted/.test(n)), r.notes.join("\n"));
 });
+
+test("monkey run: next-hop faults are not charged to client sessions (they hit the relaying, after the session)", async () => {
+  const plan = validatePlan({ points: { "nexthop.defer": { always: true } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 12, createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.ok((r.points.find((p) => p.point === "nexthop.defer")?.fired ?? 0) > 0, "the hop deferred");
+  assert.equal(r.perFault["nexthop.defer"], undefined, JSON.stringify(r.perFault));
+  assert.equal(r.perFault["(none)"]?.ok, 12);
+});
