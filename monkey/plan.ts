@@ -37,14 +37,14 @@ export const FAMILY_ACTIONS = {
   pause: ["pause"],
   kill: ["kill"],
   net: ["latency", "throttle", "split", "stall", "reset"],
-  nexthop: ["defer", "greylist", "421-data", "disconnect", "delay"],
+  nexthop: ["defer", "greylist", "421-data", "disconnect", "lose-250", "delay"],
 } as const satisfies Record<PointFamily, readonly string[]>;
 
 export type FaultAction = (typeof FAMILY_ACTIONS)[PointFamily][number];
 
 /** Network points name their action: net.stall stalls, net.reset resets... */
 export const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
-export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.delay"] as const;
+export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.lose-250", "nexthop.delay"] as const;
 
 export interface PhaseCondition {
   op: "at" | "after";

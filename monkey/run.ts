@@ -116,7 +116,8 @@ export interface MonkeyReport {
   ledger: LedgerReport | null;
   /** after one restart of the target: ghosts (duplicates) and resurrected mail show here */
   ledgerAfterRestart: LedgerReport | null;
-  nextHop: { duplicates: number; stats: FlakyNextHop["stats"] } | null;
+  /** duplicates: ids the hop got more than once beyond the resends its lost 250s called for */
+  nextHop: { duplicates: number; resentAfterLost250: number; stats: FlakyNextHop["stats"] } | null;
   /** total bug-class findings: oracle findings, crash, ledger problems */
   findingCount: number;
   verdict: "pass" | "findings" | "interrupted";
@@ -329,7 +330,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       crash: crash === null ? null : crashReport(crash),
       ledger: ledgerReport,
       ledgerAfterRestart,
-      nextHop: nextHop === null ? null : { duplicates: nextHop.duplicates().length, stats: { ...nextHop.stats } },
+      nextHop: nextHop === null ? null : { duplicates: nextHop.duplicates().length, resentAfterLost250: nextHop.resentAfterLost250(), stats: { ...nextHop.stats } },
       findingCount,
       verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
       notes,
@@ -365,6 +366,6 @@ async function reconcile(target: Target, ledger: Ledger, nextHop: FlakyNextHop |
   // Deliveries can trail the queue file's removal by a moment.
   await sleep(300);
   const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
-  if (nextHop !== null) for (const [id, n] of nextHop.arrivals) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
+  if (nextHop !== null) for (const [id, n] of nextHop.counted()) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
   return ledger.reconcile({ delivered, queueSize: size });
 }

@@ -1,6 +1,8 @@
 // A flaky next hop: the SMTP server the MTA under test relays to. It defers, greylists, answers
 // 421 at the end of DATA or drops the connection, per the plan, and records what arrives by
-// X-Smtpchaos-Id, so the run can check the MTA retried and delivered exactly once.
+// X-Smtpchaos-Id, so the run can check the MTA retried and delivered exactly once. With
+// lose-250 it keeps a message and drops the connection before its 250 (RFC 1047): the MTA must
+// send it again, so that one extra copy is expected, and counted apart.
 import { SMTPServer } from "smtp-server";
 import type { SMTPServerSession } from "smtp-server";
 import type { AddressInfo } from "node:net";
@@ -23,6 +25,8 @@ export interface NextHopStats {
   greylisted: number;
   dataAborts421: number;
   disconnects: number;
+  /** messages kept, then the connection dropped before the 250 */
+  lost250: number;
   accepted: number;
 }
 
@@ -32,9 +36,11 @@ function smtpError(code: number, text: string): Error {
 
 export class FlakyNextHop implements FaultLayer {
   readonly name = "nexthop";
-  readonly stats: NextHopStats = { sessions: 0, deferred: 0, greylisted: 0, dataAborts421: 0, disconnects: 0, accepted: 0 };
-  /** X-Smtpchaos-Id -> copies accepted (null id under "(none)") */
+  readonly stats: NextHopStats = { sessions: 0, deferred: 0, greylisted: 0, dataAborts421: 0, disconnects: 0, lost250: 0, accepted: 0 };
+  /** X-Smtpchaos-Id -> copies received (kept; null id under "(none)") */
   readonly arrivals = new Map<string, number>();
+  /** X-Smtpchaos-Id -> copies kept whose 250 was never sent (lose-250): the MTA owes a resend */
+  readonly unacknowledged = new Map<string, number>();
   readonly messages: Buffer[] = [];
   private server: SMTPServer | null = null;
   /** greylisting triplets already seen (sender, recipient) */
@@ -51,9 +57,27 @@ export class FlakyNextHop implements FaultLayer {
     return a ? { host: LOOPBACK, port: a.port } : null;
   }
 
-  /** Ids that arrived more than once. */
+  /**
+   * Copies of each id that count as deliveries: a copy kept without a 250 (lose-250) is excused
+   * when the MTA sent the message again, as it must; an id that arrived only unacknowledged
+   * still counts once (it did arrive).
+   */
+  counted(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, n] of this.arrivals) out.set(id, Math.max(1, n - (this.unacknowledged.get(id) ?? 0)));
+    return out;
+  }
+
+  /** Resends the MTA made after a lost 250 (expected, not duplicates). */
+  resentAfterLost250(): number {
+    let n = 0;
+    for (const [id, copies] of this.arrivals) n += Math.min(this.unacknowledged.get(id) ?? 0, copies - 1);
+    return n;
+  }
+
+  /** Ids that arrived more than once beyond the resends a lost 250 called for. */
   duplicates(): Array<{ id: string; copies: number }> {
-    return [...this.arrivals].filter(([, n]) => n > 1).map(([id, copies]) => ({ id, copies }));
+    return [...this.counted()].filter(([, n]) => n > 1).map(([id, copies]) => ({ id, copies }));
   }
 
   private drop(session: SMTPServerSession): void {
@@ -106,6 +130,12 @@ export class FlakyNextHop implements FaultLayer {
           const id = readMessageId(raw) ?? "(none)";
           this.arrivals.set(id, (this.arrivals.get(id) ?? 0) + 1);
           if (this.messages.length < (this.opts.keepMessages ?? 1000)) this.messages.push(raw);
+          if (inj?.decide("nexthop.lose-250", { phase: "dot" })) {
+            this.stats.lost250++;
+            this.unacknowledged.set(id, (this.unacknowledged.get(id) ?? 0) + 1);
+            this.drop(session);
+            return;
+          }
           this.stats.accepted++;
           cb();
         });

@@ -57,9 +57,24 @@ test("next hop: defer, 421 after DATA, disconnect, then exactly-once accounting"
   assert.equal(await attempt(port, m), "421");
   assert.equal(await attempt(port, m), "disconnect");
   assert.equal(await attempt(port, m), "ok");
-  assert.deepEqual(hop.stats, { sessions: 4, deferred: 1, greylisted: 0, dataAborts421: 1, disconnects: 1, accepted: 1 });
+  assert.deepEqual(hop.stats, { sessions: 4, deferred: 1, greylisted: 0, dataAborts421: 1, disconnects: 1, lost250: 0, accepted: 1 });
   assert.equal(hop.arrivals.get(m.id), 1);
   // a retry after a success is a duplicate the next hop reports
   assert.equal(await attempt(port, m), "ok");
   assert.deepEqual(hop.duplicates(), [{ id: m.id, copies: 2 }]);
+});
+
+test("next hop: lose-250 keeps the message, drops before the 250; the resend it calls for is not a duplicate, a third copy is", async (t) => {
+  const { hop, port } = await start({ "nexthop.lose-250": { once: 1 } }, t);
+  const m = buildMessage({ from: "a@relay.test", to: ["user@remote.example"], body: "hi\r\n" });
+  assert.equal(await attempt(port, m), "disconnect", "no reply to the dot");
+  assert.equal(hop.arrivals.get(m.id), 1, "but the message was kept");
+  assert.equal(await attempt(port, m), "ok", "the resend a relaying MTA must make");
+  assert.equal(hop.arrivals.get(m.id), 2);
+  assert.deepEqual(hop.duplicates(), []);
+  assert.equal(hop.resentAfterLost250(), 1);
+  assert.equal(hop.counted().get(m.id), 1);
+  assert.equal(hop.stats.lost250, 1);
+  assert.equal(await attempt(port, m), "ok");
+  assert.deepEqual(hop.duplicates(), [{ id: m.id, copies: 2 }], "a copy beyond the resend is a duplicate");
 });

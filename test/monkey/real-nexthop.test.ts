@@ -91,9 +91,7 @@ for (const mta of MTAS) {
   });
 
   // Neither fault lets the hop keep the message (it refuses with 421 or drops before recording
-  // it), so a resend is the only correct outcome and a duplicate would be the MTA's. A hop that
-  // took the message and then dropped the line before its 250 would make a duplicate legitimate
-  // (RFC 1047); this hop has no such point.
+  // it), so a resend is the only correct outcome and a duplicate would be the MTA's.
   test(`${mta.name} + monkey: a next hop that answers 421 after the dot or drops the connection gets every relayed message exactly once`, { skip }, async () => {
     requireMta(mta.name, why);
     const { r, retries } = await nextHopRun(mta, { "nexthop.421-data": { probability: 0.3 }, "nexthop.disconnect": { probability: 0.3 } }, 11);
@@ -101,5 +99,15 @@ for (const mta of MTAS) {
     const s = r.nextHop?.stats;
     assert.ok(s !== undefined && s.dataAborts421 + s.disconnects > 0, `the hop failed some transactions after the dot: ${JSON.stringify(s)}`);
     assert.ok(retries.length > 0, `${mta.name} logged a relay that failed and later succeeded`);
+  });
+
+  // RFC 1047: the hop keeps the message and drops the line before its 250. The MTA cannot know
+  // it arrived, so it must send it again: that copy is expected (not a duplicate), a loss is not.
+  test(`${mta.name} + monkey: a next hop that keeps a message but loses its 250 gets it again, and nothing is lost`, { skip }, async () => {
+    requireMta(mta.name, why);
+    const { r } = await nextHopRun(mta, { "nexthop.lose-250": { probability: 0.3 } }, 13);
+    assertExactlyOnce(r);
+    assert.ok((r.nextHop?.stats.lost250 ?? 0) > 0, `the hop lost some 250s: ${JSON.stringify(r.nextHop?.stats)}`);
+    assert.ok((r.nextHop?.resentAfterLost250 ?? 0) > 0, `${mta.name} sent those messages again: ${monkeyText(r)}`);
   });
 }

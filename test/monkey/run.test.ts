@@ -180,3 +180,13 @@ test("monkey run: next-hop faults are not charged to client sessions (they hit t
   assert.equal(r.perFault["nexthop.defer"], undefined, JSON.stringify(r.perFault));
   assert.equal(r.perFault["(none)"]?.ok, 12);
 });
+
+test("monkey run: a next hop that loses its 250s gets those messages again (expected), with no findings", async () => {
+  const plan = validatePlan({ points: { "nexthop.lose-250": { probability: 0.5 } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 40, createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.ok(r.nextHop !== null && r.nextHop.stats.lost250 > 0, JSON.stringify(r.nextHop));
+  assert.equal(r.nextHop.resentAfterLost250, r.nextHop.stats.lost250, "every lost 250 was followed by a resend");
+  assert.equal(r.nextHop.duplicates, 0);
+  assert.match(monkeyText(r), /resent after a lost 250 \d+ \(expected\)/);
+});
