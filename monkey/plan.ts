@@ -77,9 +77,21 @@ export interface FaultSpec {
 
 export interface PlanWindows {
   cleanMs: number;
-  /** null = until the run ends */
+  /** null = until the heal window before the run ends (fitWindows), or for good without a known end */
   faultsMs: number | null;
   healMs: number;
+}
+
+/**
+ * The windows of a run of known length: an open faults window ends where the heal window must
+ * start so that heal is the run's last part. Returns also how long the run goes on after the
+ * windows end (no faults then), for the report to say so.
+ */
+export function fitWindows(plan: FaultPlan, durationMs: number): { plan: FaultPlan; idleTailMs: number } {
+  const w = plan.windows;
+  const faultsMs = w.faultsMs ?? Math.max(0, durationMs - w.cleanMs - w.healMs);
+  const idleTailMs = Math.max(0, durationMs - (w.cleanMs + faultsMs + w.healMs));
+  return { plan: { ...plan, windows: { ...w, faultsMs } }, idleTailMs };
 }
 
 export interface FaultPlan {

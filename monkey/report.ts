@@ -4,6 +4,7 @@ import Table from "cli-table3";
 import type { LedgerReport } from "./ledger.js";
 import type { Outcome } from "./oracle.js";
 import type { MonkeyReport } from "./run.js";
+import { formatDuration } from "../common/duration.js";
 
 const OUTCOME_COLUMNS: Outcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
 const style = { head: [], border: [], compact: true };
@@ -13,6 +14,10 @@ export function monkeyText(r: MonkeyReport): string {
   const secs = (r.durationMs / 1000).toFixed(1);
   out.push(`monkey against ${r.target === r.endpoint ? r.target : `${r.target} (${r.endpoint})`}: ${r.sessions} sessions in ${secs} s, seed ${r.seed}${r.interrupted ? " (INTERRUPTED: partial report)" : ""}`);
   out.push(`plan: ${r.plan.length === 0 ? "(no faults)" : r.plan.join("; ")}`);
+  const w = r.windows;
+  if (r.plan.length > 0 && (w.cleanMs > 0 || w.healMs > 0)) {
+    out.push(`windows: clean ${formatDuration(w.cleanMs)}, faults ${w.faultsMs === null ? "to the end" : formatDuration(w.faultsMs)}, heal ${formatDuration(w.healMs)}`);
+  }
 
   const pf = new Table({ head: ["fault point", "fired", ...OUTCOME_COLUMNS], style });
   const fired = new Map(r.points.map((p) => [p.point, p.fired]));

@@ -10,7 +10,8 @@ import { Ledger } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
 import { crashContext, describeCrash } from "./oracle.js";
 import type { FindingKind, FindingSample, Outcome } from "./oracle.js";
-import { describeSpec } from "./plan.js";
+import { describeSpec, fitWindows } from "./plan.js";
+import { formatDuration } from "../common/duration.js";
 import type { FaultPlan } from "./plan.js";
 import type { Seed } from "./rng.js";
 import type { FaultSurface } from "./surface.js";
@@ -129,11 +130,12 @@ const NEXTHOP_DOMAIN = "relay.test.example";
 export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const stage = o.onStage ?? (() => {});
   const notes: string[] = [];
-  const planPoints = o.plan.points.map((p) => p.name);
-  const wantsProxy = o.plan.points.some((p) => p.family === "net");
-  const wantsNextHop = o.plan.points.some((p) => p.family === "nexthop");
+  const { plan, idleTailMs } = fitWindows(o.plan, o.durationMs);
+  const planPoints = plan.points.map((p) => p.name);
+  const wantsProxy = plan.points.some((p) => p.family === "net");
+  const wantsNextHop = plan.points.some((p) => p.family === "nexthop");
 
-  const injector = new Injector({ plan: o.plan, seed: o.seed });
+  const injector = new Injector({ plan, seed: o.seed });
   const nextHop = wantsNextHop ? new FlakyNextHop({ injector }) : null;
   await nextHop?.start();
   const nh = nextHop?.address() ?? null;
@@ -181,8 +183,8 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       if (missing.length > 0) throw new UnsupportedPointsError(missing, [...surfacePoints, ...roles.flatMap((r) => [`pause.${r}`, `kill.${r}`])], target.name);
       return new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage), only: points });
     };
-    processFaults = await processFaultsFor(o.plan);
-    injector.setPlan(o.plan);
+    processFaults = await processFaultsFor(plan);
+    injector.setPlan(plan);
     await surface?.apply(injector);
     await processFaults?.start();
     // A plan set through the control API reschedules the process faults too.
@@ -308,14 +310,15 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     const finalLedger = ledgerAfterRestart ?? ledgerReport;
     const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
     const findingCount = tally.findingCount() + (crashed || afterRunFailure !== null ? 1 : 0) + ledgerFindings;
-    if (o.plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
+    if (plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
+    else if (idleTailMs > 0) notes.push(`the plan's windows end ${formatDuration(idleTailMs)} before the flood did: that last part ran without faults (--faults sets the faults window)`);
     if (inTarget.length > 0) notes.push(`${inTarget.join(", ")} fire inside the target (libfiu): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
     return {
       target: target.name,
       endpoint: `${target.endpoint.host}:${target.endpoint.port}`,
       seed: o.seed,
-      plan: o.plan.points.map(describeSpec),
-      windows: o.plan.windows,
+      plan: plan.points.map(describeSpec),
+      windows: plan.windows,
       startedAt: new Date(startedAt).toISOString(),
       durationMs: Date.now() - startedAt,
       interrupted,

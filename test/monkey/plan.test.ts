@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PlanError, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan } from "../../monkey/plan.js";
+import { PlanError, fitWindows, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan } from "../../monkey/plan.js";
 import { Injector } from "../../monkey/injector.js";
 import { Stream, parseSeed } from "../../monkey/rng.js";
 
@@ -208,4 +208,19 @@ test("latency samples stay within their distribution's bounds", () => {
   const inj = new Injector({ plan, seed: 9 });
   for (const d of inj.preview("lookup.a", 500)) assert.ok(d !== null && d.delayMs >= 10 && d.delayMs <= 50);
   for (const d of inj.preview("lookup.b", 500)) assert.ok(d !== null && d.delayMs >= 0 && d.delayMs <= 150);
+});
+
+test("windows of a run: an open faults window ends where heal must start; a closed one that ends early leaves an idle tail", () => {
+  const open = fitWindows(validatePlan({ windows: { clean: "2s", heal: "5s" }, points: { alloc: { always: true } } }), 15_000);
+  assert.deepEqual(open.plan.windows, { cleanMs: 2000, faultsMs: 8000, healMs: 5000 });
+  assert.equal(open.idleTailMs, 0);
+  const inj = new Injector({ plan: open.plan, seed: 1, clock: () => 0 });
+  assert.deepEqual([1000, 2000, 9999, 10_000, 14_999, 15_000].map((t) => inj.window(t)), ["clean", "faults", "faults", "heal", "heal", "done"]);
+  const closed = fitWindows(validatePlan({ windows: { clean: "2s", faults: "40s", heal: "5s" }, points: { alloc: { always: true } } }), 300_000);
+  assert.deepEqual(closed.plan.windows, { cleanMs: 2000, faultsMs: 40_000, healMs: 5000 });
+  assert.equal(closed.idleTailMs, 253_000);
+  const none = fitWindows(validatePlan({ points: { alloc: { always: true } } }), 60_000);
+  assert.deepEqual(none.plan.windows, { cleanMs: 0, faultsMs: 60_000, healMs: 0 });
+  const short = fitWindows(validatePlan({ windows: { clean: "10s", heal: "20s" }, points: { alloc: { always: true } } }), 15_000);
+  assert.equal(short.plan.windows.faultsMs, 0, "a run shorter than clean + heal has no faults window");
 });
