@@ -8,20 +8,31 @@ export interface ProcInfo {
   cmdline: string;
 }
 
-function read(pid: number): ProcInfo | null {
+/** The fields of /proc/PID/stat we use (they follow the parenthesized command name), or null when it is gone. */
+function stat(pid: number | string): { state: string; ppid: number; pgrp: number } | null {
+  let text: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replace(/\0/g, " ");
-    return { pid, ppid, cmdline };
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return null;
   }
+  const [state = "", ppid, pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state, ppid: Number(ppid), pgrp: Number(pgrp) };
 }
+
+/** Zombies (which this VM's init never reaps) and dying processes are not live. */
+const live = (state: string): boolean => state !== "Z" && state !== "X";
 
 /** One process's parent and command line, or null when it is gone. */
 export function procInfo(pid: number): ProcInfo | null {
-  return read(pid);
+  const st = stat(pid);
+  if (st === null) return null;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replace(/\0/g, " ");
+    return { pid, ppid: st.ppid, cmdline };
+  } catch {
+    return null;
+  }
 }
 
 /** Live (non-zombie) descendants of `root`, breadth first. */
@@ -29,7 +40,7 @@ export function descendants(root: number): ProcInfo[] {
   const all: ProcInfo[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
-    const p = read(Number(name));
+    const p = procInfo(Number(name));
     if (p !== null && p.cmdline !== "") all.push(p);
   }
   const out: ProcInfo[] = [];
@@ -48,32 +59,20 @@ export function descendants(root: number): ProcInfo[] {
 
 /** Whether a process exists and is not a zombie (kill(pid, 0) succeeds on zombies, which this VM's init never reaps). */
 export function isLive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+  const st = stat(pid);
+  return st !== null && live(st.state);
 }
 
 /**
  * Live members of a process group. A daemon's children can outlive its main process by a moment
- * (still holding its listening socket); orphaned zombies, which this VM's init never reaps, do not count.
+ * (still holding its listening socket); orphaned zombies do not count.
  */
 export function groupMembers(pgid: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // after the command name: state ppid pgrp ...
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") out.push(Number(name));
+    const st = stat(name);
+    if (st !== null && st.pgrp === pgid && live(st.state)) out.push(Number(name));
   }
   return out;
 }
