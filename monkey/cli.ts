@@ -16,7 +16,7 @@ import { Injector } from "./injector.js";
 import { PlanController, StatementError } from "./controller.js";
 import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
-import { ProcessFaults } from "./layers/process.js";
+import { ProcessFaults, processPointsOf } from "./layers/process.js";
 import { SmtpConnectError } from "../smtp/index.js";
 
 const USAGE = `usage: smtpchaos monkey <command> [options]
@@ -265,8 +265,7 @@ async function serve(values: Values): Promise<number> {
   // Pause/kill points the surface does not own itself (real MTAs' surfaces own theirs).
   const restartProcessFaults = async (): Promise<void> => {
     await processFaults?.stop();
-    const owned = surface?.points() ?? [];
-    const only = injector.specs().map((s) => s.name).filter((p) => /^(pause|kill)\./.test(p) && !owned.includes(p));
+    const only = processPointsOf(injector.specs(), surface?.points() ?? []);
     processFaults = new ProcessFaults({ injector, processes: () => target.processes(), only });
     await processFaults.start();
   };

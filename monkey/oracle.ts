@@ -3,6 +3,7 @@
 // without a reply, send garbage or hang. Session records are built by the flood from smtp/
 // replies and errors; nothing here parses SMTP.
 import type { Reply, SmtpErrorKind } from "../smtp/index.js";
+import { describeCrash } from "../targets/target.js";
 import type { CrashInfo } from "../targets/target.js";
 
 export type StepName = "connect" | "banner" | "ehlo" | "mail" | "rcpt" | "data" | "dot" | "quit";
@@ -136,10 +137,6 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
   return { ...best, dotSent, accepted, dotResult };
 }
 
-export function describeCrash(c: CrashInfo): string {
-  if (c.source === "log") return `log: ${c.line ?? "?"}`;
-  return c.signal !== null ? `killed by ${c.signal}` : `exit code ${c.exitCode ?? "?"}`;
-}
 
 /** Log lines that mean the daemon (or one of its processes) died, per DESIGN.md. */
 export const FATAL_PATTERNS: readonly RegExp[] = [

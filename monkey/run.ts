@@ -2,13 +2,14 @@
 // continuous flow of mail while faults fire, then stop the faults, drain the queue, reconcile
 // the ledger, restart the target once and reconcile again. Everything the run saw ends up in a
 // MonkeyReport; an interrupted run still produces one (the partial report).
+import { describeCrash } from "../targets/target.js";
 import type { Target, CrashInfo } from "../targets/target.js";
 import { Flood } from "./flood.js";
 import { Injector } from "./injector.js";
 import type { PointStats } from "./injector.js";
 import { Ledger } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
-import { crashContext, describeCrash } from "./oracle.js";
+import { crashContext } from "./oracle.js";
 import type { FindingKind, FindingSample, Outcome } from "./oracle.js";
 import { describeSpec, fitWindows } from "./plan.js";
 import { formatDuration } from "../common/duration.js";
@@ -17,7 +18,7 @@ import type { Seed } from "./rng.js";
 import type { FaultSurface } from "./surface.js";
 import { SmtpProxy } from "./layers/proxy.js";
 import { FlakyNextHop } from "./layers/nexthop.js";
-import { ProcessFaults, roleOf } from "./layers/process.js";
+import { ProcessFaults, processPointsOf, roleOf } from "./layers/process.js";
 import type { ProcessFaultEvent } from "./layers/process.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
@@ -176,7 +177,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     }
     // Time-driven process faults the surface does not own itself, on roles the target has.
     const processFaultsFor = async (plan: FaultPlan): Promise<ProcessFaults | null> => {
-      const points = plan.points.filter((p) => (p.family === "pause" || p.family === "kill") && !surfacePoints.includes(p.name)).map((p) => p.name);
+      const points = processPointsOf(plan.points, surfacePoints);
       if (points.length === 0) return null;
       const roles = (await target.processes()).map((p) => p.role.toLowerCase());
       const missing = points.filter((p) => !roles.includes(roleOf(p)));

@@ -35,6 +35,12 @@ export interface CrashInfo {
   logTail: string[];
 }
 
+/** One line for a crash: the fatal log line, the signal, or the exit code. */
+export function describeCrash(c: CrashInfo): string {
+  if (c.source === "log") return `log: ${c.line ?? "?"}`;
+  return c.signal !== null ? `killed by ${c.signal}` : `exit code ${c.exitCode ?? "?"}`;
+}
+
 /** A message the target delivered to its local mailbox (or next hop), as read back by the toolkit. */
 export interface DeliveredMessage {
   /** value of the X-Smtpchaos-Id header (the ledger id), null when the message has none */

@@ -31,6 +31,11 @@ export interface ProcessFaultsOptions {
   only?: readonly string[];
 }
 
+/** The pause/kill points among `specs` that a fault surface does not schedule itself (`owned`). */
+export function processPointsOf(specs: readonly FaultSpec[], owned: readonly string[]): string[] {
+  return specs.filter((s) => (s.family === "pause" || s.family === "kill") && !owned.includes(s.name)).map((s) => s.name);
+}
+
 /** "pause.pony express" -> "pony express"; role names compare case-insensitively. */
 export function roleOf(point: string): string {
   return point.slice(point.indexOf(".") + 1).toLowerCase();

@@ -8,11 +8,12 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readMessageId } from "../../smtp/message.js";
+import { describeCrash } from "../target.js";
 import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
 import { Supervisor } from "./supervisor.js";
 import { descendants, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
-import { ipv6LoopbackAvailable, LOOPBACK6 } from "./ipv6.js";
+import { ipv6LoopbackAvailable, LOOPBACK4, LOOPBACK6 } from "./ipv6.js";
 import { maildirIds } from "./maildir-ids.js";
 import { waitForBanner } from "./banner.js";
 import { SmtpSession } from "../../smtp/session.js";
@@ -72,7 +73,7 @@ export abstract class DaemonTarget implements Target {
 
   get endpoint(): Endpoint {
     if (this.port === null || !this.running) throw new Error(`${this.name} target is not started`);
-    return { host: "127.0.0.1", port: this.port, ...(this.ipv6 ? { host6: LOOPBACK6 } : {}) };
+    return { host: LOOPBACK4, port: this.port, ...(this.ipv6 ? { host6: LOOPBACK6 } : {}) };
   }
 
   get workDir(): string {
@@ -182,7 +183,7 @@ export abstract class DaemonTarget implements Target {
     } catch (err) {
       const e = err as Error & { stderr?: string };
       const crash = this.crash();
-      const why = crash === null ? "" : `\n${this.name} is down (${crash.line ?? (crash.signal !== null ? `signal ${crash.signal}` : `exit code ${crash.exitCode}`)}); log tail:\n${crash.logTail.join("\n")}`;
+      const why = crash === null ? "" : `\n${this.name} is down (${describeCrash(crash)}); log tail:\n${crash.logTail.join("\n")}`;
       throw new Error(`${this.name}: ${[command, ...args].join(" ")} failed: ${(e.stderr ?? "").trim() || e.message}${why}`);
     }
   }
