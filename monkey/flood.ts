@@ -1,7 +1,7 @@
 // The flood: a bounded, continuous flow of varied but valid mail through smtp/. Each session
 // becomes a SessionRecord for the oracle and a ledger entry; only sessions with findings keep a
 // transcript tail, so hours-long runs stay in bounded memory.
-import { buildMessage, SmtpError, SmtpSession, Transcript } from "../smtp/index.js";
+import { buildMessage, SmtpConnectError, SmtpError, SmtpSession, Transcript } from "../smtp/index.js";
 import type { Reply } from "../smtp/index.js";
 import type { Ledger } from "./ledger.js";
 import { judge, OutcomeTally, type JudgeOptions, type SessionRecord, type StepName, type StepResult, type Verdict } from "./oracle.js";
@@ -31,9 +31,12 @@ export interface TransactionResult {
   transcript: Transcript;
 }
 
+const EXPECTED: Record<StepName, string> = { connect: "", banner: "220", ehlo: "2xx", mail: "2xx", rcpt: "2xx", data: "354", dot: "2xx", quit: "221" };
+
 function stepError(step: StepName, err: unknown): StepResult {
   if (err instanceof SmtpError) {
-    const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : undefined;
+    // A connection accepted and then reset before Node saw it complete fails the connect itself.
+    const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : err instanceof SmtpConnectError && (err.code === "ECONNRESET" || err.code === "EPIPE") ? true : undefined;
     return { step, error: { kind: err.kind, message: err.message, ...(reset !== undefined ? { reset } : {}) } };
   }
   throw err;
@@ -48,7 +51,7 @@ function bodyFor(mail: MailSpec, rng: Rng): string | undefined {
 /** One SMTP transaction: banner, EHLO, MAIL, RCPT..., DATA, message, QUIT. Never throws for SMTP failures. */
 export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rng(0, "tx")): Promise<TransactionResult> {
   const startedAt = Date.now();
-  const transcript = new Transcript({ maxEntries: 64 });
+  const transcript = new Transcript({ maxEntries: 64, headEntries: 8 });
   const steps: StepResult[] = [];
   let messageId: string | null = null;
   let after421: SessionRecord["after421"];
@@ -69,8 +72,18 @@ export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rn
   const step = async (name: StepName, act: () => Promise<Reply>, want: (code: number) => boolean): Promise<boolean> => {
     try {
       const reply = await act();
+      if (want(reply.code)) {
+        steps.push({ step: name, reply });
+        return true;
+      }
+      if (reply.code < 400) {
+        // A 2xx/3xx that is not the one the step needs (250 to DATA): the server broke the
+        // protocol; the session is not "ok" for having got no failure reply.
+        steps.push({ step: name, reply, error: { kind: "protocol", message: `${reply.code} to ${name.toUpperCase()}, expected ${EXPECTED[name]}: ${reply.text}` } });
+        session.close();
+        return false;
+      }
       steps.push({ step: name, reply });
-      if (want(reply.code)) return true;
       if (reply.code === 421) {
         try {
           await session.waitForClose(opts.closeWaitMs ?? 2000);
@@ -134,18 +147,29 @@ export interface FloodOptions {
   onSession?: (rec: SessionRecord, v: Verdict) => void;
   /** pause between sessions of one worker, ms */
   pacingMs?: number;
+  /** stop when no connection succeeded for this long (a dead server is a verdict, not a load to keep sending) */
+  giveUpAfterMs?: number;
 }
 
 export interface FloodResult {
   sessions: number;
   tally: OutcomeTally;
   interrupted: boolean;
+  /** why the flood stopped before its time, when it did */
+  gaveUp: string | null;
 }
+
+/** Backoff between connection attempts of one worker while the server is unreachable. */
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 2_000;
 
 export class Flood {
   readonly tally = new OutcomeTally();
   sessions = 0;
   private stopped = false;
+  private gaveUp: string | null = null;
+  /** when the current run of failed connects began (null while connects succeed) */
+  private unreachableSince: number | null = null;
   private readonly mix: Rng;
 
   constructor(private readonly opts: FloodOptions) {
@@ -174,22 +198,42 @@ export class Flood {
     const max = o.maxSessions ?? Number.MAX_SAFE_INTEGER;
     const worker = async (w: number): Promise<void> => {
       const rng = new Rng(o.seed, `flood.worker.${w}`);
+      let failedConnects = 0;
       while (!this.stopped && Date.now() < deadline && this.sessions < max) {
         this.sessions++;
         const { record, transcript } = await runTransaction(
           { host: o.host, port: o.port, mail: this.nextMail(), ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000 },
           rng,
         );
+        const wait = this.backoff(record, failedConnects);
+        failedConnects = wait > 0 ? failedConnects + 1 : 0;
         const faults = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? [];
         const rec: SessionRecord = { ...record, faults };
         const v = judge(rec, o.judgeOptions?.() ?? {});
         if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);
         this.tally.add(rec, v, () => transcript.format(transcript.tail(24)));
         o.onSession?.(rec, v);
-        if (o.pacingMs !== undefined && o.pacingMs > 0) await new Promise((res) => setTimeout(res, o.pacingMs));
+        const pause = Math.max(wait, o.pacingMs ?? 0);
+        if (pause > 0 && !this.stopped) await new Promise((res) => setTimeout(res, pause));
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, (_, w) => worker(w)));
-    return { sessions: this.sessions, tally: this.tally, interrupted: this.stopped };
+    return { sessions: this.sessions, tally: this.tally, interrupted: this.stopped && this.gaveUp === null, gaveUp: this.gaveUp };
+  }
+
+  /** How long a worker waits before its next session: 0 after a connection, a growing backoff after a failed connect. Gives up on a dead server. */
+  private backoff(record: Omit<SessionRecord, "faults">, failedBefore: number): number {
+    const connectFailed = record.steps.length === 1 && record.steps[0]?.step === "connect" && record.steps[0].error !== undefined;
+    if (!connectFailed) {
+      this.unreachableSince = null;
+      return 0;
+    }
+    this.unreachableSince ??= record.startedAt;
+    const limit = this.opts.giveUpAfterMs ?? 10_000;
+    if (Date.now() - this.unreachableSince >= limit && this.gaveUp === null) {
+      this.gaveUp = `no connection to ${this.opts.host}:${this.opts.port} succeeded for ${Math.round(limit / 1000)} s (${record.steps[0]?.error?.message ?? "connect failed"}): the flood stopped`;
+      this.stopped = true;
+    }
+    return Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(failedBefore, 6));
   }
 }

@@ -38,6 +38,7 @@ export type FindingKind =
   | "close-without-reply"
   | "reset-without-reply"
   | "malformed-reply"
+  | "protocol-violation"
   | "421-without-close"
   | "tls-failure"
   | "hang"
@@ -94,13 +95,16 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
       const e = s.error;
       switch (e.kind) {
         case "protocol":
-          worse("ungraceful", "malformed-reply", s.step, e.message);
+          // A reply that does not parse, or one out of turn (unsolicited, the wrong class for the step).
+          worse("ungraceful", e.message.startsWith("malformed reply") ? "malformed-reply" : "protocol-violation", s.step, e.message);
           break;
         case "timeout":
           worse("hang", stalled ? null : "hang", s.step, e.message);
           break;
         case "connect":
-          worse("unreachable", "unreachable", s.step, e.message);
+          // Accepted, then reset: the server dropped a client it had taken, without a 421.
+          if (e.reset === true) worse("ungraceful", cut ? null : "reset-without-reply", s.step, e.message);
+          else worse("unreachable", "unreachable", s.step, e.message);
           break;
         case "tls":
           worse("ungraceful", "tls-failure", s.step, e.message);

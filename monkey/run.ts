@@ -253,7 +253,13 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       });
     }, 1000);
     try {
-      if (o.signal?.aborted !== true) await flood.run();
+      if (o.signal?.aborted !== true) {
+        const { gaveUp } = await flood.run();
+        if (gaveUp !== null) {
+          notes.push(gaveUp);
+          stage(gaveUp);
+        }
+      }
     } finally {
       clearInterval(ticker);
       o.signal?.removeEventListener("abort", onAbort);
@@ -310,7 +316,11 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     const tally = flood.tally;
     const finalLedger = ledgerAfterRestart ?? ledgerReport;
     const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
-    const findingCount = tally.findingCount() + (crashed || afterRunFailure !== null ? 1 : 0) + ledgerFindings;
+    // A run in which the server acknowledged nothing checked nothing: the ledger is empty and a
+    // server that answers out of turn or refuses everything would otherwise pass.
+    const nothingAccepted = !interrupted && flood.sessions > 0 && ledger.accepted === 0;
+    if (nothingAccepted) notes.push(`the server accepted no message in ${flood.sessions} session(s): nothing was delivered that the ledger could check (a finding)`);
+    const findingCount = tally.findingCount() + (crashed || afterRunFailure !== null ? 1 : 0) + ledgerFindings + (nothingAccepted ? 1 : 0);
     if (plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
     else if (idleTailMs > 0) notes.push(`the plan's windows end ${formatDuration(idleTailMs)} before the flood did: that last part ran without faults (--faults sets the faults window)`);
     if (inTarget.length > 0) notes.push(`${inTarget.join(", ")} fire inside the target (libfiu): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);

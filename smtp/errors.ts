@@ -61,15 +61,17 @@ export class SmtpTlsError extends SmtpError {
   }
 }
 
-/** The server broke the reply syntax of RFC 5321 section 4.2. */
+/** The server broke the reply syntax of RFC 5321 section 4.2, or replied out of turn. */
 export class SmtpProtocolError extends SmtpError {
   readonly kind = "protocol";
   constructor(
     readonly reason: string,
     /** the offending line, as received */
     readonly line: string,
+    /** what kind of violation: a reply that does not parse, or one out of turn */
+    what: "malformed reply" | "protocol violation" = "malformed reply",
   ) {
-    super(`malformed reply: ${reason}: ${JSON.stringify(line)}`);
+    super(`${what}: ${reason}${line !== "" ? `: ${JSON.stringify(line)}` : ""}`);
     this.name = "SmtpProtocolError";
   }
 }

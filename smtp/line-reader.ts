@@ -29,7 +29,8 @@ export class LineReader {
   private readonly maxLineBytes: number;
 
   constructor(options: LineReaderOptions = {}) {
-    this.maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
+    // RFC 5321 caps a reply line at 512 octets; 64 KiB leaves room for odd servers, not for runaway ones.
+    this.maxLineBytes = options.maxLineBytes ?? 64 * 1024;
   }
 
   /** Bytes received but not yet part of a complete line. */

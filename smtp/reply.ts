@@ -69,15 +69,32 @@ export function matchCode(code: number, pattern: string): boolean {
 
 const ENDING_BYTES = { CRLF: "\r\n", LF: "\n", CR: "\r", EOF: "" } as const;
 
+export interface ReplyLimits {
+  /** lines in one reply; an EHLO reply has a few dozen, so a thousand means a runaway server */
+  maxLines?: number;
+  /** bytes of one reply, terminators included */
+  maxBytes?: number;
+}
+
+export const DEFAULT_REPLY_LIMITS: Required<ReplyLimits> = { maxLines: 1000, maxBytes: 256 * 1024 };
+
 /**
  * Assembles reply lines into replies. A line is `NNN` followed by "-" (more lines follow),
- * " " or nothing (last line). Anything else is a protocol violation by the server.
+ * " " or nothing (last line). Anything else is a protocol violation by the server, and so is a
+ * reply beyond the limits: a server that never ends a multi-line reply must not exhaust memory.
  */
 export class ReplyParser {
   private code = 0;
   private lines: string[] = [];
   private raw = "";
   private bare = false;
+  private readonly maxLines: number;
+  private readonly maxBytes: number;
+
+  constructor(limits: ReplyLimits = {}) {
+    this.maxLines = limits.maxLines ?? DEFAULT_REPLY_LIMITS.maxLines;
+    this.maxBytes = limits.maxBytes ?? DEFAULT_REPLY_LIMITS.maxBytes;
+  }
 
   /** True while a multi-line reply is half received. */
   get inProgress(): boolean {
@@ -108,6 +125,15 @@ export class ReplyParser {
       const first = this.code;
       this.reset();
       throw new SmtpProtocolError(`continuation line has code ${code}, reply started with ${first}`, t);
+    }
+    if (this.lines.length >= this.maxLines) {
+      const first = this.raw.slice(0, this.raw.indexOf("\n") + 1);
+      this.reset();
+      throw new SmtpProtocolError(`reply longer than ${this.maxLines} lines (the cap per reply)`, first);
+    }
+    if (this.raw.length + t.length > this.maxBytes) {
+      this.reset();
+      throw new SmtpProtocolError(`reply larger than ${this.maxBytes} bytes (the cap per reply)`, t.slice(0, 80));
     }
     this.code = code;
     this.lines.push(t.length > 4 ? t.slice(4) : "");

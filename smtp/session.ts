@@ -6,6 +6,7 @@ import tls from "node:tls";
 import { once } from "node:events";
 import { LineReader, LineTooLongError } from "./line-reader.js";
 import { ReplyParser } from "./reply.js";
+import { ReplyAccounting } from "./reply-accounting.js";
 import type { Reply } from "./reply.js";
 import { Capabilities } from "./capabilities.js";
 import { encodeData, normalizeLineEndings } from "./message.js";
@@ -57,6 +58,9 @@ type Waiter = {
 
 type CloseState = { reset: boolean; error: Error | null };
 
+/** Replies a server may queue before the client reads them: pipelining needs a few hundred at most. */
+const MAX_UNREAD_REPLIES = 10_000;
+
 export class SmtpSession {
   readonly remote: string;
   readonly transcript: Transcript | null;
@@ -67,6 +71,8 @@ export class SmtpSession {
   private reader = new LineReader();
   private parser = new ReplyParser();
   private replies: Reply[] = [];
+  /** which replies the server owes: one that nobody asked for is a violation */
+  private readonly owed = new ReplyAccounting();
   private waiter: Waiter | null = null;
   private closeState: CloseState | null = null;
   private closeWaiters: Array<() => void> = [];
@@ -167,6 +173,7 @@ export class SmtpSession {
   /** Sends bytes exactly as given. Returns false when the socket buffer is full (see drain()). */
   write(data: string | Buffer): boolean {
     this.transcript?.client(data);
+    this.owed.wrote(data);
     return this.socket.write(data);
   }
 
@@ -179,10 +186,11 @@ export class SmtpSession {
     return this.write(lines.map((l) => l + "\r\n").join(""));
   }
 
-  /** Resolves once the socket buffer has room again (or immediately). */
-  async drain(): Promise<void> {
+  /** Resolves once the socket buffer has room again (or immediately); with a timeout, a server that stops reading is an error. */
+  async drain(timeoutMs = 0): Promise<void> {
     if (!this.socket.writableNeedDrain || this.closed) return;
-    await Promise.race([once(this.socket, "drain"), this.closedPromise()]);
+    const drained = Promise.race([once(this.socket, "drain"), this.closedPromise()]);
+    await withTimeout(drained, timeoutMs, () => new SmtpTimeoutError(this.remote, "the server to read what was sent", timeoutMs));
   }
 
   async command(line: string, timeoutMs: number = this.timeoutMs): Promise<Reply> {
@@ -214,7 +222,9 @@ export class SmtpSession {
     }
     this.transcript?.info(`sending ${data.length} bytes of message data`);
     for (let off = 0; off < data.length && !this.closed; off += sliceBytes) {
-      if (!this.socket.write(data.subarray(off, off + sliceBytes))) await this.drain();
+      const slice = data.subarray(off, off + sliceBytes);
+      this.owed.wrote(slice);
+      if (!this.socket.write(slice)) await this.drain();
     }
   }
 
@@ -319,6 +329,8 @@ export class SmtpSession {
 
   private receive(chunk: Buffer): void {
     this.transcript?.server(chunk);
+    // After a violation the stream cannot be trusted: keep no more of it than the transcript does.
+    if (this.protocolError !== null) return;
     let lines;
     try {
       lines = this.reader.push(chunk);
@@ -345,11 +357,18 @@ export class SmtpSession {
       throw err;
     }
     if (reply === null) return;
+    const violation = this.owed.received(reply.code);
+    if (violation !== null) {
+      this.fail(new SmtpProtocolError(violation, reply.raw.split("\n", 1)[0]?.trimEnd() ?? "", "protocol violation"));
+      return;
+    }
     const w = this.waiter;
     if (w !== null) {
       this.waiter = null;
       if (w.timer !== null) clearTimeout(w.timer);
       w.resolve(reply);
+    } else if (this.replies.length >= MAX_UNREAD_REPLIES) {
+      this.fail(new SmtpProtocolError(`more than ${MAX_UNREAD_REPLIES} replies unread (the cap per session)`, reply.raw.split("\n", 1)[0]?.trimEnd() ?? "", "protocol violation"));
     } else {
       this.replies.push(reply);
     }

@@ -1,12 +1,27 @@
 // Source text -> syntax tree -> a checked Program with includes resolved.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as peggyParse, SyntaxError as PeggySyntaxError } from "./parser.generated.js";
-import type { Loc, Program, Proc, ScriptFile, Statement, Str, TestCase } from "./ast.js";
+import type { Loc, Program, ScriptFile, Statement, Str, TestCase } from "./ast.js";
 import { ScriptError, lineOf } from "./errors.js";
+
+/** Limits that keep a script from exhausting the parser's stack, the runner or the machine. */
+export const SCRIPT_LIMITS = {
+  /** nested blocks ({ ... } inside { ... }) */
+  maxNesting: 64,
+  /** procs calling procs */
+  maxCallDepth: 256,
+  /** iterations of one repeat */
+  maxRepeat: 1_000_000,
+  /** bytes of one script file */
+  maxFileBytes: 16 * 1024 * 1024,
+  /** a sleep or timeout: what a timer can wait (about 24.8 days) */
+  maxDurationMs: 2 ** 31 - 1,
+} as const;
 
 /** Parses one file's text. Throws ScriptError with the location of the first syntax error. */
 export function parseScript(source: string, file: string): ScriptFile {
+  checkNesting(source, file);
   try {
     return peggyParse(source, { grammarSource: file }) as ScriptFile;
   } catch (err) {
@@ -15,6 +30,41 @@ export function parseScript(source: string, file: string): ScriptFile {
       throw new ScriptError({ file, line, column }, describeSyntaxError(err), lineOf(source, line));
     }
     throw err;
+  }
+}
+
+/** Finds a block nested deeper than the limit before the recursive-descent parser would overflow its stack on it. */
+function checkNesting(source: string, file: string): void {
+  let depth = 0;
+  let line = 1;
+  let col = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    col++;
+    if (c === "\n") {
+      line++;
+      col = 0;
+    } else if (c === "#") {
+      while (i + 1 < source.length && source[i + 1] !== "\n") i++;
+    } else if (c === '"') {
+      // Strings end at the closing quote or the line (the grammar has no multi-line strings).
+      for (i++, col++; i < source.length && source[i] !== '"' && source[i] !== "\n"; i++, col++) {
+        if (source[i] === "\\") {
+          i++;
+          col++;
+        }
+      }
+      if (source[i] === "\n") {
+        i--;
+        col--;
+      }
+    } else if (c === "{") {
+      if (++depth > SCRIPT_LIMITS.maxNesting) {
+        throw new ScriptError({ file, line, column: col }, `blocks nested deeper than ${SCRIPT_LIMITS.maxNesting} levels`, lineOf(source, line));
+      }
+    } else if (c === "}") {
+      depth = Math.max(0, depth - 1);
+    }
   }
 }
 
@@ -60,9 +110,12 @@ export const BUILTIN_VARIABLES = ["host", "port", "domain", "rcpt", "sender", "u
 
 /** Loads a script file and everything it includes, then checks it as a whole. */
 export function loadProgram(file: string, options: LoadOptions = {}): Program {
-  const read = options.readFile ?? ((p: string) => readFileSync(p, "utf8"));
+  const read = options.readFile ?? readScriptFile;
   const sources = new Map<string, string>();
   const program: Program = { file, procs: new Map(), testCases: [], defaults: [], sources };
+  // A file included on several paths (a diamond) is read once: its procs are defined once, and
+  // a deep diamond costs one visit per file instead of one per path.
+  const loaded = new Set<string>();
 
   const visit = (path: string, stack: string[], from: Loc | null): void => {
     const abs = resolve(path);
@@ -70,6 +123,8 @@ export function loadProgram(file: string, options: LoadOptions = {}): Program {
       const loc = from as Loc;
       throw new ScriptError(loc, `include cycle: ${[...stack, abs].map((p) => displayPath(p, file)).join(" -> ")}`, lineOf(sources.get(resolve(loc.file)) ?? "", loc.line));
     }
+    if (loaded.has(abs)) return;
+    loaded.add(abs);
     let source: string;
     try {
       source = read(path);
@@ -110,6 +165,14 @@ export function loadProgram(file: string, options: LoadOptions = {}): Program {
   return program;
 }
 
+/** Reads a script from the file system: regular files only (not /dev/zero, a FIFO or a directory), of a sane size. */
+function readScriptFile(path: string): string {
+  const st = statSync(path);
+  if (!st.isFile()) throw Object.assign(new Error(`not a regular file`), { code: "not a regular file" });
+  if (st.size > SCRIPT_LIMITS.maxFileBytes) throw Object.assign(new Error("too large"), { code: `larger than ${SCRIPT_LIMITS.maxFileBytes} bytes` });
+  return readFileSync(path, "utf8");
+}
+
 function displayPath(abs: string, root: string): string {
   const base = dirname(resolve(root));
   return abs.startsWith(base + "/") ? abs.slice(base.length + 1) : abs;
@@ -144,7 +207,7 @@ function check(program: Program, known: Set<string>, sources: Map<string, string
       }
     }
   };
-  const checkBody = (body: Statement[], callStack: string[]): void => {
+  const checkBody = (body: Statement[], calls: Array<{ name: string; loc: Loc }>): void => {
     for (const st of body) {
       switch (st.kind) {
         case "writeln":
@@ -179,26 +242,61 @@ function check(program: Program, known: Set<string>, sources: Map<string, string
           checkStr(st.value, st.loc);
           break;
         case "repeat":
+          if (st.count > SCRIPT_LIMITS.maxRepeat) throw located(st.loc, `repeat count ${st.count} is over the limit of ${SCRIPT_LIMITS.maxRepeat}`, sources);
+          checkBody(st.body, calls);
+          break;
         case "on":
-          checkBody(st.body, callStack);
+          checkBody(st.body, calls);
           break;
-        case "call": {
-          const proc: Proc | undefined = program.procs.get(st.name);
-          if (proc === undefined) throw located(st.loc, `call of undefined proc "${st.name}"`, sources);
-          if (callStack.includes(st.name)) {
-            throw located(st.loc, `proc "${st.name}" calls itself: ${[...callStack, st.name].join(" -> ")}`, sources);
-          }
-          checkBody(proc.body, [...callStack, st.name]);
+        case "sleep":
+        case "timeout":
+          if (st.ms > SCRIPT_LIMITS.maxDurationMs) throw located(st.loc, `${st.kind} of ${st.ms} ms is longer than a timer can wait (${SCRIPT_LIMITS.maxDurationMs} ms)`, sources);
+          if (st.kind === "timeout" && st.ms === 0) throw located(st.loc, "timeout 0 would wait for ever; give a duration", sources);
           break;
-        }
+        case "call":
+          if (!program.procs.has(st.name)) throw located(st.loc, `call of undefined proc "${st.name}"`, sources);
+          calls.push({ name: st.name, loc: st.loc });
+          break;
         default:
           break;
       }
     }
   };
+  type Call = { name: string; loc: Loc };
+  const callsOf = new Map<string, Call[]>();
   for (const d of program.defaults) checkStr(d.value, d.loc);
-  for (const p of program.procs.values()) checkBody(p.body, [p.name]);
-  for (const tc of program.testCases) checkBody(tc.body, []);
+  // Every body is checked once; calls form a graph checked apart, so a proc called from many
+  // places is not walked once per call path.
+  for (const p of program.procs.values()) {
+    const calls: Call[] = [];
+    checkBody(p.body, calls);
+    callsOf.set(p.name, calls);
+  }
+  // Longest call chain below each proc; a proc on the current path again is recursion.
+  const depth = new Map<string, number>();
+  const chainFrom = (name: string, path: string[]): number => {
+    const known = depth.get(name);
+    if (known !== undefined) return known;
+    let deepest = 0;
+    for (const c of callsOf.get(name) ?? []) {
+      if (c.name === name || path.includes(c.name)) {
+        const cycle = c.name === name ? [name, name] : [...path.slice(path.indexOf(c.name)), name, c.name];
+        throw located(c.loc, `proc "${c.name}" calls itself: ${cycle.join(" -> ")}`, sources);
+      }
+      if (path.length >= SCRIPT_LIMITS.maxCallDepth) throw located(c.loc, `procs call procs more than ${SCRIPT_LIMITS.maxCallDepth} deep`, sources);
+      deepest = Math.max(deepest, 1 + chainFrom(c.name, [...path, name]));
+    }
+    depth.set(name, deepest);
+    return deepest;
+  };
+  for (const p of program.procs.values()) chainFrom(p.name, []);
+  for (const tc of program.testCases) {
+    const calls: Call[] = [];
+    checkBody(tc.body, calls);
+    for (const c of calls) {
+      if ((depth.get(c.name) ?? 0) + 1 > SCRIPT_LIMITS.maxCallDepth) throw located(c.loc, `procs call procs more than ${SCRIPT_LIMITS.maxCallDepth} deep`, sources);
+    }
+  }
   const names = new Map<string, TestCase>();
   for (const tc of program.testCases) {
     if (tc.name === null) continue;

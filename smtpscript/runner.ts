@@ -173,6 +173,7 @@ class TestRun {
   private timeoutMs: number;
   /** the statement being executed, for failure locations */
   private at: Loc | null = null;
+  private executed = 0;
 
   constructor(
     private readonly program: Program,
@@ -220,6 +221,8 @@ class TestRun {
     for (const st of body) {
       this.at = st.loc;
       await this.step(st);
+      // Statements that complete at once chain as microtasks; let timers, I/O and Ctrl-C in now and then.
+      if ((++this.executed & 1023) === 0) await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -235,13 +238,14 @@ class TestRun {
         const conn = this.conn();
         this.assertOpen(conn, "writeln");
         if (/^\s*EHLO\b/i.test(text)) conn.ehloPending = true;
-        conn.session.writeLine(text);
+        // A loop of writes must not outrun the socket: wait while its buffer is full.
+        if (!conn.session.writeLine(text)) await conn.session.drain(this.timeoutMs);
         return;
       }
       case "write": {
         const conn = this.conn();
         this.assertOpen(conn, "write");
-        conn.session.write(Buffer.from(this.str(st.text), "latin1"));
+        if (!conn.session.write(Buffer.from(this.str(st.text), "latin1"))) await conn.session.drain(this.timeoutMs);
         return;
       }
       case "expect-smtp": {

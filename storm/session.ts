@@ -383,9 +383,20 @@ async function dribble(s: SmtpSession, data: string | Buffer, plan: SessionPlan)
 /** Connect errors that are this machine's limits, not the server's behaviour. */
 const LOCAL_ERRORS = new Set(["EMFILE", "ENFILE", "EADDRNOTAVAIL", "ENOBUFS"]);
 
+/** A reset while connecting: the server accepted the connection, then dropped it. */
+const RESET_ERRORS = new Set(["ECONNRESET", "EPIPE"]);
+
 export function classify(err: unknown): Outcome {
-  if (err instanceof Refused) return err.reply.klass === "tempfail" ? "tempfail" : "permfail";
-  if (err instanceof SmtpConnectError) return LOCAL_ERRORS.has(err.code) ? "local" : err.code === "ETIMEDOUT" ? "timeout" : "refused";
+  if (err instanceof Refused) {
+    // A 2xx/3xx that ended a step is a reply of the wrong class for it (250 to DATA, 354 to
+    // MAIL): the server broke the protocol, it did not refuse anything.
+    const k = err.reply.klass;
+    return k === "tempfail" ? "tempfail" : k === "permfail" ? "permfail" : "protocol";
+  }
+  if (err instanceof SmtpConnectError) {
+    if (LOCAL_ERRORS.has(err.code)) return "local";
+    return err.code === "ETIMEDOUT" ? "timeout" : RESET_ERRORS.has(err.code) ? "reset" : "refused";
+  }
   if (err instanceof SmtpDisconnectedError) return err.reset ? "reset" : "closed";
   if (err instanceof SmtpError) return err.kind === "timeout" ? "timeout" : err.kind === "tls" ? "tls" : "protocol";
   throw err;

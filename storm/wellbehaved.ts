@@ -71,7 +71,11 @@ function phaseOf(command: string | undefined): "mail" | "rcpt" | "data" | "dot" 
 
 /** nodemailer's error codes mapped onto the storm's outcome taxonomy. */
 export function classifyNodemailer(e: NodemailerError): Outcome {
-  if (typeof e.responseCode === "number" && e.responseCode >= 400) return e.responseCode < 500 ? "tempfail" : "permfail";
+  if (typeof e.responseCode === "number") {
+    if (e.responseCode >= 400) return e.responseCode < 500 ? "tempfail" : "permfail";
+    // nodemailer stopped on a 2xx/3xx: the wrong class for the step (250 to DATA), not a refusal.
+    return "protocol";
+  }
   switch (e.code) {
     case "ETIMEDOUT":
       return "timeout";

@@ -150,7 +150,8 @@ export class EmbeddedTarget implements Target {
     this.mta = null;
     await this.supervisor?.stop();
     if (this.ownsDir && this.dir !== null) {
-      await rm(this.dir, { recursive: true, force: true });
+      // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.
+      await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       this.dir = null;
     }
   }

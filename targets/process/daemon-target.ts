@@ -149,7 +149,8 @@ export abstract class DaemonTarget implements Target {
     await this.supervisor?.stop();
     await this.afterStop();
     if (this.ownsDir && this.dir !== null && existsSync(this.dir)) {
-      await rm(this.dir, { recursive: true, force: true });
+      // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.
+      await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       this.dir = null;
       this.port = this.opts.port ?? null;
     }

@@ -1,10 +1,17 @@
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseScript, loadProgram } from "../../smtpscript/parse.js";
 import { ScriptError } from "../../smtpscript/errors.js";
 import { printScript } from "../../smtpscript/print.js";
 import type { Statement } from "../../smtpscript/ast.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const tmp = mkdtempSync(join(tmpdir(), "smtpscript-parse-"));
+writeFileSync(join(tmp, "dev.smtp"), 'include "/dev/zero"\n');
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function files(map: Record<string, string>): (p: string) => string {
   return (p: string) => {
@@ -194,3 +201,48 @@ function stripLoc(v: unknown): unknown {
   }
   return v;
 }
+
+test("limits: nesting, call depth, repeat counts, durations and non-regular includes are located errors, not crashes", () => {
+  const load = (src: string, more: Record<string, string> = {}) => loadProgram("main.smtp", { readFile: files({ "main.smtp": src, ...more }) });
+  const located = (fn: () => unknown, re: RegExp, line?: number): void => {
+    assert.throws(fn, (e: unknown) => e instanceof ScriptError && re.test(e.reason) && (line === undefined || e.loc.line === line));
+  };
+  // 5,000 nested blocks would overflow the parser's stack
+  located(() => load("test-case {\n" + "repeat 1 { ".repeat(5000) + "}".repeat(5001)), /nested deeper than 64 levels/, 2);
+  // a 5,000-proc call chain
+  const chain = Array.from({ length: 5000 }, (_, i) => `proc p${i} { ${i < 4999 ? `call p${i + 1}` : 'writeln "x"'} }`).join("\n");
+  located(() => load(chain + "\ntest-case { call p0 }"), /more than 256 deep/);
+  located(() => load("test-case {\n  repeat 99999999999999999999999 { writeln \"NOOP\" }\n}"), /repeat count .* over the limit of 1000000/, 2);
+  located(() => load("test-case {\n  timeout 0\n}"), /timeout 0 would wait for ever/, 2);
+  located(() => load("test-case {\n  sleep 999999999m\n}"), /longer than a timer can wait/, 2);
+  // include of a device or a directory, read from the real file system
+  located(() => loadProgram(join(tmp, "dev.smtp")), /cannot read \/dev\/zero: not a regular file/, 1);
+  located(() => loadProgram("/dev/zero"), /not a regular file/);
+  located(() => loadProgram(tmp), /not a regular file/);
+});
+
+test("a diamond of includes reads each file once: no self-conflict, linear time", () => {
+  // level i includes both files of level i+1, which include the same last file: 2^22 paths
+  const depth = 22;
+  const map: Record<string, string> = { "/d/main.smtp": 'include "a0.smtp"\ninclude "b0.smtp"\ntest-case { call leaf }' };
+  for (let i = 0; i < depth; i++) {
+    const next = i + 1 < depth ? `include "a${i + 1}.smtp"\ninclude "b${i + 1}.smtp"` : 'include "leaf.smtp"';
+    map[`/d/a${i}.smtp`] = next;
+    map[`/d/b${i}.smtp`] = next;
+  }
+  map["/d/leaf.smtp"] = 'proc leaf { writeln "x" }';
+  const t0 = performance.now();
+  let reads = 0;
+  const read = files(map);
+  const p = loadProgram("/d/main.smtp", { readFile: (f) => (reads++, read(f)) });
+  assert.ok(p.procs.has("leaf"));
+  assert.equal(reads, 2 * depth + 2);
+  assert.ok(performance.now() - t0 < 5000);
+});
+
+test("a diamond of calls is checked once per proc", () => {
+  // each proc calls the next one twice: 2^40 call paths, 41 procs
+  const procs = Array.from({ length: 41 }, (_, i) => `proc q${i} { ${i < 40 ? `call q${i + 1}\ncall q${i + 1}` : 'writeln "x"'} }`).join("\n");
+  const p = loadProgram("main.smtp", { readFile: files({ "main.smtp": procs + "\ntest-case { call q0 }" }) });
+  assert.equal(p.procs.size, 41);
+});
