@@ -16,7 +16,7 @@ import { Injector } from "./injector.js";
 import { PlanController, StatementError } from "./controller.js";
 import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
-import { ProcessFaults, processPointsOf } from "./layers/process.js";
+import { ProcessFaults, processPointsOf, refuseMissingRoles } from "./layers/process.js";
 import { SmtpConnectError } from "../smtp/index.js";
 
 const USAGE = `usage: smtpchaos monkey <command> [options]
@@ -27,7 +27,9 @@ commands:
          the faults, drain the queue, restart the target once and reconcile every message
   serve  --target NAME [--plan FILE] [--fault SPEC]...
          start the target with its fault points and a control API; runs until Ctrl-C
-  points | plan | stats | clear             --api URL   ask a running 'monkey serve'
+  points | plan | stats | clear             --api URL   ask a running 'monkey serve'; URL is
+                                                        the one it printed, with its ?token=
+                                                        (or set SMTPCHAOS_MONKEY_TOKEN)
   set FILE                                  --api URL   replace its plan (JSON or YAML)
   fail POINT [once|always|times N]          --api URL   the smtpscript statements, by hand
   delay POINT DURATION [once|always|times N] --api URL
@@ -51,7 +53,8 @@ run/serve options:
   --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
   --no-restart           skip the restart-and-reconcile step
   --json FILE            write the report as JSON (run)
-  --control-port P       port of the control API on 127.0.0.1 (default: any free port)
+  --control-port P       port of the control API on 127.0.0.1 (default: any free port);
+                         every request needs the random token printed with its URL
 
 exit codes: 0 no findings, 1 findings (ungraceful replies, 5xx under a transient fault, hangs,
 crash, lost/duplicated mail), 2 usage error or target not startable, 130 interrupted (the partial
@@ -264,8 +267,10 @@ async function serve(values: Values): Promise<number> {
   let processFaults: ProcessFaults | null = null;
   // Pause/kill points the surface does not own itself (real MTAs' surfaces own theirs).
   const restartProcessFaults = async (): Promise<void> => {
-    await processFaults?.stop();
     const only = processPointsOf(injector.specs(), surface?.points() ?? []);
+    // e.g. kill.init on the embedded target, which runs inside this very process (400)
+    refuseMissingRoles(only, await target.processes(), target.name);
+    await processFaults?.stop();
     processFaults = new ProcessFaults({ injector, processes: () => target.processes(), only });
     await processFaults.start();
   };
@@ -277,7 +282,8 @@ async function serve(values: Values): Promise<number> {
     if (plan.points.length > 0) await controller.set(doc);
     console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
     console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
-    console.log(`e.g.  smtpscript --host ${target.endpoint.host} --port ${target.endpoint.port} --monkey ${control.url} tests.smtp`);
+    // quoted: a shell would glob the '?' of the token
+    console.log(`e.g.  smtpscript --host ${target.endpoint.host} --port ${target.endpoint.port} --monkey '${control.url}' tests.smtp`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);

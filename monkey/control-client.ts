@@ -1,30 +1,56 @@
 // Client of the monkey control API (monkey/control-server.ts), used by the CLI and by smtpscript
-// (`--monkey URL`): the same calls a CI job would make with curl.
+// (`--monkey URL`): the same calls a CI job would make with curl. The URL is the one
+// `monkey serve` prints, with its token (?token=...); the token travels as a Bearer header.
 import { request } from "undici";
 import type { ScriptFaults } from "../smtpscript/runner.js";
+import { TOKEN_PARAM } from "./control-auth.js";
 
 export class ControlApiError extends Error {}
 
+/** Where the token comes from when the URL has none (keeps it off command lines). */
+export const TOKEN_ENV = "SMTPCHAOS_MONKEY_TOKEN";
+
 export class ControlClient {
-  constructor(readonly baseUrl: string) {
-    const u = new URL(baseUrl);
-    if (u.protocol !== "http:") throw new ControlApiError(`monkey control URL must be http://, got ${baseUrl}`);
+  /** the URL without its token: what error messages show */
+  readonly baseUrl: string;
+  private readonly token: string;
+
+  constructor(url: string) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new ControlApiError(`not a URL: "${url}" (expected the URL 'smtpchaos monkey serve' printed, http://127.0.0.1:PORT/?${TOKEN_PARAM}=...)`);
+    }
+    if (u.protocol !== "http:") throw new ControlApiError(`monkey control URL must be http://, got ${u.protocol}//${u.host}`);
+    const token = u.searchParams.get(TOKEN_PARAM) ?? process.env[TOKEN_ENV] ?? "";
+    if (token === "") throw new ControlApiError(`${u.origin}: no token; use the whole URL 'smtpchaos monkey serve' printed (…/?${TOKEN_PARAM}=...) or set ${TOKEN_ENV}`);
+    this.token = token;
+    this.baseUrl = u.origin;
   }
 
   private async call<T>(method: "GET" | "PUT" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
     let res;
     try {
+      // A string is a plan file's text: YAML (JSON is YAML too).
+      const type = typeof body === "string" ? "application/yaml" : "application/json";
       res = await request(new URL(path, this.baseUrl), {
         method,
-        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": type } : {}) },
+        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
         headersTimeout: 30_000,
         bodyTimeout: 30_000,
       });
     } catch (err) {
       throw new ControlApiError(`monkey control API at ${this.baseUrl} unreachable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    const json = (await res.body.json()) as T & { error?: string };
-    if (res.statusCode >= 400) throw new ControlApiError(json.error ?? `HTTP ${res.statusCode}`);
+    let json: T & { error?: string };
+    try {
+      json = (await res.body.json()) as T & { error?: string };
+    } catch (err) {
+      throw new ControlApiError(`monkey control API at ${this.baseUrl}: HTTP ${res.statusCode} with a body that is not JSON (${(err as Error).message})`);
+    }
+    if (res.statusCode >= 400) throw new ControlApiError(`${json.error ?? "error"} (HTTP ${res.statusCode})`);
     return json;
   }
 

@@ -1,4 +1,5 @@
-// The monkey's HTTP control API, on loopback only:
+// The monkey's HTTP control API, on loopback only, for holders of the per-run token
+// (control-auth.ts says why and how; the printed URL carries it as ?token=):
 //   GET    /v1/points   fault points of the target, and the plan in force
 //   GET    /v1/plan     the plan document
 //   PUT    /v1/plan     replace the plan (JSON or YAML body); 400 lists every problem
@@ -11,6 +12,7 @@ import { PlanError, describeSpec, parseJsonOrYaml } from "./plan.js";
 import type { Injector } from "./injector.js";
 import { StatementError } from "./controller.js";
 import type { PlanController } from "./controller.js";
+import { ControlAuthError, TOKEN_PARAM, checkContentType, checkRequest, newToken } from "./control-auth.js";
 
 export interface ControlServerOptions {
   controller: PlanController;
@@ -19,24 +21,38 @@ export interface ControlServerOptions {
   /** extra live state for /v1/stats (the runner's counts) */
   live?: () => unknown;
   port?: number;
+  /** the secret every request must carry; a fresh random one by default */
+  token?: string;
 }
 
 const MAX_BODY = 1 << 20;
 
 export class ControlServer {
   private server: http.Server | null = null;
+  readonly token: string;
 
-  constructor(private readonly o: ControlServerOptions) {}
+  constructor(private readonly o: ControlServerOptions) {
+    this.token = o.token ?? newToken();
+  }
 
-  get url(): string {
+  private get port(): number {
     const a = this.server?.address() as AddressInfo | null | undefined;
     if (!a) throw new Error("control server is not listening");
-    return `http://127.0.0.1:${a.port}`;
+    return a.port;
+  }
+
+  /** The URL to give clients: it carries the token (keep it as private as the API it opens). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/?${TOKEN_PARAM}=${this.token}`;
   }
 
   async start(): Promise<void> {
     const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => send(res, 500, { error: (err as Error).message }));
+      this.handle(req, res).catch((err: unknown) => {
+        if (err instanceof ControlAuthError) return send(res, err.status, { error: err.message });
+        if (err instanceof BodyError) return send(res, 400, { error: err.message });
+        send(res, 500, { error: (err as Error).message });
+      });
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -54,6 +70,7 @@ export class ControlServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    checkRequest(req, this.token, this.port);
     const path = new URL(req.url ?? "/", "http://x").pathname;
     const c = this.o.controller;
     const route = `${req.method ?? "GET"} ${path}`;
@@ -69,11 +86,11 @@ export class ControlServer {
       case "GET /v1/plan":
         return send(res, 200, c.document());
       case "PUT /v1/plan":
-        return this.change(res, async () => c.set(parseBody(await readBody(req))));
+        return this.change(res, async () => c.set(await readObject(req, true)));
       case "DELETE /v1/plan":
         return this.change(res, async () => c.clear());
       case "POST /v1/script": {
-        const body = parseBody(await readBody(req)) as { args?: unknown };
+        const body = (await readObject(req, false)) as { args?: unknown };
         if (!Array.isArray(body.args) || !body.args.every((a) => typeof a === "string")) return send(res, 400, { error: 'expected {"args": ["fail", "POINT", "once"]}' });
         return this.change(res, async () => c.apply(body.args as string[]));
       }
@@ -115,10 +132,17 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function parseBody(text: string): unknown {
+/** The request's body as an object: 415 for another media type, 400 when empty, null or not an object. */
+async function readObject(req: http.IncomingMessage, yaml: boolean): Promise<Record<string, unknown>> {
+  checkContentType(req, yaml);
+  const text = await readBody(req);
+  if (text.trim() === "") throw new BodyError("empty body: expected a JSON object");
+  let body: unknown;
   try {
-    return parseJsonOrYaml(text);
+    body = yaml ? parseJsonOrYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new BodyError(`body does not parse as JSON or YAML: ${(err as Error).message}`);
+    throw new BodyError(`body does not parse as ${yaml ? "JSON or YAML" : "JSON"}: ${(err as Error).message}`);
   }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new BodyError(`expected a JSON object, got ${body === null ? "null" : Array.isArray(body) ? "an array" : typeof body}`);
+  return body as Record<string, unknown>;
 }

@@ -61,11 +61,20 @@ export class PlanController implements ScriptFaults {
     const plan = validatePlan(doc);
     const unknown = plan.points.map((p) => p.name).filter((p) => !this.points.includes(p) && !/^(pause|kill)\./.test(p));
     if (unknown.length > 0) throw new StatementError(`this target has no fault point ${unknown.join(", ")} (it offers ${this.points.join(", ")})`);
+    const before = { plan: this.injector.currentPlan(), doc: this.doc };
     this.injector.setPlan(plan);
     this.injector.setEnabled(true);
     this.doc = doc as PlanDoc;
-    await this.surface?.apply(this.injector);
-    await this.onChange?.(plan);
+    try {
+      await this.surface?.apply(this.injector);
+      await this.onChange?.(plan);
+    } catch (err) {
+      // refused (e.g. a kill.<role> the target has no process for): the previous plan stays in force
+      this.injector.setPlan(before.plan);
+      this.doc = before.doc;
+      await this.surface?.apply(this.injector);
+      throw err;
+    }
     return plan;
   }
 

@@ -1,8 +1,10 @@
 // `smtpchaos target start|stop|status NAME`: a target that outlives the command, tracked by a
-// state file (PID, endpoint, working directory) so that stop ends exactly the process it started.
+// state file (the host process's PID and identity, endpoint, working directory) so that stop
+// ends exactly the process start started, and nothing else that later got its PID.
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, closeSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { openSync, readFileSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EXIT } from "../bin/exit-codes.js";
@@ -10,8 +12,12 @@ import { SmtpSession } from "../smtp/session.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
 import type { ReadyLine } from "./embedded/protocol.js";
 import { targetNames } from "./registry.js";
-import { isLive } from "./process/procfs.js";
-import type { Endpoint } from "./target.js";
+import { isSameProcess, processIdentity } from "./process/procfs.js";
+import type { ProcessIdentity } from "./process/procfs.js";
+import { acquireLock, LockBusyError } from "./process/lock-file.js";
+import type { LockFile } from "./process/lock-file.js";
+import { StateError, prepareStateDir, readState, removeInstanceDir, removeState, writeState } from "./instance-state.js";
+import type { InstanceState } from "./instance-state.js";
 
 const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR]
 
@@ -22,14 +28,6 @@ const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR]
   --state DIR   where state files live (default $SMTPCHAOS_STATE or ./.smtpchaos)
 
 targets: ${targetNames().join(", ")} (opensmtpd and postfix need root and 'npm run setup:mtas')`;
-
-interface State {
-  name: string;
-  pid: number;
-  endpoint: Endpoint;
-  log: string;
-  startedAt: string;
-}
 
 const HOST = fileURLToPath(new URL("./host.js", import.meta.url));
 
@@ -56,67 +54,162 @@ export async function main(argv: string[]): Promise<number> {
   }
   const stateDir = resolve(parsed.values.state ?? process.env.SMTPCHAOS_STATE ?? ".smtpchaos");
   const stateFile = join(stateDir, `${name}.json`);
-  if (action === "start") return start(name, stateDir, stateFile);
-  if (action === "status") return status(stateFile);
-  return stop(stateFile);
-}
-
-function readState(file: string): State | null {
-  if (!existsSync(file)) return null;
-  return JSON.parse(readFileSync(file, "utf8")) as State;
-}
-
-function alive(pid: number): boolean {
-  if (process.platform === "linux") return isLive(pid);
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+    if (action === "start") return await start(name, stateDir, stateFile);
+    if (action === "status") return await status(stateFile);
+    return await stop(stateFile);
+  } catch (err) {
+    if (!(err instanceof StateError)) throw err;
+    console.error(`smtpchaos target ${action}: ${err.message}`);
+    return EXIT.usage;
   }
+}
+
+/** The lock that keeps two commands from starting or stopping the target of one state file at once. */
+function lockState(stateFile: string): LockFile {
+  const path = `${stateFile}.lock`;
+  try {
+    return acquireLock(path);
+  } catch (err) {
+    if (err instanceof LockBusyError) {
+      const who = err.owner > 0 ? `pid ${err.owner}` : "another command";
+      throw new StateError(`${who} is starting or stopping this target right now (lock ${path}); try again when it is done`);
+    }
+    throw new StateError(`cannot lock ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Whether the state's PID is still the process that start recorded. Without an identity: never. */
+function ours(s: InstanceState): s is InstanceState & { identity: ProcessIdentity } {
+  return s.identity !== undefined && isSameProcess(s.identity);
+}
+
+/** Why a state's PID is not ours (for the user). */
+function whyStale(s: InstanceState): string {
+  const now = processIdentity(s.pid);
+  if (s.identity === undefined) return `pid ${s.pid} was recorded without its start time, so it cannot be told from another process with that PID`;
+  if (now === null) return `pid ${s.pid} is gone`;
+  return `pid ${s.pid} is now another process (${now.cmdline.slice(0, 80)})`;
+}
+
+/** Forgets a dead (or never verifiable) instance: its state file and its directory; nothing is signalled. */
+function forgetStale(s: InstanceState, stateFile: string): string {
+  const dir = removeInstanceDir(s);
+  removeState(stateFile);
+  return `${s.name} is not running: ${whyStale(s)}; removed the stale state file${dir !== null ? ` and ${dir}` : ""}`;
+}
+
+/** A signal to a process only while it is still the one recorded (PIDs are reused). */
+function signalIfOurs(id: ProcessIdentity, sig: NodeJS.Signals): boolean {
+  if (!isSameProcess(id)) return false;
+  try {
+    process.kill(id.pid, sig);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw err;
+  }
+}
+
+async function waitGone(id: ProcessIdentity, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isSameProcess(id)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }
 
 async function start(name: string, stateDir: string, stateFile: string): Promise<number> {
-  const existing = readState(stateFile);
-  if (existing !== null && alive(existing.pid)) {
-    console.error(`smtpchaos target: ${name} is already running (pid ${existing.pid}) on ${existing.endpoint.host}:${existing.endpoint.port}`);
-    return EXIT.usage;
+  // Checked before anything is spawned: a state we could not write would orphan the host.
+  prepareStateDir(stateDir, stateFile);
+  const lock = lockState(stateFile);
+  try {
+    const existing = readState(stateFile);
+    if (existing !== null) {
+      if (ours(existing)) {
+        const ep = existing.endpoint;
+        throw new StateError(`${name} is already running (pid ${existing.pid}) on ${ep.host}:${ep.port}; state ${stateFile}`);
+      }
+      console.error(`smtpchaos target: ${forgetStale(existing, stateFile)}`);
+    }
+    return await launch(name, stateDir, stateFile);
+  } finally {
+    lock.release();
   }
-  mkdirSync(stateDir, { recursive: true });
+}
+
+type HostReady = ReadyLine & { mailboxes: string[]; host6: string | null; dir?: string | null };
+
+async function launch(name: string, stateDir: string, stateFile: string): Promise<number> {
   const log = join(stateDir, `${name}.log`);
-  const fd = openSync(log, "w");
-  const child = spawn(process.execPath, [HOST, name], { detached: true, stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  child.unref();
-  const pid = child.pid;
-  if (pid === undefined) {
-    console.error(`smtpchaos target: cannot start ${name}`);
-    return EXIT.usage;
+  let fd: number;
+  try {
+    fd = openSync(log, "w", 0o600);
+  } catch (err) {
+    throw new StateError(`cannot write log ${log}: ${(err as Error).message}`);
   }
+  // The state file on the command line makes it part of the identity the state records.
+  const child = spawn(process.execPath, [HOST, name, stateFile], { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  let spawnError: Error | null = null;
+  child.once("error", (err) => (spawnError = err));
+  child.unref();
+  let ready: HostReady | null = null;
+  try {
+    ready = await waitReady(child, log, () => spawnError);
+    const identity = child.pid === undefined ? null : processIdentity(child.pid);
+    if (identity === null) throw new StateError(`${name} exited right after reporting ready; log ${log}`);
+    const r = ready;
+    writeState(stateFile, {
+      name,
+      pid: identity.pid,
+      identity,
+      endpoint: { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}), ...(r.host6 !== null ? { host6: r.host6 } : {}) },
+      log,
+      ...(typeof r.dir === "string" ? { instanceDir: r.dir } : {}),
+      startedAt: new Date().toISOString(),
+    });
+    console.log(`${name} started: pid ${identity.pid}, listening on 127.0.0.1:${r.port}${r.host6 !== null ? ` and [${r.host6}]:${r.port}` : ""}, mailboxes ${r.mailboxes.join(" ")}, log ${log}`);
+    return EXIT.ok;
+  } catch (err) {
+    await abandon(child, name, ready?.dir ?? undefined);
+    throw err;
+  }
+}
+
+/** The host's READY line, or a StateError once it died or did not report in time. */
+async function waitReady(child: ChildProcess, log: string, spawnError: () => Error | null): Promise<HostReady> {
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const ready = readFileSync(log, "utf8")
+  for (;;) {
+    const line = readFileSync(log, "utf8")
       .split("\n")
       .find((l) => l.startsWith(READY_PREFIX));
-    if (ready !== undefined) {
-      const r = JSON.parse(ready.slice(READY_PREFIX.length)) as ReadyLine & { mailboxes: string[]; host6: string | null };
-      const state: State = {
-        name,
-        pid,
-        endpoint: { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}), ...(r.host6 !== null ? { host6: r.host6 } : {}) },
-        log,
-        startedAt: new Date().toISOString(),
-      };
-      writeFileSync(stateFile, JSON.stringify(state, null, 2));
-      console.log(`${name} started: pid ${pid}, listening on 127.0.0.1:${r.port}${r.host6 !== null ? ` and [${r.host6}]:${r.port}` : ""}, mailboxes ${r.mailboxes.join(" ")}, log ${log}`);
-      return EXIT.ok;
+    if (line !== undefined) return JSON.parse(line.slice(READY_PREFIX.length)) as HostReady;
+    const err = spawnError();
+    if (err !== null) throw new StateError(`cannot run ${process.execPath}: ${err.message}`);
+    const exited = child.exitCode !== null || child.signalCode !== null;
+    if (exited || Date.now() > deadline) {
+      const tail = readFileSync(log, "utf8").trim().split("\n").slice(-10).join("\n");
+      throw new StateError(`${child.spawnargs[2] ?? "target"} ${exited ? "exited" : "did not become ready in 30 s"}; log ${log}:\n${tail}`);
     }
-    if (!alive(pid)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (alive(pid)) process.kill(pid, "SIGKILL");
-  console.error(`smtpchaos target: ${name} did not become ready; log ${log}:\n${readFileSync(log, "utf8").split("\n").slice(-10).join("\n")}`);
-  return EXIT.usage;
+}
+
+/**
+ * A start that failed after spawning: the host is still our (unreaped) child, so its PID is
+ * certainly its own. SIGTERM lets it stop the target and remove its directory; SIGKILL if not.
+ */
+async function abandon(child: ChildProcess, name: string, dir: string | undefined): Promise<void> {
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
+  if (running()) {
+    child.kill("SIGTERM");
+    const deadline = Date.now() + 10_000;
+    while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (running()) child.kill("SIGKILL");
+  }
+  if (dir !== undefined) removeInstanceDir({ name, pid: 0, endpoint: { host: "", port: 0 }, log: "", instanceDir: dir, startedAt: "" });
 }
 
 async function status(stateFile: string): Promise<number> {
@@ -125,8 +218,21 @@ async function status(stateFile: string): Promise<number> {
     console.log("not running (no state file)");
     return EXIT.failures;
   }
-  if (!alive(s.pid)) {
-    console.log(`not running (pid ${s.pid} is gone; log ${s.log})`);
+  if (!ours(s)) {
+    let lock: LockFile | null = null;
+    try {
+      lock = lockState(stateFile);
+    } catch {
+      // a start or stop is under way: it decides; just report
+      console.log(`${s.name} is not running: ${whyStale(s)} (log ${s.log})`);
+      return EXIT.failures;
+    }
+    try {
+      const fresh = readState(stateFile);
+      console.log(fresh === null ? `${s.name} is not running (no state file)` : ours(fresh) ? `${s.name} was just restarted; run status again` : `${forgetStale(fresh, stateFile)} (log ${fresh.log})`);
+    } finally {
+      lock.release();
+    }
     return EXIT.failures;
   }
   let banner: string;
@@ -143,18 +249,32 @@ async function status(stateFile: string): Promise<number> {
 }
 
 async function stop(stateFile: string): Promise<number> {
-  const s = readState(stateFile);
-  if (s === null) {
+  if (readState(stateFile) === null) {
     console.log("not running (no state file)");
     return EXIT.ok;
   }
-  if (alive(s.pid)) {
-    process.kill(s.pid, "SIGTERM");
-    const deadline = Date.now() + 15_000;
-    while (alive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (alive(s.pid)) process.kill(s.pid, "SIGKILL");
+  const lock = lockState(stateFile);
+  try {
+    const s = readState(stateFile);
+    if (s === null) {
+      console.log("not running (no state file)");
+      return EXIT.ok;
+    }
+    if (!ours(s)) {
+      console.log(forgetStale(s, stateFile));
+      return EXIT.ok;
+    }
+    signalIfOurs(s.identity, "SIGTERM");
+    if (!(await waitGone(s.identity, 15_000))) {
+      signalIfOurs(s.identity, "SIGKILL");
+      if (!(await waitGone(s.identity, 5_000))) throw new StateError(`${s.name} (pid ${s.pid}) survived SIGKILL; state file ${stateFile} kept`);
+    }
+    // the host removes its directory when it stops cleanly; not after SIGKILL
+    const dir = removeInstanceDir(s);
+    removeState(stateFile);
+    console.log(`${s.name} stopped (pid ${s.pid})${dir !== null ? `; ${dir}` : ""}`);
+    return EXIT.ok;
+  } finally {
+    lock.release();
   }
-  rmSync(stateFile, { force: true });
-  console.log(`${s.name} stopped (pid ${s.pid})`);
-  return EXIT.ok;
 }

@@ -1,5 +1,6 @@
 // Keeps one target running in the background for `smtpchaos target start NAME`:
-// `node host.js NAME`. Prints one READY line, flushes the queue on SIGUSR1, stops the target
+// `node host.js NAME [STATE-FILE]` (the state file only labels the command line, so the CLI's
+// identity check tells hosts of different state files apart). Prints one READY line, flushes the queue on SIGUSR1, stops the target
 // (by its PID) on SIGTERM/SIGINT, and exits when the target crashes.
 import { createTarget } from "./registry.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
@@ -30,7 +31,9 @@ async function main(): Promise<void> {
   });
   process.on("SIGUSR1", () => void target.flushQueue().catch((err: unknown) => console.error(`flush failed: ${(err as Error).message}`)));
   const { host, port, host6 } = target.endpoint;
-  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, host6: host6 ?? null, pid: process.pid, mailboxes: target.mailboxes }));
+  // the working directory, so that the next start can remove it if this host is killed with -9
+  const dir = "workDir" in target && typeof target.workDir === "string" ? target.workDir : null;
+  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, host6: host6 ?? null, pid: process.pid, mailboxes: target.mailboxes, dir }));
 }
 
 main().catch((err: unknown) => {

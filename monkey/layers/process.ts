@@ -6,6 +6,7 @@ import type { RoleProcess } from "../../targets/target.js";
 import type { Injector } from "../injector.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultLayer } from "./layer.js";
+import { StatementError } from "../statement.js";
 
 export interface ProcessFaultEvent {
   at: number;
@@ -34,6 +35,22 @@ export interface ProcessFaultsOptions {
 /** The pause/kill points among `specs` that a fault surface does not schedule itself (`owned`). */
 export function processPointsOf(specs: readonly FaultSpec[], owned: readonly string[]): string[] {
   return specs.filter((s) => (s.family === "pause" || s.family === "kill") && !owned.includes(s.name)).map((s) => s.name);
+}
+
+/**
+ * Throws a StatementError (the control API answers 400; the plan is refused, not silently inert) for points whose role the
+ * target has none of. An in-process target has no process of its own at all: killing "its"
+ * process would kill the toolkit, so it offers none (kill.init included).
+ */
+export function refuseMissingRoles(points: readonly string[], procs: readonly RoleProcess[], target: string): void {
+  const roles = procs.map((p) => p.role.toLowerCase());
+  const missing = points.filter((p) => !roles.includes(roleOf(p)));
+  if (missing.length === 0) return;
+  const why =
+    roles.length === 0
+      ? `the ${target} target has no process of its own to pause or kill (the embedded target runs inside the monkey's process: signalling it would stop the toolkit)`
+      : `${target} has no process with that role (roles: ${[...new Set(roles)].join(", ")})`;
+  throw new StatementError(`${missing.join(", ")} refused: ${why}`);
 }
 
 /** "pause.pony express" -> "pony express"; role names compare case-insensitively. */
@@ -99,6 +116,11 @@ export class ProcessFaults implements FaultLayer {
       return;
     }
     for (const p of procs) {
+      // never this process, its parent, or init, whatever a target reports
+      if (p.pid <= 1 || p.pid === process.pid || p.pid === process.ppid) {
+        this.record({ at: Date.now(), point, action: d.action === "kill" ? "kill" : "pause", role, pid: p.pid, error: "refused: the toolkit's own process or init" });
+        continue;
+      }
       if (d.action === "kill") {
         const error = this.send(p.pid, "SIGKILL");
         this.record({ at: Date.now(), point, action: "kill", role, pid: p.pid, ...(error ? { error } : {}) });

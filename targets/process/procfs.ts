@@ -8,16 +8,20 @@ export interface ProcInfo {
   cmdline: string;
 }
 
-/** The fields of /proc/PID/stat we use (they follow the parenthesized command name), or null when it is gone. */
-function stat(pid: number | string): { state: string; ppid: number; pgrp: number } | null {
+/**
+ * The fields of /proc/PID/stat we use, or null when it is gone. They follow the parenthesized
+ * command name (which may itself hold spaces and parentheses): field 3 (state) is index 0 after
+ * it, so field 22 (starttime, clock ticks since boot) is index 19.
+ */
+function stat(pid: number | string): { state: string; ppid: number; pgrp: number; startTime: string } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return null;
   }
-  const [state = "", ppid, pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { state, ppid: Number(ppid), pgrp: Number(pgrp) };
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state: f[0] ?? "", ppid: Number(f[1]), pgrp: Number(f[2]), startTime: f[19] ?? "" };
 }
 
 /** Zombies (which this VM's init never reaps) and dying processes are not live. */
@@ -33,6 +37,40 @@ export function procInfo(pid: number): ProcInfo | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * What tells one process from a later one that got the same PID: its start time and this boot
+ * (start times restart at 0 after a reboot), plus its command line.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: string;
+  bootId: string;
+  cmdline: string;
+}
+
+function bootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** The identity of a live process, or null when it is gone (or a zombie). */
+export function processIdentity(pid: number): ProcessIdentity | null {
+  const st = stat(pid);
+  if (st === null || !live(st.state) || st.startTime === "") return null;
+  const info = procInfo(pid);
+  if (info === null) return null;
+  return { pid, startTime: st.startTime, bootId: bootId(), cmdline: info.cmdline };
+}
+
+/** Whether `id` still names the same live process: never signal a PID for which this is false. */
+export function isSameProcess(id: ProcessIdentity): boolean {
+  const now = processIdentity(id.pid);
+  return now !== null && now.startTime === id.startTime && now.bootId === id.bootId && now.cmdline === id.cmdline;
 }
 
 /** Live (non-zombie) descendants of `root`, breadth first. */

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import http from "node:http";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ControlApiError, ControlClient } from "../../monkey/control-client.js";
@@ -47,6 +48,7 @@ test("monkey serve: control API and smtpscript --monkey against the embedded tar
     }
   }
   assert.ok(api !== "" && port !== "", `serve printed its endpoints; stderr: ${stderr}`);
+  assert.match(api, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{43}$/, "the URL carries a 256-bit token");
 
   const client = new ControlClient(api);
   const points = await client.points();
@@ -64,6 +66,8 @@ test("monkey serve: control API and smtpscript --monkey against the embedded tar
   assert.deepEqual(set.plan, ["queue.fsync: error every 2 (ENOSPC)"]);
   await client.clearPlan();
 
+  await refusals(api, client);
+
   // The same statements a script would send, through smtpscript's --monkey.
   const code = await smtpscript(["--host", host, "--port", port, "--monkey", api, SCRIPT]);
   assert.equal(code, 0);
@@ -76,6 +80,70 @@ test("monkey serve: control API and smtpscript --monkey against the embedded tar
 });
 
 test("control client: an unreachable API is a clear error", async () => {
-  const client = new ControlClient("http://127.0.0.1:9");
+  const client = new ControlClient("http://127.0.0.1:9/?token=t");
   await assert.rejects(client.points(), (err: unknown) => err instanceof ControlApiError && /127\.0\.0\.1:9 unreachable: ECONNREFUSED/.test(err.message));
+});
+
+interface Raw {
+  status: number;
+  body: string;
+}
+
+/** A request as a browser page (or curl) could make it, headers as given. */
+function raw(api: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Raw> {
+  const u = new URL(api);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port: Number(u.port), method, path, headers: { host: u.host, ...headers } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** What the control API refuses, and that a refused request changes nothing. */
+async function refusals(api: string, client: ControlClient): Promise<void> {
+  const token = new URL(api).searchParams.get("token") as string;
+  const auth = { authorization: `Bearer ${token}` };
+  const json = { ...auth, "content-type": "application/json" };
+  const statement = JSON.stringify({ args: ["fail", "queue.write", "always"] });
+
+  assert.equal((await raw(api, "GET", "/v1/points", {})).status, 401, "no token");
+  assert.equal((await raw(api, "GET", "/v1/points", { authorization: "Bearer x" + token.slice(1) })).status, 401, "wrong token");
+  assert.equal((await raw(api, "POST", "/v1/script", { "content-type": "application/json" }, statement)).status, 401);
+  assert.equal((await raw(api, "GET", "/v1/points", { ...auth, host: "evil.example.com" })).status, 403, "DNS rebinding");
+  assert.equal((await raw(api, "GET", "/v1/points", { ...auth, host: `evil.example.com:${new URL(api).port}` })).status, 403);
+  assert.equal((await raw(api, "POST", "/v1/script", { ...json, origin: "http://localhost:25080" }, statement)).status, 403, "cross origin");
+  assert.equal((await raw(api, "GET", "/v1/points", { ...auth, origin: "null" })).status, 403);
+  // the issue's page: a text/plain POST (no CORS preflight)
+  const plain = await raw(api, "POST", "/v1/script", { ...auth, "content-type": "text/plain" }, statement);
+  assert.equal(plain.status, 415, plain.body);
+  assert.equal((await raw(api, "PUT", "/v1/plan", { ...auth, "content-type": "text/plain" }, "points: {}")).status, 415);
+  assert.equal((await raw(api, "POST", "/v1/script", auth, statement)).status, 415, "no content type");
+  for (const body of ["", "null", "  ", "[]", "3"]) {
+    const r = await raw(api, "POST", "/v1/script", json, body);
+    assert.equal(r.status, 400, `script body ${JSON.stringify(body)}: ${r.body}`);
+    assert.equal((await raw(api, "PUT", "/v1/plan", json, body)).status, 400, `plan body ${JSON.stringify(body)}`);
+  }
+  assert.deepEqual((await client.points()).plan, [], "nothing refused took effect");
+
+  // The embedded target runs inside the monkey's process: no process of its own to kill.
+  await assert.rejects(client.statement(["fail", "kill.init", "always"]), (err: unknown) => err instanceof ControlApiError && /kill\.init refused/.test(err.message) && /HTTP 400/.test(err.message));
+  await assert.rejects(client.setPlan({ points: { "kill.smtpd": { always: true } } }), /kill\.smtpd refused.*HTTP 400/);
+  assert.deepEqual((await client.points()).plan, []);
+
+  // What is accepted: the same origin, the token as a query parameter (curl), YAML for a plan.
+  const own = await raw(api, "GET", "/v1/points", { ...auth, origin: new URL(api).origin });
+  assert.equal(own.status, 200, own.body);
+  assert.equal((await raw(api, "GET", `/v1/points?token=${token}`, {})).status, 200);
+  const yaml = await raw(api, "PUT", "/v1/plan", { ...auth, "content-type": "application/yaml" }, "points: {}\n");
+  assert.equal(yaml.status, 200, yaml.body);
+}
+
+test("control client: a URL without its token is refused before any request", () => {
+  assert.throws(() => new ControlClient("http://127.0.0.1:9/"), (err: unknown) => err instanceof ControlApiError && /no token/.test(err.message));
+  assert.throws(() => new ControlClient("notaurl"), (err: unknown) => err instanceof ControlApiError && /not a URL/.test(err.message));
 });

@@ -6,7 +6,8 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { Injector } from "../../monkey/injector.js";
 import { validatePlan } from "../../monkey/plan.js";
-import { ProcessFaults, roleOf } from "../../monkey/layers/process.js";
+import { ProcessFaults, refuseMissingRoles, roleOf } from "../../monkey/layers/process.js";
+import { StatementError } from "../../monkey/statement.js";
 
 function state(pid: number): string {
   // field 3 of /proc/PID/stat: R, S, T (stopped)...
@@ -103,4 +104,23 @@ test("process faults: `only` leaves the other points to the layer that owns them
   assert.equal(injector.stats().find((s) => s.point === "kill.worker")?.calls, 0, "kill.worker is not this layer's");
   assert.equal(worker.exitCode, null);
   assert.equal(worker.signalCode, null);
+});
+
+test("process faults: a role that resolves to this process, its parent or init is never signalled", async () => {
+  const sent: Array<[number, string]> = [];
+  const injector = new Injector({ plan: validatePlan({ points: { "kill.init": { always: true } } }), seed: 1 });
+  const pids = [1, process.pid, process.ppid];
+  const faults = new ProcessFaults({ injector, processes: async () => pids.map((pid) => ({ role: "init", pid })), signal: (pid, sig) => sent.push([pid, sig]) });
+  await faults.tickNow("kill.init");
+  assert.deepEqual(sent, []);
+  assert.deepEqual(
+    faults.events.map((e) => [e.pid, e.error]),
+    pids.map((pid) => [pid, "refused: the toolkit's own process or init"]),
+  );
+});
+
+test("refuseMissingRoles: kill.init on a target without processes of its own is a StatementError naming why", () => {
+  assert.throws(() => refuseMissingRoles(["kill.init"], [], "embedded"), (err: unknown) => err instanceof StatementError && /kill\.init refused: .*runs inside the monkey's process/.test(err.message));
+  assert.throws(() => refuseMissingRoles(["pause.queue", "kill.smtpd"], [{ role: "smtpd", pid: 5 }], "x"), /pause\.queue refused: x has no process with that role \(roles: smtpd\)/);
+  refuseMissingRoles(["kill.smtpd"], [{ role: "SMTPD", pid: 5 }], "x");
 });
