@@ -68,21 +68,23 @@ export function monkeyText(r: MonkeyReport): string {
   return out.join("\n");
 }
 
-/** Keeps a transcript readable: long runs of message lines we sent shrink to a count. */
+/** Keeps a transcript readable: long runs of lines one way (a message we sent, a runaway reply) shrink to a count. */
 export function compactTranscript(text: string, keep = 3): string[] {
   const out: string[] = [];
   let run: string[] = [];
+  let dir: ">>> " | "<<< " | null = null;
   const flush = (): void => {
-    if (run.length > keep * 2) out.push(...run.slice(0, keep), `   ... ${run.length - keep * 2} more lines sent ...`, ...run.slice(-keep));
+    const what = dir === ">>> " ? "sent" : "received";
+    if (run.length > keep * 2) out.push(...run.slice(0, keep), `   ... ${run.length - keep * 2} more lines ${what} ...`, ...run.slice(-keep));
     else out.push(...run);
     run = [];
   };
   for (const line of text.split("\n")) {
-    if (line.includes(">>> ")) run.push(line);
-    else {
-      flush();
-      out.push(line);
-    }
+    const d = line.includes(">>> ") ? ">>> " : line.includes("<<< ") ? "<<< " : null;
+    if (d !== dir) flush();
+    dir = d;
+    if (d !== null) run.push(line);
+    else out.push(line);
   }
   flush();
   return out;

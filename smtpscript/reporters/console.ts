@@ -49,9 +49,19 @@ function transcripts(r: TestResult, tail: number): string {
     if (entries.length === 0) continue;
     const cut = entries.length < t.entries.length ? `, last ${entries.length} of ${t.entries.length}` : "";
     out.push(`transcript (${t.connection}${cut}):`);
-    out.push(indent(formatTranscript(entries), "  "));
+    out.push(indent(clip(formatTranscript(entries), tail === Infinity ? Infinity : MAX_FAILURE_LINES), "  "));
   }
   return out.join("\n");
+}
+
+/** Lines of transcript under one failure: one chunk of a runaway reply can hold a thousand. */
+const MAX_FAILURE_LINES = 80;
+
+function clip(text: string, max: number): string {
+  const lines = text.split("\n");
+  if (lines.length <= max) return text;
+  const head = Math.floor(max / 4);
+  return [...lines.slice(0, head), `   ... ${lines.length - max} lines cut ...`, ...lines.slice(lines.length - (max - head))].join("\n");
 }
 
 function indent(text: string, prefix: string): string {
