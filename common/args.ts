@@ -51,6 +51,6 @@ export function parseCli<T extends ParseArgsConfig>(config: T): ReturnType<typeo
   try {
     return parseArgs({ ...config, args } as T);
   } catch (err) {
-    throw new UsageError((err as Error).message.split("\n")[0] ?? String(err));
+    throw new UsageError(`${(err as Error).message.split("\n")[0] ?? String(err)} (see --help)`);
   }
 }

@@ -23,9 +23,9 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Throws a one-line RemoteTargetError naming the host unless it is loopback or remote is allowed. */
-export function assertLoopback(host: string, allowRemote: boolean, what = "send traffic"): void {
+export function assertLoopback(host: string, allowRemote: boolean, what = "send traffic to"): void {
   if (allowRemote || isLoopback(host)) return;
-  throw new RemoteTargetError(`refusing to ${what} to ${host}: not a loopback address (names other than localhost are not resolved); pass --allow-remote if this server is yours to test`);
+  throw new RemoteTargetError(`refusing to ${what} ${host}: not a loopback address (names other than localhost are not resolved); pass --allow-remote if this server is yours to test`);
 }
 
 /** Parses an http(s) URL given to `flag` and applies the same loopback policy to its host. */
@@ -37,6 +37,6 @@ export function loopbackUrl(text: string, flag: string, allowRemote: boolean): U
     throw new UsageError(`${flag}: not a URL: "${text}" (e.g. http://127.0.0.1:25080/)`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${flag}: expected an http:// URL, got "${text}"`);
-  assertLoopback(url.hostname, allowRemote, `reach ${flag}`);
+  assertLoopback(url.hostname, allowRemote, `use ${flag} at`);
   return url;
 }

@@ -159,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    console.error(`smtpchaos storm: ${(err as Error).message} (see --help)`);
+    console.error(`smtpchaos storm: ${(err as Error).message}`);
     return EXIT.usage;
   }
   if (values.help === true) {
