@@ -23,7 +23,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Throws a one-line RemoteTargetError naming the host unless it is loopback or remote is allowed. */
-export function assertLoopback(host: string, allowRemote: boolean, what = "send traffic to"): void {
+export function assertLoopback(host: string, allowRemote: boolean, what = "send load to"): void {
   if (allowRemote || isLoopback(host)) return;
   throw new RemoteTargetError(`refusing to ${what} ${host}: not a loopback address (names other than localhost are not resolved); pass --allow-remote if this server is yours to test`);
 }

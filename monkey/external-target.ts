@@ -2,7 +2,7 @@
 // flush it, and can fault it only from outside (the network proxy). With --maildir it can still
 // read what was delivered, so the ledger works; without, the ledger is skipped and said so.
 import { SmtpSession } from "../smtp/session.js";
-import { SmtpError } from "../smtp/errors.js";
+import { SmtpConnectError, SmtpError } from "../smtp/errors.js";
 import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
 import { maildirIds } from "../targets/process/maildir-ids.js";
 
@@ -46,7 +46,7 @@ export class ExternalTarget implements Target {
     let ok = false;
     try {
       const banner = await s.readReply(this.probeTimeoutMs, "banner");
-      if (banner.code !== 220) throw new TargetProbeError(`${this.name} is not ready for mail: it greeted with ${banner.code} ${banner.text}`);
+      if (banner.code !== 220) throw new TargetProbeError(`startup probe failed: ${this.name}: not ready for mail: it greeted with ${banner.code} ${banner.text}`);
       ok = true;
     } catch (err) {
       throw this.probeError(err);
@@ -60,9 +60,10 @@ export class ExternalTarget implements Target {
   private probeError(err: unknown): Error {
     if (err instanceof TargetProbeError) return err;
     if (err instanceof SmtpError) {
-      // The wire layer's message names the peer for timeouts and closes, not for bad syntax.
-      const msg = err.message.includes(this.endpoint.host) ? err.message : `${this.name}: ${err.message}`;
-      return new TargetProbeError(`startup probe failed: ${msg}`);
+      // One shape for every reason: "startup probe failed: HOST:PORT: why" (the wire layer's
+      // messages name the peer for some errors and not for others).
+      const why = err instanceof SmtpConnectError ? `cannot connect: ${err.code}` : err.message.replace(`${this.name}: `, "");
+      return new TargetProbeError(`startup probe failed: ${this.name}: ${why}`);
     }
     return err as Error;
   }
