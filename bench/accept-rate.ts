@@ -1,17 +1,24 @@
 // Accept rate of a target: N messages over C concurrent connections, one message per
 // connection (banner, EHLO, MAIL, RCPT, DATA, QUIT), 1 KB bodies, through the wire layer.
 // usage: node dist/bench/accept-rate.js --target NAME [--messages N] [--concurrency C]
-import { parseArgs } from "node:util";
-import { startNamedTarget } from "../targets/registry.js";
+import { startNamedTarget, targetNames } from "../targets/registry.js";
 import { SmtpSession, buildMessage } from "../smtp/index.js";
+import { parseCount } from "../common/args.js";
+import { UsageError } from "../common/usage-error.js";
+import { benchArgs, fail } from "./lib/args.js";
 
-const { values } = parseArgs({
-  options: { target: { type: "string", default: "embedded" }, messages: { type: "string", default: "2000" }, concurrency: { type: "string", default: "5" } },
+const USAGE = `usage: node dist/bench/accept-rate.js [--target NAME] [--messages N] [--concurrency C]
+
+Accept rate of a target: N messages (default 2000) over C concurrent connections (default 5),
+one 1 KB message per connection. Targets: ${targetNames().join(", ")} (default embedded).`;
+
+const { target: targetName, total, concurrency } = benchArgs("accept-rate", USAGE, { target: { type: "string" }, messages: { type: "string" }, concurrency: { type: "string" } }, (v) => {
+  const target = typeof v.target === "string" ? v.target : "embedded";
+  if (!targetNames().includes(target)) throw new UsageError(`--target: unknown target "${target}" (known: ${targetNames().join(", ")})`);
+  return { target, total: parseCount(typeof v.messages === "string" ? v.messages : "2000", "--messages"), concurrency: parseCount(typeof v.concurrency === "string" ? v.concurrency : "5", "--concurrency") };
 });
-const total = Number(values.messages);
-const concurrency = Number(values.concurrency);
 
-const t = await startNamedTarget(values.target as string);
+const t = await startNamedTarget(targetName).catch((err: unknown) => fail("accept-rate", `cannot start target "${targetName}": ${(err as Error).message}`));
 try {
   const rcpt = t.mailboxes[0] as string;
   let next = 0;
@@ -40,7 +47,7 @@ try {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const secs = (performance.now() - started) / 1000;
-  console.log(`${values.target}: ${accepted} accepted, ${failed} failed in ${secs.toFixed(2)} s = ${(accepted / secs).toFixed(0)} msg/s (concurrency ${concurrency}, 1 KB, one message per connection)`);
+  console.log(`${targetName}: ${accepted} accepted, ${failed} failed in ${secs.toFixed(2)} s = ${(accepted / secs).toFixed(0)} msg/s (concurrency ${concurrency}, 1 KB, one message per connection)`);
 } finally {
   await t.stop();
 }

@@ -4,11 +4,11 @@
 // usage: npm run bench:held [-- --counts 1000,10000 --ramp 5s --hold 20s]
 // The fd limit must allow it: `ulimit -n 65536` (or the hard limit) in the shell first; the npm
 // script does that.
-import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { SmtpSession } from "../smtp/index.js";
-import { parseDuration } from "../common/duration.js";
+import { parseCount, parseDurationFlag } from "../common/args.js";
+import { benchArgs, fail } from "./lib/args.js";
 import { freePort } from "../targets/process/free-port.js";
 import { validateMix } from "../storm/plan.js";
 import { runStorm } from "../storm/scheduler.js";
@@ -16,26 +16,25 @@ import { fdLimit } from "../storm/limits.js";
 
 const SINK = "/usr/sbin/smtp-sink";
 
-const { values } = parseArgs({
-  options: {
-    counts: { type: "string", default: "1000,10000" },
-    ramp: { type: "string", default: "5s" },
-    hold: { type: "string", default: "20s" },
-  },
-});
-const counts = (values.counts as string).split(",").map(Number);
-const rampMs = parseDuration(values.ramp as string) ?? 5000;
-const holdMs = parseDuration(values.hold as string) ?? 8000;
+const USAGE = `usage: node dist/bench/held-sessions.js [--counts N,N...] [--ramp D] [--hold D]
+
+How many idle SMTP sessions one storm process holds and at what memory, against Postfix's
+smtp-sink on loopback. --counts (default 1000,10000) session counts to try; --ramp (default 5s)
+time to open them; --hold (default 20s) how long each stays open after the ramp.
+Needs /usr/sbin/smtp-sink and 'ulimit -n' above the largest count (npm run bench:held sets it).`;
+
+const str = (v: string | boolean | undefined, d: string): string => (typeof v === "string" ? v : d);
+const { counts, rampMs, holdMs } = benchArgs("held-sessions", USAGE, { counts: { type: "string" }, ramp: { type: "string" }, hold: { type: "string" } }, (v) => ({
+  counts: str(v.counts, "1000,10000")
+    .split(",")
+    .map((c) => parseCount(c, "--counts")),
+  rampMs: parseDurationFlag(str(v.ramp, "5s"), "--ramp"),
+  holdMs: parseDurationFlag(str(v.hold, "20s"), "--hold"),
+}));
 const biggest = Math.max(...counts);
 const limit = fdLimit();
-if (limit !== null && limit < biggest + 64) {
-  console.error(`held-sessions: ${biggest} sessions need about ${biggest + 64} file descriptors, the limit is ${limit}: run 'ulimit -n ${biggest + 1024}' first (npm run bench:held does)`);
-  process.exit(2);
-}
-if (!existsSync(SINK)) {
-  console.error(`held-sessions: ${SINK} is missing (apt-get install postfix)`);
-  process.exit(2);
-}
+if (limit !== null && limit < biggest + 64) fail("held-sessions", `${biggest} sessions need about ${biggest + 64} file descriptors, the limit is ${limit}: run 'ulimit -n ${biggest + 1024}' first (npm run bench:held does)`);
+if (!existsSync(SINK)) fail("held-sessions", `${SINK} is missing (apt-get install postfix)`);
 
 const port = await freePort();
 // -m: concurrent sessions smtp-sink serves (default 256); -t: its idle timeout, s; backlog last.

@@ -12,13 +12,15 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import Table from "cli-table3";
 import { runStorm } from "../storm/scheduler.js";
 import { DEFAULT_MIX } from "../storm/plan.js";
 import type { Mix, SessionKind } from "../storm/plan.js";
 import { fdLimit } from "../storm/limits.js";
 import { freePort } from "../targets/process/free-port.js";
+import { parseCount } from "../common/args.js";
+import { UsageError } from "../common/usage-error.js";
+import { benchArgs, fail } from "./lib/args.js";
 
 const SOURCE = "/usr/sbin/smtp-source";
 const SINK = "/usr/sbin/smtp-sink";
@@ -44,30 +46,41 @@ const PAIRS: Record<string, Pair> = {
   "reuse-pipelined": { name: "reuse+pipelining", sourceFlags: ["-d"], sourceHow: "-d: reuses C conns, no pipelining", kind: "pipelined", stormHow: "storm pipelined, --transactions M/C: reuses C conns, no RSET, pipelined: message+next MAIL+RCPT+DATA", reuse: true },
 };
 
-const { values } = parseArgs({
-  options: {
-    concurrency: { type: "string", default: "10,100,1000" },
-    messages: { type: "string", default: "20000" },
-    rounds: { type: "string", default: "3" },
-    pairs: { type: "string", default: Object.keys(PAIRS).join(",") },
-    markdown: { type: "boolean", default: false },
-  },
-});
-const levels = (values.concurrency as string).split(",").map(Number);
-const messages = Number(values.messages);
-const rounds = Number(values.rounds);
-const pairs = (values.pairs as string).split(",").map((p) => {
-  const pair = PAIRS[p];
-  if (pair === undefined) throw new Error(`unknown pair "${p}" (${Object.keys(PAIRS).join(", ")})`);
-  return pair;
-});
+const USAGE = `usage: node dist/bench/storm-vs-smtp-source.js [--concurrency 10,100,1000] [--messages 20000]
+       [--rounds 3] [--pairs ${Object.keys(PAIRS).join(",")}] [--markdown]
+
+storm vs Postfix's smtp-source, both against smtp-sink on loopback, A/B/A/B per concurrency.
+Needs /usr/sbin/smtp-source and smtp-sink, and 'ulimit -n' above twice the largest concurrency
+(npm run bench sets it).`;
+
+const str = (v: string | boolean | undefined, d: string): string => (typeof v === "string" ? v : d);
+const { levels, messages, rounds, pairs, markdown } = benchArgs(
+  "storm-vs-smtp-source",
+  USAGE,
+  { concurrency: { type: "string" }, messages: { type: "string" }, rounds: { type: "string" }, pairs: { type: "string" }, markdown: { type: "boolean" } },
+  (v) => ({
+    levels: str(v.concurrency, "10,100,1000")
+      .split(",")
+      .map((c) => parseCount(c, "--concurrency")),
+    messages: parseCount(str(v.messages, "20000"), "--messages"),
+    rounds: parseCount(str(v.rounds, "3"), "--rounds"),
+    pairs: str(v.pairs, Object.keys(PAIRS).join(","))
+      .split(",")
+      .map((p) => {
+        const pair = PAIRS[p];
+        if (pair === undefined) throw new UsageError(`--pairs: unknown pair "${p}" (${Object.keys(PAIRS).join(", ")})`);
+        return pair;
+      }),
+    markdown: v.markdown === true,
+  }),
+);
 
 class BenchError extends Error {}
 
-for (const bin of [SOURCE, SINK]) if (!existsSync(bin)) throw new BenchError(`${bin} missing: install postfix (npm run setup:mtas)`);
+for (const bin of [SOURCE, SINK]) if (!existsSync(bin)) fail("storm-vs-smtp-source", `${bin} missing: install postfix (npm run setup:mtas)`);
 const need = 2 * Math.max(...levels) + 256;
 const limit = fdLimit();
-if (limit !== null && limit < need) throw new BenchError(`fd limit ${limit} < ${need}: run 'ulimit -n ${need}' first (npm run bench does)`);
+if (limit !== null && limit < need) fail("storm-vs-smtp-source", `fd limit ${limit} < ${need}: run 'ulimit -n ${need}' first (npm run bench does)`);
 
 async function waitListening(port: number, sink: ChildProcess): Promise<void> {
   const until = Date.now() + 5000;
@@ -222,7 +235,7 @@ const fmt = (rs: Run[]): string => `${median(rates(rs)).toFixed(0)} (${rs.map((r
 const cpu = (rs: Run[]): string => median(rs.map((r) => r.cpuUs)).toFixed(0);
 const ratio = (r: Row): string => `${(median(rates(r.storm)) / median(rates(r.source))).toFixed(2)}x`;
 const machine = `${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? "?"}, Node ${process.version}, ${os.type()} ${os.release()}`;
-if (values.markdown === true) {
+if (markdown) {
   console.log(`Machine: ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}. ${messages} messages of ${SIZE} bytes per run; median of ${rounds} alternating runs (each run's msg/s in brackets); CPU = client user+system µs per message (median).\n`);
   console.log("| sessions | pair | smtp-source | msg/s | CPU | storm | msg/s | CPU | msg/s ratio |");
   console.log("|---:|---|---|---:|---:|---|---:|---:|---:|");

@@ -1,15 +1,19 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
-import { parseArgs } from "node:util";
-import { readFileSync, writeFileSync } from "node:fs";
+import type { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
 import { EXIT } from "../bin/exit-codes.js";
-import { parseDuration, formatDuration } from "../common/duration.js";
+import { formatDuration } from "../common/duration.js";
+import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
+import { assertWritable, writeReport } from "../common/output-file.js";
+import { UsageError } from "../common/usage-error.js";
+import { targetNames } from "../targets/registry.js";
 import { PlanError, describeSpec, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "./rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
 import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
-import { ExternalTarget } from "./external-target.js";
-import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
+import { ExternalTarget, TargetProbeError } from "./external-target.js";
+import { assertLoopback, loopbackUrl } from "../common/loopback.js";
 import { monkeyText } from "./report.js";
 import { monkeyTarget } from "./targets.js";
 import { Injector } from "./injector.js";
@@ -40,7 +44,7 @@ run/serve options:
                          apply, loopback only unless --allow-remote
   --rcpt ADDR            with --host: recipients to send to (repeatable)
   --maildir DIR          with --host: Maildirs it delivers to, for the ledger (repeatable)
-  --allow-remote         permit a non-loopback --host
+  --allow-remote         permit a non-loopback --host (and --api URL)
   --plan FILE            fault plan (JSON or YAML; see monkey/README.md)
   --fault SPEC           a fault point with settings, repeatable; wins over --plan per point,
                          e.g. "queue.write:probability=0.05,errno=ENOSPC,after=data"
@@ -57,10 +61,9 @@ run/serve options:
                          every request needs the random token printed with its URL
 
 exit codes: 0 no findings, 1 findings (ungraceful replies, 5xx under a transient fault, hangs,
-crash, lost/duplicated mail), 2 usage error or target not startable, 130 interrupted (the partial
-report is still printed and written)`;
-
-class UsageError extends Error {}
+crash, lost/duplicated mail), 2 usage error, target not startable or not answering SMTP, control
+port in use, or a report file that could not be written, 130 interrupted (the partial report is
+still printed and written)`;
 
 const OPTIONS = {
   target: { type: "string" },
@@ -92,9 +95,9 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 export async function main(argv: string[]): Promise<number> {
   let values: Values, positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true }));
+    ({ values, positionals } = parseCli({ args: argv, options: OPTIONS, allowPositionals: true }));
   } catch (err) {
-    console.error(`smtpchaos monkey: ${(err as Error).message}\n\n${USAGE}`);
+    console.error(`smtpchaos monkey: ${(err as Error).message}`);
     return EXIT.usage;
   }
   const [cmd, ...rest] = positionals;
@@ -126,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof UnsupportedPointsError ||
       err instanceof ControlApiError ||
       err instanceof StatementError ||
-      err instanceof RemoteTargetError
+      err instanceof TargetProbeError
     ) {
       console.error(`smtpchaos monkey ${cmd}: ${err.message}`);
       return EXIT.usage;
@@ -136,15 +139,29 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function duration(v: string | undefined, flag: string): number {
-  const d = v === undefined ? null : parseDuration(v);
-  if (d === null || d <= 0) throw new UsageError(`${flag}: not a duration: "${v ?? ""}" (e.g. 500ms, 30s, 5m)`);
-  return d;
+  if (v === undefined) throw new UsageError(`${flag} is required (e.g. 30s, 5m)`);
+  return parseDurationFlag(v, flag);
 }
 
 function positiveInt(v: string | undefined, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
-  return n;
+  return parseCount(v ?? "", flag);
+}
+
+/** --target NAME, checked before anything starts. */
+function targetName(values: Values): string {
+  const name = values.target ?? "embedded";
+  if (!targetNames().includes(name)) throw new UsageError(`--target: unknown target "${name}" (known: ${targetNames().join(", ")})`);
+  return name;
+}
+
+/** Starts the control API; a taken --control-port is the user's to change, not a crash. */
+async function startControl(control: ControlServer, port: number | undefined): Promise<void> {
+  try {
+    await control.start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    throw new UsageError(`--control-port ${port ?? 0}: 127.0.0.1:${port ?? 0} is already in use`);
+  }
 }
 
 /** The plan from --plan and --fault flags (flags win per point), its document, and the seed to use. */
@@ -169,12 +186,14 @@ function externalTarget(values: Values): ((extra: { nextHop?: unknown }) => Monk
   if (values.host === undefined && values.port === undefined) return null;
   if (values.target !== undefined) throw new UsageError("--target and --host/--port are exclusive");
   const host = values.host ?? "127.0.0.1";
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got ${values.port ?? "(none)"}`);
+  if (values.port === undefined) throw new UsageError("--host needs --port");
+  const port = parsePort(values.port, "--port");
   assertLoopback(host, values["allow-remote"] === true);
   const rcpts = values.rcpt ?? [];
   if (rcpts.length === 0) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
-  const target = new ExternalTarget({ host, port }, rcpts, values.maildir ?? []);
+  // The startup probe waits at most --timeout (and no more than 10 s) for the banner.
+  const probeTimeoutMs = Math.min(duration(values.timeout, "--timeout"), 10_000);
+  const target = new ExternalTarget({ host, port }, rcpts, values.maildir ?? [], probeTimeoutMs);
   return (extra) => {
     if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target embedded, opensmtpd or postfix): only those relay to the flaky next hop");
     return { target, surface: null, readsMailboxes: target.readsMailboxes };
@@ -183,7 +202,9 @@ function externalTarget(values: Values): ((extra: { nextHop?: unknown }) => Monk
 
 async function run(values: Values): Promise<number> {
   const external = externalTarget(values);
-  const targetName = external !== null ? `${values.host ?? "127.0.0.1"}:${values.port ?? ""}` : (values.target ?? "embedded");
+  const name = external !== null ? `${values.host ?? "127.0.0.1"}:${values.port ?? ""}` : targetName(values);
+  const controlPort = values["control-port"] === undefined ? undefined : parsePort(values["control-port"], "--control-port");
+  if (values.json !== undefined) assertWritable(values.json, "--json");
   const durationMs = duration(values.duration, "--duration");
   const concurrency = positiveInt(values.concurrency, "--concurrency");
   const maxSessions = values["max-sessions"] === undefined ? undefined : positiveInt(values["max-sessions"], "--max-sessions");
@@ -204,14 +225,14 @@ async function run(values: Values): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const tty = process.stderr.isTTY === true;
-  console.error(`monkey: ${targetName}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
+  console.error(`monkey: ${name}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
   for (const s of plan.points) console.error(`  fault ${describeSpec(s)}`);
   let control: ControlServer | null = null;
   let live: LiveCounts | null = null;
   let report: MonkeyReport;
   try {
     report = await runMonkey({
-      createTarget: external ?? ((extra) => monkeyTarget(targetName, extra)),
+      createTarget: external ?? ((extra) => monkeyTarget(name, extra)),
       plan,
       seed,
       durationMs,
@@ -232,8 +253,8 @@ async function run(values: Values): Promise<number> {
       },
       onStarted: async ({ injector, surface, target, runPoints, onPlanChange, assertFaultsOpen }) => {
         const controller = new PlanController(injector, surface, runPoints, onPlanChange, assertFaultsOpen);
-        control = new ControlServer({ controller, injector, target, live: () => live, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
-        await control.start();
+        control = new ControlServer({ controller, injector, target, live: () => live, ...(controlPort !== undefined ? { port: controlPort } : {}) });
+        await startControl(control, controlPort);
         process.stderr.write(`monkey: target ${target.endpoint.host}:${target.endpoint.port}, control API ${control.url}\n`);
       },
     });
@@ -243,7 +264,7 @@ async function run(values: Values): Promise<number> {
       return EXIT.usage;
     }
     if (err instanceof Error && /needs root|not installed|cannot start|did not/.test(err.message)) {
-      console.error(`smtpchaos monkey run: cannot start target "${targetName}": ${err.message}`);
+      console.error(`smtpchaos monkey run: cannot start target "${name}": ${err.message}`);
       return EXIT.usage;
     }
     throw err;
@@ -254,15 +275,16 @@ async function run(values: Values): Promise<number> {
   }
   if (tty) process.stderr.write("\n");
   console.log(monkeyText(report));
-  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+  const written = values.json === undefined || writeReport(values.json, JSON.stringify(report, null, 2) + "\n", "smtpchaos monkey run");
   if (report.interrupted) return EXIT.interrupted;
-  return report.findingCount > 0 ? EXIT.failures : EXIT.ok;
+  if (report.findingCount > 0) return EXIT.failures;
+  return written ? EXIT.ok : EXIT.usage;
 }
 
 async function serve(values: Values): Promise<number> {
-  const targetName = values.target ?? "embedded";
+  const controlPort = values["control-port"] === undefined ? undefined : parsePort(values["control-port"], "--control-port");
   const { plan, doc, seed } = planFrom(values);
-  const { target, surface } = monkeyTarget(targetName);
+  const { target, surface } = monkeyTarget(targetName(values));
   const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
   let processFaults: ProcessFaults | null = null;
   // Pause/kill points the surface does not own itself (real MTAs' surfaces own theirs).
@@ -276,9 +298,9 @@ async function serve(values: Values): Promise<number> {
   };
   await target.start();
   const controller = new PlanController(injector, surface, [], restartProcessFaults);
-  const control = new ControlServer({ controller, injector, target, ...(values["control-port"] !== undefined ? { port: positiveInt(values["control-port"], "--control-port") } : {}) });
+  const control = new ControlServer({ controller, injector, target, ...(controlPort !== undefined ? { port: controlPort } : {}) });
   try {
-    await control.start();
+    await startControl(control, controlPort);
     if (plan.points.length > 0) await controller.set(doc);
     console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
     console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
@@ -299,6 +321,7 @@ async function serve(values: Values): Promise<number> {
 
 async function remote(cmd: string, args: string[], values: Values): Promise<number> {
   if (values.api === undefined) throw new UsageError(`${cmd} needs --api URL (printed by 'smtpchaos monkey serve')`);
+  loopbackUrl(values.api, "--api", values["allow-remote"] === true);
   const client = new ControlClient(values.api);
   let out: unknown;
   switch (cmd) {
@@ -317,7 +340,7 @@ async function remote(cmd: string, args: string[], values: Values): Promise<numb
     case "set": {
       const file = args[0];
       if (file === undefined) throw new UsageError("set needs a plan FILE");
-      out = await client.setPlan(readFileSync(file, "utf8"));
+      out = await client.setPlan(readPlanText(file));
       break;
     }
     default:
@@ -325,4 +348,13 @@ async function remote(cmd: string, args: string[], values: Values): Promise<numb
   }
   console.log(JSON.stringify(out, null, 2));
   return EXIT.ok;
+}
+
+function readPlanText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`set ${file}: ${e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message}`);
+  }
 }

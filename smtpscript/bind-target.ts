@@ -1,5 +1,6 @@
 // Turns --target NAME or --host/--port into what the runner needs: an address, a label,
 // target-provided variables, the target handle for `expect delivered`/`monkey`, and a stop().
+import net from "node:net";
 import { startNamedTarget } from "../targets/registry.js";
 import type { ServerAddress, ScriptTarget } from "./runner.js";
 
@@ -48,4 +49,23 @@ export async function bindServer(
     target: { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), faults: target.faults },
     stop: () => (stopped ??= t.stop()),
   };
+}
+
+/**
+ * Whether a server given by --host/--port accepts TCP connections at all, so a run of many
+ * test-cases against a closed port ends with one line instead of one connect error per case.
+ * Returns the reason when it does not (the connection is closed at once when it does).
+ */
+export function unreachableReason(server: { host: string; port: number }, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: server.host, port: server.port });
+    const done = (reason: string | null): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reason);
+    };
+    const timer = setTimeout(() => done(`no answer to connect within ${timeoutMs} ms`), timeoutMs);
+    socket.once("connect", () => done(null));
+    socket.once("error", (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
 }

@@ -1,6 +1,4 @@
 // `smtpscript [options] FILE...` and `smtpchaos script ...`.
-import { parseArgs } from "node:util";
-import { writeFileSync } from "node:fs";
 import { EXIT } from "../bin/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
@@ -10,8 +8,12 @@ import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { Reporter, ReporterName } from "./reporters/index.js";
 import type { RunResult, TestResult } from "./result.js";
 import type { Program } from "./ast.js";
-import { parseDuration } from "../common/duration.js";
+import { testCaseTitle } from "./ast.js";
 import { parseAssignments } from "../common/assignments.js";
+import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
+import { assertWritable, writeReport } from "../common/output-file.js";
+import { assertLoopback, loopbackUrl } from "../common/loopback.js";
+import { UsageError } from "../common/usage-error.js";
 import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
@@ -29,13 +31,15 @@ export const USAGE = `usage: smtpscript [options] FILE...
 Runs smtpscript test-cases against an SMTP server (see smtpscript/README.md).
 
 target (one of):
-  --host HOST            server address (default 127.0.0.1)
+  --host HOST            server address (default 127.0.0.1); loopback only unless
+                         --allow-remote (names other than localhost are never resolved)
   --port PORT            server port (default 25)
   --target NAME          start a target the toolkit manages (embedded) and test it
 options:
   --tls                  implicit TLS from the first byte (SMTPS)
   --starttls             EHLO + STARTTLS before each test-case starts
-  --timeout DURATION     timeout of every wait (default 10s; e.g. 500ms, 30s)
+  --allow-remote         permit a non-loopback --host and --monkey URL
+  --timeout DURATION     timeout of every wait (default 10s; e.g. 500ms, 30s; > 0)
   -D, --define NAME=VAL  set a script variable (overrides 'set' in the script)
   --reporter NAME[=FILE] console (default), tap, junit or json; repeatable;
                          without =FILE a non-console report goes to stdout
@@ -44,12 +48,15 @@ options:
                          serve' prints it), e.g. for a real MTA's fault points
   -j, --jobs N           run N test-cases at once (output stays in order)
   --grep REGEX           run only test-cases whose name matches
+  --allow-empty          a FILE without test-cases (or a --grep matching none) is not
+                         an error: exit 0 with a note (by default it exits 2)
   -v, --verbose          show transcripts of passing test-cases too
   --no-color             no colours on the console
   -h, --help             this help
 
 exit codes: 0 all passed, 1 a test-case failed or errored,
-            2 usage error, script error or unreachable server, 130 interrupted`;
+            2 usage error, script error, no test-case to run, unreachable server, or a report
+            file that could not be written, 130 interrupted`;
 
 interface Parsed {
   files: string[];
@@ -64,12 +71,12 @@ interface Parsed {
   verbose: boolean;
   color: boolean;
   monkey: string | null;
+  allowRemote: boolean;
+  allowEmpty: boolean;
 }
 
-class UsageError extends Error {}
-
 function parse(argv: string[]): Parsed | "help" {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCli({
     args: argv,
     allowPositionals: true,
     options: {
@@ -85,6 +92,8 @@ function parse(argv: string[]): Parsed | "help" {
       jobs: { type: "string", short: "j" },
       monkey: { type: "string" },
       grep: { type: "string" },
+      "allow-remote": { type: "boolean" },
+      "allow-empty": { type: "boolean" },
       verbose: { type: "boolean", short: "v" },
       "no-color": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -95,8 +104,10 @@ function parse(argv: string[]): Parsed | "help" {
   if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw new UsageError("--target and --host/--port are exclusive");
   }
-  const port = values.port === undefined ? 25 : Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got ${values.port}`);
+  const port = values.port === undefined ? 25 : parsePort(values.port, "--port");
+  const allowRemote = values["allow-remote"] === true;
+  if (values.host !== undefined) assertLoopback(values.host, allowRemote, "connect to");
+  if (values.monkey !== undefined) loopbackUrl(values.monkey, "--monkey", allowRemote);
   let defines: Record<string, string>;
   try {
     defines = parseAssignments(values.define, "-D");
@@ -108,15 +119,17 @@ function parse(argv: string[]): Parsed | "help" {
     const eq = spec.indexOf("=");
     const name = eq === -1 ? spec : spec.slice(0, eq);
     if (!isReporterName(name)) throw new UsageError(`unknown reporter "${name}" (console, tap, junit, json)`);
-    reporters.push({ name, file: eq === -1 ? null : spec.slice(eq + 1) });
+    const file = eq === -1 ? null : spec.slice(eq + 1);
+    if (file !== null) assertWritable(file, `--reporter ${name}`);
+    reporters.push({ name, file });
   }
   if (values.output !== undefined) {
     const last = [...reporters].reverse().find((r) => r.name !== "console");
     if (last === undefined) throw new UsageError("--output needs a non-console --reporter");
+    assertWritable(values.output, "--output");
     last.file = values.output;
   }
-  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`);
+  const jobs = values.jobs === undefined ? 1 : parseCount(values.jobs, "--jobs");
   let grep: RegExp | null = null;
   if (values.grep !== undefined) {
     try {
@@ -125,12 +138,8 @@ function parse(argv: string[]): Parsed | "help" {
       throw new UsageError(`--grep: ${(err as Error).message}`);
     }
   }
-  let timeoutMs = 10_000;
-  if (values.timeout !== undefined) {
-    const t = parseDuration(values.timeout);
-    if (t === null) throw new UsageError(`--timeout: not a duration: "${values.timeout}" (e.g. 500ms, 10s)`);
-    timeoutMs = t;
-  }
+  // 0 is refused rather than read as "no timeout": a CI job must never wait forever.
+  const timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
   return {
     files: positionals,
     server: { host: values.host ?? "127.0.0.1", port, tls: values.tls === true, starttls: values.starttls === true },
@@ -142,6 +151,8 @@ function parse(argv: string[]): Parsed | "help" {
     grep,
     verbose: values.verbose === true,
     monkey: values.monkey ?? null,
+    allowRemote,
+    allowEmpty: values["allow-empty"] === true,
     color: values["no-color"] !== true && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   };
 }
@@ -151,7 +162,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     opts = parse(argv);
   } catch (err) {
-    console.error(`smtpscript: ${(err as Error).message}\n\n${USAGE}`);
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`smtpscript: ${err.message}`);
     return EXIT.usage;
   }
   if (opts === "help") {
@@ -169,6 +181,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       throw err;
     }
+  }
+  const empty = emptySelection(programs, opts);
+  if (empty !== null) {
+    console.error(`smtpscript: ${empty}${opts.allowEmpty ? "" : " (pass --allow-empty to accept that)"}`);
+    if (!opts.allowEmpty) return EXIT.usage;
   }
 
   let binding: Binding;
@@ -219,9 +236,10 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
       const out = r.reporter.onEnd(run);
       if (typeof out !== "string") continue;
       if (r.file === null) process.stdout.write(out);
-      else writeFileSync(r.file, out);
+      else if (!writeReport(r.file, out, "smtpscript")) written = false;
     }
   };
+  let written = true;
   const target = binding.label;
   // Ctrl-C: report what already ran, stop the target we started, then exit 130.
   const onSigint = (): void => {
@@ -240,6 +258,7 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
         defines,
         target: scriptTarget,
         jobs: opts.jobs,
+        allowRemote: opts.allowRemote,
         filter: opts.grep === null ? undefined : (name) => (opts.grep as RegExp).test(name),
         onResult: (result, i) => {
           collected[offset + i] = result;
@@ -256,5 +275,15 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
     console.error(`smtpscript: server unreachable: ${active[0]?.failure?.message ?? ""}`);
     return EXIT.usage;
   }
-  return collected.some((r) => r.status === "failed" || r.status === "error") ? EXIT.failures : EXIT.ok;
+  if (collected.some((r) => r.status === "failed" || r.status === "error")) return EXIT.failures;
+  return written ? EXIT.ok : EXIT.usage;
+}
+
+/** "no test-case in FILE" (or none matching --grep): nothing would run, which CI must notice. */
+function emptySelection(programs: Program[], opts: Parsed): string | null {
+  const empty = programs.filter((p) => p.testCases.length === 0).map((p) => p.file);
+  if (empty.length > 0) return `no test-case in ${empty.join(", ")}`;
+  const grep = opts.grep;
+  if (grep !== null && !programs.some((p) => p.testCases.some((t, i) => grep.test(testCaseTitle(t, i))))) return `no test-case matches --grep ${grep.source}`;
+  return null;
 }

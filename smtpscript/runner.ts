@@ -7,6 +7,8 @@ import type { Loc, Program, Statement, Str, TestCase } from "./ast.js";
 import { testCaseTitle } from "./ast.js";
 import { lineOf } from "./errors.js";
 import type { RunResult, TestFailure, TestResult } from "./result.js";
+import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
+import { MAX_TIMER_MS } from "../common/args.js";
 
 export interface ServerAddress {
   host: string;
@@ -51,6 +53,8 @@ export interface RunOptions {
   extensions?: Partial<Record<Statement["kind"], StatementHandler>>;
   /** the target behind server, for `expect delivered` and `monkey` */
   target?: ScriptTarget;
+  /** permit a non-loopback server (the CLIs' --allow-remote); every connection is checked */
+  allowRemote?: boolean;
   /** called as each result becomes final, in test-case order */
   onResult?: (result: TestResult, index: number) => void;
 }
@@ -195,6 +199,8 @@ class TestRun {
     this.at = loc;
     if (this.connections.has(name)) throw new ScriptRuntimeError(`connection "${name}" is already open`);
     const { host, port } = this.options.server;
+    // Checked at every connect, not only by the CLI: `connect as` in a script opens more.
+    assertLoopback(host, this.options.allowRemote === true, "connect to");
     const session = await SmtpSession.connect({
       host,
       port,
@@ -314,6 +320,8 @@ class TestRun {
         await new Promise((r) => setTimeout(r, st.ms));
         return;
       case "timeout":
+        // 0 would never time out and beyond MAX_TIMER_MS a timer fires at once.
+        if (!(st.ms > 0 && st.ms <= MAX_TIMER_MS)) throw new ScriptRuntimeError(`timeout must be > 0 and at most ${MAX_TIMER_MS} ms, got ${st.ms} ms`);
         this.timeoutMs = st.ms;
         return;
       case "repeat":
@@ -473,7 +481,7 @@ class TestRun {
     const sourceLine = loc === null ? null : lineOf(this.program.sources.get(loc.file) ?? "", loc.line);
     if (err instanceof ExpectationFailed) return { message: err.message, type: "expectation", loc, sourceLine };
     if (err instanceof SmtpError) return { message: err.message, type: err.kind, loc, sourceLine };
-    if (err instanceof ScriptRuntimeError) return { message: err.message, type: "script", loc, sourceLine };
+    if (err instanceof ScriptRuntimeError || err instanceof RemoteTargetError) return { message: err.message, type: "script", loc, sourceLine };
     return { message: err instanceof Error ? err.message : String(err), type: "internal", loc, sourceLine };
   }
 }
@@ -490,6 +498,7 @@ class CapabilityProbe {
 
   private async probe(): Promise<Capabilities> {
     const { server } = this.options;
+    assertLoopback(server.host, this.options.allowRemote === true, "connect to");
     const s = await SmtpSession.connect({ host: server.host, port: server.port, tls: server.tls === true ? "implicit" : "none", timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS, transcript: null, ...server.tlsOptions });
     try {
       await s.readReply(undefined, "banner");

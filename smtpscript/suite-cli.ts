@@ -1,6 +1,5 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
-import { parseArgs } from "node:util";
-import { writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import Table from "cli-table3";
 import picocolors from "picocolors";
@@ -8,15 +7,18 @@ import { EXIT } from "../bin/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";
-import { bindServer, TargetStartError } from "./bind-target.js";
+import { bindServer, TargetStartError, unreachableReason } from "./bind-target.js";
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { ReporterName } from "./reporters/index.js";
 import { failureDetails } from "./reporters/console.js";
 import { ExpectationsError, asReported, expectationsFileFor, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
 import type { JudgedResult, Verdict } from "./suites.js";
 import type { TestResult } from "./result.js";
-import { parseDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
+import { parseCli, parseDurationFlag, parsePort } from "../common/args.js";
+import { assertWritable, writeReport } from "../common/output-file.js";
+import { assertLoopback } from "../common/loopback.js";
+import { UsageError } from "../common/usage-error.js";
 
 const USAGE = `usage: smtpchaos suite run [--target NAME | --host H --port P] [options] [SUITE...]
        smtpchaos suite list
@@ -26,7 +28,9 @@ expectations file (suites/expectations/NAME.yaml): a listed test-case that fails
 deviation, one that passes means the target's behaviour changed.
 
   --target NAME            embedded, opensmtpd or postfix (started and stopped for the run)
-  --host H --port P        a server you run (no expectations unless --expectations)
+  --host H --port P        a server you run (no expectations unless --expectations);
+                           loopback only unless --allow-remote
+  --allow-remote           permit a non-loopback --host
   --expectations FILE      expectations to apply instead of the target's own
   --postconf NAME=VALUE    (postfix) a main.cf setting for the instance; repeatable
   --timeout DURATION       default wait timeout (10s)
@@ -35,7 +39,8 @@ deviation, one that passes means the target's behaviour changed.
   -v, --verbose            details of known deviations too
 
 exit codes: 0 only passes, skips and known deviations, 1 failures, errors or unexpected passes,
-            2 usage error, script error, expectations error or unreachable target`;
+            2 usage error, script error, expectations error, unreachable target or a report
+            file that could not be written`;
 
 export async function main(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
@@ -50,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   let values;
   let positionals;
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals } = parseCli({
       args: rest,
       allowPositionals: true,
       options: {
@@ -58,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         port: { type: "string" },
         expectations: { type: "string" },
+        "allow-remote": { type: "boolean" },
         postconf: { type: "string", multiple: true },
         timeout: { type: "string" },
         define: { type: "string", short: "D", multiple: true },
@@ -67,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    console.error(`smtpchaos suite: ${(err as Error).message}\n\n${USAGE}`);
+    console.error(`smtpchaos suite: ${(err as Error).message}`);
     return EXIT.usage;
   }
   if (values.help === true) {
@@ -82,19 +88,27 @@ export async function main(argv: string[]): Promise<number> {
   if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) return usage("--target and --host/--port are exclusive");
   let defines: Record<string, string>;
   let main: Record<string, string>;
+  let port: number;
+  let timeoutMs: number;
+  const reports: Array<{ name: ReporterName; file: string }> = [];
   try {
+    port = values.port === undefined ? 25 : parsePort(values.port, "--port");
+    if (values.host !== undefined) assertLoopback(values.host, values["allow-remote"] === true, "connect to");
     defines = parseAssignments(values.define, "-D");
     main = parseAssignments(values.postconf, "--postconf");
+    timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
+    for (const r of values.reporter ?? []) {
+      const eq = r.indexOf("=");
+      const name = r.slice(0, eq);
+      if (eq <= 0 || !isReporterName(name) || name === "console") throw new UsageError(`--reporter takes tap=FILE, junit=FILE or json=FILE, got "${r}"`);
+      const file = r.slice(eq + 1);
+      assertWritable(file, `--reporter ${name}`);
+      reports.push({ name, file });
+    }
+    // A file named explicitly must exist; only a target's own expectations are optional.
+    if (values.expectations !== undefined && !existsSync(values.expectations)) throw new UsageError(`--expectations ${values.expectations}: no such file`);
   } catch (err) {
     return usage((err as Error).message);
-  }
-  const timeoutMs = values.timeout === undefined ? 10_000 : parseDuration(values.timeout);
-  if (timeoutMs === null) return usage(`--timeout: not a duration: "${values.timeout}"`);
-  const reports: Array<{ name: ReporterName; file: string }> = [];
-  for (const r of values.reporter ?? []) {
-    const [name, file] = r.split("=", 2);
-    if (name === undefined || !isReporterName(name) || name === "console" || file === undefined) return usage(`--reporter takes tap=FILE, junit=FILE or json=FILE, got "${r}"`);
-    reports.push({ name, file });
   }
   const all = listSuites();
   const unknown = positionals.filter((p) => !all.some((s) => s.name === p));
@@ -124,7 +138,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (Object.keys(main).length > 0 && values.target !== "postfix") return usage("--postconf applies to --target postfix only");
-  const port = values.port === undefined ? 25 : Number(values.port);
+  if (values.target === undefined) {
+    const host = values.host ?? "127.0.0.1";
+    const why = await unreachableReason({ host, port }, timeoutMs);
+    if (why !== null) return usage(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}`);
+  }
   let binding;
   try {
     binding = await bindServer({ target: values.target ?? null, server: { host: values.host ?? "127.0.0.1", port }, defines }, Object.keys(main).length > 0 ? { main } : {});
@@ -169,7 +187,13 @@ export async function main(argv: string[]): Promise<number> {
     process.off("SIGINT", onSigint);
   }
   await binding.stop();
-  return finish();
+  const code = finish();
+  const active = results.filter((r) => r.status !== "skipped");
+  if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
+    console.error(`smtpchaos suite: server unreachable: ${active[0]?.failure?.message ?? ""}`);
+    return EXIT.usage;
+  }
+  return code;
 }
 
 // Colours only on a terminal (picocolors alone also colours whenever CI is set).
@@ -208,11 +232,13 @@ function report(
   const stale = staleDeviations(judged, expectations, suiteNames);
   if (stale.length > 0) console.log(`\nexpectations naming no test-case that ran (renamed?): ${stale.join(", ")}`);
   const run = { target: label, files: [...new Set(results.map((r) => r.file))], startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, results: asReported(judged) };
+  let written = true;
   for (const r of reports) {
     const text = REPORTERS[r.name]({}).onEnd(run);
-    if (typeof text === "string") writeFileSync(r.file, text);
+    if (typeof text === "string" && !writeReport(r.file, text, "smtpchaos suite")) written = false;
   }
   const bad = judged.filter((j) => j.verdict === "failed" || j.verdict === "error" || j.verdict === "unexpected-pass").length;
   console.log(`\n${bad === 0 ? pc.green("verdict: as expected") : pc.red(`verdict: ${bad} unexpected result(s)`)} (${judged.length} test-cases, ${deviations.length} known deviations)`);
-  return bad === 0 ? EXIT.ok : EXIT.failures;
+  if (bad > 0) return EXIT.failures;
+  return written ? EXIT.ok : EXIT.usage;
 }

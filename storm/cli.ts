@@ -1,10 +1,12 @@
 // `smtpchaos storm [--target NAME | --host H --port P] --sessions N --duration D ...`
-import { parseArgs } from "node:util";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import YAML from "yaml";
 import { EXIT } from "../bin/exit-codes.js";
-import { parseDuration, formatDuration } from "../common/duration.js";
+import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
+import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber } from "../common/args.js";
+import { assertWritable, writeReport } from "../common/output-file.js";
+import { UsageError } from "../common/usage-error.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
 import { MixError, SESSION_KINDS, validateMix } from "./plan.js";
@@ -13,12 +15,12 @@ import { isUngraceful, runStorm } from "./scheduler.js";
 import type { LoadModel, StormResult } from "./scheduler.js";
 import type { Outcome } from "./metrics.js";
 import type { SessionTarget } from "./session.js";
-import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
+import { assertLoopback } from "../common/loopback.js";
 import { parseThreshold, ThresholdError } from "./thresholds.js";
 import type { Threshold } from "./thresholds.js";
 import { evaluate, findLimitText, summaryText, toJson } from "./report.js";
 import { renderHtml } from "./html-report.js";
-import { fdLimit } from "./limits.js";
+import { fdLimit, fdsNeeded } from "./limits.js";
 import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
 import { findLimit } from "./find-limit.js";
@@ -94,8 +96,6 @@ exit codes: 0 done and every threshold passed, 1 a threshold failed (or a sessio
 shrunk), 2 usage error or unreachable target, 130 interrupted (the partial report is still
 printed and written)`;
 
-class UsageError extends Error {}
-
 interface Parsed {
   model: LoadModel;
   concurrency: number;
@@ -112,7 +112,7 @@ interface Parsed {
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseCli({
       args: argv,
       options: {
         target: { type: "string" },
@@ -159,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    console.error(`smtpchaos storm: ${(err as Error).message}\n\n${USAGE}`);
+    console.error(`smtpchaos storm: ${(err as Error).message}`);
     return EXIT.usage;
   }
   if (values.help === true) {
@@ -169,64 +169,77 @@ export async function main(argv: string[]): Promise<number> {
   let p: Parsed;
   let maxSessions: number | undefined, maxMessages: number | undefined, maxInFlight: number;
   let auth: SessionTarget["auth"];
+  let ports: { port: number; tlsPort: number | undefined; port6: number | undefined };
+  let findLimitMax = 0;
   try {
     if (values.target === undefined && values.port === undefined) throw new UsageError("give --target NAME or --host/--port");
     if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) throw new UsageError("--target and --host/--port are exclusive");
     if (values.sessions !== undefined && values.rate !== undefined) throw new UsageError("--sessions (closed loop) and --rate (open loop) are exclusive");
-    const model: LoadModel = values.rate !== undefined || values.open === true ? "open" : "closed";
-    const stages = values.stages === undefined ? undefined : parseStages(values.stages);
-    const rate = values.rate === undefined ? undefined : positiveNumber(values.rate.replace(/\/s$/, ""), "--rate");
-    if (model === "open" && rate === undefined && stages === undefined && values["find-limit"] !== true) throw new UsageError("--open needs --stages (or use --rate N)");
-    const durationMs = values.duration !== undefined ? duration(values.duration, "--duration") : stages !== undefined ? new Profile(stages).totalMs : 10_000;
-    maxSessions = values["max-sessions"] === undefined ? undefined : positiveInt(values["max-sessions"], "--max-sessions");
-    maxMessages = values["max-messages"] === undefined ? undefined : positiveInt(values["max-messages"], "--max-messages");
-    maxInFlight = values["max-in-flight"] === undefined ? 10_000 : positiveInt(values["max-in-flight"], "--max-in-flight");
-    const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
-    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${values.seed}`);
-    p = {
-      model,
-      concurrency: positiveInt(values.sessions ?? "50", "--sessions"),
-      rate,
-      stages,
-      durationMs,
-      timeoutMs: duration(values.timeout, "--timeout"),
-      seed,
-      mix: buildMix(values),
-      thresholds: (values.threshold ?? []).map(parseThreshold),
-      slowSessionMs: values["slow-session"] === undefined ? undefined : duration(values["slow-session"], "--slow-session"),
+    ports = {
+      port: values.port === undefined ? 25 : parsePort(values.port, "--port"),
+      tlsPort: values["tls-port"] === undefined ? undefined : parsePort(values["tls-port"], "--tls-port"),
+      port6: values.port6 === undefined ? undefined : parsePort(values.port6, "--port6"),
     };
     const allowRemote = values["allow-remote"] === true;
     if (values.host !== undefined) assertLoopback(values.host, allowRemote);
     if (values.host6 !== undefined) assertLoopback(values.host6, allowRemote);
+    const model: LoadModel = values.rate !== undefined || values.open === true ? "open" : "closed";
+    const stages = values.stages === undefined ? undefined : parseStages(values.stages);
+    const rate = values.rate === undefined ? undefined : parsePositiveNumber(values.rate.replace(/\/s$/, ""), "--rate");
+    if (model === "open" && rate === undefined && stages === undefined && values["find-limit"] !== true) throw new UsageError("--open needs --stages (or use --rate N)");
+    const durationMs = values.duration !== undefined ? parseDurationFlag(values.duration, "--duration") : stages !== undefined ? new Profile(stages).totalMs : 10_000;
+    maxSessions = values["max-sessions"] === undefined ? undefined : parseCount(values["max-sessions"], "--max-sessions");
+    maxMessages = values["max-messages"] === undefined ? undefined : parseCount(values["max-messages"], "--max-messages");
+    maxInFlight = values["max-in-flight"] === undefined ? 10_000 : parseCount(values["max-in-flight"], "--max-in-flight");
+    const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : parseCount(values.seed, "--seed", 0);
+    p = {
+      model,
+      concurrency: parseCount(values.sessions ?? "50", "--sessions"),
+      rate,
+      stages,
+      durationMs,
+      timeoutMs: parseDurationFlag(values.timeout, "--timeout"),
+      seed,
+      mix: buildMix(values),
+      thresholds: (values.threshold ?? []).map(parseThreshold),
+      slowSessionMs: values["slow-session"] === undefined ? undefined : parseDurationFlag(values["slow-session"], "--slow-session"),
+    };
     if (values.auth !== undefined) {
       const i = values.auth.indexOf(":");
       if (i <= 0) throw new UsageError("--auth expects USER:PASS");
       auth = { user: values.auth.slice(0, i), pass: values.auth.slice(i + 1) };
     }
+    // Report files are checked now: a typo in a directory must not cost the whole run.
+    if (values["find-limit"] === true) findLimitMax = parsePositiveNumber(values["limit-max"], "--limit-max");
+    if (values.json !== undefined) assertWritable(values.json, "--json");
+    if (values.html !== undefined) assertWritable(values.html, "--html");
+    if (values["shrink-out"] !== undefined) assertWritable(values["shrink-out"], "--shrink-out");
   } catch (err) {
-    if (err instanceof UsageError || err instanceof MixError || err instanceof ThresholdError || err instanceof RemoteTargetError || err instanceof StagesError || (err as NodeJS.ErrnoException).code === "ENOENT") {
-      console.error(`smtpchaos storm: ${(err as Error).message}`);
+    if (err instanceof UsageError || err instanceof MixError || err instanceof ThresholdError || err instanceof StagesError) {
+      console.error(`smtpchaos storm: ${err.message}`);
       return EXIT.usage;
     }
     throw err;
   }
-  const peak = values["find-limit"] === true ? Number(values["limit-max"]) : p.model === "open" ? maxInFlight : p.stages !== undefined ? new Profile(p.stages).peak : p.concurrency;
+  const peak = values["find-limit"] === true ? findLimitMax : p.model === "open" ? maxInFlight : p.stages !== undefined ? new Profile(p.stages).peak : p.concurrency;
   const limit = fdLimit();
-  if (limit !== null && Math.min(peak, maxInFlight) + 64 > limit) {
-    const need = Math.min(peak, maxInFlight);
-    console.error(`smtpchaos storm: up to ${need} sessions need about ${need + 64} file descriptors, but the limit is ${limit}; raise it with 'ulimit -n ${need + 1024}' (Node cannot raise it itself)${values["find-limit"] === true ? ", or lower --limit-max" : p.model === "open" ? ", or lower --max-in-flight" : ""}`);
+  const sessionsAtOnce = Math.min(peak, maxInFlight);
+  // The embedded target runs in this process by default: its side of each connection (and the
+  // message file it writes) needs descriptors from the same limit.
+  const need = fdsNeeded(sessionsAtOnce, values.target === "embedded");
+  if (limit !== null && need > limit) {
+    console.error(`smtpchaos storm: up to ${sessionsAtOnce} sessions${values.target === "embedded" ? " against the in-process embedded target" : ""} need about ${need} file descriptors, but the limit is ${limit}; raise it with 'ulimit -n ${need + 1024}' (Node cannot raise it itself)${values["find-limit"] === true ? ", or lower --limit-max" : p.model === "open" ? ", or lower --max-in-flight" : ", or lower --sessions"}`);
     return EXIT.usage;
   }
-
   let started: StartedTarget | null = null;
   const host = values.host ?? "127.0.0.1";
   const target: SessionTarget = {
     host,
-    port: values.port === undefined ? 25 : Number(values.port),
+    port: ports.port,
     rcpt: values.rcpt ?? "user@test.example",
     timeoutMs: p.timeoutMs,
-    ...(values["tls-port"] !== undefined ? { tlsPort: Number(values["tls-port"]) } : {}),
-    ...(values.host6 !== undefined ? { host6: values.host6, ...(values.port6 !== undefined ? { port6: Number(values.port6) } : {}) } : {}),
+    ...(ports.tlsPort !== undefined ? { tlsPort: ports.tlsPort } : {}),
+    ...(values.host6 !== undefined ? { host6: values.host6, ...(ports.port6 !== undefined ? { port6: ports.port6 } : {}) } : {}),
     ...(auth !== undefined ? { auth } : {}),
   };
   if (values.target !== undefined) {
@@ -248,12 +261,14 @@ export async function main(argv: string[]): Promise<number> {
   const label = values.target !== undefined ? `${values.target} (${where})` : where;
   if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error(`storm: no IPv6 endpoint (${values.target !== undefined ? `target "${values.target}" listens on IPv4 only here` : "give --host6"}); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable`);
   const abort = new AbortController();
-  const onSigint = (): void => {
+  // SIGTERM (CI cancelling a job, `timeout`) ends the run like Ctrl-C: partial report, exit 130.
+  const onSignal = (): void => {
     if (abort.signal.aborted) return;
     process.stderr.write("\nsmtpchaos storm: interrupted; letting in-flight sessions finish, then reporting\n");
     abort.abort();
   };
-  process.on("SIGINT", onSigint);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight);
     return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight });
@@ -264,7 +279,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   } finally {
-    process.off("SIGINT", onSigint);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await started?.stop();
   }
 }
@@ -302,6 +318,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   if (tty) process.stderr.write("\n");
   const judged = evaluate(p.thresholds, result.metrics);
   console.log(summaryText(result, label, judged));
+  let written = true;
   let shrunk: Record<string, unknown> | null = null;
   const shrinkOut = values["shrink-out"];
   if (typeof shrinkOut === "string") {
@@ -309,10 +326,10 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
     else {
       const f = result.failure;
       console.log(`shrink: first failed session: ${f.plan.kind} -> ${f.outcome} (origin seed ${f.origin.seed} path ${f.origin.path}); shrinking against the target...`);
-      const s = await shrinkFailure({ failure: f, mix: p.mix, target, isFailure, timeLimitMs: duration(values["shrink-time"] as string, "--shrink-time") });
+      const s = await shrinkFailure({ failure: f, mix: p.mix, target, isFailure, timeLimitMs: parseDurationFlag(values["shrink-time"] as string, "--shrink-time") });
       if (!s.reproduced) console.log("shrink: replaying that session alone did not fail again (the failure depends on load); no script written");
       else {
-        writeFileSync(shrinkOut, shrunkScript(s, f, target.rcpt, p.seed));
+        if (!writeReport(shrinkOut, shrunkScript(s, f, target.rcpt, p.seed), "smtpchaos storm")) written = false;
         console.log(`shrink: ${s.shrinks} steps, ${s.runs} sessions; smallest failing plan ${JSON.stringify(s.plan)} -> ${s.outcome ?? "?"}; written to ${shrinkOut}`);
         console.log(`        rerun it: smtpscript --host ${target.host} --port ${target.port} ${shrinkOut}`);
       }
@@ -320,9 +337,15 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
     }
   }
   const report = toJson(result, label, judged, shrunk === null ? {} : { shrunk });
-  if (typeof values.json === "string") writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
-  if (typeof values.html === "string") writeFileSync(values.html, renderHtml(report));
+  if (typeof values.json === "string" && !writeReport(values.json, JSON.stringify(report, null, 2) + "\n", "smtpchaos storm")) written = false;
+  if (typeof values.html === "string" && !writeReport(values.html, renderHtml(report), "smtpchaos storm")) written = false;
   if (result.interrupted) return EXIT.interrupted;
+  const unreachable = unreachableText(result.metrics, target);
+  if (unreachable !== null) {
+    console.error(`smtpchaos storm: ${unreachable}`);
+    return EXIT.usage;
+  }
+  if (!written) return EXIT.usage;
   if (shrunk !== null && shrunk.reproduced === true) return EXIT.failures;
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
@@ -336,13 +359,13 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
     mix: p.mix,
     seed: p.seed,
     model: p.model,
-    start: positiveNumber(String(values["limit-start"]), "--limit-start"),
-    factor: positiveNumber(String(values["limit-factor"]), "--limit-factor"),
-    maxLevel: positiveNumber(String(values["limit-max"]), "--limit-max"),
-    stepMs: duration(values["limit-step"] as string, "--limit-step"),
+    start: parsePositiveNumber(String(values["limit-start"]), "--limit-start"),
+    factor: parsePositiveNumber(String(values["limit-factor"]), "--limit-factor"),
+    maxLevel: parsePositiveNumber(String(values["limit-max"]), "--limit-max"),
+    stepMs: parseDurationFlag(values["limit-step"] as string, "--limit-step"),
     maxErrorRate,
-    maxP99Ms: duration(values["limit-p99"] as string, "--limit-p99"),
-    recoveryTimeoutMs: duration(values["recovery-timeout"] as string, "--recovery-timeout"),
+    maxP99Ms: parseDurationFlag(values["limit-p99"] as string, "--limit-p99"),
+    recoveryTimeoutMs: parseDurationFlag(values["recovery-timeout"] as string, "--recovery-timeout"),
     maxInFlight,
     signal,
   };
@@ -353,17 +376,40 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
     onStep: (s) => console.error(`  level ${s.level}: ${s.sessions} sessions, ${(s.errorRate * 100).toFixed(1)}% failed, p99 ${s.p99Ms.toFixed(0)} ms${s.degraded ? ` -> degraded (${s.reason})` : ""}`),
   });
   console.log(findLimitText(r, label));
-  if (typeof values.json === "string") writeFileSync(values.json, JSON.stringify({ target: label, seed: p.seed, findLimit: r }, null, 2) + "\n");
+  const written = typeof values.json !== "string" || writeReport(values.json, JSON.stringify({ target: label, seed: p.seed, findLimit: r }, null, 2) + "\n", "smtpchaos storm");
   if (r.interrupted) return EXIT.interrupted;
+  if (!written) return EXIT.usage;
   // Failing ungracefully at the breaking point is what CI should catch.
   return r.shedding === "ungraceful" || r.shedding === "mixed" ? EXIT.failures : EXIT.ok;
 }
 
+/** A mix file's document: a mapping, or a one-line UsageError naming the file and the problem. */
+function readMixFile(file: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    // YAML is a superset of JSON: one parser reads both.
+    doc = YAML.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EISDIR" ? "is a directory" : e.code === "ENOENT" ? "no such file" : (e.message.split("\n")[0] ?? e.message).replace(/:\s*$/, "");
+    throw new UsageError(`--mix ${file}: ${why}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new UsageError(`--mix ${file}: expected a mapping (weights:, size:, rcpts:, ...), got ${Array.isArray(doc) ? "a list" : `a ${typeof doc}`}`);
+  }
+  return doc as Record<string, unknown>;
+}
+
 function buildMix(values: Values): Mix {
-  const file = values.mix;
-  const raw = (typeof file === "string" ? (YAML.parse(readFileSync(file, "utf8")) as Record<string, unknown> | null) : null) ?? {};
+  const raw = typeof values.mix === "string" ? readMixFile(values.mix) : {};
   const m: Record<string, unknown> = { ...raw };
-  const weights = parseAssignments(values.weight as string[] | undefined, "--weight");
+  let weights: Record<string, string>;
+  try {
+    weights = parseAssignments(values.weight as string[] | undefined, "--weight");
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (e.g. --weight basic=3)`);
+  }
   if (Object.keys(weights).length > 0) {
     // With a mix file, flags override its weights kind by kind; without one they are the whole mix.
     const base: Record<string, number> = { ...((raw.weights as Record<string, number> | undefined) ?? {}) };
@@ -379,26 +425,17 @@ function buildMix(values: Values): Mix {
     m.transactions = { min: Number(t[1]), max: Number(t[2] ?? t[1]) };
   }
   if (typeof values.hold === "string") {
-    const d = duration(values.hold, "--hold");
+    const d = parseDurationFlag(values.hold, "--hold");
     m.hold = { min: d, max: d };
   }
   return validateMix(m);
 }
 
-function positiveInt(v: string | undefined, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
-  return n;
-}
-
-function positiveNumber(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got ${v}`);
-  return n;
-}
-
-function duration(v: string | undefined, flag: string): number {
-  const d = parseDuration(v ?? "");
-  if (d === null || d <= 0) throw new UsageError(`${flag}: not a duration: "${v}" (e.g. 500ms, 30s, 2m)`);
-  return d;
+/** Nothing ever connected (every session refused or timed out at connect): the target is
+ * unreachable, which is a usage problem (wrong port, server down), not a load result. */
+function unreachableText(m: StormResult["metrics"], target: SessionTarget): string | null {
+  if (m.sessions === 0 || (m.phases.get("connect")?.count ?? 0) > 0) return null;
+  const where = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+  if (m.count("local") === m.sessions) return `no session could open a socket on this machine (${m.sessions} tried; file descriptor limit or ephemeral ports)`;
+  return `${where} unreachable: none of ${m.sessions} sessions connected (${m.count("refused")} refused, ${m.count("timeout")} timed out)`;
 }

@@ -10,3 +10,12 @@ export function fdLimit(): number | null {
     return null;
   }
 }
+
+/**
+ * Descriptors a run needs for `sessions` at once: one socket each, twice that when the server
+ * lives in this process too (its end of the connection, plus the message file it writes), and a
+ * margin for Node itself, TLS keys, logs and report files.
+ */
+export function fdsNeeded(sessions: number, serverInProcess: boolean): number {
+  return sessions * (serverInProcess ? 2 : 1) + 64;
+}

@@ -113,7 +113,7 @@ test("the fd limit: the CLI refuses a storm the limit cannot hold and says how t
     ),
   );
   assert.equal(res.code, 2, res.out);
-  assert.match(res.out, /1000 sessions need about 1064 file descriptors, but the limit is 256; raise it with 'ulimit -n 2024'/);
+  assert.match(res.out, /1000 sessions against the in-process embedded target need about 2064 file descriptors, but the limit is 256; raise it with 'ulimit -n 3088'/);
   assert.equal(classify(new SmtpConnectError("127.0.0.1", 25, "EMFILE")), "local");
   assert.equal(classify(new SmtpConnectError("127.0.0.1", 25, "ECONNREFUSED")), "refused");
   assert.ok(!UNGRACEFUL.includes("local"));
