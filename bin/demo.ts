@@ -7,7 +7,7 @@ import { main as scriptMain } from "../smtpscript/cli.js";
 import { main as suiteMain } from "../smtpscript/suite-cli.js";
 import { main as monkeyMain } from "../monkey/cli.js";
 import { main as stormMain } from "../storm/cli.js";
-import { EXIT } from "./exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 

@@ -1,19 +1,29 @@
 #!/usr/bin/env node
 // The umbrella CLI: each subcommand lives with the tool it drives and is loaded on demand,
 // so `smtpchaos script` never pays for storm's or monkey's imports.
-import { EXIT } from "./exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { ignoreClosedStdout } from "./stdout.js";
 
 type SubcommandMain = (argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<SubcommandMain> }> = {
   target: { summary: "start, stop or inspect a target MTA", load: async () => (await import("../targets/cli.js")).main },
-  demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await import("./demo.js")).main },
-  suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await import("../smtpscript/suite-cli.js")).main },
+  demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await composed()).demo },
+  suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await composed()).suite },
   storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
   monkey: { summary: "inject faults into a running target while flooding it; oracle and no-loss ledger", load: async () => (await import("../monkey/cli.js")).main },
-  script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await import("../smtpscript/cli.js")).main },
+  script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await composed()).script },
 };
+
+/** The script-running commands, with the monkey's fault wiring handed to smtpscript. */
+async function composed(): Promise<Record<"suite" | "script" | "demo", SubcommandMain>> {
+  (await import("./compose.js")).composeTools();
+  return {
+    suite: (await import("../smtpscript/suite-cli.js")).main,
+    script: (await import("../smtpscript/cli.js")).main,
+    demo: (await import("./demo.js")).main,
+  };
+}
 
 function usage(): string {
   const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { main } from "../smtpscript/cli.js";
-import { EXIT } from "./exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { ignoreClosedStdout } from "./stdout.js";
+import { composeTools } from "./compose.js";
 
 ignoreClosedStdout();
+composeTools();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,7 +1,7 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
 import type { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
-import { EXIT } from "../bin/exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
@@ -322,6 +322,9 @@ async function serve(values: Values): Promise<number> {
 async function remote(cmd: string, args: string[], values: Values): Promise<number> {
   if (values.api === undefined) throw new UsageError(`${cmd} needs --api URL (printed by 'smtpchaos monkey serve')`);
   loopbackUrl(values.api, "--api", values["allow-remote"] === true);
+  // a plan file that cannot be read is the first thing to say, before anything about the API
+  if (cmd === "set" && args[0] === undefined) throw new UsageError("set needs a plan FILE");
+  const planText = cmd === "set" ? readPlanText(args[0] as string) : null;
   const client = new ControlClient(values.api);
   let out: unknown;
   switch (cmd) {
@@ -338,9 +341,7 @@ async function remote(cmd: string, args: string[], values: Values): Promise<numb
       out = await client.clearPlan();
       break;
     case "set": {
-      const file = args[0];
-      if (file === undefined) throw new UsageError("set needs a plan FILE");
-      out = await client.setPlan(readPlanText(file));
+      out = await client.setPlan(planText as string);
       break;
     }
     default:

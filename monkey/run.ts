@@ -41,6 +41,8 @@ export interface MonkeyTarget {
   surface: FaultSurface | null;
   /** false when the toolkit cannot read what the target delivered: the ledger is skipped */
   readsMailboxes?: boolean;
+  /** ends the fault wiring (timers, paused processes); called before the target stops */
+  close?: () => Promise<void>;
 }
 
 export interface MonkeyRunOptions {
@@ -140,7 +142,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const nextHop = wantsNextHop ? new FlakyNextHop({ injector }) : null;
   await nextHop?.start();
   const nh = nextHop?.address() ?? null;
-  const { target, surface, readsMailboxes } = o.createTarget(nh === null ? {} : { nextHop: { ...nh, domain: NEXTHOP_DOMAIN } });
+  const { target, surface, readsMailboxes, close: closeWiring } = o.createTarget(nh === null ? {} : { nextHop: { ...nh, domain: NEXTHOP_DOMAIN } });
 
   const surfacePoints = surface?.points() ?? [];
   const generic = (name: string): boolean => /^(net|nexthop|pause|kill)\./.test(name);
@@ -353,6 +355,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     for (const off of offs) off();
     await processFaults?.stop();
     await proxy?.stop();
+    await closeWiring?.();
     await target.stop();
     await nextHop?.stop();
   }

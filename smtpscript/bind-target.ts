@@ -2,7 +2,8 @@
 // target-provided variables, the target handle for `expect delivered`/`monkey`, and a stop().
 import net from "node:net";
 import { startNamedTarget } from "../targets/registry.js";
-import type { ServerAddress, ScriptTarget } from "./runner.js";
+import type { ServerAddress, ScriptFaults, ScriptTarget } from "./runner.js";
+import { scriptProviders } from "./providers.js";
 
 export interface Binding {
   server: ServerAddress;
@@ -25,10 +26,13 @@ export async function bindServer(
     return { server, label, defines: { ...spec.defines }, stop: async () => {} };
   }
   let t;
+  let faults: ScriptFaults | null = null;
   try {
-    // Real MTAs come with their fault wiring, so `monkey` statements and `requires fault` work
-    // (faults: false in targetOptions turns it off).
-    t = await startNamedTarget(spec.target, { faults: true, ...targetOptions });
+    // With the monkey composed in (bin/), real MTAs come with their fault wiring, so `monkey`
+    // statements and `requires fault` work.
+    const start = scriptProviders().startTarget;
+    if (start !== undefined) ({ started: t, faults } = await start(spec.target, targetOptions));
+    else t = await startNamedTarget(spec.target, targetOptions);
   } catch (err) {
     throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`);
   }
@@ -46,7 +50,7 @@ export async function bindServer(
     },
     label: `${spec.target} (${t.endpoint.host}:${t.endpoint.port})`,
     defines,
-    target: { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), faults: target.faults },
+    target: { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), ...(faults !== null ? { faults } : {}) },
     stop: () => (stopped ??= t.stop()),
   };
 }

@@ -1,5 +1,5 @@
 // `smtpscript [options] FILE...` and `smtpchaos script ...`.
-import { EXIT } from "../bin/exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";
@@ -17,7 +17,7 @@ import { UsageError } from "../common/usage-error.js";
 import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
-import { ControlApiError, remoteScriptFaults } from "../monkey/control-client.js";
+import { scriptProviders } from "./providers.js";
 
 /** A server given by --host/--port: the toolkit cannot read its queue or mailboxes. */
 const NO_TARGET: ScriptTarget = {
@@ -198,11 +198,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (opts.monkey !== null) {
+      const remote = scriptProviders().remoteFaults;
+      if (remote === undefined) {
+        console.error("smtpscript: --monkey: this build has no monkey control client (run smtpscript or smtpchaos script)");
+        return EXIT.usage;
+      }
       try {
-        binding.target = { ...(binding.target ?? NO_TARGET), faults: await remoteScriptFaults(opts.monkey) };
+        binding.target = { ...(binding.target ?? NO_TARGET), faults: await remote(opts.monkey) };
       } catch (err) {
-        if (!(err instanceof ControlApiError)) throw err;
-        console.error(`smtpscript: --monkey: ${err.message}`);
+        // the client's errors are the user's: a bad URL, a wrong token, an unreachable API
+        console.error(`smtpscript: --monkey: ${(err as Error).message}`);
         return EXIT.usage;
       }
     }

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import Table from "cli-table3";
 import picocolors from "picocolors";
-import { EXIT } from "../bin/exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";

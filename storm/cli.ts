@@ -1,7 +1,7 @@
 // `smtpchaos storm [--target NAME | --host H --port P] --sessions N --duration D ...`
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
-import { EXIT } from "../bin/exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber } from "../common/args.js";

@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { openSync, readFileSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EXIT } from "../bin/exit-codes.js";
+import { EXIT } from "../common/exit-codes.js";
 import { SmtpSession } from "../smtp/session.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
 import type { ReadyLine } from "./embedded/protocol.js";

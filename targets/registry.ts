@@ -1,42 +1,60 @@
-// Targets by name: what `--target NAME` resolves through.
+// Targets by name: what `--target NAME` resolves through. Each kind of target is one plug-in
+// (its module exports it) plus one line in BUILTIN; an MTA the toolkit does not ship is a target
+// file (targets/file/), found by path or by name on the search path.
 import type { Endpoint, Target } from "./target.js";
-import type { ScriptFaults } from "../smtpscript/runner.js";
-import { EmbeddedTarget } from "./embedded/target.js";
-import { OpenSmtpdTarget } from "./opensmtpd/target.js";
-import { PostfixTarget } from "./postfix/target.js";
-import { withFaultWiring } from "../monkey/real/index.js";
+import { embeddedPlugin } from "./embedded/target.js";
+import { openSmtpdPlugin } from "./opensmtpd/target.js";
+import { postfixPlugin } from "./postfix/target.js";
+import { isTargetFileRef, targetFilePlugin, targetFileNames } from "./file/load.js";
 
-export type TargetFactory = (options: Record<string, unknown>) => Target;
-
-const FACTORIES: Record<string, TargetFactory> = {
-  embedded: (o) => new EmbeddedTarget(o),
-  // faults: true wires libfiu into one role and the lookups into this process (`monkey` statements
-  // and fault surfaces need it); smtpscript runs ask for it.
-  opensmtpd: (o) => new OpenSmtpdTarget(withFaultWiring("opensmtpd", o)),
-  postfix: (o) => new PostfixTarget(withFaultWiring("postfix", o)),
-};
-
-export function targetNames(): string[] {
-  return Object.keys(FACTORIES);
+export interface TargetPlugin {
+  readonly name: string;
+  /** one line for help texts */
+  readonly summary: string;
+  create(options: Record<string, unknown>): Target;
+  /** what fault injection uses when it is not told where: libfiu roles, lookups routed */
+  readonly faultDefaults?: { fiu?: readonly string[]; lookups?: boolean };
 }
 
-export function createTarget(name: string, options: Record<string, unknown> = {}): Target {
-  const factory = FACTORIES[name];
-  if (factory === undefined) throw new Error(`unknown target "${name}" (known: ${targetNames().join(", ")})`);
-  return factory(options);
+export class UnknownTargetError extends Error {}
+
+const BUILTIN: readonly TargetPlugin[] = [embeddedPlugin, openSmtpdPlugin, postfixPlugin];
+
+const registered = new Map<string, TargetPlugin>(BUILTIN.map((p) => [p.name, p]));
+
+/** Adds a kind of target (library users; tests). A name already taken is an error. */
+export function registerTarget(plugin: TargetPlugin): void {
+  if (registered.has(plugin.name)) throw new Error(`a target named "${plugin.name}" is already registered`);
+  registered.set(plugin.name, plugin);
+}
+
+/** Built-in and registered targets, then target files found on the search path. */
+export function targetNames(): string[] {
+  return [...new Set([...registered.keys(), ...targetFileNames()])];
+}
+
+/** A registered target, or a target file (a path, or NAME found as NAME.target.yaml on the search path). */
+export function targetPlugin(ref: string): TargetPlugin {
+  const p = registered.get(ref);
+  if (p !== undefined) return p;
+  if (isTargetFileRef(ref) || targetFileNames().includes(ref)) return targetFilePlugin(ref);
+  throw new UnknownTargetError(`unknown target "${ref}" (known: ${targetNames().join(", ")}; or a path to a NAME.target.yaml file)`);
+}
+
+export function createTarget(ref: string, options: Record<string, unknown> = {}): Target {
+  return targetPlugin(ref).create(options);
 }
 
 export interface StartedTarget {
-  target: Target & { faults?: ScriptFaults };
+  target: Target;
   endpoint: Endpoint;
   domain: string;
   mailboxes: readonly string[];
   stop: () => Promise<void>;
 }
 
-/** Starts a named target; the caller must call stop() (also on failure paths). */
-export async function startNamedTarget(name: string, options: Record<string, unknown> = {}): Promise<StartedTarget> {
-  const target = createTarget(name, options);
+/** Starts a target; the caller must call stop() (also on failure paths). */
+export async function startTarget(target: Target): Promise<StartedTarget> {
   try {
     await target.start();
   } catch (err) {
@@ -46,12 +64,7 @@ export async function startNamedTarget(name: string, options: Record<string, unk
   return { target, endpoint: target.endpoint, domain: target.domain, mailboxes: target.mailboxes, stop: () => target.stop() };
 }
 
-/** Runs fn against a freshly started target and always stops it. */
-export async function withTarget<T>(name: string, fn: (t: StartedTarget) => Promise<T>, options: Record<string, unknown> = {}): Promise<T> {
-  const started = await startNamedTarget(name, options);
-  try {
-    return await fn(started);
-  } finally {
-    await started.stop();
-  }
+/** Starts a named target (or target file); the caller must call stop() (also on failure paths). */
+export async function startNamedTarget(ref: string, options: Record<string, unknown> = {}): Promise<StartedTarget> {
+  return startTarget(createTarget(ref, options));
 }

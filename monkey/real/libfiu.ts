@@ -7,14 +7,6 @@
 import { closeSync, constants as fsConstants, existsSync, openSync, readSync, writeSync } from "node:fs";
 import { PlanError, type FaultSpec } from "../plan.js";
 
-export const FIU_LIB_DIR = process.env.SMTPCHAOS_FIU_LIB_DIR ?? "/usr/lib/fiu";
-/** what `fiu-run -x` preloads: the POSIX wrappers and the loader that reads FIU_ENABLE/FIU_CTRL_FIFO */
-export const FIU_PRELOAD = [`${FIU_LIB_DIR}/fiu_posix_preload.so`, `${FIU_LIB_DIR}/fiu_run_preload.so`];
-
-export function fiuInstalled(): boolean {
-  return FIU_PRELOAD.every((p) => existsSync(p));
-}
-
 /**
  * smtpchaos point -> libfiu failure points. posix/io/net/* is left out on purpose: it breaks the
  * MTAs' own IPC (imsg, Postfix's local sockets) and says nothing about storage.
@@ -67,24 +59,10 @@ export class FiuControlError extends Error {
 const DEFAULT_ERRNO = 5;
 
 /**
- * Failing a call only when a given function is on the stack (libfiu's enable_stack_by_name).
- * Postfix needs it: its services run under libfiu from their first instruction (no remote
- * control), and an open() failing at startup (main.cf) or a write() failing on an IPC socket
- * tests startup and IPC, not the queue. Functions must be exported (Postfix's shared libraries).
+ * Failing a call only when a given function is on the stack (libfiu's enable_stack_by_name):
+ * smtpchaos point -> function name. The target says which scope it needs (describeFaults).
  */
 export type FiuStackScope = Readonly<Record<string, string>>;
-
-/**
- * Postfix 3.7's cleanup: the queue file is created in mail_queue_enter (libpostfix-global); its
- * records are written by rec_put, which flushes to the file once the stream buffer (4 KB) is full,
- * so queue.write only hits messages larger than that (the final flush happens in a static
- * function reached by a tail call, invisible to libfiu's backtrace). fsync is unscoped: in
- * cleanup only the queue file is fsync'ed.
- */
-export const POSTFIX_FIU_SCOPE: FiuStackScope = {
-  "queue.open": "mail_queue_enter",
-  "queue.write": "rec_put",
-};
 
 /** The libfiu commands that make the MTA follow `spec` (one per libfiu point). Throws FiuError for
  * settings libfiu has no equivalent of. */

@@ -1,27 +1,24 @@
 // The lookup tables a real target consults (its mail domains and its recipients), served by a
 // socketmap server in our process, so that the runner's one injector decides every lookup the
-// MTA makes (points lookup.domains and lookup.recipients). Postfix queries it directly
-// (socketmap:inet:...); OpenSMTPD through the table-monkey backend, which forwards each lookup.
+// MTA makes (points lookup.domains and lookup.recipients). The target asks it through the
+// LookupRouter hook: Postfix queries it directly (socketmap:inet:...), OpenSMTPD through the
+// table-monkey backend this router writes for it, which forwards each lookup.
+import type { LookupRouter, LookupTables } from "../../targets/fault-hooks.js";
 import { SocketmapServer } from "../layers/socketmap.js";
+import { writeTableMonkeyExecutable } from "../layers/table-proc.js";
 import type { Injector } from "../injector.js";
 
 export const LOOKUP_POINTS = ["lookup.domains", "lookup.recipients"] as const;
 
-export class TargetLookups {
+export class TargetLookups implements LookupRouter {
   private server: SocketmapServer | null = null;
   private injector: Injector | null = null;
 
-  constructor(
-    private readonly domains: readonly string[],
-    /** recipient -> the value the MTA expects (a Maildir path, a user name) */
-    private readonly recipients: Readonly<Record<string, string>>,
-  ) {}
-
   /** Starts the server once; it keeps its port across target restarts. */
-  async start(): Promise<{ host: string; port: number }> {
+  async serve(tables: LookupTables): Promise<{ host: string; port: number }> {
     if (this.server === null) {
       const server = new SocketmapServer({
-        maps: { domains: Object.fromEntries(this.domains.map((d) => [d, "OK"])), recipients: { ...this.recipients } },
+        maps: { domains: Object.fromEntries(tables.domains.map((d) => [d, "OK"])), recipients: { ...tables.recipients } },
         injector: this.injector,
       });
       await server.start();
@@ -30,10 +27,8 @@ export class TargetLookups {
     return this.server.address() as { host: string; port: number };
   }
 
-  /** Postfix table spec of one map. */
-  spec(map: "domains" | "recipients"): string {
-    if (this.server === null) throw new Error("lookups: not started");
-    return this.server.spec(map);
+  writeTableProc(path: string): Promise<void> {
+    return writeTableMonkeyExecutable(path);
   }
 
   address(): { host: string; port: number } | null {

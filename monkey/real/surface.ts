@@ -14,17 +14,14 @@ import { LOOKUP_POINTS, type TargetLookups } from "./lookups.js";
 export interface FiuChannel {
   /** replaces every libfiu setting of the targeted processes by `commands` (empty = all off) */
   set(commands: string[]): Promise<void>;
-  /** libfiu scope needed by this MTA (see POSTFIX_FIU_SCOPE) */
+  /** libfiu call-stack scope this MTA needs (its describeFaults says) */
   readonly scope: FiuStackScope;
 }
 
-/** The target side a real surface needs. */
-export interface RealSurfaceTarget extends Target {
-  readonly lookups: TargetLookups | null;
-}
-
 export interface RealSurfaceOptions {
-  target: RealSurfaceTarget;
+  target: Target;
+  /** the router the target's lookups go to, when they do */
+  lookups: TargetLookups | null;
   /** null when the target runs nothing under libfiu */
   fiu: FiuChannel | null;
   /** roles that process faults may address (pause.<role>, kill.<role>) */
@@ -55,7 +52,7 @@ export class RealFaultSurface implements FaultSurface {
   points(): string[] {
     const out: string[] = [];
     if (this.o.fiu !== null) out.push(...Object.keys(FIU_POINTS));
-    if (this.o.target.lookups !== null) out.push(...LOOKUP_POINTS);
+    if (this.o.lookups !== null) out.push(...LOOKUP_POINTS);
     for (const r of this.o.roles) out.push(`pause.${r}`, `kill.${r}`);
     return out;
   }
@@ -80,7 +77,7 @@ export class RealFaultSurface implements FaultSurface {
     // Validate everything before changing anything.
     const fiuSpecs = this.fiuSpecs(injector);
     this.cancelTimers();
-    this.o.target.lookups?.setInjector(injector);
+    this.o.lookups?.setInjector(injector);
     await this.restartProcessFaults(injector);
     this.watchLog();
     if (this.o.fiu === null) return;
@@ -167,7 +164,7 @@ export class RealFaultSurface implements FaultSurface {
 
   async clear(): Promise<void> {
     this.cancelTimers();
-    this.o.target.lookups?.setInjector(null);
+    this.o.lookups?.setInjector(null);
     await this.processFaults?.stop();
     this.processFaults = null;
     if (this.o.fiu !== null && this.fiuActive.length > 0) {
@@ -183,7 +180,7 @@ export class RealFaultSurface implements FaultSurface {
    */
   async close(): Promise<void> {
     this.cancelTimers();
-    this.o.target.lookups?.setInjector(null);
+    this.o.lookups?.setInjector(null);
     await this.processFaults?.stop();
     this.processFaults = null;
     this.fiuActive = [];

@@ -1,33 +1,35 @@
-// The fault wiring a real MTA target carries: its fault surface for the monkey and the
-// smtpscript `monkey` statements on top of it, both made on first use.
+// The fault wiring of a real MTA target, built from what the target describes
+// (targets/fault-hooks.ts): its fault surface for the monkey and the smtpscript `monkey`
+// statements on top of it, both made on first use.
 import type { ScriptFaults } from "../../smtpscript/runner.js";
+import type { DescribesFaults } from "../../targets/fault-hooks.js";
+import type { Target } from "../../targets/target.js";
 import { RealFaultSurface } from "./surface.js";
-import type { FiuChannel, RealSurfaceTarget } from "./surface.js";
 import { RealScriptFaults } from "./script-faults.js";
-
-export interface RealFaultsOptions {
-  target: RealSurfaceTarget;
-  /** the libfiu channel, or null when the target runs nothing under libfiu (asked on first use) */
-  fiu: () => FiuChannel | null;
-  roles: readonly string[];
-  /** role stopped for `monkey delay queue.* D`; null: not supported */
-  stallRole: string | null;
-}
+import { fiuChannel } from "./channels.js";
+import type { TargetLookups } from "./lookups.js";
 
 export class RealFaults {
   private surfaceOnce: RealFaultSurface | null = null;
   private scriptOnce: RealScriptFaults | null = null;
 
-  constructor(private readonly o: RealFaultsOptions) {}
+  constructor(
+    private readonly target: Target & DescribesFaults,
+    /** the router the target was created with, when its lookups are decided here */
+    private readonly lookups: TargetLookups | null,
+  ) {}
 
-  /** Fault points for the monkey: libfiu (when started with fiu), lookups (lookups: true), pause/kill of roles. */
+  /** Fault points for the monkey: libfiu (when started with fiu), lookups, pause/kill of roles. */
   surface(): RealFaultSurface {
-    return (this.surfaceOnce ??= new RealFaultSurface({ target: this.o.target, fiu: this.o.fiu(), roles: this.o.roles }));
+    if (this.surfaceOnce !== null) return this.surfaceOnce;
+    const d = this.target.describeFaults();
+    const fiu = d.libfiu === null ? null : fiuChannel(this.target, d.libfiu, d.libfiu.stackScope);
+    return (this.surfaceOnce = new RealFaultSurface({ target: this.target, fiu, lookups: d.lookupsRouted ? this.lookups : null, roles: d.roles }));
   }
 
   /** smtpscript `monkey` statements, backed by the surface. */
   get script(): ScriptFaults {
-    return (this.scriptOnce ??= new RealScriptFaults({ surface: this.surface(), target: this.o.target, stallRole: this.o.stallRole }));
+    return (this.scriptOnce ??= new RealScriptFaults({ surface: this.surface(), target: this.target, stallRole: this.target.describeFaults().stallRole }));
   }
 
   /** The target is going away (see RealFaultSurface.close). */

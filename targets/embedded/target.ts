@@ -1,5 +1,6 @@
 // The embedded MTA behind the Target interface, either in this process (fast, fault points
 // reachable directly) or as a child process (crashes observable, survives as a daemon).
+import type { TargetPlugin } from "../registry.js";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +12,6 @@ import { EmbeddedMta } from "./mta.js";
 import type { EmbeddedMtaOptions } from "./mta.js";
 import { Maildir } from "./maildir.js";
 import type { FaultPoints } from "./fault-points.js";
-import { ScriptedFaults } from "./scripted-faults.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
@@ -66,25 +66,13 @@ export class EmbeddedTarget implements Target {
     return this.dir;
   }
 
-  private scripted: ScriptedFaults | null = null;
-
-  /** In-process mode only: fault points driven by smtpscript `monkey` statements. */
-  get faults(): ScriptedFaults | undefined {
-    if (this.mode !== "in-process") return undefined;
-    if (this.scripted === null) {
-      this.scripted = new ScriptedFaults();
-      if (this.mta !== null) this.mta.setFaults(this.scripted);
-    }
-    return this.scripted;
-  }
-
   private hooks: FaultPoints | null = null;
 
-  /** In-process mode only: where the monkey plugs its faults in (kept across restart()). */
+  /** In-process mode only: where fault injection plugs in (kept across restart()). */
   setFaults(faults: FaultPoints | null): void {
     if (this.mode !== "in-process") throw new Error("fault points are reachable only on an in-process embedded target");
     this.hooks = faults;
-    this.mta?.setFaults(faults ?? this.scripted);
+    this.mta?.setFaults(faults);
   }
 
   async start(): Promise<void> {
@@ -96,8 +84,7 @@ export class EmbeddedTarget implements Target {
       const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
       await mta.start();
       this.mta = mta;
-      const faults = this.hooks ?? this.scripted;
-      if (faults !== null) mta.setFaults(faults);
+      if (this.hooks !== null) mta.setFaults(this.hooks);
       this.ep = toEndpoint(mta.endpoint);
     } else {
       this.ep = await this.startChild(mtaOpts);
@@ -230,3 +217,9 @@ export class EmbeddedTarget implements Target {
     return pid === null || pid === undefined ? [] : [{ role: "smtpd", pid }];
   }
 }
+
+export const embeddedPlugin: TargetPlugin = {
+  name: "embedded",
+  summary: "the toolkit's own MTA (smtp-server), no root needed",
+  create: (o) => new EmbeddedTarget(o as EmbeddedTargetOptions),
+};

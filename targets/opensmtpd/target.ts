@@ -1,6 +1,7 @@
 // OpenSMTPD 6.8 started isolated: its compiled-in spool, control socket and chroot are
 // bind-mounted from the working directory inside a private mount namespace, and so is a
 // resolv.conf that keeps its own resolver off the network (`lookup file`: /etc/hosts only).
+import type { TargetPlugin } from "../registry.js";
 import { existsSync, realpathSync } from "node:fs";
 import { mkdir, writeFile, chmod, chown, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,13 +12,8 @@ import { DaemonTarget } from "../process/daemon-target.js";
 import { descendants, procInfo } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
-import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
-import { TargetLookups } from "../../monkey/real/lookups.js";
-import type { RealFaultSurface } from "../../monkey/real/surface.js";
-import { RealFaults } from "../../monkey/real/wiring.js";
-import { OpenSmtpdFiuChannel } from "../../monkey/real/channels.js";
-import type { ScriptFaults } from "../../smtpscript/runner.js";
-import { writeTableMonkeyExecutable } from "../../monkey/layers/table-proc.js";
+import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
+import type { DescribesFaults, FaultDescription, FaultHookOptions, LookupRouter } from "../fault-hooks.js";
 import { checkRelay, type RelayTo } from "../process/relay.js";
 
 const run = promisify(execFile);
@@ -27,28 +23,22 @@ const OPENSMTPD_LIBEXEC = "/usr/libexec/opensmtpd";
 
 export const OPENSMTPD_PREFIX = process.env.SMTPCHAOS_OPENSMTPD_PREFIX ?? "/opt/smtpchaos/opensmtpd";
 
-/** Known limit: the listen backlog is compiled in as 5; above ~5 concurrent connects throughput collapses. */
-export const OPENSMTPD_LISTEN_BACKLOG = 5;
-
-export interface OpenSmtpdOptions extends DaemonTargetOptions {
+/**
+ * fiu: roles by process title (queue, lookup, "pony express", klondike, control, scheduler), each
+ * with a libfiu remote-control pipe; lookups: the domains and recipients tables ask the router
+ * through a table-proc backend.
+ */
+export interface OpenSmtpdOptions extends DaemonTargetOptions, FaultHookOptions {
   /** extra lines for smtpd.conf, before the match rules (tables, filters) */
   extraConfig?: string[];
   /** replaces the recipient table with another table name declared in extraConfig */
   recipientTable?: string;
-  /**
-   * Runs these roles (process titles: queue, lookup, "pony express", klondike, control,
-   * scheduler) under libfiu, each with a remote-control pipe under fiuControlPrefix.
-   */
-  fiu?: { roles: string[] };
-  /** the domains and recipients tables from a socketmap server in this process, through the
-   * table-monkey backend (fault points lookup.domains, lookup.recipients) */
-  lookups?: boolean;
   /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
   relay?: RelayTo;
 }
 
 /** roles the monkey may pause or kill */
-export const OPENSMTPD_FAULT_ROLES = ["queue", "lookup", "pony express", "klondike", "control", "scheduler"] as const;
+const FAULT_ROLES = ["queue", "lookup", "pony express", "klondike", "control", "scheduler"] as const;
 
 /** Process title of a role -> the name smtpd passes to its re-exec'ed child with -x. */
 export const OPENSMTPD_ROLE_FLAGS: Readonly<Record<string, string>> = {
@@ -68,38 +58,29 @@ function fiuHostDir(instanceDir: string): string {
   return join(instanceDir, "run", FIU_NS_DIR.slice("/run/".length));
 }
 
-export class OpenSmtpdTarget extends DaemonTarget {
+export class OpenSmtpdTarget extends DaemonTarget implements DescribesFaults {
   readonly name = "opensmtpd";
   protected readonly masterRole = "parent";
-
-  /** The lookup server behind the domains and recipients tables (lookups: true), else null. */
-  readonly lookups: TargetLookups | null;
 
   constructor(private readonly o: OpenSmtpdOptions = {}) {
     super(o);
     if (o.relay !== undefined) checkRelay(o.relay, this);
-    this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER]))) : null;
   }
-
-  private readonly wired = new RealFaults({
-    target: this,
-    fiu: () => (this.fiuRoles.length > 0 ? new OpenSmtpdFiuChannel(this) : null),
-    roles: OPENSMTPD_FAULT_ROLES,
-    stallRole: "queue",
-  });
 
   override async stop(): Promise<void> {
-    await this.wired.close();
     await super.stop();
-    await this.lookups?.stop();
+    // the router was started by this target's start (serve); a restart keeps it
+    await this.o.lookups?.stop();
   }
 
-  faultSurface(): RealFaultSurface {
-    return this.wired.surface();
-  }
-
-  get faults(): ScriptFaults {
-    return this.wired.script;
+  describeFaults(): FaultDescription {
+    return {
+      roles: FAULT_ROLES,
+      // the queue process writes and reads every envelope and message file
+      stallRole: "queue",
+      libfiu: this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(fiuHostDir(this.workDir), "ctl"), stackScope: {} },
+      lookupsRouted: this.o.lookups !== undefined,
+    };
   }
 
   get smtpd(): string {
@@ -120,7 +101,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
     await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\nlookup file\n");
     await writeFile(join(dir, "recipients"), this.mailboxes.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
     const tls = await selfSignedCert(dir);
-    const tables = this.lookups === null ? [`table recipients file:${join(dir, "recipients")}`] : await this.prepareLookups(dir, this.lookups);
+    const tables = this.o.lookups === undefined ? [`table recipients file:${join(dir, "recipients")}`] : await this.prepareLookups(dir, this.o.lookups);
     const conf = [
       `pki mx.test.example cert "${tls.cert}"`,
       `pki mx.test.example key "${tls.key}"`,
@@ -129,12 +110,12 @@ export class OpenSmtpdTarget extends DaemonTarget {
       `listen on 127.0.0.1 port ${port} tls pki mx.test.example hostname mx.test.example`,
       ...(this.ipv6 ? [`listen on ::1 port ${port} tls pki mx.test.example hostname mx.test.example`] : []),
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
-      `match from any for domain ${this.lookups === null ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
+      `match from any for domain ${this.o.lookups === undefined ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
       ...this.relayConfig(),
       "",
     ];
     await writeFile(join(dir, "smtpd.conf"), conf.join("\n"));
-    if (this.o.fiu !== undefined) await this.prepareFiu(dir);
+    if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
   }
 
   /**
@@ -163,12 +144,12 @@ export class OpenSmtpdTarget extends DaemonTarget {
    * shared by the whole host, so the instance gets a private copy of the libexec directory with
    * our backend in it, bind-mounted in its own mount namespace only (see command()).
    */
-  private async prepareLookups(dir: string, lookups: TargetLookups): Promise<string[]> {
-    const { host, port } = await lookups.start();
+  private async prepareLookups(dir: string, lookups: LookupRouter): Promise<string[]> {
+    const { host, port } = await lookups.serve({ domains: [this.domain], recipients: Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER])) });
     const libexec = join(dir, "libexec");
     await rm(libexec, { recursive: true, force: true });
     await run("cp", ["-a", realpathSync(OPENSMTPD_LIBEXEC), libexec]);
-    await writeTableMonkeyExecutable(join(libexec, "table-monkey"));
+    await lookups.writeTableProc(join(libexec, "table-monkey"));
     const out: string[] = [];
     for (const map of ["domains", "recipients"] as const) {
       const cfg = join(dir, `table-${map}.json`);
@@ -180,12 +161,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
 
   /** The roles running under libfiu (process titles). */
   get fiuRoles(): readonly string[] {
-    return this.o.fiu?.roles ?? [];
-  }
-
-  /** Base path of the libfiu control pipes as seen from this host: `${prefix}-${pid}.in/.out`. */
-  get fiuControlPrefix(): string {
-    return join(fiuHostDir(this.workDir), "ctl");
+    return this.o.fiu ?? [];
   }
 
   /**
@@ -196,7 +172,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
    * pipes by path after every command, by then from inside the chroot.
    */
   private async prepareFiu(dir: string): Promise<void> {
-    if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+    assertFiuInstalled();
     const flags = this.fiuRoles.map((r) => {
       const f = OPENSMTPD_ROLE_FLAGS[r];
       if (f === undefined) throw new Error(`opensmtpd: unknown role "${r}" for libfiu (${Object.keys(OPENSMTPD_ROLE_FLAGS).join(", ")})`);
@@ -238,9 +214,9 @@ export class OpenSmtpdTarget extends DaemonTarget {
       [join(dir, "run"), "/run"],
       [join(dir, "empty"), "/var/lib/opensmtpd/empty"],
       [join(dir, "resolv.conf"), "/etc/resolv.conf"],
-      ...(this.lookups === null ? [] : [[join(dir, "libexec"), realpathSync(OPENSMTPD_LIBEXEC)]]),
+      ...(this.o.lookups === undefined ? [] : [[join(dir, "libexec"), realpathSync(OPENSMTPD_LIBEXEC)]]),
       // after the chroots are mounted: the same pipes at the same path inside both chroots
-      ...(this.o.fiu === undefined
+      ...(this.fiuRoles.length === 0
         ? []
         : ["/var/spool/smtpd", "/var/lib/opensmtpd/empty"].map((root) => [fiuHostDir(dir), join(root, FIU_NS_DIR)])),
     ]
@@ -249,7 +225,7 @@ export class OpenSmtpdTarget extends DaemonTarget {
     // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process.
     return {
       command: "unshare",
-      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${this.o.fiu === undefined ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
+      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${this.fiuRoles.length === 0 ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
     };
   }
 
@@ -297,3 +273,10 @@ export class OpenSmtpdTarget extends DaemonTarget {
     return out.split("\n").filter((l) => l.trim() !== "").length;
   }
 }
+
+export const openSmtpdPlugin: TargetPlugin = {
+  name: "opensmtpd",
+  summary: "OpenSMTPD 6.8, isolated in a mount namespace (root, npm run setup:mtas)",
+  create: (o) => new OpenSmtpdTarget(o as OpenSmtpdOptions),
+  faultDefaults: { fiu: ["queue"], lookups: true },
+};

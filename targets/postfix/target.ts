@@ -1,6 +1,7 @@
 // Postfix 3.7 as a private instance: its own config, queue and data directories, loopback
 // only, no DNS, virtual mailboxes delivered to a Maildir in the working directory. The master
 // runs in the foreground as our child (`master -s`, what `postfix start-fg` runs).
+import type { TargetPlugin } from "../registry.js";
 import { existsSync, statSync } from "node:fs";
 import { mkdir, writeFile, chown, copyFile, readdir, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,12 +12,8 @@ import { DaemonTarget } from "../process/daemon-target.js";
 import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
-import { FIU_PRELOAD, fiuInstalled } from "../../monkey/real/libfiu.js";
-import { TargetLookups } from "../../monkey/real/lookups.js";
-import type { RealFaultSurface } from "../../monkey/real/surface.js";
-import { RealFaults } from "../../monkey/real/wiring.js";
-import { PostfixFiuChannel } from "../../monkey/real/channels.js";
-import type { ScriptFaults } from "../../smtpscript/runner.js";
+import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
+import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
 import { checkRelay, type RelayTo } from "../process/relay.js";
 
 const run = promisify(execFile);
@@ -26,25 +23,36 @@ function fiuSpecPath(instanceDir: string, service: string): string {
 }
 
 /** services the monkey may pause or kill */
-export const POSTFIX_FAULT_ROLES = ["smtpd", "cleanup", "qmgr", "trivial-rewrite", "virtual", "pickup", "anvil", "proxymap"] as const;
+const FAULT_ROLES = ["smtpd", "cleanup", "qmgr", "trivial-rewrite", "virtual", "pickup", "anvil", "proxymap"] as const;
+
+/**
+ * libfiu's call-stack scope (enable_stack_by_name) for Postfix 3.7's cleanup: its services run
+ * under libfiu from their first instruction (no remote control), so an unscoped open() failure
+ * would hit startup (main.cf) and IPC, not the queue. The queue file is created in
+ * mail_queue_enter (libpostfix-global); its records are written by rec_put, which flushes to the
+ * file once the stream buffer (4 KB) is full, so queue.write only hits messages larger than that
+ * (the final flush is a static function reached by a tail call, invisible to libfiu's
+ * backtrace). fsync is unscoped: in cleanup only the queue file is fsync'ed.
+ */
+export const POSTFIX_FIU_SCOPE: Readonly<Record<string, string>> = {
+  "queue.open": "mail_queue_enter",
+  "queue.write": "rec_put",
+};
 
 export const POSTFIX_DAEMON_DIR = "/usr/lib/postfix/sbin";
 
-export interface PostfixOptions extends DaemonTargetOptions {
+/**
+ * fiu: these master.cf services (cleanup, smtpd, qmgr, virtual...) run under libfiu. Its remote
+ * control does not work in Postfix daemons, so each targeted program in a private
+ * daemon_directory is a wrapper that preloads libfiu with the commands of its spec file as
+ * FIU_ENABLE; new specs reach new processes after a reload. lookups: virtual_mailbox_domains and
+ * virtual_mailbox_maps ask the router (socketmap).
+ */
+export interface PostfixOptions extends DaemonTargetOptions, FaultHookOptions {
   /** extra main.cf settings (override the defaults below) */
   main?: Record<string, string>;
   /** extra master.cf lines */
   master?: string[];
-  /**
-   * Runs these master.cf services (cleanup, smtpd, qmgr, virtual...) under libfiu. libfiu's
-   * remote control does not work in Postfix daemons, so each targeted program in a private
-   * daemon_directory is a wrapper that preloads libfiu with the commands of its spec file
-   * (fiuSpecFile) as FIU_ENABLE; new specs reach new processes after reloadFiu().
-   */
-  fiu?: { services: string[] };
-  /** virtual_mailbox_domains and virtual_mailbox_maps from a socketmap server in this process
-   * (fault points lookup.domains, lookup.recipients; see lookups.setInjector) */
-  lookups?: boolean;
   /**
    * relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no DNS, and
    * retries deferred mail within seconds
@@ -74,35 +82,32 @@ const SERVICES = [
   "tlsmgr    unix  - - n 1000? 1 tlsmgr",
 ];
 
-export class PostfixTarget extends DaemonTarget {
+export class PostfixTarget extends DaemonTarget implements DescribesFaults {
   readonly name = "postfix";
   protected readonly masterRole = "master";
 
   constructor(private readonly o: PostfixOptions = {}) {
     super(o);
     if (o.relay !== undefined) checkRelay(o.relay, this);
-    this.lookups = o.lookups === true ? new TargetLookups([this.domain], Object.fromEntries(this.mailboxes.map((m) => [m, "user/Maildir/"]))) : null;
   }
-
-  private readonly wired = new RealFaults({
-    target: this,
-    fiu: () => (this.fiuServices.length > 0 ? new PostfixFiuChannel(this) : null),
-    roles: POSTFIX_FAULT_ROLES,
-    stallRole: null,
-  });
 
   override async stop(): Promise<void> {
-    await this.wired.close();
     await super.stop();
-    await this.lookups?.stop();
+    // the router was started by this target's start (serve); a restart keeps it
+    await this.o.lookups?.stop();
   }
 
-  faultSurface(): RealFaultSurface {
-    return this.wired.surface();
-  }
-
-  get faults(): ScriptFaults {
-    return this.wired.script;
+  describeFaults(): FaultDescription {
+    return {
+      roles: FAULT_ROLES,
+      // no single process owns the queue (cleanup writes, qmgr moves, virtual reads)
+      stallRole: null,
+      libfiu:
+        this.fiuServices.length === 0
+          ? null
+          : { kind: "spec-file", roles: this.fiuServices, specFile: (svc) => fiuSpecPath(this.workDir, svc), reload: () => this.reloadFiu(), stackScope: POSTFIX_FIU_SCOPE },
+      lookupsRouted: this.o.lookups !== undefined,
+    };
   }
 
   get configDir(): string {
@@ -114,12 +119,10 @@ export class PostfixTarget extends DaemonTarget {
     if (!existsSync(join(POSTFIX_DAEMON_DIR, "master"))) throw new Error(`Postfix is not installed (${POSTFIX_DAEMON_DIR}/master missing): run 'npm run setup:mtas' as root`);
   }
 
-  /** The lookup server behind the domains and recipients maps (lookups: true), else null. */
-  readonly lookups: TargetLookups | null;
-
   protected async prepare(dir: string, port: number): Promise<void> {
     const { uid, gid } = userInfo(MAIL_USER);
-    await this.lookups?.start();
+    const routed = this.o.lookups === undefined ? null : await this.o.lookups.serve({ domains: [this.domain], recipients: Object.fromEntries(this.mailboxes.map((m) => [m, "user/Maildir/"])) });
+    const socketmap = (map: string): string => `socketmap:inet:${routed?.host}:${routed?.port}:${map}`;
     const pf = userInfo("postfix");
     for (const d of ["etc", "queue", "data", "log", "mail"]) await mkdir(join(dir, d), { recursive: true });
     await chown(join(dir, "data"), pf.uid, pf.gid);
@@ -134,7 +137,7 @@ export class PostfixTarget extends DaemonTarget {
       compatibility_level: "3.6",
       queue_directory: join(dir, "queue"),
       data_directory: join(dir, "data"),
-      daemon_directory: this.o.fiu === undefined ? POSTFIX_DAEMON_DIR : join(dir, "libexec"),
+      daemon_directory: this.fiuServices.length === 0 ? POSTFIX_DAEMON_DIR : join(dir, "libexec"),
       command_directory: "/usr/sbin",
       meta_directory: "/etc/postfix",
       shlib_directory: "/usr/lib/postfix",
@@ -167,17 +170,17 @@ export class PostfixTarget extends DaemonTarget {
       maillog_file_prefixes: join(dir, "log"),
       smtpd_banner: "$myhostname ESMTP Postfix",
       biff: "no",
-      ...(this.lookups === null ? {} : { virtual_mailbox_domains: this.lookups.spec("domains"), virtual_mailbox_maps: this.lookups.spec("recipients") }),
+      ...(routed === null ? {} : { virtual_mailbox_domains: socketmap("domains"), virtual_mailbox_maps: socketmap("recipients") }),
       import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
       ...this.relayMain(),
       ...this.o.main,
     };
-    if (this.o.fiu !== undefined) await this.prepareFiu(dir);
+    if (this.fiuServices.length > 0) await this.prepareFiu(dir);
     await writeFile(join(dir, "etc", "main.cf"), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
     // virtual(8) refuses socketmap for virtual_mailbox_maps ("not allowed for security-sensitive
     // data": the values are paths), so with monkey lookups only smtpd's recipient check asks the
     // socketmap server and delivery keeps the local table.
-    const services = this.lookups === null ? SERVICES : SERVICES.map((l) => (/^virtual\s/.test(l) ? `${l} -o virtual_mailbox_maps=texthash:${join(dir, "etc", "vmailbox")}` : l));
+    const services = routed === null ? SERVICES : SERVICES.map((l) => (/^virtual\s/.test(l) ? `${l} -o virtual_mailbox_maps=texthash:${join(dir, "etc", "vmailbox")}` : l));
     const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...(this.ipv6 ? [`[::1]:${port} inet n - n - - smtpd`] : []), ...services, ...this.relayMaster(), ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
     // `postfix check` creates the queue directories with the right owners and reports config
@@ -218,16 +221,11 @@ export class PostfixTarget extends DaemonTarget {
 
   /** The services running under libfiu. */
   get fiuServices(): readonly string[] {
-    return this.o.fiu?.services ?? [];
-  }
-
-  /** libfiu commands (one a line) a service's processes start with. */
-  fiuSpecFile(service: string): string {
-    return fiuSpecPath(this.workDir, service);
+    return this.o.fiu ?? [];
   }
 
   private async prepareFiu(dir: string): Promise<void> {
-    if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+    assertFiuInstalled();
     const libexec = join(dir, "libexec");
     await rm(libexec, { recursive: true, force: true });
     await mkdir(libexec, { recursive: true });
@@ -263,7 +261,7 @@ export class PostfixTarget extends DaemonTarget {
    * Makes new processes of the libfiu services start with their current spec files: Postfix's
    * reload (SIGHUP to the master) retires the running processes once they are idle.
    */
-  async reloadFiu(): Promise<void> {
+  private async reloadFiu(): Promise<void> {
     const pid = this.pid;
     if (pid === null) throw new Error("postfix is not running");
     process.kill(pid, "SIGHUP");
@@ -311,3 +309,10 @@ export class PostfixTarget extends DaemonTarget {
     return stdout.split("\n").filter((l) => l.trim() !== "").length;
   }
 }
+
+export const postfixPlugin: TargetPlugin = {
+  name: "postfix",
+  summary: "Postfix 3.7, a private instance (root, npm run setup:mtas)",
+  create: (o) => new PostfixTarget(o as PostfixOptions),
+  faultDefaults: { fiu: ["cleanup"], lookups: true },
+};

@@ -43,7 +43,7 @@ export abstract class DaemonTarget implements Target {
   abstract readonly name: string;
   /** role name of the process we started (the parent of all others) */
   protected abstract readonly masterRole: string;
-  readonly domain = "test.example";
+  readonly domain: string = "test.example";
   readonly mailboxes: readonly string[] = ["user@test.example", "postmaster@test.example"];
   protected dir: string | null;
   protected port: number | null;

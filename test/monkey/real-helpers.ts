@@ -2,6 +2,9 @@
 import { Injector } from "../../monkey/injector.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { sendOne } from "../targets/helpers.js";
+import { createFaultableTarget } from "../../monkey/targets.js";
+import { RealFaultSurface } from "../../monkey/real/surface.js";
+import type { Target } from "../../targets/target.js";
 
 export interface Outcome {
   id: string;
@@ -25,4 +28,19 @@ export async function attempt(port: number, rcpt: string, size = 200): Promise<O
 
 export function injectorFor(points: Record<string, unknown>, seed = 1): Injector {
   return new Injector({ plan: validatePlan({ points }), seed });
+}
+
+/** A real target with the monkey's fault wiring, as the monkey builds it; stop() ends both. */
+export function wiredTarget<T extends Target>(name: string, options: Record<string, unknown>): { target: T; surface: RealFaultSurface; stop: () => Promise<void> } {
+  const f = createFaultableTarget(name, options);
+  const surface = f.surface();
+  if (!(surface instanceof RealFaultSurface)) throw new Error(`${name} has no real fault surface`);
+  return {
+    target: f.target as T,
+    surface,
+    stop: async () => {
+      await f.close();
+      await f.target.stop();
+    },
+  };
 }

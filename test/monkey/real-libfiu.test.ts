@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { validatePlan } from "../../monkey/plan.js";
-import { FiuError, POSTFIX_FIU_SCOPE, fiuCommands, fiuDisableCommands } from "../../monkey/real/libfiu.js";
+import { FiuError, fiuCommands, fiuDisableCommands } from "../../monkey/real/libfiu.js";
+import { POSTFIX_FIU_SCOPE } from "../../targets/postfix/target.js";
 
 const spec = (name: string, settings: Record<string, unknown>) => {
   const s = validatePlan({ points: { [name]: settings } }).points[0];

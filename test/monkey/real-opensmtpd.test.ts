@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
+import type { OpenSmtpdTarget} from "../../targets/opensmtpd/target.js";
+import { OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
 import { mtaAvailability, requireMta, waitFor } from "../targets/helpers.js";
-import { attempt, injectorFor, type Outcome } from "./real-helpers.js";
+import { attempt, injectorFor, wiredTarget, type Outcome } from "./real-helpers.js";
 
 const { why, skip } = mtaAvailability("opensmtpd", join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"));
 const RCPT = "user@test.example";
@@ -24,10 +25,9 @@ async function deliveredIds(target: OpenSmtpdTarget, expect: string[]): Promise<
 
 test("opensmtpd: queue.open failures in the queue role are 4xx, and no accepted message is lost", { skip }, async (t) => {
   requireMta("opensmtpd", why);
-  const target = new OpenSmtpdTarget({ fiu: { roles: ["queue"] } });
-  t.after(() => target.stop());
+  const { target, surface, stop } = wiredTarget<OpenSmtpdTarget>("opensmtpd", { fiu: ["queue"], lookups: false });
+  t.after(stop);
   await target.start();
-  const surface = target.faultSurface();
   assert.ok(surface !== null);
   assert.ok(surface.points().includes("queue.open") && surface.points().includes("pause.queue"));
 
@@ -55,10 +55,9 @@ test("opensmtpd: queue.open failures in the queue role are 4xx, and no accepted 
 
 test("opensmtpd: a temporary failure of the recipient or domain table is a 4xx at RCPT", { skip }, async (t) => {
   requireMta("opensmtpd", why);
-  const target = new OpenSmtpdTarget({ lookups: true });
-  t.after(() => target.stop());
+  const { target, surface, stop } = wiredTarget<OpenSmtpdTarget>("opensmtpd", { fiu: [] });
+  t.after(stop);
   await target.start();
-  const surface = target.faultSurface();
   assert.ok(surface !== null);
   const injector = injectorFor({ "lookup.recipients": { once: true, action: "tempfail" } });
   await surface.apply(injector);
@@ -76,10 +75,9 @@ test("opensmtpd: a temporary failure of the recipient or domain table is a 4xx a
 
 test("opensmtpd: pause.queue through the surface stops the queue role and resumes it", { skip }, async (t) => {
   requireMta("opensmtpd", why);
-  const target = new OpenSmtpdTarget();
-  t.after(() => target.stop());
+  const { target, surface, stop } = wiredTarget<OpenSmtpdTarget>("opensmtpd", { fiu: [], lookups: false });
+  t.after(stop);
   await target.start();
-  const surface = target.faultSurface();
   assert.ok(surface !== null);
   // a long interval: the test drives the one decision itself
   await surface.apply(injectorFor({ "pause.queue": { always: true, duration: "1500ms", interval: "1h" } }));

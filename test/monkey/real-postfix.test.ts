@@ -5,17 +5,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
 import { mtaAvailability, requireMta, waitFor } from "../targets/helpers.js";
-import { attempt, injectorFor } from "./real-helpers.js";
+import { attempt, injectorFor, wiredTarget } from "./real-helpers.js";
 
 const { why, skip } = mtaAvailability("postfix", join(POSTFIX_DAEMON_DIR, "master"));
 const RCPT = "user@test.example";
 
 test("postfix: a socketmap TEMP on the recipient map is 451 4.3.0 at RCPT", { skip }, async (t) => {
   requireMta("postfix", why);
-  const target = new PostfixTarget({ lookups: true });
-  t.after(() => target.stop());
+  const { target, surface, stop } = wiredTarget<PostfixTarget>("postfix", { fiu: [] });
+  t.after(stop);
   await target.start();
-  const surface = target.faultSurface();
   assert.ok(surface !== null);
   assert.ok(surface.points().includes("lookup.recipients"));
   const injector = injectorFor({ "lookup.recipients": { once: true, action: "tempfail" } });
@@ -35,10 +34,9 @@ test("postfix: a socketmap TEMP on the recipient map is 451 4.3.0 at RCPT", { sk
 
 test("postfix: cleanup queue-file write and fsync failures (libfiu) are 451 after the dot, and nothing refused is delivered", { skip }, async (t) => {
   requireMta("postfix", why);
-  const target = new PostfixTarget({ fiu: { services: ["cleanup"] } });
-  t.after(() => target.stop());
+  const { target, surface, stop } = wiredTarget<PostfixTarget>("postfix", { fiu: ["cleanup"], lookups: false });
+  t.after(stop);
   await target.start();
-  const surface = target.faultSurface();
   assert.ok(surface !== null);
 
   // A write is only seen by libfiu once the record stream spills (messages over 4 KB).

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { Injector } from "../../monkey/injector.js";
 import { validatePlan } from "../../monkey/plan.js";
-import { RealFaultSurface, type FiuChannel, type RealSurfaceTarget } from "../../monkey/real/surface.js";
+import { RealFaultSurface, type FiuChannel } from "../../monkey/real/surface.js";
+import type { Target } from "../../targets/target.js";
 
 class RecordingChannel implements FiuChannel {
   readonly scope = {};
@@ -16,20 +17,19 @@ class RecordingChannel implements FiuChannel {
   }
 }
 
-function fakeTarget(): RealSurfaceTarget & { log: (line: string) => void } {
+function fakeTarget(): Target & { log: (line: string) => void } {
   const logs = new EventEmitter();
   return {
     name: "fake",
     domain: "test.example",
     mailboxes: [],
     endpoint: { host: "127.0.0.1", port: 1 },
-    lookups: null,
     start: async () => {},
     stop: async () => {},
     restart: async () => {},
     status: async () => ({ running: true, pid: null, endpoint: null, banner: null, crash: null }),
     logs: () => [],
-    onLog: (l) => {
+    onLog: (l: (line: string) => void) => {
       logs.on("line", l);
       return () => logs.off("line", l);
     },
@@ -47,7 +47,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 test("libfiu follows the plan's windows: off while clean, on for the faults window, off after", async () => {
   const channel = new RecordingChannel();
-  const surface = new RealFaultSurface({ target: fakeTarget(), fiu: channel, roles: ["queue"] });
+  const surface = new RealFaultSurface({ target: fakeTarget(), fiu: channel, lookups: null, roles: ["queue"] });
   const plan = validatePlan({ windows: { clean: "150ms", faults: "200ms" }, points: { "queue.open": { always: true } } });
   const t0 = Date.now();
   await surface.apply(new Injector({ plan, seed: 1, startedAt: t0 }));
@@ -63,7 +63,7 @@ test("libfiu follows the plan's windows: off while clean, on for the faults wind
 
 test("an unsupported libfiu setting is refused before anything is changed", async () => {
   const channel = new RecordingChannel();
-  const surface = new RealFaultSurface({ target: fakeTarget(), fiu: channel, roles: ["queue"] });
+  const surface = new RealFaultSurface({ target: fakeTarget(), fiu: channel, lookups: null, roles: ["queue"] });
   const plan = validatePlan({ points: { "queue.open": { every: 2 } } });
   await assert.rejects(surface.apply(new Injector({ plan, seed: 1 })), /queue\.open: every 2 cannot be done by libfiu/);
   assert.deepEqual(channel.sets, []);
@@ -72,7 +72,7 @@ test("an unsupported libfiu setting is refused before anything is changed", asyn
 
 test("fired libfiu faults are counted from the errors the MTA logs", async () => {
   const target = fakeTarget();
-  const surface = new RealFaultSurface({ target, fiu: new RecordingChannel(), roles: [] });
+  const surface = new RealFaultSurface({ target, fiu: new RecordingChannel(), lookups: null, roles: [] });
   await surface.apply(new Injector({ plan: validatePlan({ points: { "queue.open": { always: true }, "queue.dir": { always: true } } }), seed: 1 }));
   target.log("warn: queue-fs: open: Input/output error");
   target.log("warn: queue-fs: rename: Input/output error");

@@ -1,10 +1,10 @@
-// Fault points of the embedded MTA driven by smtpscript `monkey` statements:
+// Fault points of the embedded MTA (in-process) driven by smtpscript `monkey` statements:
 //   monkey fail POINT [once | always | times N]     the next (N) operations at POINT fail (EIO)
 //   monkey delay POINT DURATION [once | always]     they are delayed
 //   monkey clear [POINT]
-import { parseStatement } from "../../monkey/statement.js";
-import { FAULT_POINTS, InjectedFault } from "./fault-points.js";
-import type { FaultPointName, FaultPoints } from "./fault-points.js";
+import { parseStatement } from "./statement.js";
+import { FAULT_POINTS, InjectedFault } from "../targets/embedded/fault-points.js";
+import type { FaultPointName, FaultPoints } from "../targets/embedded/fault-points.js";
 
 type Rule = { action: "fail" | "delay"; remaining: number; delayMs: number };
 

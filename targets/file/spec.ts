@@ -1,0 +1,275 @@
+// The target file format: an MTA the toolkit does not ship, described as data (see
+// README.md "Target files"). Validation collects every problem with its path at once, like
+// fault plans do, so a user fixes a file in one pass.
+import { parse as parseYaml } from "yaml";
+
+/** `{{name}}` placeholders a template may use; anything else is a problem in the file. */
+export const PLACEHOLDERS = [
+  "dir",
+  "port",
+  "port6",
+  "tlsPort",
+  "host",
+  "host6",
+  "hostname",
+  "domain",
+  "domains",
+  "mailboxes",
+  "tls.cert",
+  "tls.key",
+  "relay.domain",
+  "relay.host",
+  "relay.port",
+  "lookups.host",
+  "lookups.port",
+] as const;
+
+export interface QueueSizeSpec {
+  command: string[];
+  /** "count": the first integer in the output (exim -bpc); "lines": non-empty lines (postqueue -j) */
+  parse: "count" | "lines";
+}
+
+export interface TargetFileSpec {
+  name: string;
+  summary: string;
+  /** programs that must exist (absolute paths, or names looked up on PATH) */
+  requires: string[];
+  /** needs root (isolation, privileged ports, setuid daemons) */
+  root: boolean;
+  domain: string;
+  /** local parts of the mailboxes that exist (user -> user@domain) */
+  mailboxes: string[];
+  /** extra local domains the MTA also delivers for (e.g. localhost) */
+  localDomains: string[];
+  hostname: string;
+  /** directories (relative to the instance directory) created before each start */
+  directories: string[];
+  /** file name (relative to the instance directory) -> template */
+  files: Record<string, string>;
+  /** make a self-signed certificate ({{tls.cert}}, {{tls.key}}); a second port ({{tlsPort}}) is implicit TLS */
+  tls: boolean;
+  /** listen on an implicit-TLS port too ({{tlsPort}}) */
+  implicitTls: boolean;
+  /** the foreground start command, templated */
+  start: string[];
+  env: Record<string, string>;
+  /** run in a private mount namespace with a loopback-only resolv.conf (needs root) */
+  isolateDns: boolean;
+  /** role of the process the start command becomes */
+  master: string;
+  /** role -> regular expression on a descendant's command line */
+  roles: Record<string, string>;
+  /** log files (templated) followed into the target's log, besides its stdout/stderr */
+  logs: string[];
+  /** log lines that mean the MTA (or one of its processes) died */
+  crash: string[];
+  /** Maildirs it delivers into (templated) */
+  maildirs: string[];
+  flush: string[] | null;
+  queueSize: QueueSizeSpec | null;
+  /** its lookups ({{lookups.host}}/{{lookups.port}}, socketmap) may be routed to the monkey */
+  lookups: boolean;
+  /** the stall role for `monkey delay queue.*` (a process that owns the queue alone) */
+  stallRole: string | null;
+  /** suite expectations file (relative to the target file) */
+  expectations: string | null;
+  /** where the file was read from */
+  path: string;
+}
+
+export class TargetFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problems: string[],
+  ) {
+    super(`${path}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`}`);
+    this.name = "TargetFileError";
+  }
+}
+
+const FIELDS = new Set([
+  "name",
+  "summary",
+  "requires",
+  "root",
+  "domain",
+  "mailboxes",
+  "localDomains",
+  "hostname",
+  "directories",
+  "files",
+  "tls",
+  "implicitTls",
+  "start",
+  "env",
+  "isolateDns",
+  "master",
+  "roles",
+  "logs",
+  "crash",
+  "maildirs",
+  "flush",
+  "queueSize",
+  "lookups",
+  "stallRole",
+  "expectations",
+]);
+
+/** Parses and checks a target file's text; throws TargetFileError listing every problem. */
+export function parseTargetFile(text: string, path: string, defaultName: string): TargetFileSpec {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new TargetFileError(path, [`does not parse as YAML: ${(err as Error).message.split("\n")[0]}`]);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new TargetFileError(path, ["expected a mapping of fields (name, start, maildirs, ...)"]);
+  const d = doc as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const k of Object.keys(d)) if (!FIELDS.has(k)) problems.push(`${k}: unknown field (known: ${[...FIELDS].join(", ")})`);
+
+  const str = (k: string, def?: string): string => {
+    const v = d[k];
+    if (v === undefined) {
+      if (def === undefined) problems.push(`${k}: required`);
+      return def ?? "";
+    }
+    if (typeof v !== "string" || v === "") {
+      problems.push(`${k}: expected a non-empty string`);
+      return def ?? "";
+    }
+    return v;
+  };
+  const bool = (k: string, def: boolean): boolean => {
+    const v = d[k];
+    if (v === undefined) return def;
+    if (typeof v !== "boolean") problems.push(`${k}: expected true or false`);
+    return v === true;
+  };
+  const list = (k: string, def: string[] | null): string[] => {
+    const v = d[k];
+    if (v === undefined) {
+      if (def === null) problems.push(`${k}: required`);
+      return def ?? [];
+    }
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+      problems.push(`${k}: expected a list of strings`);
+      return [];
+    }
+    return v as string[];
+  };
+  const map = (k: string): Record<string, string> => {
+    const v = d[k];
+    if (v === undefined) return {};
+    if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.values(v).every((x) => typeof x === "string")) {
+      problems.push(`${k}: expected a mapping of strings`);
+      return {};
+    }
+    return v as Record<string, string>;
+  };
+  const command = (k: string, required: boolean): string[] | null => {
+    if (d[k] === undefined && !required) return null;
+    const c = list(k, null);
+    if (d[k] !== undefined && c.length === 0) problems.push(`${k}: expected a command (a list: program, then arguments)`);
+    return c;
+  };
+
+  const spec: TargetFileSpec = {
+    name: str("name", defaultName),
+    summary: str("summary", `${defaultName} (target file)`),
+    requires: list("requires", []),
+    root: bool("root", false),
+    domain: str("domain", "test.example").toLowerCase(),
+    mailboxes: list("mailboxes", ["user", "postmaster"]),
+    localDomains: list("localDomains", []),
+    hostname: str("hostname", "mx.test.example"),
+    directories: list("directories", []),
+    files: map("files"),
+    tls: bool("tls", false),
+    implicitTls: bool("implicitTls", false),
+    start: command("start", true) ?? [],
+    env: map("env"),
+    isolateDns: bool("isolateDns", false),
+    master: str("master", "daemon"),
+    roles: map("roles"),
+    logs: list("logs", []),
+    crash: list("crash", []),
+    maildirs: list("maildirs", null),
+    flush: command("flush", false),
+    queueSize: null,
+    lookups: bool("lookups", false),
+    stallRole: d.stallRole === undefined ? null : str("stallRole"),
+    expectations: d.expectations === undefined ? null : str("expectations"),
+    path,
+  };
+  const q = d.queueSize;
+  if (q !== undefined) {
+    if (q === null || typeof q !== "object" || Array.isArray(q)) problems.push("queueSize: expected { command: [...], parse: count | lines }");
+    else {
+      const qc = (q as Record<string, unknown>).command;
+      const qp = (q as Record<string, unknown>).parse ?? "lines";
+      if (!Array.isArray(qc) || qc.length === 0 || !qc.every((x) => typeof x === "string")) problems.push("queueSize.command: expected a command (a list: program, then arguments)");
+      if (qp !== "count" && qp !== "lines") problems.push(`queueSize.parse: expected "count" or "lines", got ${JSON.stringify(qp)}`);
+      spec.queueSize = { command: Array.isArray(qc) ? (qc as string[]) : [], parse: qp === "count" ? "count" : "lines" };
+    }
+  }
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(spec.name)) problems.push(`name: "${spec.name}" must be a word (letters, digits, . _ -)`);
+  if (spec.mailboxes.length === 0) problems.push("mailboxes: at least one local part");
+  for (const [role, re] of Object.entries(spec.roles)) {
+    try {
+      new RegExp(re);
+    } catch (err) {
+      problems.push(`roles.${role}: not a regular expression: ${(err as Error).message}`);
+    }
+  }
+  for (const [i, re] of spec.crash.entries()) {
+    try {
+      new RegExp(re);
+    } catch (err) {
+      problems.push(`crash[${i}]: not a regular expression: ${(err as Error).message}`);
+    }
+  }
+  if (spec.stallRole !== null && spec.stallRole !== spec.master && spec.roles[spec.stallRole] === undefined) problems.push(`stallRole: "${spec.stallRole}" is not a role (roles: ${[spec.master, ...Object.keys(spec.roles)].join(", ")})`);
+  if (spec.isolateDns && !spec.root) problems.push("isolateDns: needs root: true (a mount namespace)");
+  const templated: Array<[string, string]> = [
+    ...Object.entries(spec.files).map(([f, t]): [string, string] => [`files["${f}"]`, t]),
+    ...spec.start.map((a, i): [string, string] => [`start[${i}]`, a]),
+    ...Object.entries(spec.env).map(([k, v]): [string, string] => [`env.${k}`, v]),
+    ...spec.logs.map((a, i): [string, string] => [`logs[${i}]`, a]),
+    ...spec.maildirs.map((a, i): [string, string] => [`maildirs[${i}]`, a]),
+    ...(spec.flush ?? []).map((a, i): [string, string] => [`flush[${i}]`, a]),
+    ...(spec.queueSize?.command ?? []).map((a, i): [string, string] => [`queueSize.command[${i}]`, a]),
+  ];
+  for (const [where, t] of templated) {
+    for (const m of t.matchAll(/\{\{\s*([#^/]?)\s*([^}]*?)\s*\}\}/g)) {
+      const name = m[2] as string;
+      if (m[1] !== "") {
+        if (!(SECTIONS as readonly string[]).includes(name)) problems.push(`${where}: unknown section {{${m[1]}${name}}} (known: ${SECTIONS.join(", ")})`);
+        continue;
+      }
+      if (!(PLACEHOLDERS as readonly string[]).includes(name)) problems.push(`${where}: unknown placeholder {{${name}}} (known: ${PLACEHOLDERS.join(", ")})`);
+      if (name.startsWith("tls.") && !spec.tls) problems.push(`${where}: {{${name}}} needs tls: true`);
+      if (name === "tlsPort" && !spec.implicitTls) problems.push(`${where}: {{tlsPort}} needs implicitTls: true`);
+      if (name.startsWith("lookups.") && !spec.lookups) problems.push(`${where}: {{${name}}} needs lookups: true`);
+    }
+  }
+  for (const f of Object.keys(spec.files)) if (f.startsWith("/") || f.split("/").includes("..")) problems.push(`files["${f}"]: must be a path inside the instance directory`);
+  if (problems.length > 0) throw new TargetFileError(path, problems);
+  return spec;
+}
+
+/**
+ * Sections keep a part of a template only when a feature is on ({{#relay}}...{{/relay}}) or
+ * off ({{^lookups}}...{{/lookups}}): a config line for a relay or for IPv6 must not be
+ * rendered with empty values.
+ */
+export const SECTIONS = ["relay", "lookups", "ipv6", "tls", "implicitTls"] as const;
+
+/** Fills sections, then `{{name}}` placeholders; every name was checked by parseTargetFile. */
+export function render(template: string, values: Readonly<Record<string, string>>, on: ReadonlySet<string>): string {
+  const sections = template.replace(/\{\{\s*([#^])\s*([\w.]+)\s*\}\}([\s\S]*?)\{\{\s*\/\s*\2\s*\}\}/g, (_, kind: string, name: string, body: string) =>
+    (kind === "#") === on.has(name) ? body : "",
+  );
+  return sections.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_, name: string) => values[name] ?? "");
+}

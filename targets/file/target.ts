@@ -1,0 +1,199 @@
+// A target made from a target file: the daemon the file describes, run like the shipped real
+// MTAs (our direct child, a private working directory, loopback ports, banner from its own
+// socket, crash patterns, roles by command line), with its config rendered from the file's
+// templates before every start.
+import { existsSync, statSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { DaemonTarget } from "../process/daemon-target.js";
+import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import { selfSignedCert } from "../process/tls-cert.js";
+import { freePort } from "../process/free-port.js";
+import { followFile } from "../process/follow-file.js";
+import { checkRelay, type RelayTo } from "../process/relay.js";
+import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
+import type { Endpoint } from "../target.js";
+import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
+import { render, type TargetFileSpec } from "./spec.js";
+
+export interface FileTargetOptions extends DaemonTargetOptions, FaultHookOptions {
+  /** relays mail for relay.domain to that loopback hop (the file's {{#relay}} sections) */
+  relay?: RelayTo;
+}
+
+export class FileTarget extends DaemonTarget implements DescribesFaults {
+  readonly name: string;
+  override readonly domain: string;
+  override readonly mailboxes: readonly string[];
+  protected readonly masterRole: string;
+  /** false when the file gives no queue-size command: the queue cannot be observed */
+  readonly queueObservable: boolean;
+  private tlsPort: number | null = null;
+  private lookupsAt: { host: string; port: number } | null = null;
+  private tails: Array<{ stop: () => void }> = [];
+  private readonly roles: Array<[string, RegExp]>;
+
+  constructor(
+    private readonly spec: TargetFileSpec,
+    private readonly o: FileTargetOptions = {},
+  ) {
+    super(o);
+    this.name = spec.name;
+    this.domain = spec.domain;
+    this.mailboxes = spec.mailboxes.map((u) => `${u}@${spec.domain}`);
+    this.masterRole = spec.master;
+    this.queueObservable = spec.queueSize !== null;
+    this.roles = Object.entries(spec.roles).map(([role, re]) => [role, new RegExp(re)]);
+    if (o.relay !== undefined) {
+      checkRelay(o.relay, this);
+      if (!Object.values(spec.files).some((t) => t.includes("{{#relay}}"))) throw new Error(`${spec.path}: this target cannot relay (no {{#relay}} section in its files)`);
+    }
+    if (o.lookups !== undefined && !spec.lookups) throw new Error(`${spec.path}: this target's lookups cannot be routed (lookups: true and {{lookups.host}}/{{lookups.port}} in its files)`);
+  }
+
+  override get endpoint(): Endpoint {
+    const ep = super.endpoint;
+    return this.tlsPort === null ? ep : { ...ep, tlsPort: this.tlsPort };
+  }
+
+  describeFaults(): FaultDescription {
+    return {
+      roles: [this.spec.master, ...Object.keys(this.spec.roles)],
+      stallRole: this.spec.stallRole,
+      libfiu: null,
+      lookupsRouted: this.o.lookups !== undefined,
+    };
+  }
+
+  protected checkInstalled(): void {
+    if (this.spec.root && process.getuid?.() !== 0) throw new Error(`the ${this.name} target needs root (${this.spec.path})`);
+    const missing = this.spec.requires.filter((p) => !findProgram(p));
+    if (missing.length > 0) throw new Error(`${this.name} is not installed: ${missing.join(", ")} not found (${this.spec.path})`);
+  }
+
+  private values(dir: string, port: number): { values: Record<string, string>; on: Set<string> } {
+    const r = this.o.relay;
+    const values: Record<string, string> = {
+      dir,
+      port: String(port),
+      port6: String(port),
+      tlsPort: this.tlsPort === null ? "" : String(this.tlsPort),
+      host: LOOPBACK4,
+      host6: this.ipv6 ? LOOPBACK6 : "",
+      hostname: this.spec.hostname,
+      domain: this.domain,
+      domains: [this.domain, ...this.spec.localDomains].join(" "),
+      mailboxes: this.spec.mailboxes.join(" "),
+      "tls.cert": join(dir, "tls-cert.pem"),
+      "tls.key": join(dir, "tls-key.pem"),
+      "relay.domain": r?.domain ?? "",
+      "relay.host": r?.host ?? "",
+      "relay.port": r === undefined ? "" : String(r.port),
+      "lookups.host": this.lookupsAt?.host ?? "",
+      "lookups.port": this.lookupsAt === null ? "" : String(this.lookupsAt.port),
+    };
+    const on = new Set<string>();
+    if (r !== undefined) on.add("relay");
+    if (this.lookupsAt !== null) on.add("lookups");
+    if (this.ipv6) on.add("ipv6");
+    if (this.spec.tls) on.add("tls");
+    if (this.spec.implicitTls) on.add("implicitTls");
+    return { values, on };
+  }
+
+  protected async prepare(dir: string, port: number): Promise<void> {
+    for (const d of this.spec.directories) await mkdir(join(dir, d), { recursive: true });
+    if (this.spec.tls) await selfSignedCert(dir, this.spec.hostname);
+    if (this.spec.implicitTls) this.tlsPort ??= await freePort();
+    if (this.o.lookups !== undefined) {
+      this.lookupsAt = await this.o.lookups.serve({ domains: [this.domain, ...this.spec.localDomains], recipients: Object.fromEntries(this.mailboxes.map((m) => [m, m])) });
+    }
+    const { values, on } = this.values(dir, port);
+    for (const [name, template] of Object.entries(this.spec.files)) {
+      const path = join(dir, name);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, render(template, values, on));
+    }
+    if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+  }
+
+  protected command(dir: string): DaemonCommand {
+    const { values, on } = this.values(dir, this.port ?? 0);
+    const argv = this.spec.start.map((a) => render(a, values, on));
+    const env = { ...process.env, ...Object.fromEntries(Object.entries(this.spec.env).map(([k, v]) => [k, render(v, values, on)])) };
+    if (!this.spec.isolateDns) return { command: argv[0] as string, args: argv.slice(1), env };
+    // A private mount namespace whose resolv.conf names only loopback: the MTA cannot ask the
+    // machine's nameserver, whatever its own resolver does. sh execs the command ("$0" "$@").
+    return { command: "unshare", args: ["-m", "--propagation", "private", "sh", "-c", `mount --bind '${join(dir, "resolv.conf")}' /etc/resolv.conf && exec "$0" "$@"`, ...argv], env };
+  }
+
+  protected fatalPatterns(): RegExp[] {
+    return this.spec.crash.map((p) => new RegExp(p));
+  }
+
+  protected maildirs(dir: string): string[] {
+    const { values, on } = this.values(dir, this.port ?? 0);
+    return this.spec.maildirs.map((m) => {
+      const p = render(m, values, on);
+      return isAbsolute(p) ? p : join(dir, p);
+    });
+  }
+
+  protected roleOf(cmdline: string): string | null {
+    for (const [role, re] of this.roles) if (re.test(cmdline)) return role;
+    return null;
+  }
+
+  override async start(): Promise<void> {
+    // After a restart the files still hold the earlier run's lines: an old fatal must not count again.
+    const logs = this.dir === null ? [] : this.logPaths(this.dir);
+    const from = new Map(logs.map((p) => [p, existsSync(p) ? statSync(p).size : 0]));
+    await super.start();
+    this.tails = this.logPaths(this.workDir).map((p) => followFile(p, (line) => this.pushLog(line), from.get(p) ?? 0));
+  }
+
+  private logPaths(dir: string): string[] {
+    const { values, on } = this.values(dir, this.port ?? 0);
+    return this.spec.logs.map((l) => {
+      const p = render(l, values, on);
+      return isAbsolute(p) ? p : join(dir, p);
+    });
+  }
+
+  protected override async afterStop(): Promise<void> {
+    for (const t of this.tails.splice(0)) t.stop();
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.o.lookups?.stop();
+  }
+
+  private rendered(cmd: readonly string[]): string[] {
+    const { values, on } = this.values(this.workDir, this.port ?? 0);
+    return cmd.map((a) => render(a, values, on));
+  }
+
+  async flushQueue(): Promise<void> {
+    if (this.spec.flush === null) return;
+    const [c, ...args] = this.rendered(this.spec.flush);
+    await this.control(c as string, args);
+  }
+
+  /** 0 when the file gives no queue-size command (see queueObservable). */
+  async queueSize(): Promise<number> {
+    const q = this.spec.queueSize;
+    if (q === null) return 0;
+    const [c, ...args] = this.rendered(q.command);
+    const out = await this.control(c as string, args);
+    if (q.parse === "lines") return out.split("\n").filter((l) => l.trim() !== "").length;
+    const m = /-?\d+/.exec(out);
+    if (m === null) throw new Error(`${this.name}: queue size command printed no number: ${JSON.stringify(out.slice(0, 200))}`);
+    return Number(m[0]);
+  }
+}
+
+function findProgram(p: string): boolean {
+  if (p.includes("/")) return existsSync(p);
+  return (process.env.PATH ?? "").split(delimiter).some((d) => d !== "" && existsSync(join(d, p)));
+}

@@ -1,0 +1,15 @@
+// Where libfiu is installed: targets preload it into the processes they are asked to.
+import { existsSync } from "node:fs";
+
+export const FIU_LIB_DIR = process.env.SMTPCHAOS_FIU_LIB_DIR ?? "/usr/lib/fiu";
+/** what `fiu-run -x` preloads: the POSIX wrappers and the loader that reads FIU_ENABLE/FIU_CTRL_FIFO */
+export const FIU_PRELOAD = [`${FIU_LIB_DIR}/fiu_posix_preload.so`, `${FIU_LIB_DIR}/fiu_run_preload.so`];
+
+export function fiuInstalled(): boolean {
+  return FIU_PRELOAD.every((p) => existsSync(p));
+}
+
+/** Throws the setup hint when libfiu is missing. */
+export function assertFiuInstalled(): void {
+  if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+}
