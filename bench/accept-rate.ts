@@ -1,7 +1,7 @@
 // Accept rate of a target: N messages over C concurrent connections, one message per
 // connection (banner, EHLO, MAIL, RCPT, DATA, QUIT), 1 KB bodies, through the wire layer.
 // usage: node dist/bench/accept-rate.js --target NAME [--messages N] [--concurrency C]
-import { startNamedTarget, targetNames } from "../targets/registry.js";
+import { startNamedTarget, targetNames, targetPlugin } from "../targets/registry.js";
 import { SmtpSession, buildMessage } from "../smtp/index.js";
 import { parseCount } from "../common/args.js";
 import { UsageError } from "../common/usage-error.js";
@@ -14,7 +14,11 @@ one 1 KB message per connection. Targets: ${targetNames().join(", ")} (default e
 
 const { target: targetName, total, concurrency } = benchArgs("accept-rate", USAGE, { target: { type: "string" }, messages: { type: "string" }, concurrency: { type: "string" } }, (v) => {
   const target = typeof v.target === "string" ? v.target : "embedded";
-  if (!targetNames().includes(target)) throw new UsageError(`--target: unknown target "${target}" (known: ${targetNames().join(", ")})`);
+  try {
+    targetPlugin(target);
+  } catch (err) {
+    throw new UsageError(`--target: ${(err as Error).message}`);
+  }
   return { target, total: parseCount(typeof v.messages === "string" ? v.messages : "2000", "--messages"), concurrency: parseCount(typeof v.concurrency === "string" ? v.concurrency : "5", "--concurrency") };
 });
 

@@ -6,7 +6,7 @@ import { formatDuration } from "../common/duration.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
 import { UsageError } from "../common/usage-error.js";
-import { targetNames } from "../targets/registry.js";
+import { targetPlugin } from "../targets/registry.js";
 import { PlanError, describeSpec, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "./rng.js";
@@ -39,7 +39,8 @@ commands:
   delay POINT DURATION [once|always|times N] --api URL
 
 run/serve options:
-  --target NAME          embedded (default), opensmtpd or postfix
+  --target NAME|FILE     embedded (default), opensmtpd, postfix, or a target file
+                         (NAME.target.yaml by path or on SMTPCHAOS_TARGET_PATH)
   --host H --port P      run: a server you run yourself instead; only network faults (net.*)
                          apply, loopback only unless --allow-remote
   --rcpt ADDR            with --host: recipients to send to (repeatable)
@@ -150,7 +151,11 @@ function positiveInt(v: string | undefined, flag: string): number {
 /** --target NAME, checked before anything starts. */
 function targetName(values: Values): string {
   const name = values.target ?? "embedded";
-  if (!targetNames().includes(name)) throw new UsageError(`--target: unknown target "${name}" (known: ${targetNames().join(", ")})`);
+  try {
+    targetPlugin(name);
+  } catch (err) {
+    throw new UsageError(`--target: ${(err as Error).message}`);
+  }
   return name;
 }
 

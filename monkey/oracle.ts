@@ -142,25 +142,15 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
 }
 
 
-/** Log lines that mean the daemon (or one of its processes) died, per DESIGN.md. */
-export const FATAL_PATTERNS: readonly RegExp[] = [
-  /\bfatal\b/i,
-  /\bpanic:/i,
-  /\bexiting\b/i,
-  /\blost child\b/i,
-  /killed by signal/i,
-  /\bthrottling\b/i,
-];
-
-export function isFatalLine(line: string): boolean {
-  return FATAL_PATTERNS.some((p) => p.test(line));
-}
-
-/** The lines around the first fatal line: the evidence a crash report shows. */
-export function crashContext(lines: readonly string[], before = 10, after = 5): { fatal: string | null; context: string[] } {
-  const i = lines.findIndex(isFatalLine);
-  if (i < 0) return { fatal: null, context: lines.slice(-before) };
-  return { fatal: lines[i] as string, context: lines.slice(Math.max(0, i - before), i + after + 1) };
+/**
+ * The lines around the fatal line the target's own crash patterns matched (its CrashInfo.line):
+ * the evidence a crash report shows. Which lines are fatal is the target's knowledge, not ours;
+ * without such a line (a crash seen as an exit) the tail is shown.
+ */
+export function crashContext(lines: readonly string[], fatal: string | null, before = 10, after = 5): { fatal: string | null; context: string[] } {
+  const i = fatal === null ? -1 : lines.lastIndexOf(fatal);
+  if (i < 0) return { fatal, context: lines.slice(-before) };
+  return { fatal, context: lines.slice(Math.max(0, i - before), i + after + 1) };
 }
 
 /** Running tallies of verdicts, overall and per fault point, with a bounded sample of findings. */

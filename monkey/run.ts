@@ -366,8 +366,8 @@ function processEventLog(e: ProcessFaultEvent, stage: (t: string) => void): void
 }
 
 function crashReport(c: CrashInfo): CrashReport {
-  const { fatal, context } = crashContext(c.logTail);
-  return { description: describeCrash(c), at: new Date(c.at).toISOString(), fatal: c.line ?? fatal, context };
+  const { fatal, context } = crashContext(c.logTail, c.line ?? null);
+  return { description: describeCrash(c), at: new Date(c.at).toISOString(), fatal, context };
 }
 
 /** Flushes the queue until it is empty (or the time is up), then compares deliveries with the ledger. */

@@ -34,7 +34,8 @@ target (one of):
   --host HOST            server address (default 127.0.0.1); loopback only unless
                          --allow-remote (names other than localhost are never resolved)
   --port PORT            server port (default 25)
-  --target NAME          start a target the toolkit manages (embedded) and test it
+  --target NAME|FILE     start a target the toolkit manages (embedded, opensmtpd, postfix,
+                         or a NAME.target.yaml target file) and test it
 options:
   --tls                  implicit TLS from the first byte (SMTPS)
   --starttls             EHLO + STARTTLS before each test-case starts

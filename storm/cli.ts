@@ -44,7 +44,8 @@ load (always bounded by --duration and the optional counts):
   --max-messages N       also stop once N messages were accepted
 
 target:
-  --target NAME          embedded, opensmtpd or postfix (started and stopped for the run)
+  --target NAME|FILE     embedded, opensmtpd, postfix or a target file (NAME.target.yaml),
+                         started and stopped for the run
   --host H --port P      a server you run; loopback only unless --allow-remote
   --tls-port P           its implicit-TLS (SMTPS) port
   --host6 ADDR           its IPv6 address (e.g. ::1) for the --ipv6 share; --port6 P if different
@@ -258,7 +259,7 @@ export async function main(argv: string[]): Promise<number> {
     if (values.host6 === undefined && started.endpoint.host6 !== undefined) target.host6 = started.endpoint.host6;
   }
   const where = `${target.host}:${target.port}${p.mix.ipv6 > 0 && target.host6 !== undefined ? `, [${target.host6}]:${target.port6 ?? target.port}` : ""}`;
-  const label = values.target !== undefined ? `${values.target} (${where})` : where;
+  const label = started !== null ? `${started.target.name} (${where})` : where;
   if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error(`storm: no IPv6 endpoint (${values.target !== undefined ? `target "${values.target}" listens on IPv4 only here` : "give --host6"}); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable`);
   const abort = new AbortController();
   // SIGTERM (CI cancelling a job, `timeout`) ends the run like Ctrl-C: partial report, exit 130.

@@ -11,7 +11,8 @@ import { EXIT } from "../common/exit-codes.js";
 import { SmtpSession } from "../smtp/session.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
 import type { ReadyLine } from "./embedded/protocol.js";
-import { targetNames } from "./registry.js";
+import { targetNames, targetPlugin } from "./registry.js";
+import { isTargetFileRef } from "./file/load.js";
 import { isSameProcess, processIdentity } from "./process/procfs.js";
 import type { ProcessIdentity } from "./process/procfs.js";
 import { acquireLock, LockBusyError } from "./process/lock-file.js";
@@ -48,14 +49,20 @@ export async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return EXIT.usage;
   }
-  if (!targetNames().includes(name)) {
-    console.error(`smtpchaos target: unknown target "${name}" (known: ${targetNames().join(", ")})`);
+  let plugin;
+  try {
+    plugin = targetPlugin(name);
+  } catch (err) {
+    // an unknown name, or a target file with problems (every one of them, with its path)
+    console.error(`smtpchaos target: ${(err as Error).message}`);
     return EXIT.usage;
   }
+  // the host runs elsewhere: a target file is passed by absolute path; the state is named for the target
+  const ref = isTargetFileRef(name) ? resolve(name) : name;
   const stateDir = resolve(parsed.values.state ?? process.env.SMTPCHAOS_STATE ?? ".smtpchaos");
-  const stateFile = join(stateDir, `${name}.json`);
+  const stateFile = join(stateDir, `${plugin.name}.json`);
   try {
-    if (action === "start") return await start(name, stateDir, stateFile);
+    if (action === "start") return await start(plugin.name, stateDir, stateFile, ref);
     if (action === "status") return await status(stateFile);
     return await stop(stateFile);
   } catch (err) {
@@ -120,7 +127,8 @@ async function waitGone(id: ProcessIdentity, ms: number): Promise<boolean> {
   return true;
 }
 
-async function start(name: string, stateDir: string, stateFile: string): Promise<number> {
+/** `name` labels the instance (state, log, messages); `ref` is what the host creates (a name or a target file path). */
+async function start(name: string, stateDir: string, stateFile: string, ref: string): Promise<number> {
   // Checked before anything is spawned: a state we could not write would orphan the host.
   prepareStateDir(stateDir, stateFile);
   const lock = lockState(stateFile);
@@ -133,7 +141,7 @@ async function start(name: string, stateDir: string, stateFile: string): Promise
       }
       console.error(`smtpchaos target: ${forgetStale(existing, stateFile)}`);
     }
-    return await launch(name, stateDir, stateFile);
+    return await launch(name, stateDir, stateFile, ref);
   } finally {
     lock.release();
   }
@@ -141,7 +149,7 @@ async function start(name: string, stateDir: string, stateFile: string): Promise
 
 type HostReady = ReadyLine & { mailboxes: string[]; host6: string | null; dir?: string | null };
 
-async function launch(name: string, stateDir: string, stateFile: string): Promise<number> {
+async function launch(name: string, stateDir: string, stateFile: string, ref: string): Promise<number> {
   const log = join(stateDir, `${name}.log`);
   let fd: number;
   try {
@@ -150,7 +158,7 @@ async function launch(name: string, stateDir: string, stateFile: string): Promis
     throw new StateError(`cannot write log ${log}: ${(err as Error).message}`);
   }
   // The state file on the command line makes it part of the identity the state records.
-  const child = spawn(process.execPath, [HOST, name, stateFile], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, [HOST, ref, stateFile], { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   let spawnError: Error | null = null;
   child.once("error", (err) => (spawnError = err));

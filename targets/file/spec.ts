@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 /** `{{name}}` placeholders a template may use; anything else is a problem in the file. */
 export const PLACEHOLDERS = [
   "dir",
+  "here",
   "port",
   "port6",
   "tlsPort",

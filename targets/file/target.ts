@@ -75,6 +75,7 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
     const r = this.o.relay;
     const values: Record<string, string> = {
       dir,
+      here: dirname(this.spec.path),
       port: String(port),
       port6: String(port),
       tlsPort: this.tlsPort === null ? "" : String(this.tlsPort),
