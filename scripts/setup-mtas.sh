@@ -57,7 +57,33 @@ mkdir -p /var/spool/smtpd /var/lib/opensmtpd/empty
 # A local user that receives the test mail of the real MTAs.
 id -u smtpchaos >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin smtpchaos
 
+# Exim 4.96 (exim4-daemon-light) extracted privately like OpenSMTPD: its package conflicts with
+# postfix (both provide mail-transport-agent), and installing it would remove Postfix. Its
+# libraries install without conflict; its compiled-in user is Debian-exim. No exim4 service is
+# installed, so none can start or take port 25.
+EXIM_PREFIX=${SMTPCHAOS_EXIM_PREFIX:-/opt/smtpchaos/exim}
+exim_libs=(libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0 libdb5.3 libnsl2 libcrypt1)
+exim_missing=()
+for p in "${exim_libs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || exim_missing+=("$p")
+done
+if [ "${#exim_missing[@]}" -gt 0 ] || [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then apt-get update -qq; fi
+if [ "${#exim_missing[@]}" -gt 0 ]; then
+  echo "setup-mtas: installing ${exim_missing[*]} (for exim)"
+  apt-get install -y -qq --no-install-recommends "${exim_missing[@]}" >/dev/null
+fi
+if [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then
+  echo "setup-mtas: extracting exim4-daemon-light and exim4-base into $EXIM_PREFIX"
+  work=$(mktemp -d)
+  chmod 0777 "$work"
+  (cd "$work" && apt-get download -qq exim4-daemon-light exim4-base)
+  mkdir -p "$EXIM_PREFIX"
+  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$EXIM_PREFIX"; done
+  rm -rf "$work"
+fi
+id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group Debian-exim
+
 # Never leave a system MTA running (ours are private instances on other ports).
 if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi
 
-echo "setup-mtas: ok (postfix $(postconf -d -h mail_version 2>/dev/null), opensmtpd $("$PREFIX/usr/sbin/smtpd" -h 2>&1 | grep -o 'OpenSMTPD [0-9.p]*' | head -1 || true), libfiu $(dpkg-query -W -f='${Version}' fiu-utils))"
+echo "setup-mtas: ok (postfix $(postconf -d -h mail_version 2>/dev/null), exim $("$EXIM_PREFIX/usr/sbin/exim4" -bV 2>/dev/null | sed -n 's/^Exim version \([0-9.]*\).*/\1/p'), opensmtpd $("$PREFIX/usr/sbin/smtpd" -h 2>&1 | grep -o 'OpenSMTPD [0-9.p]*' | head -1 || true), libfiu $(dpkg-query -W -f='${Version}' fiu-utils))"

@@ -25,7 +25,9 @@ export abstract class LookupServer {
   }
 
   async start(): Promise<void> {
-    const server = net.createServer((s) => this.serve(s));
+    // Half-open: a client that sends its request and shuts down its side (Exim's ${readsocket})
+    // still gets the answer; the connection ends once the answers are written.
+    const server = net.createServer({ allowHalfOpen: true }, (s) => this.serve(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -56,6 +58,7 @@ export abstract class LookupServer {
       }
       for (const r of requests) chain = chain.then(() => this.reply(socket, r));
     });
+    socket.on("end", () => void chain.then(() => socket.end()));
   }
 
   private async reply(socket: net.Socket, request: string): Promise<void> {

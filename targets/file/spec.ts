@@ -23,6 +23,7 @@ export const PLACEHOLDERS = [
   "relay.port",
   "lookups.host",
   "lookups.port",
+  "pid",
 ] as const;
 
 export interface QueueSizeSpec {
@@ -67,6 +68,8 @@ export interface TargetFileSpec {
   crash: string[];
   /** Maildirs it delivers into (templated) */
   maildirs: string[];
+  /** run before every start, after the files are rendered (ownership, permissions, databases) */
+  prepare: string[] | null;
   flush: string[] | null;
   queueSize: QueueSizeSpec | null;
   /** its lookups ({{lookups.host}}/{{lookups.port}}, socketmap) may be routed to the monkey */
@@ -110,6 +113,7 @@ const FIELDS = new Set([
   "logs",
   "crash",
   "maildirs",
+  "prepare",
   "flush",
   "queueSize",
   "lookups",
@@ -197,6 +201,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     logs: list("logs", []),
     crash: list("crash", []),
     maildirs: list("maildirs", null),
+    prepare: command("prepare", false),
     flush: command("flush", false),
     queueSize: null,
     lookups: bool("lookups", false),
@@ -239,6 +244,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     ...Object.entries(spec.env).map(([k, v]): [string, string] => [`env.${k}`, v]),
     ...spec.logs.map((a, i): [string, string] => [`logs[${i}]`, a]),
     ...spec.maildirs.map((a, i): [string, string] => [`maildirs[${i}]`, a]),
+    ...(spec.prepare ?? []).map((a, i): [string, string] => [`prepare[${i}]`, a]),
     ...(spec.flush ?? []).map((a, i): [string, string] => [`flush[${i}]`, a]),
     ...(spec.queueSize?.command ?? []).map((a, i): [string, string] => [`queueSize.command[${i}]`, a]),
   ];
@@ -253,6 +259,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
       if (name.startsWith("tls.") && !spec.tls) problems.push(`${where}: {{${name}}} needs tls: true`);
       if (name === "tlsPort" && !spec.implicitTls) problems.push(`${where}: {{tlsPort}} needs implicitTls: true`);
       if (name.startsWith("lookups.") && !spec.lookups) problems.push(`${where}: {{${name}}} needs lookups: true`);
+      if (name === "pid" && !/^(flush|queueSize)/.test(where)) problems.push(`${where}: {{pid}} (the running daemon) exists only in flush and queueSize commands`);
     }
   }
   for (const f of Object.keys(spec.files)) if (f.startsWith("/") || f.split("/").includes("..")) problems.push(`files["${f}"]: must be a path inside the instance directory`);

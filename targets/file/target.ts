@@ -92,6 +92,7 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
       "relay.port": r === undefined ? "" : String(r.port),
       "lookups.host": this.lookupsAt?.host ?? "",
       "lookups.port": this.lookupsAt === null ? "" : String(this.lookupsAt.port),
+      pid: this.pid === null ? "" : String(this.pid),
     };
     const on = new Set<string>();
     if (r !== undefined) on.add("relay");
@@ -116,6 +117,10 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
       await writeFile(path, render(template, values, on));
     }
     if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+    if (this.spec.prepare !== null) {
+      const [c, ...args] = this.spec.prepare.map((a) => render(a, values, on));
+      await this.control(c as string, args);
+    }
   }
 
   protected command(dir: string): DaemonCommand {

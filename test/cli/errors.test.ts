@@ -152,7 +152,8 @@ const HOSTILE: Array<[string, (s: net.Socket) => void, RegExp]> = [
   ["slow", (s) => void setTimeout(() => s.write("2"), 300), /timed out after 1000 ms waiting for banner/],
   ["garbage", (s) => void s.write("HELLO THERE\r\n"), /malformed reply/],
   ["999", (s) => void s.write("999 what\r\n"), /malformed reply.*999/],
-  ["resetting", (s) => s.resetAndDestroy(), /reset the connection/],
+  // the reset may come before Node saw the connection complete, or while the banner is awaited
+  ["resetting", (s) => s.resetAndDestroy(), /reset the connection|ECONNRESET/],
   ["554", (s) => void s.write("554 go away\r\n"), /greeted with 554/],
 ];
 

@@ -1,4 +1,4 @@
-// `runMonkey` with a flaky next hop behind the real MTAs: OpenSMTPD and Postfix relay
+// `runMonkey` with a flaky next hop behind the real MTAs: OpenSMTPD, Postfix and Exim relay
 // relay.test.example to it while it defers, greylists, answers 421 after the final dot or drops
 // the connection. Every relayed message must arrive exactly once, after the MTA retried it.
 // Needs root and `npm run setup:mtas` (a missing MTA fails in CI).
@@ -33,6 +33,17 @@ const MTAS: Array<{ name: string; binary: string; attempt: (line: string) => Att
     attempt: (line) => {
       const m = /postfix\/smtp\[\d+\]: ([0-9A-F]+): to=<[^>]*@relay\.test\.example>.* status=(\w+)/.exec(line);
       return m === null ? null : { id: m[1] as string, ok: m[2] === "sent" };
+    },
+  },
+  {
+    // a target file: targets/files/exim.target.yaml
+    name: "exim",
+    binary: "/opt/smtpchaos/exim/usr/sbin/exim4",
+    // 2026-12-03 08:48:01 1xZ2Tx-000602-0a == user@relay.test.example R=relay_hop T=hop_smtp defer (-44) ...
+    // 2026-12-03 08:48:02 1xZ2Tx-000602-0a => user@relay.test.example R=relay_hop T=hop_smtp H=127.0.0.1 ...
+    attempt: (line) => {
+      const m = /\s([0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}) (==|=>) \S*@relay\.test\.example\b/.exec(line);
+      return m === null ? null : { id: m[1] as string, ok: m[2] === "=>" };
     },
   },
 ];

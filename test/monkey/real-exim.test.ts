@@ -1,0 +1,44 @@
+// The monkey against Exim, a target the toolkit knows only from its target file
+// (targets/files/exim.target.yaml): a clean run reconciles exactly across the restart, and its
+// lookup and process fault families fire, are attributed, and stay graceful. Needs root and
+// `npm run setup:mtas` (a missing Exim fails in CI).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runMonkey, type MonkeyRunOptions } from "../../monkey/run.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { monkeyTarget } from "../../monkey/targets.js";
+import { monkeyText } from "../../monkey/report.js";
+import { mtaAvailability, requireMta } from "../targets/helpers.js";
+
+const { why, skip } = mtaAvailability("exim", "/opt/smtpchaos/exim/usr/sbin/exim4");
+const base = { seed: 3, concurrency: 2, durationMs: 5000, timeoutMs: 10_000, drainTimeoutMs: 30_000, createTarget: (extra) => monkeyTarget("exim", extra) } satisfies Partial<MonkeyRunOptions>;
+
+test("exim + monkey: a clean run has no finding, and every accepted message is delivered once, across the restart", { skip }, async () => {
+  requireMta("exim", why);
+  const r = await runMonkey({ ...base, plan: validatePlan({ points: {} }) });
+  assert.equal(r.verdict, "pass", monkeyText(r));
+  assert.ok(r.ledger !== null && r.ledgerAfterRestart !== null);
+  assert.ok(r.ledgerAfterRestart.accepted > 20, `accepted ${r.ledgerAfterRestart.accepted}`);
+  assert.equal(r.ledgerAfterRestart.deliveredDistinct, r.ledgerAfterRestart.accepted);
+  assert.equal(r.ledgerAfterRestart.duplicates, 0);
+});
+
+test("exim + monkey: lookup failures over ${readsocket} are 4xx at RCPT, its daemon paused and its deliveries killed: graceful, nothing lost", { skip }, async () => {
+  requireMta("exim", why);
+  const plan = validatePlan({
+    points: {
+      "lookup.recipients": { every: 4 },
+      "lookup.domains": { every: 9, action: "timeout" },
+      "pause.daemon": { probability: 1, interval: "1500ms", duration: "400ms" },
+      "kill.delivery": { probability: 1, interval: "700ms" },
+    },
+  });
+  const r = await runMonkey({ ...base, plan });
+  assert.equal(r.verdict, "pass", monkeyText(r));
+  const fired = Object.fromEntries(r.points.map((p) => [p.point, p.fired]));
+  for (const p of ["lookup.recipients", "lookup.domains", "pause.daemon"]) assert.ok((fired[p] ?? 0) > 0, `${p} fired: ${JSON.stringify(fired)}`);
+  assert.ok(r.outcomes.tempfail > 0, "lookup failures were answered with 4xx");
+  assert.ok((r.perFault["lookup.recipients"]?.tempfail ?? 0) > 0, "and attributed to the lookup point");
+  assert.equal(r.outcomes.permfail, 0);
+  assert.equal(r.ledgerAfterRestart?.lost, 0);
+});
