@@ -39,10 +39,24 @@ export interface FaultDescription {
   roles: readonly string[];
   /** the role stopped to delay queue.* calls (a stalled disk); null when no role owns the queue alone */
   stallRole: string | null;
-  /** libfiu in the target's processes (started with `fiu`), else null */
-  libfiu: (LibfiuControl & { stackScope: Readonly<Record<string, string>> }) | null;
+  /**
+   * libfiu in the target's processes (started with `fiu`), else null. stackScope: point ->
+   * function that must be on the stack (libfiu's enable_stack_by_name); points: the libfiu
+   * failure points that stand for a fault point in this MTA, where the defaults would hit
+   * something else (its SMTP socket writes, say)
+   */
+  libfiu: (LibfiuControl & { stackScope: Readonly<Record<string, string>>; points?: Readonly<Record<string, readonly string[]>>; logged?: readonly LoggedFault[] }) | null;
   /** the lookups go to the router the target was started with (its lookup.* points exist) */
   lookupsRouted: boolean;
+}
+
+/**
+ * How the MTA words a failed call in its log: a line matching `pattern` (and naming the errno)
+ * is one firing of `point`. Tried before the generic wording (open, fsync, write, rename...).
+ */
+export interface LoggedFault {
+  pattern: RegExp;
+  point: string;
 }
 
 /** Options every real target takes for fault injection. */

@@ -4,15 +4,22 @@
 // survive the daemons (Postfix), so the commands go into each service's spec file, read at every
 // spawn, and a reload retires the processes started with the old spec.
 import { writeFile } from "node:fs/promises";
-import type { LibfiuControl } from "../../targets/fault-hooks.js";
+import type { LibfiuControl, LoggedFault } from "../../targets/fault-hooks.js";
 import type { Target } from "../../targets/target.js";
-import { fiuControl, fiuDisableCommands } from "./libfiu.js";
+import { FIU_POINTS, fiuControl, fiuDisableCommands } from "./libfiu.js";
 import type { FiuChannel } from "./surface.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function fiuChannel(target: Target, control: LibfiuControl, scope: Readonly<Record<string, string>>): FiuChannel {
-  return control.kind === "fifo" ? new FifoChannel(target, control, scope) : new SpecFileChannel(target, control, scope);
+type PointMap = Readonly<Record<string, readonly string[]>>;
+
+/**
+ * The channel for a target's libfiu, with its scope and its own point mapping over the defaults
+ * (an empty list: the MTA does not offer that point).
+ */
+export function fiuChannel(target: Target, control: LibfiuControl, scope: Readonly<Record<string, string>>, overrides: PointMap = {}, logged: readonly LoggedFault[] = []): FiuChannel {
+  const points = Object.fromEntries(Object.entries({ ...FIU_POINTS, ...overrides }).filter(([, names]) => names.length > 0));
+  return control.kind === "fifo" ? new FifoChannel(target, control, scope, points, logged) : new SpecFileChannel(target, control, scope, points, logged);
 }
 
 class FifoChannel implements FiuChannel {
@@ -22,6 +29,8 @@ class FifoChannel implements FiuChannel {
     private readonly target: Target,
     private readonly control: Extract<LibfiuControl, { kind: "fifo" }>,
     readonly scope: Readonly<Record<string, string>>,
+    readonly points: PointMap,
+    readonly logged: readonly LoggedFault[],
   ) {}
 
   async set(commands: string[]): Promise<void> {
@@ -47,6 +56,8 @@ class SpecFileChannel implements FiuChannel {
     private readonly target: Target,
     private readonly control: Extract<LibfiuControl, { kind: "spec-file" }>,
     readonly scope: Readonly<Record<string, string>>,
+    readonly points: PointMap,
+    readonly logged: readonly LoggedFault[],
     /** how long to wait for the processes started with the old spec to leave */
     private readonly retireTimeoutMs = 3000,
   ) {}

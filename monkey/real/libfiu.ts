@@ -66,8 +66,8 @@ export type FiuStackScope = Readonly<Record<string, string>>;
 
 /** The libfiu commands that make the MTA follow `spec` (one per libfiu point). Throws FiuError for
  * settings libfiu has no equivalent of. */
-export function fiuCommands(spec: FaultSpec, scope: FiuStackScope = {}): string[] {
-  const names = FIU_POINTS[spec.name];
+export function fiuCommands(spec: FaultSpec, scope: FiuStackScope = {}, points: Readonly<Record<string, readonly string[]>> = FIU_POINTS): string[] {
+  const names = points[spec.name];
   if (names === undefined) throw new FiuError(`${spec.name}: not a libfiu point (${fiuPointNames().join(", ")})`, spec.name);
   const scoped = scope[spec.name] !== undefined;
   const why = (what: string): never => {

@@ -3,11 +3,12 @@
 // (pause.<role>/kill.<role>, through ProcessFaults). The MTA-specific part is how libfiu
 // commands reach the processes (FiuChannel).
 import type { Target } from "../../targets/target.js";
+import type { LoggedFault } from "../../targets/fault-hooks.js";
 import type { Injector } from "../injector.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultSurface } from "../surface.js";
 import { ProcessFaults, type ProcessFaultEvent } from "../layers/process.js";
-import { FIU_POINTS, FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
+import { FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
 import { LOOKUP_POINTS, type TargetLookups } from "./lookups.js";
 
 /** How libfiu commands reach the MTA's processes. */
@@ -16,6 +17,10 @@ export interface FiuChannel {
   set(commands: string[]): Promise<void>;
   /** libfiu call-stack scope this MTA needs (its describeFaults says) */
   readonly scope: FiuStackScope;
+  /** smtpchaos point -> libfiu failure points in this MTA */
+  readonly points: Readonly<Record<string, readonly string[]>>;
+  /** the MTA's own wording of failed calls, tried before the generic one */
+  readonly logged: readonly LoggedFault[];
 }
 
 export interface RealSurfaceOptions {
@@ -51,7 +56,7 @@ export class RealFaultSurface implements FaultSurface {
 
   points(): string[] {
     const out: string[] = [];
-    if (this.o.fiu !== null) out.push(...Object.keys(FIU_POINTS));
+    if (this.o.fiu !== null) out.push(...Object.keys(this.o.fiu.points));
     if (this.o.lookups !== null) out.push(...LOOKUP_POINTS);
     for (const r of this.o.roles) out.push(`pause.${r}`, `kill.${r}`);
     return out;
@@ -59,15 +64,15 @@ export class RealFaultSurface implements FaultSurface {
 
   /** libfiu draws its own random numbers inside the MTA: the runner attributes these by time. */
   decidedInside(): string[] {
-    return this.o.fiu === null ? [] : Object.keys(FIU_POINTS);
+    return this.o.fiu === null ? [] : Object.keys(this.o.fiu.points);
   }
 
   /** The plan's libfiu points; throws FiuError for one libfiu cannot carry out. */
   fiuSpecs(injector: Injector): FaultSpec[] {
     if (this.o.fiu === null) return [];
-    const scope = this.o.fiu.scope;
-    const specs = injector.specs().filter((s) => FIU_POINTS[s.name] !== undefined);
-    for (const s of specs) fiuCommands(s, scope);
+    const { scope, points } = this.o.fiu;
+    const specs = injector.specs().filter((s) => points[s.name] !== undefined);
+    for (const s of specs) fiuCommands(s, scope, points);
     return specs;
   }
 
@@ -98,7 +103,7 @@ export class RealFaultSurface implements FaultSurface {
     const fiu = this.o.fiu;
     if (fiu === null) return;
     this.fiuActive = specs;
-    await fiu.set(specs.flatMap((s) => fiuCommands(s, fiu.scope)));
+    await fiu.set(specs.flatMap((s) => fiuCommands(s, fiu.scope, fiu.points)));
   }
 
   private async restartProcessFaults(injector: Injector): Promise<void> {
@@ -146,7 +151,8 @@ export class RealFaultSurface implements FaultSurface {
     if (![...texts].some((t) => line.includes(t))) return;
     const active = new Set(this.fiuActive.map((s) => s.name));
     let point: string | null = null;
-    for (const [re, p] of LOGGED_CALL) {
+    const wording: ReadonlyArray<[RegExp, string]> = [...(this.o.fiu?.logged ?? []).map((l): [RegExp, string] => [l.pattern, l.point]), ...LOGGED_CALL];
+    for (const [re, p] of wording) {
       if (re.test(line) && active.has(p)) {
         point = p;
         break;

@@ -23,7 +23,7 @@ export class RealFaults {
   surface(): RealFaultSurface {
     if (this.surfaceOnce !== null) return this.surfaceOnce;
     const d = this.target.describeFaults();
-    const fiu = d.libfiu === null ? null : fiuChannel(this.target, d.libfiu, d.libfiu.stackScope);
+    const fiu = d.libfiu === null ? null : fiuChannel(this.target, d.libfiu, d.libfiu.stackScope, d.libfiu.points, d.libfiu.logged);
     return (this.surfaceOnce = new RealFaultSurface({ target: this.target, fiu, lookups: d.lookupsRouted ? this.lookups : null, roles: d.roles }));
   }
 

@@ -69,6 +69,6 @@ export function targetFilePlugin(ref: string): TargetPlugin & { spec: TargetFile
     spec,
     expectations: spec.expectations === null ? null : resolve(dirname(spec.path), spec.expectations),
     create: (o) => new FileTarget(spec, o as FileTargetOptions),
-    faultDefaults: { lookups: spec.lookups },
+    faultDefaults: { lookups: spec.lookups, fiu: spec.libfiu },
   };
 }

@@ -74,6 +74,16 @@ export interface TargetFileSpec {
   queueSize: QueueSizeSpec | null;
   /** its lookups ({{lookups.host}}/{{lookups.port}}, socketmap) may be routed to the monkey */
   lookups: boolean;
+  /**
+   * roles that may run under libfiu: the start command is run through a wrapper that preloads
+   * libfiu and gives its process a control FIFO the monkey writes to; processes it forks inherit
+   * the failure points it has when they are forked
+   */
+  libfiu: string[];
+  /** smtpchaos point -> the libfiu failure points that stand for it in this MTA (over the defaults) */
+  libfiuPoints: Record<string, string[]>;
+  /** point -> a regular expression on the MTA's log line that reports that call failing */
+  libfiuLog: Record<string, string>;
   /** the stall role for `monkey delay queue.*` (a process that owns the queue alone) */
   stallRole: string | null;
   /** suite expectations file (relative to the target file) */
@@ -117,6 +127,9 @@ const FIELDS = new Set([
   "flush",
   "queueSize",
   "lookups",
+  "libfiu",
+  "libfiuPoints",
+  "libfiuLog",
   "stallRole",
   "expectations",
 ]);
@@ -205,6 +218,9 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     flush: command("flush", false),
     queueSize: null,
     lookups: bool("lookups", false),
+    libfiu: list("libfiu", []),
+    libfiuPoints: {},
+    libfiuLog: map("libfiuLog"),
     stallRole: d.stallRole === undefined ? null : str("stallRole"),
     expectations: d.expectations === undefined ? null : str("expectations"),
     path,
@@ -229,6 +245,13 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
       problems.push(`roles.${role}: not a regular expression: ${(err as Error).message}`);
     }
   }
+  for (const [point, re] of Object.entries(spec.libfiuLog)) {
+    try {
+      new RegExp(re);
+    } catch (err) {
+      problems.push(`libfiuLog.${point}: not a regular expression: ${(err as Error).message}`);
+    }
+  }
   for (const [i, re] of spec.crash.entries()) {
     try {
       new RegExp(re);
@@ -238,6 +261,18 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
   }
   if (spec.stallRole !== null && spec.stallRole !== spec.master && spec.roles[spec.stallRole] === undefined) problems.push(`stallRole: "${spec.stallRole}" is not a role (roles: ${[spec.master, ...Object.keys(spec.roles)].join(", ")})`);
   if (spec.isolateDns && !spec.root) problems.push("isolateDns: needs root: true (a mount namespace)");
+  const lp = d.libfiuPoints;
+  if (lp !== undefined) {
+    if (lp === null || typeof lp !== "object" || Array.isArray(lp)) problems.push("libfiuPoints: expected a mapping of point -> list of libfiu failure points");
+    else {
+      for (const [point, names] of Object.entries(lp)) {
+        if (!/^(queue\.[a-z]+|alloc)$/.test(point)) problems.push(`libfiuPoints.${point}: not a libfiu-backed point (queue.* or alloc)`);
+        if (!Array.isArray(names) || !names.every((n) => typeof n === "string" && /^[a-z]+(\/[\w*]+)+$/.test(n))) problems.push(`libfiuPoints.${point}: expected a list of libfiu failure points (e.g. posix/stdio/rw/fwrite; [] = not offered)`);
+        else spec.libfiuPoints[point] = names as string[];
+      }
+    }
+  }
+  for (const r of spec.libfiu) if (r !== spec.master) problems.push(`libfiu: "${r}" cannot be reached: only the process the start command becomes (master: ${spec.master}) gets libfiu's control FIFO`);
   const templated: Array<[string, string]> = [
     ...Object.entries(spec.files).map(([f, t]): [string, string] => [`files["${f}"]`, t]),
     ...spec.start.map((a, i): [string, string] => [`start[${i}]`, a]),

@@ -3,7 +3,7 @@
 // socket, crash patterns, roles by command line), with its config rendered from the file's
 // templates before every start.
 import { existsSync, statSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { DaemonTarget } from "../process/daemon-target.js";
 import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
@@ -12,6 +12,7 @@ import { freePort } from "../process/free-port.js";
 import { followFile } from "../process/follow-file.js";
 import { checkRelay, type RelayTo } from "../process/relay.js";
 import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
+import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
 import type { Endpoint } from "../target.js";
 import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
 import { render, type TargetFileSpec } from "./spec.js";
@@ -60,12 +61,20 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
     return {
       roles: [this.spec.master, ...Object.keys(this.spec.roles)],
       stallRole: this.spec.stallRole,
-      libfiu: null,
+      libfiu: this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(this.workDir, "fiu", "ctl"), stackScope: {}, points: this.spec.libfiuPoints, logged: Object.entries(this.spec.libfiuLog).map(([point, re]) => ({ point, pattern: new RegExp(re) })) },
       lookupsRouted: this.o.lookups !== undefined,
     };
   }
 
+  /** The roles started under libfiu: asked for (fiu option) and allowed by the file. */
+  private get fiuRoles(): readonly string[] {
+    return (this.o.fiu ?? []).filter((r) => this.spec.libfiu.includes(r));
+  }
+
   protected checkInstalled(): void {
+    const refused = (this.o.fiu ?? []).filter((r) => !this.spec.libfiu.includes(r));
+    if (refused.length > 0) throw new Error(`${this.name}: libfiu cannot go into ${refused.join(", ")} (its target file allows: ${this.spec.libfiu.join(", ") || "none"})`);
+    if (this.fiuRoles.length > 0) assertFiuInstalled();
     if (this.spec.root && process.getuid?.() !== 0) throw new Error(`the ${this.name} target needs root (${this.spec.path})`);
     const missing = this.spec.requires.filter((p) => !findProgram(p));
     if (missing.length > 0) throw new Error(`${this.name} is not installed: ${missing.join(", ")} not found (${this.spec.path})`);
@@ -117,15 +126,39 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
       await writeFile(path, render(template, values, on));
     }
     if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+    if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
     if (this.spec.prepare !== null) {
       const [c, ...args] = this.spec.prepare.map((a) => render(a, values, on));
       await this.control(c as string, args);
     }
   }
 
+  /**
+   * The wrapper the start command runs through under libfiu: its control FIFOs are made
+   * world-writable before libfiu's loader finds them (an MTA that drops root after start could
+   * not open FIFOs libfiu made 0600 as root), then it becomes the MTA with libfiu preloaded.
+   */
+  private async prepareFiu(dir: string): Promise<void> {
+    const fiuDir = join(dir, "fiu");
+    await mkdir(fiuDir, { recursive: true });
+    await chmod(fiuDir, 0o1777);
+    const wrapper = [
+      "#!/bin/sh",
+      "# smtpchaos: the MTA's start command under libfiu, with a control FIFO for this process",
+      `ctl='${join(fiuDir, "ctl")}'`,
+      'mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out" && chmod 0666 "$ctl-$$.in" "$ctl-$$.out"',
+      `export LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_CTRL_FIFO="$ctl"`,
+      'exec "$@"',
+      "",
+    ];
+    await writeFile(join(fiuDir, "run"), wrapper.join("\n"));
+    await chmod(join(fiuDir, "run"), 0o755);
+  }
+
   protected command(dir: string): DaemonCommand {
     const { values, on } = this.values(dir, this.port ?? 0);
-    const argv = this.spec.start.map((a) => render(a, values, on));
+    const start = this.spec.start.map((a) => render(a, values, on));
+    const argv = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
     const env = { ...process.env, ...Object.fromEntries(Object.entries(this.spec.env).map(([k, v]) => [k, render(v, values, on)])) };
     if (!this.spec.isolateDns) return { command: argv[0] as string, args: argv.slice(1), env };
     // A private mount namespace whose resolv.conf names only loopback: the MTA cannot ask the

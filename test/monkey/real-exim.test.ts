@@ -42,3 +42,15 @@ test("exim + monkey: lookup failures over ${readsocket} are 4xx at RCPT, its dae
   assert.equal(r.outcomes.permfail, 0);
   assert.equal(r.ledgerAfterRestart?.lost, 0);
 });
+
+test("exim + monkey: libfiu in its daemon reaches the receivers' spool writes: fsync and rename failures are 451 after the dot, nothing refused is delivered", { skip }, async () => {
+  requireMta("exim", why);
+  const plan = validatePlan({ points: { "queue.fsync": { probability: 0.2 }, "queue.rename": { probability: 0.1 } } });
+  const r = await runMonkey({ ...base, plan });
+  assert.equal(r.verdict, "pass", monkeyText(r));
+  assert.ok((r.inTargetFired["queue.fsync"] ?? 0) > 0, `queue.fsync fired (counted from Exim's log): ${JSON.stringify(r.inTargetFired)}`);
+  assert.ok(r.outcomes.tempfail > 0, "spool failures were answered with 4xx");
+  assert.equal(r.outcomes.permfail, 0);
+  assert.equal(r.ledgerAfterRestart?.lost, 0);
+  assert.equal(r.ledgerAfterRestart?.deliveredAfterReject, 0);
+});

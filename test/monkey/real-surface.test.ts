@@ -7,10 +7,13 @@ import { EventEmitter } from "node:events";
 import { Injector } from "../../monkey/injector.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { RealFaultSurface, type FiuChannel } from "../../monkey/real/surface.js";
+import { FIU_POINTS } from "../../monkey/real/libfiu.js";
 import type { Target } from "../../targets/target.js";
 
 class RecordingChannel implements FiuChannel {
   readonly scope = {};
+  readonly points = FIU_POINTS;
+  readonly logged = [];
   readonly sets: Array<{ at: number; commands: string[] }> = [];
   async set(commands: string[]): Promise<void> {
     this.sets.push({ at: Date.now(), commands });
