@@ -1,6 +1,6 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
 import type { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
@@ -22,6 +22,9 @@ import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
 import { ProcessFaults, processPointsOf, refuseMissingRoles } from "./layers/process.js";
 import { SmtpConnectError } from "../smtp/index.js";
+import { SmtpProxy } from "./layers/proxy.js";
+import { ExternalCommandError } from "./external-commands.js";
+import type { ExternalCommands } from "./external-commands.js";
 
 const USAGE = `usage: smtpchaos monkey <command> [options]
 
@@ -31,6 +34,8 @@ commands:
          the faults, drain the queue, restart the target once and reconcile every message
   serve  --target NAME [--plan FILE] [--fault SPEC]...
          start the target with its fault points and a control API; runs until Ctrl-C
+  serve  --host H --port P [--proxy-port P] [--plan FILE] [--fault net.SPEC]...
+         a server you run: a fault proxy in front of it (net.* points) and a control API
   points | plan | stats | clear             --api URL   ask a running 'monkey serve'; URL is
                                                         the one it printed, with its ?token=
                                                         (or set SMTPCHAOS_MONKEY_TOKEN)
@@ -44,7 +49,19 @@ run/serve options:
   --host H --port P      run: a server you run yourself instead; only network faults (net.*)
                          apply, loopback only unless --allow-remote
   --rcpt ADDR            with --host: recipients to send to (repeatable)
-  --maildir DIR          with --host: Maildirs it delivers to, for the ledger (repeatable)
+  --maildir DIR          with --host: Maildirs it delivers to, for the ledger (repeatable;
+                         each must exist)
+  --queue-size-cmd CMD   with --host: a shell command printing how many messages the server
+                         has queued (e.g. "exim -bpc"); without it the queue is "not observable"
+                         and the ledger waits for the Maildirs to settle instead
+  --flush-cmd CMD        with --host: a shell command that makes it retry its queue now
+                         (e.g. "exim -qff", "postqueue -f"), run before each reconcile
+  --restart-cmd CMD      with --host: a shell command that restarts it; the run then waits for
+                         its banner and reconciles again (without it the restart is skipped)
+  --settle D             with --host and no --queue-size-cmd: deliveries are over once the
+                         Maildirs have not changed for D (default 5s; at most --drain-timeout);
+                         make it longer than the server's longest pause between deliveries
+  --proxy-port P         serve --host: port of the fault proxy on 127.0.0.1 (default: any)
   --allow-remote         permit a non-loopback --host (and --api URL)
   --plan FILE            fault plan (JSON or YAML; see monkey/README.md)
   --fault SPEC           a fault point with settings, repeatable; wins over --plan per point,
@@ -87,6 +104,11 @@ const OPTIONS = {
   port: { type: "string" },
   rcpt: { type: "string", multiple: true },
   maildir: { type: "string", multiple: true },
+  "queue-size-cmd": { type: "string" },
+  "flush-cmd": { type: "string" },
+  "restart-cmd": { type: "string" },
+  settle: { type: "string" },
+  "proxy-port": { type: "string" },
   "allow-remote": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -130,7 +152,8 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof UnsupportedPointsError ||
       err instanceof ControlApiError ||
       err instanceof StatementError ||
-      err instanceof TargetProbeError
+      err instanceof TargetProbeError ||
+      err instanceof ExternalCommandError
     ) {
       console.error(`smtpchaos monkey ${cmd}: ${err.message}`);
       return EXIT.usage;
@@ -186,23 +209,55 @@ function planFrom(values: Values): { plan: FaultPlan; doc: Record<string, unknow
   return { plan, doc, seed };
 }
 
+/** Flags that only mean something for a server given by --host. */
+const HOST_ONLY = ["rcpt", "maildir", "queue-size-cmd", "flush-cmd", "restart-cmd", "settle", "proxy-port"] as const;
+
 /** --host/--port: the user's own server, faulted from the network side only. */
-function externalTarget(values: Values): ((extra: { nextHop?: unknown }) => MonkeyTarget) | null {
-  if (values.host === undefined && values.port === undefined) return null;
+function externalTarget(values: Values, forServe = false): ((extra: { nextHop?: unknown }) => MonkeyTarget) | null {
+  if (values.host === undefined && values.port === undefined) {
+    const stray = HOST_ONLY.filter((f) => values[f] !== undefined);
+    if (stray.length > 0) throw new UsageError(`${stray.map((f) => `--${f}`).join(", ")} need${stray.length === 1 ? "s" : ""} --host/--port (a server you run)`);
+    return null;
+  }
   if (values.target !== undefined) throw new UsageError("--target and --host/--port are exclusive");
   const host = values.host ?? "127.0.0.1";
   if (values.port === undefined) throw new UsageError("--host needs --port");
   const port = parsePort(values.port, "--port");
   assertLoopback(host, values["allow-remote"] === true);
   const rcpts = values.rcpt ?? [];
-  if (rcpts.length === 0) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
+  if (rcpts.length === 0 && !forServe) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
+  const maildirs = values.maildir ?? [];
+  // A mistyped Maildir would make every accepted message "lost": refuse it before the flood.
+  for (const dir of maildirs) assertDirectory(dir, "--maildir");
+  const commands: ExternalCommands = {
+    ...(values["queue-size-cmd"] !== undefined ? { queueSize: nonEmpty(values["queue-size-cmd"], "--queue-size-cmd") } : {}),
+    ...(values["flush-cmd"] !== undefined ? { flush: nonEmpty(values["flush-cmd"], "--flush-cmd") } : {}),
+    ...(values["restart-cmd"] !== undefined ? { restart: nonEmpty(values["restart-cmd"], "--restart-cmd") } : {}),
+  };
+  const settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
   // The startup probe waits at most --timeout (and no more than 10 s) for the banner.
   const probeTimeoutMs = Math.min(duration(values.timeout, "--timeout"), 10_000);
-  const target = new ExternalTarget({ host, port }, rcpts, values.maildir ?? [], probeTimeoutMs);
+  const target = new ExternalTarget({ host, port }, rcpts, maildirs, { probeTimeoutMs, commands, settleMs });
   return (extra) => {
     if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target embedded, opensmtpd or postfix): only those relay to the flaky next hop");
-    return { target, surface: null, readsMailboxes: target.readsMailboxes };
+    return { target, surface: null, readsMailboxes: target.readsMailboxes, unmanaged: target };
   };
+}
+
+function assertDirectory(path: string, flag: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`${flag} ${path}: ${e.code === "ENOENT" ? "no such directory" : e.message}`);
+  }
+  if (!isDir) throw new UsageError(`${flag} ${path}: not a directory`);
+}
+
+function nonEmpty(v: string, flag: string): string {
+  if (v.trim() === "") throw new UsageError(`${flag} needs a command`);
+  return v;
 }
 
 async function run(values: Values): Promise<number> {
@@ -215,6 +270,9 @@ async function run(values: Values): Promise<number> {
   const maxSessions = values["max-sessions"] === undefined ? undefined : positiveInt(values["max-sessions"], "--max-sessions");
   const timeoutMs = duration(values.timeout, "--timeout");
   const drainTimeoutMs = duration(values["drain-timeout"], "--drain-timeout");
+  if (external !== null && values["queue-size-cmd"] === undefined && values.settle !== undefined && parseDurationFlag(values.settle, "--settle") >= drainTimeoutMs) {
+    throw new UsageError(`--settle ${values.settle} must be shorter than --drain-timeout ${values["drain-timeout"] ?? ""}: the wait for the Maildirs to settle is bounded by it`);
+  }
   const { plan, seed } = planFrom(values);
   const inside = plan.points.filter((p) => p.family !== "net").map((p) => p.name);
   if (external !== null && inside.length > 0) throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`);
@@ -244,8 +302,8 @@ async function run(values: Values): Promise<number> {
       concurrency,
       timeoutMs,
       drainTimeoutMs,
-      // a server we do not own is not ours to restart
-      restart: values["no-restart"] !== true && external === null,
+      // a server we do not own is restarted only by --restart-cmd (runMonkey notes the skip)
+      restart: values["no-restart"] !== true,
       signal: abort.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey: ${t}\n`),
@@ -289,6 +347,8 @@ async function run(values: Values): Promise<number> {
 async function serve(values: Values): Promise<number> {
   const controlPort = values["control-port"] === undefined ? undefined : parsePort(values["control-port"], "--control-port");
   const { plan, doc, seed } = planFrom(values);
+  const external = externalTarget(values, true);
+  if (external !== null) return serveExternal(values, external({}).target as ExternalTarget, plan, doc, seed, controlPort);
   const { target, surface } = monkeyTarget(targetName(values));
   const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
   let processFaults: ProcessFaults | null = null;
@@ -321,6 +381,48 @@ async function serve(values: Values): Promise<number> {
     await (processFaults as ProcessFaults | null)?.stop();
     await surface?.clear();
     await target.stop();
+  }
+}
+
+/**
+ * `serve --host`: the toolkit cannot reach inside a server it does not run, so it puts the fault
+ * proxy in front of it; clients connect to the proxy and the control API sets net.* points.
+ */
+async function serveExternal(values: Values, target: ExternalTarget, plan: FaultPlan, doc: Record<string, unknown>, seed: number, controlPort: number | undefined): Promise<number> {
+  const outside = (p: FaultPlan): string[] => p.points.filter((s) => s.family !== "net").map((s) => s.name);
+  const refuse = (names: string[]): string => `${names.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`;
+  if (outside(plan).length > 0) throw new UsageError(refuse(outside(plan)));
+  const proxyPort = values["proxy-port"] === undefined ? undefined : parsePort(values["proxy-port"], "--proxy-port");
+  await target.start();
+  const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
+  const proxy = new SmtpProxy({ upstream: { host: target.endpoint.host, port: target.endpoint.port }, injector, ...(proxyPort !== undefined ? { port: proxyPort } : {}) });
+  try {
+    await proxy.start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    throw new UsageError(`--proxy-port ${proxyPort ?? 0}: 127.0.0.1:${proxyPort ?? 0} is already in use`);
+  }
+  const at = proxy.address() as { host: string; port: number };
+  // pause/kill pass the controller's own check; a server we do not run has no processes to hit
+  const onChange = async (p: FaultPlan): Promise<void> => {
+    if (outside(p).length > 0) throw new StatementError(refuse(outside(p)));
+  };
+  const controller = new PlanController(injector, null, proxy.points(), onChange);
+  const control = new ControlServer({ controller, injector, target: { name: target.name, endpoint: at }, ...(controlPort !== undefined ? { port: controlPort } : {}) });
+  try {
+    await startControl(control, controlPort);
+    if (plan.points.length > 0) await controller.set(doc);
+    console.log(`monkey serving a fault proxy on ${at.host}:${at.port} in front of ${target.name} (only net.* faults: the toolkit does not run this server)`);
+    console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
+    console.log(`e.g.  smtpscript --host ${at.host} --port ${at.port} --monkey '${control.url}' tests.smtp`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    return EXIT.ok;
+  } finally {
+    await control.stop();
+    await proxy.stop();
   }
 }
 

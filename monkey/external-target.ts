@@ -1,34 +1,76 @@
-// A server the user runs (`monkey run --host H --port P`): the toolkit cannot start, restart or
-// flush it, and can fault it only from outside (the network proxy). With --maildir it can still
-// read what was delivered, so the ledger works; without, the ledger is skipped and said so.
+// A server the user runs (`monkey run --host H --port P`): the toolkit did not start it and can
+// fault it only from outside (the network proxy). It can flush, count the queue of and restart it
+// only through commands the user gives; without a queue count, deliveries are judged over once
+// its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
+// the ledger works; without, the ledger is skipped and said so.
 import { SmtpSession } from "../smtp/session.js";
 import { SmtpConnectError, SmtpError } from "../smtp/errors.js";
 import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
 import { maildirIds } from "../targets/process/maildir-ids.js";
+import { listingFingerprint, maildirSubdirs, waitUntilStable } from "../common/settle.js";
+import type { SettleResult } from "../common/settle.js";
+import { parseQueueCount, runCommand } from "./external-commands.js";
+import type { ExternalCommands } from "./external-commands.js";
 
 /** The server did not greet like an SMTP server at the startup probe: nothing to test yet. */
 export class TargetProbeError extends Error {
   override readonly name = "TargetProbeError";
 }
 
+export interface ExternalTargetOptions {
+  /** how long the probe waits to connect and for the banner (default 10 s) */
+  probeTimeoutMs?: number;
+  commands?: ExternalCommands;
+  /** how long one command may run (default 60 s) */
+  commandTimeoutMs?: number;
+  /** without a queue-size command: how long the Maildirs must stay unchanged (default 5 s) */
+  settleMs?: number;
+  /** after the restart command: how long to wait for the banner again (default 60 s) */
+  restartTimeoutMs?: number;
+}
+
 export class ExternalTarget implements Target {
   readonly name: string;
   readonly domain: string;
+  private readonly probeTimeoutMs: number;
+  private readonly commands: ExternalCommands;
+  private readonly commandTimeoutMs: number;
+  readonly settleMs: number;
+  private readonly restartTimeoutMs: number;
 
   constructor(
     readonly endpoint: Endpoint,
     readonly mailboxes: readonly string[],
     private readonly maildirs: readonly string[],
-    /** how long the probe waits to connect and for the banner */
-    private readonly probeTimeoutMs = 10_000,
+    o: ExternalTargetOptions = {},
   ) {
     this.name = `${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
     const first = mailboxes[0] ?? "";
     this.domain = first.slice(first.lastIndexOf("@") + 1);
+    this.probeTimeoutMs = o.probeTimeoutMs ?? 10_000;
+    this.commands = o.commands ?? {};
+    this.commandTimeoutMs = o.commandTimeoutMs ?? 60_000;
+    this.settleMs = o.settleMs ?? 5_000;
+    this.restartTimeoutMs = o.restartTimeoutMs ?? 60_000;
   }
 
   get readsMailboxes(): boolean {
     return this.maildirs.length > 0;
+  }
+
+  /** true with a queue-size command; else queueSize() is a placeholder 0 and settle() judges */
+  get queueObservable(): boolean {
+    return this.commands.queueSize !== undefined;
+  }
+
+  get restartable(): boolean {
+    return this.commands.restart !== undefined;
+  }
+
+  /** Waits until no file appeared, moved or vanished in the Maildirs for the settle time (at most maxMs). */
+  settle(maxMs: number): Promise<SettleResult> {
+    const dirs = maildirSubdirs(this.maildirs);
+    return waitUntilStable(() => listingFingerprint(dirs), { settleMs: this.settleMs, maxMs });
   }
 
   /**
@@ -70,9 +112,22 @@ export class ExternalTarget implements Target {
 
   async stop(): Promise<void> {}
 
-  /** Cannot restart a server we do not own: only checks it still answers. */
+  /**
+   * With a restart command: runs it, then waits for the banner again (a restarting server
+   * refuses connections for a while). Without: only checks the server still answers.
+   */
   async restart(): Promise<void> {
-    await this.start();
+    if (this.commands.restart === undefined) return this.start();
+    await runCommand("--restart-cmd", this.commands.restart, this.commandTimeoutMs);
+    const deadline = Date.now() + this.restartTimeoutMs;
+    for (;;) {
+      try {
+        return await this.start();
+      } catch (err) {
+        if (!(err instanceof TargetProbeError) || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   async status(): Promise<TargetStatus> {
@@ -95,10 +150,15 @@ export class ExternalTarget implements Target {
     return () => {};
   }
 
-  async flushQueue(): Promise<void> {}
+  async flushQueue(): Promise<void> {
+    if (this.commands.flush !== undefined) await runCommand("--flush-cmd", this.commands.flush, this.commandTimeoutMs);
+  }
 
+  /** The count the queue-size command printed; 0 without one (see queueObservable). */
   async queueSize(): Promise<number> {
-    return 0;
+    const cmd = this.commands.queueSize;
+    if (cmd === undefined) return 0;
+    return parseQueueCount("--queue-size-cmd", cmd, await runCommand("--queue-size-cmd", cmd, this.commandTimeoutMs));
   }
 
   async delivered(): Promise<DeliveredMessage[]> {

@@ -22,6 +22,7 @@ import { ProcessFaults, processPointsOf, roleOf } from "./layers/process.js";
 import type { ProcessFaultEvent } from "./layers/process.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
+import type { SettleResult } from "../common/settle.js";
 
 /** The plan names fault points the target cannot fire: a usage error, never silently ignored. */
 export class UnsupportedPointsError extends Error {
@@ -43,6 +44,18 @@ export interface MonkeyTarget {
   readsMailboxes?: boolean;
   /** ends the fault wiring (timers, paused processes); called before the target stops */
   close?: () => Promise<void>;
+  /** a server the toolkit does not run (--host): what it can and cannot observe of it */
+  unmanaged?: UnmanagedTarget;
+}
+
+/** What the run may know of a server the user runs (implemented by ExternalTarget). */
+export interface UnmanagedTarget {
+  /** false: queueSize() means nothing; deliveries are over once the mailboxes settle */
+  readonly queueObservable: boolean;
+  /** false: the run cannot restart it, so the restart-and-reconcile step is skipped */
+  readonly restartable: boolean;
+  readonly settleMs: number;
+  settle(maxMs: number): Promise<SettleResult>;
 }
 
 export interface MonkeyRunOptions {
@@ -120,6 +133,13 @@ export interface MonkeyReport {
   ledger: LedgerReport | null;
   /** after one restart of the target: ghosts (duplicates) and resurrected mail show here */
   ledgerAfterRestart: LedgerReport | null;
+  /**
+   * "observed": the queue was counted and drained; "not observable": a server we do not run and
+   * have no queue-size command for: the ledger waited for its mailboxes to settle instead
+   */
+  queue: "observed" | "not observable";
+  /** restart-and-reconcile did not run, and why (null when it ran or was not due: crash, interrupt) */
+  restartSkipped: string | null;
   /** duplicates: ids the hop got more than once beyond the resends its lost 250s called for */
   nextHop: { duplicates: number; resentAfterLost250: number; stats: FlakyNextHop["stats"] } | null;
   /** total bug-class findings: oracle findings, crash, ledger problems */
@@ -142,7 +162,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const nextHop = wantsNextHop ? new FlakyNextHop({ injector }) : null;
   await nextHop?.start();
   const nh = nextHop?.address() ?? null;
-  const { target, surface, readsMailboxes, close: closeWiring } = o.createTarget(nh === null ? {} : { nextHop: { ...nh, domain: NEXTHOP_DOMAIN } });
+  const { target, surface, readsMailboxes, unmanaged, close: closeWiring } = o.createTarget(nh === null ? {} : { nextHop: { ...nh, domain: NEXTHOP_DOMAIN } });
 
   const surfacePoints = surface?.points() ?? [];
   const generic = (name: string): boolean => /^(net|nexthop|pause|kill)\./.test(name);
@@ -283,6 +303,17 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     let ledgerReport: LedgerReport | null = null;
     let ledgerAfterRestart: LedgerReport | null = null;
     const crashedInRun = crash !== null;
+    const queueObservable = unmanaged === undefined || unmanaged.queueObservable;
+    const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
+    const reconcileNow = async (): Promise<LedgerReport> => {
+      const r = await reconcile(target, ledger, nextHop, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget));
+      settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck });
+      return r.report;
+    };
+    // A server we do not run is restarted only by the user's command: say so rather than skip silently.
+    let restartSkipped: string | null = null;
+    if (o.restart === false) restartSkipped = "--no-restart";
+    else if (unmanaged !== undefined && !unmanaged.restartable) restartSkipped = "the toolkit does not run this server and has no --restart-cmd for it";
     // Whatever happens from here on, the run's results are reported: a target that cannot be
     // restarted or flushed is itself a finding, not a reason to lose the report.
     let afterRunFailure: string | null = null;
@@ -292,17 +323,17 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
         await target.restart();
       }
       if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
-      else ledgerReport = await reconcile(target, ledger, nextHop, drainMs, stage);
-      if (!interrupted && o.restart !== false && !crashedInRun && readsMailboxes !== false) {
+      else ledgerReport = await reconcileNow();
+      if (!interrupted && restartSkipped === null && !crashedInRun && readsMailboxes !== false) {
         stage("restarting the target once and reconciling again");
-        if (ledgerReport !== null && ledgerReport.queueSize > 0) {
+        if (queueObservable && ledgerReport !== null && ledgerReport.queueSize > 0) {
           notes.push(
             `${ledgerReport.queueSize} message(s) were still queued when the target was restarted (the drain gave up after ${Math.round(drainMs / 1000)} s; --drain-timeout raises it): ` +
               "a duplicate after the restart can then be mail that was being delivered at the stop, sent again (at-least-once), not only a ghost of the queue",
           );
         }
         await target.restart();
-        ledgerAfterRestart = await reconcile(target, ledger, nextHop, drainMs, stage);
+        ledgerAfterRestart = await reconcileNow();
       }
     } catch (err) {
       afterRunFailure = err instanceof Error ? err.message : String(err);
@@ -314,6 +345,8 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       stage(`reconcile failed: ${afterRunFailure}`);
     }
     const crashed = crash !== null;
+    if (restartSkipped !== null && readsMailboxes !== false && !interrupted && !crashedInRun) notes.push(`restart was skipped (${restartSkipped}): ghosts and mail lost across a restart were not checked`);
+    if (!queueObservable && readsMailboxes !== false) notes.push(...settleNotes(settles, (unmanaged as UnmanagedTarget).settleMs, drainMs));
 
     const tally = flood.tally;
     const finalLedger = ledgerAfterRestart ?? ledgerReport;
@@ -346,6 +379,8 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
       crash: crash === null ? null : crashReport(crash),
       ledger: ledgerReport,
       ledgerAfterRestart,
+      queue: queueObservable ? "observed" : "not observable",
+      restartSkipped,
       nextHop: nextHop === null ? null : { duplicates: nextHop.duplicates().length, resentAfterLost250: nextHop.resentAfterLost250(), stats: { ...nextHop.stats } },
       findingCount,
       verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
@@ -370,8 +405,35 @@ function crashReport(c: CrashInfo): CrashReport {
   return { description: describeCrash(c), at: new Date(c.at).toISOString(), fatal, context };
 }
 
-/** Flushes the queue until it is empty (or the time is up), then compares deliveries with the ledger. */
-async function reconcile(target: Target, ledger: Ledger, nextHop: FlakyNextHop | null, drainMs: number, stage: (t: string) => void): Promise<LedgerReport> {
+/**
+ * Flushes the queue until it is empty (or the time is up), then compares deliveries with the
+ * ledger. `settleOn` (a server whose queue cannot be counted): flush once, then wait until its
+ * mailboxes stop changing; ids missing then are lost, or stuck when they were still changing at
+ * the deadline (mail may still be arriving: not called lost).
+ */
+async function reconcile(
+  target: Target,
+  ledger: Ledger,
+  nextHop: FlakyNextHop | null,
+  drainMs: number,
+  stage: (t: string) => void,
+  settleOn: UnmanagedTarget | null,
+): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
+  const deliveredNow = async (): Promise<Array<string | null>> => {
+    const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
+    if (nextHop !== null) for (const [id, n] of nextHop.counted()) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
+    return delivered;
+  };
+  if (settleOn !== null) {
+    await target.flushQueue();
+    stage(`the queue is not observable: waiting until the Maildirs stop changing for ${formatDuration(settleOn.settleMs)} (at most ${formatDuration(drainMs)})`);
+    const settle = await settleOn.settle(drainMs);
+    const delivered = await deliveredNow();
+    if (settle.settled) return { report: ledger.reconcile({ delivered, queueSize: 0 }), settle };
+    stage(`the Maildirs were still changing after ${formatDuration(drainMs)}`);
+    // Still arriving: whatever is missing may be on its way, so it is stuck rather than lost.
+    return { report: ledger.reconcile({ delivered, queueSize: ledger.size }), settle };
+  }
   const deadline = Date.now() + drainMs;
   let size = await target.queueSize();
   while (size > 0 && Date.now() < deadline) {
@@ -382,7 +444,15 @@ async function reconcile(target: Target, ledger: Ledger, nextHop: FlakyNextHop |
   if (size > 0) stage(`${size} message(s) still queued after ${Math.round(drainMs / 1000)} s`);
   // Deliveries can trail the queue file's removal by a moment.
   await sleep(300);
-  const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
-  if (nextHop !== null) for (const [id, n] of nextHop.counted()) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
-  return ledger.reconcile({ delivered, queueSize: size });
+  return { report: ledger.reconcile({ delivered: await deliveredNow(), queueSize: size }), settle: null };
+}
+
+/** Plain words on how a server with no observable queue was judged. */
+function settleNotes(settles: ReadonlyArray<{ settle: SettleResult | null; missing: number }>, settleMs: number, drainMs: number): string[] {
+  const notes = ["the queue was not observable (no --queue-size-cmd): the ledger waited until the Maildirs had not changed for " + `${formatDuration(settleMs)}; an accepted id not delivered by then is counted lost`];
+  for (const { settle, missing } of settles) {
+    if (settle === null) continue;
+    if (!settle.settled) notes.push(`the Maildirs were still changing when --drain-timeout (${formatDuration(drainMs)}) ran out: ${missing} missing id(s) are counted stuck, not lost`);
+  }
+  return notes;
 }

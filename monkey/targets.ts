@@ -13,6 +13,7 @@ import { TargetLookups } from "./real/lookups.js";
 import { RealFaults } from "./real/wiring.js";
 import type { FaultSurface } from "./surface.js";
 import type { MonkeyTarget } from "./run.js";
+import { waitUntilStable } from "../common/settle.js";
 
 export interface FaultableTarget {
   target: Target;
@@ -75,5 +76,17 @@ export function monkeyTarget(name: string, extra: { nextHop?: { host: string; po
       : // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
         hop !== undefined ? { relay: { domain: hop.domain, host: hop.host, port: hop.port } } : {};
   const f = createFaultableTarget(name, options);
-  return { target: f.target, surface: f.surface(), close: () => f.close() };
+  const t = f.target;
+  // A target whose queue cannot be counted: its deliveries are over once its mailboxes settle.
+  const settleMs = 5_000;
+  const unmanaged =
+    t.queueObservable === false
+      ? {
+          queueObservable: false,
+          restartable: true,
+          settleMs,
+          settle: (maxMs: number) => waitUntilStable(async () => String((t.deliveredIds !== undefined ? await t.deliveredIds() : await t.delivered()).length), { settleMs, maxMs }),
+        }
+      : undefined;
+  return { target: t, surface: f.surface(), close: () => f.close(), ...(unmanaged !== undefined ? { unmanaged } : {}) };
 }

@@ -1,5 +1,5 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import Table from "cli-table3";
 import picocolors from "picocolors";
@@ -11,7 +11,13 @@ import { bindServer, TargetStartError, unreachableReason } from "./bind-target.j
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { ReporterName } from "./reporters/index.js";
 import { failureDetails } from "./reporters/console.js";
-import { ExpectationsError, asReported, expectationsFileFor, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
+import { targetPlugin } from "../targets/registry.js";
+import { ExpectationsError, HARNESS_NOT_EXCUSED, suiteOf, asReported, expectationsFileFor, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
+import { MaildirScriptTarget } from "./maildir-target.js";
+import { PROBED_VARIABLES, markSkips, needsDeliveries, probeCapabilities, sizeVariables, unavailableVariables } from "./suite-server.js";
+import type { ProbedVariables, SkipRule } from "./suite-server.js";
+import type { ServerAddress } from "./runner.js";
+import { SmtpError } from "../smtp/errors.js";
 import type { JudgedResult, Verdict } from "./suites.js";
 import type { TestResult } from "./result.js";
 import { parseAssignments } from "../common/assignments.js";
@@ -31,12 +37,24 @@ deviation, one that passes means the target's behaviour changed.
   --host H --port P        a server you run (no expectations unless --expectations);
                            loopback only unless --allow-remote
   --allow-remote           permit a non-loopback --host
+  --maildir DIR            with --host: a Maildir the server delivers to (repeatable), so the
+                           test-cases with 'expect delivered' run; without it they are skipped
+  --settle DURATION        with --maildir: deliveries are over once the Maildirs have not
+                           changed for this long (default 5s); longer than the server's delay
+  --tls                    implicit TLS from the first byte (SMTPS)
+  --tls-port P             with --host: the server's implicit-TLS port (implies --tls)
+  --starttls               EHLO + STARTTLS before each test-case starts
   --expectations FILE      expectations to apply instead of the target's own
   --postconf NAME=VALUE    (postfix) a main.cf setting for the instance; repeatable
   --timeout DURATION       default wait timeout (10s)
-  -D NAME=VALUE            script variables
+  -D NAME=VALUE            script variables (with --host give -D rcpt=ADDR, a mailbox the
+                           server delivers; -D domain defaults to its domain)
   --reporter NAME=FILE     tap, junit or json report of the judged results; repeatable
   -v, --verbose            details of known deviations too
+
+The run probes EHLO once: size checks use the server's advertised SIZE (size_limit,
+size_over, size_chunk); they are skipped with the reason when it advertises no limit.
+An expectations file excuses failures, never an ERROR of the harness (script, internal).
 
 exit codes: 0 only passes, skips and known deviations, 1 failures, errors or unexpected passes,
             2 usage error, script error, expectations error, unreachable target or a report
@@ -63,6 +81,11 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         port: { type: "string" },
         expectations: { type: "string" },
+        maildir: { type: "string", multiple: true },
+        settle: { type: "string" },
+        tls: { type: "boolean" },
+        "tls-port": { type: "string" },
+        starttls: { type: "boolean" },
         "allow-remote": { type: "boolean" },
         postconf: { type: "string", multiple: true },
         timeout: { type: "string" },
@@ -89,12 +112,22 @@ export async function main(argv: string[]): Promise<number> {
   let defines: Record<string, string>;
   let main: Record<string, string>;
   let port: number;
+  let server: ServerAddress;
   let timeoutMs: number;
+  let settleMs: number;
+  const maildirs = values.maildir ?? [];
   const reports: Array<{ name: ReporterName; file: string }> = [];
   try {
     port = values.port === undefined ? 25 : parsePort(values.port, "--port");
     if (values.host !== undefined) assertLoopback(values.host, values["allow-remote"] === true, "connect to");
     defines = parseAssignments(values.define, "-D");
+    // A recipient in the server's own domain: the unknown-user checks must not meet a relay refusal.
+    if (defines.rcpt !== undefined && defines.domain === undefined && defines.rcpt.includes("@")) defines.domain = defines.rcpt.slice(defines.rcpt.lastIndexOf("@") + 1);
+    server = serverAddress(values, port);
+    if (maildirs.length > 0 && values.target !== undefined) throw new UsageError("--maildir is for --host: a --target reads its own mailboxes");
+    if (values.settle !== undefined && maildirs.length === 0) throw new UsageError("--settle goes with --maildir");
+    for (const d of maildirs) assertDirectory(d);
+    settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
     main = parseAssignments(values.postconf, "--postconf");
     timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
     for (const r of values.reporter ?? []) {
@@ -117,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let expectations;
   try {
-    expectations = loadExpectations(values.expectations ?? (values.target !== undefined ? expectationsFileFor(values.target) : null));
+    expectations = loadExpectations(values.expectations ?? (values.target !== undefined ? targetExpectations(values.target) : null));
   } catch (err) {
     if (err instanceof ExpectationsError) return usage(err.message);
     throw err;
@@ -126,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const s of suites) {
     for (const f of s.files) {
       try {
-        programs.push(loadProgram(f, { knownVariables: Object.keys(defines) }));
+        programs.push(loadProgram(f, { knownVariables: [...Object.keys(defines), ...PROBED_VARIABLES] }));
       } catch (err) {
         if (err instanceof ScriptError) {
           console.error(err.format());
@@ -139,17 +172,28 @@ export async function main(argv: string[]): Promise<number> {
 
   if (Object.keys(main).length > 0 && values.target !== "postfix") return usage("--postconf applies to --target postfix only");
   if (values.target === undefined) {
-    const host = values.host ?? "127.0.0.1";
-    const why = await unreachableReason({ host, port }, timeoutMs);
-    if (why !== null) return usage(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}`);
+    const host = server.host;
+    const why = await unreachableReason(server, timeoutMs);
+    if (why !== null) return usage(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${server.port}: ${why}`);
   }
   let binding;
   try {
-    binding = await bindServer({ target: values.target ?? null, server: { host: values.host ?? "127.0.0.1", port }, defines }, Object.keys(main).length > 0 ? { main } : {});
+    binding = await bindServer({ target: values.target ?? null, server, defines }, Object.keys(main).length > 0 ? { main } : {});
   } catch (err) {
     if (err instanceof TargetStartError) return usage(err.message);
     throw err;
   }
+  const scriptTarget = binding.target ?? (maildirs.length > 0 ? new MaildirScriptTarget(maildirs, settleMs, Math.max(timeoutMs, settleMs)) : undefined);
+  const probed = await probeVariables(binding.server, timeoutMs);
+  const skipRules: SkipRule[] = [
+    (_uses, tc) => {
+      const why = expectations.untestable.get(`${suiteOf(tc.file)}/${tc.title}`);
+      return why === undefined ? null : `untestable here: ${why}`;
+    },
+    unavailableVariables(probed.unavailable),
+    ...(scriptTarget === undefined ? [needsDeliveries] : []),
+  ];
+  const runDefines = { ...probed.defines, ...binding.defines };
   const started = Date.now();
   const results: TestResult[] = [];
   const finish = (): number => report(results, expectations, suites.map((s) => s.name), binding.label, started, reports, values.verbose === true);
@@ -162,19 +206,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     console.log(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${relative(process.cwd(), expectations.source)}` : ""}\n`);
     for (const program of programs) {
-      await runProgram(program, {
+      await runProgram(markSkips(program, skipRules), {
         server: binding.server,
         targetLabel: binding.label,
         timeoutMs,
-        defines: binding.defines,
-        target: binding.target,
+        defines: runDefines,
+        ...(scriptTarget !== undefined ? { target: scriptTarget } : {}),
         onResult: (r) => {
           results.push(r);
           const [j] = judge([r], expectations) as [JudgedResult];
-          console.log(`====> ${j.key} ${MARK[j.verdict]}`);
+          console.log(`====> ${j.key} ${MARK[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${r.skipReason})` : ""}`);
           if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
             console.log(failureDetails(r, 8).replace(/^/gm, "      "));
           }
+          if (j.verdict === "error" && j.reason !== null) console.log(`      ${HARNESS_NOT_EXCUSED} ("${j.reason}")`);
           if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${j.reason ?? ""}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
         },
       });
@@ -194,6 +239,37 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   return code;
+}
+
+/** --tls/--tls-port/--starttls, as smtpscript's own CLI builds them; --tls-port is --host's SMTPS port. */
+function serverAddress(values: { host?: string; target?: string; tls?: boolean; "tls-port"?: string; starttls?: boolean }, port: number): ServerAddress {
+  const tlsPort = values["tls-port"] === undefined ? undefined : parsePort(values["tls-port"], "--tls-port");
+  if (tlsPort !== undefined && values.target !== undefined) throw new UsageError("--tls-port is for --host: a --target uses its own TLS port with --tls");
+  const tls = values.tls === true || tlsPort !== undefined;
+  if (tls && values.starttls === true) throw new UsageError("--tls and --starttls are exclusive");
+  return { host: values.host ?? "127.0.0.1", port: tls ? (tlsPort ?? port) : port, tls, starttls: values.starttls === true };
+}
+
+function assertDirectory(dir: string): void {
+  let ok: boolean;
+  try {
+    ok = statSync(dir).isDirectory();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`--maildir ${dir}: ${e.code === "ENOENT" ? "no such directory" : e.message}`);
+  }
+  if (!ok) throw new UsageError(`--maildir ${dir}: not a directory`);
+}
+
+/** The size variables from one EHLO; a server that cannot be probed gets none, with the reason. */
+async function probeVariables(server: ServerAddress, timeoutMs: number): Promise<ProbedVariables> {
+  try {
+    return sizeVariables(await probeCapabilities(server, timeoutMs));
+  } catch (err) {
+    if (!(err instanceof SmtpError)) throw err;
+    const why = `the EHLO probe failed: ${err.message}`;
+    return { defines: {}, unavailable: new Map(PROBED_VARIABLES.map((v) => [v, why])) };
+  }
 }
 
 // Colours only on a terminal (picocolors alone also colours whenever CI is set).
@@ -241,4 +317,10 @@ function report(
   console.log(`\n${bad === 0 ? pc.green("verdict: as expected") : pc.red(`verdict: ${bad} unexpected result(s)`)} (${judged.length} test-cases, ${deviations.length} known deviations)`);
   if (bad > 0) return EXIT.failures;
   return written ? EXIT.ok : EXIT.usage;
+}
+
+/** A target's own expectations: what its target file names, else suites/expectations/NAME.yaml. */
+function targetExpectations(ref: string): string {
+  const plugin = targetPlugin(ref);
+  return plugin.expectations ?? expectationsFileFor(plugin.name);
 }

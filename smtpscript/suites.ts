@@ -32,28 +32,44 @@ export function listSuites(root = SUITES_DIR): Suite[] {
 export interface Expectations {
   /** "suite/test-case" -> why the target deviates */
   deviations: Map<string, string>;
+  /**
+   * "suite/test-case" -> why the harness cannot test it on this target (e.g. libfiu cannot
+   * count): skipped with the reason. Not a deviation: the MTA's behaviour is unknown.
+   */
+  untestable: Map<string, string>;
   source: string | null;
 }
 
 export class ExpectationsError extends Error {}
 
 export function loadExpectations(file: string | null): Expectations {
-  if (file === null || !existsSync(file)) return { deviations: new Map(), source: null };
+  if (file === null || !existsSync(file)) return { deviations: new Map(), untestable: new Map(), source: null };
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ExpectationsError(`${file}: ${e.code === "EISDIR" ? "is a directory" : e.message}`);
+  }
   let doc: unknown;
   try {
-    doc = YAML.parse(readFileSync(file, "utf8"));
+    doc = YAML.parse(text);
   } catch (err) {
     throw new ExpectationsError(`${file}: ${(err as Error).message}`);
   }
-  const raw = (doc as { deviations?: unknown } | null)?.deviations ?? {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ExpectationsError(`${file}: "deviations" must map "suite/test-case" to a reason`);
-  const deviations = new Map<string, string>();
+  const d = doc as { deviations?: unknown; untestable?: unknown } | null;
+  return { deviations: reasons(file, "deviations", "deviation", d?.deviations), untestable: reasons(file, "untestable", "untestable", d?.untestable), source: file };
+}
+
+function reasons(file: string, section: string, what: string, raw: unknown = {}): Map<string, string> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ExpectationsError(`${file}: "${section}" must map "suite/test-case" to a reason`);
+  const out = new Map<string, string>();
   for (const [key, reason] of Object.entries(raw)) {
-    if (!/^[^/]+\/.+$/.test(key)) throw new ExpectationsError(`${file}: deviation key "${key}" is not "suite/test-case"`);
-    if (typeof reason !== "string" || reason.trim() === "") throw new ExpectationsError(`${file}: deviation "${key}" needs a reason`);
-    deviations.set(key, reason.trim());
+    if (!/^[^/]+\/.+$/.test(key)) throw new ExpectationsError(`${file}: ${what} key "${key}" is not "suite/test-case"`);
+    if (typeof reason !== "string" || reason.trim() === "") throw new ExpectationsError(`${file}: ${what} "${key}" needs a reason`);
+    out.set(key, reason.trim());
   }
-  return { deviations, source: file };
+  return out;
 }
 
 export function expectationsFileFor(target: string, root = SUITES_DIR): string {
@@ -66,8 +82,21 @@ export interface JudgedResult {
   suite: string;
   key: string;
   verdict: Verdict;
+  /** the expectations file's reason, when it lists the test-case */
   reason: string | null;
   result: TestResult;
+}
+
+/**
+ * Failure types that are the harness's own problem, not the server's: a statement the run could
+ * not carry out (e.g. `expect delivered` with nothing to read deliveries from) or a bug. An
+ * expectations file describes the MTA, so it can never excuse these. Errors on the wire (a TLS
+ * handshake the server breaks, a timeout, a reset) are the server's behaviour and can be listed.
+ */
+export const HARNESS_FAILURE_TYPES: ReadonlySet<string> = new Set(["script", "internal"]);
+
+export function isHarnessError(r: TestResult): boolean {
+  return r.status === "error" && HARNESS_FAILURE_TYPES.has(r.failure?.type ?? "internal");
 }
 
 export function suiteOf(file: string): string {
@@ -82,7 +111,7 @@ export function judge(results: readonly TestResult[], exp: Expectations): Judged
     const known = exp.deviations.get(key) ?? null;
     let verdict: Verdict;
     if (result.status === "skipped") verdict = "skipped";
-    else if (known !== null) verdict = result.status === "passed" ? "unexpected-pass" : "deviation";
+    else if (known !== null) verdict = result.status === "passed" ? "unexpected-pass" : isHarnessError(result) ? "error" : "deviation";
     else verdict = result.status;
     return { suite, key, verdict, reason: known, result };
   });
@@ -107,9 +136,14 @@ export function asReported(judged: readonly JudgedResult[]): TestResult[] {
         },
       };
     }
+    if (j.verdict === "error" && j.reason !== null && j.result.failure !== null) {
+      return { ...j.result, failure: { ...j.result.failure, message: `${j.result.failure.message} (${HARNESS_NOT_EXCUSED})` } };
+    }
     return j.result;
   });
 }
+
+export const HARNESS_NOT_EXCUSED = "listed as a known deviation, but this is an ERROR of the harness, which an expectations file never excuses";
 
 /** Deviations listed in the expectations whose test-case did not run at all (renamed or removed). */
 export function staleDeviations(judged: readonly JudgedResult[], exp: Expectations, suites: readonly string[]): string[] {

@@ -14,6 +14,8 @@ export interface TargetPlugin {
   create(options: Record<string, unknown>): Target;
   /** what fault injection uses when it is not told where: libfiu roles, lookups routed */
   readonly faultDefaults?: { fiu?: readonly string[]; lookups?: boolean };
+  /** its suite expectations file, when not suites/expectations/NAME.yaml */
+  readonly expectations?: string | null;
 }
 
 export class UnknownTargetError extends Error {}

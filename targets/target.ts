@@ -88,6 +88,8 @@ export interface Target {
   flushQueue(): Promise<void>;
   /** Messages still in the queue (not yet delivered). */
   queueSize(): Promise<number>;
+  /** false when queueSize() cannot be known (a target file without a queue-size command) */
+  readonly queueObservable?: boolean;
   /** Everything delivered since start (kept across restart()). */
   delivered(): Promise<DeliveredMessage[]>;
   /** Just the ledger ids of everything delivered (cheap: reads message heads only). */

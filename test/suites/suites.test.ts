@@ -44,7 +44,7 @@ test("the shipped suites are all there", () => {
 
 test("judging: listed failures are deviations, listed passes are unexpected, unlisted failures stay failures", () => {
   const f = join(dir, "exp.yaml");
-  writeFileSync(f, 'deviations:\n  s/known-fail: "documented"\n  s/known-error: "handshake fails"\n  s/now-passes: "was broken"\n  s/renamed: "gone"\n');
+  writeFileSync(f, 'deviations:\n  s/known-fail: "documented"\n  s/known-error: "handshake fails"\n  s/now-passes: "was broken"\n  s/renamed: "gone"\n  s/harness: "hides a harness error"\n');
   const exp = loadExpectations(f);
   const results = [
     result("/x/s/a.smtp", "known-fail", "failed"),
@@ -53,6 +53,7 @@ test("judging: listed failures are deviations, listed passes are unexpected, unl
     result("/x/s/a.smtp", "new-failure", "failed"),
     result("/x/s/a.smtp", "fine", "passed"),
     result("/x/s/a.smtp", "skipped", "skipped"),
+    { ...result("/x/s/a.smtp", "harness", "error"), failure: { message: "expect delivered needs a toolkit-managed target", type: "script", loc: null, sourceLine: null } },
   ];
   const judged = judge(results, exp);
   assert.deepEqual(
@@ -64,9 +65,13 @@ test("judging: listed failures are deviations, listed passes are unexpected, unl
       ["s/new-failure", "failed"],
       ["s/fine", "passed"],
       ["s/skipped", "skipped"],
+      ["s/harness", "error"],
     ],
   );
   const reported = asReported(judged);
+  // an ERROR of the harness is never a deviation of the MTA, and the report says why
+  assert.equal(reported[6]?.status, "error");
+  assert.match(reported[6]?.failure?.message ?? "", /ERROR of the harness, which an expectations file never excuses/);
   assert.equal(reported[0]?.status, "skipped");
   assert.match(reported[0]?.skipReason ?? "", /known deviation: documented/);
   assert.equal(reported[2]?.status, "failed");
@@ -81,6 +86,10 @@ test("expectations files are validated with the file named", () => {
   writeFileSync(bad, "deviations:\n  s/t: ''\n");
   assert.throws(() => loadExpectations(bad), /needs a reason/);
   assert.equal(loadExpectations(join(dir, "missing.yaml")).deviations.size, 0);
+  writeFileSync(bad, "deviations: {}\nuntestable:\n  graceful/x: libfiu cannot count\n");
+  assert.equal(loadExpectations(bad).untestable.get("graceful/x"), "libfiu cannot count");
+  writeFileSync(bad, "untestable:\n  nope: reason\n");
+  assert.throws(() => loadExpectations(bad), /untestable key "nope" is not "suite\/test-case"/);
 });
 
 test("every suite is green against the embedded target, and the JUnit report is valid", async () => {

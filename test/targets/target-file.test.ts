@@ -24,7 +24,7 @@ const STANDIN = fileURLToPath(new URL("./fixtures/standin-mta.js", import.meta.u
 const tmp = mkdtempSync(join(tmpdir(), "smtpchaos-target-file-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function targetFile(name: string, extra: { loseEvery?: number; delayMs?: number } = {}): string {
+function targetFile(name: string, extra: { loseEvery?: number; delayMs?: number; noQueueCommands?: boolean } = {}): string {
   const path = join(tmp, `${name}.target.yaml`);
   writeFileSync(
     path,
@@ -46,9 +46,13 @@ stallRole: queue-runner
 logs: [log/standin.log]
 crash: ['fatal:']
 maildirs: [Maildir]
-flush: [sh, -c, 'touch {{dir}}/flush']
+${
+  extra.noQueueCommands === true
+    ? ""
+    : `flush: [sh, -c, 'touch {{dir}}/flush']
 queueSize: { command: [sh, -c, 'ls {{dir}}/spool | grep -c "msg$" || true'], parse: count }
-`,
+`
+}`,
   );
   return path;
 }
@@ -159,4 +163,22 @@ test("target file under the monkey: process faults on its roles, the restart and
   assert.equal(r.verdict, "findings");
   assert.ok(lostInLog > 0);
   assert.equal(r.ledger?.lost, lostInLog, monkeyText(r));
+});
+
+test("target file without queue commands: its queue is not observable, the ledger waits for the Maildirs to settle, and late mail is not lost", async () => {
+  const r = await runMonkey({
+    seed: 9,
+    concurrency: 2,
+    durationMs: 2000,
+    maxSessions: 20,
+    timeoutMs: 5000,
+    drainTimeoutMs: 20_000,
+    restart: false,
+    plan: validatePlan({ points: {} }),
+    createTarget: (extra) => monkeyTarget(targetFile("standin-unobservable", { noQueueCommands: true, delayMs: 1500 }), extra),
+  });
+  assert.equal(r.verdict, "pass", monkeyText(r));
+  assert.ok((r.ledger?.accepted ?? 0) > 5);
+  assert.equal(r.ledger?.lost, 0);
+  assert.match(monkeyText(r), /not observable/);
 });

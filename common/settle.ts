@@ -1,0 +1,63 @@
+// Waiting for a server we do not run to finish delivering: its queue cannot be read, so the only
+// evidence is its output. Deliveries are over once the output stops changing for a settle time
+// (bounded by a deadline, since a busy server may never go quiet).
+import { readdir } from "node:fs/promises";
+
+export interface SettleResult {
+  /** true when nothing changed for the settle time; false when the deadline came first */
+  settled: boolean;
+  /** how long the wait took, ms */
+  waitedMs: number;
+}
+
+/**
+ * Polls `fingerprint` until it returns the same value for `settleMs` in a row, or until
+ * `maxMs` has passed. The first value is taken at once: a wait always lasts at least settleMs
+ * (or maxMs when smaller).
+ */
+export async function waitUntilStable(
+  fingerprint: () => Promise<string>,
+  o: { settleMs: number; maxMs: number; pollMs?: number },
+): Promise<SettleResult> {
+  const started = Date.now();
+  const deadline = started + o.maxMs;
+  const poll = o.pollMs ?? Math.max(50, Math.min(500, Math.floor(o.settleMs / 10)));
+  let last = await fingerprint();
+  let since = Date.now();
+  for (;;) {
+    const now = Date.now();
+    if (now - since >= o.settleMs) return { settled: true, waitedMs: now - started };
+    if (now >= deadline) return { settled: false, waitedMs: now - started };
+    await new Promise((r) => setTimeout(r, Math.min(poll, deadline - now)));
+    const next = await fingerprint();
+    if (next !== last) {
+      last = next;
+      since = Date.now();
+    }
+  }
+}
+
+/**
+ * What changes when a file is written into, renamed within or removed from any of `dirs`: their
+ * entry names (sorted, so readdir's order does not matter). A directory that does not exist
+ * counts as empty: a Maildir's new/ may only appear with the first delivery.
+ */
+export async function listingFingerprint(dirs: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const d of dirs) {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") names = [];
+      else throw err;
+    }
+    parts.push(`${d}\0${names.sort().join("\0")}`);
+  }
+  return parts.join("\n");
+}
+
+/** The subdirectories of Maildirs whose listings change as mail is delivered (tmp/ while a file is written). */
+export function maildirSubdirs(maildirs: readonly string[]): string[] {
+  return maildirs.flatMap((m) => ["tmp", "new", "cur"].map((s) => `${m}/${s}`));
+}
