@@ -105,7 +105,7 @@ test("STARTTLS, capabilities and AUTH PLAIN/LOGIN", async () => {
   expect smtp helo
   expect capability STARTTLS
   expect capability SIZE > 1000
-  starttls
+  upgrade-tls
   writeln "EHLO client.example"
   expect smtp helo
   expect capability AUTH
