@@ -16,6 +16,8 @@ import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
 import { ControlApiError, remoteScriptFaults } from "../monkey/control-client.js";
+import { ORIGINAL_OPTIONS, ORIGINAL_USAGE, OriginalFlagError, checkScripts, originalFlags } from "./cli-original.js";
+import type { OriginalFlags } from "./cli-original.js";
 
 /** A server given by --host/--port: the toolkit cannot read its queue or mailboxes. */
 const NO_TARGET: ScriptTarget = {
@@ -47,6 +49,7 @@ options:
   -v, --verbose          show transcripts of passing test-cases too
   --no-color             no colours on the console
   -h, --help             this help
+${ORIGINAL_USAGE}
 
 exit codes: 0 all passed, 1 a test-case failed or errored,
             2 usage error, script error or unreachable server, 130 interrupted`;
@@ -64,6 +67,7 @@ interface Parsed {
   verbose: boolean;
   color: boolean;
   monkey: string | null;
+  original: OriginalFlags;
 }
 
 class UsageError extends Error {}
@@ -88,6 +92,7 @@ function parse(argv: string[]): Parsed | "help" {
       verbose: { type: "boolean", short: "v" },
       "no-color": { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...ORIGINAL_OPTIONS,
     },
   });
   if (values.help === true) return "help";
@@ -103,6 +108,14 @@ function parse(argv: string[]): Parsed | "help" {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  let original: OriginalFlags;
+  try {
+    original = originalFlags(values);
+  } catch (err) {
+    if (!(err instanceof OriginalFlagError)) throw err;
+    throw new UsageError(err.message);
+  }
+  if (original.tap && values.reporter === undefined) values.reporter = ["tap"];
   const reporters: Parsed["reporters"] = [];
   for (const spec of (values.reporter ?? ["console"]).flatMap((r) => r.split(","))) {
     const eq = spec.indexOf("=");
@@ -142,6 +155,7 @@ function parse(argv: string[]): Parsed | "help" {
     grep,
     verbose: values.verbose === true,
     monkey: values.monkey ?? null,
+    original,
     color: values["no-color"] !== true && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   };
 }
@@ -158,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return EXIT.ok;
   }
+  if (opts.original.check) return checkScripts(opts.files, Object.keys(opts.defines));
   const programs: Program[] = [];
   for (const file of opts.files) {
     try {
@@ -212,6 +227,7 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
       files: opts.files,
       startedAt: new Date(started).toISOString(),
       durationMs: Date.now() - started,
+      seed: opts.original.seed,
       results,
     };
     for (const r of reporters) {
@@ -240,6 +256,9 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
         defines,
         target: scriptTarget,
         jobs: opts.jobs,
+        seed: opts.original.seed,
+        delayMs: opts.original.delayMs,
+        randomDelay: opts.original.randomDelay,
         filter: opts.grep === null ? undefined : (name) => (opts.grep as RegExp).test(name),
         onResult: (result, i) => {
           collected[offset + i] = result;

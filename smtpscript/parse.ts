@@ -52,7 +52,7 @@ function checkNesting(source: string, file: string): void {
   const fail = (): never => {
     throw new ScriptError({ file, line, column: col }, `blocks nested deeper than ${SCRIPT_LIMITS.maxNesting} levels`, lineOf(source, line));
   };
-  const isWord = (ch: string | undefined): boolean => ch !== undefined && /[A-Za-z0-9_.\-]/.test(ch);
+  const isWord = (ch: string | undefined): boolean => ch !== undefined && /[A-Za-z0-9_.-]/.test(ch);
   for (let i = 0; i < source.length; i++) {
     const c = source[i] as string;
     col++;

@@ -168,7 +168,7 @@ test("include resolves relative to the including file; errors point into the inc
 });
 
 test("property: the parser never throws anything but ScriptError", () => {
-  const tokens = fc.constantFrom("test-case", "proc", "{", "}", '"x"', "writeln", "expect", "smtp", "ok", "call", "\n", " ", "#c\n", "\\", "${", "4.7.*", "250", "repeat", "3", "on", "s2");
+  const tokens = fc.constantFrom("test-case", "proc", "{", "}", '"x"', "writeln", "expect", "smtp", "ok", "call", "\n", " ", "#c\n", "\\", "${", "4.7.*", "250", "repeat", "3", "on", "s2", "random", "noop", "fail", "connect", "port", '"smtp"', "no-autoconnect", "skip", "'", "'y'", "$x", "x =", "%p", "\\\n", "repeat 2", "sleep", "500", "1h", "starttls", "upgrade-tls", "{}");
   fc.assert(
     fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.array(tokens, { maxLength: 30 }).map((t) => t.join(" "))), (src) => {
       try {
@@ -178,7 +178,7 @@ test("property: the parser never throws anything but ScriptError", () => {
         assert.ok(e.loc.line >= 1 && e.loc.column >= 1);
       }
     }),
-    { numRuns: 500 },
+    { numRuns: 2000 },
   );
 });
 
