@@ -18,6 +18,8 @@ import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
 import { scriptProviders } from "./providers.js";
+import { ORIGINAL_OPTIONS, ORIGINAL_USAGE, OriginalFlagError, checkScripts, originalFlags } from "./cli-original.js";
+import type { OriginalFlags } from "./cli-original.js";
 
 /** A server given by --host/--port: the toolkit cannot read its queue or mailboxes. */
 const NO_TARGET: ScriptTarget = {
@@ -54,6 +56,7 @@ options:
   -v, --verbose          show transcripts of passing test-cases too
   --no-color             no colours on the console
   -h, --help             this help
+${ORIGINAL_USAGE}
 
 exit codes: 0 all passed, 1 a test-case failed or errored,
             2 usage error, script error, no test-case to run, unreachable server, or a report
@@ -74,6 +77,7 @@ interface Parsed {
   monkey: string | null;
   allowRemote: boolean;
   allowEmpty: boolean;
+  original: OriginalFlags;
 }
 
 function parse(argv: string[]): Parsed | "help" {
@@ -98,6 +102,7 @@ function parse(argv: string[]): Parsed | "help" {
       verbose: { type: "boolean", short: "v" },
       "no-color": { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...ORIGINAL_OPTIONS,
     },
   });
   if (values.help === true) return "help";
@@ -115,6 +120,14 @@ function parse(argv: string[]): Parsed | "help" {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  let original: OriginalFlags;
+  try {
+    original = originalFlags(values);
+  } catch (err) {
+    if (!(err instanceof OriginalFlagError)) throw err;
+    throw new UsageError(err.message);
+  }
+  if (original.tap && values.reporter === undefined) values.reporter = ["tap"];
   const reporters: Parsed["reporters"] = [];
   for (const spec of (values.reporter ?? ["console"]).flatMap((r) => r.split(","))) {
     const eq = spec.indexOf("=");
@@ -154,6 +167,7 @@ function parse(argv: string[]): Parsed | "help" {
     monkey: values.monkey ?? null,
     allowRemote,
     allowEmpty: values["allow-empty"] === true,
+    original,
     color: values["no-color"] !== true && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   };
 }
@@ -171,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return EXIT.ok;
   }
+  if (opts.original.check) return checkScripts(opts.files, Object.keys(opts.defines));
   const programs: Program[] = [];
   for (const file of opts.files) {
     try {
@@ -235,6 +250,7 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
       files: opts.files,
       startedAt: new Date(started).toISOString(),
       durationMs: Date.now() - started,
+      seed: opts.original.seed,
       results,
     };
     for (const r of reporters) {
@@ -265,6 +281,9 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
         target: scriptTarget,
         jobs: opts.jobs,
         allowRemote: opts.allowRemote,
+        seed: opts.original.seed,
+        delayMs: opts.original.delayMs,
+        randomDelay: opts.original.randomDelay,
         filter: opts.grep === null ? undefined : (name) => (opts.grep as RegExp).test(name),
         onResult: (result, i) => {
           collected[offset + i] = result;
@@ -290,6 +309,6 @@ function emptySelection(programs: Program[], opts: Parsed): string | null {
   const empty = programs.filter((p) => p.testCases.length === 0).map((p) => p.file);
   if (empty.length > 0) return `no test-case in ${empty.join(", ")}`;
   const grep = opts.grep;
-  if (grep !== null && !programs.some((p) => p.testCases.some((t, i) => grep.test(testCaseTitle(t, i))))) return `no test-case matches --grep ${grep.source}`;
+  if (grep !== null && !programs.some((p) => p.testCases.some((t) => grep.test(testCaseTitle(t))))) return `no test-case matches --grep ${grep.source}`;
   return null;
 }

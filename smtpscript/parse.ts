@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { parse as peggyParse, SyntaxError as PeggySyntaxError } from "./parser.generated.js";
 import type { Loc, Program, ScriptFile, Statement, Str, TestCase } from "./ast.js";
 import { ScriptError, lineOf } from "./errors.js";
+import { servicePort } from "./services.js";
 
 /** Limits that keep a script from exhausting the parser's stack, the runner or the machine. */
 export const SCRIPT_LIMITS = {
@@ -29,41 +30,63 @@ export function parseScript(source: string, file: string): ScriptFile {
       const { line, column } = err.location.start;
       throw new ScriptError({ file, line, column }, describeSyntaxError(err), lineOf(source, line));
     }
+    // Last line of defence should the nesting pre-pass ever miss a shape: still a located error.
+    if (err instanceof RangeError) throw new ScriptError({ file, line: 1, column: 1 }, `script nested too deeply to parse (${err.message})`, lineOf(source, 1));
     throw err;
   }
 }
 
-/** Finds a block nested deeper than the limit before the recursive-descent parser would overflow its stack on it. */
+/**
+ * Finds nesting deeper than the limit before the recursive-descent parser would overflow its stack
+ * on it. A level is a block, or a `repeat` whose body is a single statement on the same line
+ * (`repeat 2 repeat 3 sleep 1` is two levels); `repeat N {` is one level, as is `random {`.
+ */
 function checkNesting(source: string, file: string): void {
   let depth = 0;
+  /** levels each open brace added, popped at its `}` */
+  const opened: number[] = [];
+  /** `repeat`s on this line still waiting for their body */
+  let pending = 0;
   let line = 1;
   let col = 0;
+  const fail = (): never => {
+    throw new ScriptError({ file, line, column: col }, `blocks nested deeper than ${SCRIPT_LIMITS.maxNesting} levels`, lineOf(source, line));
+  };
+  const isWord = (ch: string | undefined): boolean => ch !== undefined && /[A-Za-z0-9_.-]/.test(ch);
   for (let i = 0; i < source.length; i++) {
-    const c = source[i];
+    const c = source[i] as string;
     col++;
     if (c === "\n") {
       line++;
       col = 0;
+      // backslash-newline continues the statement
+      if (source[i - 1] !== "\\" && source[i - 2] !== "\\") pending = 0;
     } else if (c === "#") {
       while (i + 1 < source.length && source[i + 1] !== "\n") i++;
-    } else if (c === '"') {
-      // Strings end at the closing quote or the line (the grammar has no multi-line strings).
-      for (i++, col++; i < source.length && source[i] !== '"' && source[i] !== "\n"; i++, col++) {
+    } else if (c === '"' || (c === "'" && !isWord(source[i - 1]))) {
+      // Strings may span lines (the original skips a newline inside one).
+      for (i++, col++; i < source.length && source[i] !== c; i++, col++) {
         if (source[i] === "\\") {
           i++;
           col++;
         }
+        if (source[i] === "\n") {
+          line++;
+          col = 0;
+        }
       }
-      if (source[i] === "\n") {
-        i--;
-        col--;
-      }
+    } else if (c === "r" && source.startsWith("repeat", i) && !isWord(source[i - 1]) && !isWord(source[i + 6])) {
+      pending++;
+      if (depth + pending > SCRIPT_LIMITS.maxNesting) fail();
     } else if (c === "{") {
-      if (++depth > SCRIPT_LIMITS.maxNesting) {
-        throw new ScriptError({ file, line, column: col }, `blocks nested deeper than ${SCRIPT_LIMITS.maxNesting} levels`, lineOf(source, line));
-      }
+      const levels = Math.max(1, pending);
+      pending = 0;
+      depth += levels;
+      opened.push(levels);
+      if (depth > SCRIPT_LIMITS.maxNesting) fail();
     } else if (c === "}") {
-      depth = Math.max(0, depth - 1);
+      pending = 0;
+      depth = Math.max(0, depth - (opened.pop() ?? 0));
     }
   }
 }
@@ -72,9 +95,11 @@ type Expectation = { type: string; text?: string; description?: string; parts?: 
 
 // Peggy lists white space and comments among the expectations wherever they may appear; they
 // only add noise to "expected ..." so they are left out when anything else is possible.
-const NOISE = new Set(["white space", "comment", '"\\r\\n"', '"\\n"', '"\\r"', "[ \\t]", "[\\n\\r]", "[ \\t\\r\\n]"]);
+const NOISE = new Set(["white space", "comment", '"\\\\"', '"\\r\\n"', '"\\n"', '"\\r"', "[ \\t]", "[\\n\\r]", "[ \\t\\r\\n]"]);
 
 function describeSyntaxError(err: InstanceType<typeof PeggySyntaxError>): string {
+  // a grammar action's own error(): its message says it all
+  if (err.expected === null || err.expected === undefined) return err.message;
   const expected = ((err.expected ?? []) as Expectation[]).map(describeExpectation);
   const useful = [...new Set(expected.filter((e) => !NOISE.has(e)))];
   const list = (useful.length > 0 ? useful : [...new Set(expected)]).sort();
@@ -191,10 +216,11 @@ function located(loc: Loc, reason: string, sources: Map<string, string>): Script
 function check(program: Program, known: Set<string>, sources: Map<string, string>): void {
   const defined = new Set(known);
   for (const d of program.defaults) defined.add(d.name);
-  const walkSets = (body: Statement[]): void => {
+  const walkSets = (body: readonly Statement[]): void => {
     for (const st of body) {
       if (st.kind === "set") defined.add(st.name);
-      if (st.kind === "repeat" || st.kind === "on") walkSets(st.body);
+      const inner = childrenOf(st);
+      if (inner !== null) walkSets(inner);
     }
   };
   for (const p of program.procs.values()) walkSets(p.body);
@@ -207,12 +233,24 @@ function check(program: Program, known: Set<string>, sources: Map<string, string
       }
     }
   };
-  const checkBody = (body: Statement[], calls: Array<{ name: string; loc: Loc }>): void => {
+  const checkBody = (body: readonly Statement[], calls: Array<{ name: string; loc: Loc }>): void => {
     for (const st of body) {
       switch (st.kind) {
         case "writeln":
         case "write":
           checkStr(st.text, st.loc);
+          break;
+        case "fail":
+          checkStr(st.reason, st.loc);
+          break;
+        case "connect-to":
+          checkStr(st.host, st.loc);
+          if (st.port !== null && (st.port < 1 || st.port > 65535)) throw located(st.loc, `invalid port: ${st.port}`, sources);
+          if (st.service !== null && servicePort(st.service) === null) throw located(st.loc, `port "${st.service}" is invalid: no such TCP service on this host`, sources);
+          break;
+        case "block":
+        case "random":
+          checkBody(st.body, calls);
           break;
         case "expect-smtp":
           checkStr(st.match, st.loc);
@@ -303,5 +341,18 @@ function check(program: Program, known: Set<string>, sources: Map<string, string
     const prev = names.get(tc.name);
     if (prev !== undefined) throw located(tc.loc, `test-case "${tc.name}" is already defined at ${prev.loc.file}:${prev.loc.line}`, sources);
     names.set(tc.name, tc);
+  }
+}
+
+/** The statements directly inside a compound statement, or null for a simple one. */
+export function childrenOf(st: Statement): readonly Statement[] | null {
+  switch (st.kind) {
+    case "repeat":
+    case "block":
+    case "random":
+    case "on":
+      return st.body;
+    default:
+      return null;
   }
 }

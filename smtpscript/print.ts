@@ -9,7 +9,7 @@ export function printScript(file: ScriptFile): string {
 export function printItem(item: TopItem, indent = ""): string {
   switch (item.kind) {
     case "proc":
-      return `${indent}proc ${item.name} ${printBlock(item.body, indent)}`;
+      return `${indent}proc ${printName(item.name)}${(item.params ?? []).map((p) => ` %${p}`).join("")} ${printBlock(item.body, indent)}`;
     case "test-case":
       return `${indent}test-case${printOptions(item)} ${printBlock(item.body, indent)}`;
     case "include":
@@ -22,6 +22,8 @@ export function printItem(item: TopItem, indent = ""): string {
 function printOptions(tc: TestCase): string {
   let s = "";
   if (tc.name !== null) s += ` name ${quote(tc.name, true)}`;
+  if (tc.noAutoconnect === true) s += " no-autoconnect";
+  if (tc.expectFail === true) s += " expect fail";
   if (tc.skip !== null) s += tc.skip === "" ? " skip" : ` skip ${quote(tc.skip, true)}`;
   for (const r of tc.requires) s += ` requires capability ${r}`;
   for (const f of tc.requiresFaults) s += ` requires fault ${f}`;
@@ -56,9 +58,21 @@ export function printStatement(st: Statement, indent = ""): string {
     case "expect-delivered":
       return line(`expect delivered ${st.count} header ${printStr(st.header)}`);
     case "call":
-      return line(`call ${st.name}`);
+      return line(`call ${printName(st.name)}`);
     case "starttls":
       return line("starttls");
+    case "upgrade-tls":
+      return line("upgrade-tls");
+    case "noop":
+      return line("noop");
+    case "fail":
+      return line(`fail ${printStr(st.reason)}`);
+    case "block":
+      return line(printBlock(st.body, indent));
+    case "random":
+      return line(`random ${printBlock(st.body, indent)}`);
+    case "connect-to":
+      return line(`connect ${printStr(st.host)}${st.port !== null ? ` port ${st.port}` : st.service !== null ? ` port ${quote(st.service, true)}` : ""}`);
     case "tls-handshake":
       return line("tls-handshake");
     case "auth":
@@ -77,6 +91,7 @@ export function printStatement(st: Statement, indent = ""): string {
     case "timeout":
       return line(`timeout ${st.ms}ms`);
     case "repeat":
+      if (st.inline === true && st.body.length === 1) return line(`repeat ${st.count} ${printStatement(st.body[0] as Statement, indent).trimStart()}`);
       return line(`repeat ${st.count} ${printBlock(st.body, indent)}`);
     case "connect":
       return line(`connect as ${st.name}${st.tls === "implicit" ? " tls" : st.tls === "starttls" ? " starttls" : ""}`);
@@ -85,10 +100,14 @@ export function printStatement(st: Statement, indent = ""): string {
     case "disconnect":
       return line(st.name === null ? "disconnect" : `disconnect ${st.name}`);
     case "set":
-      return line(`set ${st.name} ${printStr(st.value)}`);
+      return line(st.assign === true ? `${st.name} = ${printStr(st.value)}` : `set ${st.name} ${printStr(st.value)}`);
     case "monkey":
-      return line(`monkey ${st.args.map((a) => (/^[^\s#{}"\\]+$/.test(a) ? a : quote(a, true))).join(" ")}`);
+      return line(`monkey ${st.args.map((a) => (/^[^\s#{}"'\\]+$/.test(a) ? a : quote(a, true))).join(" ")}`);
   }
+}
+
+function printName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? name : quote(name, true);
 }
 
 export function printStr(s: Str): string {

@@ -33,6 +33,12 @@ export interface TestResult {
   transcripts: ConnectionTranscript[];
   /** ledger ids of messages the server accepted (250 after the final dot) */
   acceptedMessages: string[];
+  /** the run's seed: `--seed` with it replays this test-case's random choices */
+  seed?: number;
+  /** the test-case is marked `expect fail` */
+  expectFail?: boolean;
+  /** for an `expect fail` test-case that failed as meant to (and so passed): how it failed */
+  expectedFailure?: TestFailure | null;
 }
 
 export interface RunResult {
@@ -41,6 +47,8 @@ export interface RunResult {
   files: string[];
   startedAt: string;
   durationMs: number;
+  /** every random choice of the run derives from it; `--seed` replays */
+  seed?: number;
   results: TestResult[];
 }
 

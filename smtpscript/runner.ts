@@ -1,6 +1,5 @@
 // Executes a Program against a server: one fresh connection per test-case (plus any opened with
 // `connect as`), statements in order, results in the shared result model.
-import { randomBytes } from "node:crypto";
 import { SmtpSession, Capabilities, SmtpError, SmtpDisconnectedError, SmtpTimeoutError, buildMessage, matchCode, matchEnhanced } from "../smtp/index.js";
 import type { Reply, TlsOptions } from "../smtp/index.js";
 import type { Loc, Program, Statement, Str, TestCase } from "./ast.js";
@@ -9,6 +8,9 @@ import { lineOf } from "./errors.js";
 import type { RunResult, TestFailure, TestResult } from "./result.js";
 import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
 import { MAX_TIMER_MS } from "../common/args.js";
+import { SeededRng, deriveSeed, randomSeed } from "../common/seeded-rng.js";
+import type { Seed } from "../common/seeded-rng.js";
+import { servicePort } from "./services.js";
 
 export interface ServerAddress {
   host: string;
@@ -57,6 +59,12 @@ export interface RunOptions {
   allowRemote?: boolean;
   /** called as each result becomes final, in test-case order */
   onResult?: (result: TestResult, index: number) => void;
+  /** every random choice (random, -r delays, ${uniq}) derives from it; default: a fresh one */
+  seed?: Seed;
+  /** pause before each test-case, ms (the original's -d) */
+  delayMs?: number;
+  /** the pause is drawn from [0, delayMs) instead (the original's -r) */
+  randomDelay?: boolean;
 }
 
 /** An expectation of the script was not met by the server. */
@@ -78,9 +86,13 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 export async function runProgram(program: Program, options: RunOptions): Promise<RunResult> {
   const started = Date.now();
+  const seed = options.seed ?? randomSeed();
+  options = { ...options, seed };
   const selected = program.testCases
     .map((tc, index) => ({ tc, index }))
-    .filter(({ tc, index }) => options.filter === undefined || options.filter(testCaseTitle(tc, index)));
+    .filter(({ tc }) => options.filter === undefined || options.filter(testCaseTitle(tc)));
+  // Delays come from their own stream so that they never shift a test-case's draws.
+  const delays = new SeededRng(deriveSeed(seed, program.file, "delay"));
   const results: TestResult[] = new Array(selected.length);
   const done: boolean[] = new Array(selected.length).fill(false);
   let reported = 0;
@@ -98,8 +110,10 @@ export async function runProgram(program: Program, options: RunOptions): Promise
   const worker = async (): Promise<void> => {
     while (next < selected.length) {
       const i = next++;
-      const { tc, index } = selected[i] as { tc: TestCase; index: number };
-      results[i] = await runTestCase(program, tc, index, options, capabilityProbe);
+      const { tc } = selected[i] as { tc: TestCase; index: number };
+      const pause = options.delayMs === undefined || options.delayMs <= 0 ? 0 : options.randomDelay === true ? delays.below(options.delayMs) : options.delayMs;
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+      results[i] = await runTestCase(program, tc, options as RunOptions & { seed: Seed }, capabilityProbe);
       done[i] = true;
       flush();
     }
@@ -112,6 +126,7 @@ export async function runProgram(program: Program, options: RunOptions): Promise
     files: [...new Set(program.testCases.map((t) => t.loc.file))],
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
+    seed,
     results,
   };
 }
@@ -120,10 +135,10 @@ function hostPort(s: ServerAddress): string {
   return s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
 }
 
-async function runTestCase(program: Program, tc: TestCase, index: number, options: RunOptions, probe: CapabilityProbe): Promise<TestResult> {
+async function runTestCase(program: Program, tc: TestCase, options: RunOptions & { seed: Seed }, probe: CapabilityProbe): Promise<TestResult> {
   const t0 = performance.now();
   const result: TestResult = {
-    name: testCaseTitle(tc, index),
+    name: testCaseTitle(tc),
     file: tc.loc.file,
     loc: tc.loc,
     status: "passed",
@@ -132,6 +147,9 @@ async function runTestCase(program: Program, tc: TestCase, index: number, option
     skipReason: null,
     transcripts: [],
     acceptedMessages: [],
+    seed: options.seed,
+    expectFail: tc.expectFail === true,
+    expectedFailure: null,
   };
   if (tc.skip !== null) {
     result.status = "skipped";
@@ -155,19 +173,33 @@ async function runTestCase(program: Program, tc: TestCase, index: number, option
         return result;
       }
     }
-    await run.open("default", options.server.tls === true ? "implicit" : options.server.starttls === true ? "starttls" : "none", tc.loc);
+    if (tc.noAutoconnect !== true) await run.open("default", options.server.tls === true ? "implicit" : options.server.starttls === true ? "starttls" : "none", tc.loc);
     await run.exec(tc.body);
   } catch (err) {
     const failure = run.describe(err);
     result.status = failure.type === "expectation" ? "failed" : "error";
     result.failure = failure;
   } finally {
+    applyExpectFail(program, tc, result);
     run.closeAll();
     // Faults never outlive the test-case that set them.
     await options.target?.faults?.clear();
     result.durationMs = performance.now() - t0;
   }
   return result;
+}
+
+/** The original's verdicts for `expect fail`: a failure passes, a pass fails, an error stays an error. */
+function applyExpectFail(program: Program, tc: TestCase, result: TestResult): void {
+  if (tc.expectFail !== true) return;
+  if (result.status === "failed") {
+    result.status = "passed";
+    result.expectedFailure = result.failure;
+    result.failure = null;
+  } else if (result.status === "passed") {
+    result.status = "failed";
+    result.failure = { message: "passed, but the test-case is marked 'expect fail'", type: "expectation", loc: tc.loc, sourceLine: lineOf(program.sources.get(tc.loc.file) ?? "", tc.loc.line) };
+  }
 }
 
 class TestRun {
@@ -178,28 +210,32 @@ class TestRun {
   /** the statement being executed, for failure locations */
   private at: Loc | null = null;
   private executed = 0;
+  /** this test-case's draws: a stream of the run seed named after the test-case */
+  private readonly rng: SeededRng;
 
   constructor(
     private readonly program: Program,
-    private readonly options: RunOptions,
+    private readonly options: RunOptions & { seed: Seed },
     private readonly result: TestResult,
   ) {
+    this.rng = new SeededRng(deriveSeed(options.seed, result.name));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.vars.set("host", options.server.host);
     this.vars.set("port", String(options.server.port));
     this.vars.set("domain", "test.example");
     this.vars.set("rcpt", "user@test.example");
     this.vars.set("sender", "sender@client.example");
-    this.vars.set("uniq", randomBytes(6).toString("hex"));
+    // Its own stream, so that using ${uniq} does not shift the `random` draws.
+    this.vars.set("uniq", new SeededRng(deriveSeed(options.seed, result.name, "uniq")).hex(6));
     for (const d of program.defaults) this.vars.set(d.name, this.str(d.value));
     for (const [k, v] of Object.entries(options.defines ?? {})) this.vars.set(k, v);
   }
 
-  async open(name: string, tls: "none" | "implicit" | "starttls", loc: Loc): Promise<void> {
+  async open(name: string, tls: "none" | "implicit" | "starttls", loc: Loc, address: { host: string; port: number } = this.options.server): Promise<void> {
     this.at = loc;
     if (this.connections.has(name)) throw new ScriptRuntimeError(`connection "${name}" is already open`);
-    const { host, port } = this.options.server;
-    // Checked at every connect, not only by the CLI: `connect as` in a script opens more.
+    const { host, port } = address;
+    // Checked at every connect, not only by the CLI: `connect as` and `connect "host"` open more.
     assertLoopback(host, this.options.allowRemote === true, "connect to");
     const session = await SmtpSession.connect({
       host,
@@ -239,6 +275,23 @@ class TestRun {
       return;
     }
     switch (st.kind) {
+      case "noop":
+        return;
+      case "fail":
+        throw new ExpectationFailed(this.str(st.reason));
+      case "block":
+        await this.exec(st.body);
+        return;
+      case "random": {
+        if (st.body.length === 0) return;
+        const pick = st.body[this.rng.below(st.body.length)] as Statement;
+        this.at = pick.loc;
+        await this.step(pick);
+        return;
+      }
+      case "connect-to":
+        await this.connectTo(st);
+        return;
       case "writeln": {
         const text = this.str(st.text);
         const conn = this.conn();
@@ -256,6 +309,10 @@ class TestRun {
       }
       case "expect-smtp": {
         const reply = await this.nextReply(describeWant(st));
+        // The original reads ok/tempfail/permfail replies as single lines; helo and a bare expect take continuations.
+        if (st.want.kind === "class" && st.want.klass !== "helo" && reply.lines.length > 1) {
+          throw new ExpectationFailed(`single line response expected, got ${show(reply)}`);
+        }
         const problem = checkReply(reply, st.want, st.enhanced, st.match === null ? null : this.str(st.match));
         if (problem !== null) throw new ExpectationFailed(problem);
         return;
@@ -294,18 +351,20 @@ class TestRun {
         await this.exec(proc.body);
         return;
       }
-      case "starttls": {
+      case "upgrade-tls": {
         const conn = this.conn();
-        this.assertOpen(conn, "starttls");
+        this.assertOpen(conn, "upgrade-tls");
         const reply = await conn.session.command("STARTTLS", this.timeoutMs);
         if (reply.code !== 220) throw new ExpectationFailed(`STARTTLS refused: ${show(reply)}`);
         await conn.session.startTls(this.options.server.tlsOptions, this.timeoutMs);
         conn.capabilities = null;
         return;
       }
+      case "starttls":
       case "tls-handshake": {
         const conn = this.conn();
-        this.assertOpen(conn, "tls-handshake");
+        this.assertOpen(conn, st.kind);
+        if (conn.session.tlsInfo !== null) throw new ScriptRuntimeError("TLS is already active on this connection");
         await conn.session.startTls(this.options.server.tlsOptions, this.timeoutMs);
         conn.capabilities = null;
         return;
@@ -363,6 +422,19 @@ class TestRun {
         return;
       }
     }
+  }
+
+  /** The original's connect: the current connection is closed and replaced by one to host:port. */
+  private async connectTo(st: Extract<Statement, { kind: "connect-to" }>): Promise<void> {
+    const host = this.str(st.host);
+    const port = st.port ?? (st.service === null ? this.options.server.port : servicePort(st.service));
+    if (port === null) throw new ScriptRuntimeError(`port "${st.service ?? ""}" is invalid: no such TCP service`);
+    const old = this.connections.get(this.current);
+    if (old !== undefined) {
+      old.session.close();
+      this.connections.delete(this.current);
+    }
+    await this.open(this.current, "none", st.loc, { host, port });
   }
 
   /** Flushes the target's queue, waits until it is empty, then counts matching deliveries. */

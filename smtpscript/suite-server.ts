@@ -85,11 +85,11 @@ export interface Usage {
  */
 export function markSkips(program: Program, rules: readonly SkipRule[]): Program {
   if (rules.length === 0) return program;
-  const testCases = program.testCases.map((tc, index): TestCase => {
+  const testCases = program.testCases.map((tc): TestCase => {
     if (tc.skip !== null) return tc;
     const uses = usageOf(tc, program);
     for (const rule of rules) {
-      const why = rule(uses, { title: testCaseTitle(tc, index), file: tc.loc.file });
+      const why = rule(uses, { title: testCaseTitle(tc), file: tc.loc.file });
       if (why !== null) return { ...tc, skip: why };
     }
     return tc;

@@ -13,8 +13,11 @@ export function consoleReporter(options: ReporterOptions = {}): Reporter {
   const c = pc.createColors(options.color ?? false);
   return {
     onResult(r: TestResult) {
+      // The original's words for `expect fail` test-cases: "fail (expected)" passes, "ok (failed)" fails.
       const status =
-        r.status === "passed" ? c.green("ok")
+        r.expectedFailure != null ? c.green("fail (expected)")
+        : r.expectFail === true && r.status === "failed" ? c.red("ok (failed)")
+        : r.status === "passed" ? c.green("ok")
         : r.status === "skipped" ? c.yellow(`skipped (${r.skipReason ?? "skip"})`)
         : r.status === "failed" ? c.red("failed")
         : c.red("error");
@@ -26,6 +29,7 @@ export function consoleReporter(options: ReporterOptions = {}): Reporter {
       const s = summarize(run.results);
       write("====> all run\n");
       write(`passed: ${s.passed}/${s.total} (skipped: ${s.skipped}, failed: ${s.failed}, error: ${s.error})\n`);
+      if (run.seed !== undefined) write(`seed: ${run.seed}\n`);
     },
   };
 }
@@ -37,6 +41,7 @@ export function failureDetails(r: TestResult, tail = TAIL): string {
   const where = f.loc === null ? "" : `${f.loc.file}:${f.loc.line}:${f.loc.column}: `;
   lines.push(`${where}${f.type === "expectation" ? "" : `${f.type} error: `}${f.message}`);
   if (f.loc !== null && f.sourceLine !== null) lines.push(`  ${f.loc.line} | ${f.sourceLine.trim()}`);
+  if (r.seed !== undefined) lines.push(`  replay with --seed ${r.seed}`);
   const t = transcripts(r, tail);
   if (t !== "") lines.push(t);
   return lines.join("\n");

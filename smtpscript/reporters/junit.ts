@@ -28,6 +28,7 @@ export function renderJunit(run: RunResult): string {
     out.push(
       `  <testsuite name="${attr(file)}" tests="${s.total}" failures="${s.failed}" errors="${s.error}" skipped="${s.skipped}" time="${secs(time)}" timestamp="${attr(run.startedAt.replace(/\.\d+Z$/, ""))}" hostname="${attr(run.target)}">`,
     );
+    if (run.seed !== undefined) out.push(`    <properties><property name="seed" value="${run.seed}"/></properties>`);
     for (const r of results) {
       const line = r.failure?.loc?.line ?? r.loc.line;
       out.push(`    <testcase name="${attr(r.name)}" classname="${attr(file)}" file="${attr(r.failure?.loc?.file ?? r.file)}" line="${line}" time="${secs(r.durationMs)}">`);
@@ -36,7 +37,8 @@ export function renderJunit(run: RunResult): string {
         const tag = r.status === "failed" ? "failure" : "error";
         const where = r.failure.loc === null ? "" : `${r.failure.loc.file}:${r.failure.loc.line}:${r.failure.loc.column}\n`;
         const src = r.failure.sourceLine === null ? "" : `${r.failure.sourceLine.trim()}\n`;
-        out.push(`      <${tag} message="${attr(r.failure.message)}" type="${attr(r.failure.type)}">${text(where + src + r.failure.message)}</${tag}>`);
+        const replay = r.seed === undefined ? "" : `\nreplay with --seed ${r.seed}`;
+        out.push(`      <${tag} message="${attr(r.failure.message)}" type="${attr(r.failure.type)}">${text(where + src + r.failure.message + replay)}</${tag}>`);
       }
       const transcript = r.transcripts.map((t) => `[${t.connection}]\n${formatTranscript(t.entries)}`).join("\n");
       if (transcript !== "") out.push(`      <system-out>${text(transcript)}</system-out>`);

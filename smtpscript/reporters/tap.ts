@@ -7,6 +7,7 @@ export function tapReporter(): Reporter {
   return {
     onEnd(run: RunResult): string {
       const out = ["TAP version 13", `1..${run.results.length}`];
+      if (run.seed !== undefined) out.push(`# seed: ${run.seed}`);
       run.results.forEach((r, i) => {
         const name = r.name.replace(/#/g, "\\#");
         if (r.status === "skipped") {
@@ -19,6 +20,7 @@ export function tapReporter(): Reporter {
         out.push(`  message: ${yamlString(r.failure.message)}`);
         out.push(`  severity: ${r.status === "failed" ? "fail" : "error"}`);
         out.push(`  type: ${r.failure.type}`);
+        if (r.seed !== undefined) out.push(`  seed: ${r.seed}`);
         if (r.failure.loc !== null) out.push(`  at: ${yamlString(`${r.failure.loc.file}:${r.failure.loc.line}:${r.failure.loc.column}`)}`);
         if (r.failure.sourceLine !== null) out.push(`  source: ${yamlString(r.failure.sourceLine.trim())}`);
         const t = r.transcripts.map((x) => `[${x.connection}]\n${formatTranscript(x.entries)}`).join("\n");

@@ -248,6 +248,11 @@ export class EmbeddedMta {
     return server;
   }
 
+  /** The mail domain, and `localhost` as a default MTA configuration has it (OpenSMTPD's regress scripts mail user@localhost). */
+  private isLocalDomain(domain: string): boolean {
+    return domain === this.domain || domain === "localhost";
+  }
+
   private async onMailFrom(address: SMTPServerAddress): Promise<void> {
     if (address.address !== "" && !MAILBOX.test(address.address)) throw permfail(553, "5.1.7 Bad sender address syntax");
   }
@@ -260,7 +265,7 @@ export class EmbeddedMta {
     const local = rcpt.slice(0, at).toLowerCase();
     const domain = rcpt.slice(at + 1).toLowerCase();
     await this.guard("lookup.domains", { phase: "RCPT", address: rcpt, clientPort: session.remotePort }, "4.3.0 Temporary lookup failure");
-    if (domain !== this.domain) {
+    if (!this.isLocalDomain(domain)) {
       if ((this.opts.relayDomains ?? []).includes(domain) && this.opts.nextHop !== undefined) return;
       throw permfail(554, `5.7.1 <${rcpt}>: Relay access denied`);
     }
@@ -363,7 +368,7 @@ export class EmbeddedMta {
       if (r.done) continue;
       const at = r.address.lastIndexOf("@");
       const domain = r.address.slice(at + 1).toLowerCase();
-      if (domain !== this.domain) {
+      if (!this.isLocalDomain(domain)) {
         relay.push({ address: r.address, index });
         continue;
       }

@@ -111,6 +111,8 @@ export class OpenSmtpdTarget extends DaemonTarget implements DescribesFaults {
       ...(this.ipv6 ? [`listen on ::1 port ${port} tls pki mx.test.example hostname mx.test.example`] : []),
       `action "local_mail" maildir "${join(dir, "Maildir")}" user ${MAIL_USER} virtual <${this.o.recipientTable ?? "recipients"}>`,
       `match from any for domain ${this.o.lookups === undefined ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
+      // localhost is local too, as in a default configuration (OpenSMTPD's regress scripts mail user@localhost)
+      `match from any for domain "localhost" action "local_mail"`,
       ...this.relayConfig(),
       "",
     ];

@@ -150,7 +150,8 @@ export class PostfixTarget extends DaemonTarget implements DescribesFaults {
       myorigin: this.domain,
       mydestination: "",
       mynetworks: this.ipv6 ? "127.0.0.1/32 [::1]/128" : "127.0.0.1/32",
-      virtual_mailbox_domains: this.domain,
+      // localhost is local too, as in a default configuration (OpenSMTPD's regress scripts mail user@localhost)
+      virtual_mailbox_domains: `${this.domain}, localhost`,
       virtual_mailbox_base: join(dir, "mail"),
       virtual_mailbox_maps: `texthash:${join(dir, "etc", "vmailbox")}`,
       virtual_uid_maps: `static:${uid}`,
