@@ -294,6 +294,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     await processFaults?.stop();
     await surface?.clear();
     const fired = (await surface?.drainFired?.()) ?? new Map<string, number>();
+    for (const p of surface?.problems ?? []) notes.push(`the fault surface could not follow the plan: ${p}`);
     for (const [p, n] of fired) inTargetFired[p] = n;
     await proxy?.stop();
     proxy = null;

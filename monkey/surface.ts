@@ -22,4 +22,6 @@ export interface FaultSurface {
   decidedInside?(): string[];
   /** Fault points that fired inside the target since the last call, for surfaces whose decisions are not taken by the injector (libfiu): point -> count. */
   drainFired?(): Promise<Map<string, number>>;
+  /** What failed while the surface followed the plan on its own (timers), for the report. */
+  readonly problems?: readonly string[];
 }

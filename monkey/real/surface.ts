@@ -94,9 +94,17 @@ export class RealFaultSurface implements FaultSurface {
     if (faultsEnd !== null && faultsEnd <= 0) return this.setFiu([]);
     if (untilFaults > 0) {
       await this.setFiu([]);
-      this.timers.push(setTimeout(() => void this.setFiu(fiuSpecs).catch(() => undefined), untilFaults));
+      this.timers.push(setTimeout(() => void this.setFiu(fiuSpecs).catch((err: unknown) => this.failed("switching libfiu on", err)), untilFaults));
     } else await this.setFiu(fiuSpecs);
-    if (faultsEnd !== null) this.timers.push(setTimeout(() => void this.setFiu([]).catch(() => undefined), faultsEnd));
+    if (faultsEnd !== null) this.timers.push(setTimeout(() => void this.setFiu([]).catch((err: unknown) => this.failed("switching libfiu off", err)), faultsEnd));
+  }
+
+  /** What went wrong when a window switched libfiu (a timer has no caller to throw to). */
+  readonly problems: string[] = [];
+
+  private failed(what: string, err: unknown): void {
+    // e.g. a libfiu control thread that cannot answer because its process is paused
+    if (this.problems.length < 20) this.problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   private async setFiu(specs: FaultSpec[]): Promise<void> {

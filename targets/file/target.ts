@@ -52,6 +52,10 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
     if (o.lookups !== undefined && !spec.lookups) throw new Error(`${spec.path}: this target's lookups cannot be routed (lookups: true and {{lookups.host}}/{{lookups.port}} in its files)`);
   }
 
+  protected override get localDomains(): string[] {
+    return [this.domain, ...this.spec.localDomains];
+  }
+
   override get endpoint(): Endpoint {
     const ep = super.endpoint;
     return this.tlsPort === null ? ep : { ...ep, tlsPort: this.tlsPort };
@@ -92,7 +96,7 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
       host6: this.ipv6 ? LOOPBACK6 : "",
       hostname: this.spec.hostname,
       domain: this.domain,
-      domains: [this.domain, ...this.spec.localDomains].join(" "),
+      domains: this.localDomains.join(" "),
       mailboxes: this.spec.mailboxes.join(" "),
       "tls.cert": join(dir, "tls-cert.pem"),
       "tls.key": join(dir, "tls-key.pem"),
@@ -117,7 +121,7 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
     if (this.spec.tls) await selfSignedCert(dir, this.spec.hostname);
     if (this.spec.implicitTls) this.tlsPort ??= await freePort();
     if (this.o.lookups !== undefined) {
-      this.lookupsAt = await this.o.lookups.serve({ domains: [this.domain, ...this.spec.localDomains], recipients: Object.fromEntries(this.mailboxes.map((m) => [m, m])) });
+      this.lookupsAt = await this.o.lookups.serve({ domains: this.localDomains, recipients: Object.fromEntries(this.localAddresses.map((m) => [m, m])) });
     }
     const { values, on } = this.values(dir, port);
     for (const [name, template] of Object.entries(this.spec.files)) {

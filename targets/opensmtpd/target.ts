@@ -99,7 +99,7 @@ export class OpenSmtpdTarget extends DaemonTarget implements DescribesFaults {
     await chmod(join(dir, "spool"), 0o711);
     await chown(join(dir, "Maildir"), uid, gid);
     await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\nlookup file\n");
-    await writeFile(join(dir, "recipients"), this.mailboxes.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
+    await writeFile(join(dir, "recipients"), this.localAddresses.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
     const tls = await selfSignedCert(dir);
     const tables = this.o.lookups === undefined ? [`table recipients file:${join(dir, "recipients")}`] : await this.prepareLookups(dir, this.o.lookups);
     const conf = [
@@ -147,7 +147,7 @@ export class OpenSmtpdTarget extends DaemonTarget implements DescribesFaults {
    * our backend in it, bind-mounted in its own mount namespace only (see command()).
    */
   private async prepareLookups(dir: string, lookups: LookupRouter): Promise<string[]> {
-    const { host, port } = await lookups.serve({ domains: [this.domain], recipients: Object.fromEntries(this.mailboxes.map((m) => [m, MAIL_USER])) });
+    const { host, port } = await lookups.serve({ domains: this.localDomains, recipients: Object.fromEntries(this.localAddresses.map((m) => [m, MAIL_USER])) });
     const libexec = join(dir, "libexec");
     await rm(libexec, { recursive: true, force: true });
     await run("cp", ["-a", realpathSync(OPENSMTPD_LIBEXEC), libexec]);

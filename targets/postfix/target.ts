@@ -121,14 +121,14 @@ export class PostfixTarget extends DaemonTarget implements DescribesFaults {
 
   protected async prepare(dir: string, port: number): Promise<void> {
     const { uid, gid } = userInfo(MAIL_USER);
-    const routed = this.o.lookups === undefined ? null : await this.o.lookups.serve({ domains: [this.domain], recipients: Object.fromEntries(this.mailboxes.map((m) => [m, "user/Maildir/"])) });
+    const routed = this.o.lookups === undefined ? null : await this.o.lookups.serve({ domains: this.localDomains, recipients: Object.fromEntries(this.localAddresses.map((m) => [m, "user/Maildir/"])) });
     const socketmap = (map: string): string => `socketmap:inet:${routed?.host}:${routed?.port}:${map}`;
     const pf = userInfo("postfix");
     for (const d of ["etc", "queue", "data", "log", "mail"]) await mkdir(join(dir, d), { recursive: true });
     await chown(join(dir, "data"), pf.uid, pf.gid);
     await chown(join(dir, "mail"), uid, gid);
     if (existsSync("/etc/postfix/dynamicmaps.cf")) await copyFile("/etc/postfix/dynamicmaps.cf", join(dir, "etc", "dynamicmaps.cf"));
-    await writeFile(join(dir, "etc", "vmailbox"), this.mailboxes.map((m) => `${m} user/Maildir/`).join("\n") + "\n");
+    await writeFile(join(dir, "etc", "vmailbox"), this.localAddresses.map((m) => `${m} user/Maildir/`).join("\n") + "\n");
     const tls = await selfSignedCert(dir);
     const main: Record<string, string> = {
       smtpd_tls_cert_file: tls.cert,
@@ -151,7 +151,7 @@ export class PostfixTarget extends DaemonTarget implements DescribesFaults {
       mydestination: "",
       mynetworks: this.ipv6 ? "127.0.0.1/32 [::1]/128" : "127.0.0.1/32",
       // localhost is local too, as in a default configuration (OpenSMTPD's regress scripts mail user@localhost)
-      virtual_mailbox_domains: `${this.domain}, localhost`,
+      virtual_mailbox_domains: this.localDomains.join(", "),
       virtual_mailbox_base: join(dir, "mail"),
       virtual_mailbox_maps: `texthash:${join(dir, "etc", "vmailbox")}`,
       virtual_uid_maps: `static:${uid}`,

@@ -45,6 +45,15 @@ export abstract class DaemonTarget implements Target {
   protected abstract readonly masterRole: string;
   readonly domain: string = "test.example";
   readonly mailboxes: readonly string[] = ["user@test.example", "postmaster@test.example"];
+  /** the domains delivered locally: the test domain, and localhost as a default configuration has it */
+  protected get localDomains(): string[] {
+    return [this.domain, "localhost"];
+  }
+  /** every local address: each mailbox's local part in each local domain */
+  protected get localAddresses(): string[] {
+    const parts = [...new Set(this.mailboxes.map((m) => m.slice(0, m.lastIndexOf("@"))))];
+    return this.localDomains.flatMap((d) => parts.map((p) => `${p}@${d}`));
+  }
   protected dir: string | null;
   protected port: number | null;
   /** whether the daemon also listens on ::1 (set by start(), before prepare()) */
