@@ -19,9 +19,13 @@ export class ScriptError extends Error {
     if (this.sourceLine === null) return head;
     const num = String(this.loc.line);
     const gutter = " ".repeat(num.length);
+    // A long line is shown around the column only (a generated script can have a 30 KB line).
+    const from = this.sourceLine.length > 200 ? Math.max(0, this.loc.column - 1 - 60) : 0;
+    const to = this.sourceLine.length > 200 ? Math.min(this.sourceLine.length, this.loc.column - 1 + 60) : this.sourceLine.length;
+    const shown = `${from > 0 ? "..." : ""}${this.sourceLine.slice(from, to)}${to < this.sourceLine.length ? "..." : ""}`;
     // Keep tabs so the caret lines up under tab-indented code.
-    const pad = this.sourceLine.slice(0, Math.max(0, this.loc.column - 1)).replace(/[^\t]/g, " ");
-    return `${head}\n ${num} | ${this.sourceLine}\n ${gutter} | ${pad}^`;
+    const pad = ((from > 0 ? "..." : "") + this.sourceLine.slice(from, Math.max(from, this.loc.column - 1))).replace(/[^\t]/g, " ");
+    return `${head}\n ${num} | ${shown}\n ${gutter} | ${pad}^`;
   }
 }
 

@@ -209,6 +209,11 @@ test("limits: nesting, call depth, repeat counts, durations and non-regular incl
   };
   // 5,000 nested blocks would overflow the parser's stack
   located(() => load("test-case {\n" + "repeat 1 { ".repeat(5000) + "}".repeat(5001)), /nested deeper than 64 levels/, 2);
+  // the report shows the 55 KB line around the column only
+  assert.throws(
+    () => load("test-case {\n" + "repeat 1 { ".repeat(5000) + "}".repeat(5001)),
+    (e: unknown) => e instanceof ScriptError && e.format().length < 600 && e.format().includes("...") && e.format().endsWith("^"),
+  );
   // a 5,000-proc call chain
   const chain = Array.from({ length: 5000 }, (_, i) => `proc p${i} { ${i < 4999 ? `call p${i + 1}` : 'writeln "x"'} }`).join("\n");
   located(() => load(chain + "\ntest-case { call p0 }"), /more than 256 deep/);
