@@ -1,0 +1,109 @@
+// The public library: `import { startTarget, runScript } from "smtpchaos"`. A small, typed
+// surface over the tools, for an MTA's own test suite: start a target (or point at a server
+// you run), run smtpscript against it, flood it, or run the monkey, and read the results.
+// Like the CLIs, it composes the tools (the monkey's fault wiring behind `monkey` statements).
+import { loadProgram } from "../smtpscript/parse.js";
+import { runProgram } from "../smtpscript/runner.js";
+import type { ScriptFaults, ServerAddress } from "../smtpscript/runner.js";
+import type { RunResult } from "../smtpscript/result.js";
+import { summarize } from "../smtpscript/result.js";
+import { startTarget as startPlain } from "../targets/registry.js";
+import type { Endpoint, Target } from "../targets/target.js";
+import { createFaultableTarget } from "../monkey/targets.js";
+import { assertLoopback } from "../common/loopback.js";
+
+export { SmtpSession, buildMessage, parseReplies } from "../smtp/index.js";
+export type { Reply, ConnectOptions } from "../smtp/index.js";
+export { targetNames, registerTarget } from "../targets/registry.js";
+export type { TargetPlugin } from "../targets/registry.js";
+export type { Target, Endpoint, DeliveredMessage, CrashInfo } from "../targets/target.js";
+export { summarize } from "../smtpscript/result.js";
+export type { RunResult, TestResult, TestFailure, Summary } from "../smtpscript/result.js";
+export { runStorm } from "../storm/scheduler.js";
+export type { StormOptions, StormResult } from "../storm/scheduler.js";
+export { DEFAULT_MIX, validateMix } from "../storm/plan.js";
+export { runMonkey } from "../monkey/run.js";
+export type { MonkeyRunOptions, MonkeyReport } from "../monkey/run.js";
+export { monkeyTarget } from "../monkey/targets.js";
+export { validatePlan } from "../monkey/plan.js";
+
+/** A started target: where it listens, its mailboxes, and its fault points for `monkey` statements. */
+export interface TestTarget {
+  readonly target: Target;
+  readonly endpoint: Endpoint;
+  readonly domain: string;
+  readonly mailboxes: readonly string[];
+  /** the target's `monkey` statements (null when it offers no fault points) */
+  readonly faults: ScriptFaults | null;
+  /** stops the target (by its PID) and its fault wiring; call it in an after() hook */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a target: "embedded" (no root), "opensmtpd", "postfix", "exim", or a path to a
+ * NAME.target.yaml file, with the fault wiring `monkey` statements need.
+ */
+export async function startTarget(ref: string, options: Record<string, unknown> = {}): Promise<TestTarget> {
+  const f = createFaultableTarget(ref, options);
+  const started = await startPlain(f.target);
+  return {
+    target: f.target,
+    endpoint: started.endpoint,
+    domain: started.domain,
+    mailboxes: started.mailboxes,
+    faults: f.script(),
+    stop: async () => {
+      await f.close();
+      await started.stop();
+    },
+  };
+}
+
+export interface ScriptOptions {
+  /** default timeout of every wait, ms (10 s) */
+  timeoutMs?: number;
+  /** every random choice of the script; printed with failures, replays the run */
+  seed?: number;
+  /** variables (-D NAME=VALUE) */
+  defines?: Readonly<Record<string, string>>;
+  /** permit a server off loopback (refused otherwise, as by every CLI) */
+  allowRemote?: boolean;
+}
+
+/**
+ * Runs smtpscript (a file, or source text) against a started target or a server you run.
+ * Throws a ScriptError (located, `.format()` shows the line) for a script that does not parse;
+ * test-case failures are results, not exceptions.
+ */
+export async function runScript(script: { file: string } | { source: string; name?: string }, where: TestTarget | ServerAddress, options: ScriptOptions = {}): Promise<RunResult> {
+  const program = "file" in script ? loadProgram(script.file) : loadProgram(script.name ?? "inline.smtp", { readFile: () => script.source, knownVariables: Object.keys(options.defines ?? {}) });
+  const managed = "endpoint" in where ? where : null;
+  const server: ServerAddress = "endpoint" in where ? { host: where.endpoint.host, port: where.endpoint.port } : where;
+  assertLoopback(server.host, options.allowRemote === true);
+  const defines = { ...(managed !== null ? { domain: managed.domain, ...(managed.mailboxes[0] !== undefined ? { rcpt: managed.mailboxes[0] } : {}) } : {}), ...options.defines };
+  return runProgram(program, {
+    server,
+    defines,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.allowRemote === true ? { allowRemote: true } : {}),
+    ...(managed !== null
+      ? {
+          target: {
+            delivered: () => managed.target.delivered(),
+            flushQueue: () => managed.target.flushQueue(),
+            queueSize: () => managed.target.queueSize(),
+            ...(managed.faults !== null ? { faults: managed.faults } : {}),
+          },
+        }
+      : {}),
+  });
+}
+
+/** True when every test-case passed (or was skipped); for `assert.ok(allPassed(r), ...)`. */
+export function allPassed(r: RunResult): boolean {
+  const s = summarize(r.results);
+  return s.failed === 0 && s.error === 0 && s.total > 0;
+}
+
+export { ScriptError } from "../smtpscript/errors.js";

@@ -1,0 +1,46 @@
+// The public library as a user gets it: the packed tarball installed into a scratch project,
+// whose node:test file (the README's example) imports "smtpchaos" and tests the embedded target.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { allPassed, runScript, startTarget } from "../../api/index.js";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+test("library in-process: startTarget + runScript report a failing expectation as a result, with its location", async (t) => {
+  const mta = await startTarget("embedded");
+  t.after(() => mta.stop());
+  const r = await runScript({ source: 'test-case name "wrong on purpose" {\n  expect smtp permfail\n}' }, mta, { seed: 5 });
+  assert.equal(allPassed(r), false);
+  assert.equal(r.results[0]?.status, "failed");
+  assert.equal(r.results[0]?.failure?.loc?.line, 2);
+  await assert.rejects(runScript({ source: "test-case {\n  bogus\n}" }, mta), /inline\.smtp:2:3/);
+  await assert.rejects(runScript({ source: "test-case { }" }, { host: "10.1.2.3", port: 25 }), /not a loopback address/);
+});
+
+test("the packed package installs into a scratch project and the README's node:test example passes there", { timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-lib-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT });
+  const tarball = stdout.trim().split("\n").pop() as string;
+  assert.match(tarball, /^smtpchaos-.*\.tgz$/);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
+  await run("npm", ["install", `./${tarball}`, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: dir });
+  copyFileSync(join(ROOT, "examples/library/graceful.test.mjs"), join(dir, "graceful.test.mjs"));
+  // a test runner of its own, not a child reporting to ours
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const r = await run(process.execPath, ["--test", "--test-reporter=spec", "graceful.test.mjs"], { cwd: dir, env }).catch((err: { stdout?: string; stderr?: string }) => {
+    assert.fail(`the example failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+  });
+  assert.match(r.stdout, /pass 2/);
+  // the types are there for TypeScript users
+  const types = await run(process.execPath, ["-e", "import('smtpchaos').then((m) => console.log(Object.keys(m).sort().join(',')))"], { cwd: dir });
+  for (const name of ["startTarget", "runScript", "runStorm", "runMonkey", "SmtpSession"]) assert.ok(types.stdout.includes(name), types.stdout);
+});
