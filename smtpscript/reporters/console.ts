@@ -10,6 +10,7 @@ const TAIL = 12;
 
 export function consoleReporter(options: ReporterOptions = {}): Reporter {
   const write = options.write ?? ((t: string) => process.stdout.write(t));
+  const note = options.note ?? ((t: string) => process.stderr.write(t));
   const c = pc.createColors(options.color ?? false);
   return {
     onResult(r: TestResult) {
@@ -29,7 +30,7 @@ export function consoleReporter(options: ReporterOptions = {}): Reporter {
       const s = summarize(run.results);
       write("====> all run\n");
       write(`passed: ${s.passed}/${s.total} (skipped: ${s.skipped}, failed: ${s.failed}, error: ${s.error})\n`);
-      if (run.seed !== undefined) write(`seed: ${run.seed}\n`);
+      if (run.seed !== undefined) note(`seed: ${run.seed}\n`);
     },
   };
 }

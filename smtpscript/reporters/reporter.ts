@@ -14,6 +14,8 @@ export interface ReporterOptions {
   verbose?: boolean;
   /** streaming output (console) */
   write?: (text: string) => void;
+  /** what is not part of the original's output (the seed line): stderr by default, so stdout stays the original's line for line */
+  note?: (text: string) => void;
   /** colours on the console */
   color?: boolean;
 }

@@ -81,7 +81,9 @@ test-case name "passes" {
   assert.ok(lines.includes('====> running test-case "xpass" ok (failed)'), r.stdout);
   assert.ok(lines.includes('====> running test-case "refused" error'), r.stdout);
   assert.match(r.stdout, /ahaha! I failed\n.*\n\s+replay with --seed 7/);
-  assert.ok(lines.includes("seed: 7"), r.stdout);
+  // the seed goes to stderr: stdout stays the original's output line for line
+  assert.ok(r.stderr.split("\n").includes("seed: 7"), r.stderr);
+  assert.ok(!lines.includes("seed: 7"), r.stdout);
   assert.equal(r.code, 1);
 });
 
