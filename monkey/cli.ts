@@ -368,14 +368,7 @@ async function serve(values: Values): Promise<number> {
     await startControl(control, controlPort);
     if (plan.points.length > 0) await controller.set(doc);
     console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
-    console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
-    // quoted: a shell would glob the '?' of the token
-    console.log(`e.g.  smtpscript --host ${target.endpoint.host} --port ${target.endpoint.port} --monkey '${control.url}' tests.smtp`);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
-    return EXIT.ok;
+    return await serveUntilSignal(control.url, seed, controller.points, target.endpoint);
   } finally {
     await control.stop();
     await (processFaults as ProcessFaults | null)?.stop();
@@ -413,17 +406,23 @@ async function serveExternal(values: Values, target: ExternalTarget, plan: Fault
     await startControl(control, controlPort);
     if (plan.points.length > 0) await controller.set(doc);
     console.log(`monkey serving a fault proxy on ${at.host}:${at.port} in front of ${target.name} (only net.* faults: the toolkit does not run this server)`);
-    console.log(`control API: ${control.url}   (seed ${seed}; points: ${controller.points.join(", ")})`);
-    console.log(`e.g.  smtpscript --host ${at.host} --port ${at.port} --monkey '${control.url}' tests.smtp`);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
-    return EXIT.ok;
+    return await serveUntilSignal(control.url, seed, controller.points, at);
   } finally {
     await control.stop();
     await proxy.stop();
   }
+}
+
+/** Says where the control API is and how a script reaches it, then serves until Ctrl-C or SIGTERM. */
+async function serveUntilSignal(url: string, seed: unknown, points: readonly string[], smtp: { host: string; port: number }): Promise<number> {
+  console.log(`control API: ${url}   (seed ${String(seed)}; points: ${points.join(", ")})`);
+  // quoted: a shell would glob the '?' of the token
+  console.log(`e.g.  smtpscript --host ${smtp.host} --port ${smtp.port} --monkey '${url}' tests.smtp`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  return EXIT.ok;
 }
 
 async function remote(cmd: string, args: string[], values: Values): Promise<number> {

@@ -1,5 +1,6 @@
 // Executes a Program against a server: one fresh connection per test-case (plus any opened with
 // `connect as`), statements in order, results in the shared result model.
+import { probeCapabilities } from "./probe.js";
 import { SmtpSession, Capabilities, SmtpError, SmtpDisconnectedError, SmtpTimeoutError, buildMessage, matchCode, matchEnhanced } from "../smtp/index.js";
 import type { Reply, TlsOptions } from "../smtp/index.js";
 import type { Loc, Program, Statement, Str, TestCase } from "./ast.js";
@@ -571,14 +572,7 @@ class CapabilityProbe {
   private async probe(): Promise<Capabilities> {
     const { server } = this.options;
     assertLoopback(server.host, this.options.allowRemote === true, "connect to");
-    const s = await SmtpSession.connect({ host: server.host, port: server.port, tls: server.tls === true ? "implicit" : "none", timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS, transcript: null, ...server.tlsOptions });
-    try {
-      await s.readReply(undefined, "banner");
-      const { capabilities } = await s.ehlo("smtpchaos.test");
-      return capabilities;
-    } finally {
-      await s.quit();
-    }
+    return probeCapabilities(server, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 }
 

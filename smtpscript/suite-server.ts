@@ -2,11 +2,10 @@
 // one EHLO probe gives the variables that size checks to the server's own advertised limit, and
 // test-cases that need something the run cannot give (delivered mail without Maildirs, a SIZE
 // without a limit) are marked skipped with the reason, so they are never reported as ERROR.
-import { SmtpSession } from "../smtp/session.js";
 import type { Capabilities } from "../smtp/capabilities.js";
 import { testCaseTitle } from "./ast.js";
 import type { Program, TestCase } from "./ast.js";
-import type { ServerAddress } from "./runner.js";
+export { probeCapabilities } from "./probe.js";
 
 /** Variables `suite run` defines from the probe (a script may also set defaults for them). */
 export const PROBED_VARIABLES = ["size_limit", "size_over", "size_chunk"] as const;
@@ -23,17 +22,6 @@ export interface ProbedVariables {
   unavailable: Map<string, string>;
 }
 
-/** Opens one session (implicit TLS when the suites use it), reads the banner and EHLO, quits. */
-export async function probeCapabilities(server: ServerAddress, timeoutMs: number): Promise<Capabilities> {
-  const s = await SmtpSession.connect({ host: server.host, port: server.port, tls: server.tls === true ? "implicit" : "none", timeoutMs, transcript: null, ...server.tlsOptions });
-  try {
-    await s.readReply(undefined, "banner");
-    const { capabilities } = await s.ehlo("smtpchaos.test");
-    return capabilities;
-  } finally {
-    await s.quit();
-  }
-}
 
 /**
  * size_limit: the advertised SIZE; size_over: one more; size_chunk: CRLF-terminated lines of
