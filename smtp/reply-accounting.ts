@@ -11,6 +11,18 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 
+/** What the client wrote, scanned as it is: a command string is not copied into a Buffer. */
+type Chunk = string | Buffer;
+
+function code(c: Chunk, i: number): number {
+  // out of range: NaN for a string, undefined for a Buffer; neither is CR, LF or a dot
+  return typeof c === "string" ? c.charCodeAt(i) : (c[i] as number);
+}
+
+function text(c: Chunk, from: number, to: number): string {
+  return typeof c === "string" ? c.slice(from, to) : c.toString("latin1", from, to);
+}
+
 const enum Kind {
   Command = 0,
   Data = 1,
@@ -35,14 +47,13 @@ export class ReplyAccounting {
   private prevCR = false;
 
   /** Records bytes the client wrote. */
-  wrote(data: string | Buffer): void {
+  wrote(buf: Chunk): void {
     if (this.blind) return;
-    const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
     let i = 0;
     while (i < buf.length) {
       if (this.prevCR) {
         this.prevCR = false;
-        if (buf[i] === LF) {
+        if (code(buf, i) === LF) {
           i++;
           continue;
         }
@@ -74,28 +85,28 @@ export class ReplyAccounting {
   }
 
   /** Message content: jumps to the next line that is a lone ".". */
-  private skipContent(buf: Buffer, from: number): number {
+  private skipContent(buf: Chunk, from: number): number {
     // A "." at the end of the last write: this buffer says whether it was a line of its own.
     if (this.col === 1 && this.head === ".") return this.scanLine(buf, from);
     let i = from;
     for (;;) {
       if (this.col === 0) {
         if (i >= buf.length) return i;
-        if (buf[i] === DOT) {
+        if (code(buf, i) === DOT) {
           if (i + 1 >= buf.length) {
             this.col = 1;
             this.head = ".";
             return i + 1;
           }
-          const next = buf[i + 1];
+          const next = code(buf, i + 1);
           if (next === CR || next === LF) return this.scanLine(buf, i);
         }
       }
       // Find the next line end followed by a dot, or the end of the buffer.
-      let p = buf.indexOf(DOT, this.col === 0 ? i + 1 : i);
-      while (p !== -1 && buf[p - 1] !== CR && buf[p - 1] !== LF) p = buf.indexOf(DOT, p + 1);
+      let p = buf.indexOf(".", this.col === 0 ? i + 1 : i);
+      while (p !== -1 && code(buf, p - 1) !== CR && code(buf, p - 1) !== LF) p = buf.indexOf(".", p + 1);
       if (p === -1) {
-        const last = buf[buf.length - 1];
+        const last = code(buf, buf.length - 1);
         this.col = last === CR || last === LF ? 0 : 2;
         this.head = "";
         this.prevCR = last === CR;
@@ -108,18 +119,18 @@ export class ReplyAccounting {
   }
 
   /** One line (or the part of it in this buffer) in command mode. */
-  private scanLine(buf: Buffer, from: number): number {
-    const cr = buf.indexOf(CR, from);
-    const lf = buf.indexOf(LF, from);
+  private scanLine(buf: Chunk, from: number): number {
+    const cr = buf.indexOf("\r", from);
+    const lf = buf.indexOf("\n", from);
     const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
     const stop = end === -1 ? buf.length : end;
-    if (this.head.length < 8) this.head += buf.toString("latin1", from, Math.min(stop, from + 8 - this.head.length));
+    if (this.head.length < 8) this.head += text(buf, from, Math.min(stop, from + 8 - this.head.length));
     this.col += stop - from;
     if (end === -1) return stop;
     const kind = this.col === 1 && this.head === "." ? Kind.Dot : this.col <= 8 && /^data *$/i.test(this.head) ? Kind.Data : Kind.Command;
     this.col = 0;
     this.head = "";
-    this.prevCR = buf[end] === CR;
+    this.prevCR = code(buf, end) === CR;
     this.line(kind);
     return end + 1;
   }
