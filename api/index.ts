@@ -7,9 +7,9 @@ import { runProgram } from "../smtpscript/runner.js";
 import type { ScriptFaults, ServerAddress } from "../smtpscript/runner.js";
 import type { RunResult } from "../smtpscript/result.js";
 import { summarize } from "../smtpscript/result.js";
-import { startTarget as startPlain } from "../targets/registry.js";
 import type { Endpoint, Target } from "../targets/target.js";
-import { createFaultableTarget } from "../monkey/targets.js";
+import { startFaultableTarget } from "../monkey/targets.js";
+import { scriptTargetOf, targetDefines } from "../smtpscript/bind-target.js";
 import { assertLoopback } from "../common/loopback.js";
 
 export { SmtpSession, buildMessage, parseReplies } from "../smtp/index.js";
@@ -44,19 +44,8 @@ export interface TestTarget {
  * NAME.target.yaml file, with the fault wiring `monkey` statements need.
  */
 export async function startTarget(ref: string, options: Record<string, unknown> = {}): Promise<TestTarget> {
-  const f = createFaultableTarget(ref, options);
-  const started = await startPlain(f.target);
-  return {
-    target: f.target,
-    endpoint: started.endpoint,
-    domain: started.domain,
-    mailboxes: started.mailboxes,
-    faults: f.script(),
-    stop: async () => {
-      await f.close();
-      await started.stop();
-    },
-  };
+  const { started, faults } = await startFaultableTarget(ref, options);
+  return { target: started.target, endpoint: started.endpoint, domain: started.domain, mailboxes: started.mailboxes, faults, stop: started.stop };
 }
 
 export interface ScriptOptions {
@@ -80,23 +69,14 @@ export async function runScript(script: { file: string } | { source: string; nam
   const managed = "endpoint" in where ? where : null;
   const server: ServerAddress = "endpoint" in where ? { host: where.endpoint.host, port: where.endpoint.port } : where;
   assertLoopback(server.host, options.allowRemote === true);
-  const defines = { ...(managed !== null ? { domain: managed.domain, ...(managed.mailboxes[0] !== undefined ? { rcpt: managed.mailboxes[0] } : {}) } : {}), ...options.defines };
+  const defines = managed !== null ? targetDefines(options.defines ?? {}, managed) : { ...options.defines };
   return runProgram(program, {
     server,
     defines,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.allowRemote === true ? { allowRemote: true } : {}),
-    ...(managed !== null
-      ? {
-          target: {
-            delivered: () => managed.target.delivered(),
-            flushQueue: () => managed.target.flushQueue(),
-            queueSize: () => managed.target.queueSize(),
-            ...(managed.faults !== null ? { faults: managed.faults } : {}),
-          },
-        }
-      : {}),
+    ...(managed !== null ? { target: scriptTargetOf(managed.target, managed.faults) } : {}),
   });
 }
 

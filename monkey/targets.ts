@@ -2,18 +2,18 @@
 // smtpscript `monkey` statements, and what must be closed with it. The embedded target is driven
 // in process (every hook asks the injector); real MTAs describe theirs (targets/fault-hooks.ts)
 // and the wiring here follows the description.
-import { createTarget, targetPlugin } from "../targets/registry.js";
+import { createTarget, startTarget, targetPlugin } from "../targets/registry.js";
 import { EmbeddedTarget } from "../targets/embedded/target.js";
 import { describesFaults } from "../targets/fault-hooks.js";
 import type { Target } from "../targets/target.js";
 import type { ScriptFaults } from "../smtpscript/runner.js";
+import type { StartedWithFaults } from "../smtpscript/providers.js";
 import { InProcessSurface } from "./layers/wrap.js";
 import { ScriptedFaults } from "./embedded-script-faults.js";
 import { TargetLookups } from "./real/lookups.js";
 import { RealFaults } from "./real/wiring.js";
 import type { FaultSurface } from "./surface.js";
 import type { MonkeyTarget } from "./run.js";
-import { waitUntilStable } from "../common/settle.js";
 
 export interface FaultableTarget {
   target: Target;
@@ -44,6 +44,22 @@ export function createFaultableTarget(name: string, options: Record<string, unkn
   if (!describesFaults(target)) return { target, surface: () => null, script: () => null, close: async () => {} };
   const wired = new RealFaults(target, lookups);
   return { target, surface: () => wired.surface(), script: () => wired.script, close: () => wired.close() };
+}
+
+/** Starts a target with its fault wiring; its stop() also ends the wiring (smtpscript, the library). */
+export async function startFaultableTarget(ref: string, options: Record<string, unknown> = {}): Promise<StartedWithFaults> {
+  const f = createFaultableTarget(ref, options);
+  const started = await startTarget(f.target);
+  return {
+    started: {
+      ...started,
+      stop: async () => {
+        await f.close();
+        await started.stop();
+      },
+    },
+    faults: f.script(),
+  };
 }
 
 function faultableEmbedded(target: EmbeddedTarget): FaultableTarget {
@@ -79,14 +95,7 @@ export function monkeyTarget(name: string, extra: { nextHop?: { host: string; po
   const t = f.target;
   // A target whose queue cannot be counted: its deliveries are over once its mailboxes settle.
   const settleMs = 5_000;
-  const unmanaged =
-    t.queueObservable === false
-      ? {
-          queueObservable: false,
-          restartable: true,
-          settleMs,
-          settle: (maxMs: number) => waitUntilStable(async () => String((t.deliveredIds !== undefined ? await t.deliveredIds() : await t.delivered()).length), { settleMs, maxMs }),
-        }
-      : undefined;
+  const settle = t.settleMailboxes?.bind(t);
+  const unmanaged = t.queueObservable === false && settle !== undefined ? { queueObservable: false, restartable: true, settleMs, settle: (maxMs: number) => settle(settleMs, maxMs) } : undefined;
   return { target: t, surface: f.surface(), close: () => f.close(), ...(unmanaged !== undefined ? { unmanaged } : {}) };
 }

@@ -359,7 +359,7 @@ export class SmtpSession {
     if (reply === null) return;
     const violation = this.owed.received(reply.code);
     if (violation !== null) {
-      this.fail(new SmtpProtocolError(violation, reply.raw.split("\n", 1)[0]?.trimEnd() ?? "", "protocol violation"));
+      this.fail(new SmtpProtocolError(violation, firstLine(reply), "protocol violation"));
       return;
     }
     const w = this.waiter;
@@ -368,7 +368,7 @@ export class SmtpSession {
       if (w.timer !== null) clearTimeout(w.timer);
       w.resolve(reply);
     } else if (this.replies.length >= MAX_UNREAD_REPLIES) {
-      this.fail(new SmtpProtocolError(`more than ${MAX_UNREAD_REPLIES} replies unread (the cap per session)`, reply.raw.split("\n", 1)[0]?.trimEnd() ?? "", "protocol violation"));
+      this.fail(new SmtpProtocolError(`more than ${MAX_UNREAD_REPLIES} replies unread (the cap per session)`, firstLine(reply), "protocol violation"));
     } else {
       this.replies.push(reply);
     }
@@ -417,6 +417,10 @@ export class SmtpSession {
 }
 
 function ignore(): void {}
+
+function firstLine(reply: Reply): string {
+  return reply.raw.split("\n", 1)[0]?.trimEnd() ?? "";
+}
 
 function tlsSettings(opts: TlsOptions, host: string): tls.ConnectionOptions {
   const servername = opts.servername ?? (net.isIP(host) === 0 ? host : undefined);

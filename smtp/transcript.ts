@@ -37,7 +37,7 @@ export class Transcript {
     const d = DEFAULT_TRANSCRIPT_LIMITS;
     this.maxEntries = Math.max(2, options.maxEntries ?? d.maxEntries);
     // The head and the marker must leave room for a tail.
-    this.head = Math.min(options.headEntries ?? d.headEntries, Math.floor(this.maxEntries / 2) - 1);
+    this.head = Math.max(0, Math.min(options.headEntries ?? d.headEntries, Math.floor(this.maxEntries / 2) - 1));
     this.maxEntryBytes = options.maxEntryBytes ?? d.maxEntryBytes;
   }
 
@@ -72,11 +72,6 @@ export class Transcript {
     }
     this.entries.push({ dir, at, data });
     if (this.entries.length <= this.maxEntries) return;
-    if (this.head < 0) {
-      this.entries.shift();
-      this.dropped++;
-      return;
-    }
     // Keep the head, one marker, and the newest entries.
     if (this.dropped === 0) {
       this.entries.splice(this.head, 2, { dir: "info", at, data: "" });

@@ -2,6 +2,7 @@
 // target-provided variables, the target handle for `expect delivered`/`monkey`, and a stop().
 import net from "node:net";
 import { startNamedTarget } from "../targets/registry.js";
+import type { Target } from "../targets/target.js";
 import type { ServerAddress, ScriptFaults, ScriptTarget } from "./runner.js";
 import { scriptProviders } from "./providers.js";
 
@@ -36,10 +37,6 @@ export async function bindServer(
   } catch (err) {
     throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`);
   }
-  const defines = { ...spec.defines };
-  defines.domain ??= t.domain;
-  if (t.mailboxes[0] !== undefined) defines.rcpt ??= t.mailboxes[0];
-  const target = t.target;
   let stopped: Promise<void> | null = null;
   return {
     // --tls/--starttls still apply to a managed target (implicit TLS uses its TLS port).
@@ -49,10 +46,20 @@ export async function bindServer(
       port: spec.server?.tls === true ? (t.endpoint.tlsPort ?? t.endpoint.port) : t.endpoint.port,
     },
     label: `${spec.target} (${t.endpoint.host}:${t.endpoint.port})`,
-    defines,
-    target: { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), ...(faults !== null ? { faults } : {}) },
+    defines: targetDefines(spec.defines, t),
+    target: scriptTargetOf(t.target, faults),
     stop: () => (stopped ??= t.stop()),
   };
+}
+
+/** -D values with the target's domain and first mailbox filled in where not given. */
+export function targetDefines(defines: Readonly<Record<string, string>>, t: { domain: string; mailboxes: readonly string[] }): Record<string, string> {
+  return { domain: t.domain, ...(t.mailboxes[0] !== undefined ? { rcpt: t.mailboxes[0] } : {}), ...defines };
+}
+
+/** What `expect delivered` and `monkey` statements reach of a toolkit-managed target. */
+export function scriptTargetOf(target: Target, faults: ScriptFaults | null): ScriptTarget {
+  return { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), ...(faults !== null ? { faults } : {}) };
 }
 
 /**

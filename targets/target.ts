@@ -1,5 +1,6 @@
 // The one interface every system under test implements: the embedded MTA, OpenSMTPD, Postfix.
 // smtpscript, storm, monkey and the suites only ever talk to a target through this.
+import type { SettleResult } from "../common/settle.js";
 
 /** Where clients connect. Always loopback (127.0.0.1 or ::1) for targets the toolkit starts. */
 export interface Endpoint {
@@ -90,6 +91,8 @@ export interface Target {
   queueSize(): Promise<number>;
   /** false when queueSize() cannot be known (a target file without a queue-size command) */
   readonly queueObservable?: boolean;
+  /** with no observable queue: waits until its mailboxes stop changing for settleMs (at most maxMs) */
+  settleMailboxes?(settleMs: number, maxMs: number): Promise<SettleResult>;
   /** Everything delivered since start (kept across restart()). */
   delivered(): Promise<DeliveredMessage[]>;
   /** Just the ledger ids of everything delivered (cheap: reads message heads only). */

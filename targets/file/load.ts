@@ -10,6 +10,9 @@ import { FileTarget, type FileTargetOptions } from "./target.js";
 
 export const TARGET_FILE_SUFFIX = ".target.yaml";
 
+/** A target file is a page of YAML; anything near this size is not one. */
+const MAX_TARGET_FILE_BYTES = 1024 * 1024;
+
 /** The shipped target files; `targets/files` in the package, next to dist/. */
 const SHIPPED = fileURLToPath(new URL("../../../targets/files/", import.meta.url));
 
@@ -52,7 +55,9 @@ export function loadTargetFile(ref: string): TargetFileSpec {
   const path = locate(ref);
   let text: string;
   try {
-    if (!statSync(path).isFile()) throw Object.assign(new Error("not a regular file"), { code: "not a regular file" });
+    const st = statSync(path);
+    if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: "not a regular file" });
+    if (st.size > MAX_TARGET_FILE_BYTES) throw Object.assign(new Error("too large"), { code: `larger than ${MAX_TARGET_FILE_BYTES} bytes` });
     text = readFileSync(path, "utf8");
   } catch (err) {
     throw new TargetFileError(path, [`cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);

@@ -16,6 +16,7 @@ import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
 import type { Endpoint } from "../target.js";
 import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
 import { render, type TargetFileSpec } from "./spec.js";
+import { listingFingerprint, maildirSubdirs, waitUntilStable, type SettleResult } from "../../common/settle.js";
 
 export interface FileTargetOptions extends DaemonTargetOptions, FaultHookOptions {
   /** relays mail for relay.domain to that loopback hop (the file's {{#relay}} sections) */
@@ -221,6 +222,12 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
     if (this.spec.flush === null) return;
     const [c, ...args] = this.rendered(this.spec.flush);
     await this.control(c as string, args);
+  }
+
+  /** Waits until no file appeared, moved or vanished in its Maildirs for settleMs (directory listings only, no message is read). */
+  settleMailboxes(settleMs: number, maxMs: number): Promise<SettleResult> {
+    const dirs = maildirSubdirs(this.maildirs(this.workDir));
+    return waitUntilStable(() => listingFingerprint(dirs), { settleMs, maxMs });
   }
 
   /** 0 when the file gives no queue-size command (see queueObservable). */

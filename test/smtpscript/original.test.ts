@@ -2,7 +2,7 @@
 // embedded target on loopback. The scripts are written here, not copied from OpenSMTPD.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { runCli } from "../cli/spawn.js";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,13 +35,7 @@ function script(name: string, text: string): string {
   return p;
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(CLI, args);
 
 function run(file: string, extra: Partial<RunOptions> = {}): Promise<RunResult> {
   return runProgram(loadProgram(file), { server: { host: "127.0.0.1", port: target.endpoint.port }, timeoutMs: 5000, seed: 1, ...extra });

@@ -73,6 +73,11 @@ test("a bad target file reports every problem with its path, at once", () => {
     },
   );
   assert.throws(() => targetPlugin("no-such-target"), /unknown target "no-such-target"/);
+  // not a regular file, or far too big to be one: refused before it is read
+  assert.throws(() => targetPlugin("/dev/zero.target.yaml"), TargetFileError);
+  const big = join(tmp, "big.target.yaml");
+  writeFileSync(big, "# " + "x".repeat(2 * 1024 * 1024) + "\n");
+  assert.throws(() => targetPlugin(big), /larger than 1048576 bytes/);
 });
 
 test("target file: starts, delivers late through its queue, knows its roles, flushes, and keeps its spool across a restart", async (t) => {
