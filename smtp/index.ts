@@ -6,3 +6,5 @@ export * from "./capabilities.js";
 export * from "./message.js";
 export * from "./transcript.js";
 export * from "./session.js";
+export * from "./outcome.js";
+export * from "./transaction.js";

@@ -1,6 +1,8 @@
 // Everything a storm measures: per-phase latency histograms, reply codes per phase, session
 // outcomes (an error taxonomy), and per-second timelines of throughput and concurrency.
 import { Histogram } from "./histogram.js";
+import { OUTCOMES, UNGRACEFUL } from "../smtp/index.js";
+import type { Outcome } from "../smtp/index.js";
 
 /**
  * Per-phase latencies. The wire-level kinds time each command; the well-behaved (nodemailer)
@@ -11,17 +13,8 @@ import { Histogram } from "./histogram.js";
 export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "handshake", "envelope", "session"] as const;
 export type Phase = (typeof PHASES)[number];
 
-/**
- * How a session ended. ok: every transaction accepted; tempfail/permfail: the server refused
- * with 4xx/5xx (graceful); aborted: the client dropped it on purpose (mix kinds abort-*);
- * refused/reset/closed/timeout/tls/protocol: the server broke the session; local: this machine
- * could not open the socket (EMFILE fd limit, EADDRNOTAVAIL out of ports), not the server's fault.
- */
-export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "refused", "reset", "closed", "timeout", "tls", "protocol", "local"] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-/** Outcomes that mean the server failed without a proper SMTP reply. */
-export const UNGRACEFUL: readonly Outcome[] = ["refused", "reset", "closed", "timeout", "tls", "protocol"];
+export { OUTCOMES, UNGRACEFUL } from "../smtp/index.js";
+export type { Outcome } from "../smtp/index.js";
 
 export interface TimelinePoint {
   /** seconds since the start */

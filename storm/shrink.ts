@@ -11,6 +11,8 @@ import { runSession } from "./session.js";
 import type { SessionTarget } from "./session.js";
 import type { SessionFailure } from "./scheduler.js";
 import { planToScript } from "./plan-script.js";
+import { kindUnit } from "./kinds/index.js";
+import { smaller } from "./kinds/wire.js";
 
 export interface ShrinkOptions {
   failure: SessionFailure;
@@ -74,29 +76,18 @@ export async function shrinkFailure(o: ShrinkOptions): Promise<ShrinkResult> {
   return { reproduced: true, plan, outcome, shrinks, runs };
 }
 
-/** Plainer variants of a plan, plainest first: kind, transport, transactions, then smaller numbers. */
+/** Plainer variants of a plan, plainest first: kind, transport, transactions, smaller numbers, then the kind's own steps. */
 function simpler(p: SessionPlan): SessionPlan[] {
   const out: SessionPlan[] = [];
-  const plain = { holdMs: 0, pauseMs: 0, chunk: 0 };
+  const unit = kindUnit(p.kind);
   // Kinds whose dialogue is "basic plus something": try it without the something.
-  if (p.kind !== "basic" && p.kind !== "garbage" && p.kind !== "abort-data" && p.kind !== "abort-after-dot") out.push({ ...p, ...plain, kind: "basic", transactions: 1 });
+  if (unit.basicPlus === true) out.push({ kind: "basic", rcpts: p.rcpts, size: p.size, transactions: 1, tls: p.tls, family: p.family, holdMs: 0, pauseMs: 0, chunk: 0 });
   if (p.tls !== "none") out.push({ ...p, tls: "none" });
   if (p.family !== 4) out.push({ ...p, family: 4 });
-  const smaller = (v: number, min: number): number[] => {
-    const c = new Set<number>();
-    if (v > min) c.add(min);
-    if (Math.floor((v + min) / 2) > min && Math.floor((v + min) / 2) < v) c.add(Math.floor((v + min) / 2));
-    if (v - 1 >= min) c.add(v - 1);
-    return [...c];
-  };
-  if (p.kind !== "hold") for (const n of smaller(p.transactions, 1)) out.push({ ...p, transactions: n });
+  if (p.transactions > 0) for (const n of smaller(p.transactions, 1)) out.push({ ...p, transactions: n });
   for (const r of smaller(p.rcpts, 1)) out.push({ ...p, rcpts: r });
   for (const n of smaller(p.size, 0)) out.push({ ...p, size: n });
-  if (p.kind === "hold") for (const h of smaller(p.holdMs, 0)) out.push({ ...p, holdMs: h });
-  if (p.kind === "slowloris") {
-    for (const ms of smaller(p.pauseMs, 0)) out.push({ ...p, pauseMs: ms });
-    if (p.chunk < 64) out.push({ ...p, chunk: Math.min(64, p.chunk * 2) });
-  }
+  out.push(...(unit.simpler?.(p) ?? []));
   return out;
 }
 

@@ -3,16 +3,30 @@
 // AUTH only when the server offers it and the storm has credentials.
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
-import { buildMessage, parseEnhanced } from "../smtp/index.js";
-import type { Metrics, Outcome } from "./metrics.js";
-import type { SessionPlan } from "./plan.js";
-import { CLIENT_NAME, SENDER, endpointFor } from "./session.js";
-import type { SessionTarget } from "./session.js";
+import { buildMessage, parseEnhanced, replyClass } from "../../smtp/index.js";
+import type { Outcome, Reply, SessionResult } from "../../smtp/index.js";
+import { CLIENT_NAME, SENDER, endpointFor } from "../endpoint.js";
+import { defineKind, plainPlan } from "./kind.js";
+import type { KindContext } from "./kind.js";
 
 type NodemailerError = Error & { code?: string; originalCode?: string; responseCode?: number; command?: string };
 
-export async function runWellBehaved(plan: SessionPlan, target: SessionTarget, m: Metrics, t0: number): Promise<{ outcome: Outcome; accepted: number }> {
-  const ep = endpointFor(plan, target, m);
+export default defineKind({
+  name: "wellbehaved",
+  summary: "nodemailer's SMTP client: STARTTLS when offered, PIPELINING, AUTH when configured",
+  basicPlus: true,
+  // nodemailer hides its commands: the monkey cannot attribute its steps or its message ids.
+  observable: false,
+  plan: plainPlan,
+  run: runWellBehaved,
+  script: (plan, w) => w.session(plan, { pipelined: true, rsetBetween: true }),
+});
+
+async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
+  const { plan, target } = ctx;
+  const obs = ctx.client.observer ?? {};
+  const t0 = ctx.client.scheduledAt ?? performance.now();
+  const ep = endpointFor(plan, target, obs);
   const conn = new SMTPConnection({
     host: ep.host,
     port: ep.port,
@@ -31,11 +45,11 @@ export async function runWellBehaved(plan: SessionPlan, target: SessionTarget, m
   let accepted = 0;
   try {
     await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
-    m.phase("handshake", performance.now() - t0);
-    if (!ep.implicit) m.transport(conn.secure ? "starttls" : "plain");
+    obs.timed?.("handshake", performance.now() - t0);
+    if (!ep.implicit) obs.transport?.(conn.secure ? "starttls" : "plain");
     if (target.auth !== undefined && conn.allowsAuth) {
       await new Promise<void>((resolve, reject) => conn.login({ user: target.auth?.user, pass: target.auth?.pass }, (err) => (err ? reject(err) : resolve())));
-      m.transport("auth");
+      obs.transport?.("auth");
     }
     for (let tx = 0; tx < plan.transactions; tx++) {
       if (tx > 0) await new Promise<void>((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
@@ -44,21 +58,27 @@ export async function runWellBehaved(plan: SessionPlan, target: SessionTarget, m
       const info = await new Promise<SMTPConnectionSendInfo>((resolve, reject) =>
         conn.send({ from: SENDER, to, size: msg.data.length, use8BitMime: true }, msg.data, (err, i) => (err ? reject(err) : resolve(i as SMTPConnectionSendInfo))),
       );
-      m.phase("envelope", info.envelopeTime);
-      m.phase("dot", info.messageTime);
+      obs.timed?.("envelope", info.envelopeTime);
+      obs.timed?.("dot", info.messageTime);
       const code = Number(/^\d{3}/.exec(info.response)?.[0] ?? 250);
-      m.code("dot", code, parseEnhanced(code, info.response.slice(4)));
+      obs.reply?.("dot", replyOf(code, info.response));
       accepted++;
     }
     conn.quit();
     return { outcome: "ok", accepted };
   } catch (err) {
     const e = err as NodemailerError;
-    if (typeof e.responseCode === "number") m.code(phaseOf(e.command), e.responseCode, parseEnhanced(e.responseCode, (e as { response?: string }).response?.slice(4) ?? ""));
+    if (typeof e.responseCode === "number") obs.reply?.(phaseOf(e.command), replyOf(e.responseCode, (e as { response?: string }).response ?? ""));
     return { outcome: classifyNodemailer(e), accepted };
   } finally {
     conn.close();
   }
+}
+
+/** nodemailer's reply line ("250 2.0.0 Ok") as a Reply for the observer. */
+function replyOf(code: number, response: string): Reply {
+  const text = response.slice(4);
+  return { code, klass: replyClass(code), enhanced: parseEnhanced(code, text), lines: [text], text, raw: response, bareLineEnding: false };
 }
 
 function phaseOf(command: string | undefined): "mail" | "rcpt" | "data" | "dot" | "ehlo" | "tls" {

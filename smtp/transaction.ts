@@ -1,0 +1,492 @@
+// The one SMTP transaction engine: a client session that greets, upgrades, sends envelopes and
+// messages (one command at a time or pipelined, a message chained with the next envelope or
+// the QUIT), dribbles, aborts on purpose, and ends with one Outcome. Tools watch it through a
+// StepObserver (storm's metrics, the monkey's oracle records and ledger) instead of writing
+// their own SMTP dialogue.
+import { Capabilities } from "./capabilities.js";
+import { SmtpDisconnectedError, SmtpError } from "./errors.js";
+import { encodeData, generatedBody } from "./message.js";
+import { Refused, classify } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
+import type { Reply } from "./reply.js";
+import { SmtpSession } from "./session.js";
+import type { TlsOptions } from "./session.js";
+import type { Transcript } from "./transcript.js";
+
+/** The steps of a session, each with its reply; "rset" is the RSET between transactions. */
+export type Step = "connect" | "banner" | "ehlo" | "tls" | "mail" | "rcpt" | "data" | "dot" | "rset" | "quit";
+
+/** What a client that hides its commands (nodemailer) can time: the greeting through EHLO/STARTTLS, and MAIL to 354. */
+export type CoarseStep = "handshake" | "envelope";
+
+/** Hooks are optional and called synchronously: an observer must not throw. */
+export interface StepObserver {
+  /** how long a step took: from its command (or the write that carried it in a pipelined group) to its reply; "connect" from the scheduled start */
+  timed?(step: Step | CoarseStep, ms: number): void;
+  reply?(step: Step, reply: Reply): void;
+  /** the step got a reply it cannot go on with (a 4xx/5xx, or a 2xx/3xx of the wrong class) */
+  refused?(step: Step, reply: Reply, expected: string): void;
+  /** the step ended in a wire error: timeout, close, reset, TLS, protocol violation */
+  failed?(step: Step, err: SmtpError): void;
+  /** how the session connected: "ipv4", "plain", "starttls", "implicit-tls", ... */
+  transport?(what: string): void;
+  /** transaction `tx` begins: its first reply is the next one read */
+  begin?(tx: number): void;
+  /** the final dot of transaction `tx` is about to be written */
+  dot?(tx: number): void;
+}
+
+/** A message ready to send: dot-stuffed once, and cached with the text a pipelined write appends to it. */
+export class PreparedMessage {
+  readonly encoded: Buffer;
+  private tail: { text: string; buf: Buffer } | null = null;
+
+  constructor(readonly data: Buffer) {
+    this.encoded = encodeData(data);
+  }
+
+  /** The encoded message followed by `text` (the next envelope, or QUIT) in one buffer. */
+  followedBy(text: string): Buffer {
+    if (this.tail?.text !== text) this.tail = { text, buf: Buffer.concat([this.encoded, Buffer.from(text, "latin1")]) };
+    return this.tail.buf;
+  }
+}
+
+/** A generated message of `size` body bytes after `head`, streamed in chunks: a 20 MB message costs no 20 MB buffer. */
+export interface StreamedMessage {
+  head: Buffer;
+  size: number;
+}
+
+export interface Transaction {
+  from: string;
+  to: readonly string[];
+  /** called once the server is ready for the message (after its 354), so an id can be drawn only for messages that get that far */
+  message(): PreparedMessage | StreamedMessage;
+  /** "data": half the message, then a reset; "after-dot": the whole message, then a reset before the reply */
+  abort?: "data" | "after-dot";
+}
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  implicitTls?: boolean;
+  localAddress?: string;
+  tlsOptions?: TlsOptions;
+  timeoutMs: number;
+  helo: string;
+  /** upgrade with STARTTLS when the server offers it */
+  starttls?: boolean;
+  transcript?: Transcript | null;
+  observer?: StepObserver;
+  /** performance.now() when the session was due: "connect" counts from here (coordinated omission) */
+  scheduledAt?: number;
+  /** slowloris: command lines and the head of each message written `chunk` bytes at a time with pauses */
+  dribble?: { chunk: number; pauseMs: number };
+  /** the timer for dribble pauses and holds; setTimeout by default (storm passes its timer wheel) */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface SessionSpec extends ClientOptions {
+  transactions: number;
+  /** transaction `i`, drawn when it starts */
+  transaction(i: number): Transaction;
+  /** pipeline every transaction (RFC 2920) when the server offers PIPELINING */
+  pipelining?: boolean;
+  /** a transaction goes on when some recipients were refused and at least one was taken */
+  partialRcpts?: boolean;
+  /** RSET between every two transactions (otherwise only after a refused one) */
+  rsetBetween?: boolean;
+  /** after the greeting, before the first transaction (an idle hold, garbage) */
+  afterGreeting?(client: SmtpClient): Promise<void>;
+  /** a refusal that ends the session is answered with QUIT (default: the connection is closed) */
+  quitAfterRefusal?: boolean;
+  /** after a 421 wait this long for the server to close, and report whether it did */
+  closeWaitAfter421Ms?: number;
+}
+
+export interface SessionResult {
+  outcome: Outcome;
+  /** messages answered 2xx after the final dot */
+  accepted: number;
+  /** after a 421 that ended the session: whether the server closed the connection */
+  after421?: "closed" | "open";
+  /** our source port, once connected */
+  clientPort?: number;
+}
+
+const ok2 = (r: Reply): boolean => r.klass === "ok";
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One connected client: the greeting done, commands timed and observed step by step. */
+export class SmtpClient {
+  capabilities: Capabilities = new Capabilities(new Map());
+  /** the step whose reply is awaited: a wire error is attributed to it */
+  step: Step = "connect";
+  private readonly obs: StepObserver;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  private constructor(
+    readonly session: SmtpSession,
+    readonly options: ClientOptions,
+  ) {
+    this.obs = options.observer ?? {};
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /** Connects, reads the banner, EHLO, STARTTLS (when asked and offered) and EHLO again. `track` learns the client as soon as it exists. */
+  static async open(o: ClientOptions, track?: (c: SmtpClient) => void): Promise<SmtpClient> {
+    const obs = o.observer ?? {};
+    const t0 = o.scheduledAt ?? performance.now();
+    const session = await SmtpSession.connect({
+      host: o.host,
+      port: o.port,
+      tls: o.implicitTls === true ? "implicit" : "none",
+      timeoutMs: o.timeoutMs,
+      ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
+      ...o.tlsOptions,
+      transcript: o.transcript === undefined ? null : o.transcript,
+    });
+    const c = new SmtpClient(session, o);
+    track?.(c);
+    obs.timed?.("connect", performance.now() - t0);
+    await c.expect("banner", () => session.readReply(undefined, "banner"), (r) => r.code === 220, "220");
+    await c.ehlo();
+    // Implicit TLS is the caller's to report: it chose the port.
+    if (o.implicitTls === true) return c;
+    if (o.starttls === true && c.capabilities.has("STARTTLS")) {
+      const t = performance.now();
+      c.step = "tls";
+      const r = await session.command("STARTTLS");
+      obs.reply?.("tls", r);
+      if (r.code !== 220) c.refuse("tls", r, "220");
+      await session.startTls(o.tlsOptions);
+      obs.timed?.("tls", performance.now() - t);
+      obs.transport?.("starttls");
+      c.step = "ehlo";
+      c.capabilities = (await session.ehlo(o.helo)).capabilities;
+    } else obs.transport?.(o.starttls === true ? "starttls-unavailable" : "plain");
+    return c;
+  }
+
+  get closed(): boolean {
+    return this.session.closed;
+  }
+
+  /** A command line, dribbled when the session does, and its reply. */
+  async command(step: Step, line: string, ok: (r: Reply) => boolean, expected = "2xx"): Promise<Reply> {
+    return this.expect(step, () => this.send(line), ok, expected);
+  }
+
+  /** Runs `act` as `step`: timed and observed; a reply `ok` rejects is a Refused. */
+  async expect(step: Step, act: () => Promise<Reply>, ok: (r: Reply) => boolean, expected: string): Promise<Reply> {
+    this.step = step;
+    const t = performance.now();
+    const r = await act();
+    this.obs.timed?.(step, performance.now() - t);
+    this.obs.reply?.(step, r);
+    if (!ok(r)) this.refuse(step, r, expected, step !== "dot");
+    return r;
+  }
+
+  refuse(step: Step, r: Reply, expected: string, open = true, unread = 0): never {
+    this.obs.refused?.(step, r, expected);
+    throw new Refused(r, unread, open);
+  }
+
+  /** Writes bytes a few at a time with pauses (slowloris), or at once. */
+  async dribble(data: string | Buffer): Promise<void> {
+    const d = this.options.dribble;
+    if (d === undefined) {
+      this.session.write(data);
+      return;
+    }
+    const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+    const step = Math.max(1, d.chunk);
+    for (let off = 0; off < buf.length && !this.session.closed; off += step) {
+      this.session.write(buf.subarray(off, off + step));
+      if (off + step < buf.length) await this.sleep(d.pauseMs);
+    }
+  }
+
+  hold(ms: number): Promise<void> {
+    return this.sleep(ms);
+  }
+
+  private async send(line: string): Promise<Reply> {
+    if (this.options.dribble === undefined) return this.session.command(line);
+    await this.dribble(line + "\r\n");
+    return this.session.readReply(undefined, `reply to ${line.split(" ")[0] ?? line}`);
+  }
+
+  private async ehlo(): Promise<void> {
+    const r = await this.command("ehlo", `EHLO ${this.options.helo}`, (x) => x.code === 250, "250");
+    this.capabilities = Capabilities.fromEhlo(r);
+  }
+}
+
+/** MAIL, the RCPTs and DATA as one pipelined segment. */
+function envelopeSegment(tx: Transaction): string {
+  let s = `MAIL FROM:<${tx.from}>\r\n`;
+  for (const to of tx.to) s += `RCPT TO:<${to}>\r\n`;
+  return s + "DATA\r\n";
+}
+
+// Whole fill lines, so chunks can follow each other and the body stays line-aligned.
+const LARGE_CHUNK = generatedBody(84 * 3120);
+
+/**
+ * Runs a whole session: greeting, transactions and QUIT. A refused transaction is followed by
+ * an RSET and the next one, as an MTA would; a refusal of the last one, a 421 or a wire error
+ * ends the session with its outcome. Never throws for the server's behaviour.
+ */
+export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> {
+  const obs = spec.observer ?? {};
+  const held: { client: SmtpClient | null; port: number | undefined } = { client: null, port: undefined };
+  let accepted = 0;
+  // The first refusal of a session that went on after it: the session's outcome.
+  let refused: Refused | null = null;
+  let after421: SessionResult["after421"];
+  const result = (outcome: Outcome): SessionResult => ({
+    outcome,
+    accepted,
+    ...(after421 !== undefined ? { after421 } : {}),
+    ...(held.port !== undefined ? { clientPort: held.port } : {}),
+  });
+  try {
+    const c = await SmtpClient.open(spec, (opened) => {
+      held.client = opened;
+      held.port = opened.session.localPort;
+    });
+    const s = c.session;
+    await spec.afterGreeting?.(c);
+    // Every transaction of a pipelining session pipelines. The message goes in one write with
+    // the next transaction's envelope, or with the QUIT after the last one (RFC 2920 3.1:
+    // message content may start a group, QUIT may end one), so in a reused session each
+    // message costs one write and one round trip instead of 3 + recipients.
+    const pipelining = spec.pipelining === true && c.capabilities.has("PIPELINING");
+    /** the next transaction, drawn early to go out with the previous message; sentAt once written */
+    let next: { tx: Transaction; envelope: string; sentAt: number | null } | null = null;
+    let quitSent = false;
+    let dirty = false;
+    let aborted = false;
+    for (let i = 0; i < spec.transactions; i++) {
+      const last = i === spec.transactions - 1;
+      if (i > 0 && (dirty || spec.rsetBetween === true)) await c.expect("rset", () => s.command("RSET"), ok2, "2xx");
+      dirty = false;
+      const pending = next;
+      next = null;
+      const tx = pending?.tx ?? spec.transaction(i);
+      const chain = pipelining && tx.abort === undefined ? (last ? "quit" : "envelope") : null;
+      try {
+        obs.begin?.(i);
+        if (pipelining) {
+          let sentAt = pending?.sentAt ?? null;
+          if (sentAt === null) {
+            sentAt = performance.now();
+            s.write(pending?.envelope ?? envelopeSegment(tx));
+          }
+          await pipelinedReplies(c, tx, sentAt, spec.partialRcpts === true);
+        } else {
+          await envelopeReplies(c, tx, spec.partialRcpts === true);
+        }
+        let tail: string | null = null;
+        if (chain === "envelope") {
+          const following = spec.transaction(i + 1);
+          next = { tx: following, envelope: envelopeSegment(following), sentAt: null };
+          tail = next.envelope;
+        } else if (chain === "quit") tail = "QUIT\r\n";
+        const sent = await sendMessage(c, tx, i, tail, (at) => {
+          if (next !== null) next.sentAt = at;
+          if (chain === "quit") quitSent = true;
+        });
+        if (sent) accepted++;
+        else aborted = true;
+      } catch (err) {
+        // A refusal ends the session when nothing is left to send or the server is closing
+        // (421); otherwise, as an MTA would, reset and go on with the next message (whose
+        // envelope may already have gone out with the refused one: its replies come all the same).
+        if (!(err instanceof Refused) || last || err.reply.code === 421) throw err;
+        refused ??= err;
+        for (let k = 0; k < err.unread; k++) {
+          c.step = "dot";
+          obs.reply?.("dot", await s.readReply(undefined, "reply to end of data"));
+        }
+        dirty = err.open;
+      }
+    }
+    if (aborted) return result(refused !== null ? classify(refused) : "aborted");
+    c.step = "quit";
+    if (quitSent) await quitReply(c);
+    else await politeQuit(c);
+    return result(refused !== null ? classify(refused) : "ok");
+  } catch (err) {
+    const c = held.client;
+    const outcome = classify(err instanceof Refused ? (refused ?? err) : err);
+    if (err instanceof SmtpError) obs.failed?.(c?.step ?? "connect", err);
+    if (err instanceof Refused && c !== null && !c.closed) {
+      if (err.reply.code === 421) {
+        if ((spec.closeWaitAfter421Ms ?? 0) > 0) {
+          try {
+            await c.session.waitForClose(spec.closeWaitAfter421Ms);
+            after421 = "closed";
+          } catch {
+            after421 = "open";
+          }
+        }
+      } else if (spec.quitAfterRefusal === true && err.reply.code >= 400) await c.session.quit();
+    }
+    return result(outcome);
+  } finally {
+    held.client?.session.close();
+  }
+}
+
+/** MAIL, RCPT... and DATA one command at a time. */
+async function envelopeReplies(c: SmtpClient, tx: Transaction, partialOk: boolean): Promise<void> {
+  await c.command("mail", `MAIL FROM:<${tx.from}>`, ok2);
+  let ok = 0;
+  let refusal: Reply | null = null;
+  for (const to of tx.to) {
+    const r = await c.command("rcpt", `RCPT TO:<${to}>`, (x) => partialOk || ok2(x));
+    if (ok2(r)) ok++;
+    else refusal ??= r;
+  }
+  // Some recipients refused (452 too many recipients) is fine when others were taken.
+  if (ok === 0 && refusal !== null) c.refuse("rcpt", refusal, "2xx");
+  await c.command("data", "DATA", (r) => r.code === 354, "354");
+}
+
+/**
+ * The replies to a pipelined envelope (RFC 2920), in order. Each step is timed from the write
+ * `t` that carried the envelope to its own reply, so "rcpt" and "data" include the replies
+ * queued before them (and, when the envelope went out with the previous message, "mail"
+ * includes the reply to that message's dot).
+ */
+async function pipelinedReplies(c: SmtpClient, tx: Transaction, t: number, partialOk: boolean): Promise<void> {
+  const s = c.session;
+  const obs = c.options.observer ?? {};
+  // A 421 means the server is closing (RFC 5321 3.8): the replies to the rest of the group
+  // will not come, and the session ends with the 421 rather than "closed".
+  const read = async (step: Step): Promise<Reply> => {
+    c.step = step;
+    const r = await s.readReply();
+    obs.reply?.(step, r);
+    if (r.code === 421) c.refuse(step, r, "2xx");
+    return r;
+  };
+  const mail = await read("mail");
+  obs.timed?.("mail", performance.now() - t);
+  let ok = 0;
+  let refusal: Reply | null = null;
+  for (let i = 0; i < tx.to.length; i++) {
+    const r = await read("rcpt");
+    if (ok2(r)) ok++;
+    else refusal ??= r;
+  }
+  obs.timed?.("rcpt", performance.now() - t);
+  const data = await read("data");
+  obs.timed?.("data", performance.now() - t);
+  const bad: [Step, Reply, string] | null = !ok2(mail)
+    ? ["mail", mail, "2xx"]
+    : refusal !== null && (!partialOk || ok === 0)
+      ? ["rcpt", refusal, "2xx"]
+      : data.code !== 354
+        ? ["data", data, "354"]
+        : null;
+  if (bad === null) return;
+  // The server already answered DATA with 354: close it with an empty message, whose reply the
+  // session reads if it goes on.
+  if (data.code === 354) {
+    s.write(".\r\n");
+    c.refuse(bad[0], bad[1], bad[2], true, 1);
+  }
+  c.refuse(bad[0], bad[1], bad[2]);
+}
+
+/**
+ * The message after a 354, then its reply; `tail` goes in the same write (the next envelope or
+ * QUIT) and `wrote` learns when that write happened. Resolves false for an abort on purpose.
+ */
+async function sendMessage(c: SmtpClient, tx: Transaction, i: number, tail: string | null, wrote: (at: number) => void): Promise<boolean> {
+  const s = c.session;
+  const obs = c.options.observer ?? {};
+  const msg = tx.message();
+  if (!(msg instanceof PreparedMessage)) {
+    obs.dot?.(i);
+    await c.expect("dot", () => streamLarge(s, msg), ok2, "2xx");
+    return true;
+  }
+  if (tx.abort === "data") {
+    // Half the message, then a reset: the server must not deliver it.
+    await s.writeLarge(msg.data.subarray(0, Math.floor(msg.data.length / 2)));
+    s.reset();
+    return false;
+  }
+  obs.dot?.(i);
+  if (tx.abort === "after-dot") {
+    // The whole message and the final dot, then a reset before the reply can be read.
+    await s.writeLarge(msg.encoded);
+    s.reset();
+    return false;
+  }
+  if (c.options.dribble !== undefined) {
+    // The head of the message dribbled too, then the rest at once.
+    const head = Math.min(64, msg.encoded.length);
+    await c.dribble(msg.encoded.subarray(0, head));
+    await c.expect("dot", async () => {
+      await s.writeLarge(msg.encoded.subarray(head));
+      return s.readReply(undefined, "reply to end of data");
+    }, ok2, "2xx");
+    return true;
+  }
+  await c.expect("dot", async () => {
+    wrote(performance.now());
+    await s.writeLarge(tail === null ? msg.encoded : msg.followedBy(tail));
+    return s.readReply(undefined, "reply to end of data");
+  }, ok2, "2xx");
+  return true;
+}
+
+async function streamLarge(s: SmtpSession, m: StreamedMessage): Promise<Reply> {
+  s.write(m.head);
+  let left = m.size;
+  while (left >= LARGE_CHUNK.length && !s.closed) {
+    await s.writeLarge(LARGE_CHUNK, 64 * 1024);
+    left -= LARGE_CHUNK.length;
+  }
+  // generated bodies never start a line with "." so no dot-stuffing is needed
+  await s.writeLarge(encodeData(generatedBody(left)));
+  await s.drain();
+  return s.readReply(undefined, "reply to end of data");
+}
+
+/** The 221 to a QUIT pipelined after the last message, then the close: a missing 221 does not fail the session. */
+async function quitReply(c: SmtpClient): Promise<void> {
+  const obs = c.options.observer ?? {};
+  try {
+    obs.reply?.("quit", await c.session.readReply(Math.min(c.session.timeoutMs, 5_000), "reply to QUIT"));
+  } catch (err) {
+    // The message was accepted; how the server says goodbye is not this session's result.
+    if (!(err instanceof SmtpError)) throw err;
+    obs.failed?.("quit", err);
+  } finally {
+    c.session.close();
+  }
+}
+
+/** QUIT and its 221, observed; like quitReply, never the session's result. */
+async function politeQuit(c: SmtpClient): Promise<void> {
+  if (c.closed) {
+    c.options.observer?.failed?.("quit", new SmtpDisconnectedError(c.session.remote, "QUIT", false, ""));
+    return;
+  }
+  c.session.writeLine("QUIT");
+  await quitReply(c);
+}
+
+/** A session idle on its established connection must still be connected when the hold ends. */
+export function assertOpen(c: SmtpClient, what: string): void {
+  if (c.closed) throw new SmtpDisconnectedError(c.session.remote, what, false, "");
+}

@@ -1,0 +1,110 @@
+// Where and how a storm session connects, what it sends, and how the engine's steps reach the
+// storm's metrics: the pieces every kind shares.
+import { PreparedMessage, buildMessage } from "../smtp/index.js";
+import type { ClientOptions, StepObserver, Transaction } from "../smtp/index.js";
+import type { Metrics, Phase } from "./metrics.js";
+import type { MailSource, SessionPlan } from "./kinds/kind.js";
+import { wheel } from "./wheel.js";
+
+export interface SessionTarget {
+  host: string;
+  port: number;
+  rcpt: string;
+  timeoutMs: number;
+  /** implicit-TLS (SMTPS) port, when the server listens on one */
+  tlsPort?: number;
+  /** an IPv6 address of the same server (e.g. "::1"), with its ports when they differ */
+  host6?: string;
+  port6?: number;
+  tlsPort6?: number;
+  /** AUTH credentials for the well-behaved client (used only when the server offers AUTH) */
+  auth?: { user: string; pass: string };
+}
+
+export const CLIENT_NAME = "storm.client.example";
+export const SENDER = "storm@client.example";
+
+/** Where a plan connects: its address family and TLS mode, falling back (and counting it) when the target lacks one. */
+export function endpointFor(plan: SessionPlan, t: SessionTarget, m: Pick<StepObserver, "transport"> | null): { host: string; port: number; implicit: boolean } {
+  let host = t.host;
+  let port = t.port;
+  let tlsPort = t.tlsPort;
+  if (plan.family === 6 && t.host6 !== undefined) {
+    host = t.host6;
+    port = t.port6 ?? t.port;
+    tlsPort = t.tlsPort6 ?? t.tlsPort;
+    m?.transport?.("ipv6");
+  } else {
+    if (plan.family === 6) m?.transport?.("ipv6-unavailable");
+    m?.transport?.("ipv4");
+  }
+  if (plan.tls === "implicit") {
+    if (tlsPort !== undefined) {
+      m?.transport?.("implicit-tls");
+      return { host, port: tlsPort, implicit: true };
+    }
+    m?.transport?.("implicit-tls-unavailable");
+  }
+  return { host, port, implicit: false };
+}
+
+/** The engine options of a plan's session: its endpoint, STARTTLS, slowloris dribbling, the storm's timer wheel. */
+export function clientOptions(plan: SessionPlan, target: SessionTarget, observer: StepObserver, scheduledAt: number): ClientOptions {
+  const ep = endpointFor(plan, target, observer);
+  return {
+    host: ep.host,
+    port: ep.port,
+    implicitTls: ep.implicit,
+    timeoutMs: target.timeoutMs,
+    helo: CLIENT_NAME,
+    starttls: plan.tls === "starttls",
+    transcript: null,
+    observer,
+    scheduledAt,
+    sleep: (ms) => wheel.sleep(ms),
+    ...(plan.kind === "slowloris" ? { dribble: { chunk: plan.chunk, pauseMs: plan.pauseMs } } : {}),
+  };
+}
+
+/** Engine steps onto storm phases: an RSET counts with MAIL, as the dialogue's overhead; QUIT is not measured. */
+export function metricsObserver(m: Metrics): StepObserver {
+  const phase = (step: string): Phase | null => (step === "quit" ? null : step === "rset" ? "mail" : (step as Phase));
+  return {
+    timed(step, ms) {
+      const p = phase(step);
+      if (p !== null) m.phase(p, ms);
+    },
+    reply(step, r) {
+      const p = phase(step);
+      if (p !== null) m.code(p, r.code, r.enhanced);
+    },
+    transport(what) {
+      m.transport(what);
+    },
+  };
+}
+
+/**
+ * Storm's mail: the same message again and again within a session (one Message-ID), as
+ * smtp-source sends it: building and dot-stuffing it costs more than the rest of the client's
+ * work for a small message.
+ */
+export function stormMail(target: SessionTarget): MailSource {
+  let prepared: PreparedMessage | null = null;
+  let to: string[] = [];
+  return {
+    transaction(_i, rcpts, size, how = {}): Transaction {
+      if (to.length !== rcpts) to = Array.from({ length: rcpts }, () => target.rcpt);
+      return {
+        from: SENDER,
+        to,
+        ...(how.abort !== undefined ? { abort: how.abort } : {}),
+        message: () => {
+          if (how.streamed === true) return { head: buildMessage({ from: SENDER, to: [target.rcpt], size: 0, date: new Date(0) }).data, size };
+          prepared ??= new PreparedMessage(buildMessage({ from: SENDER, to: [target.rcpt], size, date: new Date(0) }).data);
+          return prepared;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,19 @@
+// Garbage and an overlong line after EHLO: the server must answer 5xx and keep going.
+import { defineKind, plainPlan } from "./kind.js";
+import { runWire } from "./wire.js";
+
+const GARBAGE = "\x01\x02 not smtp " + "x".repeat(2000);
+
+export default defineKind({
+  name: "garbage",
+  summary: "control bytes and a 2 KB line after EHLO, then a normal transaction",
+  plan: plainPlan,
+  run: (ctx) => runWire(ctx, { afterGreeting: async (c) => void (await c.command("mail", GARBAGE, () => true)) }),
+  script: (plan, w) =>
+    w.session(plan, {
+      afterGreeting: () => {
+        w.writeln(GARBAGE);
+        w.expect("any");
+      },
+    }),
+});
