@@ -11,14 +11,15 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await composed()).demo },
   suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await composed()).suite },
   storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
-  monkey: { summary: "inject faults into a running target while flooding it; oracle and no-loss ledger", load: async () => (await import("../monkey/cli.js")).main },
+  monkey: { summary: "inject faults into a running target while flooding it; oracle and no-loss ledger", load: async () => (await composed()).monkey },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await composed()).script },
 };
 
-/** The script-running commands, with the monkey's fault wiring handed to smtpscript. */
-async function composed(): Promise<Record<"suite" | "script" | "demo", SubcommandMain>> {
+/** The commands that use another tool: smtpscript gets the monkey's fault wiring, the monkey storm's mixes. */
+async function composed(): Promise<Record<"suite" | "script" | "demo" | "monkey", SubcommandMain>> {
   (await import("./compose.js")).composeTools();
   return {
+    monkey: (await import("../monkey/cli.js")).main,
     suite: (await import("../smtpscript/suite-cli.js")).main,
     script: (await import("../smtpscript/cli.js")).main,
     demo: (await import("./demo.js")).main,

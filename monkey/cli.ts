@@ -3,6 +3,8 @@ import type { parseArgs } from "node:util";
 import { readFileSync, statSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
+import { monkeyProviders } from "./providers.js";
+import type { Traffic } from "../smtp/index.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
 import { UsageError } from "../common/usage-error.js";
@@ -71,6 +73,9 @@ run/serve options:
   --duration D           how long the flood runs (run; e.g. 5m)
   --concurrency N        concurrent client sessions (default 4)
   --max-sessions N       also stop after N sessions
+  --mix FILE             run: the flood's sessions from a storm mix (YAML/JSON; every kind but
+                         wellbehaved: TLS, IPv6, pipelining, large, many-rcpts, aborts...), drawn
+                         from the run's seed; default: one transaction per session
   --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
   --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
   --no-restart           skip the restart-and-reconcile step
@@ -97,6 +102,7 @@ const OPTIONS = {
   timeout: { type: "string", default: "30s" },
   "drain-timeout": { type: "string", default: "60s" },
   "no-restart": { type: "boolean" },
+  mix: { type: "string" },
   json: { type: "string" },
   "control-port": { type: "string" },
   api: { type: "string" },
@@ -244,6 +250,13 @@ function externalTarget(values: Values, forServe = false): ((extra: { nextHop?: 
   };
 }
 
+/** A storm mix as the flood's traffic, from the CLI layer (the monkey does not import storm). */
+async function mixTraffic(file: string, seed: number): Promise<Traffic> {
+  const provide = monkeyProviders().traffic;
+  if (provide === undefined) throw new UsageError("--mix needs storm's mixes: run it through the smtpchaos command");
+  return provide(file, seed);
+}
+
 function assertDirectory(path: string, flag: string): void {
   let isDir: boolean;
   try {
@@ -274,6 +287,7 @@ async function run(values: Values): Promise<number> {
     throw new UsageError(`--settle ${values.settle} must be shorter than --drain-timeout ${values["drain-timeout"] ?? ""}: the wait for the Maildirs to settle is bounded by it`);
   }
   const { plan, seed } = planFrom(values);
+  const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
   const inside = plan.points.filter((p) => p.family !== "net").map((p) => p.name);
   if (external !== null && inside.length > 0) throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`);
   const abort = new AbortController();
@@ -306,6 +320,7 @@ async function run(values: Values): Promise<number> {
       restart: values["no-restart"] !== true,
       signal: abort.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
+      ...(traffic !== undefined ? { traffic } : {}),
       onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey: ${t}\n`),
       onTick: (l) => {
         live = l;

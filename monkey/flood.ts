@@ -1,8 +1,10 @@
-// The flood: a bounded, continuous flow of varied but valid mail through smtp/. Each session
-// becomes a SessionRecord for the oracle and a ledger entry; only sessions with findings keep a
-// transcript tail, so hours-long runs stay in bounded memory.
-import { buildMessage, SmtpConnectError, SmtpError, SmtpSession, Transcript } from "../smtp/index.js";
-import type { Reply } from "../smtp/index.js";
+// The flood: a bounded, continuous flow of varied but valid mail through the transaction
+// engine. By default each session is one transaction of a drawn shape; with a storm mix (handed
+// over by the CLI layer as a Traffic) every storm kind flows: TLS, IPv6, pipelining, large,
+// many recipients, aborts. Each transaction becomes a SessionRecord for the oracle and a ledger
+// entry; only sessions with findings keep a transcript tail, so hours-long runs stay bounded.
+import { PreparedMessage, SmtpConnectError, Transcript, buildMessage, runSmtpSession } from "../smtp/index.js";
+import type { MailSource, Reply, SessionResult, Step, StepObserver, Traffic, TrafficContext, TrafficSession, Transaction , SmtpError} from "../smtp/index.js";
 import type { Ledger } from "./ledger.js";
 import { judge, OutcomeTally, type JudgeOptions, type SessionRecord, type StepName, type StepResult, type Verdict } from "./oracle.js";
 import { Rng, type Seed } from "./rng.js";
@@ -31,15 +33,15 @@ export interface TransactionResult {
   transcript: Transcript;
 }
 
-const EXPECTED: Record<StepName, string> = { connect: "", banner: "220", ehlo: "2xx", mail: "2xx", rcpt: "2xx", data: "354", dot: "2xx", quit: "221" };
+const HELO = "client.smtpchaos.test";
 
-function stepError(step: StepName, err: unknown): StepResult {
-  if (err instanceof SmtpError) {
-    // A connection accepted and then reset before Node saw it complete fails the connect itself.
-    const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : err instanceof SmtpConnectError && (err.code === "ECONNRESET" || err.code === "EPIPE") ? true : undefined;
-    return { step, error: { kind: err.kind, message: err.message, ...(reset !== undefined ? { reset } : {}) } };
-  }
-  throw err;
+/** Engine steps as the oracle names them: TLS belongs to the greeting, an RSET to the next envelope. */
+const STEP: Record<Step, StepName | null> = { connect: "connect", banner: "banner", ehlo: "ehlo", tls: "ehlo", mail: "mail", rcpt: "rcpt", data: "data", dot: "dot", rset: "mail", quit: "quit", command: null };
+
+function stepError(step: StepName, err: SmtpError): StepResult {
+  // A connection accepted and then reset before Node saw it complete fails the connect itself.
+  const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : err instanceof SmtpConnectError && (err.code === "ECONNRESET" || err.code === "EPIPE") ? true : undefined;
+  return { step, error: { kind: err.kind, message: err.message, ...(reset !== undefined ? { reset } : {}) } };
 }
 
 function bodyFor(mail: MailSpec, rng: Rng): string | undefined {
@@ -48,83 +50,162 @@ function bodyFor(mail: MailSpec, rng: Rng): string | undefined {
   return lines.map((l) => (rng.next() < 0.5 ? l : l.toUpperCase())).join("\r\n") + "\r\n";
 }
 
+type Partial421 = { after421?: SessionRecord["after421"]; clientPort?: number };
+
+/**
+ * Watches one session for the oracle: its steps, split into one record per transaction (the
+ * greeting goes with the first, the QUIT with the last), and the ledger's view of each message.
+ */
+class SessionRecorder implements StepObserver {
+  readonly records: Array<Omit<SessionRecord, "faults">> = [];
+  private current: Omit<SessionRecord, "faults">;
+  /** the final dot went out and nothing answered it yet (an abort after the dot) */
+  private dotPending = false;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly transports?: Map<string, number>,
+  ) {
+    this.current = { startedAt: Date.now(), endedAt: 0, messageId: null, steps: [] };
+  }
+
+  /** A ledger id for the current transaction's message: drawn only once the server said 354. */
+  messageFor(copies: number): string {
+    const id = this.ledger.newId(copies);
+    this.current.messageId = id;
+    return id;
+  }
+
+  begin(tx: number): void {
+    if (tx === 0) return;
+    this.close();
+    this.current = { startedAt: Date.now(), endedAt: 0, messageId: null, steps: [] };
+  }
+
+  reply(step: Step, r: Reply): void {
+    const name = STEP[step];
+    if (name === null) return;
+    if (name === "dot") this.dotPending = false;
+    this.current.steps.push({ step: name, reply: { code: r.code, text: r.text } });
+  }
+
+  refused(step: Step, r: Reply, expected: string): void {
+    const name = STEP[step];
+    // A 2xx/3xx that is not the one the step needs (250 to DATA): the server broke the protocol.
+    if (name !== null && r.code < 400) this.current.steps.push({ step: name, reply: { code: r.code, text: r.text }, error: { kind: "protocol", message: `${r.code} to ${name.toUpperCase()}, expected ${expected}: ${r.text}` } });
+  }
+
+  failed(step: Step, err: SmtpError): void {
+    this.dotPending = false;
+    this.current.steps.push(stepError(STEP[step] ?? "mail", err));
+  }
+
+  transport(what: string): void {
+    if (this.transports !== undefined) this.transports.set(what, (this.transports.get(what) ?? 0) + 1);
+  }
+
+  dot(): void {
+    if (this.current.messageId !== null) this.ledger.dotSent(this.current.messageId);
+    this.dotPending = true;
+  }
+
+  /** The session is over: the last record gets how it ended. */
+  finish(r: Partial421): Array<Omit<SessionRecord, "faults">> {
+    this.close();
+    const last = this.records[this.records.length - 1];
+    if (last !== undefined && r.after421 !== undefined) last.after421 = r.after421;
+    for (const rec of this.records) if (r.clientPort !== undefined) rec.clientPort = r.clientPort;
+    return this.records;
+  }
+
+  private close(): void {
+    // Written and never answered: whether it was taken is unknown (ambiguous, at most once).
+    if (this.dotPending) this.current.steps.push({ step: "dot" });
+    this.dotPending = false;
+    this.current.endedAt = Date.now();
+    this.records.push(this.current);
+  }
+}
+
+/** Bytes left for headers and dot-stuffing under a SIZE limit. */
+const HEADER_ROOM = 8 * 1024;
+
+/** Ledger-backed mail: each message carries its own id, recipients are distinct mailboxes where there are enough. */
+function ledgerMail(rec: SessionRecorder, from: string, pick: (n: number) => string[], body: (size: number) => string | undefined): MailSource {
+  return {
+    transaction(_i, rcpts, drawn, how = {}): Transaction {
+      const to = pick(rcpts);
+      // The flood sends only mail the server said it takes: under its SIZE, headers included.
+      const size = how.maxSize !== undefined && how.maxSize !== null && how.maxSize > 0 ? Math.min(drawn, Math.max(0, how.maxSize - HEADER_ROOM)) : drawn;
+      const copies = new Set(to.map((a) => a.toLowerCase())).size;
+      return {
+        from,
+        to,
+        ...(how.abort !== undefined ? { abort: how.abort } : {}),
+        message: () => {
+          const id = rec.messageFor(copies);
+          if (how.streamed === true) return { head: buildMessage({ from, to, id, size: 0 }).data, size };
+          const b = body(size);
+          return new PreparedMessage(buildMessage({ from, to, id, ...(b !== undefined ? { body: b } : { size }) }).data);
+        },
+      };
+    },
+  };
+}
+
+/** The flood's own session: one transaction of the shape `mail` says, one command at a time. */
+function oneTransaction(mail: MailSpec): TrafficSession {
+  return {
+    kind: "transaction",
+    run: (ctx) => runSmtpSession({ ...ctx.client, transactions: 1, transaction: (i) => ctx.mail.transaction(i, mail.to.length, mail.size) }),
+  };
+}
+
+interface RunOptions {
+  helo?: string;
+  /** counts how sessions connected (plain, starttls, implicit-tls, ipv4, ipv6, ...) */
+  transports?: Map<string, number>;
+  host: string;
+  port: number;
+  endpoints: TrafficContext["endpoints"];
+  ledger: Ledger;
+  timeoutMs: number;
+  closeWaitMs?: number;
+  from: string;
+  pick: (n: number) => string[];
+  body: (size: number) => string | undefined;
+}
+
+/** Runs one session of any kind and returns its transactions as oracle records. Never throws for SMTP failures. */
+async function runObserved(session: TrafficSession, o: RunOptions): Promise<{ records: Array<Omit<SessionRecord, "faults">>; transcript: Transcript; result: SessionResult }> {
+  const transcript = new Transcript({ maxEntries: 64, headEntries: 8 });
+  const rec = new SessionRecorder(o.ledger, o.transports);
+  const result = await session.run({
+    client: { host: o.host, port: o.port, timeoutMs: o.timeoutMs, helo: o.helo ?? HELO, transcript, observer: rec, ...ENDING, ...(o.closeWaitMs !== undefined ? { closeWaitAfter421Ms: o.closeWaitMs } : {}) },
+    endpoints: o.endpoints,
+    mail: ledgerMail(rec, o.from, o.pick, o.body),
+  });
+  return { records: rec.finish(result), transcript, result };
+}
+
+/** How the monkey ends a refused session: QUIT after a 4xx/5xx, and after a 421 it waits for the close the RFC requires. */
+const ENDING = { quitAfterRefusal: true, closeWaitAfter421Ms: 2000 };
+
 /** One SMTP transaction: banner, EHLO, MAIL, RCPT..., DATA, message, QUIT. Never throws for SMTP failures. */
 export async function runTransaction(opts: TransactionOptions, rng: Rng = new Rng(0, "tx")): Promise<TransactionResult> {
-  const startedAt = Date.now();
-  const transcript = new Transcript({ maxEntries: 64, headEntries: 8 });
-  const steps: StepResult[] = [];
-  let messageId: string | null = null;
-  let after421: SessionRecord["after421"];
-  let clientPort: number | undefined;
-  const done = (): TransactionResult => ({
-    record: { startedAt, endedAt: Date.now(), messageId, steps, ...(after421 !== undefined ? { after421 } : {}), ...(clientPort !== undefined ? { clientPort } : {}) },
-    transcript,
+  const { records, transcript } = await runObserved(oneTransaction(opts.mail), {
+    ...(opts.helo !== undefined ? { helo: opts.helo } : {}),
+    host: opts.host,
+    port: opts.port,
+    endpoints: {},
+    ledger: opts.ledger,
+    timeoutMs: opts.timeoutMs,
+    closeWaitMs: opts.closeWaitMs ?? ENDING.closeWaitAfter421Ms,
+    from: opts.mail.from,
+    pick: () => opts.mail.to,
+    body: () => bodyFor(opts.mail, rng),
   });
-  let session: SmtpSession;
-  try {
-    session = await SmtpSession.connect({ host: opts.host, port: opts.port, timeoutMs: opts.timeoutMs, transcript });
-    clientPort = session.localPort;
-  } catch (err) {
-    steps.push(stepError("connect", err));
-    return done();
-  }
-  // Returns false when the transaction must stop (failure reply or error).
-  const step = async (name: StepName, act: () => Promise<Reply>, want: (code: number) => boolean): Promise<boolean> => {
-    try {
-      const reply = await act();
-      if (want(reply.code)) {
-        steps.push({ step: name, reply });
-        return true;
-      }
-      if (reply.code < 400) {
-        // A 2xx/3xx that is not the one the step needs (250 to DATA): the server broke the
-        // protocol; the session is not "ok" for having got no failure reply.
-        steps.push({ step: name, reply, error: { kind: "protocol", message: `${reply.code} to ${name.toUpperCase()}, expected ${EXPECTED[name]}: ${reply.text}` } });
-        session.close();
-        return false;
-      }
-      steps.push({ step: name, reply });
-      if (reply.code === 421) {
-        try {
-          await session.waitForClose(opts.closeWaitMs ?? 2000);
-          after421 = "closed";
-        } catch {
-          after421 = "open";
-        }
-        session.close();
-      } else {
-        await session.quit();
-      }
-      return false;
-    } catch (err) {
-      steps.push(stepError(name, err));
-      session.close();
-      return false;
-    }
-  };
-  const ok2 = (c: number): boolean => c >= 200 && c < 300;
-  try {
-    if (!(await step("banner", () => session.readReply(opts.timeoutMs, "banner"), (c) => c === 220))) return done();
-    if (!(await step("ehlo", async () => (await session.ehlo(opts.helo ?? "client.smtpchaos.test")).reply, ok2))) return done();
-    if (!(await step("mail", () => session.command(`MAIL FROM:<${opts.mail.from}>`), ok2))) return done();
-    for (const rcpt of opts.mail.to) if (!(await step("rcpt", () => session.command(`RCPT TO:<${rcpt}>`), ok2))) return done();
-    if (!(await step("data", () => session.command("DATA"), (c) => c === 354))) return done();
-    messageId = opts.ledger.newId(new Set(opts.mail.to.map((a) => a.toLowerCase())).size);
-    const body = bodyFor(opts.mail, rng);
-    const msg = buildMessage({ from: opts.mail.from, to: opts.mail.to, id: messageId, ...(body !== undefined ? { body } : { size: opts.mail.size }) });
-    opts.ledger.dotSent(messageId);
-    if (!(await step("dot", () => session.sendData(msg.data), ok2))) return done();
-    try {
-      const bye = await session.command("QUIT", Math.min(opts.timeoutMs, 5000));
-      steps.push({ step: "quit", reply: bye });
-    } catch (err) {
-      steps.push(stepError("quit", err));
-    }
-    session.close();
-    return done();
-  } finally {
-    if (!session.closed) session.close();
-  }
+  return { record: records[0] as Omit<SessionRecord, "faults">, transcript };
 }
 
 export interface FloodOptions {
@@ -140,7 +221,6 @@ export interface FloodOptions {
   /** hard cap on sessions, whatever the duration */
   maxSessions?: number;
   timeoutMs?: number;
-  /** fault points that fired during [from, to] (ms since epoch) */
   /** fault points that fired during [from, to] (ms since epoch) and may have hit the session from clientPort */
   faultsDuring?: (from: number, to: number, clientPort: number | undefined) => string[];
   judgeOptions?: () => JudgeOptions;
@@ -149,6 +229,10 @@ export interface FloodOptions {
   pacingMs?: number;
   /** stop when no connection succeeded for this long (a dead server is a verdict, not a load to keep sending) */
   giveUpAfterMs?: number;
+  /** sessions from elsewhere (a storm mix); by default one transaction of a drawn shape per session */
+  traffic?: Traffic;
+  /** the server's implicit-TLS and IPv6 listeners, for traffic that wants them */
+  endpoints?: TrafficContext["endpoints"];
 }
 
 export interface FloodResult {
@@ -165,6 +249,8 @@ const BACKOFF_MAX_MS = 2_000;
 
 export class Flood {
   readonly tally = new OutcomeTally();
+  /** how sessions connected: "ipv4", "ipv6", "plain", "starttls", "implicit-tls" and "...-unavailable" fallbacks */
+  readonly transports = new Map<string, number>();
   sessions = 0;
   private stopped = false;
   private gaveUp: string | null = null;
@@ -201,24 +287,44 @@ export class Flood {
       let failedConnects = 0;
       while (!this.stopped && Date.now() < deadline && this.sessions < max) {
         this.sessions++;
-        const { record, transcript } = await runTransaction(
-          { host: o.host, port: o.port, mail: this.nextMail(), ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000 },
-          rng,
-        );
-        const wait = this.backoff(record, failedConnects);
+        const { session, ...mail } = this.nextSession(rng);
+        const { records, transcript } = await runObserved(session, { host: o.host, port: o.port, endpoints: o.endpoints ?? {}, ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000, transports: this.transports, ...mail });
+        const wait = this.backoff(records[0] as Omit<SessionRecord, "faults">, failedConnects);
         failedConnects = wait > 0 ? failedConnects + 1 : 0;
-        const faults = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? [];
-        const rec: SessionRecord = { ...record, faults };
-        const v = judge(rec, o.judgeOptions?.() ?? {});
-        if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);
-        this.tally.add(rec, v, () => transcript.format(transcript.tail(24)));
-        o.onSession?.(rec, v);
+        for (const record of records) {
+          const faults = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? [];
+          const rec: SessionRecord = { ...record, faults };
+          const v = judge(rec, o.judgeOptions?.() ?? {});
+          if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);
+          this.tally.add(rec, v, () => transcript.format(transcript.tail(24)));
+          o.onSession?.(rec, v);
+        }
         const pause = Math.max(wait, o.pacingMs ?? 0);
         if (pause > 0 && !this.stopped) await new Promise((res) => setTimeout(res, pause));
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, (_, w) => worker(w)));
     return { sessions: this.sessions, tally: this.tally, interrupted: this.stopped && this.gaveUp === null, gaveUp: this.gaveUp };
+  }
+
+  /** The next session and its mail: from the traffic when there is one, else one transaction of a drawn shape. */
+  private nextSession(rng: Rng): { session: TrafficSession } & Pick<RunOptions, "from" | "pick" | "body"> {
+    if (this.opts.traffic !== undefined) {
+      const from = `sender${this.mix.int(50)}@client.smtpchaos.test`;
+      const dotLines = this.mix.next() < 0.1;
+      return { session: this.opts.traffic.next(), from, pick: (n) => this.recipients(n), body: () => bodyFor({ from, to: [], size: 0, dotLines }, rng) };
+    }
+    const mail = this.nextMail();
+    return { session: oneTransaction(mail), from: mail.from, pick: () => mail.to, body: () => bodyFor(mail, rng) };
+  }
+
+  /** `n` recipients, distinct while there are enough mailboxes: MTAs legitimately collapse repeats, and each gets one copy. */
+  private recipients(n: number): string[] {
+    const boxes = this.opts.mailboxes;
+    if (n >= boxes.length) return Array.from({ length: n }, (_, i) => boxes[i % boxes.length] as string);
+    const picked = new Set<string>();
+    while (picked.size < n) picked.add(this.mix.pick(boxes));
+    return [...picked];
   }
 
   /** How long a worker waits before its next session: 0 after a connection, a growing backoff after a failed connect. Gives up on a dead server. */

@@ -15,6 +15,7 @@ import { describeSpec, fitWindows } from "./plan.js";
 import { formatDuration } from "../common/duration.js";
 import type { FaultPlan } from "./plan.js";
 import type { Seed } from "./rng.js";
+import type { Traffic } from "../smtp/index.js";
 import type { FaultSurface } from "./surface.js";
 import { SmtpProxy } from "./layers/proxy.js";
 import { FlakyNextHop } from "./layers/nexthop.js";
@@ -66,6 +67,8 @@ export interface MonkeyRunOptions {
   durationMs: number;
   concurrency: number;
   maxSessions?: number;
+  /** the flood's sessions (a storm mix); default: one transaction of a drawn shape each */
+  traffic?: Traffic;
   /** per-wait client timeout; a server silent for longer is a hang */
   timeoutMs?: number;
   /** how long to wait for the queue to drain after the faults stop, each time */
@@ -153,6 +156,7 @@ const NEXTHOP_DOMAIN = "relay.test.example";
 export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const stage = o.onStage ?? (() => {});
   const notes: string[] = [];
+  if (o.traffic !== undefined) notes.push(`sessions from ${o.traffic.describe}; each transaction is judged and counted as a session`);
   const { plan, idleTailMs } = fitWindows(o.plan, o.durationMs);
   const planPoints = plan.points.map((p) => p.name);
   const wantsProxy = plan.points.some((p) => p.family === "net");
@@ -236,6 +240,9 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     flood = new Flood({
       host: endpoint.host,
       port: endpoint.port,
+      // Through the proxy only the plain port is faulted; TLS and IPv6 sessions then fall back to it.
+      endpoints: { ...(endpoint.tlsPort !== undefined ? { tlsPort: endpoint.tlsPort } : {}), ...(endpoint.host6 !== undefined ? { host6: endpoint.host6 } : {}) },
+      ...(o.traffic !== undefined ? { traffic: o.traffic } : {}),
       mailboxes,
       ledger,
       seed: o.seed,
@@ -349,6 +356,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     if (restartSkipped !== null && readsMailboxes !== false && !interrupted && !crashedInRun) notes.push(`restart was skipped (${restartSkipped}): ghosts and mail lost across a restart were not checked`);
     if (!queueObservable && readsMailboxes !== false) notes.push(...settleNotes(settles, (unmanaged as UnmanagedTarget).settleMs, drainMs));
 
+    if (o.traffic !== undefined && flood.transports.size > 0) notes.push(`sessions connected: ${[...flood.transports].map(([k, n]) => `${k} ${n}`).join(", ")}`);
     const tally = flood.tally;
     const finalLedger = ledgerAfterRestart ?? ledgerReport;
     const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;

@@ -8,3 +8,4 @@ export * from "./transcript.js";
 export * from "./session.js";
 export * from "./outcome.js";
 export * from "./transaction.js";
+export * from "./traffic.js";

@@ -13,8 +13,8 @@ import { SmtpSession } from "./session.js";
 import type { TlsOptions } from "./session.js";
 import type { Transcript } from "./transcript.js";
 
-/** The steps of a session, each with its reply; "rset" is the RSET between transactions. */
-export type Step = "connect" | "banner" | "ehlo" | "tls" | "mail" | "rcpt" | "data" | "dot" | "rset" | "quit";
+/** The steps of a session, each with its reply; "rset" is the RSET between transactions, "command" any other line a kind sends (garbage). */
+export type Step = "connect" | "banner" | "ehlo" | "tls" | "mail" | "rcpt" | "data" | "dot" | "rset" | "quit" | "command";
 
 /** What a client that hides its commands (nodemailer) can time: the greeting through EHLO/STARTTLS, and MAIL to 354. */
 export type CoarseStep = "handshake" | "envelope";
@@ -85,12 +85,16 @@ export interface ClientOptions {
   dribble?: { chunk: number; pauseMs: number };
   /** the timer for dribble pauses and holds; setTimeout by default (storm passes its timer wheel) */
   sleep?: (ms: number) => Promise<void>;
+  /** a 4xx/5xx that ends the session is answered with QUIT (default: the connection is closed) */
+  quitAfterRefusal?: boolean;
+  /** after a 421 that ends the session wait this long for the server to close, and report whether it did */
+  closeWaitAfter421Ms?: number;
 }
 
 export interface SessionSpec extends ClientOptions {
   transactions: number;
-  /** transaction `i`, drawn when it starts */
-  transaction(i: number): Transaction;
+  /** transaction `i`, drawn when it starts, knowing what the server offered (its SIZE limit) */
+  transaction(i: number, capabilities: Capabilities): Transaction;
   /** pipeline every transaction (RFC 2920) when the server offers PIPELINING */
   pipelining?: boolean;
   /** a transaction goes on when some recipients were refused and at least one was taken */
@@ -99,10 +103,6 @@ export interface SessionSpec extends ClientOptions {
   rsetBetween?: boolean;
   /** after the greeting, before the first transaction (an idle hold, garbage) */
   afterGreeting?(client: SmtpClient): Promise<void>;
-  /** a refusal that ends the session is answered with QUIT (default: the connection is closed) */
-  quitAfterRefusal?: boolean;
-  /** after a 421 wait this long for the server to close, and report whether it did */
-  closeWaitAfter421Ms?: number;
 }
 
 export interface SessionResult {
@@ -277,7 +277,7 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
       dirty = false;
       const pending = next;
       next = null;
-      const tx = pending?.tx ?? spec.transaction(i);
+      const tx = pending?.tx ?? spec.transaction(i, c.capabilities);
       const chain = pipelining && tx.abort === undefined ? (last ? "quit" : "envelope") : null;
       try {
         obs.begin?.(i);
@@ -293,7 +293,7 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
         }
         let tail: string | null = null;
         if (chain === "envelope") {
-          const following = spec.transaction(i + 1);
+          const following = spec.transaction(i + 1, c.capabilities);
           next = { tx: following, envelope: envelopeSegment(following), sentAt: null };
           tail = next.envelope;
         } else if (chain === "quit") tail = "QUIT\r\n";

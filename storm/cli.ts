@@ -1,6 +1,4 @@
 // `smtpchaos storm [--target NAME | --host H --port P] --sessions N --duration D ...`
-import { readFileSync } from "node:fs";
-import YAML from "yaml";
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
@@ -10,6 +8,7 @@ import { UsageError } from "../common/usage-error.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
 import { MixError, SESSION_KINDS, validateMix } from "./plan.js";
+import { readMixFile } from "./mix-file.js";
 import type { Mix } from "./plan.js";
 import { isUngraceful, runStorm } from "./scheduler.js";
 import type { LoadModel, StormResult } from "./scheduler.js";
@@ -382,24 +381,6 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
   if (!written) return EXIT.usage;
   // Failing ungracefully at the breaking point is what CI should catch.
   return r.shedding === "ungraceful" || r.shedding === "mixed" ? EXIT.failures : EXIT.ok;
-}
-
-/** A mix file's document: a mapping, or a one-line UsageError naming the file and the problem. */
-function readMixFile(file: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    // YAML is a superset of JSON: one parser reads both.
-    doc = YAML.parse(readFileSync(file, "utf8"));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === "EISDIR" ? "is a directory" : e.code === "ENOENT" ? "no such file" : (e.message.split("\n")[0] ?? e.message).replace(/:\s*$/, "");
-    throw new UsageError(`--mix ${file}: ${why}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== "object" || Array.isArray(doc)) {
-    throw new UsageError(`--mix ${file}: expected a mapping (weights:, size:, rcpts:, ...), got ${Array.isArray(doc) ? "a list" : `a ${typeof doc}`}`);
-  }
-  return doc as Record<string, unknown>;
 }
 
 function buildMix(values: Values): Mix {

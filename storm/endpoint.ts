@@ -1,9 +1,9 @@
 // Where and how a storm session connects, what it sends, and how the engine's steps reach the
 // storm's metrics: the pieces every kind shares.
 import { PreparedMessage, buildMessage } from "../smtp/index.js";
-import type { ClientOptions, StepObserver, Transaction } from "../smtp/index.js";
+import type { ClientOptions, MailSource, StepObserver, Transaction } from "../smtp/index.js";
 import type { Metrics, Phase } from "./metrics.js";
-import type { MailSource, SessionPlan } from "./kinds/kind.js";
+import type { SessionPlan } from "./kinds/kind.js";
 import { wheel } from "./wheel.js";
 
 export interface SessionTarget {
@@ -48,27 +48,27 @@ export function endpointFor(plan: SessionPlan, t: SessionTarget, m: Pick<StepObs
   return { host, port, implicit: false };
 }
 
-/** The engine options of a plan's session: its endpoint, STARTTLS, slowloris dribbling, the storm's timer wheel. */
-export function clientOptions(plan: SessionPlan, target: SessionTarget, observer: StepObserver, scheduledAt: number): ClientOptions {
-  const ep = endpointFor(plan, target, observer);
+/** `base` aimed at the plan's endpoint, with its STARTTLS. */
+export function planClient(plan: SessionPlan, target: SessionTarget, base: ClientOptions): ClientOptions {
+  const ep = endpointFor(plan, target, base.observer ?? null);
   return {
+    ...base,
     host: ep.host,
     port: ep.port,
     implicitTls: ep.implicit,
-    timeoutMs: target.timeoutMs,
-    helo: CLIENT_NAME,
     starttls: plan.tls === "starttls",
-    transcript: null,
-    observer,
-    scheduledAt,
-    sleep: (ms) => wheel.sleep(ms),
-    ...(plan.kind === "slowloris" ? { dribble: { chunk: plan.chunk, pauseMs: plan.pauseMs } } : {}),
   };
 }
 
-/** Engine steps onto storm phases: an RSET counts with MAIL, as the dialogue's overhead; QUIT is not measured. */
+/** A storm session's engine options: no transcript (load generation), the timer wheel, latency from the scheduled start. */
+export function clientOptions(plan: SessionPlan, target: SessionTarget, observer: StepObserver, scheduledAt: number): ClientOptions {
+  const base = { host: target.host, port: target.port, timeoutMs: target.timeoutMs, helo: CLIENT_NAME, transcript: null, observer, scheduledAt, sleep: (ms: number) => wheel.sleep(ms) };
+  return planClient(plan, target, base);
+}
+
+/** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead; QUIT is not measured. */
 export function metricsObserver(m: Metrics): StepObserver {
-  const phase = (step: string): Phase | null => (step === "quit" ? null : step === "rset" ? "mail" : (step as Phase));
+  const phase = (step: string): Phase | null => (step === "quit" ? null : step === "rset" || step === "command" ? "mail" : (step as Phase));
   return {
     timed(step, ms) {
       const p = phase(step);

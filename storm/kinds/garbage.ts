@@ -8,7 +8,7 @@ export default defineKind({
   name: "garbage",
   summary: "control bytes and a 2 KB line after EHLO, then a normal transaction",
   plan: plainPlan,
-  run: (ctx) => runWire(ctx, { afterGreeting: async (c) => void (await c.command("mail", GARBAGE, () => true)) }),
+  run: (ctx) => runWire(ctx, { afterGreeting: async (c) => void (await c.command("command", GARBAGE, () => true)) }),
   script: (plan, w) =>
     w.session(plan, {
       afterGreeting: () => {

@@ -2,7 +2,7 @@
 // the transaction engine, its smtpscript rendering and its shrink steps side by side. Kinds are
 // listed in storm/kinds/index.ts; the mix schema, the CLI help and the shrinker read that list.
 import type fc from "fast-check";
-import type { ClientOptions, SessionResult, Transaction } from "../../smtp/index.js";
+import type { ClientOptions, MailSource, SessionResult } from "../../smtp/index.js";
 import type { SessionTarget } from "../endpoint.js";
 import type { ScriptWriter } from "../plan-script.js";
 
@@ -52,12 +52,6 @@ export interface MixSection<S = unknown> {
   parse(raw: unknown): S;
   /** the numbers drawn for each plan from the section (fast-check arbitraries, so they shrink) */
   draw(section: S): Record<string, fc.Arbitrary<number>>;
-}
-
-/** Where a session's mail comes from: storm repeats one message, the monkey gives each one a ledger id. */
-export interface MailSource {
-  /** transaction `i` with `rcpts` recipients and a body of `size` bytes */
-  transaction(i: number, rcpts: number, size: number, how?: { streamed?: boolean; abort?: Transaction["abort"] }): Transaction;
 }
 
 export interface KindContext {

@@ -24,9 +24,8 @@ export default defineKind<Slowloris>({
     },
     draw: (s) => ({ pauseMs: integer(s.pauseMs), chunk: integer(s.chunk) }),
   },
-  // The engine dribbles from the plan's pauseMs and chunk (storm/endpoint.ts clientOptions).
   plan: (common, own) => ({ ...plainPlan(common), pauseMs: own.pauseMs as number, chunk: own.chunk as number }),
-  run: (ctx) => runWire(ctx),
+  run: (ctx) => runWire({ ...ctx, client: { ...ctx.client, dribble: { chunk: ctx.plan.chunk, pauseMs: ctx.plan.pauseMs } } }),
   script: (plan, w) => w.session(plan, { dribble: true }),
   simpler: (p) => [...smaller(p.pauseMs, 0).map((ms) => ({ ...p, pauseMs: ms })), ...(p.chunk < 64 ? [{ ...p, chunk: Math.min(64, p.chunk * 2) }] : [])],
 });

@@ -3,9 +3,9 @@
 // AUTH only when the server offers it and the storm has credentials.
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
-import { buildMessage, parseEnhanced, replyClass } from "../../smtp/index.js";
-import type { Outcome, Reply, SessionResult } from "../../smtp/index.js";
-import { CLIENT_NAME, SENDER, endpointFor } from "../endpoint.js";
+import { PreparedMessage, SmtpConnectError, SmtpDisconnectedError, SmtpProtocolError, SmtpTimeoutError, SmtpTlsError, formatHostPort, generatedBody, parseEnhanced, replyClass } from "../../smtp/index.js";
+import type { Outcome, Reply, SessionResult, SmtpError, Step } from "../../smtp/index.js";
+import { CLIENT_NAME, endpointFor } from "../endpoint.js";
 import { defineKind, plainPlan } from "./kind.js";
 import type { KindContext } from "./kind.js";
 
@@ -15,8 +15,6 @@ export default defineKind({
   name: "wellbehaved",
   summary: "nodemailer's SMTP client: STARTTLS when offered, PIPELINING, AUTH when configured",
   basicPlus: true,
-  // nodemailer hides its commands: the monkey cannot attribute its steps or its message ids.
-  observable: false,
   plan: plainPlan,
   run: runWellBehaved,
   script: (plan, w) => w.session(plan, { pipelined: true, rsetBetween: true }),
@@ -43,8 +41,10 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
   // Errors also reach the callbacks; this listener only keeps them from being unhandled.
   conn.on("error", () => {});
   let accepted = 0;
+  let connected = false;
   try {
     await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+    connected = true;
     obs.timed?.("handshake", performance.now() - t0);
     if (!ep.implicit) obs.transport?.(conn.secure ? "starttls" : "plain");
     if (target.auth !== undefined && conn.allowsAuth) {
@@ -53,14 +53,18 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
     }
     for (let tx = 0; tx < plan.transactions; tx++) {
       if (tx > 0) await new Promise<void>((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
-      const msg = buildMessage({ from: SENDER, to: [target.rcpt], size: plan.size, date: new Date(0) });
-      const to = Array.from({ length: plan.rcpts }, () => target.rcpt);
+      obs.begin?.(tx);
+      const t = ctx.mail.transaction(tx, plan.rcpts, plan.size);
+      // nodemailer asks for the message before MAIL: a message refused before DATA keeps its id unsent.
+      const m = t.message();
+      const data = m instanceof PreparedMessage ? m.data : Buffer.concat([m.head, generatedBody(m.size)]);
       const info = await new Promise<SMTPConnectionSendInfo>((resolve, reject) =>
-        conn.send({ from: SENDER, to, size: msg.data.length, use8BitMime: true }, msg.data, (err, i) => (err ? reject(err) : resolve(i as SMTPConnectionSendInfo))),
+        conn.send({ from: t.from, to: [...t.to], size: data.length, use8BitMime: true }, data, (err, i) => (err ? reject(err) : resolve(i as SMTPConnectionSendInfo))),
       );
       obs.timed?.("envelope", info.envelopeTime);
       obs.timed?.("dot", info.messageTime);
       const code = Number(/^\d{3}/.exec(info.response)?.[0] ?? 250);
+      obs.dot?.(tx);
       obs.reply?.("dot", replyOf(code, info.response));
       accepted++;
     }
@@ -68,10 +72,35 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
     return { outcome: "ok", accepted };
   } catch (err) {
     const e = err as NodemailerError;
-    if (typeof e.responseCode === "number") obs.reply?.(phaseOf(e.command), replyOf(e.responseCode, (e as { response?: string }).response ?? ""));
-    return { outcome: classifyNodemailer(e), accepted };
+    const outcome = classifyNodemailer(e);
+    // nodemailer does not say whether the final dot went out: an error at DATA or of no command
+    // counts as after the dot (ambiguous: at most one delivery), the others as before it.
+    const step = e.command === undefined ? (connected ? "dot" : "connect") : phaseOf(e.command);
+    if (step === "dot") obs.dot?.(plan.transactions - 1);
+    if (typeof e.responseCode === "number") obs.reply?.(step, replyOf(e.responseCode, (e as { response?: string }).response ?? ""));
+    else obs.failed?.(step, asWireError(e, outcome, ep));
+    return { outcome, accepted };
   } finally {
     conn.close();
+  }
+}
+
+/** nodemailer's error as the wire layer's, for observers that judge by error kind (the monkey's oracle). */
+function asWireError(e: NodemailerError, outcome: Outcome, ep: { host: string; port: number }): SmtpError {
+  const remote = formatHostPort(ep.host, ep.port);
+  switch (outcome) {
+    case "timeout":
+      return new SmtpTimeoutError(remote, e.command ?? "a reply", 0);
+    case "tls":
+      return new SmtpTlsError(remote, e.message);
+    case "refused":
+    case "local":
+      return new SmtpConnectError(ep.host, ep.port, e.originalCode ?? e.code ?? "ECONNREFUSED", e.message);
+    case "reset":
+    case "closed":
+      return new SmtpDisconnectedError(remote, e.command ?? "a reply", outcome === "reset", "");
+    default:
+      return new SmtpProtocolError(e.message, "", "protocol violation");
   }
 }
 
@@ -81,7 +110,7 @@ function replyOf(code: number, response: string): Reply {
   return { code, klass: replyClass(code), enhanced: parseEnhanced(code, text), lines: [text], text, raw: response, bareLineEnding: false };
 }
 
-function phaseOf(command: string | undefined): "mail" | "rcpt" | "data" | "dot" | "ehlo" | "tls" {
+function phaseOf(command: string | undefined): Step {
   if (command === "MAIL FROM") return "mail";
   if (command === "RCPT TO") return "rcpt";
   if (command === "DATA") return "dot";

@@ -17,7 +17,7 @@ export function runWire(ctx: KindContext, shape: WireShape = {}): Promise<Sessio
     ...ctx.client,
     transactions,
     ...spec,
-    transaction: (i) => mail.transaction(i, plan.rcpts, plan.size, { ...(streamed === true ? { streamed } : {}), ...(abortLast !== undefined && i === transactions - 1 ? { abort: abortLast } : {}) }),
+    transaction: (i, caps) => mail.transaction(i, plan.rcpts, plan.size, { maxSize: caps.size(), ...(streamed === true ? { streamed } : {}), ...(abortLast !== undefined && i === transactions - 1 ? { abort: abortLast } : {}) }),
   });
 }
 
