@@ -2,7 +2,7 @@
 // connection (banner, EHLO, MAIL, RCPT, DATA, QUIT), 1 KB bodies, through the wire layer.
 // usage: node dist/bench/accept-rate.js --target NAME [--messages N] [--concurrency C]
 import { startNamedTarget, targetNames, targetPlugin } from "../targets/registry.js";
-import { SmtpSession, buildMessage } from "../smtp/index.js";
+import { PreparedMessage, buildMessage, runSmtpSession } from "../smtp/index.js";
 import { parseCount } from "../common/args.js";
 import { UsageError } from "../common/usage-error.js";
 import { benchArgs, fail } from "./lib/args.js";
@@ -29,24 +29,21 @@ try {
   let accepted = 0;
   let failed = 0;
   const started = performance.now();
+  const message = new PreparedMessage(buildMessage({ from: "bench@client.example", to: [rcpt], size: 1024 }).data);
   const worker = async (): Promise<void> => {
     while (next < total) {
       next++;
-      const s = await SmtpSession.connect({ host: t.endpoint.host, port: t.endpoint.port, timeoutMs: 30_000, transcript: null });
-      try {
-        await s.readReply();
-        await s.ehlo("bench.example");
-        await s.command("MAIL FROM:<bench@client.example>");
-        await s.command(`RCPT TO:<${rcpt}>`);
-        await s.command("DATA");
-        const r = await s.sendData(buildMessage({ from: "bench@client.example", to: [rcpt], size: 1024 }).data);
-        if (r.code === 250) accepted++;
-        else failed++;
-      } catch {
-        failed++;
-      } finally {
-        await s.quit();
-      }
+      const r = await runSmtpSession({
+        host: t.endpoint.host,
+        port: t.endpoint.port,
+        timeoutMs: 30_000,
+        helo: "bench.example",
+        transcript: null,
+        transactions: 1,
+        transaction: () => ({ from: "bench@client.example", to: [rcpt], message: () => message }),
+      });
+      accepted += r.accepted;
+      if (r.outcome !== "ok") failed++;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -135,6 +135,11 @@ export class SmtpClient {
     this.sleep = options.sleep ?? defaultSleep;
   }
 
+  /** A client over a session someone else greeted (a script's connection): only transactions are left to run. */
+  static over(session: SmtpSession, o: ClientOptions): SmtpClient {
+    return new SmtpClient(session, o);
+  }
+
   /** Connects, reads the banner, EHLO, STARTTLS (when asked and offered) and EHLO again. `track` learns the client as soon as it exists. */
   static async open(o: ClientOptions, track?: (c: SmtpClient) => void): Promise<SmtpClient> {
     const obs = o.observer ?? {};
@@ -151,21 +156,21 @@ export class SmtpClient {
     const c = new SmtpClient(session, o);
     track?.(c);
     obs.timed?.("connect", performance.now() - t0);
-    await c.expect("banner", () => session.readReply(undefined, "banner"), (r) => r.code === 220, "220");
+    await c.expect("banner", () => c.read("banner"), (r) => r.code === 220, "220");
     await c.ehlo();
     // Implicit TLS is the caller's to report: it chose the port.
     if (o.implicitTls === true) return c;
     if (o.starttls === true && c.capabilities.has("STARTTLS")) {
       const t = performance.now();
       c.step = "tls";
-      const r = await session.command("STARTTLS");
+      const r = await session.command("STARTTLS", o.timeoutMs);
       obs.reply?.("tls", r);
       if (r.code !== 220) c.refuse("tls", r, "220");
-      await session.startTls(o.tlsOptions);
+      await session.startTls(o.tlsOptions, o.timeoutMs);
       obs.timed?.("tls", performance.now() - t);
       obs.transport?.("starttls");
       c.step = "ehlo";
-      c.capabilities = (await session.ehlo(o.helo)).capabilities;
+      c.capabilities = (await session.ehlo(o.helo, o.timeoutMs)).capabilities;
     } else obs.transport?.(o.starttls === true ? "starttls-unavailable" : "plain");
     return c;
   }
@@ -214,10 +219,15 @@ export class SmtpClient {
     return this.sleep(ms);
   }
 
+  /** The reply to what was just written, within the session's per-reply timeout. */
+  read(what: string): Promise<Reply> {
+    return this.session.readReply(this.options.timeoutMs, what);
+  }
+
   private async send(line: string): Promise<Reply> {
-    if (this.options.dribble === undefined) return this.session.command(line);
+    if (this.options.dribble === undefined) return this.session.command(line, this.options.timeoutMs);
     await this.dribble(line + "\r\n");
-    return this.session.readReply(undefined, `reply to ${line.split(" ")[0] ?? line}`);
+    return this.read(`reply to ${line.split(" ")[0] ?? line}`);
   }
 
   private async ehlo(): Promise<void> {
@@ -273,7 +283,7 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
     let aborted = false;
     for (let i = 0; i < spec.transactions; i++) {
       const last = i === spec.transactions - 1;
-      if (i > 0 && (dirty || spec.rsetBetween === true)) await c.expect("rset", () => s.command("RSET"), ok2, "2xx");
+      if (i > 0 && (dirty || spec.rsetBetween === true)) await c.expect("rset", () => s.command("RSET", spec.timeoutMs), ok2, "2xx");
       dirty = false;
       const pending = next;
       next = null;
@@ -301,7 +311,7 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
           if (next !== null) next.sentAt = at;
           if (chain === "quit") quitSent = true;
         });
-        if (sent) accepted++;
+        if (sent !== null) accepted++;
         else aborted = true;
       } catch (err) {
         // A refusal ends the session when nothing is left to send or the server is closing
@@ -311,7 +321,7 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
         refused ??= err;
         for (let k = 0; k < err.unread; k++) {
           c.step = "dot";
-          obs.reply?.("dot", await s.readReply(undefined, "reply to end of data"));
+          obs.reply?.("dot", await c.read("reply to end of data"));
         }
         dirty = err.open;
       }
@@ -343,6 +353,20 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
   }
 }
 
+/**
+ * One transaction on a client whose greeting is done, one command at a time: resolves with the
+ * reply that ended it, the one to the final dot or the refusal (a script's next expect judges it).
+ */
+export async function sendTransaction(c: SmtpClient, tx: Transaction): Promise<Reply> {
+  try {
+    await envelopeReplies(c, tx, false);
+    return (await sendMessage(c, tx, 0, null, () => {})) as Reply;
+  } catch (err) {
+    if (err instanceof Refused) return err.reply;
+    throw err;
+  }
+}
+
 /** MAIL, RCPT... and DATA one command at a time. */
 async function envelopeReplies(c: SmtpClient, tx: Transaction, partialOk: boolean): Promise<void> {
   await c.command("mail", `MAIL FROM:<${tx.from}>`, ok2);
@@ -371,7 +395,7 @@ async function pipelinedReplies(c: SmtpClient, tx: Transaction, t: number, parti
   // will not come, and the session ends with the 421 rather than "closed".
   const read = async (step: Step): Promise<Reply> => {
     c.step = step;
-    const r = await s.readReply();
+    const r = await c.read(`reply to ${step.toUpperCase()}`);
     obs.reply?.(step, r);
     if (r.code === 421) c.refuse(step, r, "2xx");
     return r;
@@ -407,49 +431,48 @@ async function pipelinedReplies(c: SmtpClient, tx: Transaction, t: number, parti
 
 /**
  * The message after a 354, then its reply; `tail` goes in the same write (the next envelope or
- * QUIT) and `wrote` learns when that write happened. Resolves false for an abort on purpose.
+ * QUIT) and `wrote` learns when that write happened. Resolves with the accepting reply, or null
+ * for an abort on purpose.
  */
-async function sendMessage(c: SmtpClient, tx: Transaction, i: number, tail: string | null, wrote: (at: number) => void): Promise<boolean> {
+async function sendMessage(c: SmtpClient, tx: Transaction, i: number, tail: string | null, wrote: (at: number) => void): Promise<Reply | null> {
   const s = c.session;
   const obs = c.options.observer ?? {};
   const msg = tx.message();
   if (!(msg instanceof PreparedMessage)) {
     obs.dot?.(i);
-    await c.expect("dot", () => streamLarge(s, msg), ok2, "2xx");
-    return true;
+    return c.expect("dot", () => streamLarge(c, msg), ok2, "2xx");
   }
   if (tx.abort === "data") {
     // Half the message, then a reset: the server must not deliver it.
     await s.writeLarge(msg.data.subarray(0, Math.floor(msg.data.length / 2)));
     s.reset();
-    return false;
+    return null;
   }
   obs.dot?.(i);
   if (tx.abort === "after-dot") {
     // The whole message and the final dot, then a reset before the reply can be read.
     await s.writeLarge(msg.encoded);
     s.reset();
-    return false;
+    return null;
   }
   if (c.options.dribble !== undefined) {
     // The head of the message dribbled too, then the rest at once.
     const head = Math.min(64, msg.encoded.length);
     await c.dribble(msg.encoded.subarray(0, head));
-    await c.expect("dot", async () => {
+    return c.expect("dot", async () => {
       await s.writeLarge(msg.encoded.subarray(head));
-      return s.readReply(undefined, "reply to end of data");
+      return c.read("reply to end of data");
     }, ok2, "2xx");
-    return true;
   }
-  await c.expect("dot", async () => {
+  return c.expect("dot", async () => {
     wrote(performance.now());
     await s.writeLarge(tail === null ? msg.encoded : msg.followedBy(tail));
-    return s.readReply(undefined, "reply to end of data");
+    return c.read("reply to end of data");
   }, ok2, "2xx");
-  return true;
 }
 
-async function streamLarge(s: SmtpSession, m: StreamedMessage): Promise<Reply> {
+async function streamLarge(c: SmtpClient, m: StreamedMessage): Promise<Reply> {
+  const s = c.session;
   s.write(m.head);
   let left = m.size;
   while (left >= LARGE_CHUNK.length && !s.closed) {
@@ -459,14 +482,14 @@ async function streamLarge(s: SmtpSession, m: StreamedMessage): Promise<Reply> {
   // generated bodies never start a line with "." so no dot-stuffing is needed
   await s.writeLarge(encodeData(generatedBody(left)));
   await s.drain();
-  return s.readReply(undefined, "reply to end of data");
+  return c.read("reply to end of data");
 }
 
 /** The 221 to a QUIT pipelined after the last message, then the close: a missing 221 does not fail the session. */
 async function quitReply(c: SmtpClient): Promise<void> {
   const obs = c.options.observer ?? {};
   try {
-    obs.reply?.("quit", await c.session.readReply(Math.min(c.session.timeoutMs, 5_000), "reply to QUIT"));
+    obs.reply?.("quit", await c.session.readReply(Math.min(c.options.timeoutMs, 5_000), "reply to QUIT"));
   } catch (err) {
     // The message was accepted; how the server says goodbye is not this session's result.
     if (!(err instanceof SmtpError)) throw err;

@@ -1,7 +1,7 @@
 // Executes a Program against a server: one fresh connection per test-case (plus any opened with
 // `connect as`), statements in order, results in the shared result model.
 import { probeCapabilities } from "./probe.js";
-import { SmtpSession, Capabilities, SmtpError, SmtpDisconnectedError, SmtpTimeoutError, buildMessage, matchCode, matchEnhanced } from "../smtp/index.js";
+import { SmtpSession, Capabilities, SmtpClient, SmtpError, SmtpDisconnectedError, SmtpTimeoutError, PreparedMessage, buildMessage, matchCode, matchEnhanced, normalizeLineEndings, sendTransaction } from "../smtp/index.js";
 import type { Reply, TlsOptions } from "../smtp/index.js";
 import type { Loc, Program, Statement, Str, TestCase } from "./ast.js";
 import { testCaseTitle } from "./ast.js";
@@ -497,13 +497,6 @@ class TestRun {
     const s = conn.session;
     const from = st.from === null ? (this.vars.get("sender") as string) : this.str(st.from);
     const to = st.to.length === 0 ? [this.vars.get("rcpt") as string] : st.to.map((t) => this.str(t));
-    const steps = [`MAIL FROM:<${from}>`, ...to.map((t) => `RCPT TO:<${t}>`)];
-    for (const line of steps) {
-      const r = await s.command(line, this.timeoutMs);
-      if (r.klass !== "ok") return void conn.pending.push(r);
-    }
-    const data = await s.command("DATA", this.timeoutMs);
-    if (data.code !== 354) return void conn.pending.push(data);
     const headers: Record<string, string> = {};
     for (const h of st.headers) {
       const text = this.str(h);
@@ -511,14 +504,19 @@ class TestRun {
       if (colon <= 0) throw new ScriptRuntimeError(`send-message header must be "Name: value", got "${text}"`);
       headers[text.slice(0, colon).trim()] = text.slice(colon + 1).trim();
     }
-    const message = buildMessage({
+    let id: string | null = null;
+    const client = SmtpClient.over(s, { host: "", port: 0, helo: "", timeoutMs: this.timeoutMs });
+    const final = await sendTransaction(client, {
       from,
       to,
-      headers,
-      ...(st.size !== null ? { size: st.size } : { body: st.body === null ? "smtpscript test message\n" : this.str(st.body) }),
+      message: () => {
+        const m = buildMessage({ from, to, headers, ...(st.size !== null ? { size: st.size } : { body: st.body === null ? "smtpscript test message\n" : this.str(st.body) }) });
+        id = m.id;
+        return new PreparedMessage(normalizeLineEndings(m.data));
+      },
     });
-    const final = await s.sendData(message.data, { timeoutMs: this.timeoutMs });
-    if (final.klass === "ok") this.result.acceptedMessages.push(message.id);
+    // The reply that ended the transaction (a refusal, or the one to the final dot) is the next expect's.
+    if (final.klass === "ok" && id !== null) this.result.acceptedMessages.push(id);
     conn.pending.push(final);
   }
 

@@ -11,7 +11,7 @@ import type { Envelope } from "./spool.js";
 import { Maildir } from "./maildir.js";
 import { NO_FAULTS, InjectedFault } from "./fault-points.js";
 import type { FaultPoints, FaultPointName } from "./fault-points.js";
-import { SmtpSession } from "../../smtp/session.js";
+import { PreparedMessage, runSmtpSession } from "../../smtp/index.js";
 import { isNoIpv6, LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 
 export interface EmbeddedMtaOptions {
@@ -395,21 +395,24 @@ export class EmbeddedMta {
     const hop = this.opts.nextHop;
     if (hop === undefined) throw new Error("no next hop configured");
     await this.faults.check("relay.connect", { phase: "relay", queueId: env.id });
-    const s = await SmtpSession.connect({ host: hop.host, port: hop.port, timeoutMs: 30_000, transcript: null });
-    try {
-      const expect = (r: { code: number; text: string }, ok: (c: number) => boolean, what: string): void => {
-        if (!ok(r.code)) throw new Error(`next hop ${hop.host}:${hop.port} answered ${r.code} ${r.text} to ${what}`);
-      };
-      expect(await s.readReply(undefined, "banner"), (c) => c === 220, "connect");
-      expect((await s.ehlo(this.hostname)).reply, (c) => c === 250, "EHLO");
-      expect(await s.command(`MAIL FROM:<${env.from}>`), (c) => c === 250, "MAIL");
-      for (const r of rcpts) expect(await s.command(`RCPT TO:<${r}>`), (c) => c === 250 || c === 251, "RCPT");
-      expect(await s.command("DATA"), (c) => c === 354, "DATA");
-      expect(await s.sendData(data, { raw: true }), (c) => c === 250, "end of data");
-      this.log(`${env.id}: relayed to ${hop.host}:${hop.port} for ${rcpts.length} recipient(s)`);
-    } finally {
-      await s.quit();
-    }
+    // What went wrong first, to say why the relay failed (the spool retries it later).
+    let problem: string | null = null;
+    const r = await runSmtpSession({
+      host: hop.host,
+      port: hop.port,
+      timeoutMs: 30_000,
+      helo: this.hostname,
+      transcript: null,
+      quitAfterRefusal: true,
+      observer: {
+        refused: (step, reply) => void (problem ??= `answered ${reply.code} ${reply.text} to ${step === "dot" ? "end of data" : step.toUpperCase()}`),
+        failed: (_step, err) => void (problem ??= err.message),
+      },
+      transactions: 1,
+      transaction: () => ({ from: env.from, to: rcpts, message: () => new PreparedMessage(data) }),
+    });
+    if (r.outcome !== "ok") throw new Error(`next hop ${hop.host}:${hop.port} ${problem ?? r.outcome}`);
+    this.log(`${env.id}: relayed to ${hop.host}:${hop.port} for ${rcpts.length} recipient(s)`);
   }
 }
 
