@@ -7,7 +7,8 @@ import { assertWritable, writeReport } from "../common/output-file.js";
 import { UsageError } from "../common/usage-error.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
-import { MixError, SESSION_KINDS, validateMix } from "./plan.js";
+import { DEFAULT_MIX, MixError, validateMix } from "./plan.js";
+import { KINDS } from "./kinds/index.js";
 import { readMixFile } from "./mix-file.js";
 import type { Mix } from "./plan.js";
 import { isUngraceful, runStorm } from "./scheduler.js";
@@ -54,12 +55,10 @@ target:
   --auth USER:PASS       credentials for the well-behaved client (used if AUTH is offered)
 
 mix (what each session does; drawn from --seed, so a run replays):
-  --mix FILE             session mix (YAML/JSON): weights, size, rcpts, transactions, multi,
-                         starttls, implicitTls, ipv6, large, manyRcpts, hold, slowloris
+  --mix FILE             session mix (YAML/JSON), fields:
+                         ${wrap(Object.keys(DEFAULT_MIX).join(", "), 25)}
   --weight KIND=N        a kind's weight (repeatable): without --mix the given kinds are the whole
-                         mix, with --mix they override its weights; kinds:
-                         ${SESSION_KINDS.slice(0, 6).join(", ")},
-                         ${SESSION_KINDS.slice(6).join(", ")}
+                         mix, with --mix they override its weights (kinds below)
   --starttls SHARE       share of sessions doing STARTTLS when offered (0..1)
   --implicit-tls SHARE   share of sessions on the implicit-TLS port (0..1)
   --ipv6 SHARE           share of sessions over IPv6 (0..1)
@@ -92,9 +91,23 @@ find the breaking point (instead of one storm):
   --limit-p99 D          degraded above this session p99 (default 2s)
   --recovery-timeout D   how long to wait for recovery (default 30s)
 
+session kinds (weights in --mix or --weight):
+${KINDS.map((k) => `  ${k.name.padEnd(21)}  ${wrap(k.summary, 25)}`).join("\n")}
+
 exit codes: 0 done and every threshold passed, 1 a threshold failed (or a session failed and was
 shrunk), 2 usage error or unreachable target, 130 interrupted (the partial report is still
 printed and written)`;
+
+/** Words of `text` on lines that end by column 96, each starting at column `indent`. */
+function wrap(text: string, indent: number): string {
+  const lines: string[] = [""];
+  for (const word of text.split(" ")) {
+    const cur = lines[lines.length - 1] as string;
+    if (cur.length + word.length + 1 > 96 - indent && cur !== "") lines.push(word);
+    else lines[lines.length - 1] = cur === "" ? word : `${cur} ${word}`;
+  }
+  return lines.join("\n" + " ".repeat(indent));
+}
 
 interface Parsed {
   model: LoadModel;

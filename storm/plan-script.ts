@@ -78,7 +78,8 @@ export class ScriptWriter {
     line(`EHLO ${CLIENT_NAME}`);
     this.expect("helo");
     if (plan.tls === "starttls") {
-      this.statements.push({ kind: "starttls", loc: LOC });
+      // STARTTLS, its 220 and the handshake (the bare `starttls` statement is the handshake only).
+      this.statements.push({ kind: "upgrade-tls", loc: LOC });
       this.writeln(`EHLO ${CLIENT_NAME}`);
       this.expect("helo");
     }
