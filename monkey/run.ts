@@ -156,7 +156,7 @@ const NEXTHOP_DOMAIN = "relay.test.example";
 export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const stage = o.onStage ?? (() => {});
   const notes: string[] = [];
-  if (o.traffic !== undefined) notes.push(`sessions from ${o.traffic.describe}; each transaction is judged and counted as a session`);
+  if (o.traffic !== undefined) notes.push(`sessions from ${o.traffic.describe}; the oracle judges each transaction on its own, so the tables count transactions`);
   const { plan, idleTailMs } = fitWindows(o.plan, o.durationMs);
   const planPoints = plan.points.map((p) => p.name);
   const wantsProxy = plan.points.some((p) => p.family === "net");

@@ -5,7 +5,7 @@ import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
 import { PreparedMessage, SmtpConnectError, SmtpDisconnectedError, SmtpProtocolError, SmtpTimeoutError, SmtpTlsError, formatHostPort, generatedBody, parseEnhanced, replyClass } from "../../smtp/index.js";
 import type { Outcome, Reply, SessionResult, SmtpError, Step } from "../../smtp/index.js";
-import { CLIENT_NAME, endpointFor } from "../endpoint.js";
+import { CLIENT_NAME } from "../endpoint.js";
 import { defineKind, plainPlan } from "./kind.js";
 import type { KindContext } from "./kind.js";
 
@@ -24,7 +24,8 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
   const { plan, target } = ctx;
   const obs = ctx.client.observer ?? {};
   const t0 = ctx.client.scheduledAt ?? performance.now();
-  const ep = endpointFor(plan, target, obs);
+  // The endpoint the plan chose (storm/endpoint.ts planClient), already counted there.
+  const ep = { host: ctx.client.host, port: ctx.client.port, implicit: ctx.client.implicitTls === true };
   const conn = new SMTPConnection({
     host: ep.host,
     port: ep.port,
