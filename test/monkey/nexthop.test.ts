@@ -2,8 +2,7 @@
 // and counts arrivals by X-Smtpchaos-Id so exactly-once delivery can be checked.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildMessage, SmtpSession } from "../../smtp/index.js";
-import type { Reply } from "../../smtp/index.js";
+import { PreparedMessage, buildMessage, runSmtpSession } from "../../smtp/index.js";
 import { Injector } from "../../monkey/injector.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { FlakyNextHop } from "../../monkey/layers/nexthop.js";
@@ -17,26 +16,18 @@ async function start(points: Record<string, unknown>, t: { after: (fn: () => Pro
 
 /** One delivery attempt as a relaying MTA would make it; returns the failing reply or error, or "ok". */
 async function attempt(port: number, msg: { data: Buffer }, from = "a@relay.test"): Promise<string> {
-  const s = await SmtpSession.connect({ host: "127.0.0.1", port, timeoutMs: 3000 });
-  try {
-    const steps: Array<() => Promise<Reply>> = [
-      () => s.readReply(),
-      async () => (await s.ehlo("mta.test")).reply,
-      () => s.command(`MAIL FROM:<${from}>`),
-      () => s.command("RCPT TO:<user@remote.example>"),
-      () => s.command("DATA"),
-      () => s.sendData(msg.data),
-    ];
-    for (const step of steps) {
-      const r = await step();
-      if (r.code >= 400) return String(r.code);
-    }
-    return "ok";
-  } catch (err) {
-    return (err as { kind?: string }).kind ?? "error";
-  } finally {
-    await s.quit();
-  }
+  let failure: string | null = null;
+  const r = await runSmtpSession({
+    host: "127.0.0.1",
+    port,
+    timeoutMs: 3000,
+    helo: "mta.test",
+    quitAfterRefusal: true,
+    observer: { refused: (_step, reply) => void (failure ??= String(reply.code)), failed: (_step, err) => void (failure ??= err.kind) },
+    transactions: 1,
+    transaction: () => ({ from, to: ["user@remote.example"], message: () => new PreparedMessage(msg.data) }),
+  });
+  return r.outcome === "ok" ? "ok" : (failure ?? r.outcome);
 }
 
 test("next hop: greylisting defers the first attempt per triplet, then accepts", async (t) => {

@@ -1,25 +1,22 @@
 // Sends one message through the wire layer and returns its ledger id with the final reply.
 import { existsSync } from "node:fs";
-import { SmtpSession, buildMessage } from "../../smtp/index.js";
+import { PreparedMessage, buildMessage, runSmtpSession } from "../../smtp/index.js";
 import type { Reply } from "../../smtp/index.js";
 
 export async function sendOne(host: string, port: number, rcpt: string, opts: { size?: number } = {}): Promise<{ id: string; replies: Reply[] }> {
-  const s = await SmtpSession.connect({ host, port, timeoutMs: 10_000 });
   const replies: Reply[] = [];
   const msg = buildMessage({ from: "sender@client.example", to: [rcpt], size: opts.size ?? 200 });
-  try {
-    replies.push(await s.readReply(undefined, "banner"));
-    replies.push((await s.ehlo("client.example")).reply);
-    for (const line of ["MAIL FROM:<sender@client.example>", `RCPT TO:<${rcpt}>`, "DATA"]) {
-      const r = await s.command(line);
-      replies.push(r);
-      if (r.klass !== "ok" && r.klass !== "intermediate") return { id: msg.id, replies };
-    }
-    replies.push(await s.sendData(msg.data));
-    return { id: msg.id, replies };
-  } finally {
-    await s.quit();
-  }
+  await runSmtpSession({
+    host,
+    port,
+    timeoutMs: 10_000,
+    helo: "client.example",
+    quitAfterRefusal: true,
+    observer: { reply: (step, r) => void (step !== "quit" && replies.push(r)) },
+    transactions: 1,
+    transaction: () => ({ from: "sender@client.example", to: [rcpt], message: () => new PreparedMessage(msg.data) }),
+  });
+  return { id: msg.id, replies };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
