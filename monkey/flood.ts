@@ -50,8 +50,6 @@ function bodyFor(mail: MailSpec, rng: Rng): string | undefined {
   return lines.map((l) => (rng.next() < 0.5 ? l : l.toUpperCase())).join("\r\n") + "\r\n";
 }
 
-type Partial421 = { after421?: SessionRecord["after421"]; clientPort?: number };
-
 /**
  * Watches one session for the oracle: its steps, split into one record per transaction (the
  * greeting goes with the first, the QUIT with the last), and the ledger's view of each message.
@@ -61,6 +59,8 @@ class SessionRecorder implements StepObserver {
   private current: Omit<SessionRecord, "faults">;
   /** the final dot went out and nothing answered it yet (an abort after the dot) */
   private dotPending = false;
+  /** our source port: exact attribution for faults that know their connection */
+  private clientPort: number | undefined;
 
   constructor(
     private readonly ledger: Ledger,
@@ -109,12 +109,16 @@ class SessionRecorder implements StepObserver {
     this.dotPending = true;
   }
 
+  connected(port: number | undefined): void {
+    this.clientPort = port;
+  }
+
   /** The session is over: the last record gets how it ended. */
-  finish(r: Partial421): Array<Omit<SessionRecord, "faults">> {
+  finish(r: Pick<SessionResult, "after421">): Array<Omit<SessionRecord, "faults">> {
     this.close();
     const last = this.records[this.records.length - 1];
     if (last !== undefined && r.after421 !== undefined) last.after421 = r.after421;
-    for (const rec of this.records) if (r.clientPort !== undefined) rec.clientPort = r.clientPort;
+    for (const rec of this.records) if (this.clientPort !== undefined) rec.clientPort = this.clientPort;
     return this.records;
   }
 

@@ -53,8 +53,12 @@ type Waiter = {
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | null;
-  what: string;
+  /** what is awaited, built only when an error must say it (most replies arrive) */
+  what: Label;
 };
+
+type Label = string | (() => string);
+const label = (l: Label): string => (typeof l === "string" ? l : l());
 
 type CloseState = { reset: boolean; error: Error | null };
 
@@ -150,7 +154,7 @@ export class SmtpSession {
   }
 
   /** Waits for the next complete reply. */
-  readReply(timeoutMs: number = this.timeoutMs, what = "reply"): Promise<Reply> {
+  readReply(timeoutMs: number = this.timeoutMs, what: Label = "reply"): Promise<Reply> {
     const queued = this.replies.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.protocolError !== null) return Promise.reject(this.protocolError);
@@ -162,8 +166,8 @@ export class SmtpSession {
         waiter.timer = setTimeout(() => {
           if (this.waiter !== waiter) return;
           this.waiter = null;
-          this.transcript?.info(`timeout after ${timeoutMs} ms waiting for ${what}`);
-          reject(new SmtpTimeoutError(this.remote, what, timeoutMs));
+          this.transcript?.info(`timeout after ${timeoutMs} ms waiting for ${label(what)}`);
+          reject(new SmtpTimeoutError(this.remote, label(what), timeoutMs));
         }, timeoutMs);
       }
       this.waiter = waiter;
@@ -195,7 +199,7 @@ export class SmtpSession {
 
   async command(line: string, timeoutMs: number = this.timeoutMs): Promise<Reply> {
     this.writeLine(line);
-    return this.readReply(timeoutMs, `reply to ${verbOf(line)}`);
+    return this.readReply(timeoutMs, () => `reply to ${verbOf(line)}`);
   }
 
   async ehlo(name: string, timeoutMs?: number): Promise<{ reply: Reply; capabilities: Capabilities }> {
@@ -411,8 +415,8 @@ export class SmtpSession {
     return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
 
-  private disconnectedError(what: string): SmtpDisconnectedError {
-    return new SmtpDisconnectedError(this.remote, what, this.closeState?.reset ?? false, this.parser.partial);
+  private disconnectedError(what: Label): SmtpDisconnectedError {
+    return new SmtpDisconnectedError(this.remote, label(what), this.closeState?.reset ?? false, this.parser.partial);
   }
 }
 

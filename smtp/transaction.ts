@@ -28,6 +28,8 @@ export interface StepObserver {
   refused?(step: Step, reply: Reply, expected: string): void;
   /** the step ended in a wire error: timeout, close, reset, TLS, protocol violation */
   failed?(step: Step, err: SmtpError): void;
+  /** connected from this local port (asked only when the hook exists: it costs a system call) */
+  connected?(localPort: number | undefined): void;
   /** how the session connected: "ipv4", "plain", "starttls", "implicit-tls", ... */
   transport?(what: string): void;
   /** transaction `tx` begins: its first reply is the next one read */
@@ -111,11 +113,12 @@ export interface SessionResult {
   accepted: number;
   /** after a 421 that ended the session: whether the server closed the connection */
   after421?: "closed" | "open";
-  /** our source port, once connected */
-  clientPort?: number;
 }
 
 const ok2 = (r: Reply): boolean => r.klass === "ok";
+
+/** What a pipelined read waits for, named once. */
+const READING: Record<Step, string> = { connect: "connect", banner: "banner", ehlo: "reply to EHLO", tls: "reply to STARTTLS", mail: "reply to MAIL", rcpt: "reply to RCPT", data: "reply to DATA", dot: "reply to end of data", rset: "reply to RSET", quit: "reply to QUIT", command: "reply" };
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -227,7 +230,7 @@ export class SmtpClient {
   private async send(line: string): Promise<Reply> {
     if (this.options.dribble === undefined) return this.session.command(line, this.options.timeoutMs);
     await this.dribble(line + "\r\n");
-    return this.read(`reply to ${line.split(" ")[0] ?? line}`);
+    return this.read(READING[this.step]);
   }
 
   private async ehlo(): Promise<void> {
@@ -253,7 +256,7 @@ const LARGE_CHUNK = generatedBody(84 * 3120);
  */
 export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> {
   const obs = spec.observer ?? {};
-  const held: { client: SmtpClient | null; port: number | undefined } = { client: null, port: undefined };
+  const held: { client: SmtpClient | null } = { client: null };
   let accepted = 0;
   // The first refusal of a session that went on after it: the session's outcome.
   let refused: Refused | null = null;
@@ -262,12 +265,11 @@ export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> 
     outcome,
     accepted,
     ...(after421 !== undefined ? { after421 } : {}),
-    ...(held.port !== undefined ? { clientPort: held.port } : {}),
   });
   try {
     const c = await SmtpClient.open(spec, (opened) => {
       held.client = opened;
-      held.port = opened.session.localPort;
+      obs.connected?.(opened.session.localPort);
     });
     const s = c.session;
     await spec.afterGreeting?.(c);
@@ -395,7 +397,7 @@ async function pipelinedReplies(c: SmtpClient, tx: Transaction, t: number, parti
   // will not come, and the session ends with the 421 rather than "closed".
   const read = async (step: Step): Promise<Reply> => {
     c.step = step;
-    const r = await c.read(`reply to ${step.toUpperCase()}`);
+    const r = await c.read(READING[step]);
     obs.reply?.(step, r);
     if (r.code === 421) c.refuse(step, r, "2xx");
     return r;

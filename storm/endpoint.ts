@@ -66,8 +66,19 @@ export function clientOptions(plan: SessionPlan, target: SessionTarget, observer
   return planClient(plan, target, base);
 }
 
-/** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead; QUIT is not measured. */
+const observers = new WeakMap<Metrics, StepObserver>();
+
+/** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead; QUIT is not measured. One per storm. */
 export function metricsObserver(m: Metrics): StepObserver {
+  let o = observers.get(m);
+  if (o === undefined) {
+    o = observerOf(m);
+    observers.set(m, o);
+  }
+  return o;
+}
+
+function observerOf(m: Metrics): StepObserver {
   const phase = (step: string): Phase | null => (step === "quit" ? null : step === "rset" || step === "command" ? "mail" : (step as Phase));
   return {
     timed(step, ms) {
@@ -84,13 +95,26 @@ export function metricsObserver(m: Metrics): StepObserver {
   };
 }
 
+/** Messages already built, by size and recipient: a storm of one size builds one. */
+const prepared = new Map<string, PreparedMessage>();
+const PREPARED_MAX = 64;
+
+function preparedFor(rcpt: string, size: number): PreparedMessage {
+  const key = `${size} ${rcpt}`;
+  let p = prepared.get(key);
+  if (p === undefined) {
+    if (prepared.size >= PREPARED_MAX) prepared.delete(prepared.keys().next().value as string);
+    p = new PreparedMessage(buildMessage({ from: SENDER, to: [rcpt], size, date: new Date(0) }).data);
+    prepared.set(key, p);
+  }
+  return p;
+}
+
 /**
- * Storm's mail: the same message again and again within a session (one Message-ID), as
- * smtp-source sends it: building and dot-stuffing it costs more than the rest of the client's
- * work for a small message.
+ * Storm's mail: the same message again and again (one Message-ID), as smtp-source sends it:
+ * building and dot-stuffing it costs more than the rest of the client's work for a small message.
  */
 export function stormMail(target: SessionTarget): MailSource {
-  let prepared: PreparedMessage | null = null;
   let to: string[] = [];
   return {
     transaction(_i, rcpts, size, how = {}): Transaction {
@@ -101,8 +125,7 @@ export function stormMail(target: SessionTarget): MailSource {
         ...(how.abort !== undefined ? { abort: how.abort } : {}),
         message: () => {
           if (how.streamed === true) return { head: buildMessage({ from: SENDER, to: [target.rcpt], size: 0, date: new Date(0) }).data, size };
-          prepared ??= new PreparedMessage(buildMessage({ from: SENDER, to: [target.rcpt], size, date: new Date(0) }).data);
-          return prepared;
+          return preparedFor(target.rcpt, size);
         },
       };
     },
