@@ -22,9 +22,9 @@ import { Injector } from "./injector.js";
 import { PlanController, StatementError } from "./controller.js";
 import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
-import { ProcessFaults, processPointsOf, refuseMissingRoles } from "./layers/process.js";
+import { LayerSet } from "./layers/set.js";
+import { layerUnits } from "./layers/registry.js";
 import { SmtpConnectError } from "../smtp/index.js";
-import { SmtpProxy } from "./layers/proxy.js";
 import { ExternalCommandError } from "./external-commands.js";
 import type { ExternalCommands } from "./external-commands.js";
 
@@ -34,8 +34,10 @@ commands:
   run    --target NAME --duration D [--plan FILE] [--fault SPEC]...
          start the target, inject the plan's faults while flooding it with mail, then stop
          the faults, drain the queue, restart the target once and reconcile every message
-  serve  --target NAME [--plan FILE] [--fault SPEC]...
-         start the target with its fault points and a control API; runs until Ctrl-C
+  serve  --target NAME [--proxy-port P] [--plan FILE] [--fault SPEC]...
+         start the target with its fault points and a control API; runs until Ctrl-C. Every
+         layer of 'run' is there: a fault proxy in front of it (net.*), a next hop it relays
+         to (nexthop.*, when it can relay), pause/kill of its processes
   serve  --host H --port P [--proxy-port P] [--plan FILE] [--fault net.SPEC]...
          a server you run: a fault proxy in front of it (net.* points) and a control API
   points | plan | stats | clear             --api URL   ask a running 'monkey serve'; URL is
@@ -63,7 +65,7 @@ run/serve options:
   --settle D             with --host and no --queue-size-cmd: deliveries are over once the
                          Maildirs have not changed for D (default 5s; at most --drain-timeout);
                          make it longer than the server's longest pause between deliveries
-  --proxy-port P         serve --host: port of the fault proxy on 127.0.0.1 (default: any)
+  --proxy-port P         serve: port of the fault proxy on 127.0.0.1 (default: any)
   --allow-remote         permit a non-loopback --host (and --api URL)
   --plan FILE            fault plan (JSON or YAML; see monkey/README.md)
   --fault SPEC           a fault point with settings, repeatable; wins over --plan per point,
@@ -221,7 +223,8 @@ const HOST_ONLY = ["rcpt", "maildir", "queue-size-cmd", "flush-cmd", "restart-cm
 /** --host/--port: the user's own server, faulted from the network side only. */
 function externalTarget(values: Values, forServe = false): ((extra: { nextHop?: unknown }) => MonkeyTarget) | null {
   if (values.host === undefined && values.port === undefined) {
-    const stray = HOST_ONLY.filter((f) => values[f] !== undefined);
+    // serve puts its fault proxy in front of any target
+    const stray = HOST_ONLY.filter((f) => values[f] !== undefined && !(forServe && f === "proxy-port"));
     if (stray.length > 0) throw new UsageError(`${stray.map((f) => `--${f}`).join(", ")} need${stray.length === 1 ? "s" : ""} --host/--port (a server you run)`);
     return null;
   }
@@ -288,8 +291,7 @@ async function run(values: Values): Promise<number> {
   }
   const { plan, seed } = planFrom(values);
   const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
-  const inside = plan.points.filter((p) => p.family !== "net").map((p) => p.name);
-  if (external !== null && inside.length > 0) throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`);
+  if (external !== null) refuseInside(plan);
   const abort = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -329,8 +331,8 @@ async function run(values: Values): Promise<number> {
         if (tty) process.stderr.write(`\r${line}\x1b[K`);
         else if (Math.round(l.elapsedMs / 1000) % 5 === 0) process.stderr.write(line + "\n");
       },
-      onStarted: async ({ injector, surface, target, runPoints, onPlanChange, assertFaultsOpen }) => {
-        const controller = new PlanController(injector, surface, runPoints, onPlanChange, assertFaultsOpen);
+      onStarted: async ({ injector, surface, target, layers, assertFaultsOpen }) => {
+        const controller = new PlanController({ injector, surface, layers, target: target.name, guard: assertFaultsOpen });
         control = new ControlServer({ controller, injector, target, live: () => live, ...(controlPort !== undefined ? { port: controlPort } : {}) });
         await startControl(control, controlPort);
         process.stderr.write(`monkey: target ${target.endpoint.host}:${target.endpoint.port}, control API ${control.url}\n`);
@@ -361,71 +363,81 @@ async function run(values: Values): Promise<number> {
 
 async function serve(values: Values): Promise<number> {
   const controlPort = values["control-port"] === undefined ? undefined : parsePort(values["control-port"], "--control-port");
+  const proxyPort = values["proxy-port"] === undefined ? undefined : parsePort(values["proxy-port"], "--proxy-port");
   const { plan, doc, seed } = planFrom(values);
   const external = externalTarget(values, true);
-  if (external !== null) return serveExternal(values, external({}).target as ExternalTarget, plan, doc, seed, controlPort);
-  const { target, surface } = monkeyTarget(targetName(values));
+  if (external !== null) refuseInside(plan);
+  const name = external === null ? targetName(values) : null;
   const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
-  let processFaults: ProcessFaults | null = null;
-  // Pause/kill points the surface does not own itself (real MTAs' surfaces own theirs).
-  const restartProcessFaults = async (): Promise<void> => {
-    const only = processPointsOf(injector.specs(), surface?.points() ?? []);
-    // e.g. kill.init on the embedded target, which runs inside this very process (400)
-    refuseMissingRoles(only, await target.processes(), target.name);
-    await processFaults?.stop();
-    processFaults = new ProcessFaults({ injector, processes: () => target.processes(), only });
-    await processFaults.start();
-  };
-  await target.start();
-  const controller = new PlanController(injector, surface, [], restartProcessFaults);
-  const control = new ControlServer({ controller, injector, target, ...(controlPort !== undefined ? { port: controlPort } : {}) });
+  // Every layer `monkey run` has, ready for any plan the control API sets later: the proxy in
+  // front (net.*), the next hop the target relays to (nexthop.*), pause/kill of its processes.
+  // A server the toolkit does not run gets those that reach it from outside only.
+  const layers = LayerSet.attach(injector, plan, {
+    serving: true,
+    unmanaged: external !== null,
+    stage: (t) => process.stderr.write(`monkey: ${t}\n`),
+    ports: proxyPort !== undefined ? { net: proxyPort } : {},
+  });
+  let mt: MonkeyTarget | null = null;
   try {
-    await startControl(control, controlPort);
-    if (plan.points.length > 0) await controller.set(doc);
-    console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
-    return await serveUntilSignal(control.url, seed, controller.points, target.endpoint);
+    mt = await createServed(layers, external ?? ((extra) => monkeyTarget(name as string, extra)));
+    layers.useSurface(mt.surface);
+    const target = mt.target;
+    await target.start();
+    let endpoint: { host: string; port: number };
+    try {
+      endpoint = await layers.start({ target, surface: mt.surface, endpoint: { host: target.endpoint.host, port: target.endpoint.port } });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || proxyPort === undefined) throw err;
+      throw new UsageError(`--proxy-port ${proxyPort}: 127.0.0.1:${proxyPort} is already in use`);
+    }
+    const controller = new PlanController({ injector, surface: mt.surface, layers, target: target.name });
+    const control = new ControlServer({ controller, injector, target: { name: target.name, endpoint }, ...(controlPort !== undefined ? { port: controlPort } : {}) });
+    try {
+      await startControl(control, controlPort);
+      if (plan.points.length > 0) await controller.set(doc);
+      if (external !== null) console.log(`monkey serving a fault proxy on ${endpoint.host}:${endpoint.port} in front of ${target.name} (only net.* faults: the toolkit does not run this server)`);
+      else {
+        console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
+        for (const where of layers.describe()) console.log(`  ${where}`);
+      }
+      return await serveUntilSignal(control.url, seed, controller.points, endpoint);
+    } finally {
+      await control.stop();
+    }
   } finally {
-    await control.stop();
-    await (processFaults as ProcessFaults | null)?.stop();
-    await surface?.clear();
-    await target.stop();
+    await layers.stopBeforeTarget();
+    await mt?.surface?.clear();
+    await mt?.close?.();
+    await mt?.target.stop();
+    await layers.stopAfterTarget();
   }
 }
 
 /**
- * `serve --host`: the toolkit cannot reach inside a server it does not run, so it puts the fault
- * proxy in front of it; clients connect to the proxy and the control API sets net.* points.
+ * The served target, created with what its layers need (a relay to the next hop); a target that
+ * cannot take that (a target file with no relay section) is served without those layers.
  */
-async function serveExternal(values: Values, target: ExternalTarget, plan: FaultPlan, doc: Record<string, unknown>, seed: number, controlPort: number | undefined): Promise<number> {
-  const outside = (p: FaultPlan): string[] => p.points.filter((s) => s.family !== "net").map((s) => s.name);
-  const refuse = (names: string[]): string => `${names.join(", ")}: a server given by --host can only be faulted from the network (net.*); use --target for faults inside it`;
-  if (outside(plan).length > 0) throw new UsageError(refuse(outside(plan)));
-  const proxyPort = values["proxy-port"] === undefined ? undefined : parsePort(values["proxy-port"], "--proxy-port");
-  await target.start();
-  const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
-  const proxy = new SmtpProxy({ upstream: { host: target.endpoint.host, port: target.endpoint.port }, injector, ...(proxyPort !== undefined ? { port: proxyPort } : {}) });
+async function createServed(layers: LayerSet, create: (extra: { nextHop?: { host: string; port: number; domain: string } }) => MonkeyTarget): Promise<MonkeyTarget> {
+  const needs = await layers.prepare();
+  if (needs.nextHop === undefined) return create({});
   try {
-    await proxy.start();
+    return create({ nextHop: needs.nextHop });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
-    throw new UsageError(`--proxy-port ${proxyPort ?? 0}: 127.0.0.1:${proxyPort ?? 0} is already in use`);
+    const dropped = await layers.dropPrepared();
+    process.stderr.write(`monkey: serving without the ${dropped.join(", ")} layer: ${(err as Error).message}\n`);
+    return create({});
   }
-  const at = proxy.address() as { host: string; port: number };
-  // pause/kill pass the controller's own check; a server we do not run has no processes to hit
-  const onChange = async (p: FaultPlan): Promise<void> => {
-    if (outside(p).length > 0) throw new StatementError(refuse(outside(p)));
-  };
-  const controller = new PlanController(injector, null, proxy.points(), onChange);
-  const control = new ControlServer({ controller, injector, target: { name: target.name, endpoint: at }, ...(controlPort !== undefined ? { port: controlPort } : {}) });
-  try {
-    await startControl(control, controlPort);
-    if (plan.points.length > 0) await controller.set(doc);
-    console.log(`monkey serving a fault proxy on ${at.host}:${at.port} in front of ${target.name} (only net.* faults: the toolkit does not run this server)`);
-    return await serveUntilSignal(control.url, seed, controller.points, at);
-  } finally {
-    await control.stop();
-    await proxy.stop();
-  }
+}
+
+/** A server given by --host is faulted from outside only: points of layers that cannot reach it are a usage error. */
+function refuseInside(plan: FaultPlan): void {
+  const outside = layerUnits().filter((u) => u.unmanaged === true);
+  const reaches = (family: string): boolean => outside.some((u) => u.kinds.some((k) => k.family === family));
+  const inside = plan.points.filter((s) => !reaches(s.family)).map((s) => s.name);
+  if (inside.length === 0) return;
+  const families = [...new Set(outside.flatMap((u) => u.kinds.map((k) => `${k.family}.*`)))];
+  throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (${families.join(", ")}); use --target for faults inside it`);
 }
 
 /** Says where the control API is and how a script reaches it, then serves until Ctrl-C or SIGTERM. */

@@ -1,6 +1,6 @@
 // The monkey's HTTP control API, on loopback only, for holders of the per-run token
 // (control-auth.ts says why and how; the printed URL carries it as ?token=):
-//   GET    /v1/points   fault points of the target, and the plan in force
+//   GET    /v1/points   fault points of the target (also by fault layer), and the plan in force
 //   GET    /v1/plan     the plan document
 //   PUT    /v1/plan     replace the plan (JSON or YAML body); 400 lists every problem
 //   DELETE /v1/plan     no faults
@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { PlanError, describeSpec, parseJsonOrYaml } from "./plan.js";
 import type { Injector } from "./injector.js";
 import { StatementError } from "./controller.js";
+import { pointsByLayer } from "./layers/registry.js";
 import type { PlanController } from "./controller.js";
 import { ControlAuthError, TOKEN_PARAM, checkContentType, checkRequest, newToken } from "./control-auth.js";
 
@@ -80,7 +81,7 @@ export class ControlServer {
           target: this.o.target.name,
           endpoint: this.o.target.endpoint,
           points: c.points,
-          also: ["pause.<role>", "kill.<role>"],
+          layers: pointsByLayer(c.points),
           plan: c.plan().points.map(describeSpec),
         });
       case "GET /v1/plan":

@@ -1,12 +1,16 @@
-// The live plan of a running target: what the control API and smtpscript `monkey` statements
-// change. It keeps the plan document, validates every change before it takes effect, and makes
-// the injector and the target's fault surface follow it.
+// The live plan of a running target, and the one interpreter of smtpscript's `monkey` statement:
+// the control API (`monkey run`, `monkey serve`) and smtpscript's own targets change the plan
+// through here. It keeps the plan document, checks every change against the fault layers'
+// registry and the target's points before it takes effect, and makes the injector, the target's
+// fault surface and the layers follow it.
 import { validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import type { Injector } from "./injector.js";
-import type { FaultSurface } from "./surface.js";
+import type { DelayInstead, FaultSurface } from "./surface.js";
 import type { ScriptFaults } from "../smtpscript/runner.js";
-import { parseStatement, statementSettings, StatementError } from "./statement.js";
+import { parseStatement, StatementError, type MonkeyStatement } from "./statement.js";
+import { kindOf } from "./layers/registry.js";
+import { UnsupportedPointsError, type LayerSet } from "./layers/set.js";
 
 type PointDoc = Record<string, unknown>;
 export interface PlanDoc {
@@ -16,8 +20,16 @@ export interface PlanDoc {
 
 export { StatementError };
 
+/** The plan settings of a fail/delay statement (see monkey/plan.ts); the point's layer says what "fail" is. */
+export function statementSettings(st: Exclude<MonkeyStatement, { verb: "clear" }>): PointDoc {
+  const schedule = st.times === 1 ? { once: true } : st.times === null ? { always: true } : { always: true, limit: st.times };
+  if (st.verb === "delay") return { ...schedule, action: "delay", latency: `${st.delayMs}ms` };
+  const fail = kindOf(st.point)?.failAction;
+  return fail === undefined ? schedule : { ...schedule, action: fail };
+}
+
 /** A `monkey` statement as a change of the plan document. Pure. */
-export function applyStatement(doc: PlanDoc, args: readonly string[]): PlanDoc {
+export function applyStatement(doc: PlanDoc, args: readonly string[], delayInstead?: DelayInstead): PlanDoc {
   const st = parseStatement(args);
   const points = { ...doc.points };
   if (st.verb === "clear") {
@@ -25,26 +37,30 @@ export function applyStatement(doc: PlanDoc, args: readonly string[]): PlanDoc {
     delete points[st.point];
     return { ...doc, points };
   }
-  points[st.point] = statementSettings(st);
+  const instead = st.verb === "delay" ? (delayInstead?.(st.point, st.delayMs) ?? null) : null;
+  if (instead !== null) points[instead[0]] = instead[1];
+  else points[st.point] = statementSettings(st);
   return { ...doc, points };
+}
+
+export interface PlanControllerOptions {
+  injector: Injector;
+  surface: FaultSurface | null;
+  /** the layers wired to the target (run, serve); without them, the surface's points only */
+  layers?: LayerSet | null;
+  /** the target's name, for refusals */
+  target: string;
+  /** throws (a StatementError saying why) when the plan may not change now */
+  guard?: () => void;
 }
 
 export class PlanController implements ScriptFaults {
   private doc: PlanDoc = { points: {} };
 
-  constructor(
-    private readonly injector: Injector,
-    private readonly surface: FaultSurface | null,
-    /** points the target can fire besides the surface's (proxy, process faults) */
-    private readonly extraPoints: readonly string[] = [],
-    /** called after every change (e.g. to restart time-driven process faults) */
-    private readonly onChange?: (plan: FaultPlan) => Promise<void>,
-    /** throws (a StatementError saying why) when the plan may not change now */
-    private readonly guard?: () => void,
-  ) {}
+  constructor(private readonly o: PlanControllerOptions) {}
 
   get points(): readonly string[] {
-    return [...(this.surface?.points() ?? []), ...this.extraPoints];
+    return this.o.layers?.points() ?? this.o.surface?.points() ?? [];
   }
 
   document(): PlanDoc {
@@ -52,37 +68,63 @@ export class PlanController implements ScriptFaults {
   }
 
   plan(): FaultPlan {
-    return this.injector.currentPlan();
+    return this.o.injector.currentPlan();
   }
 
-  /** Replaces the plan; throws PlanError (nothing changes) when the document is invalid. */
+  /** Replaces the plan; throws PlanError or StatementError (nothing changes) when it cannot be carried out. */
   async set(doc: unknown): Promise<FaultPlan> {
-    this.guard?.();
+    return this.change(doc, false);
+  }
+
+  async apply(args: readonly string[]): Promise<void> {
+    const instead = this.o.surface?.delayInstead?.bind(this.o.surface);
+    await this.change(applyStatement(this.doc, args, instead), true);
+  }
+
+  /** Ends every fault (a paused process is resumed); the target keeps running. */
+  async clear(): Promise<void> {
+    this.o.guard?.();
+    const plan = validatePlan({ points: {} });
+    this.o.injector.setPlan(plan);
+    this.doc = { points: {} };
+    await this.o.surface?.clear();
+    await this.o.layers?.follow(plan, this.o.target);
+  }
+
+  /** `amend`: a statement, after which the points it did not touch go on counting where they were. */
+  private async change(doc: unknown, amend: boolean): Promise<FaultPlan> {
+    const { injector, surface, layers, target } = this.o;
+    this.o.guard?.();
     const plan = validatePlan(doc);
-    const unknown = plan.points.map((p) => p.name).filter((p) => !this.points.includes(p) && !/^(pause|kill)\./.test(p));
-    if (unknown.length > 0) throw new StatementError(`this target has no fault point ${unknown.join(", ")} (it offers ${this.points.join(", ")})`);
-    const before = { plan: this.injector.currentPlan(), doc: this.doc };
-    this.injector.setPlan(plan);
-    this.injector.setEnabled(true);
+    await this.admit(plan);
+    const before = { plan: injector.currentPlan(), doc: this.doc };
+    const load = (p: FaultPlan): void => (amend ? injector.amendPlan(p) : injector.setPlan(p));
+    load(plan);
+    injector.setEnabled(true);
     this.doc = doc as PlanDoc;
     try {
-      await this.surface?.apply(this.injector);
-      await this.onChange?.(plan);
+      await surface?.apply(injector);
+      await layers?.follow(plan, target);
     } catch (err) {
-      // refused (e.g. a kill.<role> the target has no process for): the previous plan stays in force
-      this.injector.setPlan(before.plan);
+      // refused by the surface (a setting libfiu lacks): the previous plan stays in force
+      load(before.plan);
       this.doc = before.doc;
-      await this.surface?.apply(this.injector);
-      throw err;
+      await surface?.apply(injector);
+      await layers?.follow(before.plan, target);
+      throw err instanceof UnsupportedPointsError ? new StatementError(err.message) : err;
     }
     return plan;
   }
 
-  async apply(args: readonly string[]): Promise<void> {
-    await this.set(applyStatement(this.doc, args));
-  }
-
-  async clear(): Promise<void> {
-    await this.set({ points: {} });
+  /** A StatementError naming the points the target does not offer (and why, when a layer knows). */
+  private async admit(plan: FaultPlan): Promise<void> {
+    if (this.o.layers) {
+      await this.o.layers.admit(plan, this.o.target).catch((err: unknown) => {
+        throw err instanceof UnsupportedPointsError ? new StatementError(err.message) : err;
+      });
+      return;
+    }
+    const unknown = plan.points.map((p) => p.name).filter((p) => !this.points.includes(p));
+    if (unknown.length > 0) throw new StatementError(new UnsupportedPointsError(unknown, [...this.points], this.o.target).message);
   }
 }

@@ -169,6 +169,22 @@ export class Injector {
     if (restartClock) this.startedAt = this.clock();
   }
 
+  /**
+   * Replaces the plan but keeps the counters (and the clock) of the points whose settings did not
+   * change: a `monkey` statement changes one point, and `fail X once` must not fire X again
+   * because another point was set after it.
+   */
+  amendPlan(plan: FaultPlan): void {
+    const before = this.points;
+    this.plan = plan;
+    this.points = new Map(
+      plan.points.map((s) => {
+        const old = before.get(s.name);
+        return [s.name, old !== undefined && JSON.stringify(old.spec) === JSON.stringify(s) ? old : new PointState(s, this.seed)];
+      }),
+    );
+  }
+
   currentPlan(): FaultPlan {
     return this.plan;
   }

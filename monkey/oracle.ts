@@ -5,6 +5,7 @@
 import type { Reply, SmtpErrorKind } from "../smtp/index.js";
 import { describeCrash } from "../targets/target.js";
 import type { CrashInfo } from "../targets/target.js";
+import { excusedBy } from "./layers/registry.js";
 
 export type StepName = "connect" | "banner" | "ehlo" | "mail" | "rcpt" | "data" | "dot" | "quit";
 
@@ -70,14 +71,13 @@ export interface JudgeOptions {
   cleanPermfailIsFinding?: boolean;
 }
 
-/** Judges one session. Pure: the same record always gets the same verdict. */
-/** Our own network faults (the proxy) legitimately cut or stall a session: not the server's doing. */
-const NETWORK_CUTS = ["net.reset"];
-const NETWORK_STALLS = ["net.stall", "net.latency", "net.throttle"];
-
+/**
+ * Judges one session. Pure: the same record always gets the same verdict. A finding that one of
+ * the session's faults causes on purpose (our own proxy cut or stalled it: the layers declare
+ * which) is not the server's doing: the outcome stands, the finding does not.
+ */
 export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
-  const cut = rec.faults.some((f) => NETWORK_CUTS.includes(f));
-  const stalled = rec.faults.some((f) => NETWORK_STALLS.includes(f));
+  const excused = (f: FindingKind): FindingKind | null => (rec.faults.some((p) => excusedBy(p).includes(f)) ? null : f);
   let best: Verdict = { outcome: "ok", finding: null, step: null, detail: "", dotSent: false, accepted: false, dotResult: "not-sent" };
   let dotSent = false;
   let accepted = false;
@@ -99,11 +99,11 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
           worse("ungraceful", e.message.startsWith("malformed reply") ? "malformed-reply" : "protocol-violation", s.step, e.message);
           break;
         case "timeout":
-          worse("hang", stalled ? null : "hang", s.step, e.message);
+          worse("hang", excused("hang"), s.step, e.message);
           break;
         case "connect":
           // Accepted, then reset: the server dropped a client it had taken, without a 421.
-          if (e.reset === true) worse("ungraceful", cut ? null : "reset-without-reply", s.step, e.message);
+          if (e.reset === true) worse("ungraceful", excused("reset-without-reply"), s.step, e.message);
           else worse("unreachable", "unreachable", s.step, e.message);
           break;
         case "tls":
@@ -111,7 +111,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
           break;
         case "disconnect":
           // After a 421 the close is the expected end; so is a close after our QUIT got its 221.
-          if (!saw421) worse("ungraceful", cut ? null : e.reset === true ? "reset-without-reply" : "close-without-reply", s.step, e.message);
+          if (!saw421) worse("ungraceful", excused(e.reset === true ? "reset-without-reply" : "close-without-reply"), s.step, e.message);
           break;
       }
       break;

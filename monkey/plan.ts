@@ -6,6 +6,8 @@ import { constants as osConstants } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../common/duration.js";
 import { parseSeed, type Seed } from "./rng.js";
+import { kindOf, pointPatterns } from "./layers/registry.js";
+import type { PointKind } from "./layers/unit.js";
 
 export const SMTP_PHASES = ["connect", "ehlo", "mail", "rcpt", "data", "body", "dot", "quit"] as const;
 /** Where a session is: "data" = after DATA was sent, "body" = after the 354, "dot" = after the final dot. */
@@ -26,25 +28,10 @@ export type Latency =
   /** ln(ms) ~ Normal(mu, sigma) */
   | { dist: "lognormal"; mu: number; sigma: number; max: number | null };
 
-export type PointFamily = "queue" | "alloc" | "delivery" | "lookup" | "pause" | "kill" | "net" | "nexthop";
-
-export const FAMILY_ACTIONS = {
-  queue: ["error", "delay"],
-  alloc: ["error", "delay"],
-  /** the MTA's own outbound steps: deliver.write (mailbox), relay.connect (next hop) */
-  delivery: ["error", "delay"],
-  lookup: ["tempfail", "notfound", "permfail", "garbage", "timeout", "exit", "delay"],
-  pause: ["pause"],
-  kill: ["kill"],
-  net: ["latency", "throttle", "split", "stall", "reset"],
-  nexthop: ["defer", "greylist", "421-data", "disconnect", "lose-250", "delay"],
-} as const satisfies Record<PointFamily, readonly string[]>;
-
-export type FaultAction = (typeof FAMILY_ACTIONS)[PointFamily][number];
-
-/** Network points name their action: net.stall stalls, net.reset resets... */
-export const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
-export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.lose-250", "nexthop.delay"] as const;
+/** A family of points (queue, lookup, net...): declared by a fault layer (monkey/layers/registry.ts). */
+export type PointFamily = string;
+/** One of the family's actions, as its layer declares them (error, tempfail, stall...). */
+export type FaultAction = string;
 
 export interface PhaseCondition {
   op: "at" | "after";
@@ -127,16 +114,10 @@ export function errnoName(errno: number): string {
   return String(errno);
 }
 
-export function pointFamily(name: string): PointFamily | null {
-  if (/^queue\.[a-z][a-z0-9_-]*$/.test(name)) return "queue";
-  if (name === "alloc" || /^alloc\.[a-z][a-z0-9_-]*$/.test(name)) return "alloc";
-  if (/^(deliver|relay)\.[a-z][a-z0-9_-]*$/.test(name)) return "delivery";
-  if (/^lookup\.[A-Za-z0-9_-]+$/.test(name)) return "lookup";
-  if (/^pause\.[a-z][a-z0-9 _-]*$/.test(name)) return "pause";
-  if (/^kill\.[a-z][a-z0-9 _-]*$/.test(name)) return "kill";
-  if ((NET_POINTS as readonly string[]).includes(name)) return "net";
-  if ((NEXTHOP_POINTS as readonly string[]).includes(name)) return "nexthop";
-  return null;
+/** "a, b and c": the points of the kinds that satisfy `where`, for messages. */
+function pointsWhere(where: (k: PointKind) => boolean, conjunction = "and"): string {
+  const p = pointPatterns(where);
+  return p.length <= 1 ? (p[0] ?? "none") : `${p.slice(0, -1).join(", ")} ${conjunction} ${p[p.length - 1] as string}`;
 }
 
 const POINT_KEYS = new Set([
@@ -312,16 +293,16 @@ function parsePhase(raw: Obj, path: string, c: Collector): PhaseCondition | null
   return { op, phase: phase as SmtpPhase };
 }
 
-function defaultAction(name: string, family: PointFamily): FaultAction {
-  if (family === "net" || family === "nexthop") return name.slice(name.indexOf(".") + 1) as FaultAction;
-  return FAMILY_ACTIONS[family][0];
+function defaultAction(name: string, kind: PointKind): FaultAction {
+  if (kind.namedAction === true) return name.slice(name.indexOf(".") + 1);
+  return kind.actions[0] as FaultAction;
 }
 
-function parseActions(raw: Obj, name: string, family: PointFamily, path: string, c: Collector): FaultSpec["actions"] {
-  const allowed: readonly string[] = FAMILY_ACTIONS[family];
-  if (family === "net" || family === "nexthop") {
+function parseActions(raw: Obj, name: string, kind: PointKind, path: string, c: Collector): FaultSpec["actions"] {
+  const allowed: readonly string[] = kind.actions;
+  if (kind.namedAction === true) {
     if (raw.action !== undefined || raw.actions !== undefined) c.add(`${path}.action`, `${name} names its action; remove action/actions`);
-    return [{ action: defaultAction(name, family), weight: 1 }];
+    return [{ action: defaultAction(name, kind), weight: 1 }];
   }
   if (raw.action !== undefined && raw.actions !== undefined) {
     c.add(path, "give either action or actions, not both");
@@ -329,7 +310,7 @@ function parseActions(raw: Obj, name: string, family: PointFamily, path: string,
   }
   const check = (a: unknown, p: string): a is FaultAction => {
     if (typeof a === "string" && allowed.includes(a)) return true;
-    c.add(p, `must be one of ${allowed.join(", ")} for ${family} points, got ${JSON.stringify(a)}`);
+    c.add(p, `must be one of ${allowed.join(", ")} for ${kind.family} points, got ${JSON.stringify(a)}`);
     return false;
   };
   if (raw.action !== undefined) return check(raw.action, `${path}.action`) ? [{ action: raw.action, weight: 1 }] : [];
@@ -346,16 +327,17 @@ function parseActions(raw: Obj, name: string, family: PointFamily, path: string,
     }
     return out;
   }
-  return [{ action: defaultAction(name, family), weight: 1 }];
+  return [{ action: defaultAction(name, kind), weight: 1 }];
 }
 
 function parsePoint(name: string, raw: unknown, path: string, c: Collector): FaultSpec | null {
-  const family = pointFamily(name);
-  if (family === null) {
-    c.add(path, "unknown fault point: expected queue.<op>, alloc, deliver.<op>, relay.<op>, lookup.<table>, pause.<role>, kill.<role>, " +
-      `${NET_POINTS.join(", ")} or ${NEXTHOP_POINTS.join(", ")}`);
+  const kind = kindOf(name);
+  if (kind === null) {
+    c.add(path, `unknown fault point: expected ${pointsWhere(() => true, "or")}`);
     return null;
   }
+  const family = kind.family;
+  const needs = (what: "duration" | "bytesPerSec"): boolean => kind.needs?.includes(what) === true;
   if (!isObj(raw)) {
     c.add(path, "must be an object");
     return null;
@@ -363,9 +345,9 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
   const before = c.issues.length;
   for (const k of Object.keys(raw)) if (!POINT_KEYS.has(k)) c.add(`${path}.${k}`, "unknown field");
   const schedule = parseSchedule(raw, path, c);
-  const actions = parseActions(raw, name, family, path, c);
+  const actions = parseActions(raw, name, kind, path, c);
   const phase = parsePhase(raw, path, c);
-  if (phase !== null && (family === "pause" || family === "kill")) c.add(path, `${family} points are time-driven; at/after do not apply`);
+  if (phase !== null && kind.timeDriven === true) c.add(path, `${family} points are time-driven; at/after do not apply`);
 
   let window: FaultSpec["window"] = null;
   if (raw.window !== undefined) {
@@ -384,31 +366,30 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
   }
 
   let errno: number | null = null;
-  const syscall = family === "queue" || family === "alloc" || family === "delivery";
   if (raw.unsafeErrno !== undefined && typeof raw.unsafeErrno !== "boolean") c.add(`${path}.unsafeErrno`, "must be true or false");
-  if (syscall) errno = raw.errno === undefined ? 5 : parseErrno(raw.errno, raw.unsafeErrno === true, `${path}.errno`, c);
-  else if (raw.errno !== undefined) c.add(`${path}.errno`, `only queue.*, alloc, deliver.* and relay.* points fail with an errno`);
+  if (kind.errno === true) errno = raw.errno === undefined ? 5 : parseErrno(raw.errno, raw.unsafeErrno === true, `${path}.errno`, c);
+  else if (raw.errno !== undefined) c.add(`${path}.errno`, `only ${pointsWhere((k) => k.errno === true)} points fail with an errno`);
 
   const latency = raw.latency === undefined ? null : parseLatency(raw.latency, `${path}.latency`, c);
   if (actions.some((a) => a.action === "delay" || a.action === "latency") && raw.latency === undefined) c.add(`${path}.latency`, "is required for the delay/latency action");
 
   let duration: Latency | null = null;
   if (raw.duration !== undefined) {
-    if (family !== "pause" && name !== "net.stall") c.add(`${path}.duration`, "only pause.* and net.stall take a duration");
+    if (!needs("duration")) c.add(`${path}.duration`, `only ${pointsWhere((k) => k.needs?.includes("duration") === true)} take a duration`);
     else duration = parseLatency(raw.duration, `${path}.duration`, c);
-  } else if (family === "pause" || name === "net.stall") c.add(`${path}.duration`, "is required");
+  } else if (needs("duration")) c.add(`${path}.duration`, "is required");
 
   let intervalMs: number | null = null;
-  if (family === "pause" || family === "kill") {
+  if (kind.timeDriven === true) {
     intervalMs = raw.interval === undefined ? 1000 : c.duration(`${path}.interval`, raw.interval);
     if (intervalMs !== null && intervalMs < 10) c.add(`${path}.interval`, "must be at least 10ms");
-  } else if (raw.interval !== undefined) c.add(`${path}.interval`, "only pause.* and kill.* points are time-driven");
+  } else if (raw.interval !== undefined) c.add(`${path}.interval`, `only ${pointsWhere((k) => k.timeDriven === true)} points are time-driven`);
 
   let bytesPerSec: number | null = null;
-  if (name === "net.throttle") {
+  if (needs("bytesPerSec")) {
     if (typeof raw.bytesPerSec !== "number" || !(raw.bytesPerSec > 0)) c.add(`${path}.bytesPerSec`, "is required: a number > 0");
     else bytesPerSec = raw.bytesPerSec;
-  } else if (raw.bytesPerSec !== undefined) c.add(`${path}.bytesPerSec`, "only net.throttle takes bytesPerSec");
+  } else if (raw.bytesPerSec !== undefined) c.add(`${path}.bytesPerSec`, `applies only to ${pointsWhere((k) => k.needs?.includes("bytesPerSec") === true)}`);
 
   if (c.issues.length !== before || schedule === null) return null;
   return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, bytesPerSec };

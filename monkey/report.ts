@@ -62,7 +62,7 @@ export function monkeyText(r: MonkeyReport): string {
     const perFault = Object.entries(l.perFault).filter(([, c]) => c.lost + c.stuck + c.duplicates + c.deliveredAfterReject + c.deliveredUnsent > 0);
     for (const [f, c] of perFault) out.push(`  ${f}: lost ${c.lost}, stuck ${c.stuck}, duplicates ${c.duplicates}, delivered after reject ${c.deliveredAfterReject}`);
   }
-  if (r.nextHop !== null) out.push(`next hop: ${JSON.stringify(r.nextHop.stats)}, duplicate arrivals ${r.nextHop.duplicates}, resent after a lost 250 ${r.nextHop.resentAfterLost250} (expected)`);
+  out.push(...r.layerLines);
   for (const n of r.notes) out.push(`note: ${n}`);
   const verdict =
     r.verdict === "pass" ? "PASS: no findings" : r.verdict === "interrupted" ? `INTERRUPTED: ${r.findingCount} finding(s) so far` : `FINDINGS: ${r.findingCount}`;

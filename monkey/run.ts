@@ -17,25 +17,13 @@ import type { FaultPlan } from "./plan.js";
 import type { Seed } from "./rng.js";
 import type { Traffic } from "../smtp/index.js";
 import type { FaultSurface } from "./surface.js";
-import { SmtpProxy } from "./layers/proxy.js";
-import { FlakyNextHop } from "./layers/nexthop.js";
-import { ProcessFaults, processPointsOf, roleOf } from "./layers/process.js";
-import type { ProcessFaultEvent } from "./layers/process.js";
+import { LayerSet, UnsupportedPointsError } from "./layers/set.js";
+import type { NextHopStats } from "./layers/nexthop.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
 import type { SettleResult } from "../common/settle.js";
 
-/** The plan names fault points the target cannot fire: a usage error, never silently ignored. */
-export class UnsupportedPointsError extends Error {
-  constructor(
-    readonly points: string[],
-    readonly supported: string[],
-    target: string,
-  ) {
-    super(`${target} has no fault point ${points.join(", ")}; it offers ${supported.join(", ") || "none"} (plus net.*, pause.<role>, kill.<role>)`);
-    this.name = "UnsupportedPointsError";
-  }
-}
+export { UnsupportedPointsError };
 
 /** What the runner needs of a target beyond the Target interface. */
 export interface MonkeyTarget {
@@ -60,7 +48,7 @@ export interface UnmanagedTarget {
 }
 
 export interface MonkeyRunOptions {
-  /** Creates (not starts) the target; `nextHop` is set when the plan has nexthop.* points. */
+  /** Creates (not starts) the target; `nextHop` is set when a layer needs it to relay there (nexthop.* points). */
   createTarget: (extra: { nextHop?: { host: string; port: number; domain: string } }) => MonkeyTarget;
   plan: FaultPlan;
   seed: Seed;
@@ -84,9 +72,11 @@ export interface MonkeyRunOptions {
     injector: Injector;
     surface: FaultSurface | null;
     target: Target;
+    /** the fault layers wired to the target (registry): a controller checks plans against them */
+    layers: LayerSet;
     /** points the run fires besides the surface's (its proxy, its next hop) */
     runPoints: string[];
-    /** call after the injector got a new plan: reschedules the run's own time-driven faults */
+    /** call after the injector got a new plan: the layers follow it (time-driven faults rescheduled) */
     onPlanChange: (plan: FaultPlan) => Promise<void>;
     /** throws once the faults have stopped for good (the run drains and reconciles) */
     assertFaultsOpen: () => void;
@@ -144,269 +134,295 @@ export interface MonkeyReport {
   /** restart-and-reconcile did not run, and why (null when it ran or was not due: crash, interrupt) */
   restartSkipped: string | null;
   /** duplicates: ids the hop got more than once beyond the resends its lost 250s called for */
-  nextHop: { duplicates: number; resentAfterLost250: number; stats: FlakyNextHop["stats"] } | null;
+  nextHop: { duplicates: number; resentAfterLost250: number; stats: NextHopStats } | null;
+  /** what the fault layers say of themselves, for people (the next hop's counts...) */
+  layerLines: string[];
   /** total bug-class findings: oracle findings, crash, ledger problems */
   findingCount: number;
   verdict: "pass" | "findings" | "interrupted";
   notes: string[];
 }
 
-const NEXTHOP_DOMAIN = "relay.test.example";
+/** One run's state, shared by the steps below. */
+interface Run {
+  readonly o: MonkeyRunOptions;
+  readonly stage: (text: string) => void;
+  readonly plan: FaultPlan;
+  readonly injector: Injector;
+  readonly layers: LayerSet;
+  readonly mt: MonkeyTarget;
+  readonly ledger: Ledger;
+  readonly startedAt: number;
+  readonly notes: string[];
+  crash: CrashInfo | null;
+  flood: Flood | null;
+  /** the faults have stopped for good: the plan can no longer change */
+  healed: boolean;
+}
 
 export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const stage = o.onStage ?? (() => {});
-  const notes: string[] = [];
-  if (o.traffic !== undefined) notes.push(`sessions from ${o.traffic.describe}; the oracle judges each transaction on its own, so the tables count transactions`);
   const { plan, idleTailMs } = fitWindows(o.plan, o.durationMs);
-  const planPoints = plan.points.map((p) => p.name);
-  const wantsProxy = plan.points.some((p) => p.family === "net");
-  const wantsNextHop = plan.points.some((p) => p.family === "nexthop");
-
   const injector = new Injector({ plan, seed: o.seed });
-  const nextHop = wantsNextHop ? new FlakyNextHop({ injector }) : null;
-  await nextHop?.start();
-  const nh = nextHop?.address() ?? null;
-  const { target, surface, readsMailboxes, unmanaged, close: closeWiring } = o.createTarget(nh === null ? {} : { nextHop: { ...nh, domain: NEXTHOP_DOMAIN } });
-
-  const surfacePoints = surface?.points() ?? [];
-  const generic = (name: string): boolean => /^(net|nexthop|pause|kill)\./.test(name);
-  const unsupported = planPoints.filter((p) => !surfacePoints.includes(p) && !generic(p));
-  if (unsupported.length > 0) {
-    await nextHop?.stop();
-    throw new UnsupportedPointsError(unsupported, surfacePoints, target.name);
-  }
-
-  let proxy: SmtpProxy | null = null;
-  let processFaults: ProcessFaults | null = null;
-  let processEventsEarlier = 0;
-  let healed = false;
-  let crash: CrashInfo | null = null;
-  let flood: Flood | null = null;
-  const ledger = new Ledger();
-  const startedAt = Date.now();
+  const { layers, mt, mailboxes } = await setUpTarget(o, plan, injector, stage);
+  const notes = o.traffic === undefined ? [] : [`sessions from ${o.traffic.describe}; the oracle judges each transaction on its own, so the tables count transactions`];
+  const run: Run = { o, stage, plan, injector, layers, mt, ledger: new Ledger(), startedAt: Date.now(), notes, crash: null, flood: null, healed: false };
   const offs: Array<() => void> = [];
   try {
-    await target.start();
-    offs.push(
-      target.onCrash((c) => {
-        crash ??= c;
-        stage(`target crashed: ${describeCrash(c)}; stopping the flood`);
-        flood?.stop();
-      }),
-    );
-    let endpoint = target.endpoint;
-    if (wantsProxy) {
-      proxy = new SmtpProxy({ upstream: { host: endpoint.host, port: endpoint.port }, injector });
-      await proxy.start();
-      const a = proxy.address();
-      if (a !== null) endpoint = { host: a.host, port: a.port };
-    }
-    // Time-driven process faults the surface does not own itself, on roles the target has.
-    const processFaultsFor = async (plan: FaultPlan): Promise<ProcessFaults | null> => {
-      const points = processPointsOf(plan.points, surfacePoints);
-      if (points.length === 0) return null;
-      const roles = (await target.processes()).map((p) => p.role.toLowerCase());
-      const missing = points.filter((p) => !roles.includes(roleOf(p)));
-      if (missing.length > 0) throw new UnsupportedPointsError(missing, [...surfacePoints, ...roles.flatMap((r) => [`pause.${r}`, `kill.${r}`])], target.name);
-      return new ProcessFaults({ injector, processes: () => target.processes(), onEvent: (e) => processEventLog(e, stage), only: points });
-    };
-    processFaults = await processFaultsFor(plan);
-    injector.setPlan(plan);
-    await surface?.apply(injector);
-    await processFaults?.start();
-    // A plan set through the control API reschedules the process faults too.
-    const onPlanChange = async (plan: FaultPlan): Promise<void> => {
-      let next: ProcessFaults | null;
-      try {
-        next = await processFaultsFor(plan);
-      } catch (err) {
-        throw err instanceof UnsupportedPointsError ? new StatementError(err.message) : err;
-      }
-      processEventsEarlier += processFaults?.events.length ?? 0;
-      await processFaults?.stop();
-      processFaults = next;
-      await next?.start();
-    };
-    const assertFaultsOpen = (): void => {
-      if (healed) throw new StatementError("the flood is over and the run is reconciling: the plan can no longer change");
-    };
-    await o.onStarted?.({ injector, surface, target, runPoints: [...(proxy?.points() ?? []), ...(nextHop?.points() ?? [])], onPlanChange, assertFaultsOpen });
-
+    const endpoint = await startFaults(run, offs);
     // Points decided inside the target (libfiu) cannot be attributed per call: a session in the
     // faults window is attributed to every such point that is armed.
-    const inTarget = (surface?.decidedInside?.() ?? []).filter((p) => planPoints.includes(p));
-    const inTargetFired: Record<string, number> = {};
-    const mailboxes = [...target.mailboxes, ...(nh !== null ? [`user@${NEXTHOP_DOMAIN}`] : [])];
-    flood = new Flood({
-      host: endpoint.host,
-      port: endpoint.port,
-      // Through the proxy only the plain port is faulted; TLS and IPv6 sessions then fall back to it.
-      endpoints: { ...(endpoint.tlsPort !== undefined ? { tlsPort: endpoint.tlsPort } : {}), ...(endpoint.host6 !== undefined ? { host6: endpoint.host6 } : {}) },
-      ...(o.traffic !== undefined ? { traffic: o.traffic } : {}),
-      mailboxes,
-      ledger,
-      seed: o.seed,
-      concurrency: o.concurrency,
-      durationMs: o.durationMs,
-      timeoutMs: o.timeoutMs ?? 30_000,
-      ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
-      faultsDuring: (from, to, clientPort) => {
-        // Faults that know their connection count only for that session; others by time. The
-        // proxy knows the client's port; the target sees the proxy's port towards it instead.
-        // The next hop's faults hit the target's relaying, after the client's session: the
-        // ledger and the hop's own counts judge them, not the session table.
-        const serverSide = clientPort === undefined || proxy === null ? clientPort : proxy.upstreamPortOf(clientPort);
-        const fired = injector
-          .firedBetween(from, to)
-          .filter((f) => !f.point.startsWith("nexthop."))
-          .filter((f) => clientPort === undefined || f.conn === undefined || f.conn === (f.point.startsWith("net.") ? clientPort : serverSide))
-          .map((f) => f.point);
-        if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);
-        return fired;
-      },
-      judgeOptions: () => ({ crash }),
-    });
-    const onAbort = (): void => flood?.stop();
-    o.signal?.addEventListener("abort", onAbort);
-    const ticker = setInterval(() => {
-      const f = flood as Flood;
-      o.onTick?.({
-        elapsedMs: Date.now() - startedAt,
-        window: injector.window(),
-        sessions: f.sessions,
-        outcomes: { ...f.tally.total },
-        findings: f.tally.findingCount(),
-        fired: injector.stats().reduce((a, s) => a + s.fired, 0),
-        accepted: ledger.accepted,
-        rssMiB: Math.round(process.memoryUsage.rss() / 1048576),
-      });
-    }, 1000);
-    try {
-      if (o.signal?.aborted !== true) {
-        const { gaveUp } = await flood.run();
-        if (gaveUp !== null) {
-          notes.push(gaveUp);
-          stage(gaveUp);
-        }
-      }
-    } finally {
-      clearInterval(ticker);
-      o.signal?.removeEventListener("abort", onAbort);
-    }
-
-    // Heal: faults off everywhere, then let the target deliver what it acknowledged.
-    stage("faults stopped; draining the queue");
-    healed = true;
-    injector.setEnabled(false);
-    await processFaults?.stop();
-    await surface?.clear();
-    const fired = (await surface?.drainFired?.()) ?? new Map<string, number>();
-    for (const p of surface?.problems ?? []) notes.push(`the fault surface could not follow the plan: ${p}`);
-    for (const [p, n] of fired) inTargetFired[p] = n;
-    await proxy?.stop();
-    proxy = null;
-
-    const interrupted = o.signal?.aborted === true;
-    const drainMs = interrupted ? Math.min(o.drainTimeoutMs ?? 60_000, 10_000) : (o.drainTimeoutMs ?? 60_000);
-    let ledgerReport: LedgerReport | null = null;
-    let ledgerAfterRestart: LedgerReport | null = null;
-    const crashedInRun = crash !== null;
-    const queueObservable = unmanaged === undefined || unmanaged.queueObservable;
-    const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
-    const reconcileNow = async (): Promise<LedgerReport> => {
-      const r = await reconcile(target, ledger, nextHop, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget));
-      settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck });
-      return r.report;
-    };
-    // A server we do not run is restarted only by the user's command: say so rather than skip silently.
-    let restartSkipped: string | null = null;
-    if (o.restart === false) restartSkipped = "--no-restart";
-    else if (unmanaged !== undefined && !unmanaged.restartable) restartSkipped = "the toolkit does not run this server and has no --restart-cmd for it";
-    // Whatever happens from here on, the run's results are reported: a target that cannot be
-    // restarted or flushed is itself a finding, not a reason to lose the report.
-    let afterRunFailure: string | null = null;
-    try {
-      if (crashedInRun) {
-        notes.push("the target crashed: restarting it to recover its queue before reconciling");
-        await target.restart();
-      }
-      if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
-      else ledgerReport = await reconcileNow();
-      if (!interrupted && restartSkipped === null && !crashedInRun && readsMailboxes !== false) {
-        stage("restarting the target once and reconciling again");
-        if (queueObservable && ledgerReport !== null && ledgerReport.queueSize > 0) {
-          notes.push(
-            `${ledgerReport.queueSize} message(s) were still queued when the target was restarted (the drain gave up after ${Math.round(drainMs / 1000)} s; --drain-timeout raises it): ` +
-              "a duplicate after the restart can then be mail that was being delivered at the stop, sent again (at-least-once), not only a ghost of the queue",
-          );
-        }
-        await target.restart();
-        ledgerAfterRestart = await reconcileNow();
-      }
-    } catch (err) {
-      afterRunFailure = err instanceof Error ? err.message : String(err);
-      const late = target.crash();
-      crash ??= late;
-      notes.push(`after the flood the target could not be ${ledgerReport === null ? "drained" : "restarted and drained"}: ${afterRunFailure}`);
-      if (late !== null) notes.push(`it died: ${describeCrash(late)}`);
-      else crash = { at: Date.now(), source: "log", exitCode: null, signal: null, line: `not usable after the run: ${afterRunFailure}`, logTail: target.logs().slice(-20) };
-      stage(`reconcile failed: ${afterRunFailure}`);
-    }
-    const crashed = crash !== null;
-    if (restartSkipped !== null && readsMailboxes !== false && !interrupted && !crashedInRun) notes.push(`restart was skipped (${restartSkipped}): ghosts and mail lost across a restart were not checked`);
-    if (!queueObservable && readsMailboxes !== false) notes.push(...settleNotes(settles, (unmanaged as UnmanagedTarget).settleMs, drainMs));
-
-    if (o.traffic !== undefined && flood.transports.size > 0) notes.push(`sessions connected: ${[...flood.transports].map(([k, n]) => `${k} ${n}`).join(", ")}`);
-    const tally = flood.tally;
-    const finalLedger = ledgerAfterRestart ?? ledgerReport;
-    const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
-    // A run in which the server acknowledged nothing checked nothing: the ledger is empty and a
-    // server that answers out of turn or refuses everything would otherwise pass.
-    const nothingAccepted = !interrupted && flood.sessions > 0 && ledger.accepted === 0;
-    if (nothingAccepted) notes.push(`the server accepted no message in ${flood.sessions} session(s): nothing was delivered that the ledger could check (a finding)`);
-    const findingCount = tally.findingCount() + (crashed || afterRunFailure !== null ? 1 : 0) + ledgerFindings + (nothingAccepted ? 1 : 0);
-    if (plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
-    else if (idleTailMs > 0) notes.push(`the plan's windows end ${formatDuration(idleTailMs)} before the flood did: that last part ran without faults (--faults sets the faults window)`);
-    if (inTarget.length > 0) notes.push(`${inTarget.join(", ")} fire inside the target (libfiu): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
-    return {
-      target: target.name,
-      endpoint: `${target.endpoint.host}:${target.endpoint.port}`,
-      seed: o.seed,
-      plan: plan.points.map(describeSpec),
-      windows: plan.windows,
-      startedAt: new Date(startedAt).toISOString(),
-      durationMs: Date.now() - startedAt,
-      interrupted,
-      sessions: flood.sessions,
-      outcomes: { ...tally.total },
-      findings: { ...tally.findings },
-      perFault: Object.fromEntries(tally.perFault),
-      points: injector.stats(),
-      inTargetFired,
-      processEvents: processEventsEarlier + (processFaults?.events.length ?? 0),
-      samples: tally.samples,
-      crash: crash === null ? null : crashReport(crash),
-      ledger: ledgerReport,
-      ledgerAfterRestart,
-      queue: queueObservable ? "observed" : "not observable",
-      restartSkipped,
-      nextHop: nextHop === null ? null : { duplicates: nextHop.duplicates().length, resentAfterLost250: nextHop.resentAfterLost250(), stats: { ...nextHop.stats } },
-      findingCount,
-      verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
-      notes,
-    };
+    const inTarget = (mt.surface?.decidedInside?.() ?? []).filter((p) => plan.points.some((s) => s.name === p));
+    const flood = await floodTarget(run, endpoint, [...mt.target.mailboxes, ...mailboxes], inTarget);
+    const inTargetFired = await heal(run);
+    const after = await drainAndReconcile(run);
+    return verdict(run, flood, after, { idleTailMs, inTarget, inTargetFired });
   } finally {
     for (const off of offs) off();
-    await processFaults?.stop();
-    await proxy?.stop();
-    await closeWiring?.();
-    await target.stop();
-    await nextHop?.stop();
+    await layers.stopBeforeTarget();
+    await mt.close?.();
+    await mt.target.stop();
+    await layers.stopAfterTarget();
   }
 }
 
-function processEventLog(e: ProcessFaultEvent, stage: (t: string) => void): void {
-  if (e.error !== undefined) stage(`${e.point}: ${e.action} ${e.role} failed: ${e.error}`);
+/**
+ * The layers the plan calls for (registry), first those that must exist before the target (the
+ * next hop, which the target is configured to relay to), then the target; a plan naming points
+ * the target cannot fire is refused before it starts.
+ */
+async function setUpTarget(o: MonkeyRunOptions, plan: FaultPlan, injector: Injector, stage: (t: string) => void): Promise<{ layers: LayerSet; mt: MonkeyTarget; mailboxes: string[] }> {
+  const layers = LayerSet.attach(injector, plan, { stage });
+  try {
+    const needs = await layers.prepare();
+    const mt = o.createTarget(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop });
+    layers.useSurface(mt.surface);
+    const refused = layers.unsupported(plan.points.map((p) => p.name), mt.target.name);
+    if (refused !== null) throw refused;
+    return { layers, mt, mailboxes: needs.mailboxes ?? [] };
+  } catch (err) {
+    await layers.stopBeforeTarget();
+    await layers.stopAfterTarget();
+    throw err;
+  }
+}
+
+/** Starts the target and its layers and puts the plan in force; returns where the flood connects. */
+async function startFaults(run: Run, offs: Array<() => void>): Promise<{ host: string; port: number }> {
+  const { mt, layers, injector, plan, stage } = run;
+  const target = mt.target;
+  await target.start();
+  offs.push(
+    target.onCrash((c) => {
+      run.crash ??= c;
+      stage(`target crashed: ${describeCrash(c)}; stopping the flood`);
+      run.flood?.stop();
+    }),
+  );
+  const endpoint = await layers.start({ target, surface: mt.surface, endpoint: { host: target.endpoint.host, port: target.endpoint.port } });
+  await layers.admit(plan, target.name);
+  injector.setPlan(plan);
+  await mt.surface?.apply(injector);
+  await layers.follow(plan, target.name);
+  // A plan set through the control API: the layers follow it too (their refusal is the API's 400).
+  const onPlanChange = async (next: FaultPlan): Promise<void> => {
+    try {
+      await layers.follow(next, target.name);
+    } catch (err) {
+      throw err instanceof UnsupportedPointsError ? new StatementError(err.message) : err;
+    }
+  };
+  const assertFaultsOpen = (): void => {
+    if (run.healed) throw new StatementError("the flood is over and the run is reconciling: the plan can no longer change");
+  };
+  const surfacePoints = mt.surface?.points() ?? [];
+  const runPoints = layers.points().filter((p) => !surfacePoints.includes(p));
+  await run.o.onStarted?.({ injector, surface: mt.surface, target, layers, runPoints, onPlanChange, assertFaultsOpen });
+  return endpoint;
+}
+
+/** The flood, with live counts every second, until its duration, its session cap, a crash or an abort. */
+async function floodTarget(run: Run, endpoint: { host: string; port: number }, mailboxes: string[], inTarget: string[]): Promise<Flood> {
+  const { o, injector, layers, ledger, stage } = run;
+  // TLS and IPv6 sessions reach the target's own listeners; through the net.* proxy only the
+  // plain port is faulted, and they fall back to it.
+  const own = run.mt.target.endpoint;
+  const direct = endpoint.host === own.host && endpoint.port === own.port;
+  const flood = new Flood({
+    host: endpoint.host,
+    port: endpoint.port,
+    endpoints: direct ? { ...(own.tlsPort !== undefined ? { tlsPort: own.tlsPort } : {}), ...(own.host6 !== undefined ? { host6: own.host6 } : {}) } : {},
+    ...(o.traffic !== undefined ? { traffic: o.traffic } : {}),
+    mailboxes,
+    ledger,
+    seed: o.seed,
+    concurrency: o.concurrency,
+    durationMs: o.durationMs,
+    timeoutMs: o.timeoutMs ?? 30_000,
+    ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
+    faultsDuring: (from, to, clientPort) => {
+      // Each layer says how its firings are charged to sessions (registry): by connection, by
+      // time, or (the next hop's, after the session) not at all.
+      const fired = layers.chargedTo(injector.firedBetween(from, to), clientPort);
+      if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);
+      return fired;
+    },
+    judgeOptions: () => ({ crash: run.crash }),
+  });
+  run.flood = flood;
+  const onAbort = (): void => flood.stop();
+  o.signal?.addEventListener("abort", onAbort);
+  const ticker = setInterval(() => {
+    o.onTick?.({
+      elapsedMs: Date.now() - run.startedAt,
+      window: injector.window(),
+      sessions: flood.sessions,
+      outcomes: { ...flood.tally.total },
+      findings: flood.tally.findingCount(),
+      fired: injector.stats().reduce((a, s) => a + s.fired, 0),
+      accepted: ledger.accepted,
+      rssMiB: Math.round(process.memoryUsage.rss() / 1048576),
+    });
+  }, 1000);
+  try {
+    if (o.signal?.aborted !== true) {
+      const { gaveUp } = await flood.run();
+      if (gaveUp !== null) {
+        run.notes.push(gaveUp);
+        stage(gaveUp);
+      }
+    }
+  } finally {
+    clearInterval(ticker);
+    o.signal?.removeEventListener("abort", onAbort);
+  }
+  return flood;
+}
+
+/** Faults off everywhere, for good; returns what libfiu fired inside the target. */
+async function heal(run: Run): Promise<Record<string, number>> {
+  const surface = run.mt.surface;
+  run.stage("faults stopped; draining the queue");
+  run.healed = true;
+  run.injector.setEnabled(false);
+  await run.layers.heal();
+  await surface?.clear();
+  const fired = (await surface?.drainFired?.()) ?? new Map<string, number>();
+  for (const p of surface?.problems ?? []) run.notes.push(`the fault surface could not follow the plan: ${p}`);
+  return Object.fromEntries(fired);
+}
+
+interface AfterRun {
+  interrupted: boolean;
+  ledger: LedgerReport | null;
+  ledgerAfterRestart: LedgerReport | null;
+  queueObservable: boolean;
+  restartSkipped: string | null;
+  afterRunFailure: string | null;
+}
+
+/** Lets the target deliver what it acknowledged, reconciles, restarts it once and reconciles again. */
+async function drainAndReconcile(run: Run): Promise<AfterRun> {
+  const { o, mt, notes, stage } = run;
+  const { target, readsMailboxes, unmanaged } = mt;
+  const interrupted = o.signal?.aborted === true;
+  const drainMs = interrupted ? Math.min(o.drainTimeoutMs ?? 60_000, 10_000) : (o.drainTimeoutMs ?? 60_000);
+  let ledgerReport: LedgerReport | null = null;
+  let ledgerAfterRestart: LedgerReport | null = null;
+  const crashedInRun = run.crash !== null;
+  const queueObservable = unmanaged === undefined || unmanaged.queueObservable;
+  const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
+  const reconcileNow = async (): Promise<LedgerReport> => {
+    const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget));
+    settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck });
+    return r.report;
+  };
+  // A server we do not run is restarted only by the user's command: say so rather than skip silently.
+  let restartSkipped: string | null = null;
+  if (o.restart === false) restartSkipped = "--no-restart";
+  else if (unmanaged !== undefined && !unmanaged.restartable) restartSkipped = "the toolkit does not run this server and has no --restart-cmd for it";
+  // Whatever happens from here on, the run's results are reported: a target that cannot be
+  // restarted or flushed is itself a finding, not a reason to lose the report.
+  let afterRunFailure: string | null = null;
+  try {
+    if (crashedInRun) {
+      notes.push("the target crashed: restarting it to recover its queue before reconciling");
+      await target.restart();
+    }
+    if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
+    else ledgerReport = await reconcileNow();
+    if (!interrupted && restartSkipped === null && !crashedInRun && readsMailboxes !== false) {
+      stage("restarting the target once and reconciling again");
+      if (queueObservable && ledgerReport !== null && ledgerReport.queueSize > 0) {
+        notes.push(
+          `${ledgerReport.queueSize} message(s) were still queued when the target was restarted (the drain gave up after ${Math.round(drainMs / 1000)} s; --drain-timeout raises it): ` +
+            "a duplicate after the restart can then be mail that was being delivered at the stop, sent again (at-least-once), not only a ghost of the queue",
+        );
+      }
+      await target.restart();
+      ledgerAfterRestart = await reconcileNow();
+    }
+  } catch (err) {
+    afterRunFailure = err instanceof Error ? err.message : String(err);
+    const late = target.crash();
+    run.crash ??= late;
+    notes.push(`after the flood the target could not be ${ledgerReport === null ? "drained" : "restarted and drained"}: ${afterRunFailure}`);
+    if (late !== null) notes.push(`it died: ${describeCrash(late)}`);
+    else run.crash = { at: Date.now(), source: "log", exitCode: null, signal: null, line: `not usable after the run: ${afterRunFailure}`, logTail: target.logs().slice(-20) };
+    stage(`reconcile failed: ${afterRunFailure}`);
+  }
+  if (restartSkipped !== null && readsMailboxes !== false && !interrupted && !crashedInRun) notes.push(`restart was skipped (${restartSkipped}): ghosts and mail lost across a restart were not checked`);
+  if (!queueObservable && readsMailboxes !== false) notes.push(...settleNotes(settles, (unmanaged as UnmanagedTarget).settleMs, drainMs));
+  return { interrupted, ledger: ledgerReport, ledgerAfterRestart, queueObservable, restartSkipped, afterRunFailure };
+}
+
+/** The report: the oracle's tallies, the ledger, the crash, what the layers saw, and the verdict. */
+function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: number; inTarget: string[]; inTargetFired: Record<string, number> }): MonkeyReport {
+  const { plan, notes, ledger, injector, mt } = run;
+  const { interrupted } = after;
+  const crashed = run.crash !== null;
+  if (run.o.traffic !== undefined && flood.transports.size > 0) notes.push(`sessions connected: ${[...flood.transports].map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  const tally = flood.tally;
+  const finalLedger = after.ledgerAfterRestart ?? after.ledger;
+  const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
+  // A run in which the server acknowledged nothing checked nothing: the ledger is empty and a
+  // server that answers out of turn or refuses everything would otherwise pass.
+  const nothingAccepted = !interrupted && flood.sessions > 0 && ledger.accepted === 0;
+  if (nothingAccepted) notes.push(`the server accepted no message in ${flood.sessions} session(s): nothing was delivered that the ledger could check (a finding)`);
+  const findingCount = tally.findingCount() + (crashed || after.afterRunFailure !== null ? 1 : 0) + ledgerFindings + (nothingAccepted ? 1 : 0);
+  if (plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
+  else if (extra.idleTailMs > 0) notes.push(`the plan's windows end ${formatDuration(extra.idleTailMs)} before the flood did: that last part ran without faults (--faults sets the faults window)`);
+  if (extra.inTarget.length > 0) notes.push(`${extra.inTarget.join(", ")} fire inside the target (libfiu): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
+  const layerReports = run.layers.reports();
+  for (const r of layerReports) notes.push(...(r.notes ?? []));
+  return {
+    target: mt.target.name,
+    endpoint: `${mt.target.endpoint.host}:${mt.target.endpoint.port}`,
+    seed: run.o.seed,
+    plan: plan.points.map(describeSpec),
+    windows: plan.windows,
+    startedAt: new Date(run.startedAt).toISOString(),
+    durationMs: Date.now() - run.startedAt,
+    interrupted,
+    sessions: flood.sessions,
+    outcomes: { ...tally.total },
+    findings: { ...tally.findings },
+    perFault: Object.fromEntries(tally.perFault),
+    points: injector.stats(),
+    inTargetFired: extra.inTargetFired,
+    processEvents: layerReports.reduce((n, r) => n + (r.processEvents ?? 0), 0),
+    samples: tally.samples,
+    crash: run.crash === null ? null : crashReport(run.crash),
+    ledger: after.ledger,
+    ledgerAfterRestart: after.ledgerAfterRestart,
+    queue: after.queueObservable ? "observed" : "not observable",
+    restartSkipped: after.restartSkipped,
+    nextHop: layerReports.find((r) => r.nextHop !== undefined)?.nextHop ?? null,
+    layerLines: layerReports.flatMap((r) => r.lines ?? []),
+    findingCount,
+    verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
+    notes,
+  };
 }
 
 function crashReport(c: CrashInfo): CrashReport {
@@ -423,14 +439,14 @@ function crashReport(c: CrashInfo): CrashReport {
 async function reconcile(
   target: Target,
   ledger: Ledger,
-  nextHop: FlakyNextHop | null,
+  layers: LayerSet,
   drainMs: number,
   stage: (t: string) => void,
   settleOn: UnmanagedTarget | null,
 ): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
   const deliveredNow = async (): Promise<Array<string | null>> => {
     const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
-    if (nextHop !== null) for (const [id, n] of nextHop.counted()) for (let i = 0; i < n; i++) delivered.push(id === "(none)" ? null : id);
+    delivered.push(...layers.deliveredIds());
     return delivered;
   };
   if (settleOn !== null) {

@@ -36,10 +36,3 @@ export function parseStatement(args: readonly string[]): MonkeyStatement {
   }
   return verb === "delay" ? { verb, point, delayMs, times } : { verb, point, times };
 }
-
-/** The fault plan settings of a fail/delay statement (see monkey/plan.ts). */
-export function statementSettings(st: Exclude<MonkeyStatement, { verb: "clear" }>): Record<string, unknown> {
-  const schedule = st.times === 1 ? { once: true } : st.times === null ? { always: true } : { always: true, limit: st.times };
-  if (st.verb === "delay") return { ...schedule, action: "delay", latency: `${st.delayMs}ms` };
-  return st.point.startsWith("lookup.") ? { ...schedule, action: "tempfail" } : schedule;
-}

@@ -4,6 +4,9 @@
 // or mirrors the plan into mechanisms that decide inside the target (libfiu, signals).
 import type { Injector } from "./injector.js";
 
+/** The plan entry that makes a delay a surface cannot make itself: [point, settings], or null. */
+export type DelayInstead = (point: string, ms: number) => [string, Record<string, unknown>] | null;
+
 export interface FaultSurface {
   /** the fault point names this target can fire, e.g. queue.open, lookup.recipients, pause.queue */
   points(): string[];
@@ -24,4 +27,9 @@ export interface FaultSurface {
   drainFired?(): Promise<Map<string, number>>;
   /** What failed while the surface followed the plan on its own (timers), for the report. */
   readonly problems?: readonly string[];
+  /**
+   * A `monkey delay POINT D` statement this surface cannot carry out at POINT (libfiu fails
+   * calls, it cannot slow them), as the plan entry that has the same effect for a client.
+   */
+  delayInstead?: DelayInstead;
 }

@@ -1,7 +1,7 @@
 // A target with the monkey's wiring in it: its fault surface for runs and `monkey serve`, its
-// smtpscript `monkey` statements, and what must be closed with it. The embedded target is driven
-// in process (every hook asks the injector); real MTAs describe theirs (targets/fault-hooks.ts)
-// and the wiring here follows the description.
+// smtpscript `monkey` statements (the monkey's one interpreter, controller.ts, over that surface),
+// and what must be closed with it. The embedded target is driven in process (every hook asks the
+// injector); real MTAs describe theirs (targets/fault-hooks.ts) and the wiring follows that.
 import { createTarget, startTarget, targetPlugin } from "../targets/registry.js";
 import { EmbeddedTarget } from "../targets/embedded/target.js";
 import { describesFaults } from "../targets/fault-hooks.js";
@@ -9,8 +9,10 @@ import type { Target } from "../targets/target.js";
 import type { ScriptFaults } from "../smtpscript/runner.js";
 import type { StartedWithFaults } from "../smtpscript/providers.js";
 import { InProcessSurface } from "./layers/wrap.js";
-import { ScriptedFaults } from "./embedded-script-faults.js";
 import { TargetLookups } from "./real/lookups.js";
+import { Injector } from "./injector.js";
+import { validatePlan } from "./plan.js";
+import { PlanController } from "./controller.js";
 import { RealFaults } from "./real/wiring.js";
 import type { FaultSurface } from "./surface.js";
 import type { MonkeyTarget } from "./run.js";
@@ -43,7 +45,28 @@ export function createFaultableTarget(name: string, options: Record<string, unkn
   });
   if (!describesFaults(target)) return { target, surface: () => null, script: () => null, close: async () => {} };
   const wired = new RealFaults(target, lookups);
-  return { target, surface: () => wired.surface(), script: () => wired.script, close: () => wired.close() };
+  let script: ScriptFaults | null = null;
+  return { target, surface: () => wired.surface(), script: () => (script ??= statementsOn(target, wired.surface())), close: () => wired.close() };
+}
+
+/**
+ * smtpscript's `monkey` statements on a target it started: a plan of their own, decided by an
+ * injector of their own. Every test-case ends with clear(); a target its faults crashed is then
+ * restarted, so that the next test-case finds it up.
+ */
+function statementsOn(target: Target, surface: FaultSurface): ScriptFaults {
+  const injector = new Injector({ plan: validatePlan({ points: {} }), seed: 0 });
+  const controller = new PlanController({ injector, surface, target: target.name });
+  return {
+    get points() {
+      return controller.points;
+    },
+    apply: (args) => controller.apply(args),
+    clear: async () => {
+      await controller.clear();
+      if (target.crash() !== null) await target.restart();
+    },
+  };
 }
 
 /** Starts a target with its fault wiring; its stop() also ends the wiring (smtpscript, the library). */
@@ -64,20 +87,10 @@ export async function startFaultableTarget(ref: string, options: Record<string, 
 
 function faultableEmbedded(target: EmbeddedTarget): FaultableTarget {
   if (target.mode !== "in-process") return { target, surface: () => null, script: () => null, close: async () => {} };
-  let script: ScriptedFaults | null = null;
+  let script: ScriptFaults | null = null;
   let surface: InProcessSurface | null = null;
-  return {
-    target,
-    surface: () => (surface ??= new InProcessSurface(target)),
-    script: () => {
-      if (script === null) {
-        script = new ScriptedFaults();
-        target.setFaults(script);
-      }
-      return script;
-    },
-    close: async () => {},
-  };
+  const surfaceOnce = (): InProcessSurface => (surface ??= new InProcessSurface(target));
+  return { target, surface: surfaceOnce, script: () => (script ??= statementsOn(target, surfaceOnce())), close: async () => {} };
 }
 
 export function monkeyTarget(name: string, extra: { nextHop?: { host: string; port: number; domain: string } } = {}): MonkeyTarget {

@@ -1,5 +1,6 @@
-// The one interface every fault layer implements, so the runner and the control API can start,
-// stop and describe them alike. Layers never decide on their own: they ask the shared Injector.
+// The common shape of the layers' machinery (the proxy, the next hop, the lookup servers, the
+// process timers): started, stopped, asked where it listens. The runner and the control API reach
+// them through the layers' units (unit.ts). They never decide on their own: they ask the Injector.
 
 export interface FaultLayer {
   /** e.g. "proxy", "tcp-table:recipients", "process" */

@@ -8,9 +8,10 @@ import type { SMTPServerSession } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import { readMessageId } from "../../smtp/index.js";
 import type { Injector } from "../injector.js";
-import { NEXTHOP_POINTS } from "../plan.js";
 import { LOOPBACK, sleep, type FaultLayer } from "./layer.js";
 
+/** What the hop can do; each point names its action (nexthop.defer defers...). */
+export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.lose-250", "nexthop.delay"] as const;
 
 export interface NextHopOptions {
   injector: Injector | null;

@@ -6,10 +6,12 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { LineReader, ReplyParser } from "../../smtp/index.js";
 import type { Decision, Injector } from "../injector.js";
-import { NET_POINTS, type SmtpPhase } from "../plan.js";
+import type { SmtpPhase } from "../plan.js";
 import { EndOfDataScanner } from "./end-of-data.js";
 import { isLoopback, LOOPBACK, sleep, type FaultLayer } from "./layer.js";
 
+/** What the proxy can do; each point names its action (net.stall stalls...). */
+export const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
 
 type Op = { kind: "write"; data: Buffer; notBefore: number } | { kind: "pause"; ms: number } | { kind: "reset" };
 

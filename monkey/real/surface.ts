@@ -31,6 +31,8 @@ export interface RealSurfaceOptions {
   fiu: FiuChannel | null;
   /** roles that process faults may address (pause.<role>, kill.<role>) */
   roles: readonly string[];
+  /** the role that owns the queue alone: stopped to delay queue.* calls (null: none does) */
+  stallRole?: string | null;
   onProcessEvent?: (e: ProcessFaultEvent) => void;
 }
 
@@ -60,6 +62,17 @@ export class RealFaultSurface implements FaultSurface {
     if (this.o.lookups !== null) out.push(...LOOKUP_POINTS);
     for (const r of this.o.roles) out.push(`pause.${r}`, `kill.${r}`);
     return out;
+  }
+
+  /**
+   * libfiu fails calls but cannot slow them: a statement's delay of a queue.* point stops the
+   * process that owns the queue for that long instead, from now (a stalled disk, as a client
+   * sees it). Its own point, so `monkey clear queue.*` leaves it to run out.
+   */
+  delayInstead(point: string, ms: number): [string, Record<string, unknown>] | null {
+    const role = this.o.stallRole ?? null;
+    if (role === null || !point.startsWith("queue.") || !this.decidedInside().includes(point)) return null;
+    return [`pause.${role.toLowerCase()}`, { once: true, duration: `${ms}ms`, interval: "10ms" }];
   }
 
   /** libfiu draws its own random numbers inside the MTA: the runner attributes these by time. */

@@ -1,17 +1,14 @@
 // The fault wiring of a real MTA target, built from what the target describes
-// (targets/fault-hooks.ts): its fault surface for the monkey and the smtpscript `monkey`
-// statements on top of it, both made on first use.
-import type { ScriptFaults } from "../../smtpscript/runner.js";
+// (targets/fault-hooks.ts): its fault surface, made on first use. smtpscript's `monkey`
+// statements go through the monkey's one interpreter (controller.ts) on top of it.
 import type { DescribesFaults } from "../../targets/fault-hooks.js";
 import type { Target } from "../../targets/target.js";
 import { RealFaultSurface } from "./surface.js";
-import { RealScriptFaults } from "./script-faults.js";
 import { fiuChannel } from "./channels.js";
 import type { TargetLookups } from "./lookups.js";
 
 export class RealFaults {
   private surfaceOnce: RealFaultSurface | null = null;
-  private scriptOnce: RealScriptFaults | null = null;
 
   constructor(
     private readonly target: Target & DescribesFaults,
@@ -24,12 +21,7 @@ export class RealFaults {
     if (this.surfaceOnce !== null) return this.surfaceOnce;
     const d = this.target.describeFaults();
     const fiu = d.libfiu === null ? null : fiuChannel(this.target, d.libfiu, d.libfiu.stackScope, d.libfiu.points, d.libfiu.logged);
-    return (this.surfaceOnce = new RealFaultSurface({ target: this.target, fiu, lookups: d.lookupsRouted ? this.lookups : null, roles: d.roles }));
-  }
-
-  /** smtpscript `monkey` statements, backed by the surface. */
-  get script(): ScriptFaults {
-    return (this.scriptOnce ??= new RealScriptFaults({ surface: this.surface(), target: this.target, stallRole: this.target.describeFaults().stallRole }));
+    return (this.surfaceOnce = new RealFaultSurface({ target: this.target, fiu, lookups: d.lookupsRouted ? this.lookups : null, roles: d.roles, stallRole: d.stallRole }));
   }
 
   /** The target is going away (see RealFaultSurface.close). */
