@@ -5,6 +5,7 @@ import type { Reply } from "../../smtp/index.js";
 
 export async function sendOne(host: string, port: number, rcpt: string, opts: { size?: number } = {}): Promise<{ id: string; replies: Reply[] }> {
   const replies: Reply[] = [];
+  let failure: Error | null = null;
   const msg = buildMessage({ from: "sender@client.example", to: [rcpt], size: opts.size ?? 200 });
   await runSmtpSession({
     host,
@@ -12,10 +13,12 @@ export async function sendOne(host: string, port: number, rcpt: string, opts: { 
     timeoutMs: 10_000,
     helo: "client.example",
     quitAfterRefusal: true,
-    observer: { reply: (step, r) => void (step !== "quit" && replies.push(r)) },
+    observer: { reply: (step, r) => void (step !== "quit" && replies.push(r)), failed: (step, err) => void (step !== "quit" && (failure ??= err)) },
     transactions: 1,
     transaction: () => ({ from: "sender@client.example", to: [rcpt], message: () => new PreparedMessage(msg.data) }),
   });
+  // A session that broke off (no reply to a step) fails, as a caller reading replies would.
+  if (failure !== null) throw failure;
   return { id: msg.id, replies };
 }
 
