@@ -25,6 +25,17 @@ function upperOf(i: number): number {
   return (sub + 1) * 2 ** shift - 1;
 }
 
+export interface HistogramRaw {
+  buckets: Array<[number, number]>;
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
+}
+
+/** The largest relative error of a reported percentile (bucket width over its lower bound): 1/32. */
+export const HISTOGRAM_RELATIVE_ERROR = 1 / PER_OCTAVE;
+
 export class Histogram {
   private readonly counts = new Float64Array(SIZE);
   count = 0;
@@ -44,6 +55,26 @@ export class Histogram {
 
   recordMs(ms: number): void {
     this.record(ms * 1000);
+  }
+
+  /** The raw buckets, sparse: [bucket, count] pairs; with count/min/max/sum it is the whole histogram. */
+  raw(): HistogramRaw {
+    const buckets: Array<[number, number]> = [];
+    for (let i = 0; i < SIZE; i++) if (this.counts[i] !== 0) buckets.push([i, this.counts[i] as number]);
+    return { buckets, count: this.count, min: this.count === 0 ? 0 : this.min, max: this.max, sum: this.sum };
+  }
+
+  static fromRaw(r: HistogramRaw): Histogram {
+    const h = new Histogram();
+    for (const [i, n] of r.buckets) {
+      if (!(Number.isInteger(i) && i >= 0 && i < SIZE && n >= 0)) throw new RangeError(`histogram bucket ${i} (${n}) out of range`);
+      h.counts[i] = n;
+    }
+    h.count = r.count;
+    h.min = r.count === 0 ? Infinity : r.min;
+    h.max = r.max;
+    h.sum = r.sum;
+    return h;
   }
 
   merge(other: Histogram): void {

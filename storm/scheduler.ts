@@ -15,6 +15,7 @@ import type { Mix, PlanOrigin, SessionPlan } from "./plan.js";
 import { runSession } from "./session.js";
 import type { SessionTarget } from "./session.js";
 import { Profile } from "./profile.js";
+import { isFailureRule, runParallel } from "./parallel.js";
 import type { Stage } from "./profile.js";
 
 export type LoadModel = "closed" | "open";
@@ -46,6 +47,9 @@ export interface StormOptions {
   onStopped?: () => void;
   /** which sessions count as failed, to keep the first for shrinking (default: ungraceful outcomes) */
   isFailure?: (outcome: Outcome, elapsedMs: number) => boolean;
+  /** worker threads sharing the load (default 1: this thread); with more, failures are ungraceful or slower than slowSessionMs */
+  workers?: number;
+  slowSessionMs?: number;
 }
 
 export interface SessionFailure {
@@ -68,6 +72,7 @@ export interface StormResult {
 export const isUngraceful = (o: Outcome): boolean => UNGRACEFUL.includes(o);
 
 export async function runStorm(o: StormOptions): Promise<StormResult> {
+  if ((o.workers ?? 1) > 1) return runParallel({ ...o, workers: o.workers as number });
   const model: LoadModel = o.model ?? (o.rate !== undefined ? "open" : "closed");
   const constant = model === "open" ? o.rate : o.concurrency;
   if (o.stages === undefined && !(constant !== undefined && constant > 0)) throw new RangeError(`a ${model}-loop storm needs ${model === "open" ? "a rate" : "a concurrency"} or stages`);
@@ -75,7 +80,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   const durationMs = Math.min(o.durationMs ?? Infinity, profile.totalMs);
   if (!(durationMs > 0 && Number.isFinite(durationMs))) throw new RangeError("a storm needs a positive, finite duration (or stages)");
   const maxInFlight = o.maxInFlight ?? 10_000;
-  const isFailure = o.isFailure ?? isUngraceful;
+  const isFailure = o.isFailure ?? isFailureRule(o.slowSessionMs, isUngraceful);
   const metrics = new Metrics();
   const plans = new PlanStream(o.mix, o.seed);
   const t0 = performance.now();

@@ -1,0 +1,36 @@
+// One worker thread of a parallel storm (storm/parallel.ts): runs its segment and reports
+// snapshots to the parent; "stop" from the parent is its Ctrl-C.
+import { parentPort, workerData } from "node:worker_threads";
+import { runStorm, isUngraceful } from "./scheduler.js";
+import { snapshotOf } from "./snapshot.js";
+import { isFailureRule } from "./parallel.js";
+import type { FromWorker, ToWorker, WorkerOptions } from "./parallel.js";
+
+const port = parentPort;
+if (port === null) throw new Error("storm/worker.js runs only as a worker thread");
+const o = workerData as WorkerOptions;
+const abort = new AbortController();
+port.on("message", (m: ToWorker) => {
+  if (m.type === "stop") abort.abort();
+});
+const post = (m: FromWorker): void => port.postMessage(m);
+const startedAt = Date.now();
+const failedAt: { at: number } = { at: 0 };
+try {
+  const isFailure = isFailureRule(o.slowSessionMs, isUngraceful);
+  const r = await runStorm({
+    ...o,
+    signal: abort.signal,
+    isFailure: (outcome, ms) => {
+      const failed = isFailure(outcome, ms);
+      if (failed && failedAt.at === 0) failedAt.at = Date.now();
+      return failed;
+    },
+    onTick: (m) => post({ type: "tick", snapshot: snapshotOf(m, startedAt) }),
+    onStopped: () => post({ type: "stopped" }),
+  });
+  post({ type: "done", snapshot: snapshotOf(r.metrics, startedAt), failure: r.failure === null ? null : { ...r.failure, at: failedAt.at }, durationMs: r.durationMs });
+} catch (err) {
+  post({ type: "error", message: err instanceof Error ? err.message : String(err) });
+}
+port.close();
