@@ -2,7 +2,7 @@
 // from the run's) and sends its metrics as a snapshot every second and at the end; the parent
 // merges them into one live progress line and one result, as if one process had run it all.
 import { Worker } from "node:worker_threads";
-import { Metrics } from "./metrics.js";
+import type { Metrics } from "./metrics.js";
 import type { Outcome } from "./metrics.js";
 import { metricsFrom, mergeSnapshots } from "./snapshot.js";
 import type { MetricsSnapshot } from "./snapshot.js";
