@@ -47,17 +47,18 @@ const PAIRS: Record<string, Pair> = {
 };
 
 const USAGE = `usage: node dist/bench/storm-vs-smtp-source.js [--concurrency 10,100,1000] [--messages 20000]
-       [--rounds 3] [--pairs ${Object.keys(PAIRS).join(",")}] [--markdown]
+       [--rounds 3] [--pairs ${Object.keys(PAIRS).join(",")}] [--workers N|auto] [--markdown]
 
 storm vs Postfix's smtp-source, both against smtp-sink on loopback, A/B/A/B per concurrency.
+--workers: storm's worker threads (default 1); CPU counts every thread of the process.
 Needs /usr/sbin/smtp-source and smtp-sink, and 'ulimit -n' above twice the largest concurrency
 (npm run bench sets it).`;
 
 const str = (v: string | boolean | undefined, d: string): string => (typeof v === "string" ? v : d);
-const { levels, messages, rounds, pairs, markdown } = benchArgs(
+const { levels, messages, rounds, pairs, markdown, workers } = benchArgs(
   "storm-vs-smtp-source",
   USAGE,
-  { concurrency: { type: "string" }, messages: { type: "string" }, rounds: { type: "string" }, pairs: { type: "string" }, markdown: { type: "boolean" } },
+  { concurrency: { type: "string" }, messages: { type: "string" }, rounds: { type: "string" }, pairs: { type: "string" }, markdown: { type: "boolean" }, workers: { type: "string" } },
   (v) => ({
     levels: str(v.concurrency, "10,100,1000")
       .split(",")
@@ -72,6 +73,7 @@ const { levels, messages, rounds, pairs, markdown } = benchArgs(
         return pair;
       }),
     markdown: v.markdown === true,
+    workers: v.workers === "auto" ? os.availableParallelism() : parseCount(str(v.workers, "1"), "--workers"),
   }),
 );
 
@@ -154,6 +156,7 @@ async function runStormOnce(port: number, c: number, pair: Pair, seed: number): 
     maxSessions: Math.ceil(messages / perSession),
     mix,
     seed,
+    workers,
   });
   const m = r.metrics;
   if (m.accepted < messages) throw new BenchError(`storm ${pair.kind} at ${c}: ${m.accepted} of ${messages} messages accepted`);
@@ -236,7 +239,7 @@ const cpu = (rs: Run[]): string => median(rs.map((r) => r.cpuUs)).toFixed(0);
 const ratio = (r: Row): string => `${(median(rates(r.storm)) / median(rates(r.source))).toFixed(2)}x`;
 const machine = `${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? "?"}, Node ${process.version}, ${os.type()} ${os.release()}`;
 if (markdown) {
-  console.log(`Machine: ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}. ${messages} messages of ${SIZE} bytes per run; median of ${rounds} alternating runs (each run's msg/s in brackets); CPU = client user+system µs per message (median).\n`);
+  console.log(`Machine: ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}. ${messages} messages of ${SIZE} bytes per run; storm on ${workers} worker thread(s); median of ${rounds} alternating runs (each run's msg/s in brackets); CPU = client user+system µs per message (median).\n`);
   console.log("| sessions | pair | smtp-source | msg/s | CPU | storm | msg/s | CPU | msg/s ratio |");
   console.log("|---:|---|---|---:|---:|---|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.c} | ${r.pair.name} | ${r.pair.sourceHow} | ${fmt(r.source)} | ${cpu(r.source)} | ${r.pair.stormHow} | ${fmt(r.storm)} | ${cpu(r.storm)} | ${ratio(r)} |`);

@@ -1,5 +1,6 @@
 // Where and how a storm session connects, what it sends, and how the engine's steps reach the
 // storm's metrics: the pieces every kind shares.
+import net from "node:net";
 import { PreparedMessage, buildMessage } from "../smtp/index.js";
 import type { ClientOptions, MailSource, StepObserver, Transaction } from "../smtp/index.js";
 import type { Metrics, Phase } from "./metrics.js";
@@ -19,7 +20,11 @@ export interface SessionTarget {
   tlsPort6?: number;
   /** AUTH credentials for the well-behaved client (used only when the server offers AUTH) */
   auth?: { user: string; pass: string };
+  /** IPv4 source addresses, used in turn (more sessions than one source has ephemeral ports) */
+  sources?: readonly string[];
 }
+
+let nextSource = 0;
 
 export const CLIENT_NAME = "storm.client.example";
 export const SENDER = "storm@client.example";
@@ -51,12 +56,15 @@ export function endpointFor(plan: SessionPlan, t: SessionTarget, m: Pick<StepObs
 /** `base` aimed at the plan's endpoint, with its STARTTLS. */
 export function planClient(plan: SessionPlan, target: SessionTarget, base: ClientOptions): ClientOptions {
   const ep = endpointFor(plan, target, base.observer ?? null);
+  const sources = target.sources;
+  const v4 = sources !== undefined && sources.length > 0 && net.isIPv4(ep.host);
   return {
     ...base,
     host: ep.host,
     port: ep.port,
     implicitTls: ep.implicit,
     starttls: plan.tls === "starttls",
+    ...(v4 ? { localAddress: sources[nextSource++ % sources.length] as string } : {}),
   };
 }
 
