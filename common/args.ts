@@ -1,5 +1,6 @@
 // Flag values shared by every CLI: ports, counts, durations. Each parser names the flag and the
 // bad value in a one-line UsageError, so every tool rejects nonsense the same way.
+import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
 import { parseDuration } from "./duration.js";
@@ -33,6 +34,18 @@ export function parseDurationFlag(v: string, flag: string, opts: { allowZero?: b
   if (d === 0 && opts.allowZero !== true) throw new UsageError(`${flag} must be > 0, got "${v}"`);
   if (d > MAX_TIMER_MS) throw new UsageError(`${flag}: ${v} is too long (at most ${MAX_TIMER_MS} ms, about 24 days)`);
   return d;
+}
+
+/** A directory the flag names must exist (a mistyped Maildir would make every message "lost"). */
+export function assertDirectory(path: string, flag: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`${flag} ${path}: ${e.code === "ENOENT" ? "no such directory" : e.message}`);
+  }
+  if (!isDir) throw new UsageError(`${flag} ${path}: not a directory`);
 }
 
 /**

@@ -1,22 +1,21 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
 import type { parseArgs } from "node:util";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { monkeyProviders } from "./providers.js";
 import type { Traffic } from "../smtp/index.js";
-import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
-import { assertWritable, writeReport } from "../common/output-file.js";
+import { assertDirectory, parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
 import { UsageError } from "../common/usage-error.js";
-import { targetPlugin } from "../targets/registry.js";
+import { chooseServer } from "../targets/server-choice.js";
 import { PlanError, describeSpec, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "./rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
 import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
 import { ExternalTarget, TargetProbeError } from "./external-target.js";
-import { assertLoopback, loopbackUrl } from "../common/loopback.js";
-import { monkeyText } from "./report.js";
+import { loopbackUrl } from "../common/loopback.js";
+import { MONKEY_OUTPUTS } from "./outputs/index.js";
 import { monkeyTarget } from "./targets.js";
 import { Injector } from "./injector.js";
 import { PlanController, StatementError } from "./controller.js";
@@ -81,7 +80,11 @@ run/serve options:
   --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
   --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
   --no-restart           skip the restart-and-reconcile step
-  --json FILE            write the report as JSON (run)
+  --out KIND[=FILE]      run: an output, repeatable (--out json=m.json --out junit=m.xml);
+                         without =FILE, or with FILE "-", it goes to stdout (the report's
+                         tables then go to stderr); kinds:
+${MONKEY_OUTPUTS.help("                           ")}
+  --json FILE            the same as --out json=FILE
   --control-port P       port of the control API on 127.0.0.1 (default: any free port);
                          every request needs the random token printed with its URL
 
@@ -105,6 +108,7 @@ const OPTIONS = {
   "drain-timeout": { type: "string", default: "60s" },
   "no-restart": { type: "boolean" },
   mix: { type: "string" },
+  out: { type: "string", multiple: true },
   json: { type: "string" },
   "control-port": { type: "string" },
   api: { type: "string" },
@@ -179,17 +183,6 @@ function positiveInt(v: string | undefined, flag: string): number {
   return parseCount(v ?? "", flag);
 }
 
-/** --target NAME, checked before anything starts. */
-function targetName(values: Values): string {
-  const name = values.target ?? "embedded";
-  try {
-    targetPlugin(name);
-  } catch (err) {
-    throw new UsageError(`--target: ${(err as Error).message}`);
-  }
-  return name;
-}
-
 /** Starts the control API; a taken --control-port is the user's to change, not a crash. */
 async function startControl(control: ControlServer, port: number | undefined): Promise<void> {
   try {
@@ -220,19 +213,21 @@ function planFrom(values: Values): { plan: FaultPlan; doc: Record<string, unknow
 /** Flags that only mean something for a server given by --host. */
 const HOST_ONLY = ["rcpt", "maildir", "queue-size-cmd", "flush-cmd", "restart-cmd", "settle", "proxy-port"] as const;
 
-/** --host/--port: the user's own server, faulted from the network side only. */
-function externalTarget(values: Values, forServe = false): ((extra: { nextHop?: unknown }) => MonkeyTarget) | null {
-  if (values.host === undefined && values.port === undefined) {
+type External = (extra: { nextHop?: unknown }) => MonkeyTarget;
+
+/**
+ * --target NAME (the embedded target by default), checked before anything starts; or
+ * --host/--port: the user's own server, faulted from the network side only.
+ */
+function chooseTarget(values: Values, forServe = false): { target: string } | { name: string; external: External } {
+  const chosen = chooseServer(values, { otherwise: { target: "embedded" } });
+  if ("target" in chosen) {
     // serve puts its fault proxy in front of any target
     const stray = HOST_ONLY.filter((f) => values[f] !== undefined && !(forServe && f === "proxy-port"));
     if (stray.length > 0) throw new UsageError(`${stray.map((f) => `--${f}`).join(", ")} need${stray.length === 1 ? "s" : ""} --host/--port (a server you run)`);
-    return null;
+    return chosen;
   }
-  if (values.target !== undefined) throw new UsageError("--target and --host/--port are exclusive");
-  const host = values.host ?? "127.0.0.1";
-  if (values.port === undefined) throw new UsageError("--host needs --port");
-  const port = parsePort(values.port, "--port");
-  assertLoopback(host, values["allow-remote"] === true);
+  const { host, port } = chosen;
   const rcpts = values.rcpt ?? [];
   if (rcpts.length === 0 && !forServe) throw new UsageError("--host needs at least one --rcpt ADDR the server accepts");
   const maildirs = values.maildir ?? [];
@@ -247,9 +242,12 @@ function externalTarget(values: Values, forServe = false): ((extra: { nextHop?: 
   // The startup probe waits at most --timeout (and no more than 10 s) for the banner.
   const probeTimeoutMs = Math.min(duration(values.timeout, "--timeout"), 10_000);
   const target = new ExternalTarget({ host, port }, rcpts, maildirs, { probeTimeoutMs, commands, settleMs });
-  return (extra) => {
-    if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target embedded, opensmtpd or postfix): only those relay to the flaky next hop");
-    return { target, surface: null, readsMailboxes: target.readsMailboxes, unmanaged: target };
+  return {
+    name: target.name,
+    external: (extra) => {
+      if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target embedded, opensmtpd or postfix): only those relay to the flaky next hop");
+      return { target, surface: null, readsMailboxes: target.readsMailboxes, unmanaged: target };
+    },
   };
 }
 
@@ -260,27 +258,17 @@ async function mixTraffic(file: string, seed: number): Promise<Traffic> {
   return provide(file, seed);
 }
 
-function assertDirectory(path: string, flag: string): void {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new UsageError(`${flag} ${path}: ${e.code === "ENOENT" ? "no such directory" : e.message}`);
-  }
-  if (!isDir) throw new UsageError(`${flag} ${path}: not a directory`);
-}
-
 function nonEmpty(v: string, flag: string): string {
   if (v.trim() === "") throw new UsageError(`${flag} needs a command`);
   return v;
 }
 
 async function run(values: Values): Promise<number> {
-  const external = externalTarget(values);
-  const name = external !== null ? `${values.host ?? "127.0.0.1"}:${values.port ?? ""}` : targetName(values);
+  const chosen = chooseTarget(values);
+  const external = "external" in chosen ? chosen.external : null;
+  const name = "external" in chosen ? chosen.name : chosen.target;
   const controlPort = values["control-port"] === undefined ? undefined : parsePort(values["control-port"], "--control-port");
-  if (values.json !== undefined) assertWritable(values.json, "--json");
+  const outputs = MONKEY_OUTPUTS.choose({ out: values.out, aliases: { json: values.json } });
   const durationMs = duration(values.duration, "--duration");
   const concurrency = positiveInt(values.concurrency, "--concurrency");
   const maxSessions = values["max-sessions"] === undefined ? undefined : positiveInt(values["max-sessions"], "--max-sessions");
@@ -354,8 +342,7 @@ async function run(values: Values): Promise<number> {
     await (control as ControlServer | null)?.stop();
   }
   if (tty) process.stderr.write("\n");
-  console.log(monkeyText(report));
-  const written = values.json === undefined || writeReport(values.json, JSON.stringify(report, null, 2) + "\n", "smtpchaos monkey run");
+  const written = await outputs.finish(report, "smtpchaos monkey run");
   if (report.interrupted) return EXIT.interrupted;
   if (report.findingCount > 0) return EXIT.failures;
   return written ? EXIT.ok : EXIT.usage;
@@ -365,9 +352,10 @@ async function serve(values: Values): Promise<number> {
   const controlPort = values["control-port"] === undefined ? undefined : parsePort(values["control-port"], "--control-port");
   const proxyPort = values["proxy-port"] === undefined ? undefined : parsePort(values["proxy-port"], "--proxy-port");
   const { plan, doc, seed } = planFrom(values);
-  const external = externalTarget(values, true);
+  const chosen = chooseTarget(values, true);
+  const external = "external" in chosen ? chosen.external : null;
   if (external !== null) refuseInside(plan);
-  const name = external === null ? targetName(values) : null;
+  const name = "external" in chosen ? null : chosen.target;
   const injector = new Injector({ plan: validatePlan({ points: {} }), seed });
   // Every layer `monkey run` has, ready for any plan the control API sets later: the proxy in
   // front (net.*), the next hop the target relays to (nexthop.*), pause/kill of its processes.

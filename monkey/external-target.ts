@@ -3,8 +3,7 @@
 // only through commands the user gives; without a queue count, deliveries are judged over once
 // its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
 // the ledger works; without, the ledger is skipped and said so.
-import { SmtpSession } from "../smtp/session.js";
-import { SmtpConnectError, SmtpError } from "../smtp/errors.js";
+import { BannerProbeError, probeBanner } from "../smtp/probe.js";
 import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
 import { maildirIds } from "../targets/process/maildir-ids.js";
 import { listingFingerprint, maildirSubdirs, waitUntilStable } from "../common/settle.js";
@@ -79,35 +78,12 @@ export class ExternalTarget implements Target {
    * TargetProbeError naming host:port and the reason, before any fault or flood starts.
    */
   async start(): Promise<void> {
-    let s: SmtpSession;
     try {
-      s = await SmtpSession.connect({ host: this.endpoint.host, port: this.endpoint.port, timeoutMs: this.probeTimeoutMs, transcript: null });
+      await probeBanner(this.endpoint.host, this.endpoint.port, { timeoutMs: this.probeTimeoutMs });
     } catch (err) {
-      throw this.probeError(err);
+      if (err instanceof BannerProbeError) throw new TargetProbeError(`startup probe failed: ${err.message}`);
+      throw err;
     }
-    let ok = false;
-    try {
-      const banner = await s.readReply(this.probeTimeoutMs, "banner");
-      if (banner.code !== 220) throw new TargetProbeError(`startup probe failed: ${this.name}: not ready for mail: it greeted with ${banner.code} ${banner.text}`);
-      ok = true;
-    } catch (err) {
-      throw this.probeError(err);
-    } finally {
-      // QUIT only a server that behaved; a broken one is just closed.
-      if (ok) await s.quit();
-      else s.close();
-    }
-  }
-
-  private probeError(err: unknown): Error {
-    if (err instanceof TargetProbeError) return err;
-    if (err instanceof SmtpError) {
-      // One shape for every reason: "startup probe failed: HOST:PORT: why" (the wire layer's
-      // messages name the peer for some errors and not for others).
-      const why = err instanceof SmtpConnectError ? `cannot connect: ${err.code}` : err.message.replace(`${this.name}: `, "");
-      return new TargetProbeError(`startup probe failed: ${this.name}: ${why}`);
-    }
-    return err as Error;
   }
 
   async stop(): Promise<void> {}

@@ -141,7 +141,6 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
   return { ...best, dotSent, accepted, dotResult };
 }
 
-
 /**
  * The lines around the fatal line the target's own crash patterns matched (its CrashInfo.line):
  * the evidence a crash report shows. Which lines are fatal is the target's knowledge, not ours;
@@ -153,7 +152,7 @@ export function crashContext(lines: readonly string[], fatal: string | null, bef
   return { fatal, context: lines.slice(Math.max(0, i - before), i + after + 1) };
 }
 
-/** Running tallies of verdicts, overall and per fault point, with a bounded sample of findings. */
+/** One finding kept as an example for the report. */
 export interface FindingSample {
   finding: FindingKind;
   detail: string;
@@ -163,6 +162,7 @@ export interface FindingSample {
   transcript?: string;
 }
 
+/** Running tallies of verdicts, overall and per fault point, with a bounded sample of findings. */
 export class OutcomeTally {
   readonly total: Record<Outcome, number> = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
   readonly findings: Partial<Record<FindingKind, number>> = {};

@@ -10,10 +10,11 @@ import type { RunResult, TestResult } from "./result.js";
 import type { Program } from "./ast.js";
 import { testCaseTitle } from "./ast.js";
 import { parseAssignments } from "../common/assignments.js";
-import { parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
+import { parseCli, parseCount, parseDurationFlag } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
-import { assertLoopback, loopbackUrl } from "../common/loopback.js";
+import { loopbackUrl } from "../common/loopback.js";
 import { UsageError } from "../common/usage-error.js";
+import { chooseServer } from "../targets/server-choice.js";
 import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
@@ -27,6 +28,9 @@ const NO_TARGET: ScriptTarget = {
   flushQueue: () => Promise.reject(new Error("flushing the queue needs --target")),
   queueSize: () => Promise.reject(new Error("reading the queue needs --target")),
 };
+
+/** Neither --target nor --host/--port: the original's default, an MTA on this machine's port 25. */
+const DEFAULT_SERVER = { host: "127.0.0.1", port: 25 };
 
 export const USAGE = `usage: smtpscript [options] FILE...
 
@@ -107,12 +111,8 @@ function parse(argv: string[]): Parsed | "help" {
   });
   if (values.help === true) return "help";
   if (positionals.length === 0) throw new UsageError("no script file given");
-  if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) {
-    throw new UsageError("--target and --host/--port are exclusive");
-  }
-  const port = values.port === undefined ? 25 : parsePort(values.port, "--port");
+  const chosen = chooseServer(values, { otherwise: DEFAULT_SERVER, what: "connect to" });
   const allowRemote = values["allow-remote"] === true;
-  if (values.host !== undefined) assertLoopback(values.host, allowRemote, "connect to");
   if (values.monkey !== undefined) loopbackUrl(values.monkey, "--monkey", allowRemote);
   let defines: Record<string, string>;
   try {
@@ -156,8 +156,9 @@ function parse(argv: string[]): Parsed | "help" {
   const timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
   return {
     files: positionals,
-    server: { host: values.host ?? "127.0.0.1", port, tls: values.tls === true, starttls: values.starttls === true },
-    target: values.target ?? null,
+    // with --target, the address is the target's once it runs (bindServer)
+    server: { ...("target" in chosen ? DEFAULT_SERVER : chosen), tls: values.tls === true, starttls: values.starttls === true },
+    target: "target" in chosen ? chosen.target : null,
     timeoutMs,
     defines,
     reporters,

@@ -38,9 +38,6 @@ export interface ScriptFaults {
   clear(): void | Promise<void>;
 }
 
-/** Interprets statements the core runner does not own (e.g. `monkey ...`, added by the monkey). */
-export type StatementHandler = (statement: Statement, ctx: { vars: ReadonlyMap<string, string>; loc: Loc }) => Promise<void>;
-
 export interface RunOptions {
   server: ServerAddress;
   /** label for reports; defaults to host:port */
@@ -53,7 +50,6 @@ export interface RunOptions {
   jobs?: number;
   /** only test-cases whose name matches */
   filter?: (name: string) => boolean;
-  extensions?: Partial<Record<Statement["kind"], StatementHandler>>;
   /** the target behind server, for `expect delivered` and `monkey` */
   target?: ScriptTarget;
   /** permit a non-loopback server (the CLIs' --allow-remote); every connection is checked */
@@ -270,11 +266,6 @@ class TestRun {
   }
 
   private async step(st: Statement): Promise<void> {
-    const ext = this.options.extensions?.[st.kind];
-    if (ext !== undefined) {
-      await ext(st, { vars: this.vars, loc: st.loc });
-      return;
-    }
     switch (st.kind) {
       case "noop":
         return;

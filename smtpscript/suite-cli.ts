@@ -1,5 +1,5 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import Table from "cli-table3";
 import picocolors from "picocolors";
@@ -21,10 +21,10 @@ import { SmtpError } from "../smtp/errors.js";
 import type { JudgedResult, Verdict } from "./suites.js";
 import type { TestResult } from "./result.js";
 import { parseAssignments } from "../common/assignments.js";
-import { parseCli, parseDurationFlag, parsePort } from "../common/args.js";
+import { assertDirectory, parseCli, parseDurationFlag, parsePort } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
-import { assertLoopback } from "../common/loopback.js";
 import { UsageError } from "../common/usage-error.js";
+import { chooseServer } from "../targets/server-choice.js";
 
 const USAGE = `usage: smtpchaos suite run [--target NAME | --host H --port P] [options] [SUITE...]
        smtpchaos suite list
@@ -107,8 +107,6 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`smtpchaos suite: ${msg}`);
     return EXIT.usage;
   };
-  if (values.target === undefined && values.port === undefined) return usage("give --target NAME or --host/--port");
-  if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) return usage("--target and --host/--port are exclusive");
   let defines: Record<string, string>;
   let main: Record<string, string>;
   let port: number;
@@ -118,15 +116,16 @@ export async function main(argv: string[]): Promise<number> {
   const maildirs = values.maildir ?? [];
   const reports: Array<{ name: ReporterName; file: string }> = [];
   try {
-    port = values.port === undefined ? 25 : parsePort(values.port, "--port");
-    if (values.host !== undefined) assertLoopback(values.host, values["allow-remote"] === true, "connect to");
+    const chosen = chooseServer(values, { what: "connect to" });
+    // with --target, the address is the target's once it runs (bindServer)
+    port = "port" in chosen ? chosen.port : 25;
     defines = parseAssignments(values.define, "-D");
     // A recipient in the server's own domain: the unknown-user checks must not meet a relay refusal.
     if (defines.rcpt !== undefined && defines.domain === undefined && defines.rcpt.includes("@")) defines.domain = defines.rcpt.slice(defines.rcpt.lastIndexOf("@") + 1);
     server = serverAddress(values, port);
     if (maildirs.length > 0 && values.target !== undefined) throw new UsageError("--maildir is for --host: a --target reads its own mailboxes");
     if (values.settle !== undefined && maildirs.length === 0) throw new UsageError("--settle goes with --maildir");
-    for (const d of maildirs) assertDirectory(d);
+    for (const d of maildirs) assertDirectory(d, "--maildir");
     settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
     main = parseAssignments(values.postconf, "--postconf");
     timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
@@ -248,17 +247,6 @@ function serverAddress(values: { host?: string; target?: string; tls?: boolean; 
   const tls = values.tls === true || tlsPort !== undefined;
   if (tls && values.starttls === true) throw new UsageError("--tls and --starttls are exclusive");
   return { host: values.host ?? "127.0.0.1", port: tls ? (tlsPort ?? port) : port, tls, starttls: values.starttls === true };
-}
-
-function assertDirectory(dir: string): void {
-  let ok: boolean;
-  try {
-    ok = statSync(dir).isDirectory();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new UsageError(`--maildir ${dir}: ${e.code === "ENOENT" ? "no such directory" : e.message}`);
-  }
-  if (!ok) throw new UsageError(`--maildir ${dir}: not a directory`);
 }
 
 /** The size variables from one EHLO; a server that cannot be probed gets none, with the reason. */

@@ -4,9 +4,12 @@ import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
+import type { ChosenOutputs } from "../common/output.js";
 import { UsageError } from "../common/usage-error.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
+import { chooseServer } from "../targets/server-choice.js";
+import type { ServerChoice } from "../targets/server-choice.js";
 import { DEFAULT_MIX, MixError, validateMix } from "./plan.js";
 import { KINDS } from "./kinds/index.js";
 import { readMixFile } from "./mix-file.js";
@@ -18,8 +21,9 @@ import type { SessionTarget } from "./session.js";
 import { assertLoopback } from "../common/loopback.js";
 import { parseThreshold, ThresholdError } from "./thresholds.js";
 import type { Threshold } from "./thresholds.js";
-import { evaluate, findLimitText, summaryText, toJson } from "./report.js";
-import { renderHtml } from "./html-report.js";
+import { evaluate } from "./report.js";
+import { STORM_OUTPUTS } from "./outputs/index.js";
+import type { StormOutcome } from "./outputs/index.js";
 import { fdLimit, fdsNeeded } from "./limits.js";
 import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
@@ -72,12 +76,16 @@ mix (what each session does; drawn from --seed, so a run replays):
 
 checks and reports:
   --threshold EXPR       e.g. "p99(dot)<500ms", "rate(ungraceful)==0"; repeatable
-  --json FILE            write the report as JSON
+  --out KIND[=FILE]      an output, repeatable (--out json=r.json --out junit=r.xml); without
+                         =FILE, or with FILE "-", it goes to stdout (the summary then goes to
+                         stderr); kinds:
+${STORM_OUTPUTS.help("                           ")}
+  --json FILE            the same as --out json=FILE
+  --html FILE            the same as --out html=FILE
   --slow-session D       a session taking longer than D counts as failed (for --shrink-out)
   --shrink-out FILE      shrink the first failed session (ungraceful end, or --slow-session) to
                          the smallest failing dialogue and write it as an smtpscript test-case
   --shrink-time D        time budget for shrinking (default 60s)
-  --html FILE            write a self-contained HTML report (charts, no network needed)
 
 find the breaking point (instead of one storm):
   --find-limit           raise the load step by step until the target degrades; report the
@@ -95,8 +103,8 @@ session kinds (weights in --mix or --weight):
 ${KINDS.map((k) => `  ${k.name.padEnd(21)}  ${wrap(k.summary, 25)}`).join("\n")}
 
 exit codes: 0 done and every threshold passed, 1 a threshold failed (or a session failed and was
-shrunk), 2 usage error or unreachable target, 130 interrupted (the partial report is still
-printed and written)`;
+shrunk), 2 usage error, unreachable target or a report that could not be written, 130
+interrupted (the partial report is still printed and written to every output)`;
 
 /** Words of `text` on lines that end by column 96, each starting at column `indent`. */
 function wrap(text: string, indent: number): string {
@@ -152,6 +160,7 @@ export async function main(argv: string[]): Promise<number> {
         seed: { type: "string" },
         timeout: { type: "string", default: "30s" },
         threshold: { type: "string", multiple: true },
+        out: { type: "string", multiple: true },
         json: { type: "string" },
         html: { type: "string" },
         "allow-remote": { type: "boolean" },
@@ -182,20 +191,18 @@ export async function main(argv: string[]): Promise<number> {
   let p: Parsed;
   let maxSessions: number | undefined, maxMessages: number | undefined, maxInFlight: number;
   let auth: SessionTarget["auth"];
-  let ports: { port: number; tlsPort: number | undefined; port6: number | undefined };
+  let server: ServerChoice;
+  let ports: { tlsPort: number | undefined; port6: number | undefined };
   let findLimitMax = 0;
+  let outputs: ChosenOutputs<StormOutcome>;
   try {
-    if (values.target === undefined && values.port === undefined) throw new UsageError("give --target NAME or --host/--port");
-    if (values.target !== undefined && (values.host !== undefined || values.port !== undefined)) throw new UsageError("--target and --host/--port are exclusive");
+    server = chooseServer(values);
     if (values.sessions !== undefined && values.rate !== undefined) throw new UsageError("--sessions (closed loop) and --rate (open loop) are exclusive");
     ports = {
-      port: values.port === undefined ? 25 : parsePort(values.port, "--port"),
       tlsPort: values["tls-port"] === undefined ? undefined : parsePort(values["tls-port"], "--tls-port"),
       port6: values.port6 === undefined ? undefined : parsePort(values.port6, "--port6"),
     };
-    const allowRemote = values["allow-remote"] === true;
-    if (values.host !== undefined) assertLoopback(values.host, allowRemote);
-    if (values.host6 !== undefined) assertLoopback(values.host6, allowRemote);
+    if (values.host6 !== undefined) assertLoopback(values.host6, values["allow-remote"] === true);
     const model: LoadModel = values.rate !== undefined || values.open === true ? "open" : "closed";
     const stages = values.stages === undefined ? undefined : parseStages(values.stages);
     const rate = values.rate === undefined ? undefined : parsePositiveNumber(values.rate.replace(/\/s$/, ""), "--rate");
@@ -224,8 +231,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     // Report files are checked now: a typo in a directory must not cost the whole run.
     if (values["find-limit"] === true) findLimitMax = parsePositiveNumber(values["limit-max"], "--limit-max");
-    if (values.json !== undefined) assertWritable(values.json, "--json");
-    if (values.html !== undefined) assertWritable(values.html, "--html");
+    outputs = STORM_OUTPUTS.choose({ out: values.out, aliases: { json: values.json, html: values.html } }, { findLimit: values["find-limit"] === true });
     if (values["shrink-out"] !== undefined) assertWritable(values["shrink-out"], "--shrink-out");
   } catch (err) {
     if (err instanceof UsageError || err instanceof MixError || err instanceof ThresholdError || err instanceof StagesError) {
@@ -245,21 +251,21 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   let started: StartedTarget | null = null;
-  const host = values.host ?? "127.0.0.1";
+  // a target's own address replaces the host and port once it runs
   const target: SessionTarget = {
-    host,
-    port: ports.port,
+    host: "host" in server ? server.host : "127.0.0.1",
+    port: "port" in server ? server.port : 25,
     rcpt: values.rcpt ?? "user@test.example",
     timeoutMs: p.timeoutMs,
     ...(ports.tlsPort !== undefined ? { tlsPort: ports.tlsPort } : {}),
     ...(values.host6 !== undefined ? { host6: values.host6, ...(ports.port6 !== undefined ? { port6: ports.port6 } : {}) } : {}),
     ...(auth !== undefined ? { auth } : {}),
   };
-  if (values.target !== undefined) {
+  if ("target" in server) {
     try {
-      started = await startNamedTarget(values.target);
+      started = await startNamedTarget(server.target);
     } catch (err) {
-      console.error(`smtpchaos storm: cannot start target "${values.target}": ${(err as Error).message}`);
+      console.error(`smtpchaos storm: cannot start target "${server.target}": ${(err as Error).message}`);
       return EXIT.usage;
     }
     target.host = started.endpoint.host;
@@ -283,8 +289,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight);
-    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight });
+    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs);
+    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight }, outputs);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`smtpchaos storm: ${err.message}`);
@@ -300,7 +306,7 @@ export async function main(argv: string[]): Promise<number> {
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-async function runOne(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, bounds: { maxSessions: number | undefined; maxMessages: number | undefined; maxInFlight: number }): Promise<number> {
+async function runOne(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, bounds: { maxSessions: number | undefined; maxMessages: number | undefined; maxInFlight: number }, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const load = p.stages !== undefined ? `stages ${String(values.stages)} (${p.model} loop)` : p.model === "open" ? `${p.rate}/s arrivals (open loop)` : `${p.concurrency} concurrent sessions`;
   console.error(`storm: ${load} for ${formatDuration(p.durationMs)} against ${label}, seed ${p.seed}`);
@@ -330,28 +336,27 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   });
   if (tty) process.stderr.write("\n");
   const judged = evaluate(p.thresholds, result.metrics);
-  console.log(summaryText(result, label, judged));
+  // lines for people: on stderr when a document (--out json) has stdout
+  const info = outputs.stdoutTaken ? console.error : console.log;
   let written = true;
   let shrunk: Record<string, unknown> | null = null;
   const shrinkOut = values["shrink-out"];
   if (typeof shrinkOut === "string") {
-    if (result.failure === null) console.log("shrink: no session failed; nothing to shrink");
+    if (result.failure === null) info("shrink: no session failed; nothing to shrink");
     else {
       const f = result.failure;
-      console.log(`shrink: first failed session: ${f.plan.kind} -> ${f.outcome} (origin seed ${f.origin.seed} path ${f.origin.path}); shrinking against the target...`);
+      info(`shrink: first failed session: ${f.plan.kind} -> ${f.outcome} (origin seed ${f.origin.seed} path ${f.origin.path}); shrinking against the target...`);
       const s = await shrinkFailure({ failure: f, mix: p.mix, target, isFailure, timeLimitMs: parseDurationFlag(values["shrink-time"] as string, "--shrink-time") });
-      if (!s.reproduced) console.log("shrink: replaying that session alone did not fail again (the failure depends on load); no script written");
+      if (!s.reproduced) info("shrink: replaying that session alone did not fail again (the failure depends on load); no script written");
       else {
         if (!writeReport(shrinkOut, shrunkScript(s, f, target.rcpt, p.seed), "smtpchaos storm")) written = false;
-        console.log(`shrink: ${s.shrinks} steps, ${s.runs} sessions; smallest failing plan ${JSON.stringify(s.plan)} -> ${s.outcome ?? "?"}; written to ${shrinkOut}`);
-        console.log(`        rerun it: smtpscript --host ${target.host} --port ${target.port} ${shrinkOut}`);
+        info(`shrink: ${s.shrinks} steps, ${s.runs} sessions; smallest failing plan ${JSON.stringify(s.plan)} -> ${s.outcome ?? "?"}; written to ${shrinkOut}`);
+        info(`        rerun it: smtpscript --host ${target.host} --port ${target.port} ${shrinkOut}`);
       }
       shrunk = { reproduced: s.reproduced, plan: s.plan, outcome: s.outcome, shrinks: s.shrinks, runs: s.runs, file: s.reproduced ? shrinkOut : null };
     }
   }
-  const report = toJson(result, label, judged, shrunk === null ? {} : { shrunk });
-  if (typeof values.json === "string" && !writeReport(values.json, JSON.stringify(report, null, 2) + "\n", "smtpchaos storm")) written = false;
-  if (typeof values.html === "string" && !writeReport(values.html, renderHtml(report), "smtpchaos storm")) written = false;
+  if (!(await outputs.finish({ kind: "storm", result, label, thresholds: judged, shrunk }, "smtpchaos storm"))) written = false;
   if (result.interrupted) return EXIT.interrupted;
   const unreachable = unreachableText(result.metrics, target);
   if (unreachable !== null) {
@@ -363,7 +368,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
 
-async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number): Promise<number> {
+async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
   const errors = String(values["limit-errors"]);
   const maxErrorRate = errors.endsWith("%") ? Number(errors.slice(0, -1)) / 100 : Number(errors);
   if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new UsageError(`--limit-errors: not a share: ${errors}`);
@@ -388,8 +393,7 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
     ...opts,
     onStep: (s) => console.error(`  level ${s.level}: ${s.sessions} sessions, ${(s.errorRate * 100).toFixed(1)}% failed, p99 ${s.p99Ms.toFixed(0)} ms${s.degraded ? ` -> degraded (${s.reason})` : ""}`),
   });
-  console.log(findLimitText(r, label));
-  const written = typeof values.json !== "string" || writeReport(values.json, JSON.stringify({ target: label, seed: p.seed, findLimit: r }, null, 2) + "\n", "smtpchaos storm");
+  const written = await outputs.finish({ kind: "find-limit", result: r, label, seed: p.seed }, "smtpchaos storm");
   if (r.interrupted) return EXIT.interrupted;
   if (!written) return EXIT.usage;
   // Failing ungracefully at the breaking point is what CI should catch.

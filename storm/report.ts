@@ -25,6 +25,11 @@ export function evaluate(thresholds: readonly Threshold[], m: Metrics): Threshol
   });
 }
 
+/** A threshold's measured value as the reports print it: "94.21ms", "0", "0.0125". */
+export function actualText(t: ThresholdResult): string {
+  return t.unit === "ms" ? `${t.actual.toFixed(2)}ms` : Number.isInteger(t.actual) ? String(t.actual) : t.actual.toFixed(4);
+}
+
 export function summaryText(r: StormResult, target: string, thresholds: ThresholdResult[]): string {
   const m = r.metrics;
   const secs = r.durationMs / 1000;
@@ -58,7 +63,7 @@ export function summaryText(r: StormResult, target: string, thresholds: Threshol
   line("enhanced", m.enhanced);
   if (thresholds.length > 0) {
     const th = new Table({ head: ["threshold", "actual", "result"], style: { head: [], border: [], compact: true } });
-    for (const t of thresholds) th.push([t.threshold, t.unit === "ms" ? `${t.actual.toFixed(2)}ms` : Number.isInteger(t.actual) ? t.actual : t.actual.toFixed(4), t.ok ? "pass" : "FAIL"]);
+    for (const t of thresholds) th.push([t.threshold, actualText(t), t.ok ? "pass" : "FAIL"]);
     out.push(th.toString());
   }
   return out.join("\n");

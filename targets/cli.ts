@@ -1,14 +1,14 @@
 // `smtpchaos target start|stop|status NAME`: a target that outlives the command, tracked by a
 // state file (the host process's PID and identity, endpoint, working directory) so that stop
 // ends exactly the process start started, and nothing else that later got its PID.
-import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { openSync, readFileSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EXIT } from "../common/exit-codes.js";
-import { SmtpSession } from "../smtp/session.js";
+import { parseCli } from "../common/args.js";
+import { bannerStatus } from "./process/banner.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
 import type { ReadyLine } from "./embedded/protocol.js";
 import { targetNames, targetPlugin } from "./registry.js";
@@ -35,9 +35,9 @@ const HOST = fileURLToPath(new URL("./host.js", import.meta.url));
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { state: { type: "string" }, help: { type: "boolean", short: "h" } } });
+    parsed = parseCli({ args: argv, allowPositionals: true, options: { state: { type: "string" }, help: { type: "boolean", short: "h" } } });
   } catch (err) {
-    console.error(`smtpchaos target: ${(err as Error).message}\n\n${USAGE}`);
+    console.error(`smtpchaos target: ${(err as Error).message}`);
     return EXIT.usage;
   }
   if (parsed.values.help === true) {
@@ -243,15 +243,8 @@ async function status(stateFile: string): Promise<number> {
     }
     return EXIT.failures;
   }
-  let banner: string;
-  try {
-    const session = await SmtpSession.connect({ host: s.endpoint.host, port: s.endpoint.port, timeoutMs: 3000, transcript: null });
-    const r = await session.readReply(undefined, "banner");
-    await session.quit();
-    banner = `${r.code} ${r.text}`;
-  } catch (err) {
-    banner = `no banner: ${(err as Error).message}`;
-  }
+  const probe = await bannerStatus(s.endpoint.host, s.endpoint.port);
+  const banner = probe.ok ? probe.line : `no banner: ${probe.reason}`;
   console.log(`${s.name} running: pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}${s.endpoint.host6 !== undefined ? ` and [${s.endpoint.host6}]:${s.endpoint.port}` : ""}, since ${s.startedAt}\nbanner: ${banner}`);
   return banner.startsWith("220") ? EXIT.ok : EXIT.failures;
 }

@@ -1,6 +1,7 @@
 // JUnit XML as CI systems read it: one <testsuite> per script file, the transcript in
 // <system-out>, the failing statement's file and line on the <testcase>.
 import { formatTranscript } from "../../smtp/transcript.js";
+import { xmlAttr as attr, xmlText as text } from "../../common/xml.js";
 import type { RunResult, TestResult } from "../result.js";
 import { summarize } from "../result.js";
 import type { Reporter } from "./reporter.js";
@@ -48,20 +49,4 @@ export function renderJunit(run: RunResult): string {
   }
   out.push("</testsuites>");
   return out.join("\n") + "\n";
-}
-
-// XML 1.0 forbids most control characters even when escaped; make them visible instead.
-// eslint-disable-next-line no-control-regex
-const ILLEGAL = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g;
-
-function clean(s: string): string {
-  return s.replace(ILLEGAL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
-
-function text(s: string): string {
-  return clean(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-function attr(s: string): string {
-  return text(s).replace(/"/g, "&quot;").replace(/\n/g, "&#10;").replace(/\r/g, "&#13;").replace(/\t/g, "&#9;");
 }

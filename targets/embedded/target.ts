@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SmtpSession } from "../../smtp/session.js";
+import { probeBanner } from "../../smtp/probe.js";
 import { readMessageId } from "../../smtp/message.js";
 import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
 import { EmbeddedMta } from "./mta.js";
@@ -17,6 +17,7 @@ import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
 import type { ReadyLine } from "./protocol.js";
 import { maildirIds } from "../process/maildir-ids.js";
+import { bannerStatus } from "../process/banner.js";
 
 export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
   /** working directory; a fresh temporary one (removed on stop) when absent */
@@ -121,15 +122,7 @@ export class EmbeddedTarget implements Target {
   /** A banner on every address it listens on. */
   private async probe(): Promise<void> {
     const { host, host6, port } = this.endpoint;
-    for (const h of host6 === undefined ? [host] : [host, host6]) {
-      const s = await SmtpSession.connect({ host: h, port, timeoutMs: 5000, transcript: null });
-      try {
-        const banner = await s.readReply(undefined, "banner");
-        if (banner.code !== 220) throw new Error(`embedded MTA greeted on ${h} port ${port} with ${banner.code} ${banner.text}`);
-      } finally {
-        await s.quit();
-      }
-    }
+    for (const h of host6 === undefined ? [host] : [host, host6]) await probeBanner(h, port, { timeoutMs: 5000 });
   }
 
   async stop(): Promise<void> {
@@ -155,14 +148,7 @@ export class EmbeddedTarget implements Target {
     const running = this.mode === "in-process" ? this.mta !== null : this.supervisor?.running === true;
     let banner: TargetStatus["banner"] = null;
     if (running && this.ep !== null) {
-      try {
-        const s = await SmtpSession.connect({ host: this.ep.host, port: this.ep.port, timeoutMs: 3000, transcript: null });
-        const r = await s.readReply(undefined, "banner");
-        await s.quit();
-        banner = { ok: true, line: `${r.code} ${r.text}` };
-      } catch (err) {
-        banner = { ok: false, reason: (err as Error).message };
-      }
+      banner = await bannerStatus(this.ep.host, this.ep.port);
     }
     return { running, pid: this.mode === "in-process" ? process.pid : (this.supervisor?.pid ?? null), endpoint: this.ep, banner, crash: this.crash() };
   }

@@ -5,25 +5,24 @@
 import { existsSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
-import { DaemonTarget } from "../process/daemon-target.js";
-import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import type { DaemonCommand } from "../process/daemon-target.js";
+import { MtaTarget } from "../process/mta-target.js";
+import type { MtaTargetOptions } from "../process/mta-target.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import { freePort } from "../process/free-port.js";
 import { followFile } from "../process/follow-file.js";
-import { checkRelay, type RelayTo } from "../process/relay.js";
+import { checkRelay } from "../process/relay.js";
 import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
 import type { Endpoint } from "../target.js";
-import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
+import type { FaultDescription } from "../fault-hooks.js";
 import { render, type TargetFileSpec } from "./spec.js";
 import { listingFingerprint, maildirSubdirs, waitUntilStable, type SettleResult } from "../../common/settle.js";
 
-export interface FileTargetOptions extends DaemonTargetOptions, FaultHookOptions {
-  /** relays mail for relay.domain to that loopback hop (the file's {{#relay}} sections) */
-  relay?: RelayTo;
-}
+/** A relay goes through the file's {{#relay}} sections; lookups need `lookups: true` in it. */
+export type FileTargetOptions = MtaTargetOptions;
 
-export class FileTarget extends DaemonTarget implements DescribesFaults {
+export class FileTarget extends MtaTarget<FileTargetOptions> {
   readonly name: string;
   override readonly domain: string;
   override readonly mailboxes: readonly string[];
@@ -37,7 +36,7 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
 
   constructor(
     private readonly spec: TargetFileSpec,
-    private readonly o: FileTargetOptions = {},
+    o: FileTargetOptions = {},
   ) {
     super(o);
     this.name = spec.name;
@@ -62,13 +61,17 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
     return this.tlsPort === null ? ep : { ...ep, tlsPort: this.tlsPort };
   }
 
-  describeFaults(): FaultDescription {
-    return {
-      roles: [this.spec.master, ...Object.keys(this.spec.roles)],
-      stallRole: this.spec.stallRole,
-      libfiu: this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(this.workDir, "fiu", "ctl"), stackScope: {}, points: this.spec.libfiuPoints, logged: Object.entries(this.spec.libfiuLog).map(([point, re]) => ({ point, pattern: new RegExp(re) })) },
-      lookupsRouted: this.o.lookups !== undefined,
-    };
+  protected get faultRoles(): readonly string[] {
+    return [this.spec.master, ...Object.keys(this.spec.roles)];
+  }
+
+  protected get stallRole(): string | null {
+    return this.spec.stallRole;
+  }
+
+  protected libfiu(): FaultDescription["libfiu"] {
+    if (this.fiuRoles.length === 0) return null;
+    return { kind: "fifo", roles: this.fiuRoles, prefix: () => join(this.workDir, "fiu", "ctl"), stackScope: {}, points: this.spec.libfiuPoints, logged: Object.entries(this.spec.libfiuLog).map(([point, re]) => ({ point, pattern: new RegExp(re) })) };
   }
 
   /** The roles started under libfiu: asked for (fiu option) and allowed by the file. */
@@ -206,11 +209,6 @@ export class FileTarget extends DaemonTarget implements DescribesFaults {
 
   protected override async afterStop(): Promise<void> {
     for (const t of this.tails.splice(0)) t.stop();
-  }
-
-  override async stop(): Promise<void> {
-    await super.stop();
-    await this.o.lookups?.stop();
   }
 
   private rendered(cmd: readonly string[]): string[] {

@@ -8,13 +8,14 @@ import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { MAIL_USER, userInfo } from "../process/users.js";
-import { DaemonTarget } from "../process/daemon-target.js";
+import { MtaTarget } from "../process/mta-target.js";
+import type { MtaTargetOptions } from "../process/mta-target.js";
 import { descendants, procInfo } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
-import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import type { DaemonCommand } from "../process/daemon-target.js";
 import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
-import type { DescribesFaults, FaultDescription, FaultHookOptions, LookupRouter } from "../fault-hooks.js";
-import { checkRelay, type RelayTo } from "../process/relay.js";
+import type { FaultDescription, LookupRouter } from "../fault-hooks.js";
+import { checkRelay } from "../process/relay.js";
 
 const run = promisify(execFile);
 
@@ -28,13 +29,11 @@ export const OPENSMTPD_PREFIX = process.env.SMTPCHAOS_OPENSMTPD_PREFIX ?? "/opt/
  * with a libfiu remote-control pipe; lookups: the domains and recipients tables ask the router
  * through a table-proc backend.
  */
-export interface OpenSmtpdOptions extends DaemonTargetOptions, FaultHookOptions {
+export interface OpenSmtpdOptions extends MtaTargetOptions {
   /** extra lines for smtpd.conf, before the match rules (tables, filters) */
   extraConfig?: string[];
   /** replaces the recipient table with another table name declared in extraConfig */
   recipientTable?: string;
-  /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
-  relay?: RelayTo;
 }
 
 /** roles the monkey may pause or kill */
@@ -58,29 +57,20 @@ function fiuHostDir(instanceDir: string): string {
   return join(instanceDir, "run", FIU_NS_DIR.slice("/run/".length));
 }
 
-export class OpenSmtpdTarget extends DaemonTarget implements DescribesFaults {
+export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
   readonly name = "opensmtpd";
   protected readonly masterRole = "parent";
+  protected readonly faultRoles = FAULT_ROLES;
+  // the queue process writes and reads every envelope and message file
+  protected readonly stallRole = "queue";
 
-  constructor(private readonly o: OpenSmtpdOptions = {}) {
+  constructor(o: OpenSmtpdOptions = {}) {
     super(o);
     if (o.relay !== undefined) checkRelay(o.relay, this);
   }
 
-  override async stop(): Promise<void> {
-    await super.stop();
-    // the router was started by this target's start (serve); a restart keeps it
-    await this.o.lookups?.stop();
-  }
-
-  describeFaults(): FaultDescription {
-    return {
-      roles: FAULT_ROLES,
-      // the queue process writes and reads every envelope and message file
-      stallRole: "queue",
-      libfiu: this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(fiuHostDir(this.workDir), "ctl"), stackScope: {} },
-      lookupsRouted: this.o.lookups !== undefined,
-    };
+  protected libfiu(): FaultDescription["libfiu"] {
+    return this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(fiuHostDir(this.workDir), "ctl"), stackScope: {} };
   }
 
   get smtpd(): string {

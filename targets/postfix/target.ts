@@ -8,13 +8,14 @@ import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { MAIL_USER, userInfo } from "../process/users.js";
-import { DaemonTarget } from "../process/daemon-target.js";
+import { MtaTarget } from "../process/mta-target.js";
+import type { MtaTargetOptions } from "../process/mta-target.js";
 import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
-import type { DaemonCommand, DaemonTargetOptions } from "../process/daemon-target.js";
+import type { DaemonCommand } from "../process/daemon-target.js";
 import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
-import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
-import { checkRelay, type RelayTo } from "../process/relay.js";
+import type { FaultDescription } from "../fault-hooks.js";
+import { checkRelay } from "../process/relay.js";
 
 const run = promisify(execFile);
 
@@ -48,16 +49,11 @@ export const POSTFIX_DAEMON_DIR = "/usr/lib/postfix/sbin";
  * FIU_ENABLE; new specs reach new processes after a reload. lookups: virtual_mailbox_domains and
  * virtual_mailbox_maps ask the router (socketmap).
  */
-export interface PostfixOptions extends DaemonTargetOptions, FaultHookOptions {
+export interface PostfixOptions extends MtaTargetOptions {
   /** extra main.cf settings (override the defaults below) */
   main?: Record<string, string>;
   /** extra master.cf lines */
   master?: string[];
-  /**
-   * relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no DNS, and
-   * retries deferred mail within seconds
-   */
-  relay?: RelayTo;
 }
 
 const SERVICES = [
@@ -82,32 +78,21 @@ const SERVICES = [
   "tlsmgr    unix  - - n 1000? 1 tlsmgr",
 ];
 
-export class PostfixTarget extends DaemonTarget implements DescribesFaults {
+export class PostfixTarget extends MtaTarget<PostfixOptions> {
   readonly name = "postfix";
   protected readonly masterRole = "master";
+  protected readonly faultRoles = FAULT_ROLES;
+  // no single process owns the queue (cleanup writes, qmgr moves, virtual reads)
+  protected readonly stallRole = null;
 
-  constructor(private readonly o: PostfixOptions = {}) {
+  constructor(o: PostfixOptions = {}) {
     super(o);
     if (o.relay !== undefined) checkRelay(o.relay, this);
   }
 
-  override async stop(): Promise<void> {
-    await super.stop();
-    // the router was started by this target's start (serve); a restart keeps it
-    await this.o.lookups?.stop();
-  }
-
-  describeFaults(): FaultDescription {
-    return {
-      roles: FAULT_ROLES,
-      // no single process owns the queue (cleanup writes, qmgr moves, virtual reads)
-      stallRole: null,
-      libfiu:
-        this.fiuServices.length === 0
-          ? null
-          : { kind: "spec-file", roles: this.fiuServices, specFile: (svc) => fiuSpecPath(this.workDir, svc), reload: () => this.reloadFiu(), stackScope: POSTFIX_FIU_SCOPE },
-      lookupsRouted: this.o.lookups !== undefined,
-    };
+  protected libfiu(): FaultDescription["libfiu"] {
+    if (this.fiuServices.length === 0) return null;
+    return { kind: "spec-file", roles: this.fiuServices, specFile: (svc) => fiuSpecPath(this.workDir, svc), reload: () => this.reloadFiu(), stackScope: POSTFIX_FIU_SCOPE };
   }
 
   get configDir(): string {

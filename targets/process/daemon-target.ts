@@ -15,8 +15,7 @@ import { descendants, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
 import { ipv6LoopbackAvailable, LOOPBACK4, LOOPBACK6 } from "./ipv6.js";
 import { maildirIds } from "./maildir-ids.js";
-import { waitForBanner } from "./banner.js";
-import { SmtpSession } from "../../smtp/session.js";
+import { bannerStatus, waitForBanner } from "./banner.js";
 
 const run = promisify(execFile);
 
@@ -211,14 +210,7 @@ export abstract class DaemonTarget implements Target {
   async status(): Promise<TargetStatus> {
     let banner: TargetStatus["banner"] = null;
     if (this.running && this.port !== null) {
-      try {
-        const s = await SmtpSession.connect({ host: "127.0.0.1", port: this.port, timeoutMs: 3000, transcript: null });
-        const r = await s.readReply(undefined, "banner");
-        await s.quit();
-        banner = { ok: true, line: `${r.code} ${r.text}` };
-      } catch (err) {
-        banner = { ok: false, reason: (err as Error).message };
-      }
+      banner = await bannerStatus(LOOPBACK4, this.port);
     }
     return { running: this.running, pid: this.pid, endpoint: this.running ? this.endpoint : null, banner, crash: this.crash() };
   }

@@ -1,0 +1,36 @@
+// What the real MTAs the toolkit configures share beyond running a daemon: the fault hooks
+// (roles under libfiu, lookups routed to the monkey's router), a relay of one domain to a next
+// hop, and a fault description assembled from what each MTA says about itself.
+import { DaemonTarget } from "./daemon-target.js";
+import type { DaemonTargetOptions } from "./daemon-target.js";
+import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
+import type { RelayTo } from "./relay.js";
+
+export interface MtaTargetOptions extends DaemonTargetOptions, FaultHookOptions {
+  /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
+  relay?: RelayTo;
+}
+
+export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget implements DescribesFaults {
+  /** roles the monkey may pause or kill */
+  protected abstract readonly faultRoles: readonly string[];
+  /** the role stopped to delay queue.* calls (a stalled disk); null when no role owns the queue alone */
+  protected abstract readonly stallRole: string | null;
+
+  constructor(protected readonly o: O) {
+    super(o);
+  }
+
+  /** How libfiu commands reach the roles started under it; null when none is. */
+  protected abstract libfiu(): FaultDescription["libfiu"];
+
+  describeFaults(): FaultDescription {
+    return { roles: this.faultRoles, stallRole: this.stallRole, libfiu: this.libfiu(), lookupsRouted: this.o.lookups !== undefined };
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    // the router was started by this target's start (serve); a restart keeps it
+    await this.o.lookups?.stop();
+  }
+}
