@@ -15,8 +15,7 @@ import { KINDS } from "./kinds/index.js";
 import { readMixFile } from "./mix-file.js";
 import type { Mix } from "./plan.js";
 import { isUngraceful, runStorm } from "./scheduler.js";
-import type { LoadModel, StormResult } from "./scheduler.js";
-import type { Outcome } from "./metrics.js";
+import type { LoadModel, StormOptions, StormResult } from "./scheduler.js";
 import type { SessionTarget } from "./session.js";
 import { assertLoopback } from "../common/loopback.js";
 import { parseThreshold, ThresholdError } from "./thresholds.js";
@@ -28,9 +27,18 @@ import { fdLimit, fdsNeeded } from "./limits.js";
 import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
 import { findLimit } from "./find-limit.js";
+import os from "node:os";
+import { isFailureRule } from "./parallel.js";
+import { parseShard, segmentOptions } from "./segment.js";
+import type { Segment } from "./segment.js";
+import { parseStartAt, waitUntil } from "./start-at.js";
+import { parseSources } from "./sources.js";
+import { MergeError, mergeParts, readPart } from "./merge.js";
+import type { Merged } from "./merge.js";
 import { shrinkFailure, shrunkScript } from "./shrink.js";
 
 const USAGE = `usage: smtpchaos storm [--target NAME | --host H --port P] [options]
+       smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]...
 
 Floods a server with concurrent, varied SMTP sessions for a bounded time, then prints per-phase
 latency percentiles, outcomes and reply codes.
@@ -99,6 +107,18 @@ find the breaking point (instead of one storm):
   --limit-p99 D          degraded above this session p99 (default 2s)
   --recovery-timeout D   how long to wait for recovery (default 30s)
 
+scale (one run on every core, or on many machines; see deploy/ and README "Storm at scale"):
+  --workers N|auto       worker threads sharing the load (default 1; auto = one per core), each
+                         with a seed derived from --seed; one progress line, one merged report
+  --source A[-B][,C...]  IPv4 loopback source addresses used in turn (e.g. 127.0.0.2-127.0.0.9):
+                         more sessions to one server port than one address has ephemeral ports
+  --shard I/N            run part I of N of this run (its share of sessions, rate and bounds,
+                         its own derived seed); merge the parts' --json with 'storm merge'
+  --start-at TIME        start at this instant (ISO 8601 with zone, or Unix seconds): shards on
+                         many machines start together
+  merge FILES...         'smtpchaos storm merge A.json B.json ... [--threshold ...] [--out ...]':
+                         one report (and threshold verdict) from shards' --json results
+
 session kinds (weights in --mix or --weight):
 ${KINDS.map((k) => `  ${k.name.padEnd(21)}  ${wrap(k.summary, 25)}`).join("\n")}
 
@@ -130,7 +150,54 @@ interface Parsed {
   slowSessionMs: number | undefined;
 }
 
+const MERGE_USAGE = `usage: smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]... [--json F] [--html F]
+
+Merges the --json results of a run's parts (storm --shard I/N on many machines) into the report
+one run would give: counts add up, latency histograms merge bucket by bucket (not averaged), the
+timelines line up by wall-clock second, and thresholds are judged on the whole.
+
+exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part or
+a report that could not be written`;
+
+async function mergeMain(argv: string[]): Promise<number> {
+  let values;
+  let files: string[];
+  try {
+    ({ values, positionals: files } = parseCli({
+      args: argv,
+      allowPositionals: true,
+      options: { threshold: { type: "string", multiple: true }, out: { type: "string", multiple: true }, json: { type: "string" }, html: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (err) {
+    console.error(`smtpchaos storm merge: ${(err as Error).message}`);
+    return EXIT.usage;
+  }
+  if (values.help === true) {
+    console.log(MERGE_USAGE);
+    return EXIT.ok;
+  }
+  let merged: Merged;
+  let thresholds: Threshold[];
+  let outputs: ChosenOutputs<StormOutcome>;
+  try {
+    thresholds = (values.threshold ?? []).map(parseThreshold);
+    outputs = STORM_OUTPUTS.choose({ out: values.out, aliases: { json: values.json, html: values.html } }, { findLimit: false });
+    merged = mergeParts(files.map((file) => ({ file, doc: readPart(file) })));
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ThresholdError || err instanceof MergeError) {
+      console.error(`smtpchaos storm merge: ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  for (const n of merged.notes) console.error(`storm merge: note: ${n}`);
+  const judged = evaluate(thresholds, merged.result.metrics);
+  if (!(await outputs.finish({ kind: "storm", result: merged.result, label: merged.label, thresholds: judged, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
+  return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "merge") return mergeMain(argv.slice(1));
   let values;
   try {
     ({ values } = parseCli({
@@ -177,6 +244,10 @@ export async function main(argv: string[]): Promise<number> {
         "limit-errors": { type: "string", default: "1%" },
         "limit-p99": { type: "string", default: "2s" },
         "recovery-timeout": { type: "string", default: "30s" },
+        workers: { type: "string" },
+        shard: { type: "string" },
+        "start-at": { type: "string" },
+        source: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -195,6 +266,10 @@ export async function main(argv: string[]): Promise<number> {
   let ports: { tlsPort: number | undefined; port6: number | undefined };
   let findLimitMax = 0;
   let outputs: ChosenOutputs<StormOutcome>;
+  let workers = 1;
+  let shard: Segment | undefined;
+  let startAt: number | undefined;
+  let sources: string[] | undefined;
   try {
     server = chooseServer(values);
     if (values.sessions !== undefined && values.rate !== undefined) throw new UsageError("--sessions (closed loop) and --rate (open loop) are exclusive");
@@ -224,6 +299,11 @@ export async function main(argv: string[]): Promise<number> {
       thresholds: (values.threshold ?? []).map(parseThreshold),
       slowSessionMs: values["slow-session"] === undefined ? undefined : parseDurationFlag(values["slow-session"], "--slow-session"),
     };
+    workers = values.workers === undefined ? 1 : values.workers === "auto" ? os.availableParallelism() : parseCount(values.workers, "--workers");
+    if (workers > 256) throw new UsageError(`--workers ${workers}: at most 256`);
+    shard = values.shard === undefined ? undefined : rangeError(() => parseShard(values.shard as string));
+    startAt = values["start-at"] === undefined ? undefined : rangeError(() => parseStartAt(values["start-at"] as string));
+    sources = values.source === undefined ? undefined : rangeError(() => parseSources(values.source as string));
     if (values.auth !== undefined) {
       const i = values.auth.indexOf(":");
       if (i <= 0) throw new UsageError("--auth expects USER:PASS");
@@ -260,6 +340,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(ports.tlsPort !== undefined ? { tlsPort: ports.tlsPort } : {}),
     ...(values.host6 !== undefined ? { host6: values.host6, ...(ports.port6 !== undefined ? { port6: ports.port6 } : {}) } : {}),
     ...(auth !== undefined ? { auth } : {}),
+    ...(sources !== undefined ? { sources } : {}),
   };
   if ("target" in server) {
     try {
@@ -289,8 +370,12 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs);
-    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight }, outputs);
+    if (startAt !== undefined) {
+      console.error(`storm: waiting until ${new Date(startAt).toISOString()} to start${shard !== undefined ? ` (shard ${shard.index + 1}/${shard.count})` : ""}`);
+      await waitUntil(startAt, abort.signal);
+    }
+    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs, workers);
+    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight, workers, shard }, outputs);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`smtpchaos storm: ${err.message}`);
@@ -306,12 +391,31 @@ export async function main(argv: string[]): Promise<number> {
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-async function runOne(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, bounds: { maxSessions: number | undefined; maxMessages: number | undefined; maxInFlight: number }, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
+/** A parser's RangeError as the one-line usage error it is. */
+function rangeError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+interface RunBounds {
+  maxSessions: number | undefined;
+  maxMessages: number | undefined;
+  maxInFlight: number;
+  workers: number;
+  shard: Segment | undefined;
+}
+
+async function runOne(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, bounds: RunBounds, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const load = p.stages !== undefined ? `stages ${String(values.stages)} (${p.model} loop)` : p.model === "open" ? `${p.rate}/s arrivals (open loop)` : `${p.concurrency} concurrent sessions`;
-  console.error(`storm: ${load} for ${formatDuration(p.durationMs)} against ${label}, seed ${p.seed}`);
-  const isFailure = (o: Outcome, ms: number): boolean => isUngraceful(o) || (p.slowSessionMs !== undefined && ms > p.slowSessionMs);
-  const result: StormResult = await runStorm({
+  const parts = `${bounds.shard !== undefined ? `, shard ${bounds.shard.index + 1}/${bounds.shard.count}` : ""}${bounds.workers > 1 ? `, ${bounds.workers} worker threads` : ""}`;
+  console.error(`storm: ${load} for ${formatDuration(p.durationMs)} against ${label}, seed ${p.seed}${parts}`);
+  const isFailure = isFailureRule(p.slowSessionMs, isUngraceful);
+  const whole: StormOptions = {
     target,
     model: p.model,
     concurrency: p.concurrency,
@@ -323,8 +427,14 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
     maxInFlight: bounds.maxInFlight,
     mix: p.mix,
     seed: p.seed,
+  };
+  // A shard runs its share of the whole run: the options describe the whole, the segment cuts it.
+  const mine = bounds.shard === undefined ? whole : segmentOptions(whole, bounds.shard);
+  const result: StormResult = await runStorm({
+    ...mine,
+    workers: bounds.workers,
     signal,
-    isFailure,
+    ...(p.slowSessionMs !== undefined ? { slowSessionMs: p.slowSessionMs } : {}),
     onTick: (m, elapsed) => {
       const rate = m.timeline.at(-1)?.accepted ?? 0;
       const eta = Math.max(0, (p.durationMs - elapsed) / 1000).toFixed(0);
@@ -335,6 +445,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
     },
   });
   if (tty) process.stderr.write("\n");
+  if (bounds.shard !== undefined) result.shard = { ...bounds.shard, runSeed: p.seed };
   const judged = evaluate(p.thresholds, result.metrics);
   // lines for people: on stderr when a document (--out json) has stdout
   const info = outputs.stdoutTaken ? console.error : console.log;
@@ -368,7 +479,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
 
-async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
+async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>, workers: number): Promise<number> {
   const errors = String(values["limit-errors"]);
   const maxErrorRate = errors.endsWith("%") ? Number(errors.slice(0, -1)) / 100 : Number(errors);
   if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new UsageError(`--limit-errors: not a share: ${errors}`);
@@ -385,6 +496,7 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
     maxP99Ms: parseDurationFlag(values["limit-p99"] as string, "--limit-p99"),
     recoveryTimeoutMs: parseDurationFlag(values["recovery-timeout"] as string, "--recovery-timeout"),
     maxInFlight,
+    workers,
     signal,
   };
   if (!(opts.factor > 1)) throw new UsageError("--limit-factor must be above 1");

@@ -30,6 +30,8 @@ export interface FindLimitOptions {
   recoveryTimeoutMs: number;
   /** open loop in-flight cap */
   maxInFlight?: number;
+  /** worker threads each step runs on (default 1) */
+  workers?: number;
   signal?: AbortSignal;
   onStep?: (s: LimitStep) => void;
 }
@@ -95,6 +97,7 @@ export async function findLimit(o: FindLimitOptions): Promise<FindLimitResult> {
       mix: o.mix,
       seed: (o.seed + i * 1000) | 0,
       signal: o.signal,
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
     });
     const step = judgeStep(level, r.metrics, o);
     steps.push(step);

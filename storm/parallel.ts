@@ -76,13 +76,15 @@ export async function runParallel(o: StormOptions & { workers: number; slowSessi
     clearInterval(ticker);
     o.signal?.removeEventListener("abort", stopAll);
   }
-  const metrics: Metrics = metricsFrom(mergeSnapshots(finals.map((f) => f.snapshot)));
+  const merged = mergeSnapshots(finals.map((f) => f.snapshot));
+  const metrics: Metrics = metricsFrom(merged);
   // The first failure in wall-clock time is the run's first failure.
   const failures = finals.map((f) => f.failure).filter((f) => f !== null);
   failures.sort((a, b) => a.at - b.at);
   const first = failures[0];
   return {
     metrics,
+    startedAt: (merged.timeline[0]?.at ?? Math.round(startedAt / 1000)) * 1000,
     seed: o.seed,
     durationMs: Math.max(...finals.map((f) => f.durationMs)),
     interrupted: o.signal?.aborted === true,

@@ -1,4 +1,6 @@
 // The end of a storm: summary tables for people, a JSON document for machines.
+import { snapshotOf } from "./snapshot.js";
+import type { MetricsSnapshot } from "./snapshot.js";
 import Table from "cli-table3";
 import { OUTCOMES, PHASES } from "./metrics.js";
 import type { Metrics, Outcome, Phase, TimelinePoint } from "./metrics.js";
@@ -103,6 +105,10 @@ export interface StormJson {
   failure: StormResult["failure"];
   /** with --shrink-out */
   shrunk?: unknown;
+  /** the metrics as mergeable data: what `storm merge` adds up */
+  snapshot: MetricsSnapshot;
+  /** with --shard I/N: which part of which run this is (seed above is the part's own) */
+  shard?: StormResult["shard"];
 }
 
 /** The JSON report. `extra` adds top-level fields (e.g. "shrunk"); existing fields never change shape. */
@@ -129,6 +135,8 @@ export function toJson(r: StormResult, target: string, thresholds: ThresholdResu
     transports: Object.fromEntries(m.transports),
     kinds: Object.fromEntries(m.kinds),
     failure: r.failure,
+    snapshot: snapshotOf(m, r.startedAt),
+    ...(r.shard !== undefined ? { shard: r.shard } : {}),
     ...extra,
   };
 }

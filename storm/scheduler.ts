@@ -61,6 +61,10 @@ export interface SessionFailure {
 
 export interface StormResult {
   metrics: Metrics;
+  /** wall clock (ms) of the first second of the timeline: where merged parts line up */
+  startedAt: number;
+  /** a shard of a bigger run (--shard I/N): index is 0-based; runSeed is the whole run's */
+  shard?: { index: number; count: number; runSeed: number };
   seed: number;
   durationMs: number;
   interrupted: boolean;
@@ -84,6 +88,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   const metrics = new Metrics();
   const plans = new PlanStream(o.mix, o.seed);
   const t0 = performance.now();
+  const startedAt = Date.now();
   const deadline = t0 + durationMs;
   let started = 0;
   let issued = 0;
@@ -178,5 +183,5 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   }
   if (fatal !== null) throw fatal;
   metrics.sample(Math.round((performance.now() - t0) / 1000));
-  return { metrics, seed: o.seed, durationMs: performance.now() - t0, interrupted: o.signal?.aborted === true, model, failure };
+  return { metrics, startedAt, seed: o.seed, durationMs: performance.now() - t0, interrupted: o.signal?.aborted === true, model, failure };
 }
