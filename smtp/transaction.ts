@@ -93,7 +93,8 @@ export interface ClientOptions {
   closeWaitAfter421Ms?: number;
 }
 
-export interface SessionSpec extends ClientOptions {
+/** What a session does once greeted; with ClientOptions (how it connects) it is a SessionSpec. */
+export interface SessionShape {
   transactions: number;
   /** transaction `i`, drawn when it starts, knowing what the server offered (its SIZE limit) */
   transaction(i: number, capabilities: Capabilities): Transaction;
@@ -106,6 +107,8 @@ export interface SessionSpec extends ClientOptions {
   /** after the greeting, before the first transaction (an idle hold, garbage) */
   afterGreeting?(client: SmtpClient): Promise<void>;
 }
+
+export type SessionSpec = ClientOptions & SessionShape;
 
 export interface SessionResult {
   outcome: Outcome;
@@ -254,105 +257,118 @@ const LARGE_CHUNK = generatedBody(84 * 3120);
  * an RSET and the next one, as an MTA would; a refusal of the last one, a 421 or a wire error
  * ends the session with its outcome. Never throws for the server's behaviour.
  */
-export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult> {
-  const obs = spec.observer ?? {};
+export async function runSmtpSession(spec: SessionSpec): Promise<SessionResult>;
+/** The same with the connection options apart: a load generator shares them instead of copying them per session. */
+export async function runSmtpSession(spec: SessionShape, client: ClientOptions): Promise<SessionResult>;
+export async function runSmtpSession(spec: SessionShape, client: ClientOptions = spec as SessionSpec): Promise<SessionResult> {
+  const obs = client.observer ?? {};
   const held: { client: SmtpClient | null } = { client: null };
-  let accepted = 0;
-  // The first refusal of a session that went on after it: the session's outcome.
-  let refused: Refused | null = null;
+  const tally: Tally = { accepted: 0, refused: null };
   let after421: SessionResult["after421"];
-  const result = (outcome: Outcome): SessionResult => ({
-    outcome,
-    accepted,
-    ...(after421 !== undefined ? { after421 } : {}),
-  });
+  const result = (outcome: Outcome): SessionResult => ({ outcome, accepted: tally.accepted, ...(after421 !== undefined ? { after421 } : {}) });
   try {
-    const c = await SmtpClient.open(spec, (opened) => {
+    const c = await SmtpClient.open(client, (opened) => {
       held.client = opened;
       obs.connected?.(opened.session.localPort);
     });
-    const s = c.session;
     await spec.afterGreeting?.(c);
-    // Every transaction of a pipelining session pipelines. The message goes in one write with
-    // the next transaction's envelope, or with the QUIT after the last one (RFC 2920 3.1:
-    // message content may start a group, QUIT may end one), so in a reused session each
-    // message costs one write and one round trip instead of 3 + recipients.
-    const pipelining = spec.pipelining === true && c.capabilities.has("PIPELINING");
-    /** the next transaction, drawn early to go out with the previous message; sentAt once written */
-    let next: { tx: Transaction; envelope: string; sentAt: number | null } | null = null;
-    let quitSent = false;
-    let dirty = false;
-    let aborted = false;
-    for (let i = 0; i < spec.transactions; i++) {
-      const last = i === spec.transactions - 1;
-      if (i > 0 && (dirty || spec.rsetBetween === true)) await c.expect("rset", () => s.command("RSET", spec.timeoutMs), ok2, "2xx");
-      dirty = false;
-      const pending = next;
-      next = null;
-      const tx = pending?.tx ?? spec.transaction(i, c.capabilities);
-      const chain = pipelining && tx.abort === undefined ? (last ? "quit" : "envelope") : null;
-      try {
-        obs.begin?.(i);
-        if (pipelining) {
-          let sentAt = pending?.sentAt ?? null;
-          if (sentAt === null) {
-            sentAt = performance.now();
-            s.write(pending?.envelope ?? envelopeSegment(tx));
-          }
-          await pipelinedReplies(c, tx, sentAt, spec.partialRcpts === true);
-        } else {
-          await envelopeReplies(c, tx, spec.partialRcpts === true);
-        }
-        let tail: string | null = null;
-        if (chain === "envelope") {
-          const following = spec.transaction(i + 1, c.capabilities);
-          next = { tx: following, envelope: envelopeSegment(following), sentAt: null };
-          tail = next.envelope;
-        } else if (chain === "quit") tail = "QUIT\r\n";
-        const sent = await sendMessage(c, tx, i, tail, (at) => {
-          if (next !== null) next.sentAt = at;
-          if (chain === "quit") quitSent = true;
-        });
-        if (sent !== null) accepted++;
-        else aborted = true;
-      } catch (err) {
-        // A refusal ends the session when nothing is left to send or the server is closing
-        // (421); otherwise, as an MTA would, reset and go on with the next message (whose
-        // envelope may already have gone out with the refused one: its replies come all the same).
-        if (!(err instanceof Refused) || last || err.reply.code === 421) throw err;
-        refused ??= err;
-        for (let k = 0; k < err.unread; k++) {
-          c.step = "dot";
-          obs.reply?.("dot", await c.read("reply to end of data"));
-        }
-        dirty = err.open;
-      }
-    }
-    if (aborted) return result(refused !== null ? classify(refused) : "aborted");
+    // The transactions run in a frame of their own: a session idle before them (a hold) keeps
+    // only this small one suspended, thousands at once.
+    const { aborted, quitSent } = spec.transactions > 0 ? await runTransactions(c, spec, tally) : { aborted: false, quitSent: false };
+    if (aborted) return result(tally.refused !== null ? classify(tally.refused) : "aborted");
     c.step = "quit";
     if (quitSent) await quitReply(c);
     else await politeQuit(c);
-    return result(refused !== null ? classify(refused) : "ok");
+    return result(tally.refused !== null ? classify(tally.refused) : "ok");
   } catch (err) {
     const c = held.client;
-    const outcome = classify(err instanceof Refused ? (refused ?? err) : err);
+    const outcome = classify(err instanceof Refused ? (tally.refused ?? err) : err);
     if (err instanceof SmtpError) obs.failed?.(c?.step ?? "connect", err);
     if (err instanceof Refused && c !== null && !c.closed) {
       if (err.reply.code === 421) {
-        if ((spec.closeWaitAfter421Ms ?? 0) > 0) {
+        if ((client.closeWaitAfter421Ms ?? 0) > 0) {
           try {
-            await c.session.waitForClose(spec.closeWaitAfter421Ms);
+            await c.session.waitForClose(client.closeWaitAfter421Ms);
             after421 = "closed";
           } catch {
             after421 = "open";
           }
         }
-      } else if (spec.quitAfterRefusal === true && err.reply.code >= 400) await c.session.quit();
+      } else if (client.quitAfterRefusal === true && err.reply.code >= 400) await c.session.quit();
     }
     return result(outcome);
   } finally {
     held.client?.session.close();
   }
+}
+
+/** What a session's transactions leave behind, also when one throws. */
+interface Tally {
+  accepted: number;
+  /** the first refusal of a session that went on after it: the session's outcome */
+  refused: Refused | null;
+}
+
+/** The transactions of a greeted session; a refusal that ends the session is thrown. */
+async function runTransactions(c: SmtpClient, spec: SessionShape, tally: Tally): Promise<{ aborted: boolean; quitSent: boolean }> {
+  const s = c.session;
+  const obs = c.options.observer ?? {};
+  // Every transaction of a pipelining session pipelines. The message goes in one write with
+  // the next transaction's envelope, or with the QUIT after the last one (RFC 2920 3.1:
+  // message content may start a group, QUIT may end one), so in a reused session each
+  // message costs one write and one round trip instead of 3 + recipients.
+  const pipelining = spec.pipelining === true && c.capabilities.has("PIPELINING");
+  /** the next transaction, drawn early to go out with the previous message; sentAt once written */
+  let next: { tx: Transaction; envelope: string; sentAt: number | null } | null = null;
+  let quitSent = false;
+  let dirty = false;
+  let aborted = false;
+  for (let i = 0; i < spec.transactions; i++) {
+    const last = i === spec.transactions - 1;
+    if (i > 0 && (dirty || spec.rsetBetween === true)) await c.expect("rset", () => s.command("RSET", c.options.timeoutMs), ok2, "2xx");
+    dirty = false;
+    const pending = next;
+    next = null;
+    const tx = pending?.tx ?? spec.transaction(i, c.capabilities);
+    const chain = pipelining && tx.abort === undefined ? (last ? "quit" : "envelope") : null;
+    try {
+      obs.begin?.(i);
+      if (pipelining) {
+        let sentAt = pending?.sentAt ?? null;
+        if (sentAt === null) {
+          sentAt = performance.now();
+          s.write(pending?.envelope ?? envelopeSegment(tx));
+        }
+        await pipelinedReplies(c, tx, sentAt, spec.partialRcpts === true);
+      } else {
+        await envelopeReplies(c, tx, spec.partialRcpts === true);
+      }
+      let tail: string | null = null;
+      if (chain === "envelope") {
+        const following = spec.transaction(i + 1, c.capabilities);
+        next = { tx: following, envelope: envelopeSegment(following), sentAt: null };
+        tail = next.envelope;
+      } else if (chain === "quit") tail = "QUIT\r\n";
+      const sent = await sendMessage(c, tx, i, tail, (at) => {
+        if (next !== null) next.sentAt = at;
+        if (chain === "quit") quitSent = true;
+      });
+      if (sent !== null) tally.accepted++;
+      else aborted = true;
+    } catch (err) {
+      // A refusal ends the session when nothing is left to send or the server is closing
+      // (421); otherwise, as an MTA would, reset and go on with the next message (whose
+      // envelope may already have gone out with the refused one: its replies come all the same).
+      if (!(err instanceof Refused) || last || err.reply.code === 421) throw err;
+      tally.refused ??= err;
+      for (let k = 0; k < err.unread; k++) {
+        c.step = "dot";
+        obs.reply?.("dot", await c.read("reply to end of data"));
+      }
+      dirty = err.open;
+    }
+  }
+  return { aborted, quitSent };
 }
 
 /**

@@ -68,10 +68,14 @@ export function planClient(plan: SessionPlan, target: SessionTarget, base: Clien
   };
 }
 
-/** A storm session's engine options: no transcript (load generation), the timer wheel, latency from the scheduled start. */
+const wheelSleep = (ms: number): Promise<void> => wheel.sleep(ms);
+
+/** A storm session's engine options: no transcript (load generation), the timer wheel, latency from the scheduled start. One object per session: it lives as long as the session. */
 export function clientOptions(plan: SessionPlan, target: SessionTarget, observer: StepObserver, scheduledAt: number): ClientOptions {
-  const base = { host: target.host, port: target.port, timeoutMs: target.timeoutMs, helo: CLIENT_NAME, transcript: null, observer, scheduledAt, sleep: (ms: number) => wheel.sleep(ms) };
-  return planClient(plan, target, base);
+  const ep = endpointFor(plan, target, observer);
+  const sources = target.sources;
+  const localAddress = sources !== undefined && sources.length > 0 && net.isIPv4(ep.host) ? sources[nextSource++ % sources.length] : undefined;
+  return { host: ep.host, port: ep.port, implicitTls: ep.implicit, localAddress, timeoutMs: target.timeoutMs, helo: CLIENT_NAME, starttls: plan.tls === "starttls", transcript: null, observer, scheduledAt, sleep: wheelSleep };
 }
 
 const observers = new WeakMap<Metrics, StepObserver>();
@@ -122,11 +126,27 @@ function preparedFor(rcpt: string, size: number): PreparedMessage {
  * Storm's mail: the same message again and again (one Message-ID), as smtp-source sends it:
  * building and dot-stuffing it costs more than the rest of the client's work for a small message.
  */
+const mails = new WeakMap<SessionTarget, MailSource>();
+
 export function stormMail(target: SessionTarget): MailSource {
-  let to: string[] = [];
+  let m = mails.get(target);
+  if (m === undefined) {
+    m = mailFor(target);
+    mails.set(target, m);
+  }
+  return m;
+}
+
+/** One per storm: recipient lists by count, messages by size. */
+function mailFor(target: SessionTarget): MailSource {
+  const lists = new Map<number, string[]>();
   return {
     transaction(_i, rcpts, size, how = {}): Transaction {
-      if (to.length !== rcpts) to = Array.from({ length: rcpts }, () => target.rcpt);
+      let to = lists.get(rcpts);
+      if (to === undefined) {
+        to = Array.from({ length: rcpts }, () => target.rcpt);
+        if (lists.size < 256) lists.set(rcpts, to);
+      }
       return {
         from: SENDER,
         to,

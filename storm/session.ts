@@ -17,6 +17,18 @@ export interface SessionOptions {
   scheduledAt?: number;
 }
 
+const holdings = new WeakMap<Metrics, (on: boolean) => void>();
+
+/** One hold counter per storm, not a closure per session. */
+function holdingOf(m: Metrics): (on: boolean) => void {
+  let h = holdings.get(m);
+  if (h === undefined) {
+    h = (on) => (on ? m.holdStarted() : m.holdEnded());
+    holdings.set(m, h);
+  }
+  return h;
+}
+
 export async function runSession(plan: SessionPlan, target: SessionTarget, m: Metrics, opts: SessionOptions = {}): Promise<Outcome> {
   const t0 = opts.scheduledAt ?? performance.now();
   m.sessionStarted();
@@ -26,7 +38,7 @@ export async function runSession(plan: SessionPlan, target: SessionTarget, m: Me
     target,
     client: clientOptions(plan, target, metricsObserver(m), t0),
     mail: stormMail(target),
-    holding: (on) => (on ? m.holdStarted() : m.holdEnded()),
+    holding: holdingOf(m),
   });
   m.phase("session", performance.now() - t0);
   m.sessionEnded(outcome, accepted);

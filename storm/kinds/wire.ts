@@ -1,10 +1,10 @@
 // The engine run every wire-level kind shares: the session of the context's plan, shaped by
 // the kind (pipelining, RSET between, an aborted last transaction, streamed messages...).
 import { runSmtpSession } from "../../smtp/index.js";
-import type { SessionResult, SessionSpec, Transaction } from "../../smtp/index.js";
+import type { SessionResult, SessionShape, Transaction } from "../../smtp/index.js";
 import type { KindContext } from "./kind.js";
 
-export interface WireShape extends Partial<Omit<SessionSpec, keyof KindContext["client"] | "transaction">> {
+export interface WireShape extends Partial<Omit<SessionShape, "transaction">> {
   abortLast?: Transaction["abort"];
   streamed?: boolean;
 }
@@ -13,12 +13,15 @@ export function runWire(ctx: KindContext, shape: WireShape = {}): Promise<Sessio
   const { plan, mail } = ctx;
   const { abortLast, streamed, ...spec } = shape;
   const transactions = spec.transactions ?? plan.transactions;
-  return runSmtpSession({
-    ...ctx.client,
-    transactions,
-    ...spec,
-    transaction: (i, caps) => mail.transaction(i, plan.rcpts, plan.size, { maxSize: caps.size(), ...(streamed === true ? { streamed } : {}), ...(abortLast !== undefined && i === transactions - 1 ? { abort: abortLast } : {}) }),
-  });
+  // The connection options are shared, not copied: thousands of sessions are held at once.
+  return runSmtpSession(
+    {
+      ...spec,
+      transactions,
+      transaction: (i, caps) => mail.transaction(i, plan.rcpts, plan.size, { maxSize: caps.size(), ...(streamed === true ? { streamed } : {}), ...(abortLast !== undefined && i === transactions - 1 ? { abort: abortLast } : {}) }),
+    },
+    ctx.client,
+  );
 }
 
 /** Shrink candidates of a number: its minimum, the midpoint, one less. */
