@@ -143,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "run":
-        return await run(values);
+        return await run(values, argv);
       case "serve":
         return await serve(values);
       case "points":
@@ -263,7 +263,19 @@ function nonEmpty(v: string, flag: string): string {
   return v;
 }
 
-async function run(values: Values): Promise<number> {
+/** The command line that replays a run: the same arguments with its seed pinned. */
+export function replayCommand(argv: readonly string[], seed: unknown): string {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--seed") i++;
+    else if (!a.startsWith("--seed=")) args.push(a);
+  }
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  return ["smtpchaos", "monkey", ...args, "--seed", String(seed)].map(quote).join(" ");
+}
+
+async function run(values: Values, argv: readonly string[]): Promise<number> {
   const chosen = chooseTarget(values);
   const external = "external" in chosen ? chosen.external : null;
   const name = "external" in chosen ? chosen.name : chosen.target;
@@ -342,6 +354,7 @@ async function run(values: Values): Promise<number> {
     await (control as ControlServer | null)?.stop();
   }
   if (tty) process.stderr.write("\n");
+  report.replay = replayCommand(argv, seed);
   const written = await outputs.finish(report, "smtpchaos monkey run");
   if (report.interrupted) return EXIT.interrupted;
   if (report.findingCount > 0) return EXIT.failures;

@@ -16,6 +16,8 @@ import { formatDuration } from "../common/duration.js";
 import type { FaultPlan } from "./plan.js";
 import type { Seed } from "./rng.js";
 import type { Traffic } from "../smtp/index.js";
+import { TimelineRecorder } from "./timeline.js";
+import type { RunTimeline } from "./timeline.js";
 import type { FaultSurface } from "./surface.js";
 import { LayerSet, UnsupportedPointsError } from "./layers/set.js";
 import type { NextHopStats } from "./layers/nexthop.js";
@@ -137,6 +139,10 @@ export interface MonkeyReport {
   nextHop: { duplicates: number; resentAfterLost250: number; stats: NextHopStats } | null;
   /** what the fault layers say of themselves, for people (the next hop's counts...) */
   layerLines: string[];
+  /** outcomes, faults fired and accepted messages over time, one point per step */
+  timeline: RunTimeline;
+  /** the command that replays this run (set by the CLI) */
+  replay?: string;
   /** total bug-class findings: oracle findings, crash, ledger problems */
   findingCount: number;
   verdict: "pass" | "findings" | "interrupted";
@@ -156,6 +162,7 @@ interface Run {
   readonly notes: string[];
   crash: CrashInfo | null;
   flood: Flood | null;
+  readonly timeline: TimelineRecorder;
   /** the faults have stopped for good: the plan can no longer change */
   healed: boolean;
 }
@@ -166,7 +173,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const injector = new Injector({ plan, seed: o.seed });
   const { layers, mt, mailboxes } = await setUpTarget(o, plan, injector, stage);
   const notes = o.traffic === undefined ? [] : [`sessions from ${o.traffic.describe}; the oracle judges each transaction on its own, so the tables count transactions`];
-  const run: Run = { o, stage, plan, injector, layers, mt, ledger: new Ledger(), startedAt: Date.now(), notes, crash: null, flood: null, healed: false };
+  const run: Run = { o, stage, plan, injector, layers, mt, ledger: new Ledger(), startedAt: Date.now(), notes, crash: null, flood: null, healed: false, timeline: new TimelineRecorder() };
   const offs: Array<() => void> = [];
   try {
     const endpoint = await startFaults(run, offs);
@@ -272,7 +279,9 @@ async function floodTarget(run: Run, endpoint: { host: string; port: number }, m
   run.flood = flood;
   const onAbort = (): void => flood.stop();
   o.signal?.addEventListener("abort", onAbort);
+  const sample = (): void => run.timeline.sample(Math.max(0, Math.ceil((Date.now() - run.startedAt) / 1000) - 1), injector.window(), flood.tally.total, Object.fromEntries(injector.stats().map((p) => [p.point, p.fired])), ledger.accepted);
   const ticker = setInterval(() => {
+    sample();
     o.onTick?.({
       elapsedMs: Date.now() - run.startedAt,
       window: injector.window(),
@@ -294,6 +303,7 @@ async function floodTarget(run: Run, endpoint: { host: string; port: number }, m
     }
   } finally {
     clearInterval(ticker);
+    sample();
     o.signal?.removeEventListener("abort", onAbort);
   }
   return flood;
@@ -419,6 +429,7 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
     restartSkipped: after.restartSkipped,
     nextHop: layerReports.find((r) => r.nextHop !== undefined)?.nextHop ?? null,
     layerLines: layerReports.flatMap((r) => r.lines ?? []),
+    timeline: run.timeline.result(),
     findingCount,
     verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
     notes,

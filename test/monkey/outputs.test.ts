@@ -40,7 +40,7 @@ const passing: MonkeyReport = {
   windows: { cleanMs: 0, faultsMs: null, healMs: 0 }, startedAt: "2026-01-02T03:04:05.000Z", durationMs: 5000, interrupted: false,
   sessions: 20, outcomes: { ...zero, ok: 18, tempfail: 2 }, findings: {}, perFault: {}, points: [], inTargetFired: {}, processEvents: 0,
   samples: [], crash: null, ledger: cleanLedger, ledgerAfterRestart: cleanLedger, queue: "observed", restartSkipped: null, nextHop: null,
-  findingCount: 0, verdict: "pass", notes: [], layerLines: [],
+  findingCount: 0, verdict: "pass", notes: [], layerLines: [], timeline: { step: 1, points: [] },
 };
 
 const evil = `<script>"&'\x07`;
