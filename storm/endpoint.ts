@@ -1,6 +1,7 @@
 // Where and how a storm session connects, what it sends, and how the engine's steps reach the
 // storm's metrics: the pieces every kind shares.
 import net from "node:net";
+import { memoized } from "../common/memo.js";
 import { PreparedMessage, buildMessage } from "../smtp/index.js";
 import type { ClientOptions, MailSource, StepObserver, Transaction } from "../smtp/index.js";
 import type { Metrics, Phase } from "./metrics.js";
@@ -78,17 +79,8 @@ export function clientOptions(plan: SessionPlan, target: SessionTarget, observer
   return { host: ep.host, port: ep.port, implicitTls: ep.implicit, localAddress, timeoutMs: target.timeoutMs, helo: CLIENT_NAME, starttls: plan.tls === "starttls", transcript: null, observer, scheduledAt, sleep: wheelSleep };
 }
 
-const observers = new WeakMap<Metrics, StepObserver>();
-
 /** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead; QUIT is not measured. One per storm. */
-export function metricsObserver(m: Metrics): StepObserver {
-  let o = observers.get(m);
-  if (o === undefined) {
-    o = observerOf(m);
-    observers.set(m, o);
-  }
-  return o;
-}
+export const metricsObserver = memoized(observerOf);
 
 function observerOf(m: Metrics): StepObserver {
   const phase = (step: string): Phase | null => (step === "quit" ? null : step === "rset" || step === "command" ? "mail" : (step as Phase));
@@ -126,16 +118,7 @@ function preparedFor(rcpt: string, size: number): PreparedMessage {
  * Storm's mail: the same message again and again (one Message-ID), as smtp-source sends it:
  * building and dot-stuffing it costs more than the rest of the client's work for a small message.
  */
-const mails = new WeakMap<SessionTarget, MailSource>();
-
-export function stormMail(target: SessionTarget): MailSource {
-  let m = mails.get(target);
-  if (m === undefined) {
-    m = mailFor(target);
-    mails.set(target, m);
-  }
-  return m;
-}
+export const stormMail = memoized(mailFor);
 
 /** One per storm: recipient lists by count, messages by size. */
 function mailFor(target: SessionTarget): MailSource {

@@ -2,6 +2,7 @@
 // engine's steps become the storm's metrics. Replies are judged by class only; all parsing is
 // the wire layer's.
 import type { Outcome } from "../smtp/index.js";
+import { memoized } from "../common/memo.js";
 import type { Metrics } from "./metrics.js";
 import type { SessionPlan } from "./kinds/kind.js";
 import { kindUnit } from "./kinds/index.js";
@@ -17,17 +18,8 @@ export interface SessionOptions {
   scheduledAt?: number;
 }
 
-const holdings = new WeakMap<Metrics, (on: boolean) => void>();
-
 /** One hold counter per storm, not a closure per session. */
-function holdingOf(m: Metrics): (on: boolean) => void {
-  let h = holdings.get(m);
-  if (h === undefined) {
-    h = (on) => (on ? m.holdStarted() : m.holdEnded());
-    holdings.set(m, h);
-  }
-  return h;
-}
+const holdingOf = memoized((m: Metrics) => (on: boolean): void => (on ? m.holdStarted() : m.holdEnded()));
 
 export async function runSession(plan: SessionPlan, target: SessionTarget, m: Metrics, opts: SessionOptions = {}): Promise<Outcome> {
   const t0 = opts.scheduledAt ?? performance.now();

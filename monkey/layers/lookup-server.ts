@@ -1,9 +1,8 @@
 // What the MTA-facing lookup servers (Postfix tcp_table, socketmap) share: a loopback listener,
 // per-connection request framing, answers in request order (one lookup at a time per
 // connection, as the MTAs expect), and the "drop the connection" fault.
+import { listenLoopback, loopbackAddress } from "../../common/listen.js";
 import net from "node:net";
-import type { AddressInfo } from "node:net";
-import { LOOPBACK } from "./layer.js";
 
 /** What to send back for one request: bytes, nothing (stay silent), or drop the connection. */
 export type LookupReply = Buffer | string | null | "drop";
@@ -20,8 +19,7 @@ export abstract class LookupServer {
   protected abstract answer(request: string): Promise<LookupReply>;
 
   address(): { host: string; port: number } | null {
-    const a = this.server?.address() as AddressInfo | null | undefined;
-    return a ? { host: LOOPBACK, port: a.port } : null;
+    return loopbackAddress(this.server);
   }
 
   async start(): Promise<void> {
@@ -29,10 +27,7 @@ export abstract class LookupServer {
     // still gets the answer; the connection ends once the answers are written.
     const server = net.createServer({ allowHalfOpen: true }, (s) => this.serve(s));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.port ?? 0, LOOPBACK, () => resolve());
-    });
+    await listenLoopback(server, this.port ?? 0);
   }
 
   async stop(): Promise<void> {

@@ -2,13 +2,13 @@
 // (commands from the client, replies parsed with smtp/ from the server) so network faults land
 // on SMTP phases: latency and throttling per connection, writes split at CRLF.CRLF, a stall
 // before the final dot, a reset after the dot before the 250 reaches the client.
+import { listenLoopback, loopbackAddress } from "../../common/listen.js";
 import net from "node:net";
-import type { AddressInfo } from "node:net";
 import { LineReader, ReplyParser } from "../../smtp/index.js";
 import type { Decision, Injector } from "../injector.js";
 import type { SmtpPhase } from "../plan.js";
 import { EndOfDataScanner } from "./end-of-data.js";
-import { isLoopback, LOOPBACK, sleep, type FaultLayer } from "./layer.js";
+import { isLoopback, sleep, type FaultLayer } from "./layer.js";
 
 /** What the proxy can do; each point names its action (net.stall stalls...). */
 export const NET_POINTS = ["net.latency", "net.throttle", "net.split", "net.stall", "net.reset"] as const;
@@ -250,17 +250,13 @@ export class SmtpProxy implements FaultLayer {
   }
 
   address(): { host: string; port: number } | null {
-    const a = this.server?.address() as AddressInfo | null | undefined;
-    return a ? { host: LOOPBACK, port: a.port } : null;
+    return loopbackAddress(this.server);
   }
 
   async start(): Promise<void> {
     const server = net.createServer({ pauseOnConnect: true }, (client) => this.accept(client));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.opts.port ?? 0, LOOPBACK, () => resolve());
-    });
+    await listenLoopback(server, this.opts.port ?? 0);
   }
 
   private accept(client: net.Socket): void {
