@@ -80,6 +80,9 @@ run/serve options:
   --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
   --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
   --no-restart           skip the restart-and-reconcile step
+  --stop-on-crash        on a crash of the target: no drain, restart or reconcile, and its
+                         instance directory (config, spool, logs, mailboxes) is kept; the report
+                         names the fatal line, the role and the faults of the 10 s before
   --out KIND[=FILE]      run: an output, repeatable (--out json=m.json --out junit=m.xml);
                          without =FILE, or with FILE "-", it goes to stdout (the report's
                          tables then go to stderr); kinds:
@@ -107,6 +110,7 @@ const OPTIONS = {
   timeout: { type: "string", default: "30s" },
   "drain-timeout": { type: "string", default: "60s" },
   "no-restart": { type: "boolean" },
+  "stop-on-crash": { type: "boolean" },
   mix: { type: "string" },
   out: { type: "string", multiple: true },
   json: { type: "string" },
@@ -320,6 +324,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       drainTimeoutMs,
       // a server we do not own is restarted only by --restart-cmd (runMonkey notes the skip)
       restart: values["no-restart"] !== true,
+      stopOnCrash: values["stop-on-crash"] === true,
       signal: abort.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       ...(traffic !== undefined ? { traffic } : {}),

@@ -3,8 +3,11 @@
 import Table from "cli-table3";
 import type { LedgerReport } from "./ledger.js";
 import type { Outcome } from "./oracle.js";
+import { CRASH_LOOKBACK_MS } from "./run.js";
 import type { MonkeyReport } from "./run.js";
 import { formatDuration } from "../common/duration.js";
+
+const CRASH_LOOKBACK_S = CRASH_LOOKBACK_MS / 1000;
 
 const OUTCOME_COLUMNS: Outcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
 const style = { head: [], border: [], compact: true };
@@ -41,7 +44,11 @@ export function monkeyText(r: MonkeyReport): string {
   } else out.push("oracle: every session ended ok or with a graceful 4xx");
 
   if (r.crash !== null) {
-    out.push(`CRASH: ${r.crash.description} at ${r.crash.at}${r.crash.fatal !== null ? `\n  fatal line: ${r.crash.fatal}` : ""}`);
+    const c = r.crash;
+    out.push(`CRASH: ${c.description} at ${c.at}${c.role !== null ? ` (role ${c.role})` : ""}${c.fatal !== null ? `\n  fatal line: ${c.fatal}` : ""}`);
+    if (c.faultsBefore.length > 0) out.push(`  faults in the ${CRASH_LOOKBACK_S} s before: ${c.faultsBefore.map((f) => `${f.point} x${f.fired} (last ${(f.lastMsBefore / 1000).toFixed(1)} s before)`).join(", ")}`);
+    else out.push(`  no fault fired in the ${CRASH_LOOKBACK_S} s before`);
+    if (c.keptDir !== undefined) out.push(`  instance directory kept: ${c.keptDir}`);
     for (const l of r.crash.context) out.push(`  | ${l}`);
   }
 

@@ -59,6 +59,8 @@ export interface MonkeyRunOptions {
   maxSessions?: number;
   /** the flood's sessions (a storm mix); default: one transaction of a drawn shape each */
   traffic?: Traffic;
+  /** on a crash: no drain, restart or reconcile; the instance directory is kept for inspection */
+  stopOnCrash?: boolean;
   /** per-wait client timeout; a server silent for longer is a hang */
   timeoutMs?: number;
   /** how long to wait for the queue to drain after the faults stop, each time */
@@ -102,7 +104,16 @@ export interface CrashReport {
   at: string;
   fatal: string | null;
   context: string[];
+  /** the process role the fatal line (or a kill of it) points at, when it names one */
+  role: string | null;
+  /** faults that fired in the seconds before the crash, most recent first */
+  faultsBefore: Array<{ point: string; fired: number; lastMsBefore: number }>;
+  /** --stop-on-crash: where the instance directory was kept for inspection */
+  keptDir?: string;
 }
+
+/** How far back the crash report looks for faults that may have caused it. */
+export const CRASH_LOOKBACK_MS = 10_000;
 
 export interface MonkeyReport {
   target: string;
@@ -163,6 +174,11 @@ interface Run {
   crash: CrashInfo | null;
   flood: Flood | null;
   readonly timeline: TimelineRecorder;
+  /** the target's process roles, read once it runs (a crash report names the one that died) */
+  roles: string[];
+  keptDir?: string | null;
+  /** the target's address, read while it runs (after --stop-on-crash it does not) */
+  endpoint: string;
   /** the faults have stopped for good: the plan can no longer change */
   healed: boolean;
 }
@@ -173,7 +189,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const injector = new Injector({ plan, seed: o.seed });
   const { layers, mt, mailboxes } = await setUpTarget(o, plan, injector, stage);
   const notes = o.traffic === undefined ? [] : [`sessions from ${o.traffic.describe}; the oracle judges each transaction on its own, so the tables count transactions`];
-  const run: Run = { o, stage, plan, injector, layers, mt, ledger: new Ledger(), startedAt: Date.now(), notes, crash: null, flood: null, healed: false, timeline: new TimelineRecorder() };
+  const run: Run = { o, stage, plan, injector, layers, mt, ledger: new Ledger(), startedAt: Date.now(), notes, crash: null, flood: null, healed: false, timeline: new TimelineRecorder(), roles: [], endpoint: "" };
   const offs: Array<() => void> = [];
   try {
     const endpoint = await startFaults(run, offs);
@@ -182,7 +198,7 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     const inTarget = (mt.surface?.decidedInside?.() ?? []).filter((p) => plan.points.some((s) => s.name === p));
     const flood = await floodTarget(run, endpoint, [...mt.target.mailboxes, ...mailboxes], inTarget);
     const inTargetFired = await heal(run);
-    const after = await drainAndReconcile(run);
+    const after = run.crash !== null && o.stopOnCrash === true ? keepForInspection(run) : await drainAndReconcile(run);
     return verdict(run, flood, after, { idleTailMs, inTarget, inTargetFired });
   } finally {
     for (const off of offs) off();
@@ -226,6 +242,12 @@ async function startFaults(run: Run, offs: Array<() => void>): Promise<{ host: s
       run.flood?.stop();
     }),
   );
+  run.endpoint = `${target.endpoint.host}:${target.endpoint.port}`;
+  try {
+    run.roles = [...new Set((await target.processes()).map((p) => p.role.toLowerCase()))];
+  } catch {
+    // a server we do not run has no processes of ours: a crash report then names no role
+  }
   const endpoint = await layers.start({ target, surface: mt.surface, endpoint: { host: target.endpoint.host, port: target.endpoint.port } });
   await layers.admit(plan, target.name);
   injector.setPlan(plan);
@@ -331,6 +353,15 @@ interface AfterRun {
   afterRunFailure: string | null;
 }
 
+/** --stop-on-crash: the target is left as it died (its directory kept), nothing is drained or reconciled. */
+function keepForInspection(run: Run): AfterRun {
+  const kept = run.mt.target.keepFiles?.() ?? null;
+  run.notes.push(`--stop-on-crash: the target was not drained, restarted or reconciled${kept !== null ? `; its instance directory is kept at ${kept}` : " (it has no instance directory of ours to keep)"}`);
+  run.stage(kept !== null ? `stopped on the crash; the target's files are kept in ${kept}` : "stopped on the crash");
+  run.keptDir = kept;
+  return { interrupted: run.o.signal?.aborted === true, ledger: null, ledgerAfterRestart: null, queueObservable: true, restartSkipped: "--stop-on-crash", afterRunFailure: null };
+}
+
 /** Lets the target deliver what it acknowledged, reconciles, restarts it once and reconciles again. */
 async function drainAndReconcile(run: Run): Promise<AfterRun> {
   const { o, mt, notes, stage } = run;
@@ -407,7 +438,7 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   for (const r of layerReports) notes.push(...(r.notes ?? []));
   return {
     target: mt.target.name,
-    endpoint: `${mt.target.endpoint.host}:${mt.target.endpoint.port}`,
+    endpoint: run.endpoint,
     seed: run.o.seed,
     plan: plan.points.map(describeSpec),
     windows: plan.windows,
@@ -422,7 +453,7 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
     inTargetFired: extra.inTargetFired,
     processEvents: layerReports.reduce((n, r) => n + (r.processEvents ?? 0), 0),
     samples: tally.samples,
-    crash: run.crash === null ? null : crashReport(run.crash),
+    crash: run.crash === null ? null : crashReport(run.crash, run),
     ledger: after.ledger,
     ledgerAfterRestart: after.ledgerAfterRestart,
     queue: after.queueObservable ? "observed" : "not observable",
@@ -436,9 +467,44 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   };
 }
 
-function crashReport(c: CrashInfo): CrashReport {
+function crashReport(c: CrashInfo, run: Run): CrashReport {
   const { fatal, context } = crashContext(c.logTail, c.line ?? null);
-  return { description: describeCrash(c), at: new Date(c.at).toISOString(), fatal, context };
+  const recent = run.injector.firedBetween(c.at - CRASH_LOOKBACK_MS, c.at);
+  const byPoint = new Map<string, { point: string; fired: number; lastMsBefore: number }>();
+  for (const f of recent) {
+    const e = byPoint.get(f.point) ?? { point: f.point, fired: 0, lastMsBefore: Infinity };
+    e.fired++;
+    e.lastMsBefore = Math.min(e.lastMsBefore, Math.max(0, c.at - f.at));
+    byPoint.set(f.point, e);
+  }
+  const faultsBefore = [...byPoint.values()].sort((a, b) => a.lastMsBefore - b.lastMsBefore);
+  return {
+    description: describeCrash(c),
+    at: new Date(c.at).toISOString(),
+    fatal,
+    context,
+    role: crashedRole(fatal, context, faultsBefore, run.roles),
+    faultsBefore,
+    ...(run.keptDir !== undefined && run.keptDir !== null ? { keptDir: run.keptDir } : {}),
+  };
+}
+
+/** The role a crash points at: one a kill or pause fault hit just before, else one the fatal line (or the lines before it) names. */
+function crashedRole(fatal: string | null, context: readonly string[], faults: ReadonlyArray<{ point: string }>, roles: readonly string[]): string | null {
+  for (const f of faults) {
+    const m = /^(?:kill|pause)\.(.+)$/.exec(f.point);
+    if (m !== null) return m[1] as string;
+  }
+  const named = (line: string): string | null => roles.find((r) => new RegExp(`(^|[^\\w-])${r.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([^\\w-]|$)`, "i").test(line)) ?? null;
+  if (fatal !== null) {
+    const r = named(fatal);
+    if (r !== null) return r;
+  }
+  for (const line of [...context].reverse()) {
+    const r = named(line);
+    if (r !== null) return r;
+  }
+  return null;
 }
 
 /**

@@ -99,4 +99,6 @@ export interface Target {
   deliveredIds?(): Promise<Array<string | null>>;
   /** The target's processes by role, for process faults. */
   processes(): Promise<RoleProcess[]>;
+  /** Leaves the instance directory (config, spool, logs, mailboxes) in place at stop, for a post-mortem; its path. */
+  keepFiles?(): string | null;
 }

@@ -38,7 +38,7 @@ export class EmbeddedTarget implements Target {
   readonly domain: string;
   readonly mailboxes: readonly string[];
   private dir: string | null;
-  private readonly ownsDir: boolean;
+  private ownsDir: boolean;
   private mta: EmbeddedMta | null = null;
   private supervisor: Supervisor | null = null;
   private ep: Endpoint | null = null;
@@ -123,6 +123,11 @@ export class EmbeddedTarget implements Target {
   private async probe(): Promise<void> {
     const { host, host6, port } = this.endpoint;
     for (const h of host6 === undefined ? [host] : [host, host6]) await probeBanner(h, port, { timeoutMs: 5000 });
+  }
+
+  keepFiles(): string | null {
+    this.ownsDir = false;
+    return this.dir;
   }
 
   async stop(): Promise<void> {

@@ -58,7 +58,7 @@ export abstract class DaemonTarget implements Target {
   /** whether the daemon also listens on ::1 (set by start(), before prepare()) */
   protected ipv6 = false;
   private supervisor: Supervisor | null = null;
-  private readonly ownsDir: boolean;
+  private ownsDir: boolean;
 
   constructor(protected readonly opts: DaemonTargetOptions = {}) {
     this.dir = opts.dir ?? null;
@@ -150,6 +150,11 @@ export abstract class DaemonTarget implements Target {
         return holdsListener(pids, port, 4) && (!this.ipv6 || holdsListener(pids, port, 6));
       },
     });
+  }
+
+  keepFiles(): string | null {
+    this.ownsDir = false;
+    return this.dir;
   }
 
   async stop(): Promise<void> {

@@ -52,7 +52,7 @@ const failing: MonkeyReport = {
     { finding: "permfail-under-fault", detail: `554 at dot while queue.write fired: ${evil}`, faults: ["queue.write"], messageId: "t1-1", transcript: "<<< 220 hi\n>>> EHLO x\n<<< 554 no" },
     { finding: "close-without-reply", detail: "server closed the connection while waiting for reply to RCPT", faults: [], messageId: null },
   ],
-  crash: { description: "exit 1", at: "2026-01-02T03:04:07.000Z", fatal: "fatal: queue gone", context: ["a", "fatal: queue gone"] },
+  crash: { description: "exit 1", at: "2026-01-02T03:04:07.000Z", fatal: "fatal: queue gone", context: ["a", "fatal: queue gone"], role: "queue", faultsBefore: [{ point: "queue.write", fired: 2, lastMsBefore: 120 }] },
   ledgerAfterRestart: { ...cleanLedger, lost: 2, duplicates: 1, samples: { lost: ["t1-4", "t1-9"], duplicates: [{ id: "t1-2", copies: 2 }], deliveredAfterReject: [], deliveredUnsent: [] }, findings: true },
   findingCount: 9, verdict: "findings", notes: ["the target crashed: restarting it"],
 };
