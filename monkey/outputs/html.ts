@@ -49,7 +49,18 @@ export function renderMonkeyHtml(r: MonkeyReport): string {
               `<details><summary><span class="badge fail">${esc(s.finding)}</span> ${esc(s.detail)}${s.faults.length > 0 ? ` (faults: ${esc(s.faults.join(", "))})` : ""}${s.messageId !== null ? ` &middot; message <code>${esc(s.messageId)}</code>` : ""}</summary>${s.transcript !== undefined ? `<pre>${esc(s.transcript)}</pre>` : ""}</details>`,
           )
           .join("\n");
-  const crash = r.crash === null ? "" : card("Crash", `<p>${esc(r.crash.description)} at ${esc(r.crash.at)}</p>${r.crash.fatal !== null ? `<p>fatal line: <code>${esc(r.crash.fatal)}</code></p>` : ""}<pre>${esc(r.crash.context.join("\n"))}</pre>`, "crash", true);
+  const c = r.crash;
+  const crash =
+    c === null
+      ? ""
+      : card(
+          "Crash",
+          `<p>${esc(c.description)} at ${esc(c.at)}${c.role !== null ? `, role <code>${esc(c.role)}</code>` : ""}</p>${c.fatal !== null ? `<p>fatal line: <code>${esc(c.fatal)}</code></p>` : ""}` +
+            `<p>faults in the seconds before: ${c.faultsBefore.length === 0 ? "none" : c.faultsBefore.map((f) => `<code>${esc(f.point)}</code> &times;${esc(f.fired)} (last ${esc((f.lastMsBefore / 1000).toFixed(1))} s before)`).join(", ")}</p>` +
+            `${c.keptDir !== undefined ? `<p>instance directory kept: <code>${esc(c.keptDir)}</code></p>` : ""}<pre>${esc(c.context.join("\n"))}</pre>`,
+          "crash",
+          true,
+        );
   const verdictClass = r.verdict === "pass" ? "good" : r.verdict === "interrupted" ? "warn" : "bad";
   const verdictText = r.verdict === "pass" ? "PASS: no findings" : r.verdict === "interrupted" ? "Interrupted: partial results" : `FINDINGS: ${r.findingCount}`;
   const total = OUTCOMES.reduce((a, o) => a + r.outcomes[o], 0);
