@@ -386,7 +386,7 @@ async function serve(values: Values): Promise<number> {
   });
   let mt: MonkeyTarget | null = null;
   try {
-    mt = await createServed(layers, external ?? ((extra) => monkeyTarget(name as string, extra)));
+    mt = await createServed(layers, external ?? ((extra) => monkeyTarget(name as string, { ...extra, fiuSeed: seed })));
     layers.useSurface(mt.surface);
     const target = mt.target;
     await target.start();

@@ -16,6 +16,7 @@ import { formatDuration } from "../common/duration.js";
 import type { FaultPlan } from "./plan.js";
 import type { Seed } from "./rng.js";
 import type { Traffic } from "../smtp/index.js";
+import type { TargetExtras } from "./targets.js";
 import { TimelineRecorder } from "./timeline.js";
 import type { RunTimeline } from "./timeline.js";
 import type { FaultSurface } from "./surface.js";
@@ -51,7 +52,7 @@ export interface UnmanagedTarget {
 
 export interface MonkeyRunOptions {
   /** Creates (not starts) the target; `nextHop` is set when a layer needs it to relay there (nexthop.* points). */
-  createTarget: (extra: { nextHop?: { host: string; port: number; domain: string } }) => MonkeyTarget;
+  createTarget: (extra: TargetExtras) => MonkeyTarget;
   plan: FaultPlan;
   seed: Seed;
   durationMs: number;
@@ -218,7 +219,8 @@ async function setUpTarget(o: MonkeyRunOptions, plan: FaultPlan, injector: Injec
   const layers = LayerSet.attach(injector, plan, { stage });
   try {
     const needs = await layers.prepare();
-    const mt = o.createTarget(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop });
+    // libfiu's random decisions inside the target replay with the run's seed
+    const mt = o.createTarget({ fiuSeed: o.seed, ...(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop }) });
     layers.useSurface(mt.surface);
     const refused = layers.unsupported(plan.points.map((p) => p.name), mt.target.name);
     if (refused !== null) throw refused;

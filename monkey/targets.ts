@@ -93,7 +93,13 @@ function faultableEmbedded(target: EmbeddedTarget): FaultableTarget {
   return { target, surface: surfaceOnce, script: () => (script ??= statementsOn(target, surfaceOnce())), close: async () => {} };
 }
 
-export function monkeyTarget(name: string, extra: { nextHop?: { host: string; port: number; domain: string } } = {}): MonkeyTarget {
+/** What a monkey run asks of the target it creates: a relay to its next hop, libfiu seeded from the run's seed. */
+export interface TargetExtras {
+  nextHop?: { host: string; port: number; domain: string };
+  fiuSeed?: number;
+}
+
+export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarget {
   const hop = extra.nextHop;
   const options =
     name === "embedded"
@@ -102,8 +108,11 @@ export function monkeyTarget(name: string, extra: { nextHop?: { host: string; po
           retryDelaysMs: [200, 500, 1000, 2000, 5000],
           ...(hop !== undefined ? { relayDomains: [hop.domain], nextHop: { host: hop.host, port: hop.port } } : {}),
         }
-      : // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
-        hop !== undefined ? { relay: { domain: hop.domain, host: hop.host, port: hop.port } } : {};
+      : {
+          // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
+          ...(hop !== undefined ? { relay: { domain: hop.domain, host: hop.host, port: hop.port } } : {}),
+          ...(extra.fiuSeed !== undefined ? { fiuSeed: extra.fiuSeed } : {}),
+        };
   const f = createFaultableTarget(name, options);
   const t = f.target;
   // A target whose queue cannot be counted: its deliveries are over once its mailboxes settle.

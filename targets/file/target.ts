@@ -13,7 +13,7 @@ import { freePort } from "../process/free-port.js";
 import { followFile } from "../process/follow-file.js";
 import { checkRelay } from "../process/relay.js";
 import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
-import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
+import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { Endpoint } from "../target.js";
 import type { FaultDescription } from "../fault-hooks.js";
 import { render, type TargetFileSpec } from "./spec.js";
@@ -155,7 +155,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
       "# smtpchaos: the MTA's start command under libfiu, with a control FIFO for this process",
       `ctl='${join(fiuDir, "ctl")}'`,
       'mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out" && chmod 0666 "$ctl-$$.in" "$ctl-$$.out"',
-      `export LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_CTRL_FIFO="$ctl"`,
+      `export ${fiuPreloadEnv(this.o.fiuSeed)} FIU_CTRL_FIFO="$ctl"`,
       'exec "$@"',
       "",
     ];

@@ -13,7 +13,7 @@ import type { MtaTargetOptions } from "../process/mta-target.js";
 import { descendants, procInfo } from "../process/procfs.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand } from "../process/daemon-target.js";
-import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
+import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { FaultDescription, LookupRouter } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
 
@@ -184,7 +184,7 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
       '    if [ -n "$role" ]; then',
       `      ctl=${FIU_NS_DIR}/ctl`,
       '      mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out"',
-      `      export LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_CTRL_FIFO="$ctl"`,
+      `      export ${fiuPreloadEnv(this.o.fiuSeed)} FIU_CTRL_FIFO="$ctl"`,
       "    fi;;",
       "esac",
       `exec -a "$0" '${this.smtpd}' "$@"`,

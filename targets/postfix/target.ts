@@ -13,7 +13,7 @@ import type { MtaTargetOptions } from "../process/mta-target.js";
 import { followFile } from "../process/follow-file.js";
 import { selfSignedCert } from "../process/tls-cert.js";
 import type { DaemonCommand } from "../process/daemon-target.js";
-import { FIU_PRELOAD, assertFiuInstalled } from "../process/libfiu.js";
+import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { FaultDescription } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
 
@@ -233,7 +233,7 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
       const wrapper = [
         "#!/bin/sh",
         "# smtpchaos: this service's processes start under libfiu with the commands of its spec file",
-        `export LD_PRELOAD="${FIU_PRELOAD.join(" ")}"`,
+        `export ${fiuPreloadEnv(this.o.fiuSeed)}`,
         `if [ -s '${spec}' ]; then FIU_ENABLE="$(cat '${spec}')"; export FIU_ENABLE; fi`,
         `exec '${real}' "$@"`,
         "",

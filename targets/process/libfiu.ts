@@ -13,3 +13,12 @@ export function fiuInstalled(): boolean {
 export function assertFiuInstalled(): void {
   if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
 }
+
+/**
+ * The environment a process starts under libfiu with, as shell assignments: the preloads, and
+ * with a seed libfiu's PRNG seeded from it (unseeded, libfiu seeds from the time and pid, and
+ * a run's random faults never replay).
+ */
+export function fiuPreloadEnv(seed: number | undefined): string {
+  return `LD_PRELOAD="${FIU_PRELOAD.join(" ")}"${seed === undefined ? "" : ` FIU_PRNG_SEED=${seed >>> 0}`}`;
+}
