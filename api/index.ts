@@ -11,6 +11,9 @@ import type { Endpoint, Target } from "../targets/target.js";
 import { startFaultableTarget } from "../monkey/targets.js";
 import { scriptTargetOf, targetDefines } from "../smtpscript/bind-target.js";
 import { assertLoopback } from "../common/loopback.js";
+import { existsSync } from "node:fs";
+import { expectationsFileFor, judge, listSuites, loadExpectations } from "../smtpscript/suites.js";
+import type { JudgedResult } from "../smtpscript/suites.js";
 
 export { SmtpSession, buildMessage, parseReplies } from "../smtp/index.js";
 export type { Reply, ConnectOptions } from "../smtp/index.js";
@@ -86,4 +89,29 @@ export function allPassed(r: RunResult): boolean {
   return s.failed === 0 && s.error === 0 && s.total > 0;
 }
 
+export interface SuiteRun {
+  /** every test-case of the suite's files, as they ran */
+  results: RunResult["results"];
+  /** each judged by the target's expectations (suites/expectations/TARGET.yaml): a known deviation is not a failure */
+  judged: JudgedResult[];
+  /** true when nothing failed or errored beyond what the expectations list */
+  ok: boolean;
+}
+
+/**
+ * Runs one shipped suite (`listSuites()` names them) against a started target, judged by that
+ * target's expectations file when it has one, or against a server you run, judged strictly.
+ */
+export async function runSuite(name: string, where: TestTarget | ServerAddress, options: ScriptOptions = {}): Promise<SuiteRun> {
+  const suite = listSuites().find((s) => s.name === name);
+  if (suite === undefined) throw new RangeError(`no suite "${name}" (${listSuites().map((s) => s.name).join(", ")})`);
+  const results: RunResult["results"] = [];
+  for (const file of suite.files) results.push(...(await runScript({ file }, where, options)).results);
+  const file = "endpoint" in where ? expectationsFileFor(where.target.name) : null;
+  const judged = judge(results, loadExpectations(file !== null && existsSync(file) ? file : null));
+  return { results, judged, ok: judged.every((j) => j.verdict !== "failed" && j.verdict !== "error" && j.verdict !== "unexpected-pass") };
+}
+
+export { listSuites } from "../smtpscript/suites.js";
+export type { JudgedResult, Suite } from "../smtpscript/suites.js";
 export { ScriptError } from "../smtpscript/errors.js";

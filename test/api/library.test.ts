@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { allPassed, runScript, startTarget } from "../../api/index.js";
+import { allPassed, listSuites, runScript, runSuite, startTarget } from "../../api/index.js";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -22,6 +22,17 @@ test("library in-process: startTarget + runScript report a failing expectation a
   assert.equal(r.results[0]?.failure?.loc?.line, 2);
   await assert.rejects(runScript({ source: "test-case {\n  bogus\n}" }, mta), /inline\.smtp:2:3/);
   await assert.rejects(runScript({ source: "test-case { }" }, { host: "10.1.2.3", port: 25 }), /not a loopback address/);
+});
+
+test("library: runSuite runs a shipped suite against a target, judged by its expectations", { timeout: 120_000 }, async (t) => {
+  const mta = await startTarget("embedded");
+  t.after(() => mta.stop());
+  assert.ok(listSuites().some((s) => s.name === "rfc5321"));
+  const r = await runSuite("rfc5321", mta, { seed: 3 });
+  assert.ok(r.results.length > 5, `${r.results.length} test-cases`);
+  assert.equal(r.judged.length, r.results.length);
+  assert.equal(r.ok, true, JSON.stringify(r.judged.filter((j) => j.verdict === "failed" || j.verdict === "error").map((j) => [j.key, j.result.failure?.message])));
+  await assert.rejects(runSuite("no-such-suite", mta), /no suite "no-such-suite" \(.*rfc5321/);
 });
 
 test("the packed package installs into a scratch project and the README's node:test example passes there", { timeout: 180_000 }, async (t) => {
