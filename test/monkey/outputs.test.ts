@@ -99,10 +99,10 @@ test("an interrupted run: the verdict is an error; a skipped ledger is a skipped
 });
 
 test("monkey run --out: an unknown kind is one line listing the kinds, exit 2", async () => {
-  const out = await runCli(SMTPCHAOS, ["monkey", "run", "--duration", "1s", "--out", "html=m.html"]);
+  const out = await runCli(SMTPCHAOS, ["monkey", "run", "--duration", "1s", "--out", "xml=m.xml"]);
   assert.equal(out.code, 2, out.stderr);
   assert.ok(!hasStack(out));
-  assert.deepEqual(errorLines(out), ['smtpchaos monkey run: --out: unknown output "html" (known: console, json, junit; e.g. --out json=report.json)']);
+  assert.deepEqual(errorLines(out), ['smtpchaos monkey run: --out: unknown output "xml" (known: console, json, junit, html; e.g. --out json=report.json)']);
 });
 
 test("monkey run: Ctrl-C writes the partial report to every --out file", { timeout: 120_000 }, async (t) => {
