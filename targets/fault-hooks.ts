@@ -63,7 +63,7 @@ export interface LoggedFault {
 export interface FaultHookOptions {
   /** roles (or Postfix services) to start under libfiu */
   fiu?: readonly string[];
-  /** seeds libfiu's random decisions (FIU_PRNG_SEED) in every process started under it, so a run replays them */
+  /** seeds libfiu's random decisions (FIU_PRNG_SEED) where each role is one process (OpenSMTPD), so a run replays them */
   fiuSeed?: number;
   /** decides the target's domain and recipient lookups */
   lookups?: LookupRouter;

@@ -155,7 +155,8 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
       "# smtpchaos: the MTA's start command under libfiu, with a control FIFO for this process",
       `ctl='${join(fiuDir, "ctl")}'`,
       'mkfifo -m 0666 "$ctl-$$.in" "$ctl-$$.out" && chmod 0666 "$ctl-$$.in" "$ctl-$$.out"',
-      `export ${fiuPreloadEnv(this.o.fiuSeed)} FIU_CTRL_FIFO="$ctl"`,
+      // Not seeded: an MTA that forks a child per connection (Exim) would give each the same sequence.
+      `export ${fiuPreloadEnv(undefined)} FIU_CTRL_FIFO="$ctl"`,
       'exec "$@"',
       "",
     ];

@@ -233,7 +233,8 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
       const wrapper = [
         "#!/bin/sh",
         "# smtpchaos: this service's processes start under libfiu with the commands of its spec file",
-        `export ${fiuPreloadEnv(this.o.fiuSeed)}`,
+        // Not seeded: every process of a service would start the same sequence (see fiuPreloadEnv).
+        `export ${fiuPreloadEnv(undefined)}`,
         `if [ -s '${spec}' ]; then FIU_ENABLE="$(cat '${spec}')"; export FIU_ENABLE; fi`,
         `exec '${real}' "$@"`,
         "",

@@ -17,7 +17,9 @@ export function assertFiuInstalled(): void {
 /**
  * The environment a process starts under libfiu with, as shell assignments: the preloads, and
  * with a seed libfiu's PRNG seeded from it (unseeded, libfiu seeds from the time and pid, and
- * a run's random faults never replay).
+ * a run's random faults never replay). Only for roles that are one long-lived process each: a
+ * seeded process's children, forked per connection or spawned as copies of a service, would all
+ * draw the same sequence, so every connection's Nth call would fail alike.
  */
 export function fiuPreloadEnv(seed: number | undefined): string {
   return `LD_PRELOAD="${FIU_PRELOAD.join(" ")}"${seed === undefined ? "" : ` FIU_PRNG_SEED=${seed >>> 0}`}`;
