@@ -1,4 +1,5 @@
-// Servers the toolkit starts for itself (lookup servers, the fault proxy) listen on loopback only.
+// Servers the toolkit starts for itself (lookup servers, the fault proxy, the next hop) listen
+// on loopback only (team safety rule).
 import type net from "node:net";
 import type { AddressInfo } from "node:net";
 

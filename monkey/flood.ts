@@ -3,7 +3,7 @@
 // over by the CLI layer as a Traffic) every storm kind flows: TLS, IPv6, pipelining, large,
 // many recipients, aborts. Each transaction becomes a SessionRecord for the oracle and a ledger
 // entry; only sessions with findings keep a transcript tail, so hours-long runs stay bounded.
-import { PreparedMessage, SmtpConnectError, Transcript, buildMessage, runSmtpSession } from "../smtp/index.js";
+import { PreparedMessage, RESET_ERRORS, SmtpConnectError, Transcript, buildMessage, runSmtpSession } from "../smtp/index.js";
 import type { MailSource, Reply, SessionResult, Step, StepObserver, Traffic, TrafficContext, TrafficSession, Transaction , SmtpError} from "../smtp/index.js";
 import type { Ledger } from "./ledger.js";
 import { judge, OutcomeTally, type JudgeOptions, type SessionRecord, type StepName, type StepResult, type Verdict } from "./oracle.js";
@@ -40,7 +40,7 @@ const STEP: Record<Step, StepName | null> = { connect: "connect", banner: "banne
 
 function stepError(step: StepName, err: SmtpError): StepResult {
   // A connection accepted and then reset before Node saw it complete fails the connect itself.
-  const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : err instanceof SmtpConnectError && (err.code === "ECONNRESET" || err.code === "EPIPE") ? true : undefined;
+  const reset = "reset" in err ? Boolean((err as { reset: unknown }).reset) : err instanceof SmtpConnectError && RESET_ERRORS.has(err.code) ? true : undefined;
   return { step, error: { kind: err.kind, message: err.message, ...(reset !== undefined ? { reset } : {}) } };
 }
 

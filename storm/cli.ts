@@ -14,7 +14,7 @@ import { DEFAULT_MIX, MixError, validateMix } from "./plan.js";
 import { KINDS } from "./kinds/index.js";
 import { readMixFile } from "./mix-file.js";
 import type { Mix } from "./plan.js";
-import { isUngraceful, runStorm } from "./scheduler.js";
+import { isFailureRule, runStorm } from "./scheduler.js";
 import type { LoadModel, StormOptions, StormResult } from "./scheduler.js";
 import type { SessionTarget } from "./session.js";
 import { assertLoopback } from "../common/loopback.js";
@@ -28,7 +28,6 @@ import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
 import { findLimit } from "./find-limit.js";
 import os from "node:os";
-import { isFailureRule } from "./parallel.js";
 import { parseShard, segmentOptions } from "./segment.js";
 import type { Segment } from "./segment.js";
 import { parseStartAt, waitUntil } from "./start-at.js";
@@ -414,7 +413,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   const load = p.stages !== undefined ? `stages ${String(values.stages)} (${p.model} loop)` : p.model === "open" ? `${p.rate}/s arrivals (open loop)` : `${p.concurrency} concurrent sessions`;
   const parts = `${bounds.shard !== undefined ? `, shard ${bounds.shard.index + 1}/${bounds.shard.count}` : ""}${bounds.workers > 1 ? `, ${bounds.workers} worker threads` : ""}`;
   console.error(`storm: ${load} for ${formatDuration(p.durationMs)} against ${label}, seed ${p.seed}${parts}`);
-  const isFailure = isFailureRule(p.slowSessionMs, isUngraceful);
+  const isFailure = isFailureRule(p.slowSessionMs);
   const whole: StormOptions = {
     target,
     model: p.model,

@@ -54,29 +54,24 @@ export function endpointFor(plan: SessionPlan, t: SessionTarget, m: Pick<StepObs
   return { host, port, implicit: false };
 }
 
+/** Where and how a plan's session connects: its endpoint, TLS mode and (IPv4) source address in turn. */
+function connection(plan: SessionPlan, target: SessionTarget, observer: StepObserver | null): Pick<ClientOptions, "host" | "port" | "implicitTls" | "starttls" | "localAddress"> {
+  const ep = endpointFor(plan, target, observer);
+  const sources = target.sources;
+  const localAddress = sources !== undefined && sources.length > 0 && net.isIPv4(ep.host) ? sources[nextSource++ % sources.length] : undefined;
+  return { host: ep.host, port: ep.port, implicitTls: ep.implicit, starttls: plan.tls === "starttls", ...(localAddress !== undefined ? { localAddress } : {}) };
+}
+
 /** `base` aimed at the plan's endpoint, with its STARTTLS. */
 export function planClient(plan: SessionPlan, target: SessionTarget, base: ClientOptions): ClientOptions {
-  const ep = endpointFor(plan, target, base.observer ?? null);
-  const sources = target.sources;
-  const v4 = sources !== undefined && sources.length > 0 && net.isIPv4(ep.host);
-  return {
-    ...base,
-    host: ep.host,
-    port: ep.port,
-    implicitTls: ep.implicit,
-    starttls: plan.tls === "starttls",
-    ...(v4 ? { localAddress: sources[nextSource++ % sources.length] as string } : {}),
-  };
+  return { ...base, ...connection(plan, target, base.observer ?? null) };
 }
 
 const wheelSleep = (ms: number): Promise<void> => wheel.sleep(ms);
 
 /** A storm session's engine options: no transcript (load generation), the timer wheel, latency from the scheduled start. One object per session: it lives as long as the session. */
 export function clientOptions(plan: SessionPlan, target: SessionTarget, observer: StepObserver, scheduledAt: number): ClientOptions {
-  const ep = endpointFor(plan, target, observer);
-  const sources = target.sources;
-  const localAddress = sources !== undefined && sources.length > 0 && net.isIPv4(ep.host) ? sources[nextSource++ % sources.length] : undefined;
-  return { host: ep.host, port: ep.port, implicitTls: ep.implicit, localAddress, timeoutMs: target.timeoutMs, helo: CLIENT_NAME, starttls: plan.tls === "starttls", transcript: null, observer, scheduledAt, sleep: wheelSleep };
+  return { ...connection(plan, target, observer), timeoutMs: target.timeoutMs, helo: CLIENT_NAME, transcript: null, observer, scheduledAt, sleep: wheelSleep };
 }
 
 /** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead; QUIT is not measured. One per storm. */

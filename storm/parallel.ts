@@ -3,7 +3,6 @@
 // merges them into one live progress line and one result, as if one process had run it all.
 import { Worker } from "node:worker_threads";
 import type { Metrics } from "./metrics.js";
-import type { Outcome } from "./metrics.js";
 import { metricsFrom, mergeSnapshots } from "./snapshot.js";
 import type { MetricsSnapshot } from "./snapshot.js";
 import { segmentOptions } from "./segment.js";
@@ -19,10 +18,6 @@ export type FromWorker =
   | { type: "error"; message: string };
 
 export type ToWorker = { type: "stop" };
-
-export function isFailureRule(slowSessionMs: number | undefined, ungraceful: (o: Outcome) => boolean): (o: Outcome, ms: number) => boolean {
-  return (o, ms) => ungraceful(o) || (slowSessionMs !== undefined && ms > slowSessionMs);
-}
 
 export async function runParallel(o: StormOptions & { workers: number; slowSessionMs?: number }): Promise<StormResult> {
   // Parts whose share is nothing (one session over two workers) are not started.

@@ -15,7 +15,7 @@ import type { Mix, PlanOrigin, SessionPlan } from "./plan.js";
 import { runSession } from "./session.js";
 import type { SessionTarget } from "./session.js";
 import { Profile } from "./profile.js";
-import { isFailureRule, runParallel } from "./parallel.js";
+import { runParallel } from "./parallel.js";
 import type { Stage } from "./profile.js";
 
 export type LoadModel = "closed" | "open";
@@ -75,6 +75,11 @@ export interface StormResult {
 
 export const isUngraceful = (o: Outcome): boolean => UNGRACEFUL.includes(o);
 
+/** Which sessions count as failed: ungraceful ones, and with a limit those slower than it. */
+export function isFailureRule(slowSessionMs: number | undefined): (o: Outcome, ms: number) => boolean {
+  return (o, ms) => isUngraceful(o) || (slowSessionMs !== undefined && ms > slowSessionMs);
+}
+
 export async function runStorm(o: StormOptions): Promise<StormResult> {
   if ((o.workers ?? 1) > 1) return runParallel({ ...o, workers: o.workers as number });
   const model: LoadModel = o.model ?? (o.rate !== undefined ? "open" : "closed");
@@ -84,7 +89,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   const durationMs = Math.min(o.durationMs ?? Infinity, profile.totalMs);
   if (!(durationMs > 0 && Number.isFinite(durationMs))) throw new RangeError("a storm needs a positive, finite duration (or stages)");
   const maxInFlight = o.maxInFlight ?? 10_000;
-  const isFailure = o.isFailure ?? isFailureRule(o.slowSessionMs, isUngraceful);
+  const isFailure = o.isFailure ?? isFailureRule(o.slowSessionMs);
   const metrics = new Metrics();
   const plans = new PlanStream(o.mix, o.seed);
   const t0 = performance.now();

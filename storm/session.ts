@@ -9,7 +9,7 @@ import { kindUnit } from "./kinds/index.js";
 import { clientOptions, metricsObserver, stormMail } from "./endpoint.js";
 import type { SessionTarget } from "./endpoint.js";
 
-export { classify, Refused } from "../smtp/index.js";
+export { classify } from "../smtp/index.js";
 export { CLIENT_NAME, SENDER, endpointFor } from "./endpoint.js";
 export type { SessionTarget } from "./endpoint.js";
 

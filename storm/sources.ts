@@ -1,6 +1,7 @@
 // Source addresses for a storm's connections: one loopback address has about 28k ephemeral
 // ports towards one server port, so holding more sessions than that needs several sources.
 import net from "node:net";
+import { isLoopback } from "../common/loopback.js";
 
 const MAX_SOURCES = 1024;
 
@@ -23,7 +24,7 @@ export function parseSources(text: string): string[] {
     for (let n = from; n <= to; n++) out.push(dotted(n));
   }
   // Sources must be this machine's: the loopback network always is, on Linux whole /8.
-  const foreign = out.find((a) => !a.startsWith("127."));
+  const foreign = out.find((a) => !isLoopback(a));
   if (foreign !== undefined) throw new RangeError(`--source: ${foreign} is not a loopback address (127.0.0.0/8)`);
   return out;
 }

@@ -1,9 +1,8 @@
 // One worker thread of a parallel storm (storm/parallel.ts): runs its segment and reports
 // snapshots to the parent; "stop" from the parent is its Ctrl-C.
 import { parentPort, workerData } from "node:worker_threads";
-import { runStorm, isUngraceful } from "./scheduler.js";
+import { isFailureRule, runStorm } from "./scheduler.js";
 import { snapshotOf } from "./snapshot.js";
-import { isFailureRule } from "./parallel.js";
 import type { FromWorker, ToWorker, WorkerOptions } from "./parallel.js";
 
 const port = parentPort;
@@ -17,7 +16,7 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const startedAt = Date.now();
 const failedAt: { at: number } = { at: 0 };
 try {
-  const isFailure = isFailureRule(o.slowSessionMs, isUngraceful);
+  const isFailure = isFailureRule(o.slowSessionMs);
   const r = await runStorm({
     ...o,
     signal: abort.signal,

@@ -16,7 +16,4 @@ export interface FaultLayer {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Only loopback: every server the monkey starts listens here (team safety rule). */
-export const LOOPBACK = "127.0.0.1";
-
 export { isLoopback } from "../../common/loopback.js";

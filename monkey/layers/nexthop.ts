@@ -5,10 +5,10 @@
 // send it again, so that one extra copy is expected, and counted apart.
 import { SMTPServer } from "smtp-server";
 import type { SMTPServerSession } from "smtp-server";
-import type { AddressInfo } from "node:net";
 import { readMessageId } from "../../smtp/index.js";
 import type { Injector } from "../injector.js";
-import { LOOPBACK, sleep, type FaultLayer } from "./layer.js";
+import { sleep, type FaultLayer } from "./layer.js";
+import { listenLoopback, loopbackAddress } from "../../common/listen.js";
 
 /** What the hop can do; each point names its action (nexthop.defer defers...). */
 export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421-data", "nexthop.disconnect", "nexthop.lose-250", "nexthop.delay"] as const;
@@ -54,8 +54,7 @@ export class FlakyNextHop implements FaultLayer {
   }
 
   address(): { host: string; port: number } | null {
-    const a = this.server?.server.address() as AddressInfo | null | undefined;
-    return a ? { host: LOOPBACK, port: a.port } : null;
+    return loopbackAddress(this.server?.server);
   }
 
   /**
@@ -144,10 +143,7 @@ export class FlakyNextHop implements FaultLayer {
     });
     server.on("error", () => {});
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.server.once("error", reject);
-      server.listen(this.opts.port ?? 0, LOOPBACK, () => resolve());
-    });
+    await listenLoopback(server.server, this.opts.port ?? 0);
   }
 
   async stop(): Promise<void> {
