@@ -4,16 +4,7 @@ import fc from "fast-check";
 import { PlanError, fitWindows, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan } from "../../monkey/plan.js";
 import { Injector } from "../../monkey/injector.js";
 import { Stream, parseSeed } from "../../monkey/rng.js";
-
-function issuesOf(doc: unknown): string[] {
-  try {
-    validatePlan(doc);
-  } catch (err) {
-    assert.ok(err instanceof PlanError);
-    return err.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail("expected the plan to be rejected");
-}
+import { issuesOf } from "./plan-issues.js";
 
 test("YAML plan with every schedule kind, latency forms and windows", () => {
   const plan = parsePlanText(`

@@ -4,7 +4,7 @@
 // excused and reported with no other change.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PlanError, validatePlan } from "../../monkey/plan.js";
+import { validatePlan } from "../../monkey/plan.js";
 import { judge, type SessionRecord } from "../../monkey/oracle.js";
 import { Injector } from "../../monkey/injector.js";
 import { kindOf, layerUnits, pointPatterns, registerLayer, unitOf } from "../../monkey/layers/registry.js";
@@ -15,16 +15,7 @@ import { runMonkey } from "../../monkey/run.js";
 import { monkeyTarget } from "../../monkey/targets.js";
 import { monkeyText } from "../../monkey/report.js";
 import type { Target } from "../../targets/target.js";
-
-function issuesOf(doc: unknown): string[] {
-  try {
-    validatePlan(doc);
-  } catch (err) {
-    assert.ok(err instanceof PlanError);
-    return err.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail("expected the plan to be rejected");
-}
+import { issuesOf } from "./plan-issues.js";
 
 test("every point family belongs to one layer, and the shipped layers are all there", () => {
   assert.deepEqual(layerUnits().map((u) => u.name).sort(), ["lookup", "net", "nexthop", "process", "syscall"]);
