@@ -1,7 +1,7 @@
 // `storm merge`: the --json results of a run's parts (shards on many machines) as one result,
 // the same report and threshold verdict one process would give: counts add, histograms add
 // bucket by bucket, timelines line up by wall-clock second.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { mergeSnapshots, metricsFrom } from "./snapshot.js";
 import type { StormJson } from "./report.js";
 import type { StormResult } from "./scheduler.js";
@@ -16,12 +16,18 @@ export interface Merged {
   notes: string[];
 }
 
+/** A part is a few hundred KB even for an hour's timeline: anything far larger is not one. */
+const MAX_PART_BYTES = 64 * 1024 * 1024;
+
 /** Reads one part: a storm --json document with its snapshot. */
 export function readPart(file: string): StormJson {
   let doc: unknown;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_PART_BYTES) throw new MergeError(`${file}: ${size} bytes, more than a storm --json result (at most ${MAX_PART_BYTES})`);
     doc = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
+    if (err instanceof MergeError) throw err;
     const e = err as NodeJS.ErrnoException;
     throw new MergeError(`${file}: ${e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message}`);
   }

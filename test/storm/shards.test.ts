@@ -3,7 +3,7 @@
 // line with exit 2.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, SMTPCHAOS } from "../cli/spawn.js";
@@ -57,6 +57,12 @@ test("three shards of a run, merged, have the run's totals and its threshold ver
   const twice = await runCli(SMTPCHAOS, ["storm", "merge", join(dir, "s1.json"), join(dir, "s1.json")]);
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /are both shard 1\/3/);
+  const huge = join(dir, "huge.json");
+  writeFileSync(huge, "");
+  truncateSync(huge, 65 * 1024 * 1024); // sparse: nothing is written
+  const tooBig = await runCli(SMTPCHAOS, ["storm", "merge", huge]);
+  assert.equal(tooBig.code, 2);
+  assert.match(tooBig.stderr, /huge\.json: 68157440 bytes, more than a storm --json result/);
   const notJson = await runCli(SMTPCHAOS, ["storm", "merge", join(dir, "nope.json")]);
   assert.equal(notJson.code, 2);
   assert.match(notJson.stderr, /nope\.json: no such file/);
