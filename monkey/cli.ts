@@ -74,9 +74,9 @@ run/serve options:
   --duration D           how long the flood runs (run; e.g. 5m)
   --concurrency N        concurrent client sessions (default 4)
   --max-sessions N       also stop after N sessions
-  --mix FILE             run: the flood's sessions from a storm mix (YAML/JSON; every kind but
-                         wellbehaved: TLS, IPv6, pipelining, large, many-rcpts, aborts...), drawn
-                         from the run's seed; default: one transaction per session
+  --mix FILE             run: the flood's sessions from a storm mix (YAML/JSON; every kind: TLS,
+                         IPv6, pipelining, large, many-rcpts, aborts...), drawn from the run's
+                         seed; default: one transaction per session
   --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
   --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
   --no-restart           skip the restart-and-reconcile step

@@ -69,8 +69,6 @@ export interface StormKind<S = unknown> {
   /** one line for the CLI help */
   summary: string;
   section?: MixSection<S>;
-  /** false for kinds whose client the monkey cannot watch step by step (nodemailer) */
-  observable?: boolean;
   /** the plan from the common draws and this kind's own (zero what the kind does not use) */
   plan(common: CommonDraw, own: Record<string, number>, section: S): SessionPlan;
   run(ctx: KindContext): Promise<SessionResult>;
