@@ -1,6 +1,6 @@
 // The contract of a storm session kind: one unit with its mix section, its draw, its run over
 // the transaction engine, its smtpscript rendering and its shrink steps side by side. Kinds are
-// listed in storm/kinds/index.ts; the mix schema, the CLI help and the shrinker read that list.
+// listed in storm/kinds/all.ts (one line each); the mix schema, the CLI help and the shrinker read that list.
 import type fc from "fast-check";
 import type { ClientOptions, MailSource, SessionResult } from "../../smtp/index.js";
 import type { SessionTarget } from "../endpoint.js";
