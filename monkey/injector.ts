@@ -45,6 +45,9 @@ export interface FiredFault {
   conn?: number;
 }
 
+/** how late a firing decided inside the target may be recorded (recordInside) */
+const LATE_MS = 10_000;
+
 const LANE_FIRE = 0;
 const LANE_ACTION = 1;
 const LANE_LATENCY = 2;
@@ -230,14 +233,30 @@ export class Injector {
     if (d === null) return null;
     st.fired++;
     st.byAction[d.action] = (st.byAction[d.action] ?? 0) + 1;
-    const ev: FiredFault = { at: now, point, call: d.call, action: d.action, ...(ctx.conn !== undefined ? { conn: ctx.conn } : {}) };
+    this.remember({ at: now, point, call: d.call, action: d.action, ...(ctx.conn !== undefined ? { conn: ctx.conn } : {}) });
+    return d;
+  }
+
+  /**
+   * A firing decided inside the target with this injector's streams (the syscall shim): counted
+   * and logged like the injector's own, at the time it happened.
+   */
+  recordInside(f: FiredFault): void {
+    const st = this.points.get(f.point);
+    if (st !== undefined) {
+      st.fired++;
+      st.byAction[f.action] = (st.byAction[f.action] ?? 0) + 1;
+    }
+    this.remember(f);
+  }
+
+  private remember(ev: FiredFault): void {
     this.log.push(ev);
     if (this.log.length > this.logSize * 2) {
       this.logStart += this.log.length - this.logSize;
       this.log.splice(0, this.log.length - this.logSize);
     }
     for (const l of this.listeners) l(ev);
-    return d;
   }
 
   /** Pure preview of the first `n` decisions of a point (what a replay will do), without counting. */
@@ -259,10 +278,11 @@ export class Injector {
     const out: FiredFault[] = [];
     for (let i = this.log.length - 1; i >= 0; i--) {
       const f = this.log[i] as FiredFault;
-      if (f.at < from) break;
-      if (f.at <= to) out.push(f);
+      // firings decided inside the target arrive up to a few seconds late
+      if (f.at < from - LATE_MS) break;
+      if (f.at >= from && f.at <= to) out.push(f);
     }
-    return out.reverse();
+    return out.sort((a, b) => a.at - b.at);
   }
 
   stats(): PointStats[] {

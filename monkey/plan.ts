@@ -519,6 +519,19 @@ export function planDocFromFlags(
 }
 
 /** A plan as JSON again (for reports and the control API). */
+function describeLatency(l: Latency): string {
+  switch (l.dist) {
+    case "fixed":
+      return `${l.ms}ms`;
+    case "uniform":
+      return `uniform(${l.min}ms,${l.max}ms)`;
+    case "exponential":
+      return `exp(${l.mean}ms)`;
+    case "lognormal":
+      return `lognormal(${Math.round(Math.exp(l.mu))}ms,${l.sigma})`;
+  }
+}
+
 export function describeSpec(s: FaultSpec): string {
   const sched =
     s.schedule.kind === "probability" ? `p=${s.schedule.p}` :
@@ -526,7 +539,9 @@ export function describeSpec(s: FaultSpec): string {
     s.schedule.kind === "once" ? `once at call ${s.schedule.at}` : "always";
   const acts = s.actions.map((a) => (s.actions.length > 1 ? `${a.action}:${a.weight}` : a.action)).join("/");
   const extra = [
-    s.errno !== null ? errnoName(s.errno) : null,
+    s.latency !== null ? describeLatency(s.latency) : null,
+    // a delay-only point never fails with its errno
+    s.errno !== null && s.actions.some((a) => a.action !== "delay") ? errnoName(s.errno) : null,
     s.phase !== null ? `${s.phase.op} ${s.phase.phase}` : null,
     s.limit !== null ? `limit ${s.limit}` : null,
   ].filter((x) => x !== null);

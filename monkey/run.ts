@@ -435,7 +435,7 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   const findingCount = tally.findingCount() + (crashed || after.afterRunFailure !== null ? 1 : 0) + ledgerFindings + (nothingAccepted ? 1 : 0);
   if (plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
   else if (extra.idleTailMs > 0) notes.push(`the plan's windows end ${formatDuration(extra.idleTailMs)} before the flood did: that last part ran without faults (--faults sets the faults window)`);
-  if (extra.inTarget.length > 0) notes.push(`${extra.inTarget.join(", ")} fire inside the target (libfiu): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
+  if (extra.inTarget.length > 0) notes.push(`${extra.inTarget.join(", ")} fire inside the target (libfiu, the syscall shim): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
   const layerReports = run.layers.reports();
   for (const r of layerReports) notes.push(...(r.notes ?? []));
   return {
@@ -491,10 +491,10 @@ function crashReport(c: CrashInfo, run: Run): CrashReport {
   };
 }
 
-/** The role a crash points at: one a kill or pause fault hit just before, else one the fatal line (or the lines before it) names. */
+/** The role a crash points at: one a kill, pause or sys fault hit just before, else one the fatal line (or the lines before it) names. */
 function crashedRole(fatal: string | null, context: readonly string[], faults: ReadonlyArray<{ point: string }>, roles: readonly string[]): string | null {
   for (const f of faults) {
-    const m = /^(?:kill|pause)\.(.+)$/.exec(f.point);
+    const m = /^(?:kill|pause)\.(.+)$/.exec(f.point) ?? /^sys\.(.+)\.[a-z]+$/.exec(f.point);
     if (m !== null) return m[1] as string;
   }
   const named = (line: string): string | null => roles.find((r) => new RegExp(`(^|[^\\w-])${r.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([^\\w-]|$)`, "i").test(line)) ?? null;

@@ -29,7 +29,7 @@ export interface FaultableTarget {
 
 /**
  * Creates a target with its fault wiring: libfiu in the roles its plug-in names (explicit `fiu`
- * wins) and its lookups decided by the monkey's router (`lookups: false` turns that off).
+ * wins), the syscall shim in its processes when the plug-in offers it (`syscalls: false` not) and its lookups decided by the monkey's router (`lookups: false` turns that off).
  * smtpscript runs and the monkey ask for this; storms and plain starts do not, so their numbers
  * are not measured through the lookup server.
  */
@@ -40,6 +40,7 @@ export function createFaultableTarget(name: string, options: Record<string, unkn
   const lookups = asked instanceof TargetLookups ? asked : asked === undefined && plugin.faultDefaults?.lookups === true ? new TargetLookups() : null;
   const target = createTarget(name, {
     ...(plugin.faultDefaults?.fiu !== undefined ? { fiu: plugin.faultDefaults.fiu } : {}),
+    ...(plugin.faultDefaults?.syscalls !== undefined ? { syscalls: plugin.faultDefaults.syscalls } : {}),
     ...rest,
     ...(lookups !== null ? { lookups } : {}),
   });

@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace openssl)
+pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace openssl gcc libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -81,7 +81,23 @@ if [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then
   for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$EXIM_PREFIX"; done
   rm -rf "$work"
 fi
+# Not setuid: the target runs it as Debian-exim throughout (-C drops root), and a setuid binary
+# re-executed by Exim (deliveries, queue runners) would run in glibc's secure mode, which ignores
+# LD_PRELOAD: the syscall shim would not reach those processes.
+chmod u-s "$EXIM_PREFIX/usr/sbin/exim4"
 id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group Debian-exim
+
+# The syscall shim (monkey sys.<role>.<call> points), preloaded into the real MTAs: rebuilt when
+# its source is newer than the library.
+SHIM_SRC="$(cd "$(dirname "$0")/.." && pwd)/targets/shim/syscall-shim.c"
+SHIM_LIB=${SMTPCHAOS_SYS_SHIM:-/opt/smtpchaos/lib/libsmtpchaos-sys.so}
+if [ ! -f "$SHIM_LIB" ] || [ "$SHIM_SRC" -nt "$SHIM_LIB" ]; then
+  echo "setup-mtas: building the syscall shim into $SHIM_LIB"
+  mkdir -p "$(dirname "$SHIM_LIB")"
+  gcc -O2 -shared -fPIC -Wall -o "$SHIM_LIB.tmp" "$SHIM_SRC" -ldl -lm -lpthread
+  chmod 0755 "$SHIM_LIB.tmp"
+  mv -f "$SHIM_LIB.tmp" "$SHIM_LIB"
+fi
 
 # Never leave a system MTA running (ours are private instances on other ports).
 if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi

@@ -1,6 +1,7 @@
 // What a target lets fault injection reach, as data and hooks: the monkey reads this and builds
 // the wiring (targets/ knows MTAs and never the monkey). A target started without the hooks runs
 // exactly as configured, with nothing of the monkey in its path.
+import type { ShimControl } from "./process/syscall-shim.js";
 
 /** The tables a target consults for its mail domains and recipients. */
 export interface LookupTables {
@@ -48,6 +49,11 @@ export interface FaultDescription {
   libfiu: (LibfiuControl & { stackScope: Readonly<Record<string, string>>; points?: Readonly<Record<string, readonly string[]>>; logged?: readonly LoggedFault[] }) | null;
   /** the lookups go to the router the target was started with (its lookup.* points exist) */
   lookupsRouted: boolean;
+  /**
+   * The syscall shim in every process of the target (started with `syscalls`), else null: the
+   * roles it tells apart, and its control file once the target has started (sys.<role>.<call>).
+   */
+  syscalls: { roles: readonly string[]; control: () => ShimControl | null } | null;
 }
 
 /**
@@ -67,6 +73,8 @@ export interface FaultHookOptions {
   fiuSeed?: number;
   /** decides the target's domain and recipient lookups */
   lookups?: LookupRouter;
+  /** preloads the syscall shim into every process (sys.<role>.<call> points; idle, it only looks) */
+  syscalls?: boolean;
 }
 
 export interface DescribesFaults {

@@ -13,7 +13,7 @@ export interface TargetPlugin {
   readonly summary: string;
   create(options: Record<string, unknown>): Target;
   /** what fault injection uses when it is not told where: libfiu roles, lookups routed */
-  readonly faultDefaults?: { fiu?: readonly string[]; lookups?: boolean };
+  readonly faultDefaults?: { fiu?: readonly string[]; lookups?: boolean; syscalls?: boolean };
   /** its suite expectations file, when not suites/expectations/NAME.yaml */
   readonly expectations?: string | null;
 }

@@ -10,6 +10,7 @@ import type { FaultSurface } from "../surface.js";
 import { ProcessFaults, type ProcessFaultEvent } from "../layers/process.js";
 import { FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
 import { LOOKUP_POINTS, type TargetLookups } from "./lookups.js";
+import type { ShimChannel } from "./syscalls.js";
 
 /** How libfiu commands reach the MTA's processes. */
 export interface FiuChannel {
@@ -29,12 +30,17 @@ export interface RealSurfaceOptions {
   lookups: TargetLookups | null;
   /** null when the target runs nothing under libfiu */
   fiu: FiuChannel | null;
+  /** absent when the target's processes do not load the syscall shim */
+  shim?: ShimChannel | null;
   /** roles that process faults may address (pause.<role>, kill.<role>) */
   roles: readonly string[];
   /** the role that owns the queue alone: stopped to delay queue.* calls (null: none does) */
   stallRole?: string | null;
   onProcessEvent?: (e: ProcessFaultEvent) => void;
 }
+
+/** how often the shim's firings are read back while its rules are on */
+const SHIM_COLLECT_MS = 1000;
 
 /** Names the errno strings MTAs log, to count libfiu faults from log lines (drainFired). */
 const ERRNO_TEXT: Readonly<Record<number, string>> = { 5: "Input/output error", 28: "No space left on device" };
@@ -53,6 +59,8 @@ export class RealFaultSurface implements FaultSurface {
   private timers: NodeJS.Timeout[] = [];
   private readonly fired = new Map<string, number>();
   private unsubscribeLog: (() => void) | null = null;
+  private injector: Injector | null = null;
+  private collector: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: RealSurfaceOptions) {}
 
@@ -61,6 +69,7 @@ export class RealFaultSurface implements FaultSurface {
     if (this.o.fiu !== null) out.push(...Object.keys(this.o.fiu.points));
     if (this.o.lookups !== null) out.push(...LOOKUP_POINTS);
     for (const r of this.o.roles) out.push(`pause.${r}`, `kill.${r}`);
+    out.push(...(this.o.shim?.points() ?? []));
     return out;
   }
 
@@ -75,9 +84,9 @@ export class RealFaultSurface implements FaultSurface {
     return [`pause.${role.toLowerCase()}`, { once: true, duration: `${ms}ms`, interval: "10ms" }];
   }
 
-  /** libfiu draws its own random numbers inside the MTA: the runner attributes these by time. */
+  /** libfiu and the shim decide inside the MTA, for no session: the runner attributes these by time. */
   decidedInside(): string[] {
-    return this.o.fiu === null ? [] : Object.keys(this.o.fiu.points);
+    return [...(this.o.fiu === null ? [] : Object.keys(this.o.fiu.points)), ...(this.o.shim?.points() ?? [])];
   }
 
   /** The plan's libfiu points; throws FiuError for one libfiu cannot carry out. */
@@ -94,22 +103,56 @@ export class RealFaultSurface implements FaultSurface {
   async apply(injector: Injector): Promise<void> {
     // Validate everything before changing anything.
     const fiuSpecs = this.fiuSpecs(injector);
+    const shimSpecs = injector.specs().filter((s) => this.o.shim?.owns(s.name) === true);
+    this.o.shim?.rules(shimSpecs);
     this.cancelTimers();
+    this.injector = injector;
     this.o.lookups?.setInjector(injector);
     await this.restartProcessFaults(injector);
     this.watchLog();
-    if (this.o.fiu === null) return;
-    // libfiu cannot see the injector's windows: follow them with timers.
+    if (this.o.fiu === null && (this.o.shim ?? null) === null) return;
+    // libfiu and the shim cannot see the injector's windows: follow them with timers.
+    const on = (): Promise<void> => this.setInside(fiuSpecs, shimSpecs);
+    const off = (): Promise<void> => this.setInside([], []);
     const w = injector.currentPlan().windows;
     const t = injector.elapsed();
     const untilFaults = w.cleanMs - t;
     const faultsEnd = w.faultsMs === null ? null : w.cleanMs + w.faultsMs - t;
-    if (faultsEnd !== null && faultsEnd <= 0) return this.setFiu([]);
+    if (faultsEnd !== null && faultsEnd <= 0) return off();
     if (untilFaults > 0) {
-      await this.setFiu([]);
-      this.timers.push(setTimeout(() => void this.setFiu(fiuSpecs).catch((err: unknown) => this.failed("switching libfiu on", err)), untilFaults));
-    } else await this.setFiu(fiuSpecs);
-    if (faultsEnd !== null) this.timers.push(setTimeout(() => void this.setFiu([]).catch((err: unknown) => this.failed("switching libfiu off", err)), faultsEnd));
+      await off();
+      this.timers.push(setTimeout(() => void on().catch((err: unknown) => this.failed("switching the faults inside the target on", err)), untilFaults));
+    } else await on();
+    if (faultsEnd !== null) this.timers.push(setTimeout(() => void off().catch((err: unknown) => this.failed("switching the faults inside the target off", err)), faultsEnd));
+  }
+
+  private async setInside(fiuSpecs: FaultSpec[], shimSpecs: FaultSpec[]): Promise<void> {
+    await this.setFiu(fiuSpecs);
+    this.setShim(shimSpecs);
+  }
+
+  private setShim(specs: FaultSpec[]): void {
+    const shim = this.o.shim ?? null;
+    if (shim === null || this.injector === null) return;
+    if (specs.length === 0 && shim.armed.length === 0) return;
+    shim.set(this.injector.seed, specs);
+    if (specs.length > 0 && this.collector === null) {
+      const injector = this.injector;
+      this.collector = setInterval(() => {
+        try {
+          shim.collect(injector);
+        } catch (err) {
+          this.failed("reading the syscall shim's firings", err);
+        }
+      }, SHIM_COLLECT_MS);
+      this.collector.unref();
+    }
+  }
+
+  private stopCollector(): void {
+    if (this.collector !== null) clearInterval(this.collector);
+    this.collector = null;
+    if (this.injector !== null) this.o.shim?.collect(this.injector);
   }
 
   /** What went wrong when a window switched libfiu (a timer has no caller to throw to). */
@@ -186,11 +229,18 @@ export class RealFaultSurface implements FaultSurface {
   async drainFired(): Promise<Map<string, number>> {
     const out = new Map(this.fired);
     this.fired.clear();
+    const shim = this.o.shim ?? null;
+    if (shim !== null && this.injector !== null) {
+      for (const [p, n] of shim.drain(this.injector)) out.set(p, (out.get(p) ?? 0) + n);
+      for (const note of shim.notes()) if (!this.problems.includes(`the syscall shim: ${note}`)) this.failed("the syscall shim", note);
+    }
     return out;
   }
 
   async clear(): Promise<void> {
     this.cancelTimers();
+    this.setShim([]);
+    this.stopCollector();
     this.o.lookups?.setInjector(null);
     await this.processFaults?.stop();
     this.processFaults = null;
@@ -207,6 +257,7 @@ export class RealFaultSurface implements FaultSurface {
    */
   async close(): Promise<void> {
     this.cancelTimers();
+    this.stopCollector();
     this.o.lookups?.setInjector(null);
     await this.processFaults?.stop();
     this.processFaults = null;

@@ -5,6 +5,7 @@ import type { DescribesFaults } from "../../targets/fault-hooks.js";
 import type { Target } from "../../targets/target.js";
 import { RealFaultSurface } from "./surface.js";
 import { fiuChannel } from "./channels.js";
+import { ShimChannel } from "./syscalls.js";
 import type { TargetLookups } from "./lookups.js";
 
 export class RealFaults {
@@ -21,7 +22,8 @@ export class RealFaults {
     if (this.surfaceOnce !== null) return this.surfaceOnce;
     const d = this.target.describeFaults();
     const fiu = d.libfiu === null ? null : fiuChannel(this.target, d.libfiu, d.libfiu.stackScope, d.libfiu.points, d.libfiu.logged);
-    return (this.surfaceOnce = new RealFaultSurface({ target: this.target, fiu, lookups: d.lookupsRouted ? this.lookups : null, roles: d.roles, stallRole: d.stallRole }));
+    const shim = d.syscalls === null ? null : new ShimChannel(d.syscalls.roles, d.syscalls.control);
+    return (this.surfaceOnce = new RealFaultSurface({ target: this.target, fiu, shim, lookups: d.lookupsRouted ? this.lookups : null, roles: d.roles, stallRole: d.stallRole }));
   }
 
   /** The target is going away (see RealFaultSurface.close). */

@@ -74,6 +74,6 @@ export function targetFilePlugin(ref: string): TargetPlugin & { spec: TargetFile
     spec,
     expectations: spec.expectations === null ? null : resolve(dirname(spec.path), spec.expectations),
     create: (o) => new FileTarget(spec, o as FileTargetOptions),
-    faultDefaults: { lookups: spec.lookups, fiu: spec.libfiu },
+    faultDefaults: { lookups: spec.lookups, fiu: spec.libfiu, syscalls: spec.syscalls },
   };
 }

@@ -2,6 +2,7 @@
 // README.md "Target files"). Validation collects every problem with its path at once, like
 // fault plans do, so a user fixes a file in one pass.
 import { parse as parseYaml } from "yaml";
+import { posixPattern } from "../process/syscall-shim.js";
 
 /** `{{name}}` placeholders a template may use; anything else is a problem in the file. */
 export const PLACEHOLDERS = [
@@ -84,6 +85,11 @@ export interface TargetFileSpec {
   libfiuPoints: Record<string, string[]>;
   /** point -> a regular expression on the MTA's log line that reports that call failing */
   libfiuLog: Record<string, string>;
+  /**
+   * the syscall shim is preloaded into its processes when fault injection asks (sys.<role>.<call>):
+   * false for an MTA that must not see LD_PRELOAD; its roles' patterns then need not be POSIX
+   */
+  syscalls: boolean;
   /** the stall role for `monkey delay queue.*` (a process that owns the queue alone) */
   stallRole: string | null;
   /** suite expectations file (relative to the target file) */
@@ -130,6 +136,7 @@ const FIELDS = new Set([
   "libfiu",
   "libfiuPoints",
   "libfiuLog",
+  "syscalls",
   "stallRole",
   "expectations",
 ]);
@@ -221,6 +228,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     libfiu: list("libfiu", []),
     libfiuPoints: {},
     libfiuLog: map("libfiuLog"),
+    syscalls: bool("syscalls", true),
     stallRole: d.stallRole === undefined ? null : str("stallRole"),
     expectations: d.expectations === undefined ? null : str("expectations"),
     path,
@@ -243,6 +251,14 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
       new RegExp(re);
     } catch (err) {
       problems.push(`roles.${role}: not a regular expression: ${(err as Error).message}`);
+      continue;
+    }
+    if (spec.syscalls) {
+      try {
+        posixPattern(re);
+      } catch (err) {
+        problems.push(`roles.${role}: ${(err as Error).message} (or syscalls: false)`);
+      }
     }
   }
   for (const [point, re] of Object.entries(spec.libfiuLog)) {

@@ -14,6 +14,7 @@ import { followFile } from "../process/follow-file.js";
 import { checkRelay } from "../process/relay.js";
 import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
+import { posixPattern, type ShimRole } from "../process/syscall-shim.js";
 import type { Endpoint } from "../target.js";
 import type { FaultDescription } from "../fault-hooks.js";
 import { render, type TargetFileSpec } from "./spec.js";
@@ -67,6 +68,11 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
 
   protected get stallRole(): string | null {
     return this.spec.stallRole;
+  }
+
+  /** the file's roles, by the same patterns (as POSIX ones) */
+  protected shimRoles(): ShimRole[] {
+    return Object.entries(this.spec.roles).map(([name, re]) => ({ name, pattern: posixPattern(re) }));
   }
 
   protected libfiu(): FaultDescription["libfiu"] {
@@ -135,6 +141,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     }
     if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
     if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
+    if (this.spec.syscalls) await this.prepareShim(dir);
     if (this.spec.prepare !== null) {
       const [c, ...args] = this.spec.prepare.map((a) => render(a, values, on));
       await this.control(c as string, args);
@@ -167,7 +174,11 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
   protected command(dir: string): DaemonCommand {
     const { values, on } = this.values(dir, this.port ?? 0);
     const start = this.spec.start.map((a) => render(a, values, on));
-    const argv = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
+    const withFiu = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
+    // env sets the shim's variables for the MTA's first process alone, its master (the libfiu
+    // wrapper is that process before it execs the MTA, and adds libfiu to the preloads)
+    const shim = this.spec.syscalls ? Object.entries(this.shimEnv(dir)).map(([k, v]) => `${k}=${v}`) : [];
+    const argv = shim.length === 0 ? withFiu : ["env", ...shim, ...withFiu];
     const env = { ...process.env, ...Object.fromEntries(Object.entries(this.spec.env).map(([k, v]) => [k, render(v, values, on)])) };
     if (!this.spec.isolateDns) return { command: argv[0] as string, args: argv.slice(1), env };
     // A private mount namespace whose resolv.conf names only loopback: the MTA cannot ask the

@@ -16,6 +16,7 @@ import type { DaemonCommand } from "../process/daemon-target.js";
 import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { FaultDescription, LookupRouter } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
+import type { ShimRole } from "../process/syscall-shim.js";
 
 const run = promisify(execFile);
 
@@ -73,6 +74,11 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
     return this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(fiuHostDir(this.workDir), "ctl"), stackScope: {} };
   }
 
+  /** each child is re-executed with `-x FLAG`; the parent is the master */
+  protected shimRoles(): ShimRole[] {
+    return Object.entries(OPENSMTPD_ROLE_FLAGS).map(([name, flag]) => ({ name, pattern: `(^| )-x ${flag}( |$)` }));
+  }
+
   get smtpd(): string {
     return join(OPENSMTPD_PREFIX, "usr/sbin/smtpd");
   }
@@ -108,6 +114,7 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
     ];
     await writeFile(join(dir, "smtpd.conf"), conf.join("\n"));
     if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
+    await this.prepareShim(dir);
   }
 
   /**
@@ -214,10 +221,13 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
     ]
       .map(([from, to]) => `mount --bind '${from}' '${to}'`)
       .join(" && ");
-    // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process.
+    // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process; env
+    // sets the shim's variables for smtpd alone.
+    const shim = Object.entries(this.shimEnv(dir)).map(([k, v]) => `'${k}=${v}'`);
+    const env = shim.length === 0 ? "" : `env ${shim.join(" ")} `;
     return {
       command: "unshare",
-      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${this.fiuRoles.length === 0 ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
+      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${env}${this.fiuRoles.length === 0 ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
     };
   }
 
@@ -270,5 +280,5 @@ export const openSmtpdPlugin: TargetPlugin = {
   name: "opensmtpd",
   summary: "OpenSMTPD 6.8, isolated in a mount namespace (root, npm run setup:mtas)",
   create: (o) => new OpenSmtpdTarget(o as OpenSmtpdOptions),
-  faultDefaults: { fiu: ["queue"], lookups: true },
+  faultDefaults: { fiu: ["queue"], lookups: true, syscalls: true },
 };

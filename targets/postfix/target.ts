@@ -16,6 +16,7 @@ import type { DaemonCommand } from "../process/daemon-target.js";
 import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { FaultDescription } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
+import type { ShimRole } from "../process/syscall-shim.js";
 
 const run = promisify(execFile);
 
@@ -25,6 +26,9 @@ function fiuSpecPath(instanceDir: string, service: string): string {
 
 /** services the monkey may pause or kill */
 const FAULT_ROLES = ["smtpd", "cleanup", "qmgr", "trivial-rewrite", "virtual", "pickup", "anvil", "proxymap"] as const;
+
+/** the programs the syscall shim tells apart (the master is master(8)) */
+const SHIM_PROGRAMS = [...FAULT_ROLES, "smtp", "bounce", "tlsmgr", "scache", "verify", "flush", "showq", "postlogd", "error", "discard", "local"] as const;
 
 /**
  * libfiu's call-stack scope (enable_stack_by_name) for Postfix 3.7's cleanup: its services run
@@ -95,6 +99,11 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
     return { kind: "spec-file", roles: this.fiuServices, specFile: (svc) => fiuSpecPath(this.workDir, svc), reload: () => this.reloadFiu(), stackScope: POSTFIX_FIU_SCOPE };
   }
 
+  /** each service is its own program, named first on its command line */
+  protected shimRoles(): ShimRole[] {
+    return SHIM_PROGRAMS.map((name) => ({ name, pattern: `^([^ ]*/)?${name}( |$)` }));
+  }
+
   get configDir(): string {
     return join(this.workDir, "etc");
   }
@@ -157,11 +166,12 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
       smtpd_banner: "$myhostname ESMTP Postfix",
       biff: "no",
       ...(routed === null ? {} : { virtual_mailbox_domains: socketmap("domains"), virtual_mailbox_maps: socketmap("recipients") }),
-      import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
+      import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE SMTPCHAOS_SYS_CTL SMTPCHAOS_SYS_PARENT",
       ...this.relayMain(),
       ...this.o.main,
     };
     if (this.fiuServices.length > 0) await this.prepareFiu(dir);
+    await this.prepareShim(dir);
     await writeFile(join(dir, "etc", "main.cf"), Object.entries(main).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
     // virtual(8) refuses socketmap for virtual_mailbox_maps ("not allowed for security-sensitive
     // data": the values are paths), so with monkey lookups only smtpd's recipient check asks the
@@ -255,7 +265,7 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
   }
 
   protected command(dir: string): DaemonCommand {
-    return { command: join(POSTFIX_DAEMON_DIR, "master"), args: ["-s"], env: { ...process.env, MAIL_CONFIG: join(dir, "etc") } };
+    return { command: join(POSTFIX_DAEMON_DIR, "master"), args: ["-s"], env: { ...process.env, MAIL_CONFIG: join(dir, "etc"), ...this.shimEnv(dir) } };
   }
 
   protected fatalPatterns(): RegExp[] {
@@ -301,5 +311,5 @@ export const postfixPlugin: TargetPlugin = {
   name: "postfix",
   summary: "Postfix 3.7, a private instance (root, npm run setup:mtas)",
   create: (o) => new PostfixTarget(o as PostfixOptions),
-  faultDefaults: { fiu: ["cleanup"], lookups: true },
+  faultDefaults: { fiu: ["cleanup"], lookups: true, syscalls: true },
 };

@@ -22,5 +22,6 @@ export function assertFiuInstalled(): void {
  * draw the same sequence, so every connection's Nth call would fail alike.
  */
 export function fiuPreloadEnv(seed: number | undefined): string {
-  return `LD_PRELOAD="${FIU_PRELOAD.join(" ")}"${seed === undefined ? "" : ` FIU_PRNG_SEED=${seed >>> 0}`}`;
+  // after what is preloaded already (the syscall shim)
+  return `LD_PRELOAD="\${LD_PRELOAD:+$LD_PRELOAD }${FIU_PRELOAD.join(" ")}"${seed === undefined ? "" : ` FIU_PRNG_SEED=${seed >>> 0}`}`;
 }

@@ -1,10 +1,12 @@
 // What the real MTAs the toolkit configures share beyond running a daemon: the fault hooks
 // (roles under libfiu, lookups routed to the monkey's router), a relay of one domain to a next
 // hop, and a fault description assembled from what each MTA says about itself.
+import { join } from "node:path";
 import { DaemonTarget } from "./daemon-target.js";
 import type { DaemonTargetOptions } from "./daemon-target.js";
 import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
 import type { RelayTo } from "./relay.js";
+import { assertShimInstalled, ShimControl, shimEnv, type ShimRole } from "./syscall-shim.js";
 
 export interface MtaTargetOptions extends DaemonTargetOptions, FaultHookOptions {
   /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
@@ -24,8 +26,26 @@ export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget
   /** How libfiu commands reach the roles started under it; null when none is. */
   protected abstract libfiu(): FaultDescription["libfiu"];
 
+  /** The roles besides the master the syscall shim tells apart, by the command line at exec. */
+  protected abstract shimRoles(): ShimRole[];
+
+  private shim: ShimControl | null = null;
+
   describeFaults(): FaultDescription {
-    return { roles: this.faultRoles, stallRole: this.stallRole, libfiu: this.libfiu(), lookupsRouted: this.o.lookups !== undefined };
+    const syscalls = this.o.syscalls === true ? { roles: [this.masterRole, ...this.shimRoles().map((r) => r.name)], control: () => this.shim } : null;
+    return { roles: this.faultRoles, stallRole: this.stallRole, libfiu: this.libfiu(), lookupsRouted: this.o.lookups !== undefined, syscalls };
+  }
+
+  /** A fresh shim control file for this start (from prepare()); its processes find it by SHIM_ENV. */
+  protected async prepareShim(dir: string): Promise<void> {
+    if (this.o.syscalls !== true) return;
+    assertShimInstalled();
+    this.shim = await ShimControl.create(join(dir, "syscall-shim.ctl"), this.masterRole, this.shimRoles());
+  }
+
+  /** What the master process starts with to load the shim (nothing when it is off). */
+  protected shimEnv(dir: string): Record<string, string> {
+    return this.o.syscalls === true ? shimEnv(join(dir, "syscall-shim.ctl")) : {};
   }
 
   override async stop(): Promise<void> {

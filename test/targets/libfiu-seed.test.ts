@@ -34,9 +34,9 @@ test("libfiu replays its random decisions with FIU_PRNG_SEED, and only with it",
   assert.ok(a.includes("0") && a.includes("1"), `some opens failed, some did not: ${a}`);
   assert.equal(pattern(11), a, "the same seed: the same calls fail");
   assert.notEqual(pattern(12), a, "another seed: other calls fail");
-  assert.equal(fiuPreloadEnv(7), `LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_PRNG_SEED=7`);
-  assert.equal(fiuPreloadEnv(-1), `LD_PRELOAD="${FIU_PRELOAD.join(" ")}" FIU_PRNG_SEED=4294967295`, "a negative run seed is its 32-bit pattern");
-  assert.equal(fiuPreloadEnv(undefined), `LD_PRELOAD="${FIU_PRELOAD.join(" ")}"`);
+  assert.equal(fiuPreloadEnv(7), `LD_PRELOAD="\${LD_PRELOAD:+$LD_PRELOAD }${FIU_PRELOAD.join(" ")}" FIU_PRNG_SEED=7`);
+  assert.equal(fiuPreloadEnv(-1), `LD_PRELOAD="\${LD_PRELOAD:+$LD_PRELOAD }${FIU_PRELOAD.join(" ")}" FIU_PRNG_SEED=4294967295`, "a negative run seed is its 32-bit pattern");
+  assert.equal(fiuPreloadEnv(undefined), `LD_PRELOAD="\${LD_PRELOAD:+$LD_PRELOAD }${FIU_PRELOAD.join(" ")}"`);
 });
 
 const { why, skip } = mtaAvailability("opensmtpd", join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"));

@@ -5,3 +5,4 @@ export { lookupLayer } from "./lookup.js";
 export { processLayer } from "./process.js";
 export { netLayer } from "./net.js";
 export { nexthopLayer } from "./nexthop.js";
+export { sysLayer } from "./sys.js";

@@ -1,0 +1,14 @@
+// sys.<role>.<call>: a system call of one process role of a real MTA is delayed or fails, inside
+// the MTA (the syscall shim, targets/shim/syscall-shim.c). write and read (sendmsg/recvmsg too)
+// are on the MTA's own channels (pipes, unix sockets): the seed's MONKEY_PAUSE before an imsg
+// write; fsync, rename, open and connect on any file or socket. The target's fault surface fires them.
+import type { FaultLayerUnit } from "../unit.js";
+
+export const sysLayer: FaultLayerUnit = {
+  name: "sys",
+  summary: "a system call of one role of a real MTA is delayed or fails (write/read on its internal channels, fsync, rename, open, connect), through the syscall shim",
+  // a delay is what the seed injected, so it is the default; `monkey fail` fails the call
+  kinds: [{ family: "sys", patterns: ["sys.<role>.<call>"], match: /^sys\.[a-z][a-z0-9 _-]*\.[a-z]+$/, actions: ["delay", "error"], errno: true, failAction: "error" }],
+  // decided inside the MTA, for no session: it counts for every session it overlapped
+  charge: "target",
+};

@@ -1,0 +1,107 @@
+// sys.<role>.<call> inside a real MTA, through the syscall shim its processes preload
+// (targets/shim/syscall-shim.c). The shim decides with the injector's own streams (the k-th
+// eligible call of a point in a role's first process gets the answer injector.preview gives), so
+// a run's in-MTA latency replays from its seed; its firings come back with their times and are
+// recorded in the injector like its own, for the timeline, the windows and crash forensics.
+import { SHIM_CALLS, type ShimCall, type ShimControl, type ShimRule } from "../../targets/process/syscall-shim.js";
+import type { Injector } from "../injector.js";
+import { PlanError, type FaultSpec } from "../plan.js";
+
+const SYS_POINT = /^sys\.(.+)\.([a-z]+)$/;
+
+export class ShimError extends PlanError {
+  constructor(detail: string, point: string) {
+    super([{ path: `points["${point}"]`, message: detail }], "syscall shim");
+    this.name = "ShimError";
+  }
+}
+
+export class ShimChannel {
+  private active: readonly string[] = [];
+  /** every point set since the start, for notes at the end */
+  private readonly planned = new Set<string>();
+  private readonly fired = new Map<string, number>();
+
+  constructor(
+    private readonly roles: readonly string[],
+    private readonly control: () => ShimControl | null,
+  ) {}
+
+  points(): string[] {
+    return this.roles.flatMap((r) => SHIM_CALLS.map((c) => `sys.${r.toLowerCase()}.${c}`));
+  }
+
+  owns(point: string): boolean {
+    return point.startsWith("sys.");
+  }
+
+  /** The shim's rules for the plan's sys.* points; throws ShimError for what the shim cannot do. */
+  rules(specs: readonly FaultSpec[]): ShimRule[] {
+    return specs.filter((s) => this.owns(s.name)).map((s) => this.rule(s));
+  }
+
+  private rule(s: FaultSpec): ShimRule {
+    const m = SYS_POINT.exec(s.name);
+    const role = m === null ? undefined : this.roles.find((r) => r.toLowerCase() === m[1]);
+    if (m === null || role === undefined) throw new ShimError(`${s.name}: no such role (roles: ${this.roles.join(", ")})`, s.name);
+    const call = m[2] as ShimCall;
+    if (!SHIM_CALLS.includes(call)) throw new ShimError(`${s.name}: the shim does not wrap ${call} (${SHIM_CALLS.join(", ")})`, s.name);
+    const why = (what: string): never => {
+      throw new ShimError(`${s.name}: ${what} cannot be seen by the syscall shim, which decides inside the MTA`, s.name);
+    };
+    if (s.phase !== null) why(`an SMTP phase condition (${s.phase.op} ${s.phase.phase})`);
+    if (s.window !== null) why("a per-point time window (the plan's windows apply)");
+    const actions = s.actions.map((a): { action: "error" | "delay"; weight: number } => {
+      if (a.action !== "error" && a.action !== "delay") throw new ShimError(`${s.name}: action ${a.action} (error or delay)`, s.name);
+      return { action: a.action, weight: a.weight };
+    });
+    if (actions.length > 2) why("more than two actions");
+    return { point: s.name, role, call, schedule: s.schedule, actions, errno: s.errno ?? 5, latency: s.latency, limit: s.limit };
+  }
+
+  /** Makes the MTA's processes follow `specs` (empty: all off). */
+  set(seed: number, specs: readonly FaultSpec[]): void {
+    const rules = this.rules(specs);
+    const ctl = this.control();
+    if (ctl === null || ctl.gone) {
+      if (rules.length > 0) throw new Error("the syscall shim's control file is not there: is the target started?");
+      return;
+    }
+    ctl.setRules(seed, rules);
+    this.active = rules.map((r) => r.point);
+    for (const p of this.active) this.planned.add(p);
+  }
+
+  get armed(): readonly string[] {
+    return this.active;
+  }
+
+  /** Firings since the last call, recorded in the injector with the time they happened. */
+  collect(injector: Injector): void {
+    const ctl = this.control();
+    if (ctl === null || ctl.gone) return;
+    for (const e of ctl.drainEvents()) {
+      injector.recordInside({ at: e.at, point: e.point, call: e.call, action: e.action });
+      this.fired.set(e.point, (this.fired.get(e.point) ?? 0) + 1);
+    }
+  }
+
+  /** point -> firings since the last drain. */
+  drain(injector: Injector): Map<string, number> {
+    this.collect(injector);
+    const out = new Map(this.fired);
+    this.fired.clear();
+    return out;
+  }
+
+  /** For the report: roles the plan named that no process of the MTA attached as, firings lost. */
+  notes(): string[] {
+    const ctl = this.control();
+    if (ctl === null || ctl.gone || this.planned.size === 0) return [];
+    const { attached } = ctl.stats();
+    const roles = [...new Set([...this.planned].map((p) => (SYS_POINT.exec(p) as RegExpExecArray)[1] as string))];
+    const idle = roles.filter((r) => Object.entries(attached).every(([name, n]) => name.toLowerCase() !== r || n === 0));
+    const lost = ctl.lostEvents > 0 ? [`the syscall shim's ring overwrote ${ctl.lostEvents} firings before they were read: the counts and the timeline miss them`] : [];
+    return [...(idle.length > 0 ? [`no process of role ${idle.join(", ")} loaded the syscall shim: its sys.* points could not fire`] : []), ...lost];
+  }
+}

@@ -1,0 +1,300 @@
+// The syscall shim's control file (targets/shim/syscall-shim.c, preloaded into a real MTA): the
+// roles it tells processes apart by, the rules the monkey sets, and what the shim reports back
+// (processes attached per role, calls and firings per rule, a ring of firings). The C structs
+// and these offsets change together (VERSION).
+import { closeSync, existsSync, openSync, readSync, writeSync, rmSync } from "node:fs";
+import { writeFile, chmod } from "node:fs/promises";
+
+export const SHIM_LIB = process.env.SMTPCHAOS_SYS_SHIM ?? "/opt/smtpchaos/lib/libsmtpchaos-sys.so";
+
+const MAGIC = 0x59534353;
+const VERSION = 1;
+const MAX_ROLES = 32;
+const MAX_RULES = 64;
+const ROLE_NAME = 32;
+const ROLE_PATTERN = 256;
+const POINT_NAME = 80;
+const EVENTS = 16384;
+const OFF_ROLES = 512;
+const OFF_RULES = 12288;
+const OFF_EVENTS = 24576;
+const RULE_SIZE = 192;
+const EVENT_SIZE = 32;
+const CTL_SIZE = OFF_EVENTS + EVENTS * EVENT_SIZE;
+const H_GEN = 8;
+const H_SEED = 12;
+const H_NRULES = 20;
+const H_EVENT_HEAD = 28;
+const H_ATTACHED = 32;
+const H_ORDINALS = 160;
+
+/**
+ * The calls the shim wraps, by the name points use (sys.<role>.<call>): write and read are every
+ * call that writes to or reads from the MTA's own channels (pipes, unix sockets), sendmsg and
+ * recvmsg included; fsync is fsync and fdatasync; open any open/openat.
+ */
+export const SHIM_CALLS = ["write", "read", "fsync", "rename", "open", "connect"] as const;
+export type ShimCall = (typeof SHIM_CALLS)[number];
+
+export function shimInstalled(): boolean {
+  return existsSync(SHIM_LIB);
+}
+
+export function assertShimInstalled(): void {
+  if (!shimInstalled()) throw new Error(`the syscall shim is not installed (${SHIM_LIB} missing): run 'npm run setup:mtas' as root`);
+}
+
+/**
+ * A JavaScript regular expression as the POSIX extended one the shim compiles (glibc's regcomp
+ * knows \s \S \w \W \b but not \d or groups with `(?`). Throws for what has no equivalent.
+ */
+export function posixPattern(js: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < js.length; i++) {
+    const c = js[i] as string;
+    const next = js[i + 1];
+    if (c === "\\" && next !== undefined) {
+      if (next === "d") out += inClass ? "0-9" : "[0-9]";
+      else if (next === "D" && !inClass) out += "[^0-9]";
+      else if ("DBpPuxck0123456789".includes(next)) throw new Error(`the syscall shim cannot match \\${next} (POSIX extended regular expressions)`);
+      else out += c + next;
+      i++;
+      continue;
+    }
+    if (c === "[" && !inClass) inClass = true;
+    else if (c === "]" && inClass) inClass = false;
+    else if (c === "(" && !inClass && next === "?") {
+      if (js[i + 2] !== ":") throw new Error("the syscall shim cannot match lookaround or named groups (POSIX extended regular expressions)");
+      out += "(";
+      i += 2;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+/** A role as the shim recognizes it: a POSIX extended regex over the command line at exec. */
+export interface ShimRole {
+  name: string;
+  /** null: only the process started as the master (SMTPCHAOS_SYS_MASTER) */
+  pattern: string | null;
+}
+
+export type ShimLatency =
+  | { dist: "fixed"; ms: number }
+  | { dist: "uniform"; min: number; max: number }
+  | { dist: "exponential"; mean: number; max: number | null }
+  | { dist: "lognormal"; mu: number; sigma: number; max: number | null };
+
+export interface ShimRule {
+  /** the stream's name: sys.<role>.<call> */
+  point: string;
+  role: string;
+  call: ShimCall;
+  schedule: { kind: "always" } | { kind: "probability"; p: number } | { kind: "every"; n: number; offset: number } | { kind: "once"; at: number };
+  /** one or two, in plan order, weighted */
+  actions: ReadonlyArray<{ action: "error" | "delay"; weight: number }>;
+  errno: number;
+  latency: ShimLatency | null;
+  /** stop after this many firings (all processes together); null: no limit */
+  limit: number | null;
+}
+
+/** One firing, as the shim logged it. */
+export interface ShimEvent {
+  /** ms since the epoch */
+  at: number;
+  point: string;
+  role: string;
+  /** which process of the role (the order they attached in) */
+  ordinal: number;
+  /** 1-based index among that process's eligible calls of the rule */
+  call: number;
+  pid: number;
+  action: "error" | "delay";
+  /** the errno, or the delay in ms */
+  value: number;
+}
+
+export interface ShimStats {
+  /** processes that started in each role */
+  attached: Record<string, number>;
+  /** of them, those that made an eligible call (the next one decides with stream "<point>#n") */
+  active: Record<string, number>;
+  /** per rule: eligible calls seen and firings */
+  rules: Array<{ point: string; eligible: number; fired: number }>;
+}
+
+/** The environment the MTA starts with to load the shim; the toolkit's own child is its master. */
+export function shimEnv(control: string): Record<string, string> {
+  return { LD_PRELOAD: SHIM_LIB, SMTPCHAOS_SYS_CTL: control, SMTPCHAOS_SYS_PARENT: String(process.pid) };
+}
+
+export class ShimControl {
+  private gen = 0;
+  private rules: ShimRule[] = [];
+  private eventsRead = 0;
+  /** read before the rules they name were replaced */
+  private pending: ShimEvent[] = [];
+  /** firings the ring overwrote before they were read */
+  lostEvents = 0;
+
+  private constructor(
+    readonly path: string,
+    readonly roles: readonly ShimRole[],
+    readonly master: string,
+  ) {}
+
+  /**
+   * A fresh control file (an old one is unlinked, never truncated: a process still mapping it
+   * would fault on the lost pages). World-writable: the MTA's roles drop privileges.
+   */
+  static async create(path: string, master: string, roles: readonly ShimRole[]): Promise<ShimControl> {
+    const all = [{ name: master, pattern: null }, ...roles.filter((r) => r.name !== master)];
+    if (all.length > MAX_ROLES) throw new Error(`syscall shim: at most ${MAX_ROLES} roles (${all.length} given)`);
+    const buf = Buffer.alloc(CTL_SIZE);
+    buf.writeUInt32LE(MAGIC, 0);
+    buf.writeUInt32LE(VERSION, 4);
+    buf.writeUInt32LE(all.length, 16);
+    buf.writeUInt32LE(0, 24);
+    all.forEach((r, i) => {
+      const at = OFF_ROLES + i * (ROLE_NAME + ROLE_PATTERN);
+      putString(buf, at, ROLE_NAME, r.name, `role name "${r.name}"`);
+      if (r.pattern !== null) putString(buf, at + ROLE_NAME, ROLE_PATTERN, r.pattern, `role pattern of ${r.name}`);
+    });
+    rmSync(path, { force: true });
+    await writeFile(path, buf, { mode: 0o666 });
+    await chmod(path, 0o666);
+    return new ShimControl(path, all, master);
+  }
+
+  /** the target stopped and its directory went with the file */
+  get gone(): boolean {
+    return !existsSync(this.path);
+  }
+
+  roleNames(): string[] {
+    return this.roles.map((r) => r.name);
+  }
+
+  /** Replaces the rules (seqlock: readers skip a generation caught mid-write); counters restart. */
+  setRules(seed: number, rules: readonly ShimRule[]): void {
+    if (rules.length > MAX_RULES) throw new Error(`syscall shim: at most ${MAX_RULES} rules (${rules.length} given)`);
+    // an event names its rule by index: read what the old rules fired before they go
+    this.pending.push(...this.drainEvents());
+    const body = Buffer.alloc(rules.length * RULE_SIZE);
+    rules.forEach((r, i) => this.encode(body, i * RULE_SIZE, r));
+    const fd = openSync(this.path, "r+");
+    try {
+      const word = (v: number): Buffer => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(v >>> 0, 0);
+        return b;
+      };
+      writeSync(fd, word(++this.gen * 2 - 1), 0, 4, H_GEN);
+      writeSync(fd, word(seed), 0, 4, H_SEED);
+      writeSync(fd, word(rules.length), 0, 4, H_NRULES);
+      if (body.length > 0) writeSync(fd, body, 0, body.length, OFF_RULES);
+      writeSync(fd, word(this.gen * 2), 0, 4, H_GEN);
+    } finally {
+      closeSync(fd);
+    }
+    this.rules = [...rules];
+  }
+
+  private encode(b: Buffer, at: number, r: ShimRule): void {
+    const role = this.roles.findIndex((x) => x.name === r.role);
+    if (role < 0) throw new Error(`syscall shim: no role "${r.role}" (roles: ${this.roleNames().join(", ")})`);
+    const s = r.schedule;
+    b.writeUInt32LE(role, at);
+    b.writeUInt32LE(SHIM_CALLS.indexOf(r.call), at + 4);
+    b.writeUInt32LE({ always: 0, probability: 1, every: 2, once: 3 }[s.kind], at + 8);
+    b.writeUInt32LE(s.kind === "every" ? s.n : 0, at + 12);
+    b.writeUInt32LE(s.kind === "every" ? s.offset : s.kind === "once" ? s.at : 0, at + 16);
+    b.writeInt32LE(r.errno, at + 20);
+    b.writeDoubleLE(s.kind === "probability" ? s.p : 0, at + 24);
+    const acts = r.actions.slice(0, 2);
+    b.writeUInt32LE(acts.length, at + 32);
+    // struct rule: act0 at 36, w0 at 40, act1 at 48, w1 at 56
+    acts.forEach((a, i) => {
+      b.writeUInt32LE(a.action === "error" ? 0 : 1, at + (i === 0 ? 36 : 48));
+      b.writeDoubleLE(a.weight, at + (i === 0 ? 40 : 56));
+    });
+    const l = r.latency;
+    const [dist, a, bb, max] =
+      l === null ? [0, 0, 0, null] : l.dist === "fixed" ? [1, l.ms, 0, null] : l.dist === "uniform" ? [2, l.min, l.max, null] : l.dist === "exponential" ? [3, l.mean, 0, l.max] : [4, l.mu, l.sigma, l.max];
+    b.writeUInt32LE(dist, at + 64);
+    b.writeUInt32LE(max === null ? 0 : 1, at + 68);
+    b.writeDoubleLE(a, at + 72);
+    b.writeDoubleLE(bb, at + 80);
+    b.writeDoubleLE(max ?? 0, at + 88);
+    b.writeUInt32LE(r.limit ?? 0, at + 96);
+    putString(b, at + 112, POINT_NAME, r.point, `point "${r.point}"`);
+  }
+
+  private read(offset: number, length: number): Buffer {
+    const b = Buffer.alloc(length);
+    const fd = openSync(this.path, "r");
+    try {
+      readSync(fd, b, 0, length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    return b;
+  }
+
+  stats(): ShimStats {
+    const head = this.read(0, OFF_ROLES);
+    const attached: Record<string, number> = {};
+    const active: Record<string, number> = {};
+    this.roles.forEach((r, i) => {
+      attached[r.name] = head.readUInt32LE(H_ATTACHED + i * 4);
+      active[r.name] = head.readUInt32LE(H_ORDINALS + i * 4);
+    });
+    const rules = this.read(OFF_RULES, this.rules.length * RULE_SIZE);
+    return {
+      attached,
+      active,
+      rules: this.rules.map((r, i) => ({ point: r.point, fired: rules.readUInt32LE(i * RULE_SIZE + 100), eligible: rules.readUInt32LE(i * RULE_SIZE + 104) })),
+    };
+  }
+
+  /** Firings logged since the last call, oldest first (the ring keeps the last 16,384). */
+  drainEvents(): ShimEvent[] {
+    const head = this.read(H_EVENT_HEAD, 4).readUInt32LE(0);
+    let from = this.eventsRead;
+    const pending = (head - from) >>> 0;
+    const out = this.pending.splice(0);
+    if (pending === 0) return out;
+    if (pending > EVENTS) {
+      this.lostEvents += pending - EVENTS;
+      from = (head - EVENTS) >>> 0;
+    }
+    const ring = this.read(OFF_EVENTS, EVENTS * EVENT_SIZE);
+    for (let n = from; n !== head; n = (n + 1) >>> 0) {
+      const at = (n % EVENTS) * EVENT_SIZE;
+      const rule = this.rules[ring.readUInt32LE(at + 8)];
+      const role = rule?.role ?? "?";
+      out.push({
+        at: Math.floor(Number(ring.readBigUInt64LE(at)) / 1000),
+        point: rule?.point ?? "?",
+        role,
+        ordinal: ring.readUInt32LE(at + 12),
+        call: ring.readUInt32LE(at + 16),
+        pid: ring.readUInt32LE(at + 20),
+        action: ring.readUInt32LE(at + 24) === 0 ? "error" : "delay",
+        value: ring.readUInt32LE(at + 28),
+      });
+    }
+    this.eventsRead = head;
+    return out;
+  }
+}
+
+function putString(b: Buffer, at: number, size: number, s: string, what: string): void {
+  const bytes = Buffer.from(s, "utf8");
+  if (bytes.length >= size) throw new Error(`syscall shim: ${what} is longer than ${size - 1} bytes`);
+  bytes.copy(b, at);
+}
