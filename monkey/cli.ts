@@ -22,7 +22,7 @@ import { PlanController, StatementError } from "./controller.js";
 import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
 import { LayerSet } from "./layers/set.js";
-import { layerUnits } from "./layers/registry.js";
+import { describePoints, layerUnits } from "./layers/registry.js";
 import { SmtpConnectError } from "../smtp/index.js";
 import { ExternalCommandError } from "./external-commands.js";
 import type { ExternalCommands } from "./external-commands.js";
@@ -446,28 +446,9 @@ function refuseInside(plan: FaultPlan): void {
   throw new UsageError(`${inside.join(", ")}: a server given by --host can only be faulted from the network (${families.join(", ")}); use --target for faults inside it`);
 }
 
-/** Points for people: three-part names (sys.<role>.<call>, a role times every call) as one product. */
-function listPoints(points: readonly string[]): string {
-  const byFamily = new Map<string, { mids: Set<string>; ends: Set<string> }>();
-  const flat: string[] = [];
-  for (const p of points) {
-    const m = /^([^.]+)\.(.+)\.([^.]+)$/.exec(p);
-    if (m === null) {
-      flat.push(p);
-      continue;
-    }
-    const g = byFamily.get(m[1] as string) ?? { mids: new Set<string>(), ends: new Set<string>() };
-    g.mids.add(m[2] as string);
-    g.ends.add(m[3] as string);
-    byFamily.set(m[1] as string, g);
-  }
-  const grouped = [...byFamily].map(([f, g]) => `${f}.{${[...g.mids].join("|")}}.{${[...g.ends].join("|")}}`);
-  return [...flat, ...grouped].join(", ");
-}
-
 /** Says where the control API is and how a script reaches it, then serves until Ctrl-C or SIGTERM. */
 async function serveUntilSignal(url: string, seed: unknown, points: readonly string[], smtp: { host: string; port: number }): Promise<number> {
-  console.log(`control API: ${url}   (seed ${String(seed)}; points: ${listPoints(points)})`);
+  console.log(`control API: ${url}   (seed ${String(seed)}; points: ${describePoints(points)})`);
   // quoted: a shell would glob the '?' of the token
   console.log(`e.g.  smtpscript --host ${smtp.host} --port ${smtp.port} --monkey '${url}' tests.smtp`);
   await new Promise<void>((resolve) => {

@@ -65,3 +65,22 @@ export function excusedBy(point: string): readonly FindingKind[] {
 export function pointsByLayer(points: readonly string[]): Array<{ layer: string; summary: string; points: string[] }> {
   return LAYERS.map((u) => ({ layer: u.name, summary: u.summary, points: points.filter((p) => unitOf(p) === u) })).filter((l) => l.points.length > 0);
 }
+
+/** Points for people: three-part names (sys.<role>.<call>, a role times every call) as one product. */
+export function describePoints(points: readonly string[]): string {
+  const byFamily = new Map<string, { mids: Set<string>; ends: Set<string> }>();
+  const flat: string[] = [];
+  for (const p of points) {
+    const m = /^([^.]+)\.(.+)\.([^.]+)$/.exec(p);
+    if (m === null) {
+      flat.push(p);
+      continue;
+    }
+    const g = byFamily.get(m[1] as string) ?? { mids: new Set<string>(), ends: new Set<string>() };
+    g.mids.add(m[2] as string);
+    g.ends.add(m[3] as string);
+    byFamily.set(m[1] as string, g);
+  }
+  const grouped = [...byFamily].map(([f, g]) => `${f}.{${[...g.mids].join("|")}}.{${[...g.ends].join("|")}}`);
+  return [...flat, ...grouped].join(", ");
+}

@@ -6,7 +6,7 @@ import type { Injector } from "../injector.js";
 import type { FaultPlan } from "../plan.js";
 import type { FaultSurface } from "../surface.js";
 import type { FiredFault } from "../injector.js";
-import { layerUnits, unitOf } from "./registry.js";
+import { describePoints, layerUnits, unitOf } from "./registry.js";
 import type { FaultLayerUnit, LayerInstance, LayerReport, StartContext, TargetNeeds } from "./unit.js";
 
 /** The plan names fault points the target cannot fire: a usage error, never silently ignored. */
@@ -18,7 +18,7 @@ export class UnsupportedPointsError extends Error {
     /** why, when a layer knows (a role the target has no process for) */
     detail = "",
   ) {
-    super(`${target} has no fault point ${points.join(", ")}; it offers ${supported.join(", ") || "none"}${detail}`);
+    super(`${target} has no fault point ${points.join(", ")}; it offers ${describePoints(supported) || "none"}${detail}`);
     this.name = "UnsupportedPointsError";
   }
 }
@@ -105,6 +105,8 @@ export class LayerSet {
     if (missing.length === 0) return null;
     const later = pending.flatMap((u) => u.kinds.flatMap((k) => k.patterns)).filter((p) => !offered.includes(p));
     const why = this.attached.map((a) => a.instance.refusal?.(missing) ?? null).filter((w) => w !== null);
+    // a layer none of whose points this target offers says what it takes
+    for (const u of new Set(missing.map(unitOf))) if (u?.unavailable !== undefined && !offered.some((p) => unitOf(p) === u)) why.push(u.unavailable);
     const detail = `${later.length > 0 ? ` (plus ${later.join(", ")})` : ""}${why.map((w) => ` (${w})`).join("")}`;
     return new UnsupportedPointsError(missing, offered, target, detail);
   }

@@ -49,6 +49,8 @@ export interface FaultLayerUnit {
   readonly charge: Charge;
   /** it also reaches a server the toolkit does not run (--host), from outside */
   readonly unmanaged?: boolean;
+  /** what its points take, said when a target offers none of them */
+  readonly unavailable?: string;
   /**
    * The layer's own wiring for one target (a proxy, a next hop, timers), or null when it is not
    * wanted. Absent: the target's fault surface fires these points (monkey/targets.ts).

@@ -6,7 +6,7 @@ import { DaemonTarget } from "./daemon-target.js";
 import type { DaemonTargetOptions } from "./daemon-target.js";
 import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
 import type { RelayTo } from "./relay.js";
-import { assertShimInstalled, ShimControl, shimEnv, type ShimRole } from "./syscall-shim.js";
+import { ShimControl, shimEnv, shimInstalled, type ShimRole } from "./syscall-shim.js";
 
 export interface MtaTargetOptions extends DaemonTargetOptions, FaultHookOptions {
   /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
@@ -31,21 +31,25 @@ export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget
 
   private shim: ShimControl | null = null;
 
+  /** asked for, and built (npm run setup:mtas): without it, no sys.* points are offered */
+  private get shimOn(): boolean {
+    return this.o.syscalls === true && shimInstalled();
+  }
+
   describeFaults(): FaultDescription {
-    const syscalls = this.o.syscalls === true ? { roles: [this.masterRole, ...this.shimRoles().map((r) => r.name)], control: () => this.shim } : null;
+    const syscalls = this.shimOn ? { roles: [this.masterRole, ...this.shimRoles().map((r) => r.name)], control: () => this.shim } : null;
     return { roles: this.faultRoles, stallRole: this.stallRole, libfiu: this.libfiu(), lookupsRouted: this.o.lookups !== undefined, syscalls };
   }
 
   /** A fresh shim control file for this start (from prepare()); its processes find it by SHIM_ENV. */
   protected async prepareShim(dir: string): Promise<void> {
-    if (this.o.syscalls !== true) return;
-    assertShimInstalled();
+    if (!this.shimOn) return;
     this.shim = await ShimControl.create(join(dir, "syscall-shim.ctl"), this.masterRole, this.shimRoles());
   }
 
   /** What the master process starts with to load the shim (nothing when it is off). */
   protected shimEnv(dir: string): Record<string, string> {
-    return this.o.syscalls === true ? shimEnv(join(dir, "syscall-shim.ctl")) : {};
+    return this.shimOn ? shimEnv(join(dir, "syscall-shim.ctl")) : {};
   }
 
   override async stop(): Promise<void> {

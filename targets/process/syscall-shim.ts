@@ -40,10 +40,6 @@ export function shimInstalled(): boolean {
   return existsSync(SHIM_LIB);
 }
 
-export function assertShimInstalled(): void {
-  if (!shimInstalled()) throw new Error(`the syscall shim is not installed (${SHIM_LIB} missing): run 'npm run setup:mtas' as root`);
-}
-
 /**
  * A JavaScript regular expression as the POSIX extended one the shim compiles (glibc's regcomp
  * knows \s \S \w \W \b but not \d or groups with `(?`). Throws for what has no equivalent.

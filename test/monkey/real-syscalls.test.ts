@@ -32,6 +32,13 @@ function ruleFrom(point: string, spec: Record<string, unknown>, seed: number): {
   return { rule: rule as ShimRule, injector };
 }
 
+test("syscall shim: a target file's role patterns as POSIX extended regular expressions", () => {
+  assert.equal(posixPattern("exim4 -C \\S+ -q"), "exim4 -C \\S+ -q", "glibc knows \\S");
+  assert.equal(posixPattern("run-\\d+ (?:a|b) [\\d.]"), "run-[0-9]+ (a|b) [0-9.]");
+  assert.throws(() => posixPattern("x(?=y)"), /lookaround/);
+  assert.throws(() => posixPattern("\\bfoo\\1"), /cannot match \\1/);
+});
+
 test("syscall shim: the calls that fail are the injector's own decisions, and replay from the seed", { skip: shimSkip }, async (t) => {
   if (shimWhy !== null) throw new Error(`the syscall shim is required in CI: ${shimWhy}`);
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-shim-"));

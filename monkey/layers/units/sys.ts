@@ -11,4 +11,5 @@ export const sysLayer: FaultLayerUnit = {
   kinds: [{ family: "sys", patterns: ["sys.<role>.<call>"], match: /^sys\.[a-z][a-z0-9 _-]*\.[a-z]+$/, actions: ["delay", "error"], errno: true, failAction: "error" }],
   // decided inside the MTA, for no session: it counts for every session it overlapped
   charge: "target",
+  unavailable: "sys.* points need a real MTA the toolkit starts, with the syscall shim built by 'npm run setup:mtas'",
 };
