@@ -193,7 +193,8 @@ export abstract class DaemonTarget implements Target {
    */
   protected async control(command: string, args: string[]): Promise<string> {
     try {
-      return (await run(command, args)).stdout;
+      // a queue listing of a soak-sized queue is tens of MB (execFile stops at 1 MiB by default)
+      return (await run(command, args, { maxBuffer: 256 * 1024 * 1024 })).stdout;
     } catch (err) {
       const e = err as Error & { stderr?: string };
       const crash = this.crash();

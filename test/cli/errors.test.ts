@@ -1,8 +1,8 @@
 // Items 6-8: every bad input is one line on stderr, exit 2, no stack trace; wrong-exit-code cases.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { writeFileSync, mkdtempSync, readdirSync } from "node:fs";
+import { writeFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, SMTPCHAOS, SMTPSCRIPT, errorLines, hasStack } from "./spawn.js";
@@ -12,6 +12,7 @@ import { startFixture } from "../storm/fixture-server.js";
 import { startRawServer } from "../smtp/raw-server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smtpchaos-errors-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string): string => {
   const p = join(dir, name);
   writeFileSync(p, text);

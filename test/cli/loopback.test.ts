@@ -1,8 +1,8 @@
 // Item 5: one loopback policy for every tool. Every refusal happens before any traffic: the
 // addresses are TEST-NET (192.0.2.0/24, never routed) and a name that would need DNS.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isLoopback, loopbackUrl, RemoteTargetError } from "../../common/loopback.js";
@@ -12,6 +12,7 @@ import { loadProgram } from "../../smtpscript/parse.js";
 import { runCli, SMTPCHAOS, SMTPSCRIPT, errorLines, hasStack } from "./spawn.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smtpchaos-loopback-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const script = join(dir, "one.smtp");
 writeFileSync(script, 'test-case name "one" {\n  expect smtp ok\n}\n');
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_TIMER_MS, parseCli, parseCount, parseDurationFlag, parsePort } from "../../common/args.js";
@@ -31,8 +31,9 @@ test("parseCli reads a negative number as a value and reports parse errors in on
   assert.throws(() => parseCli({ args: ["--nope"], options: {} }), (e: unknown) => e instanceof UsageError && !e.message.includes("\n"));
 });
 
-test("report files: checked up front, a failed write is reported, not thrown", () => {
+test("report files: checked up front, a failed write is reported, not thrown", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-out-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   assertWritable(join(dir, "r.json"), "--json");
   assert.throws(() => assertWritable(join(dir, "missing", "r.json"), "--json"), /does not exist/);
   assert.throws(() => assertWritable(dir, "--json"), /is a directory/);

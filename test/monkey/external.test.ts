@@ -1,9 +1,9 @@
 // The false-lost case (issue 11): a correct server that delivers each message seconds after its
 // 250 must pass with no finding under `monkey run --host`, and a server that really loses a
 // message must show exactly that count. Also the CLI's refusals of missing Maildirs and flags.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runMonkey } from "../../monkey/run.js";
@@ -16,6 +16,7 @@ import type { QueueingServerOptions } from "./fixtures/queueing-server.js";
 import { errorLines, hasStack, runCli, SMTPCHAOS } from "../cli/spawn.js";
 
 const work = mkdtempSync(join(tmpdir(), "smtpchaos-external-"));
+after(() => rmSync(work, { recursive: true, force: true }));
 let dirs = 0;
 const fresh = (): string => join(work, `box${++dirs}`);
 

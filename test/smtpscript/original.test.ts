@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { runCli } from "../cli/spawn.js";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -17,6 +17,7 @@ import { ScriptError } from "../../smtpscript/errors.js";
 
 const CLI = join(process.cwd(), "dist/bin/smtpscript.js");
 const dir = mkdtempSync(join(tmpdir(), "smtpscript-orig-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let target: EmbeddedTarget;
 let closedPort: number;
 

@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { runCli } from "../cli/spawn.js";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
@@ -17,6 +17,7 @@ const CLI = join(process.cwd(), "dist/bin/smtpscript.js");
 const SEED = join(process.cwd(), "smtpscript/examples/seed.smtp");
 let target: EmbeddedTarget;
 const dir = mkdtempSync(join(tmpdir(), "smtpscript-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 before(async () => {
   target = new EmbeddedTarget({ auth: { user: "alice", password: "s3cret" } });

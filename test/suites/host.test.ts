@@ -1,9 +1,9 @@
 // `suite run --host` against a server the toolkit does not run (issue 11): `expect delivered`
 // reads --maildir after the Maildirs settle (skipped, not ERROR, without it), sizes come from the
 // advertised SIZE, rcpt.unknown tells an unknown user from a relay refusal, -D domain follows -D rcpt.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startQueueingServer } from "../monkey/fixtures/queueing-server.js";
@@ -13,6 +13,7 @@ import { sizeVariables, textOfLength, SIZE_CHUNKS } from "../../smtpscript/suite
 import { Capabilities } from "../../smtp/capabilities.js";
 
 const work = mkdtempSync(join(tmpdir(), "smtpchaos-suite-host-"));
+after(() => rmSync(work, { recursive: true, force: true }));
 let boxes = 0;
 
 async function suiteAgainst(server: Partial<QueueingServerOptions>, args: (port: number, maildir: string) => string[]) {

@@ -1,7 +1,7 @@
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
@@ -12,6 +12,7 @@ import { POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
 import { mtaAvailability, requireMta } from "../targets/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smtpchaos-suites-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function result(file: string, name: string, status: TestResult["status"]): TestResult {
   return {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import { isLive } from "../../targets/process/procfs.js";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
@@ -103,6 +103,7 @@ test("embedded (child): SIGKILL right after the 250 loses nothing; after restart
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-durable-"));
   const target = new EmbeddedTarget({ mode: "child", dir, hold: true });
   t.after(() => target.stop());
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   await target.start();
   const { id, replies } = await sendOne("127.0.0.1", target.endpoint.port, "user@test.example");
   assert.equal(replies[replies.length - 1]?.code, 250);
@@ -164,8 +165,9 @@ test("embedded: relays to a next hop, retrying after a deferral, delivering once
   assert.ok(target.logs().some((l) => /deferred \(attempt 1/.test(l)));
 });
 
-test("smtpchaos target start/status/stop round trip", async () => {
+test("smtpchaos target start/status/stop round trip", async (t) => {
   const state = mkdtempSync(join(tmpdir(), "smtpchaos-state-"));
+  t.after(() => rmSync(state, { recursive: true, force: true }));
   const cli = (args: string[]): Promise<{ code: number; out: string }> =>
     new Promise((resolve) =>
       execFile(process.execPath, ["dist/bin/smtpchaos.js", "target", ...args, "--state", state], (err, stdout, stderr) =>
@@ -268,6 +270,7 @@ const DAEMON = fileURLToPath(new URL("../../targets/embedded/daemon.js", import.
 // host booted with IPv6 disabled. Needs root (unshare -n).
 test("embedded (child): where ::1 is unavailable it starts on 127.0.0.1 only, host6 null", { skip: process.getuid?.() !== 0 ? "needs root (unshare -n)" : false }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-noipv6-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   const opts = JSON.stringify({ dir, tlsPort: 0 });
   const child = spawn("unshare", ["-n", "sh", "-c", `ip link set lo up && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 && exec '${process.execPath}' '${DAEMON}' '${opts}'`], { stdio: ["ignore", "pipe", "pipe"] });
   t.after(() => {

@@ -2,7 +2,7 @@
 // in CI (CI set) a missing MTA fails these tests, elsewhere they are skipped with the reason.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, mkdtempSync } from "node:fs";
+import { existsSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
@@ -92,9 +92,11 @@ for (const mta of MTAS) {
   test(`${mta.name}: no network system call leaves loopback while mail flows (DNS isolated)`, { skip }, async (t) => {
     requireMta(mta.name, why);
     if (!existsSync("/usr/bin/strace")) assert.fail("strace is required (npm run setup:mtas installs it)");
-    const trace = join(mkdtempSync(join(tmpdir(), "smtpchaos-trace-")), "net.trace");
+    const traceDir = mkdtempSync(join(tmpdir(), "smtpchaos-trace-"));
+    const trace = join(traceDir, "net.trace");
     const target = mta.make({ straceNetworkTo: trace });
     t.after(() => target.stop());
+    t.after(() => rmSync(traceDir, { recursive: true, force: true }));
     await target.start();
     const { port } = target.endpoint;
     const ok = await sendOne("127.0.0.1", port, "user@test.example");

@@ -3,7 +3,7 @@
 // The MTA tests need root and `npm run setup:mtas` (a missing MTA fails in CI).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OpenSmtpdTarget, OPENSMTPD_PREFIX } from "../../targets/opensmtpd/target.js";
@@ -46,9 +46,11 @@ for (const mta of MTAS) {
     await hop.start();
     const address = hop.address();
     assert.ok(address !== null);
-    const trace = join(mkdtempSync(join(tmpdir(), "smtpchaos-trace-")), "net.trace");
+    const traceDir = mkdtempSync(join(tmpdir(), "smtpchaos-trace-"));
+    const trace = join(traceDir, "net.trace");
     const target = mta.make({ relay: { domain: DOMAIN, ...address }, straceNetworkTo: trace });
     t.after(() => target.stop());
+    t.after(() => rmSync(traceDir, { recursive: true, force: true }));
     await target.start();
     const { port } = target.endpoint;
 
