@@ -25,7 +25,8 @@ node "$here/dist/bin/smtpchaos.js" monkey run --target "$target" --plan "$plan" 
 monkey=$!
 trap 'kill -INT "$monkey" 2>/dev/null || true' INT TERM
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# 0 for a process that is gone or a zombie (no VmRSS line)
+rss_kib() { local v; v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true); echo "${v:-0}"; }
 descendants() {
   local kids
   kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
