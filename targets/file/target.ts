@@ -39,7 +39,8 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     private readonly spec: TargetFileSpec,
     o: FileTargetOptions = {},
   ) {
-    super(o);
+    // a file that keeps the shim out wins over a caller asking for it
+    super(spec.syscalls ? o : { ...o, syscalls: false });
     this.name = spec.name;
     this.domain = spec.domain;
     this.mailboxes = spec.mailboxes.map((u) => `${u}@${spec.domain}`);
@@ -141,7 +142,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     }
     if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
     if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
-    if (this.spec.syscalls) await this.prepareShim(dir);
+    await this.prepareShim(dir);
     if (this.spec.prepare !== null) {
       const [c, ...args] = this.spec.prepare.map((a) => render(a, values, on));
       await this.control(c as string, args);
@@ -177,7 +178,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     const withFiu = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
     // env sets the shim's variables for the MTA's first process alone, its master (the libfiu
     // wrapper is that process before it execs the MTA, and adds libfiu to the preloads)
-    const shim = this.spec.syscalls ? Object.entries(this.shimEnv(dir)).map(([k, v]) => `${k}=${v}`) : [];
+    const shim = Object.entries(this.shimEnv(dir)).map(([k, v]) => `${k}=${v}`);
     const argv = shim.length === 0 ? withFiu : ["env", ...shim, ...withFiu];
     const env = { ...process.env, ...Object.fromEntries(Object.entries(this.spec.env).map(([k, v]) => [k, render(v, values, on)])) };
     if (!this.spec.isolateDns) return { command: argv[0] as string, args: argv.slice(1), env };

@@ -13,6 +13,8 @@ export interface MtaTargetOptions extends DaemonTargetOptions, FaultHookOptions 
   relay?: RelayTo;
 }
 
+const shimControlPath = (dir: string): string => join(dir, "syscall-shim.ctl");
+
 export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget implements DescribesFaults {
   /** roles the monkey may pause or kill */
   protected abstract readonly faultRoles: readonly string[];
@@ -41,15 +43,15 @@ export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget
     return { roles: this.faultRoles, stallRole: this.stallRole, libfiu: this.libfiu(), lookupsRouted: this.o.lookups !== undefined, syscalls };
   }
 
-  /** A fresh shim control file for this start (from prepare()); its processes find it by SHIM_ENV. */
+  /** A fresh shim control file for this start (from prepare()); the MTA finds it by shimEnv(). */
   protected async prepareShim(dir: string): Promise<void> {
     if (!this.shimOn) return;
-    this.shim = await ShimControl.create(join(dir, "syscall-shim.ctl"), this.masterRole, this.shimRoles());
+    this.shim = await ShimControl.create(shimControlPath(dir), this.masterRole, this.shimRoles());
   }
 
   /** What the master process starts with to load the shim (nothing when it is off). */
   protected shimEnv(dir: string): Record<string, string> {
-    return this.shimOn ? shimEnv(join(dir, "syscall-shim.ctl")) : {};
+    return this.shimOn ? shimEnv(shimControlPath(dir)) : {};
   }
 
   override async stop(): Promise<void> {
