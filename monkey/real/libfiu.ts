@@ -143,13 +143,26 @@ export async function fiuControl(prefix: string, pid: number, command: string, o
   if (!existsSync(`${base}.in`)) throw new FiuControlError(`libfiu control pipe ${base}.in does not exist (is the process running under libfiu?)`, pid);
   const deadline = Date.now() + timeoutMs;
   let wfd: number | null = null;
-  while ((wfd = tryOpen(`${base}.in`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)) === null) {
-    if (Date.now() > deadline) throw new FiuControlError(`libfiu control thread of pid ${pid} is not listening on ${base}.in`, pid);
-    await sleep(10);
+  let rfd: number;
+  for (;;) {
+    while ((wfd = tryOpen(`${base}.in`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)) === null) {
+      if (Date.now() > deadline) throw new FiuControlError(`libfiu control thread of pid ${pid} is not listening on ${base}.in`, pid);
+      await sleep(10);
+    }
+    rfd = openSync(`${base}.out`, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      writeSync(wfd, command + "\n");
+      break;
+    } catch (err) {
+      closeSync(wfd);
+      closeSync(rfd);
+      // EPIPE: the control thread closed the pipe between our open and our write (it reopens
+      // it after every command): the command was not read, so it is sent again
+      if ((err as NodeJS.ErrnoException).code !== "EPIPE" || Date.now() > deadline) throw err;
+      await sleep(10);
+    }
   }
-  const rfd = openSync(`${base}.out`, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
-    writeSync(wfd, command + "\n");
     const buf = Buffer.alloc(64);
     let reply = "";
     while (!reply.includes("\n")) {
