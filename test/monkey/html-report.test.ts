@@ -4,7 +4,7 @@
 // a finding's transcript escaped, and loads nothing but itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,14 +12,11 @@ import { chromium } from "playwright-core";
 import { runCli, SMTPCHAOS } from "../cli/spawn.js";
 import { renderMonkeyHtml } from "../../monkey/outputs/html.js";
 import type { MonkeyReport } from "../../monkey/run.js";
+import { CHROMIUM, chromiumSkip, requireChromium, visit } from "../browser.js";
 
-const CHROMIUM = process.env.SMTPCHAOS_CHROMIUM ?? "/usr/bin/chromium";
-const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} missing (apt-get install chromium, or run scripts/setup-browser.sh)`;
-// In CI a missing browser is a failure (the test runs and says why); locally it is a skip.
-const skip = missing !== null && process.env.CI === undefined ? `chromium: ${missing}` : false;
 
-test("monkey run --out html: faults and outcomes over time, the ledger, the replay command, in headless Chromium", { skip, timeout: 180_000 }, async (t) => {
-  if (missing !== null) throw new Error(`Chromium is required in CI: ${missing}`);
+test("monkey run --out html: faults and outcomes over time, the ledger, the replay command, in headless Chromium", { skip: chromiumSkip, timeout: 180_000 }, async (t) => {
+  requireChromium();
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-monkey-html-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const html = join(dir, "monkey.html");
@@ -35,15 +32,7 @@ test("monkey run --out html: faults and outcomes over time, the ledger, the repl
 
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1340, height: 900 } });
-  const requests: string[] = [];
-  const errors: string[] = [];
-  page.on("request", (r) => requests.push(r.url()));
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(pathToFileURL(html).href, { waitUntil: "load" });
+  const { page, requests, errors } = await visit(browser, html);
   await page.screenshot({ path: join(tmpdir(), "smtpchaos-monkey-report.png"), fullPage: true });
   assert.deepEqual(requests, [pathToFileURL(html).href], "the report loads nothing but itself");
   assert.deepEqual(errors, []);
@@ -72,8 +61,8 @@ test("monkey run --out html: faults and outcomes over time, the ledger, the repl
   }
 });
 
-test("a finding's transcript and a hostile target name stay text in the monkey's HTML report", { skip, timeout: 60_000 }, async (t) => {
-  if (missing !== null) throw new Error(`Chromium is required in CI: ${missing}`);
+test("a finding's transcript and a hostile target name stay text in the monkey's HTML report", { skip: chromiumSkip, timeout: 60_000 }, async (t) => {
+  requireChromium();
   const evil = `<script>document.title="pwned"</script><img src="http://192.0.2.1/x">`;
   const zero = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
   const report: MonkeyReport = {
@@ -89,10 +78,7 @@ test("a finding's transcript and a hostile target name stay text in the monkey's
   writeFileSync(html, renderMonkeyHtml(report));
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   t.after(() => browser.close());
-  const page = await browser.newPage();
-  const requests: string[] = [];
-  page.on("request", (r) => requests.push(r.url()));
-  await page.goto(pathToFileURL(html).href, { waitUntil: "load" });
+  const { page, requests } = await visit(browser, html);
   assert.deepEqual(requests, [pathToFileURL(html).href]);
   assert.equal(await page.title(), `monkey report: ${evil}`);
   assert.equal(await page.locator("img, script").count(), 0);

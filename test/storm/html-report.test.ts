@@ -4,12 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
-import type { Browser, Page } from "playwright-core";
 import { renderHtml } from "../../storm/html-report.js";
 import { freePort } from "../../targets/process/free-port.js";
 import { evaluate, toJson } from "../../storm/report.js";
@@ -17,11 +16,8 @@ import type { StormJson } from "../../storm/report.js";
 import { runStorm } from "../../storm/scheduler.js";
 import { DEFAULT_MIX } from "../../storm/plan.js";
 import { parseThreshold } from "../../storm/thresholds.js";
+import { CHROMIUM, chromiumSkip, requireChromium, visit } from "../browser.js";
 
-const CHROMIUM = process.env.SMTPCHAOS_CHROMIUM ?? "/usr/bin/chromium";
-const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} missing (apt-get install chromium, or run scripts/setup-browser.sh)`;
-// In CI a missing browser is a failure (the test runs and says why); locally it is a skip.
-const skip = missing !== null && process.env.CI === undefined ? `chromium: ${missing}` : false;
 
 function runCli(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) =>
@@ -31,28 +27,8 @@ function runCli(args: string[]): Promise<{ code: number; out: string }> {
   );
 }
 
-interface Visit {
-  page: Page;
-  requests: string[];
-  errors: string[];
-}
-
-/** Opens a file in a fresh page, recording every request and every console error. */
-async function visit(browser: Browser, file: string): Promise<Visit> {
-  const page = await browser.newPage({ viewport: { width: 1340, height: 900 } });
-  const requests: string[] = [];
-  const errors: string[] = [];
-  page.on("request", (r) => requests.push(r.url()));
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") errors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
-  return { page, requests, errors };
-}
-
-test("the HTML report of a real storm renders its charts in headless Chromium, offline", { skip, timeout: 120_000 }, async (t) => {
-  if (missing !== null) throw new Error(`Chromium is required in CI: ${missing}`);
+test("the HTML report of a real storm renders its charts in headless Chromium, offline", { skip: chromiumSkip, timeout: 120_000 }, async (t) => {
+  requireChromium();
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-html-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const html = join(dir, "report.html");
@@ -113,8 +89,8 @@ test("the HTML report of a real storm renders its charts in headless Chromium, o
   assert.match(await page.locator("header").innerText(), new RegExp(`seed ${report.seed}`));
 });
 
-test("text in the report is escaped: a hostile target label stays text", { skip, timeout: 120_000 }, async (t) => {
-  if (missing !== null) throw new Error(`Chromium is required in CI: ${missing}`);
+test("text in the report is escaped: a hostile target label stays text", { skip: chromiumSkip, timeout: 120_000 }, async (t) => {
+  requireChromium();
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-html-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const json = join(dir, "r.json");
