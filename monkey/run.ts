@@ -21,6 +21,7 @@ import { TimelineRecorder } from "./timeline.js";
 import type { RunTimeline } from "./timeline.js";
 import type { FaultSurface } from "./surface.js";
 import { LayerSet, UnsupportedPointsError } from "./layers/set.js";
+import { kindOf } from "./layers/registry.js";
 import type { NextHopStats } from "./layers/nexthop.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
@@ -491,11 +492,11 @@ function crashReport(c: CrashInfo, run: Run): CrashReport {
   };
 }
 
-/** The role a crash points at: one a kill, pause or sys fault hit just before, else one the fatal line (or the lines before it) names. */
+/** The role a crash points at: one a fault aimed at a role hit just before (kill, pause, sys), else one the fatal line (or the lines before it) names. */
 function crashedRole(fatal: string | null, context: readonly string[], faults: ReadonlyArray<{ point: string }>, roles: readonly string[]): string | null {
   for (const f of faults) {
-    const m = /^(?:kill|pause)\.(.+)$/.exec(f.point) ?? /^sys\.(.+)\.[a-z]+$/.exec(f.point);
-    if (m !== null) return m[1] as string;
+    const role = kindOf(f.point)?.roleOf?.(f.point) ?? null;
+    if (role !== null) return role;
   }
   const named = (line: string): string | null => roles.find((r) => new RegExp(`(^|[^\\w-])${r.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([^\\w-]|$)`, "i").test(line)) ?? null;
   if (fatal !== null) {

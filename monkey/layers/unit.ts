@@ -30,6 +30,8 @@ export interface PointKind {
   readonly failAction?: string;
   /** findings its faults cause on purpose (a reset the proxy made): not the server's doing */
   readonly excuses?: readonly FindingKind[];
+  /** the process role a point of this kind hits (pause.queue: queue), for crash reports */
+  readonly roleOf?: (point: string) => string | null;
 }
 
 /**

@@ -9,13 +9,14 @@ import { ProcessFaults, processPointsOf, refuseMissingRoles, type ProcessFaultEv
 import type { AttachContext, FaultLayerUnit, LayerInstance, StartContext } from "../unit.js";
 
 const FAMILIES = ["pause", "kill"];
+const roleOf = (point: string): string => point.slice(point.indexOf(".") + 1);
 
 export const processLayer: FaultLayerUnit = {
   name: "process",
   summary: "one process of the target is paused (SIGSTOP/SIGCONT) or killed, by role",
   kinds: [
-    { family: "pause", patterns: ["pause.<role>"], match: /^pause\.[a-z][a-z0-9 _-]*$/, actions: ["pause"], timeDriven: true, needs: ["duration"] },
-    { family: "kill", patterns: ["kill.<role>"], match: /^kill\.[a-z][a-z0-9 _-]*$/, actions: ["kill"], timeDriven: true },
+    { family: "pause", patterns: ["pause.<role>"], match: /^pause\.[a-z][a-z0-9 _-]*$/, actions: ["pause"], timeDriven: true, needs: ["duration"], roleOf },
+    { family: "kill", patterns: ["kill.<role>"], match: /^kill\.[a-z][a-z0-9 _-]*$/, actions: ["kill"], timeDriven: true, roleOf },
   ],
   // no connection: a pause counts for every session it overlapped
   charge: "target",
