@@ -25,7 +25,7 @@ const { target: targetName, total, concurrency, shim } = benchArgs("accept-rate"
   return { target, total: parseCount(typeof v.messages === "string" ? v.messages : "2000", "--messages"), concurrency: parseCount(typeof v.concurrency === "string" ? v.concurrency : "5", "--concurrency"), shim };
 });
 
-const t = await startNamedTarget(targetName, shim ? { syscalls: true } : {}).catch((err: unknown) => fail("accept-rate", `cannot start target "${targetName}": ${(err as Error).message}`));
+const t = await startNamedTarget(targetName, shim ? { syscalls: ["write", "fsync", "rename", "open"] } : {}).catch((err: unknown) => fail("accept-rate", `cannot start target "${targetName}": ${(err as Error).message}`));
 try {
   const rcpt = t.mailboxes[0] as string;
   let next = 0;

@@ -22,7 +22,7 @@ import { PlanController, StatementError } from "./controller.js";
 import { ControlServer } from "./control-server.js";
 import { ControlApiError, ControlClient } from "./control-client.js";
 import { LayerSet } from "./layers/set.js";
-import { describePoints, layerUnits } from "./layers/registry.js";
+import { describePoints, kindOf, layerUnits, pointPatterns } from "./layers/registry.js";
 import { SmtpConnectError } from "../smtp/index.js";
 import { ExternalCommandError } from "./external-commands.js";
 import type { ExternalCommands } from "./external-commands.js";
@@ -69,6 +69,9 @@ run/serve options:
   --plan FILE            fault plan (JSON or YAML; see monkey/README.md)
   --fault SPEC           a fault point with settings, repeatable; wins over --plan per point,
                          e.g. "queue.write:probability=0.05,errno=ENOSPC,after=data"
+  --may-fire POINTS      points a plan set later through the control API may fire, comma-separated
+                         (globs: sys.*, sys.*.fsync, *): libfiu and the syscall supervisor are
+                         attached to the MTA only for points the plan or this list names
   --seed S               replay a run (default: the plan's seed, else random; printed always)
   --clean D --faults D --heal D   run windows: clean first, then faults, then healed
   --duration D           how long the flood runs (run; e.g. 5m)
@@ -91,10 +94,11 @@ ${MONKEY_OUTPUTS.help("                           ")}
   --control-port P       port of the control API on 127.0.0.1 (default: any free port);
                          every request needs the random token printed with its URL
 
-exit codes: 0 no findings, 1 findings (ungraceful replies, 5xx under a transient fault, hangs,
-crash, lost/duplicated mail), 2 usage error, target not startable or not answering SMTP, control
-port in use, or a report file that could not be written, 130 interrupted (the partial report is
-still printed and written)`;
+exit codes: 0 no findings and every planned fault reached the target, 1 findings (ungraceful
+replies, 5xx under a transient fault, hangs, crash, lost/duplicated mail), 2 usage error, target
+not startable or not answering SMTP, control port in use, or a report file that could not be
+written, 3 inconclusive (no findings, but a planned fault point never fired: the report names it
+and why), 130 interrupted (the partial report is still printed and written)`;
 
 const OPTIONS = {
   target: { type: "string" },
@@ -111,6 +115,7 @@ const OPTIONS = {
   "drain-timeout": { type: "string", default: "60s" },
   "no-restart": { type: "boolean" },
   "stop-on-crash": { type: "boolean" },
+  "may-fire": { type: "string" },
   mix: { type: "string" },
   out: { type: "string", multiple: true },
   json: { type: "string" },
@@ -325,6 +330,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       // a server we do not own is restarted only by --restart-cmd (runMonkey notes the skip)
       restart: values["no-restart"] !== true,
       stopOnCrash: values["stop-on-crash"] === true,
+      mayFire: mayFireOf(values),
       signal: abort.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       ...(traffic !== undefined ? { traffic } : {}),
@@ -363,7 +369,8 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   const written = await outputs.finish(report, "smtpchaos monkey run");
   if (report.interrupted) return EXIT.interrupted;
   if (report.findingCount > 0) return EXIT.failures;
-  return written ? EXIT.ok : EXIT.usage;
+  if (!written) return EXIT.usage;
+  return report.verdict === "inconclusive" ? EXIT.inconclusive : EXIT.ok;
 }
 
 async function serve(values: Values): Promise<number> {
@@ -386,7 +393,8 @@ async function serve(values: Values): Promise<number> {
   });
   let mt: MonkeyTarget | null = null;
   try {
-    mt = await createServed(layers, external ?? ((extra) => monkeyTarget(name as string, { ...extra, fiuSeed: seed })));
+    const mayFire = [...plan.points.map((p) => p.name), ...mayFireOf(values)];
+    mt = await createServed(layers, external ?? ((extra) => monkeyTarget(name as string, { ...extra, fiuSeed: seed, mayFire })));
     layers.useSurface(mt.surface);
     const target = mt.target;
     await target.start();
@@ -424,6 +432,14 @@ async function serve(values: Values): Promise<number> {
  * The served target, created with what its layers need (a relay to the next hop); a target that
  * cannot take that (a target file with no relay section) is served without those layers.
  */
+/** --may-fire: points declared up front for plans set later (their mechanisms are attached at start). */
+function mayFireOf(values: Values): string[] {
+  const points = (values["may-fire"] ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const bad = points.filter((p) => p !== "*" && !/^sys\.\*(\.[a-z]+)?$/.test(p) && kindOf(p) === null);
+  if (bad.length > 0) throw new UsageError(`--may-fire: unknown fault point ${bad.join(", ")} (expected points such as ${pointPatterns().slice(0, 6).join(", ")}, or sys.*, *)`);
+  return points;
+}
+
 async function createServed(layers: LayerSet, create: (extra: { nextHop?: { host: string; port: number; domain: string } }) => MonkeyTarget): Promise<MonkeyTarget> {
   const needs = await layers.prepare();
   if (needs.nextHop === undefined) return create({});

@@ -225,8 +225,16 @@ export interface FloodOptions {
   /** hard cap on sessions, whatever the duration */
   maxSessions?: number;
   timeoutMs?: number;
-  /** fault points that fired during [from, to] (ms since epoch) and may have hit the session from clientPort */
-  faultsDuring?: (from: number, to: number, clientPort: number | undefined) => string[];
+  /**
+   * Fault points that fired during [from, to] (ms since epoch) and may have hit the session from
+   * clientPort; selfInflicted: those that paused or killed the very process serving it.
+   */
+  faultsDuring?: (from: number, to: number, clientPort: number | undefined) => { faults: string[]; selfInflicted?: string[] };
+  /**
+   * Judge each session this long after it ended: firings decided inside the target reach the
+   * injector up to a second late, and are charged by their own times (0: at once).
+   */
+  judgeDelayMs?: number;
   judgeOptions?: () => JudgeOptions;
   onSession?: (rec: SessionRecord, v: Verdict) => void;
   /** pause between sessions of one worker, ms */
@@ -261,6 +269,8 @@ export class Flood {
   /** when the current run of failed connects began (null while connects succeed) */
   private unreachableSince: number | null = null;
   private readonly mix: Rng;
+  /** sessions waiting for their judgement (judgeDelayMs) */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly opts: FloodOptions) {
     if (opts.mailboxes.length === 0) throw new RangeError("flood needs at least one mailbox");
@@ -295,19 +305,27 @@ export class Flood {
         const { records, transcript } = await runObserved(session, { host: o.host, port: o.port, endpoints: o.endpoints ?? {}, ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000, transports: this.transports, ...mail });
         const wait = this.backoff(records[0] as Omit<SessionRecord, "faults">, failedConnects);
         failedConnects = wait > 0 ? failedConnects + 1 : 0;
-        for (const record of records) {
-          const faults = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? [];
-          const rec: SessionRecord = { ...record, faults };
-          const v = judge(rec, o.judgeOptions?.() ?? {});
-          if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, faults);
-          this.tally.add(rec, v, () => transcript.format(transcript.tail(24)));
-          o.onSession?.(rec, v);
-        }
+        const judgeAll = (): void => {
+          for (const record of records) {
+            const charged = o.faultsDuring?.(record.startedAt, record.endedAt, record.clientPort) ?? { faults: [] };
+            const rec: SessionRecord = { ...record, faults: charged.faults, ...(charged.selfInflicted !== undefined && charged.selfInflicted.length > 0 ? { selfInflicted: charged.selfInflicted } : {}) };
+            const v = judge(rec, o.judgeOptions?.() ?? {});
+            if (rec.messageId !== null) o.ledger.settle(rec.messageId, v.dotResult, rec.faults);
+            this.tally.add(rec, v, () => transcript.format(transcript.tail(24)));
+            o.onSession?.(rec, v);
+          }
+        };
+        if ((o.judgeDelayMs ?? 0) > 0) {
+          const later = new Promise<void>((res) => setTimeout(res, o.judgeDelayMs)).then(judgeAll);
+          this.pending.add(later);
+          void later.finally(() => this.pending.delete(later));
+        } else judgeAll();
         const pause = Math.max(wait, o.pacingMs ?? 0);
         if (pause > 0 && !this.stopped) await new Promise((res) => setTimeout(res, pause));
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, (_, w) => worker(w)));
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
     return { sessions: this.sessions, tally: this.tally, interrupted: this.stopped && this.gaveUp === null, gaveUp: this.gaveUp };
   }
 

@@ -43,10 +43,16 @@ export interface FiredFault {
   action: FaultAction;
   /** the client connection it hit, when known (exact attribution) */
   conn?: number;
+  /** its effect lasts until then (a pause, a killed role respawning, a delay), ms since epoch */
+  until?: number;
+  /** the clients (target-side ports) whose serving process it paused or killed: self-inflicted for them */
+  served?: readonly number[];
 }
 
 /** how late a firing decided inside the target may be recorded (recordInside) */
 const LATE_MS = 10_000;
+/** the longest effect firedBetween looks back for (a killed role respawning, a long pause) */
+const MAX_EFFECT_MS = 120_000;
 
 const LANE_FIRE = 0;
 const LANE_ACTION = 1;
@@ -273,16 +279,22 @@ export class Injector {
     return () => this.listeners.delete(listener);
   }
 
-  /** Faults fired in [from, to] (ms since epoch), newest last; bounded by logSize. */
+  /** Faults fired, or still in effect, in [from, to] (ms since epoch), oldest first; bounded by logSize. */
   firedBetween(from: number, to: number): FiredFault[] {
     const out: FiredFault[] = [];
     for (let i = this.log.length - 1; i >= 0; i--) {
       const f = this.log[i] as FiredFault;
-      // firings decided inside the target arrive up to a few seconds late
-      if (f.at < from - LATE_MS) break;
-      if (f.at >= from && f.at <= to) out.push(f);
+      // firings decided inside the target arrive up to a few seconds late; effects last a while
+      if (f.at < from - LATE_MS - MAX_EFFECT_MS) break;
+      if (f.at <= to && Math.max(f.at, Math.min(f.until ?? f.at, f.at + MAX_EFFECT_MS)) >= from) out.push(f);
     }
     return out.sort((a, b) => a.at - b.at);
+  }
+
+  /** The newest firing of `point` (its layer adds how long it lasts and whom it hit). */
+  lastFired(point: string): FiredFault | null {
+    for (let i = this.log.length - 1; i >= 0; i--) if ((this.log[i] as FiredFault).point === point) return this.log[i] as FiredFault;
+    return null;
   }
 
   stats(): PointStats[] {

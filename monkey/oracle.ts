@@ -29,6 +29,8 @@ export interface SessionRecord {
   after421?: "closed" | "open";
   /** fault points that fired while this session ran (attributed by time or context) */
   faults: string[];
+  /** of them, those that paused or killed the very process serving this session: the toolkit's own doing */
+  selfInflicted?: string[];
 }
 
 export type Outcome = "ok" | "tempfail" | "permfail" | "ungraceful" | "hang" | "unreachable" | "crash";
@@ -59,7 +61,12 @@ export interface Verdict {
   accepted: boolean;
   /** what the ledger should record for the message */
   dotResult: "not-sent" | "accepted" | "rejected" | "ambiguous";
+  /** a finding one of the session's own faults caused on purpose, excused (the outcome stands) */
+  excused: FindingKind | null;
 }
+
+/** What a session cannot help when the toolkit paused or killed the process serving it. */
+const SELF_INFLICTED: readonly FindingKind[] = ["reset-without-reply", "close-without-reply", "hang", "tls-failure"];
 
 const SEVERITY: Record<Outcome, number> = { ok: 0, tempfail: 1, permfail: 2, ungraceful: 3, hang: 4, unreachable: 5, crash: 6 };
 
@@ -77,8 +84,14 @@ export interface JudgeOptions {
  * which) is not the server's doing: the outcome stands, the finding does not.
  */
 export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
-  const excused = (f: FindingKind): FindingKind | null => (rec.faults.some((p) => excusedBy(p).includes(f)) ? null : f);
-  let best: Verdict = { outcome: "ok", finding: null, step: null, detail: "", dotSent: false, accepted: false, dotResult: "not-sent" };
+  let excusedFinding: FindingKind | null = null;
+  const excused = (f: FindingKind): FindingKind | null => {
+    const self = (rec.selfInflicted?.length ?? 0) > 0 && SELF_INFLICTED.includes(f);
+    if (!self && !rec.faults.some((p) => excusedBy(p).includes(f))) return f;
+    excusedFinding = f;
+    return null;
+  };
+  let best: Verdict = { outcome: "ok", finding: null, step: null, detail: "", dotSent: false, accepted: false, dotResult: "not-sent", excused: null };
   let dotSent = false;
   let accepted = false;
   let dotResult: Verdict["dotResult"] = "not-sent";
@@ -107,7 +120,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
           else worse("unreachable", "unreachable", s.step, e.message);
           break;
         case "tls":
-          worse("ungraceful", "tls-failure", s.step, e.message);
+          worse("ungraceful", excused("tls-failure"), s.step, e.message);
           break;
         case "disconnect":
           // After a 421 the close is the expected end; so is a close after our QUIT got its 221.
@@ -138,7 +151,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
   if (crash !== null && best.outcome !== "ok" && best.outcome !== "tempfail" && crash.at <= rec.endedAt + (opts.graceMs ?? 2000)) {
     best = { ...best, outcome: "crash", finding: "crash", detail: `target crashed (${describeCrash(crash)}); session: ${best.detail}` };
   }
-  return { ...best, dotSent, accepted, dotResult };
+  return { ...best, dotSent, accepted, dotResult, excused: best.finding === null && best.outcome !== "ok" && best.outcome !== "tempfail" ? excusedFinding : null };
 }
 
 /**
@@ -167,6 +180,9 @@ export class OutcomeTally {
   readonly total: Record<Outcome, number> = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
   readonly findings: Partial<Record<FindingKind, number>> = {};
   readonly perFault = new Map<string, Record<Outcome, number>>();
+  /** sessions whose finding a fault of their own excused, overall and per fault point */
+  excused = 0;
+  readonly excusedPerFault = new Map<string, number>();
   readonly samples: FindingSample[] = [];
   constructor(private readonly maxSamples = 50) {}
 
@@ -180,7 +196,9 @@ export class OutcomeTally {
         this.perFault.set(f, row);
       }
       row[v.outcome]++;
+      if (v.excused !== null) this.excusedPerFault.set(f, (this.excusedPerFault.get(f) ?? 0) + 1);
     }
+    if (v.excused !== null) this.excused++;
     if (v.finding !== null) {
       this.findings[v.finding] = (this.findings[v.finding] ?? 0) + 1;
       // keep a few of each kind rather than the first 50 of the most common one

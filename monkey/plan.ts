@@ -2,12 +2,14 @@
 // (errno, action, latency). Parsed from JSON/YAML files or --fault flags into one validated shape;
 // every problem is reported with the path of the offending field.
 import { readFileSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../common/duration.js";
 import { parseSeed, type Seed } from "./rng.js";
 import { kindOf, pointPatterns } from "./layers/registry.js";
 import type { PointKind } from "./layers/unit.js";
+import { errnoName, errnoNumber, errnosOf, isTransient } from "./errnos.js";
+
+export { errnoName, isTransient };
 
 export const SMTP_PHASES = ["connect", "ehlo", "mail", "rcpt", "data", "body", "dot", "quit"] as const;
 /** Where a session is: "data" = after DATA was sent, "body" = after the 354, "dot" = after the final dot. */
@@ -58,6 +60,8 @@ export interface FaultSpec {
   duration: Latency | null;
   /** time-driven points (pause.*, kill.*): a decision is taken every intervalMs */
   intervalMs: number | null;
+  /** pause.*, kill.*: one process of the role (drawn from the seed) or every one; null elsewhere */
+  scope: "one" | "all" | null;
   /** net.throttle */
   bytesPerSec: number | null;
 }
@@ -103,17 +107,6 @@ export class PlanError extends Error {
   }
 }
 
-/** Errnos that model transient resource failures. Others (EFBIG...) make MTAs answer legitimate 5xx. */
-export const SAFE_ERRNOS: ReadonlyMap<string, number> = new Map([
-  ["EIO", 5],
-  ["ENOSPC", 28],
-]);
-
-export function errnoName(errno: number): string {
-  for (const [name, n] of Object.entries(osConstants.errno)) if (n === errno) return name;
-  return String(errno);
-}
-
 /** "a, b and c": the points of the kinds that satisfy `where`, for messages. */
 function pointsWhere(where: (k: PointKind) => boolean, conjunction = "and"): string {
   const p = pointPatterns(where);
@@ -122,7 +115,7 @@ function pointsWhere(where: (k: PointKind) => boolean, conjunction = "and"): str
 
 const POINT_KEYS = new Set([
   "probability", "every", "once", "always", "at", "after", "window", "limit", "errno", "unsafeErrno",
-  "action", "actions", "latency", "duration", "interval", "bytesPerSec",
+  "action", "actions", "latency", "duration", "interval", "bytesPerSec", "scope",
 ]);
 
 type Obj = Record<string, unknown>;
@@ -262,16 +255,16 @@ function parseSchedule(raw: Obj, path: string, c: Collector): Schedule | null {
   }
 }
 
-function parseErrno(v: unknown, unsafe: boolean, path: string, c: Collector): number | null {
-  let n: number | undefined;
-  if (typeof v === "string") n = SAFE_ERRNOS.get(v.toUpperCase()) ?? (osConstants.errno as Record<string, number>)[v.toUpperCase()];
-  else if (Number.isInteger(v)) n = v as number;
-  if (n === undefined || n <= 0) {
+/** Any errno the point's call can really return (errnos.ts); unsafeErrno is still read, no longer needed. */
+function parseErrno(v: unknown, call: string | null, path: string, c: Collector): number | null {
+  const n = errnoNumber(v);
+  if (n === null) {
     c.add(path, `unknown errno ${JSON.stringify(v)}`);
     return null;
   }
-  if (!unsafe && ![...SAFE_ERRNOS.values()].includes(n)) {
-    c.add(path, `errno ${errnoName(n)} (${n}) is not a transient failure: only EIO (5) or ENOSPC (28) unless unsafeErrno: true`);
+  const can = call === null ? null : errnosOf(call);
+  if (can !== null && !can.includes(errnoName(n))) {
+    c.add(path, `${call} does not return ${errnoName(n)} (${n}); it can return ${can.join(", ")}`);
     return null;
   }
   return n;
@@ -367,7 +360,7 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
 
   let errno: number | null = null;
   if (raw.unsafeErrno !== undefined && typeof raw.unsafeErrno !== "boolean") c.add(`${path}.unsafeErrno`, "must be true or false");
-  if (kind.errno === true) errno = raw.errno === undefined ? 5 : parseErrno(raw.errno, raw.unsafeErrno === true, `${path}.errno`, c);
+  if (kind.errno === true) errno = raw.errno === undefined ? 5 : parseErrno(raw.errno, kind.callOf?.(name) ?? null, `${path}.errno`, c);
   else if (raw.errno !== undefined) c.add(`${path}.errno`, `only ${pointsWhere((k) => k.errno === true)} points fail with an errno`);
 
   const latency = raw.latency === undefined ? null : parseLatency(raw.latency, `${path}.latency`, c);
@@ -385,6 +378,12 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
     if (intervalMs !== null && intervalMs < 10) c.add(`${path}.interval`, "must be at least 10ms");
   } else if (raw.interval !== undefined) c.add(`${path}.interval`, `only ${pointsWhere((k) => k.timeDriven === true)} points are time-driven`);
 
+  let scope: FaultSpec["scope"] = null;
+  if (kind.scoped === true) {
+    if (raw.scope !== undefined && raw.scope !== "one" && raw.scope !== "all") c.add(`${path}.scope`, `must be "one" (a process of the role, drawn from the seed) or "all", got ${JSON.stringify(raw.scope)}`);
+    scope = raw.scope === "all" ? "all" : "one";
+  } else if (raw.scope !== undefined) c.add(`${path}.scope`, `only ${pointsWhere((k) => k.scoped === true)} points take a scope`);
+
   let bytesPerSec: number | null = null;
   if (needs("bytesPerSec")) {
     if (typeof raw.bytesPerSec !== "number" || !(raw.bytesPerSec > 0)) c.add(`${path}.bytesPerSec`, "is required: a number > 0");
@@ -392,7 +391,7 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
   } else if (raw.bytesPerSec !== undefined) c.add(`${path}.bytesPerSec`, `applies only to ${pointsWhere((k) => k.needs?.includes("bytesPerSec") === true)}`);
 
   if (c.issues.length !== before || schedule === null) return null;
-  return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, bytesPerSec };
+  return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, scope, bytesPerSec };
 }
 
 /** Validates a parsed JSON/YAML document. Throws PlanError listing every issue. */
@@ -541,7 +540,8 @@ export function describeSpec(s: FaultSpec): string {
   const extra = [
     s.latency !== null ? describeLatency(s.latency) : null,
     // a delay-only point never fails with its errno
-    s.errno !== null && s.actions.some((a) => a.action !== "delay") ? errnoName(s.errno) : null,
+    s.errno !== null && s.actions.some((a) => a.action !== "delay") ? `${errnoName(s.errno)}${isTransient(s.errno) ? "" : ", not transient"}` : null,
+    s.scope === "all" ? "every process of the role" : null,
     s.phase !== null ? `${s.phase.op} ${s.phase.phase}` : null,
     s.limit !== null ? `limit ${s.limit}` : null,
   ].filter((x) => x !== null);

@@ -22,15 +22,21 @@ export function monkeyText(r: MonkeyReport): string {
     out.push(`windows: clean ${formatDuration(w.cleanMs)}, faults ${w.faultsMs === null ? "to the end" : formatDuration(w.faultsMs)}, heal ${formatDuration(w.healMs)}`);
   }
 
-  const pf = new Table({ head: ["fault point", "fired", ...OUTCOME_COLUMNS], style });
-  const fired = new Map(r.points.map((p) => [p.point, p.fired]));
-  for (const [point, n] of Object.entries(r.inTargetFired)) fired.set(point, n);
+  const pf = new Table({ head: ["fault point", "fired", "calls", "eligible", ...OUTCOME_COLUMNS, "excused"], style });
+  const reach = new Map(r.reach.map((x) => [x.point, x]));
+  const stats = new Map(r.points.map((p) => [p.point, p]));
+  const cells = (point: string): string[] => {
+    const x = reach.get(point);
+    const st = stats.get(point);
+    const fired = x !== undefined ? `${x.fired}${x.estimate ? " (est.)" : ""}` : st !== undefined ? String(st.fired) : String(r.inTargetFired[point] ?? "");
+    const n = (v: number | null | undefined): string => (v === null || v === undefined ? "-" : String(v));
+    return [fired, n(x !== undefined ? x.seen : st?.calls), n(x !== undefined ? x.eligible : st?.eligible)];
+  };
   const rows = Object.entries(r.perFault).sort(([a], [b]) => (a === "(none)" ? -1 : b === "(none)" ? 1 : a.localeCompare(b)));
   for (const [point, counts] of rows) {
-    const f = point === "(none)" ? "" : String(fired.get(point) ?? "in target");
-    pf.push([point, f, ...OUTCOME_COLUMNS.map((o) => counts[o])]);
+    pf.push([point, ...(point === "(none)" ? ["", "", ""] : cells(point)), ...OUTCOME_COLUMNS.map((o) => counts[o]), r.excusedPerFault[point] ?? 0]);
   }
-  for (const p of r.points) if (r.perFault[p.point] === undefined) pf.push([p.point, p.fired, ...OUTCOME_COLUMNS.map(() => 0)]);
+  for (const p of r.reach) if (r.perFault[p.point] === undefined) pf.push([p.point, ...cells(p.point), ...OUTCOME_COLUMNS.map(() => 0), 0]);
   out.push("sessions by the fault that fired during them:");
   out.push(pf.toString());
 
@@ -71,10 +77,29 @@ export function monkeyText(r: MonkeyReport): string {
   }
   out.push(...r.layerLines);
   for (const n of r.notes) out.push(`note: ${n}`);
-  const verdict =
-    r.verdict === "pass" ? "PASS: no findings" : r.verdict === "interrupted" ? `INTERRUPTED: ${r.findingCount} finding(s) so far` : `FINDINGS: ${r.findingCount}`;
-  out.push(`verdict: ${verdict} (replay with --seed ${r.seed})`);
+  const missed = r.reach.filter((x) => !x.reached);
+  if (missed.length > 0) {
+    out.push("planned faults that never fired (nothing was tested there):");
+    for (const x of missed) out.push(`  ${x.point} [${x.mechanism}]: ${x.reason ?? "did not fire"}`);
+  }
+  if (r.excused > 0) out.push(`excused: ${r.excused} session(s) failed because of a fault of the toolkit's own that hit them (a reset by its proxy, a kill or pause of the process serving them): not the MTA's doing`);
+  out.push(`verdict: ${verdictText(r)} (replay with --seed ${r.seed})`);
   return out.join("\n");
+}
+
+/** The verdict in words, the same in every output. */
+export function verdictText(r: Pick<MonkeyReport, "verdict" | "findingCount" | "reach">): string {
+  const missed = r.reach.filter((x) => !x.reached).map((x) => x.point);
+  switch (r.verdict) {
+    case "pass":
+      return r.reach.length === 0 ? "PASS: no findings (a clean run: no fault was planned)" : "PASS: no findings; every planned fault reached the target";
+    case "inconclusive":
+      return `INCONCLUSIVE: no findings, but ${missed.length} planned fault point(s) never fired: ${missed.join(", ")}`;
+    case "interrupted":
+      return `INTERRUPTED: ${r.findingCount} finding(s) so far`;
+    case "findings":
+      return `FINDINGS: ${r.findingCount}${missed.length > 0 ? ` (and ${missed.length} planned point(s) never fired: ${missed.join(", ")})` : ""}`;
+  }
 }
 
 /** Keeps a transcript readable: long runs of lines one way (a message we sent, a runaway reply) shrink to a count. */

@@ -26,6 +26,7 @@ import type { NextHopStats } from "./layers/nexthop.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
 import type { SettleResult } from "../common/settle.js";
+import { pointReach, unreached, type PointReach } from "./reach.js";
 
 export { UnsupportedPointsError };
 
@@ -67,6 +68,8 @@ export interface MonkeyRunOptions {
   timeoutMs?: number;
   /** how long to wait for the queue to drain after the faults stop, each time */
   drainTimeoutMs?: number;
+  /** points a plan set later (control API) may fire: their mechanisms are attached from the start (globs: sys.*, *) */
+  mayFire?: readonly string[];
   /** restart the target once after the first reconcile (default true) */
   restart?: boolean;
   signal?: AbortSignal;
@@ -114,6 +117,9 @@ export interface CrashReport {
   keptDir?: string;
 }
 
+/** How long a session's judgement waits for firings inside the target to be read back (collected every 250 ms). */
+const IN_TARGET_JUDGE_DELAY_MS = 1_500;
+
 /** How far back the crash report looks for faults that may have caused it. */
 export const CRASH_LOOKBACK_MS = 10_000;
 
@@ -158,7 +164,14 @@ export interface MonkeyReport {
   replay?: string;
   /** total bug-class findings: oracle findings, crash, ledger problems */
   findingCount: number;
-  verdict: "pass" | "findings" | "interrupted";
+  /** inconclusive: no findings, but a planned point never fired (reach names it and why) */
+  verdict: "pass" | "findings" | "inconclusive" | "interrupted";
+  /** per planned point: faults really injected, calls seen, processes reached, why it never fired */
+  reach: PointReach[];
+  /** sessions whose finding a fault of their own excused (a reset our proxy made, a kill of the process serving them) */
+  excused: number;
+  /** per fault point, the sessions of its row that were excused */
+  excusedPerFault: Record<string, number>;
   notes: string[];
 }
 
@@ -221,7 +234,9 @@ async function setUpTarget(o: MonkeyRunOptions, plan: FaultPlan, injector: Injec
   try {
     const needs = await layers.prepare();
     // libfiu's random decisions inside the target replay with the run's seed
-    const mt = o.createTarget({ fiuSeed: o.seed, ...(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop }) });
+    // only the mechanisms the plan (or points declared for later plans) needs are attached to the target
+    const mayFire = [...plan.points.map((p) => p.name), ...(o.mayFire ?? [])];
+    const mt = o.createTarget({ fiuSeed: o.seed, mayFire, ...(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop }) });
     layers.useSurface(mt.surface);
     const refused = layers.unsupported(plan.points.map((p) => p.name), mt.target.name);
     if (refused !== null) throw refused;
@@ -292,13 +307,12 @@ async function floodTarget(run: Run, endpoint: { host: string; port: number }, m
     durationMs: o.durationMs,
     timeoutMs: o.timeoutMs ?? 30_000,
     ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
-    faultsDuring: (from, to, clientPort) => {
-      // Each layer says how its firings are charged to sessions (registry): by connection, by
-      // time, or (the next hop's, after the session) not at all.
-      const fired = layers.chargedTo(injector.firedBetween(from, to), clientPort);
-      if (inTarget.length > 0 && injector.window(to) === "faults") fired.push(...inTarget);
-      return fired;
-    },
+    // Each layer says how its firings are charged to sessions (registry): by connection, by time
+    // (a firing inside the target at its own time, a process fault until its role serves again),
+    // or (the next hop's, after the session) not at all.
+    faultsDuring: (from, to, clientPort) => layers.charge(injector.firedBetween(from, to), clientPort),
+    // firings decided inside the target are read back every few hundred ms
+    ...(inTarget.length > 0 ? { judgeDelayMs: IN_TARGET_JUDGE_DELAY_MS } : {}),
     judgeOptions: () => ({ crash: run.crash }),
   });
   run.flood = flood;
@@ -436,9 +450,14 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   const findingCount = tally.findingCount() + (crashed || after.afterRunFailure !== null ? 1 : 0) + ledgerFindings + (nothingAccepted ? 1 : 0);
   if (plan.points.length === 0) notes.push("the plan has no fault points: this was a clean run");
   else if (extra.idleTailMs > 0) notes.push(`the plan's windows end ${formatDuration(extra.idleTailMs)} before the flood did: that last part ran without faults (--faults sets the faults window)`);
-  if (extra.inTarget.length > 0) notes.push(`${extra.inTarget.join(", ")} fire inside the target (libfiu, the syscall shim): every session of the faults window is attributed to them, so per-point rows and ledger attributions are by time, not cause`);
+  if (extra.inTarget.length > 0) notes.push(`${extra.inTarget.join(", ")} fire inside the target: a session is charged with the firings that happened while it ran (by their own times), so per-point rows and ledger attributions are by time, not proven cause`);
   const layerReports = run.layers.reports();
   for (const r of layerReports) notes.push(...(r.notes ?? []));
+  const reach = pointReach(plan.points, injector.stats(), [mt.surface?.reach?.() ?? {}, ...layerReports.map((r) => r.reach ?? {})]);
+  const missed = unreached(reach);
+  if (missed.length > 0) notes.push(`not reached, so not tested: ${missed.map((r) => `${r.point} (${r.reason ?? "did not fire"})`).join("; ")}`);
+  const estimated = reach.filter((r) => r.estimate && r.reached);
+  if (estimated.length > 0) notes.push(`${estimated.map((r) => r.point).join(", ")}: firing counts are estimates read from the MTA's log (libfiu keeps no count); a failure the MTA did not log is not counted`);
   return {
     target: mt.target.name,
     endpoint: run.endpoint,
@@ -465,7 +484,10 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
     layerLines: layerReports.flatMap((r) => r.lines ?? []),
     timeline: run.timeline.result(),
     findingCount,
-    verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : "pass",
+    verdict: interrupted ? "interrupted" : findingCount > 0 ? "findings" : missed.length > 0 ? "inconclusive" : "pass",
+    reach,
+    excused: tally.excused,
+    excusedPerFault: Object.fromEntries(tally.excusedPerFault),
     notes,
   };
 }

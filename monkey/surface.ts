@@ -3,6 +3,7 @@
 // makes the target's operations ask that injector (in-process hooks, lookup servers it queries)
 // or mirrors the plan into mechanisms that decide inside the target (libfiu, signals).
 import type { Injector } from "./injector.js";
+import type { ReachInfo } from "./reach.js";
 
 /** The plan entry that makes a delay a surface cannot make itself: [point, settings], or null. */
 export type DelayInstead = (point: string, ms: number) => [string, Record<string, unknown>] | null;
@@ -25,6 +26,12 @@ export interface FaultSurface {
   decidedInside?(): string[];
   /** Fault points that fired inside the target since the last call, for surfaces whose decisions are not taken by the injector (libfiu): point -> count. */
   drainFired?(): Promise<Map<string, number>>;
+  /**
+   * What the mechanisms that decide inside the target (or signal its processes) know of each
+   * point they carried out: their own firing counts, calls seen, processes reached, and why a
+   * point could not fire.
+   */
+  reach?(): Record<string, ReachInfo>;
   /** What failed while the surface followed the plan on its own (timers), for the report. */
   readonly problems?: readonly string[];
   /**

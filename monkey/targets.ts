@@ -12,6 +12,8 @@ import { InProcessSurface } from "./layers/wrap.js";
 import { TargetLookups } from "./real/lookups.js";
 import { Injector } from "./injector.js";
 import { validatePlan } from "./plan.js";
+import { unitOf } from "./layers/registry.js";
+import { SHIM_CALLS } from "../targets/process/syscall-shim.js";
 import { PlanController } from "./controller.js";
 import { RealFaults } from "./real/wiring.js";
 import type { FaultSurface } from "./surface.js";
@@ -34,13 +36,17 @@ export interface FaultableTarget {
  * are not measured through the lookup server.
  */
 export function createFaultableTarget(name: string, options: Record<string, unknown> = {}): FaultableTarget {
-  if (name === "embedded") return faultableEmbedded(new EmbeddedTarget({ mode: "in-process", ...options }));
+  const { mayFire, ...given } = options;
+  if (name === "embedded") return faultableEmbedded(new EmbeddedTarget({ mode: "in-process", ...given }));
   const plugin = targetPlugin(name);
-  const { lookups: asked, ...rest } = options;
+  const { lookups: asked, ...rest } = given;
   const lookups = asked instanceof TargetLookups ? asked : asked === undefined && plugin.faultDefaults?.lookups === true ? new TargetLookups() : null;
+  const attach = mechanismsFor(Array.isArray(mayFire) ? (mayFire as string[]) : []);
   const target = createTarget(name, {
-    ...(plugin.faultDefaults?.fiu !== undefined ? { fiu: plugin.faultDefaults.fiu } : {}),
-    ...(plugin.faultDefaults?.syscalls !== undefined ? { syscalls: plugin.faultDefaults.syscalls } : {}),
+    // libfiu and the syscall supervisor change the MTA (a thread and FIFOs per process, a trap per
+    // call): attached only when a point the run may fire needs them
+    ...(plugin.faultDefaults?.fiu !== undefined && attach.libfiu ? { fiu: plugin.faultDefaults.fiu } : {}),
+    ...(plugin.faultDefaults?.syscalls === true && attach.syscalls.length > 0 ? { syscalls: attach.syscalls } : {}),
     ...rest,
     ...(lookups !== null ? { lookups } : {}),
   });
@@ -48,6 +54,23 @@ export function createFaultableTarget(name: string, options: Record<string, unkn
   const wired = new RealFaults(target, lookups);
   let script: ScriptFaults | null = null;
   return { target, surface: () => wired.surface(), script: () => (script ??= statementsOn(target, wired.surface())), close: () => wired.close() };
+}
+
+/**
+ * What the points a run may fire need attached to the MTA: libfiu for the points it carries
+ * (queue.*, alloc, deliver.*, relay.*), and the calls sys.<role>.<call> points trap. A glob
+ * ("sys.*", "*") declares every point it matches.
+ */
+export function mechanismsFor(points: readonly string[]): { libfiu: boolean; syscalls: string[] } {
+  const all = points.some((p) => p === "*" || p === "sys.*");
+  const calls = new Set<string>(all ? SHIM_CALLS : []);
+  let libfiu = points.some((p) => p === "*");
+  for (const p of points) {
+    const m = /^sys\.[^.]+\.([a-z]+)$/.exec(p) ?? /^sys\.\*\.([a-z]+)$/.exec(p);
+    if (m !== null) calls.add(m[1] as string);
+    if (unitOf(p)?.name === "syscall" || /^(queue|alloc|deliver|relay)(\.|$)/.test(p)) libfiu = true;
+  }
+  return { libfiu, syscalls: [...calls] };
 }
 
 /**
@@ -98,6 +121,8 @@ function faultableEmbedded(target: EmbeddedTarget): FaultableTarget {
 export interface TargetExtras {
   nextHop?: { host: string; port: number; domain: string };
   fiuSeed?: number;
+  /** the points the run may fire (its plan, and what the user declared for later plans): the mechanisms they need are attached */
+  mayFire?: readonly string[];
 }
 
 export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarget {
@@ -113,6 +138,7 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
           // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
           ...(hop !== undefined ? { relay: { domain: hop.domain, host: hop.host, port: hop.port } } : {}),
           ...(extra.fiuSeed !== undefined ? { fiuSeed: extra.fiuSeed } : {}),
+          mayFire: extra.mayFire ?? [],
         };
   const f = createFaultableTarget(name, options);
   const t = f.target;

@@ -33,7 +33,11 @@ export async function bindServer(
     // statements and `requires fault` work.
     const start = scriptProviders().startTarget;
     if (start !== undefined) ({ started: t, faults } = await start(spec.target, targetOptions));
-    else t = await startNamedTarget(spec.target, targetOptions);
+    else {
+      // mayFire tells the fault wiring what to attach; without the monkey there is none
+      const { mayFire: _unused, ...plain } = targetOptions;
+      t = await startNamedTarget(spec.target, plain);
+    }
   } catch (err) {
     throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`);
   }

@@ -19,6 +19,7 @@ import { bindServer, TargetStartError } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
 import { scriptProviders } from "./providers.js";
+import { declaredFaultPoints } from "./fault-points.js";
 import { ORIGINAL_OPTIONS, ORIGINAL_USAGE, OriginalFlagError, checkScripts, originalFlags } from "./cli-original.js";
 import type { OriginalFlags } from "./cli-original.js";
 
@@ -207,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let binding: Binding;
   try {
-    binding = await bindServer({ target: opts.target, server: opts.server, defines: opts.defines });
+    binding = await bindServer({ target: opts.target, server: opts.server, defines: opts.defines }, { mayFire: declaredFaultPoints(programs) });
   } catch (err) {
     if (!(err instanceof TargetStartError)) throw err;
     console.error(`smtpscript: ${err.message}`);

@@ -7,6 +7,7 @@ import { EXIT } from "../common/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";
+import { declaredFaultPoints } from "./fault-points.js";
 import { bindServer, TargetStartError, unreachableReason } from "./bind-target.js";
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { ReporterName } from "./reporters/index.js";
@@ -177,7 +178,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let binding;
   try {
-    binding = await bindServer({ target: values.target ?? null, server, defines }, Object.keys(main).length > 0 ? { main } : {});
+    binding = await bindServer({ target: values.target ?? null, server, defines }, { ...(Object.keys(main).length > 0 ? { main } : {}), mayFire: declaredFaultPoints(programs) });
   } catch (err) {
     if (err instanceof TargetStartError) return usage(err.message);
     throw err;

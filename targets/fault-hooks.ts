@@ -73,8 +73,11 @@ export interface FaultHookOptions {
   fiuSeed?: number;
   /** decides the target's domain and recipient lookups */
   lookups?: LookupRouter;
-  /** preloads the syscall shim into every process (sys.<role>.<call> points; idle, it only looks) */
-  syscalls?: boolean;
+  /**
+   * the system calls (by point name: write, fsync, rename...) trapped in every thread of every
+   * process of the target, for sys.<role>.<call> points; absent or empty: nothing is attached
+   */
+  syscalls?: readonly string[];
 }
 
 export interface DescribesFaults {

@@ -2,8 +2,10 @@
 // queue, Postfix's cleanup...). Time-driven: every `interval` of a pause.<role>/kill.<role>
 // point the injector decides. PIDs come from target.processes() at each tick, so respawned
 // processes are found. Every paused process is resumed on stop(), whatever happened.
-import type { RoleProcess } from "../../targets/target.js";
+import type { RoleProcess, Target } from "../../targets/target.js";
+import { servedPeers } from "../../targets/process/procfs.js";
 import type { Injector } from "../injector.js";
+import { Stream } from "../rng.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultLayer } from "./layer.js";
 import { StatementError } from "../statement.js";
@@ -20,6 +22,14 @@ export interface ProcessFaultEvent {
   error?: string;
 }
 
+/**
+ * How long after a paused role resumes, or a killed one has a process again, failures are still
+ * charged to that fault: the MTA's clients and internal channels reconnect (documented).
+ */
+export const PROCESS_SETTLE_MS = 2_000;
+/** how long a killed role may take to respawn before its effect is capped (a role that never comes back is a crash) */
+const RESPAWN_WAIT_MS = 30_000;
+
 export interface ProcessFaultsOptions {
   injector: Injector;
   processes: () => Promise<RoleProcess[]>;
@@ -30,6 +40,14 @@ export interface ProcessFaultsOptions {
   maxEvents?: number;
   /** only these pause/kill points (another layer owns the rest); default: every one in the plan */
   only?: readonly string[];
+  /** the target's SMTP ports: the clients a paused or killed process was serving are read from them */
+  ports?: () => readonly number[];
+}
+
+/** The ports a target serves SMTP on (plain and implicit TLS): where a process's clients are found. */
+export function smtpPorts(target: Target): number[] {
+  const e = target.endpoint;
+  return e.tlsPort === undefined ? [e.port] : [e.port, e.tlsPort];
 }
 
 /** The pause/kill points among `specs` that a fault surface does not schedule itself (`owned`). */
@@ -63,6 +81,7 @@ export class ProcessFaults implements FaultLayer {
   readonly events: ProcessFaultEvent[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly paused = new Map<number, NodeJS.Timeout>();
+  private readonly hits = new Map<string, number>();
   private readonly signal: (pid: number, sig: NodeJS.Signals) => void;
   private running = false;
 
@@ -88,6 +107,7 @@ export class ProcessFaults implements FaultLayer {
   }
 
   private record(e: ProcessFaultEvent): void {
+    if (e.action !== "resume" && e.error === undefined && e.pid > 0) this.hits.set(e.point, (this.hits.get(e.point) ?? 0) + 1);
     this.events.push(e);
     const max = this.opts.maxEvents ?? 1000;
     if (this.events.length > max) this.events.splice(0, this.events.length - max);
@@ -108,26 +128,43 @@ export class ProcessFaults implements FaultLayer {
     if (!this.running) return;
     const d = this.opts.injector.decide(point);
     if (d === null) return;
+    const fired = this.opts.injector.lastFired(point);
     const role = roleOf(point);
-    const procs = (await this.opts.processes()).filter((p) => p.role.toLowerCase() === role);
+    const action = d.action === "kill" ? "kill" : "pause";
+    const all = (await this.opts.processes()).filter((p) => p.role.toLowerCase() === role);
     if (!this.running) return;
-    if (procs.length === 0) {
-      this.record({ at: Date.now(), point, action: d.action === "kill" ? "kill" : "pause", role, pid: 0, error: "no process with this role" });
+    // never this process, its parent, or init, whatever a target reports
+    const refused = all.filter((p) => p.pid <= 1 || p.pid === process.pid || p.pid === process.ppid);
+    for (const p of refused) this.record({ at: Date.now(), point, action, role, pid: p.pid, error: "refused: the toolkit's own process or init" });
+    const candidates = all.filter((p) => !refused.includes(p) && !(action === "pause" && this.paused.has(p.pid))).sort((a, b) => a.pid - b.pid);
+    if (candidates.length === 0) {
+      if (all.length === 0) this.record({ at: Date.now(), point, action, role, pid: 0, error: "no process with this role" });
+      if (fired !== null) fired.until = fired.at;
       return;
     }
-    for (const p of procs) {
-      // never this process, its parent, or init, whatever a target reports
-      if (p.pid <= 1 || p.pid === process.pid || p.pid === process.ppid) {
-        this.record({ at: Date.now(), point, action: d.action === "kill" ? "kill" : "pause", role, pid: p.pid, error: "refused: the toolkit's own process or init" });
-        continue;
-      }
-      if (d.action === "kill") {
+    const spec = this.specs().find((s) => s.name === point);
+    // one process of the role, drawn from the seed (the k-th decision picks the same index in every run), unless scope: all
+    const pick = new Stream(this.opts.injector.seed, `${point}#process`).uniform(d.call, 0);
+    const hit = spec?.scope === "all" ? candidates : [candidates[Math.floor(pick * candidates.length)] as RoleProcess];
+    const ports = this.opts.ports?.() ?? [];
+    const served = hit.flatMap((p) => ports.flatMap((port) => servedPeers(p.pid, port)));
+    if (fired !== null && served.length > 0) fired.served = served;
+    if (action === "kill") {
+      for (const p of hit) {
         const error = this.send(p.pid, "SIGKILL");
         this.record({ at: Date.now(), point, action: "kill", role, pid: p.pid, ...(error ? { error } : {}) });
-        continue;
       }
-      if (this.paused.has(p.pid)) continue;
-      const ms = d.durationMs ?? 1000;
+      if (fired !== null) {
+        fired.until = fired.at + RESPAWN_WAIT_MS;
+        void this.untilServing(role, hit.map((p) => p.pid)).then((at) => {
+          fired.until = at + PROCESS_SETTLE_MS;
+        });
+      }
+      return;
+    }
+    const ms = d.durationMs ?? 1000;
+    if (fired !== null) fired.until = fired.at + ms + PROCESS_SETTLE_MS;
+    for (const p of hit) {
       const error = this.send(p.pid, "SIGSTOP");
       this.record({ at: Date.now(), point, action: "pause", role, pid: p.pid, ms, ...(error ? { error } : {}) });
       if (error) continue;
@@ -136,6 +173,27 @@ export class ProcessFaults implements FaultLayer {
         setTimeout(() => this.resume(point, role, p.pid), ms),
       );
     }
+  }
+
+  /** When the role has a process again that was not killed (respawned), or the wait ran out. */
+  private async untilServing(role: string, killed: readonly number[]): Promise<number> {
+    const deadline = Date.now() + RESPAWN_WAIT_MS;
+    while (this.running && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        const now = await this.opts.processes();
+        if (now.some((p) => p.role.toLowerCase() === role && !killed.includes(p.pid))) return Date.now();
+      } catch {
+        // the target is gone (a crash): its own report takes over
+        break;
+      }
+    }
+    return Date.now();
+  }
+
+  /** Processes each point hit (pauses and kills that were sent), for the report. */
+  processesHit(): Record<string, number> {
+    return Object.fromEntries(this.hits);
   }
 
   /** Runs one decision of `point` now (tests, the control API). */

@@ -153,15 +153,25 @@ export class LayerSet {
    * port the target saw differs from the client's when a layer stands in between.
    */
   chargedTo(fired: readonly FiredFault[], clientPort: number | undefined): string[] {
+    return this.charge(fired, clientPort).faults;
+  }
+
+  /**
+   * The points charged to the session from clientPort, and among them those that paused or
+   * killed the process serving it (FiredFault.served, target-side ports).
+   */
+  charge(fired: readonly FiredFault[], clientPort: number | undefined): { faults: string[]; selfInflicted: string[] } {
     const front = this.attached.find((a) => a.instance.upstreamPortOf !== undefined)?.instance;
     const targetSide = clientPort === undefined || front === undefined ? clientPort : front.upstreamPortOf?.(clientPort);
-    const out: string[] = [];
+    const faults: string[] = [];
+    const selfInflicted: string[] = [];
     for (const f of fired) {
       const charge = unitOf(f.point)?.charge ?? "target";
       if (charge === "none") continue;
-      if (clientPort === undefined || f.conn === undefined || f.conn === (charge === "client" ? clientPort : targetSide)) out.push(f.point);
+      if (clientPort === undefined || f.conn === undefined || f.conn === (charge === "client" ? clientPort : targetSide)) faults.push(f.point);
+      if (targetSide !== undefined && f.served?.includes(targetSide) === true) selfInflicted.push(f.point);
     }
-    return out;
+    return { faults, selfInflicted };
   }
 
   /** Where the layers sit, for people. */

@@ -4,6 +4,7 @@
 // the control API and the oracle read these declarations; none of them lists layers.
 import type { Injector } from "../injector.js";
 import type { FaultPlan } from "../plan.js";
+import type { ReachInfo } from "../reach.js";
 import type { FindingKind } from "../oracle.js";
 import type { FaultSurface } from "../surface.js";
 import type { Target } from "../../targets/target.js";
@@ -22,6 +23,10 @@ export interface PointKind {
   readonly namedAction?: boolean;
   /** a failing system call: errno applies (EIO unless given) */
   readonly errno?: boolean;
+  /** the call a point of this kind fails (sys.queue.fsync: fsync), whose errnos a plan may pick (errnos.ts) */
+  readonly callOf?: (point: string) => string | null;
+  /** a process fault: `scope` picks one process of the role (the default) or all of them */
+  readonly scoped?: boolean;
   /** decided on a timer (interval), not per call: at/after do not apply */
   readonly timeDriven?: boolean;
   /** settings these points cannot do without */
@@ -96,6 +101,8 @@ export interface LayerReport {
   nextHop?: { duplicates: number; resentAfterLost250: number; stats: NextHopStats };
   /** the report's processEvents field */
   processEvents?: number;
+  /** what it knows of the reach of its points (processes signalled...) */
+  reach?: Record<string, ReachInfo>;
 }
 
 /** A layer wired to one target. */

@@ -9,6 +9,7 @@ import type { LedgerReport } from "../ledger.js";
 import type { Outcome } from "../oracle.js";
 import type { MonkeyReport } from "../run.js";
 import type { MonkeyOutputKind } from "./kind.js";
+import { verdictText } from "../report.js";
 
 const OUTCOMES: readonly Outcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
 const OUTCOME_COLORS: Record<Outcome, string> = { ok: "#2e9e5b", tempfail: "#e0a030", permfail: "#e07b30", ungraceful: "#d64545", hang: "#8e44ad", unreachable: "#5d6d7e", crash: "#7b241c" };
@@ -30,10 +31,12 @@ export function renderMonkeyHtml(r: MonkeyReport): string {
   const windowTable = table(["window", "from", "to"], windows.map((w) => [esc(w.name), esc(`${w.from} s`), esc(w.to === null ? "end" : `${w.to} s`)]));
 
   const pointsTable = table(
-    ["fault point", "calls", "fired", ...OUTCOMES],
-    r.points.map((p) => {
+    ["fault point", "mechanism", "calls", "eligible", "fired", "reached", ...OUTCOMES, "excused"],
+    r.reach.map((p) => {
       const row = r.perFault[p.point] ?? {};
-      return [`<code>${esc(p.point)}</code>`, esc(p.calls), esc(p.fired), ...OUTCOMES.map((o) => esc((row as Partial<Record<Outcome, number>>)[o] ?? 0))];
+      const n = (v: number | null): string => (v === null ? "-" : esc(v));
+      const reached = p.reached ? "yes" : `<span class="badge fail">no</span> ${esc(p.reason ?? "")}`;
+      return [`<code>${esc(p.point)}</code>`, esc(p.mechanism), n(p.seen), n(p.eligible), `${esc(p.fired)}${p.estimate ? " (est.)" : ""}`, reached, ...OUTCOMES.map((o) => esc((row as Partial<Record<Outcome, number>>)[o] ?? 0)), esc(r.excusedPerFault[p.point] ?? 0)];
     }),
   );
   const ledger = ledgerTable([
@@ -61,8 +64,8 @@ export function renderMonkeyHtml(r: MonkeyReport): string {
           "crash",
           true,
         );
-  const verdictClass = r.verdict === "pass" ? "good" : r.verdict === "interrupted" ? "warn" : "bad";
-  const verdictText = r.verdict === "pass" ? "PASS: no findings" : r.verdict === "interrupted" ? "Interrupted: partial results" : `FINDINGS: ${r.findingCount}`;
+  const verdictClass = r.verdict === "pass" ? "good" : r.verdict === "interrupted" || r.verdict === "inconclusive" ? "warn" : "bad";
+  const verdict = verdictText(r);
   const total = OUTCOMES.reduce((a, o) => a + r.outcomes[o], 0);
   const replay = r.replay ?? `smtpchaos monkey run --target ${r.target} --seed ${String(r.seed)}`;
   const title = `monkey report: ${r.target}`;
@@ -72,7 +75,7 @@ export function renderMonkeyHtml(r: MonkeyReport): string {
 <h1>smtpchaos monkey report</h1>
 <div class="sub">target <code>${esc(r.target)}</code> (${esc(r.endpoint)}) &middot; seed <code>${esc(String(r.seed))}</code> &middot; ${esc((r.durationMs / 1000).toFixed(1))} s from ${esc(r.startedAt)}</div>
 </header>
-<div class="banner ${verdictClass}" id="verdict">${esc(verdictText)}</div>
+<div class="banner ${verdictClass}" id="verdict">${esc(verdict)}</div>
 <div class="tiles">
 ${tile("sessions", String(r.sessions))}
 ${tile("judged", String(total))}

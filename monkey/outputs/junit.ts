@@ -7,6 +7,7 @@ import { textOutput } from "../../common/output.js";
 import type { LedgerReport } from "../ledger.js";
 import { compactTranscript } from "../report.js";
 import type { MonkeyReport } from "../run.js";
+import { verdictText } from "../report.js";
 import type { MonkeyOutputKind } from "./kind.js";
 
 function oracleCases(r: MonkeyReport): JunitCase[] {
@@ -60,7 +61,17 @@ function verdictCase(r: MonkeyReport): JunitCase {
   const base = { name: "verdict", classname: "monkey", timeMs: r.durationMs, systemOut: r.notes.map((n) => `note: ${n}`).join("\n") };
   if (r.verdict === "interrupted") return { ...base, error: { message: `interrupted: ${r.findingCount} finding(s) so far; the report is partial (${replay})`, type: "interrupted" } };
   if (r.verdict === "findings") return { ...base, failure: { message: `${r.findingCount} finding(s) (${replay})`, type: "findings" } };
+  if (r.verdict === "inconclusive") return { ...base, error: { message: `${verdictText(r)} (${replay})`, type: "inconclusive" } };
   return base;
+}
+
+/** One case per planned point: reached, or skipped with the reason it never fired. */
+function reachCases(r: MonkeyReport): JunitCase[] {
+  return r.reach.map((x) => ({
+    name: `reached: ${x.point}`,
+    classname: "monkey.reach",
+    ...(x.reached ? { systemOut: `${x.fired}${x.estimate ? " (estimated from the log)" : ""} fault(s) injected through ${x.mechanism}` } : { skipped: `not reached: ${x.reason ?? "did not fire"}` }),
+  }));
 }
 
 export const junitOutput: MonkeyOutputKind = {
@@ -75,7 +86,7 @@ export const junitOutput: MonkeyOutputKind = {
         startedAt: r.startedAt,
         hostname: r.endpoint,
         properties: { target: r.target, endpoint: r.endpoint, seed: r.seed, plan: r.plan.join("; "), sessions: r.sessions, interrupted: r.interrupted },
-        cases: [...oracleCases(r), crashCase(r), ...ledgerCases(r), verdictCase(r)],
+        cases: [...reachCases(r), ...oracleCases(r), crashCase(r), ...ledgerCases(r), verdictCase(r)],
       }),
     ),
 };

@@ -7,7 +7,8 @@ import type { LoggedFault } from "../../targets/fault-hooks.js";
 import type { Injector } from "../injector.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultSurface } from "../surface.js";
-import { ProcessFaults, type ProcessFaultEvent } from "../layers/process.js";
+import type { ReachInfo } from "../reach.js";
+import { ProcessFaults, smtpPorts, type ProcessFaultEvent } from "../layers/process.js";
 import { FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
 import { LOOKUP_POINTS, type TargetLookups } from "./lookups.js";
 import type { ShimChannel } from "./syscalls.js";
@@ -39,8 +40,8 @@ export interface RealSurfaceOptions {
   onProcessEvent?: (e: ProcessFaultEvent) => void;
 }
 
-/** how often the shim's firings are read back while its rules are on */
-const SHIM_COLLECT_MS = 1000;
+/** how often the shim's firings are read back while its rules are on (sessions are judged 1.5 s after they end) */
+const SHIM_COLLECT_MS = 250;
 
 /** Names the errno strings MTAs log, to count libfiu faults from log lines (drainFired). */
 const ERRNO_TEXT: Readonly<Record<number, string>> = { 5: "Input/output error", 28: "No space left on device" };
@@ -58,6 +59,12 @@ export class RealFaultSurface implements FaultSurface {
   private fiuActive: FaultSpec[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly fired = new Map<string, number>();
+  /** libfiu firings read from the log since the start (an estimate), and every libfiu point planned */
+  private readonly fiuTotal = new Map<string, number>();
+  private readonly fiuPlanned = new Set<string>();
+  /** processes each pause/kill point signalled, across plan changes */
+  private readonly processHits = new Map<string, number>();
+  private readonly processPlanned = new Set<string>();
   private unsubscribeLog: (() => void) | null = null;
   private injector: Injector | null = null;
   private collector: NodeJS.Timeout | null = null;
@@ -167,6 +174,7 @@ export class RealFaultSurface implements FaultSurface {
     const fiu = this.o.fiu;
     if (fiu === null) return;
     this.fiuActive = specs;
+    for (const sp of specs) this.fiuPlanned.add(sp.name);
     await fiu.set(specs.flatMap((s) => fiuCommands(s, fiu.scope, fiu.points)));
   }
 
@@ -175,12 +183,18 @@ export class RealFaultSurface implements FaultSurface {
     this.processFaults = null;
     const roles = new Set(this.o.roles.map((r) => r.toLowerCase()));
     const specs = injector.specs().filter((s) => (s.family === "pause" || s.family === "kill") && roles.has(s.name.slice(s.name.indexOf(".") + 1).toLowerCase()));
+    for (const sp of specs) this.processPlanned.add(sp.name);
     if (specs.length === 0) return;
+    const onEvent = this.o.onProcessEvent;
     const pf = new ProcessFaults({
       injector,
       processes: () => this.o.target.processes(),
+      ports: () => smtpPorts(this.o.target),
       only: specs.map((s) => s.name),
-      ...(this.o.onProcessEvent !== undefined ? { onEvent: this.o.onProcessEvent } : {}),
+      onEvent: (e) => {
+        if (e.action !== "resume" && e.error === undefined && e.pid > 0) this.processHits.set(e.point, (this.processHits.get(e.point) ?? 0) + 1);
+        onEvent?.(e);
+      },
     });
     await pf.start();
     this.processFaults = pf;
@@ -223,7 +237,30 @@ export class RealFaultSurface implements FaultSurface {
       }
     }
     if (point === null && active.size === 1) point = [...active][0] as string;
-    if (point !== null) this.fired.set(point, (this.fired.get(point) ?? 0) + 1);
+    if (point === null) return;
+    this.fired.set(point, (this.fired.get(point) ?? 0) + 1);
+    this.fiuTotal.set(point, (this.fiuTotal.get(point) ?? 0) + 1);
+    // charged to the sessions of its time, like the mechanisms that keep their own record
+    this.injector?.recordInside({ at: Date.now(), point, call: 0, action: "error" });
+  }
+
+  reach(): Record<string, ReachInfo> {
+    const out: Record<string, ReachInfo> = {};
+    for (const p of this.fiuPlanned) {
+      const n = this.fiuTotal.get(p) ?? 0;
+      out[p] = {
+        mechanism: "libfiu",
+        fired: n,
+        estimate: true,
+        ...(n === 0 ? { reason: "libfiu keeps no count of its own, and the MTA logged no call failing with the errno's text: not known to have fired" } : {}),
+      };
+    }
+    for (const p of this.processPlanned) {
+      const hit = this.processHits.get(p) ?? 0;
+      out[p] = { mechanism: "signals", processes: hit, ...(hit === 0 ? { reason: `no process of role ${p.slice(p.indexOf(".") + 1)} was there when it fired` } : {}) };
+    }
+    Object.assign(out, this.o.shim?.reach() ?? {});
+    return out;
   }
 
   async drainFired(): Promise<Map<string, number>> {

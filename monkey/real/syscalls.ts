@@ -5,9 +5,12 @@
 // recorded in the injector like its own, for the timeline, the windows and crash forensics.
 import { SHIM_CALLS, type ShimCall, type ShimControl, type ShimRule } from "../../targets/process/syscall-shim.js";
 import type { Injector } from "../injector.js";
+import type { ReachInfo } from "../reach.js";
 import { PlanError, type FaultSpec } from "../plan.js";
 
 const SYS_POINT = /^sys\.(.+)\.([a-z]+)$/;
+/** processes listed per point in the reach table */
+const MAX_PIDS_LISTED = 32;
 
 export class ShimError extends PlanError {
   constructor(detail: string, point: string) {
@@ -21,6 +24,11 @@ export class ShimChannel {
   /** every point set since the start, for notes at the end */
   private readonly planned = new Set<string>();
   private readonly fired = new Map<string, number>();
+  /** since the start: firings per point, and per process of it */
+  private readonly total = new Map<string, number>();
+  private readonly byPid = new Map<string, Map<number, number>>();
+  /** the counters of rules replaced by a plan change, added to the live ones */
+  private readonly earlier = new Map<string, { seen: number; eligible: number; procs: number }>();
 
   constructor(
     private readonly roles: readonly string[],
@@ -67,6 +75,10 @@ export class ShimChannel {
       if (rules.length > 0) throw new Error("the syscall shim's control file is not there: is the target started?");
       return;
     }
+    for (const r of ctl.stats().rules) {
+      const e = this.earlier.get(r.point) ?? { seen: 0, eligible: 0, procs: 0 };
+      this.earlier.set(r.point, { seen: e.seen + (r.seen ?? 0), eligible: e.eligible + r.eligible, procs: Math.max(e.procs, r.procs ?? 0) });
+    }
     ctl.setRules(seed, rules);
     this.active = rules.map((r) => r.point);
     for (const p of this.active) this.planned.add(p);
@@ -81,8 +93,13 @@ export class ShimChannel {
     const ctl = this.control();
     if (ctl === null || ctl.gone) return;
     for (const e of ctl.drainEvents()) {
-      injector.recordInside({ at: e.at, point: e.point, call: e.call, action: e.action });
+      // a delay lasts as long as it holds the call
+      injector.recordInside({ at: e.at, point: e.point, call: e.call, action: e.action, ...(e.action === "delay" ? { until: e.at + e.value } : {}) });
       this.fired.set(e.point, (this.fired.get(e.point) ?? 0) + 1);
+      const pids = this.byPid.get(e.point) ?? new Map<number, number>();
+      if (pids.size < MAX_PIDS_LISTED || pids.has(e.pid)) pids.set(e.pid, (pids.get(e.pid) ?? 0) + 1);
+      this.byPid.set(e.point, pids);
+      this.total.set(e.point, (this.total.get(e.point) ?? 0) + 1);
     }
   }
 
@@ -91,6 +108,41 @@ export class ShimChannel {
     this.collect(injector);
     const out = new Map(this.fired);
     this.fired.clear();
+    return out;
+  }
+
+  /** What the mechanism counted for every sys.* point planned since the start. */
+  reach(): Record<string, ReachInfo> {
+    const ctl = this.control();
+    if (this.planned.size === 0) return {};
+    const live = new Map((ctl === null || ctl.gone ? [] : ctl.stats().rules).map((r) => [r.point, r]));
+    const attached = ctl === null || ctl.gone ? {} : ctl.stats().attached;
+    const out: Record<string, ReachInfo> = {};
+    for (const point of this.planned) {
+      const [, role = "", call = ""] = SYS_POINT.exec(point) ?? [];
+      const e = this.earlier.get(point) ?? { seen: 0, eligible: 0, procs: 0 };
+      const r = live.get(point);
+      const seen = e.seen + (r?.seen ?? 0);
+      const eligible = e.eligible + (r?.eligible ?? 0);
+      const processes = Math.max(e.procs, r?.procs ?? 0);
+      const fired = this.total.get(point) ?? 0;
+      const inRole = Object.entries(attached).find(([name]) => name.toLowerCase() === role)?.[1] ?? 0;
+      const reason =
+        fired > 0 ? null
+        : inRole === 0 && seen === 0 ? `no process of role ${role} was seen making a trapped call`
+        : seen === 0 ? `no process of role ${role} called ${call}`
+        : eligible === 0 ? `role ${role} made ${seen} ${call} call(s), none eligible${call === "write" || call === "read" ? " (only its own pipes and unix sockets count, not clients or files)" : ""}`
+        : `${eligible} eligible ${call} call(s), none drawn by the schedule`;
+      out[point] = {
+        mechanism: "seccomp",
+        fired,
+        seen,
+        eligible,
+        processes,
+        byProcess: Object.fromEntries([...(this.byPid.get(point) ?? new Map<number, number>())].map(([pid, n]) => [String(pid), n])),
+        ...(reason !== null ? { reason } : {}),
+      };
+    }
     return out;
   }
 

@@ -40,7 +40,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     o: FileTargetOptions = {},
   ) {
     // a file that keeps the shim out wins over a caller asking for it
-    super(spec.syscalls ? o : { ...o, syscalls: false });
+    super(spec.syscalls ? o : { ...o, syscalls: [] });
     this.name = spec.name;
     this.domain = spec.domain;
     this.mailboxes = spec.mailboxes.map((u) => `${u}@${spec.domain}`);

@@ -35,7 +35,7 @@ export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget
 
   /** asked for, and built (npm run setup:mtas): without it, no sys.* points are offered */
   private get shimOn(): boolean {
-    return this.o.syscalls === true && shimInstalled();
+    return (this.o.syscalls?.length ?? 0) > 0 && shimInstalled();
   }
 
   describeFaults(): FaultDescription {

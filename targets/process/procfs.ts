@@ -127,21 +127,65 @@ const TABLES: Record<IpFamily, { file: string; addrs: readonly string[] }> = {
   6: { file: "/proc/net/tcp6", addrs: ["00000000000000000000000001000000", "00000000000000000000000000000000"] },
 };
 
-/** Inodes of the sockets listening on 127.0.0.1:port or ::1:port (or that family's wildcard at that port). */
-function listeningInodes(port: number, family: IpFamily): Set<string> {
-  const want = port.toString(16).toUpperCase().padStart(4, "0");
-  const { file, addrs } = TABLES[family];
-  const out = new Set<string>();
+/** Rows of a family's TCP table: local address and port (hex), remote port, state, inode. */
+function tcpRows(family: IpFamily): Array<{ addr: string; port: string; remotePort: string; state: string; inode: string }> {
   let table: string;
   try {
-    table = readFileSync(file, "utf8");
+    table = readFileSync(TABLES[family].file, "utf8");
   } catch {
-    return out; // no IPv6 in this kernel: nothing listens there
+    return []; // no IPv6 in this kernel: nothing listens there
   }
+  const out = [];
   for (const line of table.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    const [addr, p] = (f[1] ?? "").split(":");
-    if (f[3] === "0A" && p === want && addrs.includes(addr ?? "") && f[9] !== undefined) out.add(f[9]);
+    const [addr, port] = (f[1] ?? "").split(":");
+    const remotePort = (f[2] ?? "").split(":")[1];
+    if (addr === undefined || port === undefined || remotePort === undefined || f[3] === undefined || f[9] === undefined) continue;
+    out.push({ addr, port, remotePort, state: f[3], inode: f[9] });
+  }
+  return out;
+}
+
+const hexPort = (port: number): string => port.toString(16).toUpperCase().padStart(4, "0");
+
+/** Inodes of the sockets listening on 127.0.0.1:port or ::1:port (or that family's wildcard at that port). */
+function listeningInodes(port: number, family: IpFamily): Set<string> {
+  const want = hexPort(port);
+  const addrs = TABLES[family].addrs;
+  return new Set(tcpRows(family).filter((r) => r.state === "0A" && r.port === want && addrs.includes(r.addr)).map((r) => r.inode));
+}
+
+/** Inodes of the sockets a process holds (none when it is gone). */
+function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m !== null) out.add(m[1] as string);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * The clients a process is serving on `port`: the remote ports of the established connections to
+ * that local port whose sockets it holds (what a kill or pause of it cuts off).
+ */
+export function servedPeers(pid: number, port: number): number[] {
+  const mine = socketInodes(pid);
+  if (mine.size === 0) return [];
+  const want = hexPort(port);
+  const out: number[] = [];
+  for (const family of [4, 6] as const) {
+    for (const r of tcpRows(family)) if (r.state === "01" && r.port === want && mine.has(r.inode)) out.push(parseInt(r.remotePort, 16));
   }
   return out;
 }
@@ -159,23 +203,5 @@ export function hasListener(port: number, families: readonly IpFamily[] = [4, 6]
 export function holdsListener(pids: readonly number[], port: number, family: IpFamily = 4): boolean {
   const inodes = listeningInodes(port, family);
   if (inodes.size === 0) return false;
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      let link: string;
-      try {
-        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const m = /^socket:\[(\d+)\]$/.exec(link);
-      if (m !== null && inodes.has(m[1] as string)) return true;
-    }
-  }
-  return false;
+  return pids.some((pid) => [...socketInodes(pid)].some((i) => inodes.has(i)));
 }

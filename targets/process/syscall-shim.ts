@@ -120,7 +120,7 @@ export interface ShimStats {
   /** of them, those that made an eligible call (the next one decides with stream "<point>#n") */
   active: Record<string, number>;
   /** per rule: eligible calls seen and firings */
-  rules: Array<{ point: string; eligible: number; fired: number }>;
+  rules: Array<{ point: string; seen?: number; eligible: number; procs?: number; fired: number }>;
 }
 
 /** The environment the MTA starts with to load the shim; the toolkit's own child is its master. */

@@ -25,7 +25,7 @@ async function monkeyAgainst(bug: FixtureBug, t: { after: (fn: () => Promise<voi
     durationMs: 20_000,
     maxSessions: 24,
     timeoutMs: 3000,
-    faultsDuring: (from, to) => injector.firedBetween(from, to).map((f) => f.point),
+    faultsDuring: (from, to) => ({ faults: injector.firedBetween(from, to).map((f) => f.point) }),
   });
   const res = await flood.run();
   const report = ledger.reconcile({ delivered: mta.delivered, queueSize: mta.queue.length });

@@ -135,3 +135,20 @@ test("oracle: tally counts per fault and samples findings", () => {
   assert.ok(t.samples.length > 0 && t.samples.length <= 10);
   assert.equal(t.samples[0]?.transcript, "transcript");
 });
+
+test("oracle: a reset of a session whose serving process the toolkit killed is excused; the same reset under a kill of another process is a finding", () => {
+  const steps: StepResult[] = [{ step: "connect" }, { step: "banner", reply: { code: 220, text: "hi" } }, { step: "ehlo", error: { kind: "disconnect", message: "connection reset", reset: true } }];
+  const self = judge(rec(steps, { faults: ["kill.smtpd"], selfInflicted: ["kill.smtpd"] }));
+  assert.equal(self.outcome, "ungraceful", "the outcome stands");
+  assert.equal(self.finding, null);
+  assert.equal(self.excused, "reset-without-reply");
+  const other = judge(rec(steps, { faults: ["kill.queue"] }));
+  assert.equal(other.finding, "reset-without-reply", "a kill elsewhere does not excuse the MTA dropping a client");
+  assert.equal(other.excused, null);
+  const tally = new OutcomeTally();
+  tally.add(rec(steps, { faults: ["kill.smtpd"], selfInflicted: ["kill.smtpd"] }), self);
+  tally.add(rec(steps, { faults: ["kill.queue"] }), other);
+  assert.equal(tally.excused, 1);
+  assert.deepEqual(Object.fromEntries(tally.excusedPerFault), { "kill.smtpd": 1 });
+  assert.equal(tally.findingCount(), 1);
+});

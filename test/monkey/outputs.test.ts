@@ -40,7 +40,7 @@ const passing: MonkeyReport = {
   windows: { cleanMs: 0, faultsMs: null, healMs: 0 }, startedAt: "2026-01-02T03:04:05.000Z", durationMs: 5000, interrupted: false,
   sessions: 20, outcomes: { ...zero, ok: 18, tempfail: 2 }, findings: {}, perFault: {}, points: [], inTargetFired: {}, processEvents: 0,
   samples: [], crash: null, ledger: cleanLedger, ledgerAfterRestart: cleanLedger, queue: "observed", restartSkipped: null, nextHop: null,
-  findingCount: 0, verdict: "pass", notes: [], layerLines: [], timeline: { step: 1, points: [] },
+  findingCount: 0, verdict: "pass", reach: [{ point: "queue.write", mechanism: "injector", fired: 2, estimate: false, seen: 40, eligible: 40, processes: null, reached: true, reason: null }], excused: 0, excusedPerFault: {}, notes: [], layerLines: [], timeline: { step: 1, points: [] },
 };
 
 const evil = `<script>"&'\x07`;
@@ -74,7 +74,8 @@ test("a passing run: the report's text, its JSON, and JUnit cases that all pass"
   assert.equal(out.console, monkeyText(passing) + "\n");
   assert.deepEqual(JSON.parse(out.json), passing);
   const cases = junitCases(out.junit);
-  assert.deepEqual(cases.map((c) => c.classname), ["monkey.oracle", "monkey.crash", "monkey.ledger", "monkey"]);
+  assert.deepEqual(cases.map((c) => c.classname), ["monkey.reach", "monkey.oracle", "monkey.crash", "monkey.ledger", "monkey"]);
+  assert.match(out.console, /verdict: PASS: no findings; every planned fault reached the target/);
   assert.ok(cases.every((c) => c.failure === undefined && c.error === undefined));
   assert.equal(cases.at(-1)?.name, "verdict");
 });
@@ -124,4 +125,17 @@ test("monkey run: Ctrl-C writes the partial report to every --out file", { timeo
   assert.ok(report.sessions > 0);
   const verdict = junitCases(readFileSync(file("m.xml"), "utf8")).find((c) => c.name === "verdict");
   assert.match(verdict?.error?.message ?? "", /^interrupted: /);
+});
+
+test("a planned point that never fired: INCONCLUSIVE with the point and the reason, in every output", async (t) => {
+  const missed = { point: "sys.queue.fsync", mechanism: "seccomp", fired: 0, estimate: false, seen: 0, eligible: 0, processes: 0, reached: false, reason: "no process of role queue called fsync" };
+  const r: MonkeyReport = { ...passing, plan: [...passing.plan, "sys.queue.fsync: error p=0.1 (EIO)"], reach: [...passing.reach, missed], verdict: "inconclusive" };
+  const out = await writeAll(tempDir(t), r);
+  assert.match(out.console, /planned faults that never fired[\s\S]*sys\.queue\.fsync \[seccomp\]: no process of role queue called fsync/);
+  assert.match(out.console, /verdict: INCONCLUSIVE: no findings, but 1 planned fault point\(s\) never fired: sys\.queue\.fsync/);
+  const cases = junitCases(out.junit);
+  assert.match(cases.find((c) => c.name === "reached: sys.queue.fsync")?.skipped?.message ?? "", /^not reached: no process of role queue called fsync/);
+  assert.equal(cases.find((c) => c.name === "reached: queue.write")?.skipped, undefined);
+  assert.match(cases.find((c) => c.name === "verdict")?.error?.message ?? "", /^INCONCLUSIVE/);
+  assert.equal(JSON.parse(out.json).reach[1].reason, "no process of role queue called fsync");
 });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PlanError, fitWindows, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan } from "../../monkey/plan.js";
+import { PlanError, describeSpec, fitWindows, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan, type FaultSpec } from "../../monkey/plan.js";
 import { Injector } from "../../monkey/injector.js";
 import { Stream, parseSeed } from "../../monkey/rng.js";
 import { issuesOf } from "./plan-issues.js";
@@ -50,7 +50,7 @@ test("validation names the field path of every problem", () => {
     windows: { clean: "soon" },
     points: {
       "queue.write": { probability: 1.5 },
-      "queue.open": { always: true, errno: "EFBIG" },
+      "queue.open": { always: true, errno: "ECONNREFUSED" },
       "lookup.users": { every: 0, action: "explode" },
       "bogus.point": { always: true },
       "pause.queue": { always: true },
@@ -64,7 +64,7 @@ test("validation names the field path of every problem", () => {
   has("seed", "non-negative");
   has("windows.clean", "duration");
   has('points["queue.write"].probability', "[0, 1]");
-  has('points["queue.open"].errno', "EIO");
+  has('points["queue.open"].errno', "open does not return ECONNREFUSED");
   has('points["lookup.users"].every', ">= 1");
   has('points["lookup.users"].action', "tempfail");
   has('points["bogus.point"]', "unknown fault point");
@@ -75,9 +75,28 @@ test("validation names the field path of every problem", () => {
   has('points["lookup.x"].latency.max', ">= min");
 });
 
-test("an unsafe errno is accepted only when asked for", () => {
-  const plan = validatePlan({ points: { "queue.write": { always: true, errno: "EFBIG", unsafeErrno: true } } });
-  assert.equal(plan.points[0]?.errno, 27);
+test("any errno the call can return is accepted; transient is a property the plan's description shows", () => {
+  const plan = validatePlan({ points: { "queue.write": { always: true, errno: "EFBIG" }, "sys.relay.connect": { always: true, action: "error", errno: "ECONNREFUSED" }, "queue.fsync": { always: true, errno: 28 } } });
+  const by = new Map(plan.points.map((p) => [p.name, p]));
+  assert.equal(by.get("queue.write")?.errno, 27);
+  assert.equal(by.get("sys.relay.connect")?.errno, 111);
+  assert.match(describeSpec(by.get("queue.write") as FaultSpec), /EFBIG, not transient/);
+  assert.match(describeSpec(by.get("sys.relay.connect") as FaultSpec), /ECONNREFUSED\)/, "ECONNREFUSED is transient: nothing added");
+  assert.match(describeSpec(by.get("queue.fsync") as FaultSpec), /ENOSPC\)/);
+  // unsafeErrno is still read (old plans), and no longer needed
+  assert.equal(validatePlan({ points: { "queue.write": { always: true, errno: "EFBIG", unsafeErrno: true } } }).points[0]?.errno, 27);
+  assert.throws(() => validatePlan({ points: { "sys.queue.fsync": { always: true, action: "error", errno: "ECONNREFUSED" } } }), /fsync does not return ECONNREFUSED/);
+  assert.throws(() => validatePlan({ points: { "queue.write": { always: true, errno: "ENOTANERRNO" } } }), /unknown errno/);
+});
+
+test("kill and pause take a scope: one process of the role (the default) or all; other points refuse it", () => {
+  const plan = validatePlan({ points: { "kill.queue": { probability: 0.5 }, "pause.smtpd": { always: true, duration: "1s", scope: "all" } } });
+  const by = new Map(plan.points.map((p) => [p.name, p]));
+  assert.equal(by.get("kill.queue")?.scope, "one");
+  assert.equal(by.get("pause.smtpd")?.scope, "all");
+  assert.match(describeSpec(by.get("pause.smtpd") as FaultSpec), /every process of the role/);
+  assert.throws(() => validatePlan({ points: { "kill.queue": { always: true, scope: "some" } } }), /scope: must be "one"/);
+  assert.throws(() => validatePlan({ points: { "queue.write": { always: true, scope: "all" } } }), /take a scope/);
 });
 
 test("--fault flags build the same plan as a file", () => {

@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { Injector } from "../../monkey/injector.js";
 import { validatePlan } from "../../monkey/plan.js";
-import { ProcessFaults, refuseMissingRoles, roleOf } from "../../monkey/layers/process.js";
+import { PROCESS_SETTLE_MS, ProcessFaults, refuseMissingRoles, roleOf } from "../../monkey/layers/process.js";
 import { StatementError } from "../../monkey/statement.js";
 
 function state(pid: number): string {
@@ -123,4 +123,43 @@ test("refuseMissingRoles: kill.init on a target without processes of its own is 
   assert.throws(() => refuseMissingRoles(["kill.init"], [], "embedded"), (err: unknown) => err instanceof StatementError && /kill\.init refused: .*runs inside the monkey's process/.test(err.message));
   assert.throws(() => refuseMissingRoles(["pause.queue", "kill.smtpd"], [{ role: "smtpd", pid: 5 }], "x"), /pause\.queue refused: x has no process with that role \(roles: smtpd\)/);
   refuseMissingRoles(["kill.smtpd"], [{ role: "SMTPD", pid: 5 }], "x");
+});
+
+test("process faults: kill hits one process of the role, drawn from the seed; scope all hits every one", async (t) => {
+  const pids = [child(t), child(t), child(t)].map((c) => c.pid);
+  const run = async (seed: number, scope: "one" | "all", ticks: number): Promise<{ killed: number[]; hits: Record<string, number>; until: number | undefined }> => {
+    const killed: number[] = [];
+    const injector = new Injector({ plan: validatePlan({ points: { "kill.worker": { always: true, interval: "1h", scope } } }), seed });
+    const faults = new ProcessFaults({ injector, processes: async () => pids.map((pid) => ({ role: "worker", pid })), signal: (pid) => void killed.push(pid) });
+    for (let i = 0; i < ticks; i++) await faults.tickNow("kill.worker");
+    const hits = faults.processesHit();
+    const fired = injector.lastFired("kill.worker");
+    await faults.stop();
+    return { killed, hits, until: fired?.until };
+  };
+  const a = await run(7, "one", 6);
+  assert.equal(a.killed.length, 6, "one process per decision");
+  assert.ok(a.killed.every((p) => pids.includes(p)));
+  assert.ok(new Set(a.killed).size > 1, `the draws differ between decisions: ${a.killed.join(",")}`);
+  assert.deepEqual((await run(7, "one", 6)).killed, a.killed, "the same seed draws the same processes");
+  assert.deepEqual(a.hits, { "kill.worker": 6 }, "the report counts processes hit");
+  const all = await run(7, "all", 1);
+  assert.deepEqual([...all.killed].sort(), [...pids].sort(), "scope all: every process of the role");
+  assert.deepEqual(all.hits, { "kill.worker": 3 });
+  assert.ok(all.until !== undefined && all.until > Date.now() - 1000, "a kill lasts until its role serves again: its effect has an end");
+});
+
+test("process faults: a pause lasts its duration plus the settle window; the clients it was serving are recorded", async (t) => {
+  const worker = child(t);
+  const injector = new Injector({ plan: validatePlan({ points: { "pause.worker": { always: true, duration: "200ms", interval: "1h" } } }), seed: 1 });
+  const faults = new ProcessFaults({ injector, processes: async () => [{ role: "worker", pid: worker.pid }], ports: () => [] });
+  t.after(() => faults.stop());
+  await faults.tickNow("pause.worker");
+  const f = injector.lastFired("pause.worker");
+  assert.ok(f !== null);
+  assert.equal((f.until ?? 0) - f.at, 200 + PROCESS_SETTLE_MS);
+  assert.equal(f.served, undefined, "a process serving no client cuts none off");
+  assert.equal(injector.firedBetween(f.at + 1000, f.at + 1500).length, 1, "a session during the pause's effect is charged to it");
+  assert.equal(injector.firedBetween(f.at + 200 + PROCESS_SETTLE_MS + 10, f.at + 5000).length, 0, "one after it is not");
+  assert.notEqual(await until(worker.pid, (s) => s !== "T"), "T", "resumed after its duration");
 });

@@ -77,6 +77,9 @@ test("layers are attached as the plan (or serving) calls for, and charge their f
   ];
   assert.deepEqual(set.chargedTo(fired, 5000), ["net.reset", "queue.write", "lookup.recipients"], "by connection, by time, and never the next hop's");
   assert.deepEqual(set.chargedTo(fired, undefined), ["net.reset", "net.reset", "queue.write", "lookup.recipients"]);
+  const kill = { at: 1, point: "kill.smtpd", call: 1, action: "kill", until: 5, served: [5000, 5002] };
+  assert.deepEqual(set.charge([kill], 5000), { faults: ["kill.smtpd"], selfInflicted: ["kill.smtpd"] }, "the kill cut off this very session");
+  assert.deepEqual(set.charge([kill], 5001), { faults: ["kill.smtpd"], selfInflicted: [] }, "another session is charged to it by time, not excused");
 });
 
 test("a point no surface or layer offers is refused, with the layer's reason when it has one", async () => {

@@ -190,3 +190,17 @@ test("monkey run: a next hop that loses its 250s gets those messages again (expe
   assert.equal(r.nextHop.duplicates, 0);
   assert.match(monkeyText(r), /resent after a lost 250 \d+ \(expected\)/);
 });
+
+test("monkey run: a planned point that never fires makes the run INCONCLUSIVE, names it and why, and is charged no session", async () => {
+  const plan = validatePlan({ points: { "queue.write": { probability: 0.2 }, "queue.fsync": { always: true, window: { from: "1h" } } } });
+  const r = await runMonkey({ ...base, plan, maxSessions: 30, createTarget: (extra) => monkeyTarget("embedded", extra) });
+  assert.equal(r.findingCount, 0, monkeyText(r));
+  assert.equal(r.verdict, "inconclusive");
+  const fsync = r.reach.find((x) => x.point === "queue.fsync");
+  assert.ok(fsync !== undefined && !fsync.reached && fsync.fired === 0);
+  assert.ok((fsync.seen ?? 0) > 0 && fsync.eligible === 0, `reached by calls, none eligible: ${JSON.stringify(fsync)}`);
+  assert.match(fsync.reason ?? "", /none eligible \(its window\)/);
+  assert.equal(r.reach.find((x) => x.point === "queue.write")?.reached, true);
+  assert.equal(r.perFault["queue.fsync"], undefined, "no session is charged to a point that never fired");
+  assert.match(monkeyText(r), /queue\.fsync \[injector\]: .*none eligible[\s\S]*verdict: INCONCLUSIVE: no findings, but 1 planned fault point\(s\) never fired: queue\.fsync/);
+});

@@ -5,8 +5,8 @@
 import type { RoleProcess, Target } from "../../../targets/target.js";
 import type { Injector } from "../../injector.js";
 import type { FaultPlan } from "../../plan.js";
-import { ProcessFaults, processPointsOf, refuseMissingRoles, type ProcessFaultEvent } from "../process.js";
-import type { AttachContext, FaultLayerUnit, LayerInstance, StartContext } from "../unit.js";
+import { ProcessFaults, smtpPorts, processPointsOf, refuseMissingRoles, type ProcessFaultEvent } from "../process.js";
+import type { AttachContext, FaultLayerUnit, LayerInstance, LayerReport, StartContext } from "../unit.js";
 
 const FAMILIES = ["pause", "kill"];
 const roleOf = (point: string): string => point.slice(point.indexOf(".") + 1);
@@ -15,8 +15,8 @@ export const processLayer: FaultLayerUnit = {
   name: "process",
   summary: "one process of the target is paused (SIGSTOP/SIGCONT) or killed, by role",
   kinds: [
-    { family: "pause", patterns: ["pause.<role>"], match: /^pause\.[a-z][a-z0-9 _-]*$/, actions: ["pause"], timeDriven: true, needs: ["duration"], roleOf },
-    { family: "kill", patterns: ["kill.<role>"], match: /^kill\.[a-z][a-z0-9 _-]*$/, actions: ["kill"], timeDriven: true, roleOf },
+    { family: "pause", patterns: ["pause.<role>"], match: /^pause\.[a-z][a-z0-9 _-]*$/, actions: ["pause"], timeDriven: true, needs: ["duration"], scoped: true, roleOf },
+    { family: "kill", patterns: ["kill.<role>"], match: /^kill\.[a-z][a-z0-9 _-]*$/, actions: ["kill"], timeDriven: true, scoped: true, roleOf },
   ],
   // no connection: a pause counts for every session it overlapped
   charge: "target",
@@ -30,6 +30,9 @@ class ProcessLayer implements LayerInstance {
   private owned: readonly string[] = [];
   private faults: ProcessFaults | null = null;
   private earlierEvents = 0;
+  private readonly earlierHits = new Map<string, number>();
+  /** every pause/kill point it was given, for reach */
+  private readonly planned: string[] = [];
   private readonly injector: Injector;
   private readonly stage: (text: string) => void;
 
@@ -68,10 +71,12 @@ class ProcessLayer implements LayerInstance {
     if (target === null) return;
     const only = processPointsOf(plan.points, this.owned);
     this.earlierEvents += this.faults?.events.length ?? 0;
+    for (const [p, n] of Object.entries(this.faults?.processesHit() ?? {})) this.earlierHits.set(p, (this.earlierHits.get(p) ?? 0) + n);
     await this.faults?.stop();
     this.faults = null;
+    for (const p of only) if (!this.planned.includes(p)) this.planned.push(p);
     if (only.length === 0) return;
-    this.faults = new ProcessFaults({ injector: this.injector, processes: () => target.processes(), onEvent: (e) => this.log(e), only });
+    this.faults = new ProcessFaults({ injector: this.injector, processes: () => target.processes(), ports: () => smtpPorts(target), onEvent: (e) => this.log(e), only });
     await this.faults.start();
   }
 
@@ -87,7 +92,10 @@ class ProcessLayer implements LayerInstance {
     await this.faults?.stop();
   }
 
-  report(): { processEvents: number } {
-    return { processEvents: this.earlierEvents + (this.faults?.events.length ?? 0) };
+  report(): LayerReport {
+    const hits = new Map(this.earlierHits);
+    for (const [p, n] of Object.entries(this.faults?.processesHit() ?? {})) hits.set(p, (hits.get(p) ?? 0) + n);
+    const reach = Object.fromEntries(this.planned.map((p) => [p, { mechanism: "signals", processes: hits.get(p) ?? 0, ...(hits.has(p) ? {} : { reason: `no process of role ${p.slice(p.indexOf(".") + 1)} was there when it fired` }) }]));
+    return { processEvents: this.earlierEvents + (this.faults?.events.length ?? 0), reach };
   }
 }

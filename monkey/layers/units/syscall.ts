@@ -4,7 +4,9 @@
 // in a real MTA, which decides inside it, so its firings count by time (FaultSurface.decidedInside).
 import type { FaultLayerUnit, PointKind } from "../unit.js";
 
-const call = (family: string, patterns: string[], match: RegExp): PointKind => ({ family, patterns, match, actions: ["error", "delay"], errno: true });
+// queue.fsync fails as fsync does, alloc as malloc (ENOMEM), queue.dir as the directory calls
+const callOf = (point: string): string => point.slice(point.lastIndexOf(".") + 1);
+const call = (family: string, patterns: string[], match: RegExp): PointKind => ({ family, patterns, match, actions: ["error", "delay"], errno: true, callOf });
 
 export const syscallLayer: FaultLayerUnit = {
   name: "syscall",
