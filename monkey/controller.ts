@@ -56,8 +56,13 @@ export interface PlanControllerOptions {
 
 export class PlanController implements ScriptFaults {
   private doc: PlanDoc = { points: {} };
+  /** since the last clear: the points a statement or plan armed, and those that fired */
+  private readonly armed = new Set<string>();
+  private readonly fired = new Set<string>();
 
-  constructor(private readonly o: PlanControllerOptions) {}
+  constructor(private readonly o: PlanControllerOptions) {
+    o.injector.onFire((f) => this.fired.add(f.point));
+  }
 
   get points(): readonly string[] {
     return this.o.layers?.points() ?? this.o.surface?.points() ?? [];
@@ -81,14 +86,21 @@ export class PlanController implements ScriptFaults {
     await this.change(applyStatement(this.doc, args, instead), true);
   }
 
-  /** Ends every fault (a paused process is resumed); the target keeps running. */
-  async clear(): Promise<void> {
+  /**
+   * Ends every fault (a paused process is resumed); the target keeps running. Returns the points
+   * armed since the last clear that never fired (the surface reads back in-target firings first).
+   */
+  async clear(): Promise<string[]> {
     this.o.guard?.();
+    await this.o.surface?.clear();
     const plan = validatePlan({ points: {} });
     this.o.injector.setPlan(plan);
     this.doc = { points: {} };
-    await this.o.surface?.clear();
     await this.o.layers?.follow(plan, this.o.target);
+    const unreached = [...this.armed].filter((p) => !this.fired.has(p));
+    this.armed.clear();
+    this.fired.clear();
+    return unreached;
   }
 
   /** `amend`: a statement, after which the points it did not touch go on counting where they were. */
@@ -100,6 +112,7 @@ export class PlanController implements ScriptFaults {
     const before = { plan: injector.currentPlan(), doc: this.doc };
     const load = (p: FaultPlan): void => (amend ? injector.amendPlan(p) : injector.setPlan(p));
     load(plan);
+    for (const p of plan.points) this.armed.add(p.name);
     injector.setEnabled(true);
     this.doc = doc as PlanDoc;
     try {

@@ -87,8 +87,9 @@ function statementsOn(target: Target, surface: FaultSurface): ScriptFaults {
     },
     apply: (args) => controller.apply(args),
     clear: async () => {
-      await controller.clear();
+      const unreached = await controller.clear();
       if (target.crash() !== null) await target.restart();
+      return unreached;
     },
   };
 }
