@@ -99,6 +99,18 @@ if [ ! -f "$SHIM_LIB" ] || [ "$SHIM_SRC" -nt "$SHIM_LIB" ]; then
   mv -f "$SHIM_LIB.tmp" "$SHIM_LIB"
 fi
 
+# The seccomp supervisor (monkey sys.<role>.<call> points): the launcher real MTAs start under,
+# rebuilt when its sources are newer than the binary, installed by rename.
+SHIM_DIR="$(cd "$(dirname "$0")/.." && pwd)/targets/shim"
+SECCOMP_BIN=${SMTPCHAOS_SECCOMP:-/opt/smtpchaos/lib/smtpchaos-seccomp}
+if [ ! -f "$SECCOMP_BIN" ] || [ "$SHIM_DIR/seccomp-supervisor.c" -nt "$SECCOMP_BIN" ] || [ "$SHIM_DIR/control.h" -nt "$SECCOMP_BIN" ]; then
+  echo "setup-mtas: building the seccomp supervisor into $SECCOMP_BIN"
+  mkdir -p "$(dirname "$SECCOMP_BIN")"
+  gcc -O2 -Wall -o "$SECCOMP_BIN.tmp" "$SHIM_DIR/seccomp-supervisor.c" -lm
+  chmod 0755 "$SECCOMP_BIN.tmp"
+  mv -f "$SECCOMP_BIN.tmp" "$SECCOMP_BIN"
+fi
+
 # Never leave a system MTA running (ours are private instances on other ports).
 if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi
 
