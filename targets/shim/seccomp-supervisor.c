@@ -45,6 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -54,6 +55,15 @@
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
 #endif
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
@@ -308,11 +318,16 @@ static int32_t buckets[BUCKETS];
 static int32_t free_list[PROCS];
 static int nfree;
 
-/* thread id -> thread-group id, checked by the thread's start time */
+/*
+ * thread id -> thread-group id. An entry holds a pidfd of its thread (Linux 6.9+): while it does
+ * not poll readable the thread lives, so the id is still that thread's and its process the same
+ * (no /proc read per call); without one, the thread's start time is read and compared.
+ */
 #define TIDS 4096
 static struct {
   pid_t tid, tgid;
   uint64_t start;
+  int pidfd;
 } tids[TIDS];
 
 static uint32_t bucket_of(pid_t pid) { return fmix32((uint32_t)pid) % BUCKETS; }
@@ -434,28 +449,39 @@ static void resolve(struct proc *p, uint64_t now, int depth) {
 
 /* The process a trapped thread belongs to (NULL: gone); resolves its role unless `exec`. */
 static struct proc *process_of(pid_t tid, int exec, uint64_t now) {
-  uint64_t tstart, start;
-  pid_t ppid = 0;
-  if (!task_stat(tid, &tstart, &ppid)) return NULL;
   uint32_t slot = (uint32_t)tid % TIDS;
-  int hit = tids[slot].tid == tid && tids[slot].start == tstart;
-  pid_t tgid = hit ? tids[slot].tgid : tid;
+  int hit = 0;
+  if (tids[slot].tid == tid && tids[slot].pidfd >= 0) {
+    struct pollfd q = {tids[slot].pidfd, POLLIN, 0};
+    hit = poll(&q, 1, 0) == 0;
+  }
   if (!hit) {
-    tgid = task_tgid(tid);
-    if (tgid <= 0) return NULL;
-    tids[slot].tid = tid;
-    tids[slot].tgid = tgid;
-    tids[slot].start = tstart;
+    uint64_t tstart;
+    if (!task_stat(tid, &tstart, NULL)) return NULL;
+    hit = tids[slot].tid == tid && tids[slot].start == tstart;
+    if (!hit) {
+      pid_t tgid = task_tgid(tid);
+      if (tgid <= 0) return NULL;
+      if (tids[slot].pidfd >= 0) close(tids[slot].pidfd);
+      tids[slot].tid = tid;
+      tids[slot].tgid = tgid;
+      tids[slot].start = tstart;
+      tids[slot].pidfd = pidfd_open_(tid, PIDFD_THREAD);
+    }
   }
+  pid_t tgid = tids[slot].tgid;
   struct proc *p = proc_find(tgid);
-  if (tgid == tid) start = tstart;
-  else if (p != NULL && hit) start = p->start; /* a live thread of it: the process is the same */
-  else if (!task_stat(tgid, &start, &ppid)) return NULL;
-  if (p != NULL && p->start != start) { /* the pid was reused */
-    proc_remove(p);
-    p = NULL;
+  /* a live thread of a process already checked: the same process; else check it (pid reuse) */
+  if (!hit || p == NULL) {
+    uint64_t start;
+    pid_t ppid = 0;
+    if (!task_stat(tgid, &start, &ppid)) return NULL;
+    if (p != NULL && p->start != start) {
+      proc_remove(p);
+      p = NULL;
+    }
+    if (p == NULL && (p = proc_add(tgid, start, ppid, now)) == NULL) return NULL;
   }
-  if (p == NULL && (p = proc_add(tgid, start, ppid, now)) == NULL) return NULL;
   p->seen_ns = now;
   if (exec) return p;
   if (!p->resolved || p->stale || (p->role < 0 && now - p->checked_ns >= RECHECK_NS)) resolve(p, now, 0);
@@ -661,6 +687,14 @@ static void handle(const struct seccomp_notif *n) {
 
 static void supervise(void) {
   for (int i = 0; i < PROCS; i++) free_list[nfree++] = PROCS - 1 - i;
+  for (int i = 0; i < TIDS; i++) tids[i].pidfd = -1;
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < TIDS + 256) {
+    nofile.rlim_cur = nofile.rlim_max < TIDS + 256 ? nofile.rlim_max : TIDS + 256;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  /* Linux 6.6+: a trapped thread and the supervisor hand the CPU to each other directly */
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0) != 0) note("no synchronous wake-ups: %s", strerror(errno));
   struct seccomp_notif_sizes sizes;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) sizes.seccomp_notif = sizeof(struct seccomp_notif);
   size_t size = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif : sizeof(struct seccomp_notif);
