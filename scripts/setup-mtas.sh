@@ -87,16 +87,16 @@ fi
 chmod u-s "$EXIM_PREFIX/usr/sbin/exim4"
 id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group Debian-exim
 
-# The syscall shim (monkey sys.<role>.<call> points), preloaded into the real MTAs: rebuilt when
-# its source is newer than the library.
-SHIM_SRC="$(cd "$(dirname "$0")/.." && pwd)/targets/shim/syscall-shim.c"
-SHIM_LIB=${SMTPCHAOS_SYS_SHIM:-/opt/smtpchaos/lib/libsmtpchaos-sys.so}
-if [ ! -f "$SHIM_LIB" ] || [ "$SHIM_SRC" -nt "$SHIM_LIB" ]; then
-  echo "setup-mtas: building the syscall shim into $SHIM_LIB"
-  mkdir -p "$(dirname "$SHIM_LIB")"
-  gcc -O2 -shared -fPIC -Wall -o "$SHIM_LIB.tmp" "$SHIM_SRC" -ldl -lm -lpthread
-  chmod 0755 "$SHIM_LIB.tmp"
-  mv -f "$SHIM_LIB.tmp" "$SHIM_LIB"
+# The seccomp supervisor (monkey sys.<role>.<call> points): the launcher real MTAs start under,
+# rebuilt when its sources are newer than the binary, installed by rename.
+SHIM_DIR="$(cd "$(dirname "$0")/.." && pwd)/targets/shim"
+SECCOMP_BIN=${SMTPCHAOS_SECCOMP:-/opt/smtpchaos/lib/smtpchaos-seccomp}
+if [ ! -f "$SECCOMP_BIN" ] || [ "$SHIM_DIR/seccomp-supervisor.c" -nt "$SECCOMP_BIN" ] || [ "$SHIM_DIR/control.h" -nt "$SECCOMP_BIN" ]; then
+  echo "setup-mtas: building the seccomp supervisor into $SECCOMP_BIN"
+  mkdir -p "$(dirname "$SECCOMP_BIN")"
+  gcc -O2 -Wall -o "$SECCOMP_BIN.tmp" "$SHIM_DIR/seccomp-supervisor.c" -lm
+  chmod 0755 "$SECCOMP_BIN.tmp"
+  mv -f "$SECCOMP_BIN.tmp" "$SECCOMP_BIN"
 fi
 
 # Never leave a system MTA running (ours are private instances on other ports).

@@ -76,7 +76,7 @@ export class ShimChannel {
     }
     for (const r of ctl.stats().rules) {
       const e = this.earlier.get(r.point) ?? { seen: 0, eligible: 0, procs: 0, fired: 0 };
-      this.earlier.set(r.point, { seen: e.seen + (r.seen ?? 0), eligible: e.eligible + r.eligible, procs: Math.max(e.procs, r.procs ?? 0), fired: e.fired + r.fired });
+      this.earlier.set(r.point, { seen: e.seen + r.seen, eligible: e.eligible + r.eligible, procs: Math.max(e.procs, r.procs), fired: e.fired + r.fired });
     }
     ctl.setRules(seed, rules);
     this.active = rules.map((r) => r.point);

@@ -1,19 +1,24 @@
-// The syscall shim's control file (targets/shim/syscall-shim.c, preloaded into a real MTA): the
-// roles it tells processes apart by, the rules the monkey sets, and what the shim reports back
-// (processes attached per role, calls and firings per rule, a ring of firings). The C structs
-// and these offsets change together (VERSION).
+// The control file of sys.<role>.<call> faults (targets/shim/control.h), read by the seccomp
+// supervisor a real MTA starts under (targets/shim/seccomp-supervisor.c): the roles it tells
+// processes apart by, the rules the monkey sets, and what it reports back (processes per role,
+// calls and firings per rule, a ring of firings). The C structs and these offsets change together
+// (VERSION).
 import { closeSync, existsSync, openSync, readSync, writeSync, rmSync } from "node:fs";
 import { writeFile, chmod } from "node:fs/promises";
 
+/** The old LD_PRELOAD shim (its source is gone; the targets still name it until they start MTAs through SECCOMP_BIN). */
 export const SHIM_LIB = process.env.SMTPCHAOS_SYS_SHIM ?? "/opt/smtpchaos/lib/libsmtpchaos-sys.so";
 
+/** The launcher that starts an MTA under the seccomp supervisor (built by setup:mtas). */
+export const SECCOMP_BIN = process.env.SMTPCHAOS_SECCOMP ?? "/opt/smtpchaos/lib/smtpchaos-seccomp";
+
 const MAGIC = 0x59534353;
-const VERSION = 1;
+const VERSION = 2;
 const MAX_ROLES = 32;
 const MAX_RULES = 64;
 const ROLE_NAME = 32;
 const ROLE_PATTERN = 256;
-const POINT_NAME = 80;
+const POINT_NAME = 76;
 const EVENTS = 16384;
 const OFF_ROLES = 512;
 const OFF_RULES = 12288;
@@ -29,15 +34,34 @@ const H_ATTACHED = 32;
 const H_ORDINALS = 160;
 
 /**
- * The calls the shim wraps, by the name points use (sys.<role>.<call>): write and read are every
- * call that writes to or reads from the MTA's own channels (pipes, unix sockets), sendmsg and
- * recvmsg included; fsync is fsync and fdatasync; open any open/openat.
+ * The calls the supervisor traps, by the name points use (sys.<role>.<call>), each a set of system
+ * calls. write and read are every call that writes to or reads from the MTA's own channels
+ * (pipes, FIFOs, unix sockets: write, writev, pwrite*, sendto, sendmsg, sendmmsg; read, readv,
+ * pread*, recvfrom, recvmsg, recvmmsg), and sendfile too counts only there; the others count
+ * whatever they act on: fsync is fsync, fdatasync and sync_file_range, fdatasync only fdatasync;
+ * rename rename/renameat/renameat2; open open/openat/openat2/creat; unlink unlink and unlinkat
+ * of a file; mkdir mkdir/mkdirat; ftruncate ftruncate/truncate; accept accept/accept4.
+ * The order is the C enum's (targets/shim/control.h).
  */
-export const SHIM_CALLS = ["write", "read", "fsync", "rename", "open", "connect"] as const;
+export const SHIM_CALLS = ["write", "read", "fsync", "rename", "open", "connect", "fdatasync", "unlink", "mkdir", "ftruncate", "accept", "sendfile"] as const;
 export type ShimCall = (typeof SHIM_CALLS)[number];
 
 export function shimInstalled(): boolean {
   return existsSync(SHIM_LIB);
+}
+
+export function seccompInstalled(): boolean {
+  return existsSync(SECCOMP_BIN);
+}
+
+/**
+ * The argv prefix that starts a command under the seccomp supervisor, trapping `calls` (only
+ * those: a rule for another call sees nothing). The command runs in place (same PID, the master
+ * role); the supervisor runs beside it, in its own session, until no process of the MTA is left.
+ */
+export function seccompCommand(ctl: string, calls: readonly ShimCall[]): string[] {
+  for (const c of calls) if (!SHIM_CALLS.includes(c)) throw new Error(`seccomp supervisor: unknown call "${c}" (${SHIM_CALLS.join(", ")})`);
+  return [SECCOMP_BIN, ctl, calls.join(","), "--"];
 }
 
 /**
@@ -71,10 +95,13 @@ export function posixPattern(js: string): string {
   return out;
 }
 
-/** A role as the shim recognizes it: a POSIX extended regex over the command line at exec. */
+/**
+ * A role as the supervisor recognizes it: a POSIX extended regex over the live command line
+ * (the process title), or else the executable's path.
+ */
 export interface ShimRole {
   name: string;
-  /** null: only the process started as the master (SMTPCHAOS_SYS_MASTER) */
+  /** null: only the process the launcher became (the master) */
   pattern: string | null;
 }
 
@@ -92,6 +119,7 @@ export interface ShimRule {
   schedule: { kind: "always" } | { kind: "probability"; p: number } | { kind: "every"; n: number; offset: number } | { kind: "once"; at: number };
   /** one or two, in plan order, weighted */
   actions: ReadonlyArray<{ action: "error" | "delay"; weight: number }>;
+  /** any errno (1..4095): the failed call returns -1 with it */
   errno: number;
   latency: ShimLatency | null;
   /** stop after this many firings (all processes together); null: no limit */
@@ -115,15 +143,20 @@ export interface ShimEvent {
 }
 
 export interface ShimStats {
-  /** processes that started in each role */
+  /** processes seen in each role (a process that exec's or takes a role later counts again) */
   attached: Record<string, number>;
   /** of them, those that made an eligible call (the next one decides with stream "<point>#n") */
   active: Record<string, number>;
-  /** per rule: eligible calls seen and firings */
-  rules: Array<{ point: string; seen?: number; eligible: number; procs?: number; fired: number }>;
+  /**
+   * per rule: seen, the trapped calls of its call by processes of its role, eligible or not (0: the
+   * role never made the call, or the launcher does not trap it); eligible, those that counted (for
+   * write, read and sendfile only the MTA's own channels); procs, the processes that made at least
+   * one eligible call; fired, its firings
+   */
+  rules: Array<{ point: string; seen: number; eligible: number; procs: number; fired: number }>;
 }
 
-/** The environment the MTA starts with to load the shim; the toolkit's own child is its master. */
+/** The environment the MTA started with to load the old LD_PRELOAD shim (the targets still use it). */
 export function shimEnv(control: string): Record<string, string> {
   return { LD_PRELOAD: SHIM_LIB, SMTPCHAOS_SYS_CTL: control, SMTPCHAOS_SYS_PARENT: String(process.pid) };
 }
@@ -205,6 +238,8 @@ export class ShimControl {
     if (role < 0) throw new Error(`syscall shim: no role "${r.role}" (roles: ${this.roleNames().join(", ")})`);
     const s = r.schedule;
     b.writeUInt32LE(role, at);
+    if (!SHIM_CALLS.includes(r.call)) throw new Error(`syscall shim: unknown call "${r.call}" (${SHIM_CALLS.join(", ")})`);
+    if (!Number.isInteger(r.errno) || r.errno < 1 || r.errno > 4095) throw new Error(`syscall shim: errno ${r.errno} is not an errno (1..4095)`);
     b.writeUInt32LE(SHIM_CALLS.indexOf(r.call), at + 4);
     b.writeUInt32LE({ always: 0, probability: 1, every: 2, once: 3 }[s.kind], at + 8);
     b.writeUInt32LE(s.kind === "every" ? s.n : 0, at + 12);
@@ -226,8 +261,9 @@ export class ShimControl {
     b.writeDoubleLE(a, at + 72);
     b.writeDoubleLE(bb, at + 80);
     b.writeDoubleLE(max ?? 0, at + 88);
+    // limit at 96, then the counters the supervisor keeps: fired 100, eligible 104, seen 108, procs 112
     b.writeUInt32LE(r.limit ?? 0, at + 96);
-    putString(b, at + 112, POINT_NAME, r.point, `point "${r.point}"`);
+    putString(b, at + 116, POINT_NAME, r.point, `point "${r.point}"`);
   }
 
   private read(offset: number, length: number): Buffer {
@@ -253,7 +289,10 @@ export class ShimControl {
     return {
       attached,
       active,
-      rules: this.rules.map((r, i) => ({ point: r.point, fired: rules.readUInt32LE(i * RULE_SIZE + 100), eligible: rules.readUInt32LE(i * RULE_SIZE + 104) })),
+      rules: this.rules.map((r, i) => {
+        const at = i * RULE_SIZE;
+        return { point: r.point, seen: rules.readUInt32LE(at + 108), eligible: rules.readUInt32LE(at + 104), procs: rules.readUInt32LE(at + 112), fired: rules.readUInt32LE(at + 100) };
+      }),
     };
   }
 
