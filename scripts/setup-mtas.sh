@@ -83,7 +83,7 @@ if [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then
 fi
 # Not setuid: the target runs it as Debian-exim throughout (-C drops root), and a setuid binary
 # re-executed by Exim (deliveries, queue runners) would run in glibc's secure mode, which ignores
-# LD_PRELOAD: the syscall shim would not reach those processes.
+# LD_PRELOAD: libfiu would not reach those processes.
 chmod u-s "$EXIM_PREFIX/usr/sbin/exim4"
 id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group Debian-exim
 

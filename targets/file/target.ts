@@ -175,11 +175,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
   protected command(dir: string): DaemonCommand {
     const { values, on } = this.values(dir, this.port ?? 0);
     const start = this.spec.start.map((a) => render(a, values, on));
-    const withFiu = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
-    // env sets the shim's variables for the MTA's first process alone, its master (the libfiu
-    // wrapper is that process before it execs the MTA, and adds libfiu to the preloads)
-    const shim = Object.entries(this.shimEnv(dir)).map(([k, v]) => `${k}=${v}`);
-    const argv = shim.length === 0 ? withFiu : ["env", ...shim, ...withFiu];
+    const argv = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
     const env = { ...process.env, ...Object.fromEntries(Object.entries(this.spec.env).map(([k, v]) => [k, render(v, values, on)])) };
     if (!this.spec.isolateDns) return { command: argv[0] as string, args: argv.slice(1), env };
     // A private mount namespace whose resolv.conf names only loopback: the MTA cannot ask the

@@ -74,9 +74,12 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
     return this.fiuRoles.length === 0 ? null : { kind: "fifo", roles: this.fiuRoles, prefix: () => join(fiuHostDir(this.workDir), "ctl"), stackScope: {} };
   }
 
-  /** each child is re-executed with `-x FLAG`; the parent is the master */
+  /**
+   * Each child is re-executed with `-x FLAG`, then titles itself "smtpd: ROLE" (what roleOf
+   * reads): the mechanism matches the live title, so both forms name the role; the parent is the master.
+   */
   protected shimRoles(): ShimRole[] {
-    return Object.entries(OPENSMTPD_ROLE_FLAGS).map(([name, flag]) => ({ name, pattern: `(^| )-x ${flag}( |$)` }));
+    return Object.entries(OPENSMTPD_ROLE_FLAGS).map(([name, flag]) => ({ name, pattern: `(^| )-x ${flag}( |$)|^[^ ]*smtpd: ${name}$` }));
   }
 
   get smtpd(): string {
@@ -221,13 +224,10 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
     ]
       .map(([from, to]) => `mount --bind '${from}' '${to}'`)
       .join(" && ");
-    // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process; env
-    // sets the shim's variables for smtpd alone.
-    const shim = Object.entries(this.shimEnv(dir)).map(([k, v]) => `'${k}=${v}'`);
-    const env = shim.length === 0 ? "" : `env ${shim.join(" ")} `;
+    // unshare and sh exec into smtpd, so the PID we supervise is smtpd's parent process
     return {
       command: "unshare",
-      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${env}${this.fiuRoles.length === 0 ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
+      args: ["-m", "--propagation", "private", "sh", "-c", `${mounts} && exec ${this.fiuRoles.length === 0 ? `'${this.smtpd}'` : `'${this.fiuWrapper(dir)}'`} -d -f '${join(dir, "smtpd.conf")}'`],
     };
   }
 

@@ -166,7 +166,7 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
       smtpd_banner: "$myhostname ESMTP Postfix",
       biff: "no",
       ...(routed === null ? {} : { virtual_mailbox_domains: socketmap("domains"), virtual_mailbox_maps: socketmap("recipients") }),
-      import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE SMTPCHAOS_SYS_CTL SMTPCHAOS_SYS_PARENT",
+      import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
       ...this.relayMain(),
       ...this.o.main,
     };
@@ -265,7 +265,7 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
   }
 
   protected command(dir: string): DaemonCommand {
-    return { command: join(POSTFIX_DAEMON_DIR, "master"), args: ["-s"], env: { ...process.env, MAIL_CONFIG: join(dir, "etc"), ...this.shimEnv(dir) } };
+    return { command: join(POSTFIX_DAEMON_DIR, "master"), args: ["-s"], env: { ...process.env, MAIL_CONFIG: join(dir, "etc") } };
   }
 
   protected fatalPatterns(): RegExp[] {

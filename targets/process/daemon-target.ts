@@ -71,6 +71,11 @@ export abstract class DaemonTarget implements Target {
   /** Writes the configuration into the working directory (called before every start). */
   protected abstract prepare(dir: string, port: number): Promise<void>;
   protected abstract command(dir: string): DaemonCommand;
+
+  /** Words run before the command, which exec it in place (none by default). */
+  protected launchPrefix(_dir: string): string[] {
+    return [];
+  }
   protected abstract fatalPatterns(): RegExp[];
   /** Maildir directories the daemon delivers into. */
   protected abstract maildirs(dir: string): string[];
@@ -130,7 +135,10 @@ export abstract class DaemonTarget implements Target {
 
   private async launch(dir: string, port: number): Promise<void> {
     await this.prepare(dir, port);
-    const base = this.command(dir);
+    const own = this.command(dir);
+    // a launcher that execs the command in place (the syscall mechanism): the PID stays the daemon's
+    const prefix = this.launchPrefix(dir);
+    const base = prefix.length === 0 ? own : { ...own, command: prefix[0] as string, args: [...prefix.slice(1), own.command, ...own.args] };
     const trace = this.opts.straceNetworkTo;
     const cmd = trace === undefined ? base : { ...base, command: "strace", args: ["-f", "-qq", "-e", "trace=network", "-o", trace, base.command, ...base.args] };
     const sup = (this.supervisor ??= new Supervisor({

@@ -6,7 +6,7 @@ import { DaemonTarget } from "./daemon-target.js";
 import type { DaemonTargetOptions } from "./daemon-target.js";
 import type { DescribesFaults, FaultDescription, FaultHookOptions } from "../fault-hooks.js";
 import type { RelayTo } from "./relay.js";
-import { ShimControl, shimEnv, shimInstalled, type ShimRole } from "./syscall-shim.js";
+import { ShimControl, SHIM_CALLS, seccompCommand, seccompInstalled, type ShimCall, type ShimRole } from "./syscall-shim.js";
 
 export interface MtaTargetOptions extends DaemonTargetOptions, FaultHookOptions {
   /** relays mail for relay.domain (only) to that loopback next hop, plain SMTP, no lookups */
@@ -28,14 +28,19 @@ export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget
   /** How libfiu commands reach the roles started under it; null when none is. */
   protected abstract libfiu(): FaultDescription["libfiu"];
 
-  /** The roles besides the master the syscall shim tells apart, by the command line at exec. */
+  /** The roles besides the master the syscall mechanism tells apart, by the live process title (then the executable). */
   protected abstract shimRoles(): ShimRole[];
 
   private shim: ShimControl | null = null;
 
-  /** asked for, and built (npm run setup:mtas): without it, no sys.* points are offered */
+  /** the calls asked for that the mechanism traps (built by npm run setup:mtas): without them, no sys.* points are offered */
+  private get trapped(): ShimCall[] {
+    if (!seccompInstalled()) return [];
+    return SHIM_CALLS.filter((c) => this.o.syscalls?.includes(c) === true);
+  }
+
   private get shimOn(): boolean {
-    return (this.o.syscalls?.length ?? 0) > 0 && shimInstalled();
+    return this.trapped.length > 0;
   }
 
   describeFaults(): FaultDescription {
@@ -43,15 +48,18 @@ export abstract class MtaTarget<O extends MtaTargetOptions> extends DaemonTarget
     return { roles: this.faultRoles, stallRole: this.stallRole, libfiu: this.libfiu(), lookupsRouted: this.o.lookups !== undefined, syscalls };
   }
 
-  /** A fresh shim control file for this start (from prepare()); the MTA finds it by shimEnv(). */
+  /** A fresh shim control file for this start (from prepare()); the launcher maps it (launchPrefix). */
   protected async prepareShim(dir: string): Promise<void> {
     if (!this.shimOn) return;
     this.shim = await ShimControl.create(shimControlPath(dir), this.masterRole, this.shimRoles());
   }
 
-  /** What the master process starts with to load the shim (nothing when it is off). */
-  protected shimEnv(dir: string): Record<string, string> {
-    return this.shimOn ? shimEnv(shimControlPath(dir)) : {};
+  /**
+   * The syscall mechanism's launcher before the start command: it traps the asked-for calls in
+   * every thread of every process the command becomes, and execs it in place (nothing when off).
+   */
+  protected override launchPrefix(dir: string): string[] {
+    return this.shimOn ? seccompCommand(shimControlPath(dir), this.trapped) : [];
   }
 
   override async stop(): Promise<void> {

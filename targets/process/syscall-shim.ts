@@ -6,9 +6,6 @@
 import { closeSync, existsSync, openSync, readSync, writeSync, rmSync } from "node:fs";
 import { writeFile, chmod } from "node:fs/promises";
 
-/** The old LD_PRELOAD shim (its source is gone; the targets still name it until they start MTAs through SECCOMP_BIN). */
-export const SHIM_LIB = process.env.SMTPCHAOS_SYS_SHIM ?? "/opt/smtpchaos/lib/libsmtpchaos-sys.so";
-
 /** The launcher that starts an MTA under the seccomp supervisor (built by setup:mtas). */
 export const SECCOMP_BIN = process.env.SMTPCHAOS_SECCOMP ?? "/opt/smtpchaos/lib/smtpchaos-seccomp";
 
@@ -46,9 +43,6 @@ const H_ORDINALS = 160;
 export const SHIM_CALLS = ["write", "read", "fsync", "rename", "open", "connect", "fdatasync", "unlink", "mkdir", "ftruncate", "accept", "sendfile"] as const;
 export type ShimCall = (typeof SHIM_CALLS)[number];
 
-export function shimInstalled(): boolean {
-  return existsSync(SHIM_LIB);
-}
 
 export function seccompInstalled(): boolean {
   return existsSync(SECCOMP_BIN);
@@ -156,10 +150,6 @@ export interface ShimStats {
   rules: Array<{ point: string; seen: number; eligible: number; procs: number; fired: number }>;
 }
 
-/** The environment the MTA started with to load the old LD_PRELOAD shim (the targets still use it). */
-export function shimEnv(control: string): Record<string, string> {
-  return { LD_PRELOAD: SHIM_LIB, SMTPCHAOS_SYS_CTL: control, SMTPCHAOS_SYS_PARENT: String(process.pid) };
-}
 
 export class ShimControl {
   private gen = 0;

@@ -308,13 +308,11 @@ test("seccomp: a fork without exec keeps its parent's role; a changed process ti
 });
 
 const pf = mtaAvailability("postfix", join(POSTFIX_DAEMON_DIR, "master"));
-/** until the targets start their MTA through seccompCommand() (they still preload the old shim) */
-const TARGETS_TODO = "the targets still preload the LD_PRELOAD shim, which ignores a version 2 control file: passes once they start the MTA through seccompCommand()";
 
-test("postfix + sys.cleanup.write delayed past ipc_timeout: smtpd times out and answers 451, not a hang", { skip: pf.skip || seccompSkip, todo: TARGETS_TODO, timeout: 90_000 }, async (t) => {
+test("postfix + sys.cleanup.write delayed past ipc_timeout: smtpd times out and answers 451, not a hang", { skip: pf.skip || seccompSkip, timeout: 90_000 }, async (t) => {
   requireMta("postfix", pf.why);
   requireSeccomp(seccompWhy);
-  const w = wiredTarget<PostfixTarget>("postfix", { main: { ipc_timeout: "3s" } });
+  const w = wiredTarget<PostfixTarget>("postfix", { main: { ipc_timeout: "3s" }, mayFire: ["sys.cleanup.write"] });
   t.after(() => w.stop());
   await w.target.start();
   const port = w.target.endpoint.port;
@@ -346,11 +344,11 @@ test("postfix + sys.cleanup.write delayed past ipc_timeout: smtpd times out and 
 
 const os = mtaAvailability("opensmtpd", join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"));
 
-test("opensmtpd + sys.queue.write: the queue's imsg writes are delayed at the seed's calls, run after run", { skip: os.skip || seccompSkip, todo: TARGETS_TODO, timeout: 120_000 }, async (t) => {
+test("opensmtpd + sys.queue.write: the queue's imsg writes are delayed at the seed's calls, run after run", { skip: os.skip || seccompSkip, timeout: 120_000 }, async (t) => {
   requireMta("opensmtpd", os.why);
   requireSeccomp(seccompWhy);
   const run = async (seed: number): Promise<{ fired: number[]; eligible: number; expected: number[]; slowest: number }> => {
-    const w = wiredTarget<OpenSmtpdTarget>("opensmtpd", {});
+    const w = wiredTarget<OpenSmtpdTarget>("opensmtpd", { mayFire: ["sys.queue.write"] });
     t.after(() => w.stop());
     await w.target.start();
     const injector = injectorFor({ "sys.queue.write": { probability: 0.25, latency: "150ms" } }, seed);
