@@ -7,7 +7,7 @@ import type { Target, CrashInfo } from "../targets/target.js";
 import { Flood } from "./flood.js";
 import { Injector } from "./injector.js";
 import type { PointStats } from "./injector.js";
-import { Ledger } from "./ledger.js";
+import { Ledger, ledgerFindingCount } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
 import { crashContext } from "./oracle.js";
 import type { FindingKind, FindingSample, Outcome } from "./oracle.js";
@@ -378,7 +378,7 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
   const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
   const reconcileNow = async (): Promise<LedgerReport> => {
     const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget));
-    settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck });
+    settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck + r.report.missing });
     return r.report;
   };
   // A server we do not run is restarted only by the user's command: say so rather than skip silently.
@@ -428,7 +428,7 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   if (run.o.traffic !== undefined && flood.transports.size > 0) notes.push(`sessions connected: ${[...flood.transports].map(([k, n]) => `${k} ${n}`).join(", ")}`);
   const tally = flood.tally;
   const finalLedger = after.ledgerAfterRestart ?? after.ledger;
-  const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
+  const ledgerFindings = finalLedger === null ? 0 : ledgerFindingCount(finalLedger);
   // A run in which the server acknowledged nothing checked nothing: the ledger is empty and a
   // server that answers out of turn or refuses everything would otherwise pass.
   const nothingAccepted = !interrupted && flood.sessions > 0 && ledger.accepted === 0;
