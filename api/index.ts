@@ -19,7 +19,7 @@ export { SmtpSession, buildMessage, parseReplies } from "../smtp/index.js";
 export type { Reply, ConnectOptions } from "../smtp/index.js";
 export { targetNames, registerTarget } from "../targets/registry.js";
 export type { TargetPlugin } from "../targets/registry.js";
-export type { Target, Endpoint, DeliveredMessage, CrashInfo } from "../targets/target.js";
+export type { Target, Endpoint, DeliveredMessage, DeliveredIds, CrashInfo } from "../targets/target.js";
 export { summarize } from "../smtpscript/result.js";
 export type { RunResult, TestResult, TestFailure, Summary } from "../smtpscript/result.js";
 export { runStorm } from "../storm/scheduler.js";

@@ -4,7 +4,7 @@
 // its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
 // the ledger works; without, the ledger is skipped and said so.
 import { BannerProbeError, probeBanner } from "../smtp/probe.js";
-import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
+import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
 import { maildirIds } from "../targets/process/maildir-ids.js";
 import { listingFingerprint, maildirSubdirs, waitUntilStable } from "../common/settle.js";
 import type { SettleResult } from "../common/settle.js";
@@ -138,10 +138,12 @@ export class ExternalTarget implements Target {
   }
 
   async delivered(): Promise<DeliveredMessage[]> {
-    return (await this.deliveredIds()).map((id) => ({ id, location: "maildir", size: 0, data: Buffer.alloc(0) }));
+    const { delivered, bounced } = await this.deliveredIds();
+    const at = { location: "maildir", size: 0, data: Buffer.alloc(0) };
+    return [...delivered.map((id) => ({ id, ...at })), ...bounced.map((bounceOf) => ({ id: null, bounceOf, ...at }))];
   }
 
-  async deliveredIds(): Promise<Array<string | null>> {
+  async deliveredIds(): Promise<DeliveredIds> {
     return maildirIds(this.maildirs);
   }
 

@@ -8,6 +8,7 @@ import type { MailSource, Reply, SessionResult, Step, StepObserver, Traffic, Tra
 import type { Ledger } from "./ledger.js";
 import { judge, OutcomeTally, type JudgeOptions, type SessionRecord, type StepName, type StepResult, type Verdict } from "./oracle.js";
 import { Rng, type Seed } from "./rng.js";
+import { SENDER_DOMAIN } from "../targets/target.js";
 
 export interface MailSpec {
   from: string;
@@ -33,7 +34,7 @@ export interface TransactionResult {
   transcript: Transcript;
 }
 
-const HELO = "client.smtpchaos.test";
+const HELO = SENDER_DOMAIN;
 
 /** Engine steps as the oracle names them: TLS belongs to the greeting, an RSET to the next envelope. */
 const STEP: Record<Step, StepName | null> = { connect: "connect", banner: "banner", ehlo: "ehlo", tls: "ehlo", mail: "mail", rcpt: "rcpt", data: "data", dot: "dot", rset: "mail", quit: "quit", command: null };
@@ -285,7 +286,7 @@ export class Flood {
     const to = [...new Set(Array.from({ length: n }, () => r.pick(this.opts.mailboxes)))];
     const roll = r.next();
     const size = roll < 0.6 ? 200 + r.int(2000) : roll < 0.95 ? 2000 + r.int(30_000) : 100_000 + r.int(160_000);
-    return { from: `sender${r.int(50)}@client.smtpchaos.test`, to, size, dotLines: r.next() < 0.1 };
+    return { from: `sender${r.int(50)}@${SENDER_DOMAIN}`, to, size, dotLines: r.next() < 0.1 };
   }
 
   stop(): void {
@@ -332,7 +333,7 @@ export class Flood {
   /** The next session and its mail: from the traffic when there is one, else one transaction of a drawn shape. */
   private nextSession(rng: Rng): { session: TrafficSession } & Pick<RunOptions, "from" | "pick" | "body"> {
     if (this.opts.traffic !== undefined) {
-      const from = `sender${this.mix.int(50)}@client.smtpchaos.test`;
+      const from = `sender${this.mix.int(50)}@${SENDER_DOMAIN}`;
       const dotLines = this.mix.next() < 0.1;
       return { session: this.opts.traffic.next(), from, pick: (n) => this.recipients(n), body: () => bodyFor({ from, to: [], size: 0, dotLines }, rng) };
     }

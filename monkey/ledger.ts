@@ -20,15 +20,37 @@ export const MsgState = {
 export type MsgState = (typeof MsgState)[keyof typeof MsgState];
 
 export interface ReconcileInput {
-  /** X-Smtpchaos-Id of every delivered copy (null = a message without the header) */
+  /** X-Smtpchaos-Id of every delivered copy that is not a bounce (null = a message without the header) */
   delivered: Iterable<string | null>;
-  /** messages still in the target's queue after the flush */
+  /**
+   * for every bounce (a DSN: a null-sender message reporting a failed delivery) delivered to the
+   * sender's mailbox, the X-Smtpchaos-Id found in the headers it carries of the original
+   * (null = none of ours)
+   */
+  bounced?: Iterable<string | null>;
+  /** messages still in the target's queue after the flush (the target's own count) */
   queueSize: number;
+  /**
+   * the X-Smtpchaos-Id of every message still in the queue (a queued bounce counts for the message
+   * it reports on); null or absent when the target cannot list them: stuck and lost are then
+   * told apart only when the queue is known to be empty
+   */
+  queued?: Iterable<string | null> | null;
+  /** false when queueSize means nothing (a server whose queue cannot be observed); default true */
+  queueKnown?: boolean;
 }
 
 export interface LedgerCounts {
+  /** accepted, not delivered, not bounced, and not in the queue (its ids listed, or the queue empty) */
   lost: number;
+  /** accepted, not delivered, not bounced, and its id still in the queue */
   stuck: number;
+  /** accepted, not delivered, not bounced, with a queue whose ids cannot be listed: stuck or lost, it cannot be told which */
+  missing: number;
+  /** accepted and bounced instead of delivered: RFC 5321 allows a bounce after acceptance (not a finding) */
+  bounced: number;
+  /** delivered to every recipient and bounced as well: a bounce that is false, or a delivery that should not have happened */
+  deliveredAndBounced: number;
   duplicates: number;
   /** delivered although the client saw no reply after the dot: allowed, reported separately */
   deliveredAmbiguous: number;
@@ -36,6 +58,14 @@ export interface LedgerCounts {
   deliveredAfterReject: number;
   /** delivered although the client never finished DATA: a truncated or phantom message */
   deliveredUnsent: number;
+}
+
+/** The bug classes among the counts: any of them non-zero is a finding. */
+export const LEDGER_FINDINGS = ["lost", "stuck", "missing", "duplicates", "deliveredAfterReject", "deliveredUnsent", "deliveredAndBounced"] as const satisfies ReadonlyArray<keyof LedgerCounts>;
+
+/** How many findings a set of ledger counts holds (one per message and class). */
+export function ledgerFindingCount(c: LedgerCounts): number {
+  return LEDGER_FINDINGS.reduce((n, k) => n + c[k], 0);
 }
 
 export interface LedgerReport extends LedgerCounts {
@@ -46,13 +76,26 @@ export interface LedgerReport extends LedgerCounts {
   ambiguous: number;
   /** distinct ids of ours delivered */
   deliveredDistinct: number;
-  /** delivered copies that carry no id or another run's id */
+  /** delivered copies (and bounces) that carry no id or another run's id */
   foreign: number;
   queueSize: number;
-  /** up to `sampleSize` ids per problem */
-  samples: { lost: string[]; duplicates: Array<{ id: string; copies: number }>; deliveredAfterReject: string[]; deliveredUnsent: string[] };
+  /** true when the queue's ids were listed, so that stuck and lost are told apart by id */
+  queueListed: boolean;
+  /** distinct ids of ours in the queue listing (0 when not listed) */
+  queuedIds: number;
+  /** up to `sampleSize` ids per class, the actual ids of that class */
+  samples: {
+    lost: string[];
+    stuck: string[];
+    missing: string[];
+    bounced: string[];
+    deliveredAndBounced: string[];
+    duplicates: Array<{ id: string; copies: number }>;
+    deliveredAfterReject: string[];
+    deliveredUnsent: string[];
+  };
   perFault: Record<string, LedgerCounts & { accepted: number }>;
-  /** true when any bug-class count is non-zero (lost, stuck, duplicates, deliveredAfterReject, deliveredUnsent) */
+  /** true when any bug-class count is non-zero (LEDGER_FINDINGS) */
   findings: boolean;
 }
 
@@ -66,7 +109,7 @@ function grow<T extends Uint8Array | Uint16Array>(a: T, need: number, make: (n: 
 }
 
 const emptyCounts = (): LedgerCounts & { accepted: number } => ({
-  accepted: 0, lost: 0, stuck: 0, duplicates: 0, deliveredAmbiguous: 0, deliveredAfterReject: 0, deliveredUnsent: 0,
+  accepted: 0, lost: 0, stuck: 0, missing: 0, bounced: 0, deliveredAndBounced: 0, duplicates: 0, deliveredAmbiguous: 0, deliveredAfterReject: 0, deliveredUnsent: 0,
 });
 
 export class Ledger {
@@ -176,11 +219,30 @@ export class Ledger {
       if (i < 0) foreign++;
       else if ((copies[i] as number) < 255) copies[i] = (copies[i] as number) + 1;
     }
+    // one bit per message: 1 = a bounce reported it, 2 = its id is in the queue
+    const seen = new Uint8Array(this.n);
+    const BOUNCED = 1;
+    const QUEUED = 2;
+    for (const id of input.bounced ?? []) {
+      const i = id === null ? -1 : this.indexOf(id);
+      if (i < 0) foreign++;
+      else seen[i] = (seen[i] as number) | BOUNCED;
+    }
+    const listed = input.queued !== undefined && input.queued !== null;
+    let queuedIds = 0;
+    for (const id of input.queued ?? []) {
+      const i = id === null ? -1 : this.indexOf(id);
+      if (i >= 0 && ((seen[i] as number) & QUEUED) === 0) {
+        seen[i] = (seen[i] as number) | QUEUED;
+        queuedIds++;
+      }
+    }
+    // Without a listing, an undelivered message is lost only when the queue is known to be empty.
+    const emptyQueue = input.queueKnown !== false && input.queueSize <= 0;
     const c = this.counts();
     const totals = emptyCounts();
     const perFault: Record<string, LedgerCounts & { accepted: number }> = {};
-    const samples: LedgerReport["samples"] = { lost: [], duplicates: [], deliveredAfterReject: [], deliveredUnsent: [] };
-    const undelivered: number[] = [];
+    const samples: LedgerReport["samples"] = { lost: [], stuck: [], missing: [], bounced: [], deliveredAndBounced: [], duplicates: [], deliveredAfterReject: [], deliveredUnsent: [] };
     let deliveredDistinct = 0;
     const bucket = (i: number): LedgerCounts & { accepted: number } => {
       const f = this.fault[i] as number;
@@ -188,10 +250,17 @@ export class Ledger {
       return (perFault[name] ??= emptyCounts());
     };
     const id = (i: number): string => `${this.tag}-${i.toString(36)}`;
+    const count = (i: number, k: Exclude<keyof LedgerCounts, "duplicates">): void => {
+      totals[k]++;
+      bucket(i)[k]++;
+      const s = samples[k as keyof LedgerReport["samples"]] as string[] | undefined;
+      if (s !== undefined && s.length < sampleSize) s.push(id(i));
+    };
     for (let i = 0; i < this.n; i++) {
       const k = copies[i] as number;
       const want = this.wanted[i] as number;
       const s = this.state[i] as MsgState;
+      const bounced = ((seen[i] as number) & BOUNCED) !== 0;
       if (k > 0) deliveredDistinct++;
       if (s === MsgState.Accepted) bucket(i).accepted++;
       if (k > want) {
@@ -199,36 +268,20 @@ export class Ledger {
         bucket(i).duplicates++;
         if (samples.duplicates.length < sampleSize) samples.duplicates.push({ id: id(i), copies: k });
       }
-      // a message missing from some of its mailboxes counts as lost (or stuck) once
-      if (s === MsgState.Accepted && k < want) undelivered.push(i);
-      if (k > 0 && (s === MsgState.Ambiguous || s === MsgState.Pending)) {
-        totals.deliveredAmbiguous++;
-        bucket(i).deliveredAmbiguous++;
+      // Every copy delivered and a bounce too: one of the two is false.
+      if (bounced && k >= want) count(i, "deliveredAndBounced");
+      // A message missing from some of its mailboxes counts once: bounced (a bounce reports the
+      // missing copies), stuck (its id still in the queue), lost, or missing when the queue
+      // cannot say which.
+      else if (s === MsgState.Accepted && k < want) {
+        if (bounced) count(i, "bounced");
+        else if (listed) count(i, ((seen[i] as number) & QUEUED) !== 0 ? "stuck" : "lost");
+        else count(i, emptyQueue ? "lost" : "missing");
       }
-      if (k > 0 && s === MsgState.Rejected) {
-        totals.deliveredAfterReject++;
-        bucket(i).deliveredAfterReject++;
-        if (samples.deliveredAfterReject.length < sampleSize) samples.deliveredAfterReject.push(id(i));
-      }
-      if (k > 0 && s === MsgState.NotSent) {
-        totals.deliveredUnsent++;
-        bucket(i).deliveredUnsent++;
-        if (samples.deliveredUnsent.length < sampleSize) samples.deliveredUnsent.push(id(i));
-      }
+      if (k > 0 && (s === MsgState.Ambiguous || s === MsgState.Pending)) count(i, "deliveredAmbiguous");
+      if (k > 0 && s === MsgState.Rejected) count(i, "deliveredAfterReject");
+      if (k > 0 && s === MsgState.NotSent) count(i, "deliveredUnsent");
     }
-    // The queue size does not say which messages it holds: accepted-but-undelivered messages
-    // count as stuck up to the queue size, the rest are lost.
-    const stuck = Math.min(undelivered.length, Math.max(0, input.queueSize));
-    totals.stuck = stuck;
-    totals.lost = undelivered.length - stuck;
-    for (const [j, i] of undelivered.entries()) {
-      if (j < stuck) bucket(i).stuck++;
-      else {
-        bucket(i).lost++;
-        if (samples.lost.length < sampleSize) samples.lost.push(id(i));
-      }
-    }
-    const findings = totals.lost + totals.stuck + totals.duplicates + totals.deliveredAfterReject + totals.deliveredUnsent > 0;
     return {
       tag: this.tag,
       sent: c.sent,
@@ -238,15 +291,20 @@ export class Ledger {
       deliveredDistinct,
       foreign,
       queueSize: input.queueSize,
+      queueListed: listed,
+      queuedIds,
       lost: totals.lost,
       stuck: totals.stuck,
+      missing: totals.missing,
+      bounced: totals.bounced,
+      deliveredAndBounced: totals.deliveredAndBounced,
       duplicates: totals.duplicates,
       deliveredAmbiguous: totals.deliveredAmbiguous,
       deliveredAfterReject: totals.deliveredAfterReject,
       deliveredUnsent: totals.deliveredUnsent,
       samples,
       perFault,
-      findings,
+      findings: ledgerFindingCount(totals) > 0,
     };
   }
 }

@@ -1,6 +1,7 @@
 // The end of a monkey run: tables for people (outcomes per fault point, findings, crash, ledger)
 // and the same report as JSON for machines. The seed is in both, so any run can be replayed.
 import Table from "cli-table3";
+import { ledgerFindingCount } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
 import type { Outcome } from "./oracle.js";
 import { CRASH_LOOKBACK_MS } from "./run.js";
@@ -58,22 +59,49 @@ export function monkeyText(r: MonkeyReport): string {
     for (const l of r.crash.context) out.push(`  | ${l}`);
   }
 
-  const ledger = new Table({ head: ["ledger", "accepted", "delivered", "lost", "stuck", "duplicates", "after reject", "never sent", "ambiguous delivered"], style });
-  const row = (name: string, l: LedgerReport): void => {
-    ledger.push([name, l.accepted, l.deliveredDistinct, l.lost, l.stuck, l.duplicates, l.deliveredAfterReject, l.deliveredUnsent, l.deliveredAmbiguous]);
-  };
+  const ledgerRows: Array<[string, LedgerReport]> = [];
   // "after settle": the queue of a server we do not run could not be counted (see the notes)
-  if (r.ledger !== null) row(r.queue === "not observable" ? "after settle" : "after drain", r.ledger);
-  if (r.ledgerAfterRestart !== null) row("after restart", r.ledgerAfterRestart);
-  if (r.ledger !== null) {
+  if (r.ledger !== null) ledgerRows.push([r.queue === "not observable" ? "after settle" : "after drain", r.ledger]);
+  if (r.ledgerAfterRestart !== null) ledgerRows.push(["after restart", r.ledgerAfterRestart]);
+  if (ledgerRows.length > 0) {
+    // missing and delivered-and-bounced only when some row has them: most runs never do
+    const cols: Array<[string, (l: LedgerReport) => number]> = [
+      ["accepted", (l) => l.accepted],
+      ["delivered", (l) => l.deliveredDistinct],
+      ["bounced", (l) => l.bounced],
+      ["lost", (l) => l.lost],
+      ["stuck", (l) => l.stuck],
+      ["missing", (l) => l.missing],
+      ["duplicates", (l) => l.duplicates],
+      ["after reject", (l) => l.deliveredAfterReject],
+      ["never sent", (l) => l.deliveredUnsent],
+      ["ambiguous delivered", (l) => l.deliveredAmbiguous],
+      ["delivered + bounced", (l) => l.deliveredAndBounced],
+    ];
+    const shown = cols.filter(([name, get]) => (name !== "missing" && name !== "delivered + bounced") || ledgerRows.some(([, l]) => get(l) > 0));
+    const ledger = new Table({ head: ["ledger", ...shown.map(([name]) => name)], style });
+    for (const [name, l] of ledgerRows) ledger.push([name, ...shown.map(([, get]) => get(l))]);
     if (r.queue === "not observable") out.push("queue: not observable (no --queue-size-cmd); judged once the Maildirs stopped changing");
     out.push(ledger.toString());
     const l = r.ledgerAfterRestart ?? r.ledger;
-    if (l.samples.lost.length > 0) out.push(`  lost: ${l.samples.lost.join(" ")}`);
-    if (l.samples.duplicates.length > 0) out.push(`  duplicated: ${l.samples.duplicates.map((d) => `${d.id}×${d.copies}`).join(" ")}`);
-    if (l.samples.deliveredAfterReject.length > 0) out.push(`  delivered after a 4xx/5xx to the dot: ${l.samples.deliveredAfterReject.join(" ")}`);
-    const perFault = Object.entries(l.perFault).filter(([, c]) => c.lost + c.stuck + c.duplicates + c.deliveredAfterReject + c.deliveredUnsent > 0);
-    for (const [f, c] of perFault) out.push(`  ${f}: lost ${c.lost}, stuck ${c.stuck}, duplicates ${c.duplicates}, delivered after reject ${c.deliveredAfterReject}`);
+    if (l !== null) {
+      if (l.missing > 0) out.push(`  stuck and lost cannot be told apart (the queue's ${r.queue === "not observable" ? "size is not observable" : "ids are not listable"}): ${l.missing} missing`);
+      const ids: Array<[string, string[]]> = [
+        ["lost", l.samples.lost],
+        ["stuck", l.samples.stuck],
+        ["missing", l.samples.missing],
+        ["bounced", l.samples.bounced],
+        ["delivered and bounced", l.samples.deliveredAndBounced],
+        ["duplicated", l.samples.duplicates.map((d) => `${d.id}×${d.copies}`)],
+        ["delivered after a 4xx/5xx to the dot", l.samples.deliveredAfterReject],
+      ];
+      for (const [what, list] of ids) if (list.length > 0) out.push(`  ${what}: ${list.join(" ")}`);
+      const perFault = Object.entries(l.perFault).filter(([, c]) => ledgerFindingCount(c) > 0);
+      for (const [f, c] of perFault) {
+        const parts: Array<[string, number]> = [["lost", c.lost], ["stuck", c.stuck], ["missing", c.missing], ["bounced", c.bounced], ["duplicates", c.duplicates], ["delivered after reject", c.deliveredAfterReject], ["delivered and bounced", c.deliveredAndBounced]];
+        out.push(`  ${f}: ${parts.filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+      }
+    }
   }
   out.push(...r.layerLines);
   for (const n of r.notes) out.push(`note: ${n}`);

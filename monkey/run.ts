@@ -3,11 +3,11 @@
 // the ledger, restart the target once and reconcile again. Everything the run saw ends up in a
 // MonkeyReport; an interrupted run still produces one (the partial report).
 import { describeCrash } from "../targets/target.js";
-import type { Target, CrashInfo } from "../targets/target.js";
+import type { Target, CrashInfo, DeliveredIds, DeliveredMessage } from "../targets/target.js";
 import { Flood } from "./flood.js";
 import { Injector } from "./injector.js";
 import type { PointStats } from "./injector.js";
-import { Ledger } from "./ledger.js";
+import { Ledger, ledgerFindingCount } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
 import { crashContext } from "./oracle.js";
 import type { FindingKind, FindingSample, Outcome } from "./oracle.js";
@@ -392,7 +392,7 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
   const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
   const reconcileNow = async (): Promise<LedgerReport> => {
     const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget));
-    settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck });
+    settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck + r.report.missing });
     return r.report;
   };
   // A server we do not run is restarted only by the user's command: say so rather than skip silently.
@@ -442,7 +442,14 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   if (run.o.traffic !== undefined && flood.transports.size > 0) notes.push(`sessions connected: ${[...flood.transports].map(([k, n]) => `${k} ${n}`).join(", ")}`);
   const tally = flood.tally;
   const finalLedger = after.ledgerAfterRestart ?? after.ledger;
-  const ledgerFindings = finalLedger === null ? 0 : finalLedger.lost + finalLedger.stuck + finalLedger.duplicates + finalLedger.deliveredAfterReject + finalLedger.deliveredUnsent;
+  const ledgerFindings = finalLedger === null ? 0 : ledgerFindingCount(finalLedger);
+  if ([after.ledger, after.ledgerAfterRestart].some((l) => l !== null && l.missing > 0)) {
+    notes.push(
+      after.queueObservable
+        ? "stuck and lost cannot be told apart (the queue's ids are not listable): accepted messages neither delivered nor bounced while the queue was not empty are counted together as missing"
+        : "stuck and lost cannot be told apart (the queue is not observable): accepted messages neither delivered nor bounced are counted together as missing",
+    );
+  }
   // A run in which the server acknowledged nothing checked nothing: the ledger is empty and a
   // server that answers out of turn or refuses everything would otherwise pass.
   const nothingAccepted = !interrupted && flood.sessions > 0 && ledger.accepted === 0;
@@ -533,10 +540,11 @@ function crashedRole(fatal: string | null, context: readonly string[], faults: R
 }
 
 /**
- * Flushes the queue until it is empty (or the time is up), then compares deliveries with the
- * ledger. `settleOn` (a server whose queue cannot be counted): flush once, then wait until its
- * mailboxes stop changing; ids missing then are lost, or stuck when they were still changing at
- * the deadline (mail may still be arriving: not called lost).
+ * Flushes the queue until it is empty (or the time is up), then compares deliveries and bounces
+ * with the ledger. Where the target lists the ids in its queue, an undelivered message is stuck
+ * (its id is queued) or lost (it is not); where it cannot, they are told apart only by an empty
+ * queue, else counted missing. `settleOn` (a server whose queue cannot be counted): flush once,
+ * then wait until its mailboxes stop changing; ids missing then are counted missing.
  */
 async function reconcile(
   target: Target,
@@ -546,20 +554,18 @@ async function reconcile(
   stage: (t: string) => void,
   settleOn: UnmanagedTarget | null,
 ): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
-  const deliveredNow = async (): Promise<Array<string | null>> => {
-    const delivered: Array<string | null> = target.deliveredIds !== undefined ? await target.deliveredIds() : (await target.delivered()).map((m) => m.id);
-    delivered.push(...layers.deliveredIds());
-    return delivered;
+  const deliveredNow = async (): Promise<DeliveredIds> => {
+    const got = target.deliveredIds !== undefined ? await target.deliveredIds() : idsOf(await target.delivered());
+    got.delivered.push(...layers.deliveredIds());
+    return got;
   };
   if (settleOn !== null) {
     await target.flushQueue();
     stage(`the queue is not observable: waiting until the Maildirs stop changing for ${formatDuration(settleOn.settleMs)} (at most ${formatDuration(drainMs)})`);
     const settle = await settleOn.settle(drainMs);
-    const delivered = await deliveredNow();
-    if (settle.settled) return { report: ledger.reconcile({ delivered, queueSize: 0 }), settle };
-    stage(`the Maildirs were still changing after ${formatDuration(drainMs)}`);
-    // Still arriving: whatever is missing may be on its way, so it is stuck rather than lost.
-    return { report: ledger.reconcile({ delivered, queueSize: ledger.size }), settle };
+    if (!settle.settled) stage(`the Maildirs were still changing after ${formatDuration(drainMs)}`);
+    const { delivered, bounced } = await deliveredNow();
+    return { report: ledger.reconcile({ delivered, bounced, queueSize: 0, queueKnown: false }), settle };
   }
   const deadline = Date.now() + drainMs;
   let size = await target.queueSize();
@@ -569,17 +575,34 @@ async function reconcile(
     size = await target.queueSize();
   }
   if (size > 0) stage(`${size} message(s) still queued after ${Math.round(drainMs / 1000)} s`);
+  // The queue's ids before the deliveries: a message delivered in between is then found
+  // delivered, never in neither.
+  const queued = (await target.queueIds?.()) ?? null;
   // Deliveries can trail the queue file's removal by a moment.
   await sleep(300);
-  return { report: ledger.reconcile({ delivered: await deliveredNow(), queueSize: size }), settle: null };
+  const { delivered, bounced } = await deliveredNow();
+  return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued }), settle: null };
+}
+
+/** The ids of delivered messages, bounces apart, for a target that reads whole messages only. */
+function idsOf(messages: readonly DeliveredMessage[]): DeliveredIds {
+  const out: DeliveredIds = { delivered: [], bounced: [] };
+  for (const m of messages) {
+    if (m.bounceOf !== undefined) out.bounced.push(m.bounceOf);
+    else out.delivered.push(m.id);
+  }
+  return out;
 }
 
 /** Plain words on how a server with no observable queue was judged. */
 function settleNotes(settles: ReadonlyArray<{ settle: SettleResult | null; missing: number }>, settleMs: number, drainMs: number): string[] {
-  const notes = ["the queue was not observable (no --queue-size-cmd): the ledger waited until the Maildirs had not changed for " + `${formatDuration(settleMs)}; an accepted id not delivered by then is counted lost`];
+  const notes = [
+    "the queue was not observable (no --queue-size-cmd): the ledger waited until the Maildirs had not changed for " +
+      `${formatDuration(settleMs)}; an accepted id neither delivered nor bounced by then is counted missing (stuck or lost: the queue cannot say which)`,
+  ];
   for (const { settle, missing } of settles) {
     if (settle === null) continue;
-    if (!settle.settled) notes.push(`the Maildirs were still changing when --drain-timeout (${formatDuration(drainMs)}) ran out: ${missing} missing id(s) are counted stuck, not lost`);
+    if (!settle.settled) notes.push(`the Maildirs were still changing when --drain-timeout (${formatDuration(drainMs)}) ran out: ${missing} missing id(s) may still have been on their way`);
   }
   return notes;
 }

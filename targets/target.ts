@@ -42,15 +42,34 @@ export function describeCrash(c: CrashInfo): string {
   return c.signal !== null ? `killed by ${c.signal}` : `exit code ${c.exitCode ?? "?"}`;
 }
 
+/**
+ * The domain of the senders the toolkit's floods use (monkey). The shipped targets deliver it
+ * locally, every local part into one Maildir, so that bounces (DSNs) of their mail are observable.
+ */
+export const SENDER_DOMAIN = "client.smtpchaos.test";
+
 /** A message the target delivered to its local mailbox (or next hop), as read back by the toolkit. */
 export interface DeliveredMessage {
   /** value of the X-Smtpchaos-Id header (the ledger id), null when the message has none */
   id: string | null;
+  /**
+   * set on a bounce (a DSN: a null-sender message reporting a failed delivery): the
+   * X-Smtpchaos-Id found in the headers it carries of the original message, null when none
+   */
+  bounceOf?: string | null;
   /** mailbox recipient or file path, for humans */
   location: string;
   size: number;
   /** the raw message as delivered */
   data: Buffer;
+}
+
+/** The ledger ids of everything delivered, bounces apart (read from message heads only). */
+export interface DeliveredIds {
+  /** X-Smtpchaos-Id of every delivered copy that is not a bounce (null: a message without the header) */
+  delivered: Array<string | null>;
+  /** for every bounce delivered: the X-Smtpchaos-Id of the message it reports on (null: none found) */
+  bounced: Array<string | null>;
 }
 
 export interface TargetStatus {
@@ -95,8 +114,13 @@ export interface Target {
   settleMailboxes?(settleMs: number, maxMs: number): Promise<SettleResult>;
   /** Everything delivered since start (kept across restart()). */
   delivered(): Promise<DeliveredMessage[]>;
-  /** Just the ledger ids of everything delivered (cheap: reads message heads only). */
-  deliveredIds?(): Promise<Array<string | null>>;
+  /** Just the ledger ids of everything delivered, bounces apart (cheap: reads message heads only). */
+  deliveredIds?(): Promise<DeliveredIds>;
+  /**
+   * The X-Smtpchaos-Id of every message still in the queue (a queued bounce gives the id of the
+   * message it reports on); null when this target cannot list them (then only queueSize() is known).
+   */
+  queueIds?(): Promise<string[] | null>;
   /** The target's processes by role, for process faults. */
   processes(): Promise<RoleProcess[]>;
   /** Leaves the instance directory (config, spool, logs, mailboxes) in place at stop, for a post-mortem; its path. */

@@ -115,8 +115,8 @@ function ledgerTable(rows: ReadonlyArray<readonly [string, LedgerReport | null]>
   const present = rows.filter((r): r is readonly [string, LedgerReport] => r[1] !== null);
   if (present.length === 0) return "<p>The ledger was not reconciled (see the notes).</p>";
   return table(
-    ["ledger", "accepted", "delivered", "lost", "stuck", "duplicates", "after reject", "never sent", "ambiguous delivered"],
-    present.map(([name, l]) => [esc(name), esc(l.accepted), esc(l.deliveredDistinct), esc(l.lost), esc(l.stuck), esc(l.duplicates), esc(l.deliveredAfterReject), esc(l.deliveredUnsent), esc(l.deliveredAmbiguous)]),
+    ["ledger", "accepted", "delivered", "bounced", "lost", "stuck", "missing", "duplicates", "after reject", "never sent", "ambiguous delivered", "delivered + bounced"],
+    present.map(([name, l]) => [esc(name), esc(l.accepted), esc(l.deliveredDistinct), esc(l.bounced), esc(l.lost), esc(l.stuck), esc(l.missing), esc(l.duplicates), esc(l.deliveredAfterReject), esc(l.deliveredUnsent), esc(l.deliveredAmbiguous), esc(l.deliveredAndBounced)]),
   );
 }
 

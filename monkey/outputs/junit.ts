@@ -4,7 +4,7 @@
 import { junitDocument } from "../../common/junit.js";
 import type { JunitCase } from "../../common/junit.js";
 import { textOutput } from "../../common/output.js";
-import type { LedgerReport } from "../ledger.js";
+import type { LEDGER_FINDINGS } from "../ledger.js";
 import { compactTranscript } from "../report.js";
 import type { MonkeyReport } from "../run.js";
 import { verdictText } from "../report.js";
@@ -27,14 +27,16 @@ function crashCase(r: MonkeyReport): JunitCase {
   return { name: "crash", classname: "monkey.crash", failure: { message: c.description, type: "crash", detail } };
 }
 
-type LedgerProblem = keyof Pick<LedgerReport, "lost" | "stuck" | "duplicates" | "deliveredAfterReject" | "deliveredUnsent">;
+type LedgerProblem = (typeof LEDGER_FINDINGS)[number];
 
 const LEDGER_PROBLEMS: ReadonlyArray<[LedgerProblem, string]> = [
-  ["lost", "accepted, never delivered"],
+  ["lost", "accepted, never delivered, not bounced, not in the queue"],
   ["stuck", "accepted, still queued"],
+  ["missing", "accepted, neither delivered nor bounced (stuck or lost: the queue's ids are not listable)"],
   ["duplicates", "delivered more than once"],
   ["deliveredAfterReject", "delivered although the dot got a 4xx/5xx"],
   ["deliveredUnsent", "delivered although the dot was never sent"],
+  ["deliveredAndBounced", "delivered and bounced as well"],
 ];
 
 function ledgerCases(r: MonkeyReport): JunitCase[] {
@@ -42,13 +44,16 @@ function ledgerCases(r: MonkeyReport): JunitCase[] {
   if (l === null) return [{ name: "ledger", classname: "monkey.ledger", skipped: r.notes.find((n) => n.includes("ledger")) ?? "the ledger did not run" }];
   const samples: Partial<Record<LedgerProblem, string[]>> = {
     lost: l.samples.lost,
+    stuck: l.samples.stuck,
+    missing: l.samples.missing,
+    deliveredAndBounced: l.samples.deliveredAndBounced,
     duplicates: l.samples.duplicates.map((d) => `${d.id}×${d.copies}`),
     deliveredAfterReject: l.samples.deliveredAfterReject,
     deliveredUnsent: l.samples.deliveredUnsent,
   };
   const when = r.ledgerAfterRestart !== null ? "after restart" : r.queue === "not observable" ? "after settle" : "after drain";
   const bad = LEDGER_PROBLEMS.filter(([k]) => l[k] > 0);
-  if (bad.length === 0) return [{ name: `every accepted message delivered once (${when})`, classname: "monkey.ledger", systemOut: `accepted ${l.accepted}, delivered ${l.deliveredDistinct}` }];
+  if (bad.length === 0) return [{ name: `every accepted message delivered once (${when})`, classname: "monkey.ledger", systemOut: `accepted ${l.accepted}, delivered ${l.deliveredDistinct}, bounced ${l.bounced}` }];
   return bad.map(([k, what]) => ({
     name: k,
     classname: "monkey.ledger",

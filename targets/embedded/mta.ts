@@ -13,6 +13,8 @@ import { NO_FAULTS, InjectedFault } from "./fault-points.js";
 import type { FaultPoints, FaultPointName } from "./fault-points.js";
 import { PreparedMessage, runSmtpSession } from "../../smtp/index.js";
 import { isNoIpv6, LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
+import { SENDER_DOMAIN } from "../target.js";
+import { buildBounce } from "./bounce.js";
 
 export interface EmbeddedMtaOptions {
   /** everything the MTA writes lives below this directory */
@@ -22,6 +24,12 @@ export interface EmbeddedMtaOptions {
   domain?: string;
   /** local parts that exist in `domain` */
   users?: string[];
+  /**
+   * a domain delivered locally with every local part into one Maildir (bounces/Maildir): the
+   * toolkit's senders (default SENDER_DOMAIN), so that bounces of their mail are observable;
+   * null: none. RCPT still refuses it: only the MTA's own bounces go there.
+   */
+  senderDomain?: string | null;
   /** domains relayed to `nextHop` */
   relayDomains?: string[];
   nextHop?: { host: string; port: number };
@@ -75,6 +83,8 @@ export class EmbeddedMta {
   private faults: FaultPoints;
   private readonly spool: Spool;
   private readonly maildirs = new Map<string, Maildir>();
+  /** where mail to senderDomain goes (null: it is not local) */
+  private readonly senders: { domain: string; box: Maildir } | null;
   private servers: SMTPServer[] = [];
   /** the ::1 listeners: plain net servers whose connections the SMTPServer of the same port takes */
   private servers6: net.Server[] = [];
@@ -95,6 +105,8 @@ export class EmbeddedMta {
     this.log = opts.log ?? (() => {});
     this.spool = new Spool(join(opts.dir, "spool"), () => this.faults);
     for (const u of this.users) this.maildirs.set(u, new Maildir(join(opts.dir, "mail", u, "Maildir")));
+    const senderDomain = opts.senderDomain === undefined ? SENDER_DOMAIN : opts.senderDomain;
+    this.senders = senderDomain === null ? null : { domain: senderDomain.toLowerCase(), box: new Maildir(sendersMaildir(opts.dir)) };
   }
 
   get mailboxes(): string[] {
@@ -113,6 +125,7 @@ export class EmbeddedMta {
   async start(): Promise<void> {
     await this.spool.init();
     for (const m of this.maildirs.values()) await m.init();
+    await this.senders?.box.init();
     this.v6 = this.opts.ipv6 !== false;
     try {
       const port = await this.listen(false, this.opts.port ?? 0);
@@ -152,6 +165,7 @@ export class EmbeddedMta {
     for (const [user, m] of this.maildirs) {
       for (const f of await m.messages()) out.push({ mailbox: `${user}@${this.domain}`, ...f });
     }
+    if (this.senders !== null) for (const f of await this.senders.box.messages()) out.push({ mailbox: `@${this.senders.domain}`, ...f });
     return out;
   }
 
@@ -364,25 +378,36 @@ export class EmbeddedMta {
   private async deliverOne(id: string): Promise<void> {
     const { env, data } = await this.spool.read(id);
     const relay: Array<{ address: string; index: number }> = [];
+    const failed: string[] = [];
     for (const [index, r] of env.recipients.entries()) {
       if (r.done) continue;
       const at = r.address.lastIndexOf("@");
       const domain = r.address.slice(at + 1).toLowerCase();
-      if (!this.isLocalDomain(domain)) {
+      const box = this.senders !== null && domain === this.senders.domain ? this.senders.box : this.isLocalDomain(domain) ? this.maildirs.get(r.address.slice(0, at).toLowerCase()) : null;
+      if (box === null && (this.opts.relayDomains ?? []).includes(domain) && this.opts.nextHop !== undefined) {
         relay.push({ address: r.address, index });
         continue;
       }
-      const box = this.maildirs.get(r.address.slice(0, at).toLowerCase());
-      if (box === undefined) {
-        // Accepted earlier but gone now (tables changed): a bounce would go here; we drop with a log line.
-        this.log(`${id}: <${r.address}> no longer exists, dropped`);
+      if (box === undefined || box === null) {
+        // Accepted earlier but gone now (tables changed), or a bounce with nowhere to go.
+        if (env.from === "") this.log(`${id}: <${r.address}> undeliverable bounce, dropped`);
+        else failed.push(r.address);
       } else {
         await this.faults.check("deliver.write", { phase: "delivery", queueId: id, address: r.address });
         const fresh = await box.deliver(id, index, data);
         this.log(`${id}: to=<${r.address}> status=sent (${fresh ? "delivered to maildir" : "already delivered"})`);
+        r.done = true;
+        await this.spool.update(env);
       }
-      r.done = true;
+    }
+    if (failed.length > 0) {
+      // The bounce is queued before the recipients are marked done: a crash in between bounces twice, never not at all.
+      const dsn: Envelope = { id: this.spool.newId(), from: "", recipients: [{ address: env.from, done: false }], receivedAt: new Date().toISOString() };
+      await this.spool.put(dsn, buildBounce({ hostname: this.hostname, queueId: id, sender: env.from, failed, reason: "5.1.1 no such user here", original: data }));
+      this.log(`${id}: to=<${failed.join(">,<")}> status=bounced (no such user here): bounce ${dsn.id}`);
+      for (const r of env.recipients) if (failed.includes(r.address)) r.done = true;
       await this.spool.update(env);
+      this.scheduleRun(0);
     }
     if (relay.length > 0) {
       await this.relay(env, data, relay.map((r) => r.address));
@@ -414,6 +439,11 @@ export class EmbeddedMta {
     if (r.outcome !== "ok") throw new Error(`next hop ${hop.host}:${hop.port} ${problem ?? r.outcome}`);
     this.log(`${env.id}: relayed to ${hop.host}:${hop.port} for ${rcpts.length} recipient(s)`);
   }
+}
+
+/** Where mail to the senders' domain is delivered. */
+export function sendersMaildir(dir: string): string {
+  return join(dir, "bounces", "Maildir");
 }
 
 /** Resolves with the port once listening; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL...). */

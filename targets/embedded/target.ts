@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { probeBanner } from "../../smtp/probe.js";
-import { readMessageId } from "../../smtp/message.js";
-import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
-import { EmbeddedMta } from "./mta.js";
+import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import { deliveredMessage } from "../dsn.js";
+import { EmbeddedMta, sendersMaildir } from "./mta.js";
 import type { EmbeddedMtaOptions } from "./mta.js";
 import { Maildir } from "./maildir.js";
 import type { FaultPoints } from "./fault-points.js";
@@ -16,7 +16,7 @@ import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { READY_PREFIX } from "./protocol.js";
 import type { ReadyLine } from "./protocol.js";
-import { maildirIds } from "../process/maildir-ids.js";
+import { fileIds, maildirIds } from "../process/maildir-ids.js";
 import { bannerStatus } from "../process/banner.js";
 
 export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
@@ -189,17 +189,33 @@ export class EmbeddedTarget implements Target {
     }
   }
 
+  /** the users' Maildirs, then the one the senders' domain (bounces) is delivered to */
+  private get maildirs(): string[] {
+    return [...this.users.map((u) => join(this.workDir, "mail", u, "Maildir")), ...(this.opts.senderDomain === null ? [] : [sendersMaildir(this.workDir)])];
+  }
+
   async delivered(): Promise<DeliveredMessage[]> {
     const out: DeliveredMessage[] = [];
-    for (const u of this.users) {
-      const box = new Maildir(join(this.workDir, "mail", u, "Maildir"));
-      for (const m of await box.messages()) out.push({ id: readMessageId(m.data), location: m.path, size: m.data.length, data: m.data });
+    for (const dir of this.maildirs) {
+      for (const m of await new Maildir(dir).messages()) out.push(deliveredMessage(m.path, m.data));
     }
     return out;
   }
 
-  async deliveredIds(): Promise<Array<string | null>> {
-    return maildirIds(this.users.map((u) => join(this.workDir, "mail", u, "Maildir")));
+  async deliveredIds(): Promise<DeliveredIds> {
+    return maildirIds(this.maildirs);
+  }
+
+  /** The ids of the messages in the spool (a message is queued while its envelope file exists; a queued bounce gives its original's). */
+  async queueIds(): Promise<string[]> {
+    const spool = join(this.workDir, "spool");
+    let names: string[];
+    try {
+      names = await readdir(spool);
+    } catch {
+      return [];
+    }
+    return fileIds(names.filter((n) => n.endsWith(".env")).map((n) => join(spool, `${n.slice(0, -4)}.msg`)));
   }
 
   async processes(): Promise<RoleProcess[]> {

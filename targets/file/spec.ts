@@ -25,12 +25,34 @@ export const PLACEHOLDERS = [
   "lookups.host",
   "lookups.port",
   "pid",
+  "senderDomain",
 ] as const;
 
 export interface QueueSizeSpec {
   command: string[];
   /** "count": the first integer in the output (exim -bpc); "lines": non-empty lines (postqueue -j) */
   parse: "count" | "lines";
+}
+
+/**
+ * A command listing the ledger ids of the messages in the queue, so that stuck (queued) and lost
+ * mail are told apart by id. "ids": one X-Smtpchaos-Id value a line (a line may keep the header's
+ * name, as `grep -ho 'X-Smtpchaos-Id: [^ ]*'` prints it); for a queued bounce, the id of the message
+ * it reports on. Without it, stuck and lost are told apart only when the queue is empty.
+ */
+export interface QueueListSpec {
+  command: string[];
+  parse: "ids";
+}
+
+/** The ids a queueList command printed (see QueueListSpec). */
+export function parseQueueIds(out: string): string[] {
+  const ids: string[] = [];
+  for (const line of out.split("\n")) {
+    const id = /^\S+/.exec(line.trim().replace(/^X-Smtpchaos-Id:\s*/i, ""))?.[0];
+    if (id !== undefined) ids.push(id);
+  }
+  return ids;
 }
 
 export interface TargetFileSpec {
@@ -73,6 +95,8 @@ export interface TargetFileSpec {
   prepare: string[] | null;
   flush: string[] | null;
   queueSize: QueueSizeSpec | null;
+  /** lists the ids in the queue (QueueListSpec); null: stuck and lost are told apart only by an empty queue */
+  queueList: QueueListSpec | null;
   /** its lookups ({{lookups.host}}/{{lookups.port}}, socketmap) may be routed to the monkey */
   lookups: boolean;
   /**
@@ -132,6 +156,7 @@ const FIELDS = new Set([
   "prepare",
   "flush",
   "queueSize",
+  "queueList",
   "lookups",
   "libfiu",
   "libfiuPoints",
@@ -224,6 +249,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     prepare: command("prepare", false),
     flush: command("flush", false),
     queueSize: null,
+    queueList: null,
     lookups: bool("lookups", false),
     libfiu: list("libfiu", []),
     libfiuPoints: {},
@@ -242,6 +268,17 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
       if (!Array.isArray(qc) || qc.length === 0 || !qc.every((x) => typeof x === "string")) problems.push("queueSize.command: expected a command (a list: program, then arguments)");
       if (qp !== "count" && qp !== "lines") problems.push(`queueSize.parse: expected "count" or "lines", got ${JSON.stringify(qp)}`);
       spec.queueSize = { command: Array.isArray(qc) ? (qc as string[]) : [], parse: qp === "count" ? "count" : "lines" };
+    }
+  }
+  const ql = d.queueList;
+  if (ql !== undefined) {
+    if (ql === null || typeof ql !== "object" || Array.isArray(ql)) problems.push("queueList: expected { command: [...], parse: ids }");
+    else {
+      const qc = (ql as Record<string, unknown>).command;
+      const qp = (ql as Record<string, unknown>).parse ?? "ids";
+      if (!Array.isArray(qc) || qc.length === 0 || !qc.every((x) => typeof x === "string")) problems.push("queueList.command: expected a command (a list: program, then arguments)");
+      if (qp !== "ids") problems.push(`queueList.parse: expected "ids" (one X-Smtpchaos-Id a line), got ${JSON.stringify(qp)}`);
+      spec.queueList = { command: Array.isArray(qc) ? (qc as string[]) : [], parse: "ids" };
     }
   }
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(spec.name)) problems.push(`name: "${spec.name}" must be a word (letters, digits, . _ -)`);
@@ -298,6 +335,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     ...(spec.prepare ?? []).map((a, i): [string, string] => [`prepare[${i}]`, a]),
     ...(spec.flush ?? []).map((a, i): [string, string] => [`flush[${i}]`, a]),
     ...(spec.queueSize?.command ?? []).map((a, i): [string, string] => [`queueSize.command[${i}]`, a]),
+    ...(spec.queueList?.command ?? []).map((a, i): [string, string] => [`queueList.command[${i}]`, a]),
   ];
   for (const [where, t] of templated) {
     for (const m of t.matchAll(/\{\{\s*([#^/]?)\s*([^}]*?)\s*\}\}/g)) {
@@ -310,7 +348,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
       if (name.startsWith("tls.") && !spec.tls) problems.push(`${where}: {{${name}}} needs tls: true`);
       if (name === "tlsPort" && !spec.implicitTls) problems.push(`${where}: {{tlsPort}} needs implicitTls: true`);
       if (name.startsWith("lookups.") && !spec.lookups) problems.push(`${where}: {{${name}}} needs lookups: true`);
-      if (name === "pid" && !/^(flush|queueSize)/.test(where)) problems.push(`${where}: {{pid}} (the running daemon) exists only in flush and queueSize commands`);
+      if (name === "pid" && !/^(flush|queueSize|queueList)/.test(where)) problems.push(`${where}: {{pid}} (the running daemon) exists only in flush, queueSize and queueList commands`);
     }
   }
   for (const f of Object.keys(spec.files)) if (f.startsWith("/") || f.split("/").includes("..")) problems.push(`files["${f}"]: must be a path inside the instance directory`);

@@ -15,9 +15,10 @@ import { checkRelay } from "../process/relay.js";
 import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import { posixPattern, type ShimRole } from "../process/syscall-shim.js";
+import { SENDER_DOMAIN } from "../target.js";
 import type { Endpoint } from "../target.js";
 import type { FaultDescription } from "../fault-hooks.js";
-import { render, type TargetFileSpec } from "./spec.js";
+import { parseQueueIds, render, type TargetFileSpec } from "./spec.js";
 import { listingFingerprint, maildirSubdirs, waitUntilStable, type SettleResult } from "../../common/settle.js";
 
 /** A relay goes through the file's {{#relay}} sections; lookups need `lookups: true` in it. */
@@ -117,6 +118,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
       "lookups.host": this.lookupsAt?.host ?? "",
       "lookups.port": this.lookupsAt === null ? "" : String(this.lookupsAt.port),
       pid: this.pid === null ? "" : String(this.pid),
+      senderDomain: SENDER_DOMAIN,
     };
     const on = new Set<string>();
     if (r !== undefined) on.add("relay");
@@ -247,6 +249,14 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     const m = /-?\d+/.exec(out);
     if (m === null) throw new Error(`${this.name}: queue size command printed no number: ${JSON.stringify(out.slice(0, 200))}`);
     return Number(m[0]);
+  }
+
+  /** The ids the file's queueList command prints; null without one (stuck and lost are then told apart only by an empty queue). */
+  async queueIds(): Promise<string[] | null> {
+    const q = this.spec.queueList;
+    if (q === null) return null;
+    const [c, ...args] = this.rendered(q.command);
+    return parseQueueIds(await this.control(c as string, args));
   }
 }
 

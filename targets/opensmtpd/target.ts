@@ -3,7 +3,7 @@
 // resolv.conf that keeps its own resolver off the network (`lookup file`: /etc/hosts only).
 import type { TargetPlugin } from "../registry.js";
 import { existsSync, realpathSync } from "node:fs";
-import { mkdir, writeFile, chmod, chown, rm } from "node:fs/promises";
+import { mkdir, writeFile, chmod, chown, rm, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -17,6 +17,8 @@ import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { FaultDescription, LookupRouter } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
 import type { ShimRole } from "../process/syscall-shim.js";
+import { SENDER_DOMAIN } from "../target.js";
+import { fileIds } from "../process/maildir-ids.js";
 
 const run = promisify(execFile);
 
@@ -94,17 +96,21 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
 
   protected async prepare(dir: string, port: number): Promise<void> {
     const { uid, gid } = userInfo(MAIL_USER);
-    for (const d of ["spool", "run", "empty", "Maildir"]) await mkdir(join(dir, d), { recursive: true });
+    for (const d of ["spool", "run", "empty", "Maildir", "Bounces"]) await mkdir(join(dir, d), { recursive: true });
     await chmod(join(dir, "spool"), 0o711);
     await chown(join(dir, "Maildir"), uid, gid);
+    await chown(join(dir, "Bounces"), uid, gid);
     await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\nlookup file\n");
     await writeFile(join(dir, "recipients"), this.localAddresses.map((m) => `${m} ${MAIL_USER}`).join("\n") + "\n");
+    // every address of the toolkit's senders, into one Maildir: their bounces land there
+    await writeFile(join(dir, "senders"), `@${SENDER_DOMAIN} ${MAIL_USER}\n`);
     const tls = await selfSignedCert(dir);
     const tables = this.o.lookups === undefined ? [`table recipients file:${join(dir, "recipients")}`] : await this.prepareLookups(dir, this.o.lookups);
     const conf = [
       `pki mx.test.example cert "${tls.cert}"`,
       `pki mx.test.example key "${tls.key}"`,
       ...tables,
+      `table flood_senders file:${join(dir, "senders")}`,
       ...(this.o.extraConfig ?? []),
       `listen on 127.0.0.1 port ${port} tls pki mx.test.example hostname mx.test.example`,
       ...(this.ipv6 ? [`listen on ::1 port ${port} tls pki mx.test.example hostname mx.test.example`] : []),
@@ -112,6 +118,9 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
       `match from any for domain ${this.o.lookups === undefined ? `"${this.domain}"` : "<domains>"} action "local_mail"`,
       // localhost is local too, as in a default configuration (OpenSMTPD's regress scripts mail user@localhost)
       `match from any for domain "localhost" action "local_mail"`,
+      // the flood's senders are local too (a file table, never the monkey's lookups), so that bounces are delivered and counted
+      `action "flood_senders" maildir "${join(dir, "Bounces")}" user ${MAIL_USER} virtual <flood_senders>`,
+      `match from any for domain "${SENDER_DOMAIN}" action "flood_senders"`,
       ...this.relayConfig(),
       "",
     ];
@@ -236,7 +245,7 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
   }
 
   protected maildirs(dir: string): string[] {
-    return [join(dir, "Maildir")];
+    return [join(dir, "Maildir"), join(dir, "Bounces")];
   }
 
   protected roleOf(cmdline: string): string | null {
@@ -273,6 +282,21 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
   async queueSize(): Promise<number> {
     const out = await this.smtpctl("show", "queue");
     return out.split("\n").filter((l) => l.trim() !== "").length;
+  }
+
+  /**
+   * The ids of the messages in the queue, read from the spool (bind-mounted from the instance
+   * directory): queue/BUCKET/MSGID/message is each message's one copy, kept until its last
+   * envelope is done. A bounce is an envelope on the original message, so a message whose bounce
+   * is still queued is listed too.
+   */
+  async queueIds(): Promise<string[]> {
+    const queue = join(this.workDir, "spool", "queue");
+    const paths: string[] = [];
+    for (const bucket of await readdir(queue).catch(() => [] as string[])) {
+      for (const msg of await readdir(join(queue, bucket)).catch(() => [] as string[])) paths.push(join(queue, bucket, msg, "message"));
+    }
+    return fileIds(paths);
   }
 }
 

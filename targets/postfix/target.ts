@@ -17,6 +17,8 @@ import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import type { FaultDescription } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
 import type { ShimRole } from "../process/syscall-shim.js";
+import { SENDER_DOMAIN } from "../target.js";
+import { queueFileIds } from "./queue-file.js";
 
 const run = promisify(execFile);
 
@@ -122,7 +124,8 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
     await chown(join(dir, "data"), pf.uid, pf.gid);
     await chown(join(dir, "mail"), uid, gid);
     if (existsSync("/etc/postfix/dynamicmaps.cf")) await copyFile("/etc/postfix/dynamicmaps.cf", join(dir, "etc", "dynamicmaps.cf"));
-    await writeFile(join(dir, "etc", "vmailbox"), this.localAddresses.map((m) => `${m} user/Maildir/`).join("\n") + "\n");
+    // every address of the toolkit's senders goes to one Maildir (a catch-all): their bounces land there
+    await writeFile(join(dir, "etc", "vmailbox"), [...this.localAddresses.map((m) => `${m} user/Maildir/`), `@${SENDER_DOMAIN} bounces/Maildir/`].join("\n") + "\n");
     const tls = await selfSignedCert(dir);
     const main: Record<string, string> = {
       smtpd_tls_cert_file: tls.cert,
@@ -145,7 +148,7 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
       mydestination: "",
       mynetworks: this.ipv6 ? "127.0.0.1/32 [::1]/128" : "127.0.0.1/32",
       // localhost is local too, as in a default configuration (OpenSMTPD's regress scripts mail user@localhost)
-      virtual_mailbox_domains: this.localDomains.join(", "),
+      virtual_mailbox_domains: [...this.localDomains, SENDER_DOMAIN].join(", "),
       virtual_mailbox_base: join(dir, "mail"),
       virtual_mailbox_maps: `texthash:${join(dir, "etc", "vmailbox")}`,
       virtual_uid_maps: `static:${uid}`,
@@ -165,7 +168,8 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
       maillog_file_prefixes: join(dir, "log"),
       smtpd_banner: "$myhostname ESMTP Postfix",
       biff: "no",
-      ...(routed === null ? {} : { virtual_mailbox_domains: socketmap("domains"), virtual_mailbox_maps: socketmap("recipients") }),
+      // the senders' domain stays a literal: bounces to it never ask the monkey's lookups
+      ...(routed === null ? {} : { virtual_mailbox_domains: `${SENDER_DOMAIN}, ${socketmap("domains")}`, virtual_mailbox_maps: socketmap("recipients") }),
       import_environment: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD FIU_CTRL_FIFO FIU_ENABLE",
       ...this.relayMain(),
       ...this.o.main,
@@ -273,7 +277,7 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
   }
 
   protected maildirs(dir: string): string[] {
-    return [join(dir, "mail", "user", "Maildir")];
+    return [join(dir, "mail", "user", "Maildir"), join(dir, "mail", "bounces", "Maildir")];
   }
 
   protected roleOf(cmdline: string): string | null {
@@ -304,6 +308,11 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
   async queueSize(): Promise<number> {
     const stdout = await this.control("postqueue", ["-c", this.configDir, "-j"]);
     return stdout.split("\n").filter((l) => l.trim() !== "").length;
+  }
+
+  /** The ids of the messages in the queue, read from the queue files (see queue-file.ts). */
+  async queueIds(): Promise<string[]> {
+    return queueFileIds(join(this.workDir, "queue"));
   }
 }
 

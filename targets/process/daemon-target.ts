@@ -7,9 +7,9 @@ import { promisify } from "node:util";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readMessageId } from "../../smtp/message.js";
 import { describeCrash } from "../target.js";
-import type { CrashInfo, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import { deliveredMessage } from "../dsn.js";
 import { Supervisor } from "./supervisor.js";
 import { descendants, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
@@ -263,15 +263,14 @@ export abstract class DaemonTarget implements Target {
         }
         for (const n of names) {
           const path = join(box, sub, n);
-          const data = await readFile(path);
-          out.push({ id: readMessageId(data), location: path, size: data.length, data });
+          out.push(deliveredMessage(path, await readFile(path)));
         }
       }
     }
     return out;
   }
 
-  async deliveredIds(): Promise<Array<string | null>> {
+  async deliveredIds(): Promise<DeliveredIds> {
     return maildirIds(this.maildirs(this.workDir));
   }
 

@@ -50,7 +50,8 @@ test("monkey run --out html: faults and outcomes over time, the ledger, the repl
   const ledgerRow = await page.locator("#ledger tbody tr").last().locator("td").allInnerTexts();
   const l = report.ledgerAfterRestart;
   assert.ok(l !== null);
-  assert.deepEqual(ledgerRow.slice(0, 4), ["after restart", String(l.accepted), String(l.deliveredDistinct), "0"]);
+  // then bounced and lost
+  assert.deepEqual(ledgerRow.slice(0, 5), ["after restart", String(l.accepted), String(l.deliveredDistinct), "0", "0"]);
   assert.match(await page.locator("#windows").innerText(), /faults\s+1 s\s+4 s/);
   // both charts drew lines across the run
   for (const name of ["faults", "sessions"]) {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Ledger, MsgState } from "../../monkey/ledger.js";
+import { Ledger, MsgState, ledgerFindingCount } from "../../monkey/ledger.js";
 
 test("ledger: clean run reconciles to zero findings", () => {
   const l = new Ledger("t1");
@@ -27,13 +27,17 @@ test("ledger: lost, stuck, duplicates, delivered after reject / ambiguous / unse
   l.settle(h, "accepted");
   // a delivered twice; b, c never; d once; e delivered although rejected; f delivered although
   // the client saw a reset (fine); g delivered although the client never finished DATA
-  const rep = l.reconcile({ delivered: [a, a, d, e, f, g, h, "other-1", null], queueSize: 1 });
+  // c is still in the queue (with a foreign message and e, which was delivered)
+  const rep = l.reconcile({ delivered: [a, a, d, e, f, g, h, "other-1", null], queueSize: 3, queued: [c, "other-2", e] });
   assert.equal(rep.duplicates, 1);
   assert.deepEqual(rep.samples.duplicates, [{ id: a, copies: 2 }]);
-  assert.equal(rep.stuck, 1, "one of the two undelivered accepted messages can be in the queue");
+  assert.equal(rep.stuck, 1);
+  assert.deepEqual(rep.samples.stuck, [c]);
   assert.equal(rep.lost, 1);
-  assert.equal(rep.samples.lost.length, 1);
-  assert.ok([b, c].includes(rep.samples.lost[0] as string));
+  assert.deepEqual(rep.samples.lost, [b]);
+  assert.equal(rep.missing, 0);
+  assert.equal(rep.queueListed, true);
+  assert.equal(rep.queuedIds, 2);
   assert.equal(rep.deliveredAfterReject, 1);
   assert.deepEqual(rep.samples.deliveredAfterReject, [e]);
   assert.equal(rep.deliveredAmbiguous, 1);
@@ -41,7 +45,8 @@ test("ledger: lost, stuck, duplicates, delivered after reject / ambiguous / unse
   assert.equal(rep.foreign, 2);
   assert.equal(rep.findings, true);
   assert.equal(rep.perFault["queue.fsync"]?.accepted, 4);
-  assert.equal((rep.perFault["queue.fsync"]?.lost ?? 0) + (rep.perFault["queue.fsync"]?.stuck ?? 0), 2);
+  assert.equal(rep.perFault["queue.fsync"]?.lost, 1);
+  assert.equal(rep.perFault["queue.fsync"]?.stuck, 1);
   assert.equal(rep.perFault["queue.fsync"]?.duplicates, 1);
   assert.equal(rep.perFault["queue.write"]?.deliveredAfterReject, 1);
   assert.equal(rep.perFault["net.reset"]?.deliveredAmbiguous, 1);
@@ -70,29 +75,114 @@ test("ledger: ids are compact and only our own tag maps back", () => {
   assert.equal(l.stateOf("abc-0"), MsgState.NotSent);
 });
 
+test("ledger: a bounced message is bounced, not lost or stuck, and not a finding", () => {
+  const l = new Ledger("b");
+  const [a, b, c] = [l.newId(), l.newId(2), l.newId()];
+  for (const id of [a, b, c]) l.settle(id, "accepted");
+  // a bounced outright; b delivered to one of its two mailboxes, the other bounced; c delivered.
+  // The queue is listed and empty: without the bounces, a and b would be lost.
+  const rep = l.reconcile({ delivered: [b, c], bounced: [a, b, null, "other-3"], queueSize: 0, queued: [] });
+  assert.equal(rep.bounced, 2);
+  assert.deepEqual(rep.samples.bounced, [a, b]);
+  assert.equal(rep.lost + rep.stuck + rep.missing + rep.deliveredAndBounced, 0);
+  assert.equal(rep.foreign, 2, "a bounce of no message of ours is foreign");
+  assert.equal(rep.findings, false);
+  assert.equal(rep.perFault["(none)"]?.bounced, 2);
+});
+
+test("ledger: a message both delivered and bounced is a finding", () => {
+  const l = new Ledger("db");
+  const [a, b] = [l.newId(), l.newId()];
+  for (const id of [a, b]) l.settle(id, "accepted", ["queue.fsync"]);
+  const rep = l.reconcile({ delivered: [a, b], bounced: [a], queueSize: 0, queued: [] });
+  assert.equal(rep.deliveredAndBounced, 1);
+  assert.deepEqual(rep.samples.deliveredAndBounced, [a]);
+  assert.equal(rep.bounced, 0);
+  assert.equal(rep.findings, true);
+  assert.equal(ledgerFindingCount(rep), 1);
+  assert.equal(rep.perFault["queue.fsync"]?.deliveredAndBounced, 1);
+});
+
+test("ledger: with the queue's ids listed, stuck and lost are the ids in and out of the queue, whatever the queue's size", () => {
+  const l = new Ledger("q");
+  const ids = Array.from({ length: 30 }, () => l.newId());
+  for (const id of ids) l.settle(id, "accepted");
+  const queued = ids.filter((_, i) => i % 3 === 0);
+  const lost = ids.filter((_, i) => i % 3 === 1);
+  const delivered = ids.filter((_, i) => i % 3 === 2);
+  // a queue full of other mail (58 bounces of nothing of ours): its size says nothing of which ids it holds
+  const rep = l.reconcile({ delivered, queueSize: 58 + queued.length, queued: [...queued, ...Array.from({ length: 58 }, () => null)] });
+  assert.equal(rep.stuck, 10);
+  assert.equal(rep.lost, 10);
+  assert.equal(rep.missing, 0);
+  assert.deepEqual(rep.samples.stuck, queued);
+  assert.deepEqual(rep.samples.lost, lost);
+  // samples are bounded
+  const small = l.reconcile({ delivered, queueSize: 10, queued }, 4);
+  assert.deepEqual(small.samples.stuck, queued.slice(0, 4));
+  assert.deepEqual(small.samples.lost, lost.slice(0, 4));
+});
+
+test("ledger: without the queue's ids, undelivered mail is missing (not split), unless the queue is empty", () => {
+  const l = new Ledger("m");
+  const [a, b, c] = [l.newId(), l.newId(), l.newId()];
+  for (const id of [a, b, c]) l.settle(id, "accepted");
+  const rep = l.reconcile({ delivered: [c], queueSize: 1 });
+  assert.equal(rep.queueListed, false);
+  assert.equal(rep.missing, 2);
+  assert.deepEqual(rep.samples.missing, [a, b]);
+  assert.equal(rep.stuck + rep.lost, 0, "no arbitrary split into stuck and lost");
+  assert.equal(rep.findings, true);
+  // an empty queue holds none of them: they are lost
+  const empty = l.reconcile({ delivered: [c], queueSize: 0 });
+  assert.equal(empty.lost, 2);
+  assert.deepEqual(empty.samples.lost, [a, b]);
+  assert.equal(empty.missing, 0);
+  // a queue that cannot be counted at all says nothing either
+  const unknown = l.reconcile({ delivered: [c], queueSize: 0, queueKnown: false });
+  assert.equal(unknown.missing, 2);
+  // a bounce still says what happened
+  assert.equal(l.reconcile({ delivered: [c], bounced: [a], queueSize: 1 }).missing, 1);
+});
+
 test("property: reconcile counts match a naive model", () => {
   const results = ["accepted", "rejected", "ambiguous", "not-sent"] as const;
   fc.assert(
     fc.property(
-      fc.array(fc.record({ result: fc.constantFrom(...results), copies: fc.nat({ max: 3 }) }), { maxLength: 60 }),
+      fc.array(fc.record({ result: fc.constantFrom(...results), copies: fc.nat({ max: 3 }), bounced: fc.boolean(), queued: fc.boolean() }), { maxLength: 60 }),
       fc.nat({ max: 5 }),
-      (msgs, queueSize) => {
+      fc.boolean(),
+      (msgs, queueSize, listed) => {
         const l = new Ledger("p");
         const delivered: string[] = [];
+        const bounced: string[] = [];
+        const queued: string[] = [];
         const ids = msgs.map((m) => {
           const id = l.newId();
           l.settle(id, m.result);
           for (let k = 0; k < m.copies; k++) delivered.push(id);
+          if (m.bounced) bounced.push(id);
+          if (m.queued) queued.push(id);
           return id;
         });
-        const rep = l.reconcile({ delivered: delivered.reverse(), queueSize });
-        const undelivered = msgs.filter((m) => m.result === "accepted" && m.copies === 0).length;
+        const rep = l.reconcile({ delivered: delivered.reverse(), bounced, queueSize, queued: listed ? queued : null });
+        const undelivered = msgs.filter((m) => m.result === "accepted" && m.copies === 0 && !m.bounced);
         assert.equal(ids.length, rep.sent);
         assert.equal(rep.duplicates, msgs.filter((m) => m.copies > 1).length);
-        assert.equal(rep.stuck, Math.min(undelivered, queueSize));
-        assert.equal(rep.lost, undelivered - rep.stuck);
+        assert.equal(rep.bounced, msgs.filter((m) => m.result === "accepted" && m.copies === 0 && m.bounced).length);
+        assert.equal(rep.deliveredAndBounced, msgs.filter((m) => m.copies > 0 && m.bounced).length);
+        if (listed) {
+          assert.equal(rep.stuck, undelivered.filter((m) => m.queued).length);
+          assert.equal(rep.lost, undelivered.filter((m) => !m.queued).length);
+          assert.equal(rep.missing, 0);
+        } else {
+          assert.equal(rep.stuck, 0);
+          assert.equal(rep.lost, queueSize === 0 ? undelivered.length : 0);
+          assert.equal(rep.missing, queueSize === 0 ? 0 : undelivered.length);
+        }
         assert.equal(rep.deliveredAfterReject, msgs.filter((m) => m.result === "rejected" && m.copies > 0).length);
         assert.equal(rep.deliveredAmbiguous, msgs.filter((m) => m.result === "ambiguous" && m.copies > 0).length);
+        assert.equal(rep.findings, ledgerFindingCount(rep) > 0);
       },
     ),
     { numRuns: 200 },

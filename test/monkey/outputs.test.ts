@@ -29,8 +29,9 @@ function junitCases(xml: string): Case[] {
 
 const cleanLedger: LedgerReport = {
   tag: "t1", sent: 20, accepted: 20, rejected: 0, ambiguous: 0, deliveredDistinct: 20, foreign: 0, queueSize: 0,
-  lost: 0, stuck: 0, duplicates: 0, deliveredAmbiguous: 0, deliveredAfterReject: 0, deliveredUnsent: 0,
-  samples: { lost: [], duplicates: [], deliveredAfterReject: [], deliveredUnsent: [] }, perFault: {}, findings: false,
+  queueListed: true, queuedIds: 0,
+  lost: 0, stuck: 0, missing: 0, bounced: 0, deliveredAndBounced: 0, duplicates: 0, deliveredAmbiguous: 0, deliveredAfterReject: 0, deliveredUnsent: 0,
+  samples: { lost: [], stuck: [], missing: [], bounced: [], deliveredAndBounced: [], duplicates: [], deliveredAfterReject: [], deliveredUnsent: [] }, perFault: {}, findings: false,
 };
 
 const zero = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
@@ -53,7 +54,7 @@ const failing: MonkeyReport = {
     { finding: "close-without-reply", detail: "server closed the connection while waiting for reply to RCPT", faults: [], messageId: null },
   ],
   crash: { description: "exit 1", at: "2026-01-02T03:04:07.000Z", fatal: "fatal: queue gone", context: ["a", "fatal: queue gone"], role: "queue", faultsBefore: [{ point: "queue.write", fired: 2, lastMsBefore: 120 }] },
-  ledgerAfterRestart: { ...cleanLedger, lost: 2, duplicates: 1, samples: { lost: ["t1-4", "t1-9"], duplicates: [{ id: "t1-2", copies: 2 }], deliveredAfterReject: [], deliveredUnsent: [] }, findings: true },
+  ledgerAfterRestart: { ...cleanLedger, lost: 2, duplicates: 1, samples: { ...cleanLedger.samples, lost: ["t1-4", "t1-9"], duplicates: [{ id: "t1-2", copies: 2 }] }, findings: true },
   findingCount: 9, verdict: "findings", notes: ["the target crashed: restarting it"],
 };
 

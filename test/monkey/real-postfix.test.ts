@@ -6,6 +6,13 @@ import { join } from "node:path";
 import { PostfixTarget, POSTFIX_DAEMON_DIR } from "../../targets/postfix/target.js";
 import { mtaAvailability, requireMta, waitFor } from "../targets/helpers.js";
 import { attempt, injectorFor, wiredTarget } from "./real-helpers.js";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { runMonkey } from "../../monkey/run.js";
+import { validatePlan } from "../../monkey/plan.js";
+import { monkeyText } from "../../monkey/report.js";
+import { SENDER_DOMAIN } from "../../targets/target.js";
+import { maildirIds } from "../../targets/process/maildir-ids.js";
 
 const { why, skip } = mtaAvailability("postfix", join(POSTFIX_DAEMON_DIR, "master"));
 const RCPT = "user@test.example";
@@ -80,4 +87,31 @@ test("postfix: a tcp_table (tcp:) domain map that answers 400 is 451 at RCPT, an
   const ok = await attempt(target.endpoint.port, "postmaster@test.example");
   assert.ok(ok.accepted, ok.last);
   assert.ok(table.requests > fired, "after healing, Postfix asked the server again and got the domain");
+});
+
+test("postfix + monkey: mail to a recipient that bounces after its 250 lands in the sender's Maildir as a bounce and is counted bounced, not lost", { skip }, async (t) => {
+  requireMta("postfix", why);
+  // postmaster@ is accepted at RCPT (unlisted recipients are not refused) but has no mailbox:
+  // virtual(8) bounces it after the 250, to the flood's sender, whose domain is local
+  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-postfix-bounce-"));
+  chmodSync(dir, 0o755);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "only-user"), `user@test.example user/Maildir/\n@${SENDER_DOMAIN} bounces/Maildir/\n`);
+  const target = new PostfixTarget({ dir, main: { smtpd_reject_unlisted_recipient: "no", virtual_mailbox_maps: `texthash:${join(dir, "only-user")}` } });
+  assert.deepEqual(target.mailboxes, [RCPT, "postmaster@test.example"]);
+  const r = await runMonkey({ seed: 5, concurrency: 2, durationMs: 30_000, maxSessions: 12, timeoutMs: 10_000, drainTimeoutMs: 30_000, plan: validatePlan({ points: {} }), createTarget: () => ({ target, surface: null }) });
+  const text = monkeyText(r);
+  assert.ok(r.ledger !== null && r.ledgerAfterRestart !== null, text);
+  for (const l of [r.ledger, r.ledgerAfterRestart]) {
+    assert.ok(l.bounced > 0, text);
+    assert.equal(l.queueListed, true, "Postfix's queue ids are read");
+    assert.deepEqual([l.lost, l.stuck, l.missing, l.deliveredAndBounced, l.duplicates], [0, 0, 0, 0, 0], text);
+  }
+  assert.equal(r.findingCount, 0, text);
+  assert.equal(r.verdict, "pass", text);
+  assert.match(text, /│ bounced │/);
+  // the bounced ids are those of the bounces in the senders' Maildir
+  const { bounced } = await maildirIds([join(dir, "mail", "bounces", "Maildir")]);
+  assert.equal(new Set(bounced).size, r.ledgerAfterRestart.bounced, text);
+  for (const id of r.ledgerAfterRestart.samples.bounced) assert.ok(bounced.includes(id), `${id} has a bounce`);
 });

@@ -334,7 +334,7 @@ test("postfix + sys.cleanup.write delayed past ipc_timeout: smtpd times out and 
   let ids: Array<string | null> = [];
   for (let i = 0; i < 60 && !ids.includes(o.id); i++) {
     await new Promise((r) => setTimeout(r, 250));
-    ids = (await w.target.deliveredIds?.()) ?? [];
+    ids = (await w.target.deliveredIds?.())?.delivered ?? [];
   }
   assert.ok(ids.includes(o.id), "the message answered 451 was delivered");
   // after the fault, mail flows again

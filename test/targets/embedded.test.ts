@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { SMTPServer } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import { EmbeddedTarget } from "../../targets/embedded/target.js";
+import { SENDER_DOMAIN } from "../../targets/target.js";
 import { InjectedFault } from "../../targets/embedded/fault-points.js";
 import type { FaultPointName } from "../../targets/embedded/fault-points.js";
 import { readMessageId } from "../../smtp/message.js";
@@ -88,6 +89,37 @@ for (const point of ["queue.open", "queue.write", "queue.fsync", "queue.rename",
     assert.deepEqual(ids, [second.id], "only the acknowledged message is delivered");
   });
 }
+
+test("embedded: a message whose recipient is gone at delivery bounces to the sender's Maildir; queued mail is listed by id", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-embedded-bounce-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const from = `sender7@${SENDER_DOMAIN}`;
+  // held: both stay queued, and the queue lists their ids
+  const before = new EmbeddedTarget({ dir, users: ["user", "gone"], hold: true });
+  t.after(() => before.stop());
+  await before.start();
+  const gone = await sendOne("127.0.0.1", before.endpoint.port, "gone@test.example", { from });
+  const kept = await sendOne("127.0.0.1", before.endpoint.port, "user@test.example", { from });
+  assert.deepEqual((await before.queueIds()).sort(), [gone.id, kept.id].sort());
+  await before.stop();
+  // the same spool and mailboxes, without the user "gone": its message bounces after its 250
+  const after = new EmbeddedTarget({ dir, users: ["user"] });
+  t.after(() => after.stop());
+  await after.start();
+  const ids = await waitFor("the delivery and the bounce", async () => {
+    const d = await after.deliveredIds();
+    return d.bounced.length > 0 && d.delivered.length > 0 ? d : null;
+  });
+  assert.deepEqual(ids, { delivered: [kept.id], bounced: [gone.id] });
+  await waitFor("an empty queue", async () => (await after.queueIds()).length === 0);
+  const dsn = (await after.delivered()).find((m) => m.bounceOf !== undefined);
+  assert.ok(dsn !== undefined);
+  assert.equal(dsn.bounceOf, gone.id);
+  assert.equal(dsn.id, null, "a bounce carries the original's id in its body only");
+  assert.ok(dsn.location.startsWith(join(dir, "bounces", "Maildir")), dsn.location);
+  assert.match(dsn.data.toString(), /^Content-Type: multipart\/report; report-type=delivery-status/m);
+  assert.match(dsn.data.toString(), /^Action: failed\r?$/m);
+});
 
 test("embedded: a lookup failure at RCPT is a 451 4.3.0", async (t) => {
   const target = new EmbeddedTarget();

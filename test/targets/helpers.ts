@@ -3,10 +3,11 @@ import { existsSync } from "node:fs";
 import { PreparedMessage, buildMessage, runSmtpSession } from "../../smtp/index.js";
 import type { Reply } from "../../smtp/index.js";
 
-export async function sendOne(host: string, port: number, rcpt: string, opts: { size?: number } = {}): Promise<{ id: string; replies: Reply[] }> {
+export async function sendOne(host: string, port: number, rcpt: string, opts: { size?: number; from?: string } = {}): Promise<{ id: string; replies: Reply[] }> {
   const replies: Reply[] = [];
   let failure: Error | null = null;
-  const msg = buildMessage({ from: "sender@client.example", to: [rcpt], size: opts.size ?? 200 });
+  const from = opts.from ?? "sender@client.example";
+  const msg = buildMessage({ from, to: [rcpt], size: opts.size ?? 200 });
   await runSmtpSession({
     host,
     port,
@@ -15,7 +16,7 @@ export async function sendOne(host: string, port: number, rcpt: string, opts: { 
     quitAfterRefusal: true,
     observer: { reply: (step, r) => void (step !== "quit" && replies.push(r)), failed: (step, err) => void (step !== "quit" && (failure ??= err)) },
     transactions: 1,
-    transaction: () => ({ from: "sender@client.example", to: [rcpt], message: () => new PreparedMessage(msg.data) }),
+    transaction: () => ({ from, to: [rcpt], message: () => new PreparedMessage(msg.data) }),
   });
   // A session that broke off (no reply to a step) fails, as a caller reading replies would.
   if (failure !== null) throw failure;

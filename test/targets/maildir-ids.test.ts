@@ -1,5 +1,6 @@
 // A reconcile after hours of mail reads every delivered message's id: the ids must not keep the
-// message heads they were read from alive (a substring holds its parent string in V8).
+// message heads they were read from alive (a substring holds its parent string in V8). Bounces
+// are read apart, by the id of the message they report on; so are Postfix queue files.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -7,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { maildirIds } from "../../targets/process/maildir-ids.js";
+import { fileIds, maildirIds } from "../../targets/process/maildir-ids.js";
+import { deliveredMessage, readMessage } from "../../targets/dsn.js";
+import { queueFileId } from "../../targets/postfix/queue-file.js";
 import { readMessageId } from "../../smtp/index.js";
 
 setFlagsFromString("--expose-gc");
@@ -26,10 +29,11 @@ test("maildir ids: every id read, and holding 3,000 of them does not hold their 
   }
   gc();
   const before = process.memoryUsage().heapUsed;
-  const ids = await maildirIds([box]);
+  const { delivered: ids, bounced } = await maildirIds([box]);
   gc();
   const grown = process.memoryUsage().heapUsed - before;
   assert.equal(ids.length, n);
+  assert.equal(bounced.length, 0);
   assert.deepEqual(new Set(ids).size, n);
   assert.ok(ids.includes("l9x2k7q4m1-0") && ids.includes(`l9x2k7q4m1-${(n - 1).toString(36)}`));
   // the heads are 16 KB each (48 MB in all); the ids a few bytes each
@@ -37,4 +41,86 @@ test("maildir ids: every id read, and holding 3,000 of them does not hold their 
   assert.equal(readMessageId(Buffer.from("Subject: x\r\nX-Smtpchaos-Id:\tabc-1  \r\n\r\nX-Smtpchaos-Id: no\r\n")), "abc-1");
   assert.equal(readMessageId("X-Smtpchaos-Id: s-2\r\n\r\n"), "s-2");
   assert.equal(readMessageId(Buffer.from("Subject: none\r\n\r\n")), null);
+});
+
+// Bounces as the shipped MTAs deliver them (trimmed from real ones): each names the original's id in its body.
+const POSTFIX_DSN = [
+  "Return-Path: <>",
+  "Delivered-To: sender1@client.smtpchaos.test",
+  "From: Mail Delivery System <MAILER-DAEMON@test.example>",
+  "Content-Type: multipart/report; report-type=delivery-status;",
+  '\tboundary="B55C020C606.1796644692/mx.test.example"',
+  "",
+  "--B55C020C606.1796644692/mx.test.example",
+  "Content-Type: message/delivery-status",
+  "",
+  "Final-Recipient: rfc822; nobody@test.example",
+  "Action: failed",
+  "",
+  "--B55C020C606.1796644692/mx.test.example",
+  "Content-Type: message/rfc822",
+  "",
+  "Return-Path: <sender1@client.smtpchaos.test>",
+  "Subject: smtpchaos p-1",
+  "X-Smtpchaos-Id: p-1",
+  "",
+  "body",
+].join("\r\n");
+// OpenSMTPD: no Return-Path, multipart/mixed, From: MAILER-DAEMON
+const OPENSMTPD_DSN = "Delivered-To: s@client.smtpchaos.test\nSubject: Delivery status notification: failed\nFrom: Mailer Daemon <MAILER-DAEMON@mx.test.example>\nContent-Type: multipart/mixed;boundary=\"b\"\n\n--b\nContent-Type: text/rfc822-headers\n\nSubject: smtpchaos o-2\nX-Smtpchaos-Id: o-2\n\n--b--\n";
+// Exim: "Return-path", and the report's Action before Final-Recipient
+const EXIM_DSN = "Return-path: <>\nFrom: Mail Delivery System <Mailer-Daemon@mx.test.example>\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\n\n--x\nContent-type: message/delivery-status\n\nAction: failed\nFinal-Recipient: rfc822;gilles@test.example\n\n--x\nContent-type: message/rfc822\n\nX-Smtpchaos-Id: e-3\n\n--x--\n";
+
+test("bounces: each MTA's DSN is a bounce of the id it quotes; delay warnings and ordinary mail are not", () => {
+  assert.deepEqual(readMessage(Buffer.from(POSTFIX_DSN)), { kind: "bounce", id: "p-1" });
+  assert.deepEqual(readMessage(Buffer.from(OPENSMTPD_DSN)), { kind: "bounce", id: "o-2" });
+  assert.deepEqual(readMessage(Buffer.from(EXIM_DSN)), { kind: "bounce", id: "e-3" });
+  assert.deepEqual(readMessage(Buffer.from(POSTFIX_DSN.replace("Action: failed", "Action: delayed"))), { kind: "notice", id: "p-1" });
+  assert.deepEqual(readMessage(Buffer.from("Return-Path: <>\r\nSubject: no copy\r\n\r\ngone\r\n")), { kind: "bounce", id: null });
+  // an ordinary message is its own id, whatever its body quotes
+  assert.deepEqual(readMessage(Buffer.from("Return-Path: <a@b.example>\r\nX-Smtpchaos-Id: m-4\r\n\r\nX-Smtpchaos-Id: m-5\r\n")), { kind: "message", id: "m-4" });
+  const d = deliveredMessage("/x", Buffer.from(POSTFIX_DSN));
+  assert.equal(d.id, null);
+  assert.equal(d.bounceOf, "p-1");
+  assert.equal(deliveredMessage("/y", Buffer.from("X-Smtpchaos-Id: m-6\r\n\r\n")).bounceOf, undefined);
+});
+
+test("bounces: a Maildir's bounces are read apart, one whose copy of the original starts past the first 16 KB too", async (t) => {
+  const box = mkdtempSync(join(tmpdir(), "smtpchaos-dsn-"));
+  t.after(() => rmSync(box, { recursive: true, force: true }));
+  mkdirSync(join(box, "new"));
+  writeFileSync(join(box, "new", "1"), "X-Smtpchaos-Id: m-1\r\n\r\nhi\r\n");
+  writeFileSync(join(box, "new", "2"), POSTFIX_DSN);
+  writeFileSync(join(box, "new", "3"), POSTFIX_DSN.replace("Action: failed", `Action: failed\r\n${"X-Transcript: padding\r\n".repeat(2000)}`).replace(/p-1/g, "p-far"));
+  writeFileSync(join(box, "new", "4"), POSTFIX_DSN.replace("Action: failed", "Action: delayed"));
+  const ids = await maildirIds([box]);
+  assert.deepEqual(ids.delivered, ["m-1"]);
+  assert.deepEqual(ids.bounced.sort(), ["p-1", "p-far"]);
+  assert.deepEqual(fileIds([join(box, "new", "1"), join(box, "new", "2"), join(box, "gone")]), ["m-1", "p-1"]);
+});
+
+/** A Postfix queue record: type, length in base 128 (low bits first), data. */
+function rec(type: string, data: string): Buffer {
+  const body = Buffer.from(data, "latin1");
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    len.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+    n >>= 7;
+  } while (n > 0);
+  return Buffer.concat([Buffer.from(type, "latin1"), Buffer.from(len), body]);
+}
+
+test("postfix queue files: the id is read from the message's records, not from a line that merely continues one", () => {
+  const envelope = [rec("C", "  350  60  0 1  0  350"), rec("S", "sender1@client.smtpchaos.test"), rec("R", "user@test.example"), rec("M", "")];
+  // a long line is written as 'L' records and ends with an 'N' one: that 'N' starts no line
+  const long = "X-Long: " + "z".repeat(300);
+  const file = Buffer.concat([...envelope, rec("N", "Subject: smtpchaos q-1"), rec("L", long), rec("N", "X-Smtpchaos-Id: not-a-header"), rec("N", "X-Smtpchaos-Id: q-1"), rec("N", ""), rec("N", "body"), rec("X", ""), rec("E", "")]);
+  assert.equal(queueFileId(file), "q-1");
+  assert.equal(queueFileId(Buffer.concat([...envelope, rec("N", "Subject: none"), rec("E", "")])), null);
+  assert.equal(queueFileId(file.subarray(0, 40)), null, "a truncated file gives no id");
+});
+
+test("bounces: a message with its own id is that message, even delivered with the null sender", () => {
+  assert.deepEqual(readMessage(Buffer.from("Return-Path: <>\r\nFrom: <s@client.smtpchaos.test>\r\nX-Smtpchaos-Id: n-1\r\n\r\nhi\r\n")), { kind: "message", id: "n-1" });
 });

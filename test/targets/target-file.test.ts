@@ -51,6 +51,7 @@ ${
     ? ""
     : `flush: [sh, -c, 'touch {{dir}}/flush']
 queueSize: { command: [sh, -c, 'ls {{dir}}/spool | grep -c "msg$" || true'], parse: count }
+queueList: { command: [sh, -c, 'cat {{dir}}/spool/*.msg 2>/dev/null | grep -i "^X-Smtpchaos-Id:" || true'], parse: ids }
 `
 }`,
   );
@@ -59,13 +60,13 @@ queueSize: { command: [sh, -c, 'ls {{dir}}/spool | grep -c "msg$" || true'], par
 
 test("a bad target file reports every problem with its path, at once", () => {
   const path = join(tmp, "bad.target.yaml");
-  writeFileSync(path, `nmae: x\nstart: []\nroles: { q: "(" }\nfiles: { a.conf: "{{prot}}", "../b": "" }\nqueueSize: { command: [x], parse: words }\nisolateDns: true\n`);
+  writeFileSync(path, `nmae: x\nstart: []\nroles: { q: "(" }\nfiles: { a.conf: "{{prot}}", "../b": "" }\nqueueSize: { command: [x], parse: words }\nqueueList: { command: [x], parse: count }\nisolateDns: true\n`);
   assert.throws(
     () => targetPlugin(path),
     (e: unknown) => {
       assert.ok(e instanceof TargetFileError);
       const text = e.problems.join("\n");
-      for (const re of [/nmae: unknown field/, /start: expected a command/, /maildirs: required/, /roles\.q: not a regular expression/, /unknown placeholder \{\{prot\}\}/, /"\.\.\/b"\]: must be a path inside/, /queueSize\.parse/, /isolateDns: needs root/]) {
+      for (const re of [/nmae: unknown field/, /start: expected a command/, /maildirs: required/, /roles\.q: not a regular expression/, /unknown placeholder \{\{prot\}\}/, /"\.\.\/b"\]: must be a path inside/, /queueSize\.parse/, /queueList\.parse: expected "ids"/, /isolateDns: needs root/]) {
         assert.match(text, re);
       }
       assert.ok(e.message.startsWith(path));
@@ -89,15 +90,16 @@ test("target file: starts, delivers late through its queue, knows its roles, flu
   assert.deepEqual(roles, ["daemon", "queue-runner"]);
   const { id } = await sendOne("127.0.0.1", target.endpoint.port, "user@test.example");
   assert.equal(await target.queueSize(), 1, "queued, not yet delivered");
-  assert.deepEqual(await target.deliveredIds(), []);
+  assert.deepEqual(await target.queueIds(), [id], "the file's queueList names it");
+  assert.deepEqual(await target.deliveredIds(), { delivered: [], bounced: [] });
   await target.flushQueue();
-  await waitFor("delivery after the flush", async () => (await target.deliveredIds()).includes(id));
+  await waitFor("delivery after the flush", async () => (await target.deliveredIds()).delivered.includes(id));
   assert.equal(await target.queueSize(), 0);
   // queued mail survives a restart, and the log file is followed into the target's log
   const { id: late } = await sendOne("127.0.0.1", target.endpoint.port, "user@test.example");
   await target.restart();
   await target.flushQueue();
-  await waitFor("delivery after the restart", async () => (await target.deliveredIds()).includes(late));
+  await waitFor("delivery after the restart", async () => (await target.deliveredIds()).delivered.includes(late));
   await waitFor("the stand-in's log file in the target's log", async () => target.logs().some((l) => /standin\[\d+\] daemon: listening/.test(l)));
 });
 
