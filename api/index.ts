@@ -44,7 +44,10 @@ export interface TestTarget {
 
 /**
  * Starts a target: "embedded" (no root), "opensmtpd", "postfix", "exim", or a path to a
- * NAME.target.yaml file, with the fault wiring `monkey` statements need.
+ * NAME.target.yaml file, with the fault wiring `monkey` statements need. `options.mayFire`
+ * lists the fault points your scripts' `monkey` statements may fire (globs `sys.*`, `*`): libfiu
+ * and the seccomp supervisor are attached to a real MTA only for those (default: none, so an
+ * MTA is never changed by a mechanism it does not need).
  */
 export async function startTarget(ref: string, options: Record<string, unknown> = {}): Promise<TestTarget> {
   const { started, faults } = await startFaultableTarget(ref, options);

@@ -1,31 +1,54 @@
 // Accept rate of a target: N messages over C concurrent connections, one message per
 // connection (banner, EHLO, MAIL, RCPT, DATA, QUIT), 1 KB bodies, through the wire layer.
-// usage: node dist/bench/accept-rate.js --target NAME [--messages N] [--concurrency C] [--syscall-shim]
+// usage: node dist/bench/accept-rate.js --target NAME [--messages N] [--concurrency C] [--trap CALLS [--armed]]
 import { startNamedTarget, targetNames, targetPlugin } from "../targets/registry.js";
+import { describesFaults } from "../targets/fault-hooks.js";
+import { SHIM_CALLS, type ShimCall } from "../targets/process/syscall-shim.js";
 import { PreparedMessage, buildMessage, runSmtpSession } from "../smtp/index.js";
 import { parseCount } from "../common/args.js";
 import { UsageError } from "../common/usage-error.js";
 import { benchArgs, fail } from "./lib/args.js";
 
-const USAGE = `usage: node dist/bench/accept-rate.js [--target NAME] [--messages N] [--concurrency C] [--syscall-shim]
+const USAGE = `usage: node dist/bench/accept-rate.js [--target NAME] [--messages N] [--concurrency C] [--trap CALLS [--armed]]
 
 Accept rate of a target: N messages (default 2000) over C concurrent connections (default 5),
 one 1 KB message per connection. Targets: ${targetNames().join(", ")} (default embedded).
---syscall-shim: a real MTA runs with the monkey's syscall shim loaded and idle (its overhead).`;
+--trap CALLS: a real MTA runs under the seccomp supervisor trapping these calls (comma-separated:
+  ${SHIM_CALLS.join(", ")}), idle: its cost with nothing armed.
+--armed: and a rule armed on every trapped call of every role that never fires (p=0): the cost
+  of a plan (each call classified and counted).`;
 
-const { target: targetName, total, concurrency, shim } = benchArgs("accept-rate", USAGE, { target: { type: "string" }, messages: { type: "string" }, concurrency: { type: "string" }, "syscall-shim": { type: "boolean" } }, (v) => {
-  const target = typeof v.target === "string" ? v.target : "embedded";
-  try {
-    targetPlugin(target);
-  } catch (err) {
-    throw new UsageError(`--target: ${(err as Error).message}`);
-  }
-  const shim = v["syscall-shim"] === true;
-  if (shim && targetPlugin(target).faultDefaults?.syscalls !== true) throw new UsageError(`--syscall-shim: the ${target} target does not load the syscall shim`);
-  return { target, total: parseCount(typeof v.messages === "string" ? v.messages : "2000", "--messages"), concurrency: parseCount(typeof v.concurrency === "string" ? v.concurrency : "5", "--concurrency"), shim };
-});
+const { target: targetName, total, concurrency, trap, armed } = benchArgs(
+  "accept-rate",
+  USAGE,
+  { target: { type: "string" }, messages: { type: "string" }, concurrency: { type: "string" }, trap: { type: "string" }, armed: { type: "boolean" } },
+  (v) => {
+    const target = typeof v.target === "string" ? v.target : "embedded";
+    try {
+      targetPlugin(target);
+    } catch (err) {
+      throw new UsageError(`--target: ${(err as Error).message}`);
+    }
+    const trap = typeof v.trap === "string" ? v.trap.split(",").map((c) => c.trim()).filter((c) => c !== "") : [];
+    const bad = trap.filter((c) => !(SHIM_CALLS as readonly string[]).includes(c));
+    if (bad.length > 0) throw new UsageError(`--trap: unknown call ${bad.join(", ")} (${SHIM_CALLS.join(", ")})`);
+    if (trap.length > 0 && targetPlugin(target).faultDefaults?.syscalls !== true) throw new UsageError(`--trap: the ${target} target does not run under the syscall mechanism`);
+    if (v.armed === true && trap.length === 0) throw new UsageError("--armed needs --trap");
+    return { target, total: parseCount(typeof v.messages === "string" ? v.messages : "2000", "--messages"), concurrency: parseCount(typeof v.concurrency === "string" ? v.concurrency : "5", "--concurrency"), trap: trap as ShimCall[], armed: v.armed === true };
+  },
+);
 
-const t = await startNamedTarget(targetName, shim ? { syscalls: ["write", "fsync", "rename", "open"] } : {}).catch((err: unknown) => fail("accept-rate", `cannot start target "${targetName}": ${(err as Error).message}`));
+const t = await startNamedTarget(targetName, trap.length > 0 ? { syscalls: trap } : {}).catch((err: unknown) => fail("accept-rate", `cannot start target "${targetName}": ${(err as Error).message}`));
+if (armed) {
+  const d = describesFaults(t.target) ? t.target.describeFaults().syscalls : null;
+  const ctl = d?.control() ?? null;
+  if (d === null || ctl === null) fail("accept-rate", "--armed: the target has no syscall mechanism running");
+  else
+    ctl.setRules(
+      1,
+      d.roles.flatMap((role) => trap.map((call) => ({ point: `sys.${role}.${call}`, role, call, schedule: { kind: "probability" as const, p: 0 }, actions: [{ action: "error" as const, weight: 1 }], errno: 5, latency: null, limit: null }))).slice(0, 64),
+    );
+}
 try {
   const rcpt = t.mailboxes[0] as string;
   let next = 0;
@@ -51,7 +74,7 @@ try {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const secs = (performance.now() - started) / 1000;
-  console.log(`${targetName}: ${accepted} accepted, ${failed} failed in ${secs.toFixed(2)} s = ${(accepted / secs).toFixed(0)} msg/s (concurrency ${concurrency}, 1 KB, one message per connection${shim ? ", syscall shim loaded, idle" : ""})`);
+  console.log(`${targetName}: ${accepted} accepted, ${failed} failed in ${secs.toFixed(2)} s = ${(accepted / secs).toFixed(0)} msg/s (concurrency ${concurrency}, 1 KB, one message per connection${trap.length > 0 ? `, ${trap.join(",")} trapped${armed ? ", armed, never firing" : ", idle"}` : ""})`);
 } finally {
   await t.stop();
 }

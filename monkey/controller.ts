@@ -88,7 +88,8 @@ export class PlanController implements ScriptFaults {
 
   /**
    * Ends every fault (a paused process is resumed); the target keeps running. Returns the points
-   * armed since the last clear that never fired (the surface reads back in-target firings first).
+   * still armed that never fired since the last clear (the surface reads back in-target firings
+   * first); one a statement withdrew before it fired is not among them.
    */
   async clear(): Promise<string[]> {
     this.o.guard?.();
@@ -112,6 +113,8 @@ export class PlanController implements ScriptFaults {
     const before = { plan: injector.currentPlan(), doc: this.doc };
     const load = (p: FaultPlan): void => (amend ? injector.amendPlan(p) : injector.setPlan(p));
     load(plan);
+    // a point the script withdrew (monkey clear X) before it fired was not meant to be reached
+    for (const p of this.armed) if (!this.fired.has(p) && !plan.points.some((x) => x.name === p)) this.armed.delete(p);
     for (const p of plan.points) this.armed.add(p.name);
     injector.setEnabled(true);
     this.doc = doc as PlanDoc;

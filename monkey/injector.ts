@@ -291,6 +291,22 @@ export class Injector {
     return out.sort((a, b) => a.at - b.at);
   }
 
+  /**
+   * Takes back a firing that reached nothing (a kill decided when the role had no process): it
+   * is not counted, logged or charged to any session.
+   */
+  unfire(f: FiredFault): void {
+    const i = this.log.lastIndexOf(f);
+    if (i < 0) return;
+    this.log.splice(i, 1);
+    const st = this.points.get(f.point);
+    if (st === undefined) return;
+    st.fired = Math.max(0, st.fired - 1);
+    const n = st.byAction[f.action] ?? 0;
+    if (n > 1) st.byAction[f.action] = n - 1;
+    else delete st.byAction[f.action];
+  }
+
   /** The newest firing of `point` (its layer adds how long it lasts and whom it hit). */
   lastFired(point: string): FiredFault | null {
     for (let i = this.log.length - 1; i >= 0; i--) if ((this.log[i] as FiredFault).point === point) return this.log[i] as FiredFault;

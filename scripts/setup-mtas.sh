@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace openssl gcc libc6-dev)
+pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace openssl gcc libc6-dev python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -139,7 +139,8 @@ export class ProcessFaults implements FaultLayer {
     const candidates = all.filter((p) => !refused.includes(p) && !(action === "pause" && this.paused.has(p.pid))).sort((a, b) => a.pid - b.pid);
     if (candidates.length === 0) {
       if (all.length === 0) this.record({ at: Date.now(), point, action, role, pid: 0, error: "no process with this role" });
-      if (fired !== null) fired.until = fired.at;
+      // it reached nothing: not a firing, and no session is charged to it
+      if (fired !== null) this.opts.injector.unfire(fired);
       return;
     }
     const spec = this.specs().find((s) => s.name === point);

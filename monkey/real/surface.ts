@@ -31,7 +31,7 @@ export interface RealSurfaceOptions {
   lookups: TargetLookups | null;
   /** null when the target runs nothing under libfiu */
   fiu: FiuChannel | null;
-  /** absent when the target's processes do not load the syscall shim */
+  /** absent when the target does not run under the syscall mechanism (seccomp supervisor) */
   shim?: ShimChannel | null;
   /** roles that process faults may address (pause.<role>, kill.<role>) */
   roles: readonly string[];
@@ -40,7 +40,7 @@ export interface RealSurfaceOptions {
   onProcessEvent?: (e: ProcessFaultEvent) => void;
 }
 
-/** how often the shim's firings are read back while its rules are on (sessions are judged 1.5 s after they end) */
+/** how often the syscall mechanism's firings are read back while its rules are on (sessions are judged 1.5 s after they end) */
 const SHIM_COLLECT_MS = 250;
 
 /** Names the errno strings MTAs log, to count libfiu faults from log lines (drainFired). */
@@ -91,7 +91,7 @@ export class RealFaultSurface implements FaultSurface {
     return [`pause.${role.toLowerCase()}`, { once: true, duration: `${ms}ms`, interval: "10ms" }];
   }
 
-  /** libfiu and the shim decide inside the MTA, for no session: the runner attributes these by time. */
+  /** libfiu and the seccomp supervisor decide inside the MTA, for no session: sessions are charged by the firings' times. */
   decidedInside(): string[] {
     return [...(this.o.fiu === null ? [] : Object.keys(this.o.fiu.points)), ...(this.o.shim?.points() ?? [])];
   }

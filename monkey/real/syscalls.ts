@@ -1,5 +1,5 @@
-// sys.<role>.<call> inside a real MTA, through the syscall shim its processes preload
-// (targets/shim/syscall-shim.c). The shim decides with the injector's own streams (the k-th
+// sys.<role>.<call> inside a real MTA, through the seccomp supervisor it runs under
+// (targets/shim/seccomp-supervisor.c). It decides with the injector's own streams (the k-th
 // eligible call of a point in a role's first process gets the answer injector.preview gives), so
 // a run's in-MTA latency replays from its seed; its firings come back with their times and are
 // recorded in the injector like its own, for the timeline, the windows and crash forensics.
@@ -128,7 +128,7 @@ export class ShimChannel {
       const inRole = Object.entries(attached).find(([name]) => name.toLowerCase() === role)?.[1] ?? 0;
       const reason =
         fired > 0 ? null
-        : inRole === 0 && seen === 0 ? `no process of role ${role} was seen making a trapped call`
+        : inRole === 0 && seen === 0 ? `no process of role ${role} was seen calling ${call} (nor any other trapped call)`
         : seen === 0 ? `no process of role ${role} called ${call}`
         : eligible === 0 ? `role ${role} made ${seen} ${call} call(s), none eligible${call === "write" || call === "read" ? " (only its own pipes and unix sockets count, not clients or files)" : ""}`
         : `${eligible} eligible ${call} call(s), none drawn by the schedule`;

@@ -163,3 +163,15 @@ test("process faults: a pause lasts its duration plus the settle window; the cli
   assert.equal(injector.firedBetween(f.at + 200 + PROCESS_SETTLE_MS + 10, f.at + 5000).length, 0, "one after it is not");
   assert.notEqual(await until(worker.pid, (s) => s !== "T"), "T", "resumed after its duration");
 });
+
+test("process faults: a decision that finds no process of the role is no firing: not counted, not charged", async () => {
+  const injector = new Injector({ plan: validatePlan({ points: { "kill.worker": { always: true, interval: "1h" } } }), seed: 1 });
+  const faults = new ProcessFaults({ injector, processes: async () => [], signal: () => assert.fail("nothing to signal") });
+  const t0 = Date.now();
+  await faults.tickNow("kill.worker");
+  await faults.stop();
+  assert.equal(injector.stats()[0]?.fired, 0);
+  assert.deepEqual(injector.firedBetween(t0 - 1000, Date.now() + 1000), []);
+  assert.deepEqual(faults.processesHit(), {});
+  assert.equal(faults.events[0]?.error, "no process with this role");
+});

@@ -12,6 +12,7 @@ import { FIU_POINTS } from "../../monkey/real/libfiu.js";
 import { createFaultableTarget } from "../../monkey/targets.js";
 import { FAULT_POINTS, InjectedFault, type FaultPoints } from "../../targets/embedded/fault-points.js";
 import type { Target } from "../../targets/target.js";
+import { runScript, startTarget } from "../../api/index.js";
 
 const empty = (): Injector => new Injector({ plan: validatePlan({ points: {} }), seed: 0 });
 
@@ -83,4 +84,51 @@ test("a real MTA's delay of a queue point stops the role that owns its queue ins
   assert.deepEqual(c2.document().points, {});
   // libfiu has no counter: "times 2" is refused the same way
   await assert.rejects(c2.apply(["fail", "queue.write", "times", "2"]), /limit 2 cannot be done by libfiu/);
+});
+
+test("clear says which armed points never fired; a point a statement withdrew before it fired is not among them", async () => {
+  let hooks: FaultPoints | null = null;
+  const surface = new InProcessSurface({ setFaults: (f) => (hooks = f) });
+  const controller = new PlanController({ injector: empty(), surface, target: "embedded" });
+  const check = (point: (typeof FAULT_POINTS)[number]): Promise<void> => Promise.resolve((hooks as FaultPoints | null)?.check(point, { phase: "DATA" }));
+  await controller.apply(["fail", "queue.write", "once"]);
+  await controller.apply(["fail", "queue.fsync", "once"]);
+  await controller.apply(["fail", "queue.open", "always"]);
+  await controller.apply(["clear", "queue.open"]);
+  await assert.rejects(check("queue.write"), InjectedFault);
+  assert.deepEqual(await controller.clear(), ["queue.fsync"], "queue.write fired; queue.open was withdrawn");
+  await controller.apply(["fail", "queue.write", "once"]);
+  await assert.rejects(check("queue.write"), InjectedFault);
+  assert.deepEqual(await controller.clear(), [], "counts restart at each clear");
+});
+
+test("smtpscript: a test-case whose armed fault never fired is 'skipped: not reached', not a pass or a failure", async (t) => {
+  const target = await startTarget("embedded");
+  t.after(() => target.stop());
+  const source = [
+    "proc ehlo {",
+    "\texpect smtp ok",
+    '\twriteln "EHLO client.example"',
+    "\texpect smtp helo",
+    "}",
+    'test-case name "armed-never-fired" {',
+    "\tcall ehlo",
+    "\tmonkey fail queue.fsync once",
+    '\twriteln "NOOP"',
+    "\texpect smtp ok",
+    "}",
+    'test-case name "withdrawn" {',
+    "\tcall ehlo",
+    "\tmonkey fail queue.fsync once",
+    "\tmonkey clear queue.fsync",
+    '\twriteln "NOOP"',
+    "\texpect smtp ok",
+    "}",
+    "",
+  ].join("\n");
+  const { results } = await runScript({ source, name: "reach.smtp" }, target);
+  assert.deepEqual(results.map((r) => [r.name, r.status, r.skipReason]), [
+    ["armed-never-fired", "skipped", "not reached: queue.fsync was armed but never fired"],
+    ["withdrawn", "passed", null],
+  ]);
 });
