@@ -259,28 +259,23 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     expectations: d.expectations === undefined ? null : str("expectations"),
     path,
   };
-  const q = d.queueSize;
-  if (q !== undefined) {
-    if (q === null || typeof q !== "object" || Array.isArray(q)) problems.push("queueSize: expected { command: [...], parse: count | lines }");
-    else {
-      const qc = (q as Record<string, unknown>).command;
-      const qp = (q as Record<string, unknown>).parse ?? "lines";
-      if (!Array.isArray(qc) || qc.length === 0 || !qc.every((x) => typeof x === "string")) problems.push("queueSize.command: expected a command (a list: program, then arguments)");
-      if (qp !== "count" && qp !== "lines") problems.push(`queueSize.parse: expected "count" or "lines", got ${JSON.stringify(qp)}`);
-      spec.queueSize = { command: Array.isArray(qc) ? (qc as string[]) : [], parse: qp === "count" ? "count" : "lines" };
+  // a command the toolkit runs, and how its output reads
+  const commandField = <P extends string>(field: string, parses: readonly P[], dflt: P): { command: string[]; parse: P } | null => {
+    const v = d[field];
+    if (v === undefined) return null;
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      problems.push(`${field}: expected { command: [...], parse: ${parses.join(" | ")} }`);
+      return null;
     }
-  }
-  const ql = d.queueList;
-  if (ql !== undefined) {
-    if (ql === null || typeof ql !== "object" || Array.isArray(ql)) problems.push("queueList: expected { command: [...], parse: ids }");
-    else {
-      const qc = (ql as Record<string, unknown>).command;
-      const qp = (ql as Record<string, unknown>).parse ?? "ids";
-      if (!Array.isArray(qc) || qc.length === 0 || !qc.every((x) => typeof x === "string")) problems.push("queueList.command: expected a command (a list: program, then arguments)");
-      if (qp !== "ids") problems.push(`queueList.parse: expected "ids" (one X-Smtpchaos-Id a line), got ${JSON.stringify(qp)}`);
-      spec.queueList = { command: Array.isArray(qc) ? (qc as string[]) : [], parse: "ids" };
-    }
-  }
+    const qc = (v as Record<string, unknown>).command;
+    const qp = (v as Record<string, unknown>).parse ?? dflt;
+    if (!Array.isArray(qc) || qc.length === 0 || !qc.every((x) => typeof x === "string")) problems.push(`${field}.command: expected a command (a list: program, then arguments)`);
+    const known = parses.find((p) => p === qp);
+    if (known === undefined) problems.push(`${field}.parse: expected ${parses.map((p) => JSON.stringify(p)).join(" or ")}, got ${JSON.stringify(qp)}`);
+    return { command: Array.isArray(qc) ? (qc as string[]) : [], parse: known ?? dflt };
+  };
+  spec.queueSize = commandField("queueSize", ["count", "lines"], "lines");
+  spec.queueList = commandField("queueList", ["ids"], "ids");
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(spec.name)) problems.push(`name: "${spec.name}" must be a word (letters, digits, . _ -)`);
   if (spec.mailboxes.length === 0) problems.push("mailboxes: at least one local part");
   for (const [role, re] of Object.entries(spec.roles)) {
