@@ -38,6 +38,13 @@ export interface ReconcileInput {
   queued?: Iterable<string | null> | null;
   /** false when queueSize means nothing (a server whose queue cannot be observed); default true */
   queueKnown?: boolean;
+  /**
+   * The faults that may have touched a message's queue entry after its 250 (kills and pauses of
+   * the MTA's processes, faults inside it), given the time of the 250: a message lost, stuck or
+   * duplicated whose own session no fault touched is charged to these, never to "(none)" or to
+   * points that fired before it was accepted.
+   */
+  afterAccept?: (acceptedAtMs: number) => readonly string[];
 }
 
 export interface LedgerCounts {
@@ -99,7 +106,7 @@ export interface LedgerReport extends LedgerCounts {
   findings: boolean;
 }
 
-function grow<T extends Uint8Array | Uint16Array>(a: T, need: number, make: (n: number) => T): T {
+function grow<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, need: number, make: (n: number) => T): T {
   if (need <= a.length) return a;
   let n = a.length * 2;
   while (n < need) n *= 2;
@@ -120,6 +127,9 @@ export class Ledger {
   private fault = new Uint16Array(1024);
   /** copies a correct delivery makes: one per distinct recipient mailbox */
   private wanted = new Uint8Array(1024);
+  /** when the 250 after its dot came, in tenths of a second since the ledger began (0 = not accepted) */
+  private acceptedAt = new Uint32Array(1024);
+  private readonly t0 = Date.now();
   private readonly faultNames: string[] = [];
   private readonly faultIndex = new Map<string, number>();
 
@@ -135,6 +145,7 @@ export class Ledger {
     this.state = grow(this.state, this.n, (k) => new Uint8Array(k));
     this.fault = grow(this.fault, this.n, (k) => new Uint16Array(k));
     this.wanted = grow(this.wanted, this.n, (k) => new Uint8Array(k));
+    this.acceptedAt = grow(this.acceptedAt, this.n, (k) => new Uint32Array(k));
     this.wanted[i] = copies;
     return `${this.tag}-${i.toString(36)}`;
   }
@@ -177,7 +188,10 @@ export class Ledger {
    */
   settle(id: string, result: "accepted" | "rejected" | "ambiguous" | "not-sent", faults: readonly string[] = []): void {
     const i = this.idx(id);
-    if (result === "accepted" && this.state[i] !== MsgState.Accepted) this.acceptedSoFar++;
+    if (result === "accepted" && this.state[i] !== MsgState.Accepted) {
+      this.acceptedSoFar++;
+      this.acceptedAt[i] = Math.max(1, Math.round((Date.now() - this.t0) / 100));
+    }
     else if (result !== "accepted" && this.state[i] === MsgState.Accepted) this.acceptedSoFar--;
     this.state[i] =
       result === "accepted" ? MsgState.Accepted : result === "rejected" ? MsgState.Rejected : result === "ambiguous" ? MsgState.Ambiguous : MsgState.NotSent;
@@ -244,15 +258,21 @@ export class Ledger {
     const perFault: Record<string, LedgerCounts & { accepted: number }> = {};
     const samples: LedgerReport["samples"] = { lost: [], stuck: [], missing: [], bounced: [], deliveredAndBounced: [], duplicates: [], deliveredAfterReject: [], deliveredUnsent: [] };
     let deliveredDistinct = 0;
-    const bucket = (i: number): LedgerCounts & { accepted: number } => {
+    // a problem of a message its own session's faults do not explain: what touched its queue entry
+    const later = (i: number): string | null => {
+      const at = this.acceptedAt[i] as number;
+      const faults = at === 0 ? [] : (input.afterAccept?.(this.t0 + at * 100) ?? []);
+      return faults.length === 0 ? null : `after its 250: ${[...new Set(faults)].join(" + ")}`;
+    };
+    const bucket = (i: number, problem = false): LedgerCounts & { accepted: number } => {
       const f = this.fault[i] as number;
-      const name = f === 0 ? "(none)" : (this.faultNames[f - 1] as string);
+      const name = f !== 0 ? (this.faultNames[f - 1] as string) : ((problem ? later(i) : null) ?? "(none)");
       return (perFault[name] ??= emptyCounts());
     };
     const id = (i: number): string => `${this.tag}-${i.toString(36)}`;
     const count = (i: number, k: Exclude<keyof LedgerCounts, "duplicates">): void => {
       totals[k]++;
-      bucket(i)[k]++;
+      bucket(i, k === "lost" || k === "stuck" || k === "missing")[k]++;
       const s = samples[k as keyof LedgerReport["samples"]] as string[] | undefined;
       if (s !== undefined && s.length < sampleSize) s.push(id(i));
     };
@@ -265,7 +285,7 @@ export class Ledger {
       if (s === MsgState.Accepted) bucket(i).accepted++;
       if (k > want) {
         totals.duplicates++;
-        bucket(i).duplicates++;
+        bucket(i, true).duplicates++;
         if (samples.duplicates.length < sampleSize) samples.duplicates.push({ id: id(i), copies: k });
       }
       // Every copy delivered and a bounce too: one of the two is false.

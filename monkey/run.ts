@@ -391,7 +391,7 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
   const queueObservable = unmanaged === undefined || unmanaged.queueObservable;
   const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
   const reconcileNow = async (): Promise<LedgerReport> => {
-    const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget));
+    const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget), (at) => queueEntryFaults(run, at));
     settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck + r.report.missing });
     return r.report;
   };
@@ -434,6 +434,17 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
   return { interrupted, ledger: ledgerReport, ledgerAfterRestart, queueObservable, restartSkipped, afterRunFailure };
 }
 
+/**
+ * The faults that may have touched a message's queue entry after its 250: those aimed at the
+ * MTA's processes (pause, kill, system calls of a role) and those decided inside it (libfiu),
+ * from the 250 to the end of the run's faults. Not the ones of other clients' connections.
+ */
+function queueEntryFaults(run: Run, acceptedAtMs: number): string[] {
+  const inside = new Set(run.mt.surface?.decidedInside?.() ?? []);
+  const touched = run.injector.firedBetween(acceptedAtMs, Date.now()).filter((f) => f.at >= acceptedAtMs && (inside.has(f.point) || (kindOf(f.point)?.roleOf?.(f.point) ?? null) !== null));
+  return [...new Set(touched.map((f) => f.point))];
+}
+
 /** The report: the oracle's tallies, the ledger, the crash, what the layers saw, and the verdict. */
 function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: number; inTarget: string[]; inTargetFired: Record<string, number> }): MonkeyReport {
   const { plan, notes, ledger, injector, mt } = run;
@@ -462,7 +473,6 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
   for (const r of layerReports) notes.push(...(r.notes ?? []));
   const reach = pointReach(plan.points, injector.stats(), [mt.surface?.reach?.() ?? {}, ...layerReports.map((r) => r.reach ?? {})]);
   const missed = unreached(reach);
-  if (missed.length > 0) notes.push(`not reached, so not tested: ${missed.map((r) => `${r.point} (${r.reason ?? "did not fire"})`).join("; ")}`);
   const estimated = reach.filter((r) => r.estimate && r.reached);
   if (estimated.length > 0) notes.push(`${estimated.map((r) => r.point).join(", ")}: firing counts are estimates read from the MTA's log (libfiu keeps no count); a failure the MTA did not log is not counted`);
   return {
@@ -553,6 +563,7 @@ async function reconcile(
   drainMs: number,
   stage: (t: string) => void,
   settleOn: UnmanagedTarget | null,
+  afterAccept: (atMs: number) => readonly string[],
 ): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
   const deliveredNow = async (): Promise<DeliveredIds> => {
     const got = target.deliveredIds !== undefined ? await target.deliveredIds() : idsOf(await target.delivered());
@@ -565,7 +576,7 @@ async function reconcile(
     const settle = await settleOn.settle(drainMs);
     if (!settle.settled) stage(`the Maildirs were still changing after ${formatDuration(drainMs)}`);
     const { delivered, bounced } = await deliveredNow();
-    return { report: ledger.reconcile({ delivered, bounced, queueSize: 0, queueKnown: false }), settle };
+    return { report: ledger.reconcile({ delivered, bounced, queueSize: 0, queueKnown: false, afterAccept }), settle };
   }
   const deadline = Date.now() + drainMs;
   let size = await target.queueSize();
@@ -581,7 +592,7 @@ async function reconcile(
   // Deliveries can trail the queue file's removal by a moment.
   await sleep(300);
   const { delivered, bounced } = await deliveredNow();
-  return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued }), settle: null };
+  return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued, afterAccept }), settle: null };
 }
 
 /** The ids of delivered messages, bounces apart, for a target that reads whole messages only. */

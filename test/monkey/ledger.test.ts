@@ -188,3 +188,33 @@ test("property: reconcile counts match a naive model", () => {
     { numRuns: 200 },
   );
 });
+
+test("ledger: a loss no fault of its session explains is charged to the faults that touched its queue entry after its 250", () => {
+  const l = new Ledger("q1");
+  const a = l.newId();
+  const b = l.newId();
+  const c = l.newId();
+  l.settle(a, "accepted");
+  l.settle(b, "accepted", ["queue.write"]);
+  l.settle(c, "accepted");
+  const asked: number[] = [];
+  const r = l.reconcile({
+    delivered: [c],
+    queueSize: 0,
+    queued: [],
+    afterAccept: (at) => {
+      asked.push(at);
+      return ["kill.queue", "kill.queue"];
+    },
+  });
+  assert.equal(r.lost, 2);
+  assert.equal(r.perFault["after its 250: kill.queue"]?.lost, 1, "a: its session had no fault; a kill after its 250 did");
+  assert.equal(r.perFault["queue.write"]?.lost, 1, "b keeps its own session's fault");
+  assert.equal(r.perFault["(none)"]?.lost ?? 0, 0);
+  assert.equal(asked.length, 1, "asked only for the unexplained problem");
+  assert.ok(Math.abs((asked[0] as number) - Date.now()) < 5000, "with the time of its 250");
+  const none = new Ledger("q2");
+  const d = none.newId();
+  none.settle(d, "accepted");
+  assert.equal(none.reconcile({ delivered: [], queueSize: 0, queued: [], afterAccept: () => [] }).perFault["(none)"]?.lost, 1, "nothing touched it: (none)");
+});
