@@ -26,6 +26,7 @@ export class ShimChannel {
   private readonly fired = new Map<string, number>();
   /** since the start: firings per process of each point */
   private readonly byPid = new Map<string, Map<number, number>>();
+  private readonly attachedSeen = new Map<string, number>();
   /** the counters of rules replaced by a plan change, added to the live ones */
   private readonly earlier = new Map<string, { seen: number; eligible: number; procs: number; fired: number }>();
 
@@ -74,7 +75,10 @@ export class ShimChannel {
       if (rules.length > 0) throw new Error("the syscall shim's control file is not there: is the target started?");
       return;
     }
-    for (const r of ctl.stats().rules) {
+    const before = ctl.stats();
+    // processes seen per role, kept across plan changes and restarts (a new control file starts at 0)
+    for (const [role, n] of Object.entries(before.attached)) this.attachedSeen.set(role.toLowerCase(), Math.max(this.attachedSeen.get(role.toLowerCase()) ?? 0, n));
+    for (const r of before.rules) {
       const e = this.earlier.get(r.point) ?? { seen: 0, eligible: 0, procs: 0, fired: 0 };
       this.earlier.set(r.point, { seen: e.seen + r.seen, eligible: e.eligible + r.eligible, procs: Math.max(e.procs, r.procs), fired: e.fired + r.fired });
     }
@@ -125,11 +129,11 @@ export class ShimChannel {
       const processes = Math.max(e.procs, r?.procs ?? 0);
       // the mechanism's own counter: the ring of firings may have overwritten some
       const fired = e.fired + (r?.fired ?? 0);
-      const inRole = Object.entries(attached).find(([name]) => name.toLowerCase() === role)?.[1] ?? 0;
+      const inRole = Math.max(this.attachedSeen.get(role) ?? 0, Object.entries(attached).find(([name]) => name.toLowerCase() === role)?.[1] ?? 0);
       const reason =
         fired > 0 ? null
         : inRole === 0 && seen === 0 ? `no process of role ${role} was seen calling ${call} (nor any other trapped call)`
-        : seen === 0 ? `no process of role ${role} called ${call}`
+        : seen === 0 ? `no process of role ${role} called ${call} (its ${inRole} process(es) made other trapped calls)`
         : eligible === 0 ? `role ${role} made ${seen} ${call} call(s), none eligible${call === "write" || call === "read" ? " (only its own pipes and unix sockets count, not clients or files)" : ""}`
         : `${eligible} eligible ${call} call(s), none drawn by the schedule`;
       out[point] = {
