@@ -11,7 +11,7 @@ import { describeCrash } from "../target.js";
 import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
 import { deliveredMessage } from "../dsn.js";
 import { Supervisor } from "./supervisor.js";
-import { descendants, hasListener, holdsListener } from "./procfs.js";
+import { descendants, exePath, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
 import { ipv6LoopbackAvailable, LOOPBACK4, LOOPBACK6 } from "./ipv6.js";
 import { maildirIds } from "./maildir-ids.js";
@@ -279,9 +279,15 @@ export abstract class DaemonTarget implements Target {
     if (pid === null || !this.running) return [];
     const out: RoleProcess[] = [];
     out.push({ role: this.masterRole, pid });
+    // the syscall supervisor's rules (targets/shim/seccomp-supervisor.c): the live title, else the
+    // executable; a fork that matches neither keeps its parent's role, but a fork of the master is not the master
+    const roles = new Map<number, string>();
     for (const p of descendants(pid)) {
-      const role = this.roleOf(p.cmdline);
-      if (role !== null) out.push({ role, pid: p.pid });
+      const exe = exePath(p.pid);
+      const role = this.roleOf(p.cmdline) ?? (exe === "" ? null : this.roleOf(exe)) ?? (p.ppid === pid ? null : (roles.get(p.ppid) ?? null));
+      if (role === null) continue;
+      roles.set(p.pid, role);
+      out.push({ role, pid: p.pid });
     }
     return out;
   }

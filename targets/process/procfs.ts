@@ -39,6 +39,15 @@ export function procInfo(pid: number): ProcInfo | null {
   }
 }
 
+/** A process's executable path ("" when it is gone or not ours to read). */
+export function exePath(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return "";
+  }
+}
+
 /**
  * What tells one process from a later one that got the same PID: its start time and this boot
  * (start times restart at 0 after a reboot), plus its command line.
