@@ -35,6 +35,7 @@ import { parseSources } from "./sources.js";
 import { MergeError, mergeParts, readPart } from "./merge.js";
 import type { Merged } from "./merge.js";
 import { shrinkFailure, shrunkScript } from "./shrink.js";
+import { unreachableText } from "./reach.js";
 
 const USAGE = `usage: smtpchaos storm [--target NAME | --host H --port P] [options]
        smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]...
@@ -79,7 +80,9 @@ mix (what each session does; drawn from --seed, so a run replays):
                          message; "pipelined" sends each with the next envelope. Throughput:
                          --weight pipelined=1 --transactions 200
   --seed N               replay a run (printed in every report)
-  --timeout D            per-wait timeout inside a session (default 30s)
+  --timeout D            per-wait timeout inside a session (default 30s); a session still
+                         running this long after the storm stopped starting sessions (plus
+                         its hold time) is cut and counted "overdue"
 
 checks and reports:
   --threshold EXPR       e.g. "p99(dot)<500ms", "rate(ungraceful)==0"; repeatable
@@ -122,8 +125,9 @@ session kinds (weights in --mix or --weight):
 ${KINDS.map((k) => `  ${k.name.padEnd(21)}  ${wrap(k.summary, 25)}`).join("\n")}
 
 exit codes: 0 done and every threshold passed, 1 a threshold failed (or a session failed and was
-shrunk), 2 usage error, unreachable target or a report that could not be written, 130
-interrupted (the partial report is still printed and written to every output)`;
+shrunk), 2 usage error, unreachable target (nothing connected; the first 10 sessions all refused stop the
+run) or a report that could not be written, 130 interrupted (the partial report is still printed
+and written to every output; a second interrupt cuts in-flight sessions and stops within 2 s)`;
 
 /** Words of `text` on lines that end by column 96, each starting at column `indent`. */
 function wrap(text: string, indent: number): string {
@@ -360,11 +364,23 @@ export async function main(argv: string[]): Promise<number> {
   const label = started !== null ? `${started.target.name} (${where})` : where;
   if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error(`storm: no IPv6 endpoint (${values.target !== undefined ? `target "${values.target}" listens on IPv4 only here` : "give --host6"}); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable`);
   const abort = new AbortController();
+  const cut = new AbortController();
   // SIGTERM (CI cancelling a job, `timeout`) ends the run like Ctrl-C: partial report, exit 130.
+  // The first lets in-flight sessions finish; the second cuts them (counted "overdue") and the
+  // partial report follows at once; if anything still holds the process 2 s after it, it exits.
   const onSignal = (): void => {
-    if (abort.signal.aborted) return;
-    process.stderr.write("\nsmtpchaos storm: interrupted; letting in-flight sessions finish, then reporting\n");
-    abort.abort();
+    if (!abort.signal.aborted) {
+      process.stderr.write("\nsmtpchaos storm: interrupted; letting in-flight sessions finish, then reporting (interrupt again to stop now)\n");
+      abort.abort();
+      return;
+    }
+    if (cut.signal.aborted) return;
+    process.stderr.write("\nsmtpchaos storm: interrupted again; cutting in-flight sessions and reporting\n");
+    cut.abort();
+    setTimeout(() => {
+      process.stderr.write("smtpchaos storm: still not done 2 s after the second interrupt; exiting\n");
+      process.exit(EXIT.interrupted);
+    }, 1900).unref();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -373,8 +389,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`storm: waiting until ${new Date(startAt).toISOString()} to start${shard !== undefined ? ` (shard ${shard.index + 1}/${shard.count})` : ""}`);
       await waitUntil(startAt, abort.signal);
     }
-    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs, workers);
-    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight, workers, shard }, outputs);
+    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs, workers, cut.signal);
+    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight, workers, shard, cutSignal: cut.signal }, outputs);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`smtpchaos storm: ${err.message}`);
@@ -382,9 +398,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   } finally {
+    // Sessions cut by a second interrupt may still hold sockets: once the report is out, exit.
+    if (cut.signal.aborted) setTimeout(() => process.exit(EXIT.interrupted), 100).unref();
+    await started?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await started?.stop();
   }
 }
 
@@ -406,6 +424,7 @@ interface RunBounds {
   maxInFlight: number;
   workers: number;
   shard: Segment | undefined;
+  cutSignal: AbortSignal;
 }
 
 async function runOne(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, bounds: RunBounds, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
@@ -433,6 +452,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
     ...mine,
     workers: bounds.workers,
     signal,
+    cutSignal: bounds.cutSignal,
     ...(p.slowSessionMs !== undefined ? { slowSessionMs: p.slowSessionMs } : {}),
     onTick: (m, elapsed) => {
       const rate = m.timeline.at(-1)?.accepted ?? 0;
@@ -468,7 +488,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   }
   if (!(await outputs.finish({ kind: "storm", result, label, thresholds: judged, shrunk }, "smtpchaos storm"))) written = false;
   if (result.interrupted) return EXIT.interrupted;
-  const unreachable = unreachableText(result.metrics, target);
+  const unreachable = unreachableText(result.metrics, whereOf(target, p.mix), result.unreachable);
   if (unreachable !== null) {
     console.error(`smtpchaos storm: ${unreachable}`);
     return EXIT.usage;
@@ -478,7 +498,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
 
-async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>, workers: number): Promise<number> {
+async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>, workers: number, cutSignal: AbortSignal): Promise<number> {
   const errors = String(values["limit-errors"]);
   const maxErrorRate = errors.endsWith("%") ? Number(errors.slice(0, -1)) / 100 : Number(errors);
   if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new UsageError(`--limit-errors: not a share: ${errors}`);
@@ -497,6 +517,7 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
     maxInFlight,
     workers,
     signal,
+    cutSignal,
   };
   if (!(opts.factor > 1)) throw new UsageError("--limit-factor must be above 1");
   console.error(`storm: find-limit from ${opts.start} x${opts.factor} up to ${opts.maxLevel} ${p.model === "open" ? "arrivals/s" : "sessions"}, ${formatDuration(opts.stepMs)} per step, against ${label}, seed ${p.seed}`);
@@ -541,11 +562,12 @@ function buildMix(values: Values): Mix {
   return validateMix(m);
 }
 
-/** Nothing ever connected (every session refused or timed out at connect): the target is
- * unreachable, which is a usage problem (wrong port, server down), not a load result. */
-function unreachableText(m: StormResult["metrics"], target: SessionTarget): string | null {
-  if (m.sessions === 0 || (m.phases.get("connect")?.count ?? 0) > 0) return null;
-  const where = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
-  if (m.count("local") === m.sessions) return `no session could open a socket on this machine (${m.sessions} tried; file descriptor limit or ephemeral ports)`;
-  return `${where} unreachable: none of ${m.sessions} sessions connected (${m.count("refused")} refused, ${m.count("timeout")} timed out)`;
+/** The endpoints sessions connect to, as the unreachable message names them. */
+function whereOf(target: SessionTarget, mix: Mix): string {
+  const hp = (h: string, port: number): string => `${h.includes(":") ? `[${h}]` : h}:${port}`;
+  const plain = mix.implicitTls < 1 || target.tlsPort === undefined;
+  const out: string[] = [];
+  if (plain) out.push(hp(target.host, target.port));
+  if (mix.implicitTls > 0 && target.tlsPort !== undefined) out.push(`${hp(target.host, target.tlsPort)} (implicit TLS)`);
+  return out.join(" and ");
 }
