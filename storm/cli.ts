@@ -28,7 +28,7 @@ import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
 import { findLimit } from "./find-limit.js";
 import os from "node:os";
-import { parseShard, segmentOptions } from "./segment.js";
+import { parseShard, segmentOptions, shareOf } from "./segment.js";
 import type { Segment } from "./segment.js";
 import { parseStartAt, waitUntil } from "./start-at.js";
 import { parseSources } from "./sources.js";
@@ -117,7 +117,8 @@ scale (one run on every core, or on many machines; see deploy/ and README "Storm
   --shard I/N            run part I of N of this run (its share of sessions, rate and bounds,
                          its own derived seed); merge the parts' --json with 'storm merge'
   --start-at TIME        start at this instant (ISO 8601 with zone, or Unix seconds): shards on
-                         many machines start together
+                         many machines start together; a time already past is refused (exit 2)
+  --late-ok              start anyway when --start-at has passed (with a warning naming how late)
   merge FILES...         'smtpchaos storm merge A.json B.json ... [--threshold ...] [--out ...]':
                          one report (and threshold verdict) from shards' --json results
 
@@ -153,14 +154,17 @@ interface Parsed {
   slowSessionMs: number | undefined;
 }
 
-const MERGE_USAGE = `usage: smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]... [--json F] [--html F]
+const MERGE_USAGE = `usage: smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]... [--json F] [--html F] [--apart-ok]
 
 Merges the --json results of a run's parts (storm --shard I/N on many machines) into the report
 one run would give: counts add up, latency histograms merge bucket by bucket (not averaged), the
-timelines line up by wall-clock second, and thresholds are judged on the whole.
+timelines line up by wall-clock second, peak concurrency is read from the merged timeline, and
+thresholds are judged on the whole. Parts that did not all run at the same time are refused (each
+part's start after the earliest is named); --apart-ok merges them anyway, with a note.
 
-exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part or
-a report that could not be written`;
+exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part,
+parts that did not overlap, nothing connected in any part (unreachable), or a report that could
+not be written`;
 
 async function mergeMain(argv: string[]): Promise<number> {
   let values;
@@ -169,7 +173,7 @@ async function mergeMain(argv: string[]): Promise<number> {
     ({ values, positionals: files } = parseCli({
       args: argv,
       allowPositionals: true,
-      options: { threshold: { type: "string", multiple: true }, out: { type: "string", multiple: true }, json: { type: "string" }, html: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { threshold: { type: "string", multiple: true }, out: { type: "string", multiple: true }, json: { type: "string" }, html: { type: "string" }, "apart-ok": { type: "boolean" }, help: { type: "boolean", short: "h" } },
     }));
   } catch (err) {
     console.error(`smtpchaos storm merge: ${(err as Error).message}`);
@@ -185,7 +189,10 @@ async function mergeMain(argv: string[]): Promise<number> {
   try {
     thresholds = (values.threshold ?? []).map(parseThreshold);
     outputs = STORM_OUTPUTS.choose({ out: values.out, aliases: { json: values.json, html: values.html } }, { findLimit: false });
-    merged = mergeParts(files.map((file) => ({ file, doc: readPart(file) })));
+    merged = mergeParts(
+      files.map((file) => ({ file, doc: readPart(file) })),
+      { apartOk: values["apart-ok"] === true },
+    );
   } catch (err) {
     if (err instanceof UsageError || err instanceof ThresholdError || err instanceof MergeError) {
       console.error(`smtpchaos storm merge: ${err.message}`);
@@ -196,6 +203,11 @@ async function mergeMain(argv: string[]): Promise<number> {
   for (const n of merged.notes) console.error(`storm merge: note: ${n}`);
   const judged = evaluate(thresholds, merged.result.metrics);
   if (!(await outputs.finish({ kind: "storm", result: merged.result, label: merged.label, thresholds: judged, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
+  const unreachable = unreachableText(merged.result.metrics, merged.targets.join(", "));
+  if (unreachable !== null) {
+    console.error(`smtpchaos storm merge: ${unreachable} in any part`);
+    return EXIT.usage;
+  }
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
 
@@ -250,6 +262,7 @@ export async function main(argv: string[]): Promise<number> {
         workers: { type: "string" },
         shard: { type: "string" },
         "start-at": { type: "string" },
+        "late-ok": { type: "boolean" },
         source: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -323,14 +336,31 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const peak = values["find-limit"] === true ? findLimitMax : p.model === "open" ? maxInFlight : p.stages !== undefined ? new Profile(p.stages).peak : p.concurrency;
+  // The sessions this process holds at once: the closed loop's level (its stages' peak), the open
+  // loop's in-flight cap, find-limit's last level (capped in flight when open); a shard its share.
+  const closedPeak = values["find-limit"] === true ? findLimitMax : p.stages !== undefined ? new Profile(p.stages).peak : p.concurrency;
+  const whole = p.model === "open" ? (values["find-limit"] === true ? Math.min(findLimitMax, maxInFlight) : maxInFlight) : closedPeak;
+  const sessionsAtOnce = shard === undefined ? whole : Math.max(1, shareOf(Math.ceil(whole), shard));
   const limit = fdLimit();
-  const sessionsAtOnce = Math.min(peak, maxInFlight);
   // The embedded target runs in this process by default: its side of each connection (and the
   // message file it writes) needs descriptors from the same limit.
   const need = fdsNeeded(sessionsAtOnce, values.target === "embedded");
   if (limit !== null && need > limit) {
     console.error(`smtpchaos storm: up to ${sessionsAtOnce} sessions${values.target === "embedded" ? " against the in-process embedded target" : ""} need about ${need} file descriptors, but the limit is ${limit}; raise it with 'ulimit -n ${need + 1024}' (Node cannot raise it itself)${values["find-limit"] === true ? ", or lower --limit-max" : p.model === "open" ? ", or lower --max-in-flight" : ", or lower --sessions"}`);
+    return EXIT.usage;
+  }
+  const late = (): string | null => {
+    if (startAt === undefined) return null;
+    const lateMs = Date.now() - startAt;
+    if (lateMs <= 0) return null;
+    const text = `--start-at ${String(values["start-at"])} passed ${(lateMs / 1000).toFixed(1)} s ago${shard !== undefined ? ` (shard ${shard.index + 1}/${shard.count})` : ""}`;
+    if (values["late-ok"] !== true) throw new UsageError(`${text}: this part would not run with the others; give a later time, or --late-ok to start anyway`);
+    return text;
+  };
+  try {
+    late();
+  } catch (err) {
+    console.error(`smtpchaos storm: ${(err as Error).message}`);
     return EXIT.usage;
   }
   let started: StartedTarget | null = null;
@@ -385,7 +415,9 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    if (startAt !== undefined) {
+    const lateText = late();
+    if (lateText !== null) console.error(`storm: warning: ${lateText}; starting now (--late-ok)`);
+    else if (startAt !== undefined) {
       console.error(`storm: waiting until ${new Date(startAt).toISOString()} to start${shard !== undefined ? ` (shard ${shard.index + 1}/${shard.count})` : ""}`);
       await waitUntil(startAt, abort.signal);
     }
