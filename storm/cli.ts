@@ -28,13 +28,14 @@ import { parseStages, Profile, StagesError } from "./profile.js";
 import type { Stage } from "./profile.js";
 import { findLimit } from "./find-limit.js";
 import os from "node:os";
-import { parseShard, segmentOptions } from "./segment.js";
+import { parseShard, segmentOptions, shareOf } from "./segment.js";
 import type { Segment } from "./segment.js";
 import { parseStartAt, waitUntil } from "./start-at.js";
 import { parseSources } from "./sources.js";
 import { MergeError, mergeParts, readPart } from "./merge.js";
 import type { Merged } from "./merge.js";
 import { shrinkFailure, shrunkScript } from "./shrink.js";
+import { unreachableText } from "./reach.js";
 
 const USAGE = `usage: smtpchaos storm [--target NAME | --host H --port P] [options]
        smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]...
@@ -79,7 +80,9 @@ mix (what each session does; drawn from --seed, so a run replays):
                          message; "pipelined" sends each with the next envelope. Throughput:
                          --weight pipelined=1 --transactions 200
   --seed N               replay a run (printed in every report)
-  --timeout D            per-wait timeout inside a session (default 30s)
+  --timeout D            per-wait timeout inside a session (default 30s); a session still
+                         running this long after the storm stopped starting sessions (plus
+                         its hold time) is cut and counted "overdue"
 
 checks and reports:
   --threshold EXPR       e.g. "p99(dot)<500ms", "rate(ungraceful)==0"; repeatable
@@ -114,7 +117,8 @@ scale (one run on every core, or on many machines; see deploy/ and README "Storm
   --shard I/N            run part I of N of this run (its share of sessions, rate and bounds,
                          its own derived seed); merge the parts' --json with 'storm merge'
   --start-at TIME        start at this instant (ISO 8601 with zone, or Unix seconds): shards on
-                         many machines start together
+                         many machines start together; a time already past is refused (exit 2)
+  --late-ok              start anyway when --start-at has passed (with a warning naming how late)
   merge FILES...         'smtpchaos storm merge A.json B.json ... [--threshold ...] [--out ...]':
                          one report (and threshold verdict) from shards' --json results
 
@@ -122,8 +126,9 @@ session kinds (weights in --mix or --weight):
 ${KINDS.map((k) => `  ${k.name.padEnd(21)}  ${wrap(k.summary, 25)}`).join("\n")}
 
 exit codes: 0 done and every threshold passed, 1 a threshold failed (or a session failed and was
-shrunk), 2 usage error, unreachable target or a report that could not be written, 130
-interrupted (the partial report is still printed and written to every output)`;
+shrunk), 2 usage error, unreachable target (nothing connected; the first 10 sessions all refused stop the
+run) or a report that could not be written, 130 interrupted (the partial report is still printed
+and written to every output; a second interrupt cuts in-flight sessions and stops within 2 s)`;
 
 /** Words of `text` on lines that end by column 96, each starting at column `indent`. */
 function wrap(text: string, indent: number): string {
@@ -149,14 +154,17 @@ interface Parsed {
   slowSessionMs: number | undefined;
 }
 
-const MERGE_USAGE = `usage: smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]... [--json F] [--html F]
+const MERGE_USAGE = `usage: smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]... [--json F] [--html F] [--apart-ok]
 
 Merges the --json results of a run's parts (storm --shard I/N on many machines) into the report
 one run would give: counts add up, latency histograms merge bucket by bucket (not averaged), the
-timelines line up by wall-clock second, and thresholds are judged on the whole.
+timelines line up by wall-clock second, peak concurrency is read from the merged timeline, and
+thresholds are judged on the whole. Parts that did not all run at the same time are refused (each
+part's start after the earliest is named); --apart-ok merges them anyway, with a note.
 
-exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part or
-a report that could not be written`;
+exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part,
+parts that did not overlap, nothing connected in any part (unreachable), or a report that could
+not be written`;
 
 async function mergeMain(argv: string[]): Promise<number> {
   let values;
@@ -165,7 +173,7 @@ async function mergeMain(argv: string[]): Promise<number> {
     ({ values, positionals: files } = parseCli({
       args: argv,
       allowPositionals: true,
-      options: { threshold: { type: "string", multiple: true }, out: { type: "string", multiple: true }, json: { type: "string" }, html: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { threshold: { type: "string", multiple: true }, out: { type: "string", multiple: true }, json: { type: "string" }, html: { type: "string" }, "apart-ok": { type: "boolean" }, help: { type: "boolean", short: "h" } },
     }));
   } catch (err) {
     console.error(`smtpchaos storm merge: ${(err as Error).message}`);
@@ -181,7 +189,10 @@ async function mergeMain(argv: string[]): Promise<number> {
   try {
     thresholds = (values.threshold ?? []).map(parseThreshold);
     outputs = STORM_OUTPUTS.choose({ out: values.out, aliases: { json: values.json, html: values.html } }, { findLimit: false });
-    merged = mergeParts(files.map((file) => ({ file, doc: readPart(file) })));
+    merged = mergeParts(
+      files.map((file) => ({ file, doc: readPart(file) })),
+      { apartOk: values["apart-ok"] === true },
+    );
   } catch (err) {
     if (err instanceof UsageError || err instanceof ThresholdError || err instanceof MergeError) {
       console.error(`smtpchaos storm merge: ${err.message}`);
@@ -192,6 +203,11 @@ async function mergeMain(argv: string[]): Promise<number> {
   for (const n of merged.notes) console.error(`storm merge: note: ${n}`);
   const judged = evaluate(thresholds, merged.result.metrics);
   if (!(await outputs.finish({ kind: "storm", result: merged.result, label: merged.label, thresholds: judged, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
+  const unreachable = unreachableText(merged.result.metrics, merged.targets.join(", "));
+  if (unreachable !== null) {
+    console.error(`smtpchaos storm merge: ${unreachable} in any part`);
+    return EXIT.usage;
+  }
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
 
@@ -246,6 +262,7 @@ export async function main(argv: string[]): Promise<number> {
         workers: { type: "string" },
         shard: { type: "string" },
         "start-at": { type: "string" },
+        "late-ok": { type: "boolean" },
         source: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -319,14 +336,31 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const peak = values["find-limit"] === true ? findLimitMax : p.model === "open" ? maxInFlight : p.stages !== undefined ? new Profile(p.stages).peak : p.concurrency;
+  // The sessions this process holds at once: the closed loop's level (its stages' peak), the open
+  // loop's in-flight cap, find-limit's last level (capped in flight when open); a shard its share.
+  const closedPeak = values["find-limit"] === true ? findLimitMax : p.stages !== undefined ? new Profile(p.stages).peak : p.concurrency;
+  const whole = p.model === "open" ? (values["find-limit"] === true ? Math.min(findLimitMax, maxInFlight) : maxInFlight) : closedPeak;
+  const sessionsAtOnce = shard === undefined ? whole : Math.max(1, shareOf(Math.ceil(whole), shard));
   const limit = fdLimit();
-  const sessionsAtOnce = Math.min(peak, maxInFlight);
   // The embedded target runs in this process by default: its side of each connection (and the
   // message file it writes) needs descriptors from the same limit.
   const need = fdsNeeded(sessionsAtOnce, values.target === "embedded");
   if (limit !== null && need > limit) {
     console.error(`smtpchaos storm: up to ${sessionsAtOnce} sessions${values.target === "embedded" ? " against the in-process embedded target" : ""} need about ${need} file descriptors, but the limit is ${limit}; raise it with 'ulimit -n ${need + 1024}' (Node cannot raise it itself)${values["find-limit"] === true ? ", or lower --limit-max" : p.model === "open" ? ", or lower --max-in-flight" : ", or lower --sessions"}`);
+    return EXIT.usage;
+  }
+  const late = (): string | null => {
+    if (startAt === undefined) return null;
+    const lateMs = Date.now() - startAt;
+    if (lateMs <= 0) return null;
+    const text = `--start-at ${String(values["start-at"])} passed ${(lateMs / 1000).toFixed(1)} s ago${shard !== undefined ? ` (shard ${shard.index + 1}/${shard.count})` : ""}`;
+    if (values["late-ok"] !== true) throw new UsageError(`${text}: this part would not run with the others; give a later time, or --late-ok to start anyway`);
+    return text;
+  };
+  try {
+    late();
+  } catch (err) {
+    console.error(`smtpchaos storm: ${(err as Error).message}`);
     return EXIT.usage;
   }
   let started: StartedTarget | null = null;
@@ -360,21 +394,35 @@ export async function main(argv: string[]): Promise<number> {
   const label = started !== null ? `${started.target.name} (${where})` : where;
   if (p.mix.ipv6 > 0 && target.host6 === undefined) console.error(`storm: no IPv6 endpoint (${values.target !== undefined ? `target "${values.target}" listens on IPv4 only here` : "give --host6"}); IPv6 sessions connect over IPv4 and are counted as ipv6-unavailable`);
   const abort = new AbortController();
+  const cut = new AbortController();
   // SIGTERM (CI cancelling a job, `timeout`) ends the run like Ctrl-C: partial report, exit 130.
+  // The first lets in-flight sessions finish; the second cuts them (counted "overdue") and the
+  // partial report follows at once; if anything still holds the process 2 s after it, it exits.
   const onSignal = (): void => {
-    if (abort.signal.aborted) return;
-    process.stderr.write("\nsmtpchaos storm: interrupted; letting in-flight sessions finish, then reporting\n");
-    abort.abort();
+    if (!abort.signal.aborted) {
+      process.stderr.write("\nsmtpchaos storm: interrupted; letting in-flight sessions finish, then reporting (interrupt again to stop now)\n");
+      abort.abort();
+      return;
+    }
+    if (cut.signal.aborted) return;
+    process.stderr.write("\nsmtpchaos storm: interrupted again; cutting in-flight sessions and reporting\n");
+    cut.abort();
+    setTimeout(() => {
+      process.stderr.write("smtpchaos storm: still not done 2 s after the second interrupt; exiting\n");
+      process.exit(EXIT.interrupted);
+    }, 1900).unref();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    if (startAt !== undefined) {
+    const lateText = late();
+    if (lateText !== null) console.error(`storm: warning: ${lateText}; starting now (--late-ok)`);
+    else if (startAt !== undefined) {
       console.error(`storm: waiting until ${new Date(startAt).toISOString()} to start${shard !== undefined ? ` (shard ${shard.index + 1}/${shard.count})` : ""}`);
       await waitUntil(startAt, abort.signal);
     }
-    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs, workers);
-    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight, workers, shard }, outputs);
+    if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs, workers, cut.signal);
+    return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight, workers, shard, cutSignal: cut.signal }, outputs);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`smtpchaos storm: ${err.message}`);
@@ -382,9 +430,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   } finally {
+    // Sessions cut by a second interrupt may still hold sockets: once the report is out, exit.
+    if (cut.signal.aborted) setTimeout(() => process.exit(EXIT.interrupted), 100).unref();
+    await started?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await started?.stop();
   }
 }
 
@@ -406,6 +456,7 @@ interface RunBounds {
   maxInFlight: number;
   workers: number;
   shard: Segment | undefined;
+  cutSignal: AbortSignal;
 }
 
 async function runOne(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, bounds: RunBounds, outputs: ChosenOutputs<StormOutcome>): Promise<number> {
@@ -433,6 +484,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
     ...mine,
     workers: bounds.workers,
     signal,
+    cutSignal: bounds.cutSignal,
     ...(p.slowSessionMs !== undefined ? { slowSessionMs: p.slowSessionMs } : {}),
     onTick: (m, elapsed) => {
       const rate = m.timeline.at(-1)?.accepted ?? 0;
@@ -468,7 +520,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   }
   if (!(await outputs.finish({ kind: "storm", result, label, thresholds: judged, shrunk }, "smtpchaos storm"))) written = false;
   if (result.interrupted) return EXIT.interrupted;
-  const unreachable = unreachableText(result.metrics, target);
+  const unreachable = unreachableText(result.metrics, whereOf(target, p.mix), result.unreachable);
   if (unreachable !== null) {
     console.error(`smtpchaos storm: ${unreachable}`);
     return EXIT.usage;
@@ -478,7 +530,7 @@ async function runOne(values: Values, p: Parsed, target: SessionTarget, label: s
   return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
 }
 
-async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>, workers: number): Promise<number> {
+async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, label: string, signal: AbortSignal, maxInFlight: number, outputs: ChosenOutputs<StormOutcome>, workers: number, cutSignal: AbortSignal): Promise<number> {
   const errors = String(values["limit-errors"]);
   const maxErrorRate = errors.endsWith("%") ? Number(errors.slice(0, -1)) / 100 : Number(errors);
   if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new UsageError(`--limit-errors: not a share: ${errors}`);
@@ -497,6 +549,7 @@ async function runFindLimit(values: Values, p: Parsed, target: SessionTarget, la
     maxInFlight,
     workers,
     signal,
+    cutSignal,
   };
   if (!(opts.factor > 1)) throw new UsageError("--limit-factor must be above 1");
   console.error(`storm: find-limit from ${opts.start} x${opts.factor} up to ${opts.maxLevel} ${p.model === "open" ? "arrivals/s" : "sessions"}, ${formatDuration(opts.stepMs)} per step, against ${label}, seed ${p.seed}`);
@@ -541,11 +594,12 @@ function buildMix(values: Values): Mix {
   return validateMix(m);
 }
 
-/** Nothing ever connected (every session refused or timed out at connect): the target is
- * unreachable, which is a usage problem (wrong port, server down), not a load result. */
-function unreachableText(m: StormResult["metrics"], target: SessionTarget): string | null {
-  if (m.sessions === 0 || (m.phases.get("connect")?.count ?? 0) > 0) return null;
-  const where = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
-  if (m.count("local") === m.sessions) return `no session could open a socket on this machine (${m.sessions} tried; file descriptor limit or ephemeral ports)`;
-  return `${where} unreachable: none of ${m.sessions} sessions connected (${m.count("refused")} refused, ${m.count("timeout")} timed out)`;
+/** The endpoints sessions connect to, as the unreachable message names them. */
+function whereOf(target: SessionTarget, mix: Mix): string {
+  const hp = (h: string, port: number): string => `${h.includes(":") ? `[${h}]` : h}:${port}`;
+  const plain = mix.implicitTls < 1 || target.tlsPort === undefined;
+  const out: string[] = [];
+  if (plain) out.push(hp(target.host, target.port));
+  if (mix.implicitTls > 0 && target.tlsPort !== undefined) out.push(`${hp(target.host, target.tlsPort)} (implicit TLS)`);
+  return out.join(" and ");
 }

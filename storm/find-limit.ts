@@ -33,6 +33,8 @@ export interface FindLimitOptions {
   /** worker threads each step runs on (default 1) */
   workers?: number;
   signal?: AbortSignal;
+  /** a second interrupt: cut the step's in-flight sessions */
+  cutSignal?: AbortSignal;
   onStep?: (s: LimitStep) => void;
 }
 
@@ -97,6 +99,7 @@ export async function findLimit(o: FindLimitOptions): Promise<FindLimitResult> {
       mix: o.mix,
       seed: (o.seed + i * 1000) | 0,
       signal: o.signal,
+      ...(o.cutSignal !== undefined ? { cutSignal: o.cutSignal } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
     });
     const step = judgeStep(level, r.metrics, o);

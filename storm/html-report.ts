@@ -22,6 +22,7 @@ const OUTCOME_COLORS: Record<Outcome, string> = {
   tls: "#6c3483",
   protocol: "#7b241c",
   local: "#5d6d7e",
+  overdue: "#4a235a",
 };
 
 /** Colour by reply class; codes of one class get lighter shades so neighbours stay distinct. */

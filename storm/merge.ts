@@ -12,6 +12,8 @@ export interface Merged {
   result: StormResult;
   /** the target as the parts named it */
   label: string;
+  /** the parts' targets, each once */
+  targets: string[];
   /** what the merge could not vouch for: missing shards, parts of different runs */
   notes: string[];
 }
@@ -36,7 +38,45 @@ export function readPart(file: string): StormJson {
   return d as StormJson;
 }
 
-export function mergeParts(parts: ReadonlyArray<{ file: string; doc: StormJson }>): Merged {
+/** Seconds with one decimal: "12.3 s". */
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** Parts starting further apart than this are flagged even when they overlap. */
+const LATE_NOTE_MS = 1000;
+
+export interface MergeOptions {
+  /** merge parts that did not run at the same time (noted) instead of refusing them */
+  apartOk?: boolean;
+}
+
+/** When a part ran: its recorded start (ms), else its timeline's first second; and how long. */
+function spanOf(doc: StormJson): { start: number; end: number } {
+  const start = doc.startedAt ?? (doc.snapshot.timeline[0]?.at ?? 0) * 1000;
+  return { start, end: start + doc.durationMs };
+}
+
+/**
+ * Parts of one run overlap in time (a shard that started late, or a result of another day, would
+ * add load that never ran at once): refused unless `apartOk` (then noted); parts that overlap
+ * but started more than a second apart are noted with their lateness.
+ */
+function checkOverlap(parts: ReadonlyArray<{ file: string; doc: StormJson }>, o: MergeOptions, notes: string[]): void {
+  if (parts.length < 2) return;
+  const spans = parts.map((p) => ({ file: p.file, ...spanOf(p.doc) }));
+  const earliest = Math.min(...spans.map((x) => x.start));
+  const latestStart = Math.max(...spans.map((x) => x.start));
+  const earliestEnd = Math.min(...spans.map((x) => x.end));
+  const each = spans.map((x) => `${x.file} +${secs(x.start - earliest)} (ran ${secs(x.end - x.start)})`).join(", ");
+  if (latestStart >= earliestEnd) {
+    const text = `the parts did not all run at the same time (start after the earliest: ${each})`;
+    if (o.apartOk !== true) throw new MergeError(`${text}; --apart-ok merges them anyway`);
+    notes.push(`${text}: merged anyway (--apart-ok); rates and peak concurrency are not one run's`);
+  } else if (latestStart - earliest > LATE_NOTE_MS) {
+    notes.push(`the parts started up to ${secs(latestStart - earliest)} apart (start after the earliest: ${each})`);
+  }
+}
+
+export function mergeParts(parts: ReadonlyArray<{ file: string; doc: StormJson }>, o: MergeOptions = {}): Merged {
   if (parts.length === 0) throw new MergeError("nothing to merge: give the --json files of the parts");
   const notes: string[] = [];
   const shards = parts.map((p) => p.doc.shard);
@@ -57,6 +97,7 @@ export function mergeParts(parts: ReadonlyArray<{ file: string; doc: StormJson }
     const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !seen.has(i));
     if (n > 1 && missing.length > 0) notes.push(`shards ${missing.map((i) => `${i + 1}/${n}`).join(", ")} are missing: the report covers ${n - missing.length} of ${n}`);
   }
+  checkOverlap(parts, o, notes);
   const models = new Set(parts.map((p) => p.doc.model));
   if (models.size > 1) notes.push(`the parts ran different load models (${[...models].join(", ")})`);
   const snapshot = mergeSnapshots(parts.map((p) => p.doc.snapshot));
@@ -72,5 +113,5 @@ export function mergeParts(parts: ReadonlyArray<{ file: string; doc: StormJson }
     failure: failures[0] ?? null,
   };
   const targets = [...new Set(parts.map((p) => p.doc.target))];
-  return { result, label: `${targets.join(", ")} (${parts.length} part${parts.length === 1 ? "" : "s"} merged)`, notes };
+  return { result, label: `${targets.join(", ")} (${parts.length} part${parts.length === 1 ? "" : "s"} merged)`, targets, notes };
 }

@@ -1,8 +1,8 @@
 // Everything a storm measures: per-phase latency histograms, reply codes per phase, session
 // outcomes (an error taxonomy), and per-second timelines of throughput and concurrency.
 import { Histogram } from "./histogram.js";
-import { OUTCOMES, UNGRACEFUL } from "../smtp/index.js";
-import type { Outcome } from "../smtp/index.js";
+import { OUTCOMES as WIRE_OUTCOMES, UNGRACEFUL as WIRE_UNGRACEFUL } from "../smtp/index.js";
+import type { Outcome as WireOutcome } from "../smtp/index.js";
 
 /**
  * Per-phase latencies. The wire-level kinds time each command; the well-behaved (nodemailer)
@@ -13,8 +13,14 @@ import type { Outcome } from "../smtp/index.js";
 export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "handshake", "envelope", "session"] as const;
 export type Phase = (typeof PHASES)[number];
 
-export { OUTCOMES, UNGRACEFUL } from "../smtp/index.js";
-export type { Outcome } from "../smtp/index.js";
+/**
+ * The wire layer's outcomes, and one of the storm's own: "overdue", a session still running at
+ * its hard deadline (the end of --duration plus --timeout, or a second Ctrl-C), abandoned and
+ * counted as such whatever its client library was doing. It counts as ungraceful: nobody saw it end.
+ */
+export const OUTCOMES = [...WIRE_OUTCOMES, "overdue"] as const;
+export type Outcome = WireOutcome | "overdue";
+export const UNGRACEFUL: readonly Outcome[] = [...WIRE_UNGRACEFUL, "overdue"];
 
 export interface TimelinePoint {
   /** seconds since the start */

@@ -9,15 +9,16 @@ import { segmentOptions } from "./segment.js";
 import type { SessionFailure, StormOptions, StormResult } from "./scheduler.js";
 
 /** What a worker needs, as data: a failure is ungraceful, or slower than slowSessionMs. */
-export type WorkerOptions = Omit<StormOptions, "signal" | "onTick" | "onStopped" | "isFailure" | "workers"> & { slowSessionMs?: number };
+export type WorkerOptions = Omit<StormOptions, "signal" | "cutSignal" | "onTick" | "onStopped" | "isFailure" | "workers"> & { slowSessionMs?: number };
 
 export type FromWorker =
   | { type: "tick"; snapshot: MetricsSnapshot }
   | { type: "stopped" }
-  | { type: "done"; snapshot: MetricsSnapshot; failure: (SessionFailure & { at: number }) | null; durationMs: number }
+  | { type: "done"; snapshot: MetricsSnapshot; failure: (SessionFailure & { at: number }) | null; durationMs: number; unreachable?: string }
   | { type: "error"; message: string };
 
-export type ToWorker = { type: "stop" };
+/** "stop": Ctrl-C (in-flight sessions finish); "cut": a second one (they end now, "overdue") */
+export type ToWorker = { type: "stop" } | { type: "cut" };
 
 export async function runParallel(o: StormOptions & { workers: number; slowSessionMs?: number }): Promise<StormResult> {
   // Parts whose share is nothing (one session over two workers) are not started.
@@ -31,7 +32,7 @@ export async function runParallel(o: StormOptions & { workers: number; slowSessi
   const runs: Array<Promise<void>> = [];
   for (let i = 0; i < n; i++) {
     const part = parts[i] as StormOptions;
-    const { signal: _s, onTick: _t, onStopped: _o, isFailure: _f, workers: _w, ...data } = part;
+    const { signal: _s, cutSignal: _c, onTick: _t, onStopped: _o, isFailure: _f, workers: _w, ...data } = part;
     const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: data satisfies WorkerOptions });
     workers.push(w);
     runs.push(
@@ -56,7 +57,11 @@ export async function runParallel(o: StormOptions & { workers: number; slowSessi
   const stopAll = (): void => {
     for (const w of workers) w.postMessage({ type: "stop" } satisfies ToWorker);
   };
+  const cutAll = (): void => {
+    for (const w of workers) w.postMessage({ type: "cut" } satisfies ToWorker);
+  };
   o.signal?.addEventListener("abort", stopAll);
+  o.cutSignal?.addEventListener("abort", cutAll);
   // One live line for all: the parts' latest snapshots merged, once a second.
   const ticker = setInterval(() => {
     if (latest.length > 0) o.onTick?.(metricsFrom(mergeSnapshots(latest.filter((s) => s !== undefined))), Date.now() - startedAt);
@@ -70,6 +75,7 @@ export async function runParallel(o: StormOptions & { workers: number; slowSessi
   } finally {
     clearInterval(ticker);
     o.signal?.removeEventListener("abort", stopAll);
+    o.cutSignal?.removeEventListener("abort", cutAll);
   }
   const merged = mergeSnapshots(finals.map((f) => f.snapshot));
   const metrics: Metrics = metricsFrom(merged);
@@ -77,12 +83,15 @@ export async function runParallel(o: StormOptions & { workers: number; slowSessi
   const failures = finals.map((f) => f.failure).filter((f) => f !== null);
   failures.sort((a, b) => a.at - b.at);
   const first = failures[0];
+  // every worker stopped early on refusals: so did the run
+  const unreachable = finals.every((f) => f.unreachable !== undefined) ? finals[0]?.unreachable : undefined;
   return {
+    ...(unreachable !== undefined ? { unreachable: unreachable.replace(/the first \d+ sessions/, `the first ${metrics.sessions} sessions`) } : {}),
     metrics,
     startedAt: (merged.timeline[0]?.at ?? Math.round(startedAt / 1000)) * 1000,
     seed: o.seed,
     durationMs: Math.max(...finals.map((f) => f.durationMs)),
-    interrupted: o.signal?.aborted === true,
+    interrupted: o.signal?.aborted === true || o.cutSignal?.aborted === true,
     model: o.model ?? (o.rate !== undefined ? "open" : "closed"),
     failure: first === undefined ? null : { plan: first.plan, origin: first.origin, outcome: first.outcome, elapsedMs: first.elapsedMs },
   };

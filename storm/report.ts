@@ -109,6 +109,8 @@ export interface StormJson {
   snapshot: MetricsSnapshot;
   /** with --shard I/N: which part of which run this is (seed above is the part's own) */
   shard?: StormResult["shard"];
+  /** wall clock (ms) when the run started: where `storm merge` checks that parts overlapped */
+  startedAt?: number;
 }
 
 /** The JSON report. `extra` adds top-level fields (e.g. "shrunk"); existing fields never change shape. */
@@ -137,6 +139,7 @@ export function toJson(r: StormResult, target: string, thresholds: ThresholdResu
     failure: r.failure,
     snapshot: snapshotOf(m, r.startedAt),
     ...(r.shard !== undefined ? { shard: r.shard } : {}),
+    startedAt: r.startedAt,
     ...extra,
   };
 }

@@ -50,6 +50,10 @@ export interface StormOptions {
   /** worker threads sharing the load (default 1: this thread); with more, failures are ungraceful or slower than slowSessionMs */
   workers?: number;
   slowSessionMs?: number;
+  /** ends every session still in flight at once, as "overdue" (a second Ctrl-C); stops the storm too */
+  cutSignal?: AbortSignal;
+  /** stop once this many sessions ended and every one was refused (nothing listens; default 10) */
+  unreachableAfter?: number;
 }
 
 export interface SessionFailure {
@@ -71,6 +75,8 @@ export interface StormResult {
   model: LoadModel;
   /** the first session that failed the isFailure check, replayable by its origin */
   failure: SessionFailure | null;
+  /** set when the storm stopped early because its first sessions were all refused */
+  unreachable?: string;
 }
 
 export const isUngraceful = (o: Outcome): boolean => UNGRACEFUL.includes(o);
@@ -91,6 +97,16 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   const maxInFlight = o.maxInFlight ?? 10_000;
   const isFailure = o.isFailure ?? isFailureRule(o.slowSessionMs);
   const metrics = new Metrics();
+  const unreachableAfter = o.unreachableAfter ?? 10;
+  // A session's hard deadline: the storm stops starting sessions, then each may take its
+  // timeout (and a hold its hold time) to end; what is left is cut and counted "overdue".
+  const graceMs = o.target.timeoutMs + ((o.mix.weights.hold ?? 0) > 0 ? o.mix.hold.max : 0);
+  const live = new Set<AbortController>();
+  let cutTimer: NodeJS.Timeout | undefined;
+  let unreachable: string | undefined;
+  const cutAll = (): void => {
+    for (const c of live) c.abort();
+  };
   const plans = new PlanStream(o.mix, o.seed);
   const t0 = performance.now();
   const startedAt = Date.now();
@@ -109,7 +125,8 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     fatal === null &&
     o.signal?.aborted !== true &&
     (o.maxSessions === undefined || started < o.maxSessions) &&
-    (o.maxMessages === undefined || metrics.accepted < o.maxMessages);
+    (o.maxMessages === undefined || metrics.accepted < o.maxMessages) &&
+    unreachable === undefined;
   const more = (now: number): boolean => now < deadline && bounded();
   /** open loop: set once no arrival is left before the deadline (or a bound was hit) */
   let arrivalsDone = false;
@@ -119,9 +136,17 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     inFlight++;
     const plan = plans.next();
     const origin = plans.lastOrigin();
-    runSession(plan, o.target, metrics, scheduledAt === undefined ? {} : { scheduledAt }).then(
+    const cut = new AbortController();
+    live.add(cut);
+    runSession(plan, o.target, metrics, scheduledAt === undefined ? { signal: cut.signal } : { scheduledAt, signal: cut.signal }).then(
       (outcome) => {
+        live.delete(cut);
         inFlight--;
+        // Nothing listens: the first sessions all refused and none got further. Stop now rather
+        // than flood the port with connects (a closed loop restarts each at once).
+        if (unreachable === undefined && metrics.sessions >= unreachableAfter && metrics.count("refused") === metrics.sessions) {
+          unreachable = `connection refused: the first ${metrics.sessions} sessions were all refused, so the storm stopped`;
+        }
         if (failure === null && isFailure(outcome, performance.now() - (scheduledAt ?? t0))) {
           failure = { plan, origin, outcome, elapsedMs: performance.now() - (scheduledAt ?? t0) };
         }
@@ -129,6 +154,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
         if (stopped && inFlight === 0) finish();
       },
       (err: unknown) => {
+        live.delete(cut);
         inFlight--;
         fatal ??= err;
         if (stopped && inFlight === 0) finish();
@@ -166,11 +192,19 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     if (model === "open") arrive();
     else pump();
     if (model === "open" ? arrivalsDone : !more(performance.now())) {
-      stopped = true;
-      clearInterval(controller);
-      o.onStopped?.();
-      if (inFlight === 0) finish();
+      stop();
     }
+  };
+  const stop = (): void => {
+    stopped = true;
+    clearInterval(controller);
+    o.onStopped?.();
+    cutTimer = setTimeout(cutAll, graceMs);
+    if (inFlight === 0) finish();
+  };
+  const onCut = (): void => {
+    if (!stopped) stop();
+    cutAll();
   };
   const ticker = setInterval(() => {
     metrics.sample(Math.round((performance.now() - t0) / 1000));
@@ -178,15 +212,19 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   }, 1000);
   // Open loop needs a fine tick to start arrivals on time; closed loop only follows ramps and deadlines.
   const controller = setInterval(control, model === "open" ? 2 : 20);
-  control();
+  if (o.cutSignal?.aborted === true) onCut();
+  else o.cutSignal?.addEventListener("abort", onCut, { once: true });
+  if (!stopped) control();
   try {
     await finished;
   } finally {
     stopped = true;
     clearInterval(controller);
     clearInterval(ticker);
+    clearTimeout(cutTimer);
+    o.cutSignal?.removeEventListener("abort", onCut);
   }
   if (fatal !== null) throw fatal;
   metrics.sample(Math.round((performance.now() - t0) / 1000));
-  return { metrics, startedAt, seed: o.seed, durationMs: performance.now() - t0, interrupted: o.signal?.aborted === true, model, failure };
+  return { metrics, startedAt, seed: o.seed, durationMs: performance.now() - t0, interrupted: o.signal?.aborted === true || o.cutSignal?.aborted === true, model, failure, ...(unreachable !== undefined ? { unreachable } : {}) };
 }

@@ -1,7 +1,8 @@
 // One storm session: its kind (storm/kinds/) runs it over the transaction engine, and the
 // engine's steps become the storm's metrics. Replies are judged by class only; all parsing is
 // the wire layer's.
-import type { Outcome } from "../smtp/index.js";
+import type { SessionResult } from "../smtp/index.js";
+import type { Outcome } from "./metrics.js";
 import { memoized } from "../common/memo.js";
 import type { Metrics } from "./metrics.js";
 import type { SessionPlan } from "./kinds/kind.js";
@@ -16,6 +17,8 @@ export type { SessionTarget } from "./endpoint.js";
 export interface SessionOptions {
   /** performance.now() when the session was due (open loop); latency counts from here */
   scheduledAt?: number;
+  /** aborts the session: it ends at once as "overdue", whatever its client is doing (which is told to close) */
+  signal?: AbortSignal;
 }
 
 /** One hold counter per storm, not a closure per session. */
@@ -25,14 +28,39 @@ export async function runSession(plan: SessionPlan, target: SessionTarget, m: Me
   const t0 = opts.scheduledAt ?? performance.now();
   m.sessionStarted();
   m.kind(plan.kind);
-  const { outcome, accepted } = await kindUnit(plan.kind).run({
+  const run = kindUnit(plan.kind).run({
     plan,
     target,
     client: clientOptions(plan, target, metricsObserver(m), t0),
     mail: stormMail(target),
     holding: holdingOf(m),
+    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
   });
+  const { outcome, accepted } = opts.signal === undefined ? await run : await untilAborted(run, opts.signal);
   m.phase("session", performance.now() - t0);
   m.sessionEnded(outcome, accepted);
   return outcome;
+}
+
+/** The session's result, or "overdue" as soon as `signal` aborts (the session itself is left to its client to close). */
+function untilAborted(run: Promise<SessionResult>, signal: AbortSignal): Promise<{ outcome: Outcome; accepted: number }> {
+  const overdue = { outcome: "overdue" as const, accepted: 0 };
+  if (signal.aborted) {
+    run.catch(() => {});
+    return Promise.resolve(overdue);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(overdue);
+    signal.addEventListener("abort", onAbort, { once: true });
+    run.then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -21,7 +21,8 @@ export interface MetricsSnapshot {
   dropped: number;
   inFlight: number;
   holding: number;
-  /** the parts' own peaks added up: an upper bound of the merged peak (they need not coincide) */
+  /** merged: the highest of the parts' own peaks and of the merged timeline's per-second
+   * concurrency (parts' peaks need not coincide, so their sum would overstate it) */
   maxConcurrency: number;
   maxHolding: number;
   /** the timeline, each point at its wall-clock second (Unix seconds), not since its part's start */
@@ -100,7 +101,7 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     out.dropped += s.dropped;
     out.inFlight += s.inFlight;
     out.holding += s.holding;
-    out.maxConcurrency += s.maxConcurrency;
+    out.maxConcurrency = Math.max(out.maxConcurrency, s.maxConcurrency);
     out.maxHolding += s.maxHolding;
     for (const pt of s.timeline) {
       const cur = seconds.get(pt.at);
@@ -109,6 +110,8 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     }
   }
   out.timeline = [...seconds.values()].sort((a, b) => a.at - b.at);
+  // the peak of the whole: sessions in flight at once across parts, second by second
+  for (const pt of out.timeline) if (pt.concurrency > out.maxConcurrency) out.maxConcurrency = pt.concurrency;
   return out;
 }
 

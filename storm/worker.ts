@@ -9,8 +9,10 @@ const port = parentPort;
 if (port === null) throw new Error("storm/worker.js runs only as a worker thread");
 const o = workerData as WorkerOptions;
 const abort = new AbortController();
+const cut = new AbortController();
 port.on("message", (m: ToWorker) => {
   if (m.type === "stop") abort.abort();
+  else if (m.type === "cut") cut.abort();
 });
 const post = (m: FromWorker): void => port.postMessage(m);
 const startedAt = Date.now();
@@ -20,6 +22,7 @@ try {
   const r = await runStorm({
     ...o,
     signal: abort.signal,
+    cutSignal: cut.signal,
     isFailure: (outcome, ms) => {
       const failed = isFailure(outcome, ms);
       if (failed && failedAt.at === 0) failedAt.at = Date.now();
@@ -28,7 +31,7 @@ try {
     onTick: (m) => post({ type: "tick", snapshot: snapshotOf(m, startedAt) }),
     onStopped: () => post({ type: "stopped" }),
   });
-  post({ type: "done", snapshot: snapshotOf(r.metrics, startedAt), failure: r.failure === null ? null : { ...r.failure, at: failedAt.at }, durationMs: r.durationMs });
+  post({ type: "done", snapshot: snapshotOf(r.metrics, startedAt), failure: r.failure === null ? null : { ...r.failure, at: failedAt.at }, durationMs: r.durationMs, ...(r.unreachable !== undefined ? { unreachable: r.unreachable } : {}) });
 } catch (err) {
   post({ type: "error", message: err instanceof Error ? err.message : String(err) });
 }

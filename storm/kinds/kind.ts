@@ -62,6 +62,8 @@ export interface KindContext {
   mail: MailSource;
   /** an idle hold began (true) or ended (false): storm counts the sessions held at once */
   holding?(on: boolean): void;
+  /** aborted when the storm gives up on the session (its hard deadline): a client that can be closed closes */
+  signal?: AbortSignal;
 }
 
 export interface StormKind<S = unknown> {

@@ -39,12 +39,20 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
     allowInternalNetworkInterfaces: true,
     logger: false,
   });
-  // Errors also reach the callbacks; this listener only keeps them from being unhandled.
-  conn.on("error", () => {});
+  // Errors of commands also reach their callbacks; those while connecting (refused, TLS, DNS)
+  // reach only this event in nodemailer: without it a refused connection never ends.
+  let connectFailed: (err: Error) => void = () => {};
+  conn.on("error", (err: Error) => connectFailed(err));
+  const onAbort = (): void => conn.close();
+  ctx.signal?.addEventListener("abort", onAbort, { once: true });
   let accepted = 0;
   let connected = false;
   try {
-    await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => {
+      connectFailed = reject;
+      conn.connect((err) => (err ? reject(err) : resolve()));
+    });
+    connectFailed = () => {};
     connected = true;
     obs.timed?.("handshake", performance.now() - t0);
     if (!ep.implicit) obs.transport?.(conn.secure ? "starttls" : "plain");
@@ -82,6 +90,7 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
     else obs.failed?.(step, asWireError(e, outcome, ep));
     return { outcome, accepted };
   } finally {
+    ctx.signal?.removeEventListener("abort", onAbort);
     conn.close();
   }
 }
