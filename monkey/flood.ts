@@ -37,7 +37,7 @@ export interface TransactionResult {
 const HELO = SENDER_DOMAIN;
 
 /** Engine steps as the oracle names them: TLS belongs to the greeting, an RSET to the next envelope. */
-const STEP: Record<Step, StepName | null> = { connect: "connect", banner: "banner", ehlo: "ehlo", tls: "ehlo", mail: "mail", rcpt: "rcpt", data: "data", dot: "dot", rset: "mail", quit: "quit", command: null };
+const STEP: Record<Step, StepName | null> = { connect: "connect", banner: "banner", ehlo: "ehlo", tls: "ehlo", mail: "mail", rcpt: "rcpt", data: "data", dot: "dot", rset: "mail", quit: "quit", command: null, garbage: null };
 
 function stepError(step: StepName, err: SmtpError): StepResult {
   // A connection accepted and then reset before Node saw it complete fails the connect itself.
@@ -84,6 +84,8 @@ class SessionRecorder implements StepObserver {
   }
 
   reply(step: Step, r: Reply): void {
+    // our own protocol violation refused: the server may close now (RFC 5321 7.8)
+    if (step === "garbage" && r.code >= 500) this.current.refusedViolation = true;
     const name = STEP[step];
     if (name === null) return;
     if (name === "dot") this.dotPending = false;

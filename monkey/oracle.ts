@@ -31,6 +31,8 @@ export interface SessionRecord {
   faults: string[];
   /** of them, those that paused or killed the very process serving this session: the toolkit's own doing */
   selfInflicted?: string[];
+  /** the client sent a line that is not SMTP on purpose and the server refused it with 5xx: it may then close (RFC 5321 7.8) */
+  refusedViolation?: boolean;
 }
 
 export type Outcome = "ok" | "tempfail" | "permfail" | "ungraceful" | "hang" | "unreachable" | "crash";
@@ -123,8 +125,10 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
           worse("ungraceful", excused("tls-failure"), s.step, e.message);
           break;
         case "disconnect":
-          // After a 421 the close is the expected end; so is a close after our QUIT got its 221.
-          if (!saw421) worse("ungraceful", excused(e.reset === true ? "reset-without-reply" : "close-without-reply"), s.step, e.message);
+          // After a 421 the close is the expected end; so is a close after our QUIT got its 221,
+          // and one after the server refused a line of ours that was not SMTP (RFC 5321 7.8).
+          if (rec.refusedViolation === true && !saw421) worse("permfail", null, s.step, `closed after refusing the client's protocol violation with 5xx (RFC 5321 7.8 allows it): ${e.message}`);
+          else if (!saw421) worse("ungraceful", excused(e.reset === true ? "reset-without-reply" : "close-without-reply"), s.step, e.message);
           break;
       }
       break;

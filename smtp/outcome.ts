@@ -5,11 +5,13 @@ import { SmtpConnectError, SmtpDisconnectedError, SmtpError } from "./errors.js"
 
 /**
  * ok: every transaction accepted; tempfail/permfail: the server refused with 4xx/5xx
- * (graceful); aborted: the client dropped it on purpose; refused/reset/closed/timeout/tls/protocol:
- * the server broke the session; local: this machine could not open the socket (EMFILE fd limit,
- * EADDRNOTAVAIL out of ports), not the server's fault.
+ * (graceful); aborted: the client dropped it on purpose; closed-after-refusal: the client broke
+ * the protocol on purpose (a line that is not SMTP), the server answered 5xx and closed (RFC 5321
+ * 7.8 allows it: graceful); refused/reset/closed/timeout/tls/protocol: the server broke the
+ * session; local: this machine could not open the socket (EMFILE fd limit, EADDRNOTAVAIL out of
+ * ports), not the server's fault.
  */
-export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "refused", "reset", "closed", "timeout", "tls", "protocol", "local"] as const;
+export const OUTCOMES = ["ok", "tempfail", "permfail", "aborted", "closed-after-refusal", "refused", "reset", "closed", "timeout", "tls", "protocol", "local"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** Outcomes that mean the server failed without a proper SMTP reply. */

@@ -13,8 +13,11 @@ import { SmtpSession } from "./session.js";
 import type { TlsOptions } from "./session.js";
 import type { Transcript } from "./transcript.js";
 
-/** The steps of a session, each with its reply; "rset" is the RSET between transactions, "command" any other line a kind sends (garbage). */
-export type Step = "connect" | "banner" | "ehlo" | "tls" | "mail" | "rcpt" | "data" | "dot" | "rset" | "quit" | "command";
+/**
+ * The steps of a session, each with its reply; "rset" is the RSET between transactions,
+ * "command" any other command a kind sends (NOOP), "garbage" a line that is not SMTP, sent on purpose.
+ */
+export type Step = "connect" | "banner" | "ehlo" | "tls" | "mail" | "rcpt" | "data" | "dot" | "rset" | "quit" | "command" | "garbage";
 
 /** What a client that hides its commands (nodemailer) can time: the greeting through EHLO/STARTTLS, and MAIL to 354. */
 export type CoarseStep = "handshake" | "envelope";
@@ -121,7 +124,7 @@ export interface SessionResult {
 const ok2 = (r: Reply): boolean => r.klass === "ok";
 
 /** What a pipelined read waits for, named once. */
-const READING: Record<Step, string> = { connect: "connect", banner: "banner", ehlo: "reply to EHLO", tls: "reply to STARTTLS", mail: "reply to MAIL", rcpt: "reply to RCPT", data: "reply to DATA", dot: "reply to end of data", rset: "reply to RSET", quit: "reply to QUIT", command: "reply" };
+const READING: Record<Step, string> = { connect: "connect", banner: "banner", ehlo: "reply to EHLO", tls: "reply to STARTTLS", mail: "reply to MAIL", rcpt: "reply to RCPT", data: "reply to DATA", dot: "reply to end of data", rset: "reply to RSET", quit: "reply to QUIT", command: "reply", garbage: "reply to a line that is not SMTP" };
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -130,6 +133,8 @@ export class SmtpClient {
   capabilities: Capabilities = new Capabilities(new Map());
   /** the step whose reply is awaited: a wire error is attributed to it */
   step: Step = "connect";
+  /** the server answered our own protocol violation (a "garbage" step) with a 5xx: it may close now (RFC 5321 7.8) */
+  refusedViolation = false;
   private readonly obs: StepObserver;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -197,6 +202,7 @@ export class SmtpClient {
     const r = await act();
     this.obs.timed?.(step, performance.now() - t);
     this.obs.reply?.(step, r);
+    if (step === "garbage" && r.code >= 500) this.refusedViolation = true;
     if (!ok(r)) this.refuse(step, r, expected, step !== "dot");
     return r;
   }
@@ -282,7 +288,8 @@ export async function runSmtpSession(spec: SessionShape, client: ClientOptions =
     return result(tally.refused !== null ? classify(tally.refused) : "ok");
   } catch (err) {
     const c = held.client;
-    const outcome = classify(err instanceof Refused ? (tally.refused ?? err) : err);
+    const wire = classify(err instanceof Refused ? (tally.refused ?? err) : err);
+    const outcome = (wire === "closed" || wire === "reset") && c?.refusedViolation === true ? "closed-after-refusal" : wire;
     if (err instanceof SmtpError) obs.failed?.(c?.step ?? "connect", err);
     if (err instanceof Refused && c !== null && !c.closed) {
       if (err.reply.code === 421) {

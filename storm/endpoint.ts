@@ -74,7 +74,7 @@ export function clientOptions(plan: SessionPlan, target: SessionTarget, observer
   return { ...connection(plan, target, observer), timeoutMs: target.timeoutMs, helo: CLIENT_NAME, transcript: null, observer, scheduledAt, sleep: wheelSleep };
 }
 
-/** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead; QUIT is not measured. One per storm. */
+/** Engine steps onto storm phases: an RSET or another command counts with MAIL, as the dialogue's overhead, a garbage line as its own; QUIT is not measured. One per storm. */
 export const metricsObserver = memoized(observerOf);
 
 function observerOf(m: Metrics): StepObserver {

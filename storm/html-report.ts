@@ -14,6 +14,7 @@ const OUTCOME_COLORS: Record<Outcome, string> = {
   ok: "#2e9e5b",
   tempfail: "#e0a030",
   permfail: "#e07b30",
+  "closed-after-refusal": "#c9a227",
   aborted: "#9aa3ad",
   refused: "#c0392b",
   reset: "#d64545",

@@ -10,7 +10,7 @@ import type { Outcome as WireOutcome } from "../smtp/index.js";
  * (MAIL to 354) instead. "session" is the whole session, measured from its *scheduled* start in
  * open-loop runs so a stalled generator or server cannot hide latency (coordinated omission).
  */
-export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "handshake", "envelope", "session"] as const;
+export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "garbage", "handshake", "envelope", "session"] as const;
 export type Phase = (typeof PHASES)[number];
 
 /**

@@ -152,3 +152,11 @@ test("oracle: a reset of a session whose serving process the toolkit killed is e
   assert.deepEqual(Object.fromEntries(tally.excusedPerFault), { "kill.smtpd": 1 });
   assert.equal(tally.findingCount(), 1);
 });
+
+test("oracle: a close after the server refused our own protocol violation with 5xx is allowed (RFC 5321 7.8); without that refusal it is a finding", () => {
+  const steps: StepResult[] = [{ step: "connect" }, { step: "banner", reply: { code: 220, text: "hi" } }, { step: "ehlo", reply: { code: 250, text: "ok" } }, { step: "mail", error: { kind: "disconnect", message: "closed" } }];
+  const ok = judge(rec(steps, { refusedViolation: true }));
+  assert.equal(ok.finding, null);
+  assert.equal(ok.outcome, "permfail");
+  assert.equal(judge(rec(steps)).finding, "close-without-reply");
+});

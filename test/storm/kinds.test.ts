@@ -10,6 +10,7 @@ import { planToScript } from "../../storm/plan-script.js";
 import { loadProgram } from "../../smtpscript/parse.js";
 import { runProgram } from "../../smtpscript/runner.js";
 import { startNamedTarget } from "../../targets/registry.js";
+import { startRawServer } from "../smtp/raw-server.js";
 
 test("the kinds come from the registry: names unique, basic first, every section in the mix schema", () => {
   assert.equal(KINDS[0]?.name, "basic");
@@ -38,4 +39,33 @@ test("every kind runs clean against the embedded MTA, and so does its smtpscript
       assert.equal(run.results[0]?.status, "passed", `${k.name} script:\n${text.slice(0, 2000)}\n${JSON.stringify(run.results[0]?.failure)}`);
     }
   }
+});
+
+test("garbage kind: its reply counts under garbage; a 5xx then a close is closed-after-refusal (RFC 5321 7.8), a close without the 5xx stays ungraceful", async (t) => {
+  const serve = (refuse: boolean) =>
+    startRawServer(async (peer) => {
+      peer.send("220 raw.test ESMTP\r\n");
+      const ehlo = await peer.line();
+      assert.match(ehlo.text, /^EHLO /);
+      peer.send("250 raw.test\r\n");
+      await peer.line(); // the garbage line
+      if (refuse) peer.send("500 5.5.2 syntax error, bye\r\n");
+      peer.socket.end();
+    });
+  const mix = validateMix({ weights: { garbage: 1 } });
+  const run = async (refuse: boolean): Promise<{ outcome: string; m: Metrics }> => {
+    const server = await serve(refuse);
+    t.after(() => server.close());
+    const m = new Metrics();
+    const outcome = await runSession(new PlanStream(mix, 1).next(), { host: server.host, port: server.port, rcpt: "u@test.example", timeoutMs: 5000 }, m);
+    return { outcome, m };
+  };
+  const refused = await run(true);
+  assert.equal(refused.outcome, "closed-after-refusal");
+  assert.equal(refused.m.codes.get("garbage 500"), 1, "the reply is counted under garbage");
+  assert.equal(refused.m.codes.get("mail 500"), undefined, "not under mail");
+  assert.equal(refused.m.ungraceful(), 0);
+  const dropped = await run(false);
+  assert.equal(dropped.outcome, "closed", "no 5xx first: the server just dropped the client");
+  assert.equal(dropped.m.ungraceful(), 1);
 });
