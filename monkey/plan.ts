@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../common/duration.js";
+import { visible } from "../common/visible.js";
 import { parseSeed, type Seed } from "./rng.js";
 import { kindOf, pointPatterns } from "./layers/registry.js";
 import type { PointKind } from "./layers/unit.js";
@@ -102,7 +103,7 @@ export class PlanError extends Error {
     readonly issues: PlanIssue[],
     readonly source = "plan",
   ) {
-    super(`${source}: invalid fault plan:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+    super(`${visible(source)}: invalid fault plan:\n${issues.map((i) => `  ${visible(i.path)}: ${visible(i.message)}`).join("\n")}`);
     this.name = "PlanError";
   }
 }

@@ -6,6 +6,7 @@ import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber
 import { assertWritable, writeReport } from "../common/output-file.js";
 import type { ChosenOutputs } from "../common/output.js";
 import { UsageError } from "../common/usage-error.js";
+import { visible } from "../common/visible.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
 import { chooseServer } from "../targets/server-choice.js";
@@ -200,7 +201,7 @@ async function mergeMain(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  for (const n of merged.notes) console.error(`storm merge: note: ${n}`);
+  for (const n of merged.notes) console.error(`storm merge: note: ${visible(n)}`);
   const judged = evaluate(thresholds, merged.result.metrics);
   if (!(await outputs.finish({ kind: "storm", result: merged.result, label: merged.label, thresholds: judged, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
   const unreachable = unreachableText(merged.result.metrics, merged.targets.join(", "));
