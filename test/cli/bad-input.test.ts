@@ -1,0 +1,95 @@
+// Bad input through the real CLIs: every case of README's "Exit codes" row for code 2, plus
+// malformed storm merge parts, malformed expectations, monkey windows that do not fit the run,
+// and escape bytes from files. Each: exit 2, one line on stderr naming the thing, no stack trace,
+// no raw control character on the terminal.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli, SMTPCHAOS, SMTPSCRIPT, errorLines, hasStack } from "./spawn.js";
+import type { CliRun } from "./spawn.js";
+import { Metrics } from "../../storm/metrics.js";
+import { toJson } from "../../storm/report.js";
+import type { StormJson } from "../../storm/report.js";
+
+const dir = mkdtempSync(join(tmpdir(), "smtpchaos-bad-input-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, text: string | Buffer): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+function refused(out: CliRun, pattern: RegExp): void {
+  assert.equal(out.code, 2, `exit code; stderr: ${out.stderr}`);
+  assert.ok(!hasStack(out), `stack trace: ${out.stderr}`);
+  const lines = errorLines(out);
+  assert.equal(lines.length, 1, `one line expected: ${JSON.stringify(out.stderr)}`);
+  assert.match(lines[0] as string, pattern);
+  assert.doesNotMatch(out.stderr + out.stdout, RAW_CONTROL, "a control character reached the terminal raw");
+}
+
+/** A part as loose JSON, to break on purpose. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+
+/** A well-formed storm --json part, to break one field at a time. */
+function part(): StormJson {
+  const m = new Metrics();
+  m.sessionStarted();
+  m.phase("rcpt", 3);
+  m.sessionEnded("ok", 1);
+  m.sample(0);
+  return toJson({ metrics: m, startedAt: Date.now(), seed: 1, durationMs: 1000, interrupted: false, model: "closed", failure: null }, "127.0.0.1:2525", []);
+}
+const partFile = (name: string, change: (d: Doc) => void): string => {
+  const d = structuredClone(part()) as unknown as Doc;
+  change(d);
+  return file(name, JSON.stringify(d));
+};
+
+test("storm merge: a well-formed part merges (the baseline the cases below break)", async () => {
+  const out = await runCli(SMTPCHAOS, ["storm", "merge", partFile("good.json", () => {})]);
+  assert.equal(out.code, 0, out.stderr);
+});
+
+const MERGE_PARTS: Array<[string, (d: Doc) => void, RegExp]> = [
+  ["snapshot.phases a string", (d) => (d.snapshot.phases = "x"), /phases-string\.json: snapshot\.phases: expected an object/],
+  ["snapshot.sessions a string", (d) => (d.snapshot.sessions = "7"), /sessions-string\.json: snapshot\.sessions: expected a number/],
+  ["snapshot.timeline an object", (d) => (d.snapshot.timeline = {}), /timeline-object\.json: snapshot\.timeline: expected an array/],
+  ["snapshot.codes counts as strings", (d) => (d.snapshot.codes = { "rcpt 250": "1" }), /codes\.json: snapshot\.codes\.rcpt 250: expected a count/],
+  ["durationMs missing", (d) => delete d.durationMs, /duration\.json: durationMs: expected a number/],
+  ["shard.index out of range", (d) => (d.shard = { index: 5, count: 2, runSeed: 1 }), /shard\.json: shard\.index/],
+  ["a corrupt histogram bucket", (d) => (d.snapshot.phases.rcpt.buckets = [[99999, 1]]), /bucket\.json: snapshot\.phases\.rcpt: histogram bucket 99999/],
+  ["a histogram bucket not a pair", (d) => (d.snapshot.phases.rcpt.buckets = [5]), /pair\.json: snapshot\.phases\.rcpt\.buckets\[0\]/],
+  ["an unknown phase", (d) => (d.snapshot.phases.warp = d.snapshot.phases.rcpt), /phase\.json: snapshot\.phases\.warp: not a phase/],
+];
+const MERGE_NAMES = ["phases-string", "sessions-string", "timeline-object", "codes", "duration", "shard", "bucket", "pair", "phase"];
+
+MERGE_PARTS.forEach(([what, change, pattern], i) => {
+  test(`storm merge refuses a part with ${what}`, async () => {
+    refused(await runCli(SMTPCHAOS, ["storm", "merge", partFile(`${MERGE_NAMES[i]}.json`, change)]), pattern);
+  });
+});
+
+test("storm merge: escape bytes in a part's file are shown escaped", async () => {
+  const p = partFile("esc.json", (d) => (d.snapshot.kinds = { "\x1b[2J\x07": "x" }));
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", p]), /esc\.json: snapshot\.kinds\.\\x1b\[2J\\x07: expected a count/);
+  const bad = file("esc-syntax.json", '{"a": \x1b[2J}');
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", bad]), /esc-syntax\.json: .*JSON/);
+});
+
+test("smtpscript: escape bytes in a script line are shown escaped in the error's excerpt", async () => {
+  const p = file("esc.smtp", 'test-case name "one" {\n  expect smtp ok \x1b[2J\x07\x9b\n}\n');
+  const out = await runCli(SMTPSCRIPT, [p]);
+  assert.equal(out.code, 2, out.stderr);
+  assert.ok(!hasStack(out), out.stderr);
+  assert.doesNotMatch(out.stderr + out.stdout, RAW_CONTROL, `raw control characters: ${JSON.stringify(out.stderr)}`);
+  assert.match(out.stderr, /esc\.smtp:2:\d+: error: /);
+  assert.match(out.stderr, /expect smtp ok \\x1b\[2J\\x07\\x9b/);
+});
+
