@@ -46,6 +46,7 @@ deviation, one that passes means the target's behaviour changed.
   --tls-port P             with --host: the server's implicit-TLS port (implies --tls)
   --starttls               EHLO + STARTTLS before each test-case starts
   --expectations FILE      expectations to apply instead of the target's own
+                           (a mapping of deviations: / untestable:, else exit 2)
   --postconf NAME=VALUE    (postfix) a main.cf setting for the instance; repeatable
   --timeout DURATION       default wait timeout (10s)
   -D NAME=VALUE            script variables (with --host give -D rcpt=ADDR, a mailbox the

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../targets/process/free-port.js";
 import { runCli, SMTPCHAOS, SMTPSCRIPT, errorLines, hasStack } from "./spawn.js";
 import type { CliRun } from "./spawn.js";
 import { Metrics } from "../../storm/metrics.js";
@@ -81,6 +82,23 @@ test("storm merge: escape bytes in a part's file are shown escaped", async () =>
   refused(await runCli(SMTPCHAOS, ["storm", "merge", p]), /esc\.json: snapshot\.kinds\.\\x1b\[2J\\x07: expected a count/);
   const bad = file("esc-syntax.json", '{"a": \x1b[2J}');
   refused(await runCli(SMTPCHAOS, ["storm", "merge", bad]), /esc-syntax\.json: .*JSON/);
+});
+
+const EXPECTATIONS: Array<[string, string | Buffer, RegExp]> = [
+  ["binary garbage", Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x1b, 0x5b, 0x32, 0x4a, 0x07, 0x00, 0xff]), /garbage\.yaml: .*expected a mapping/],
+  ["a bare string", "just a string\n", /string\.yaml: not an expectations file: expected a mapping .*got a string/],
+  ["a list", "- graceful/x\n", /list\.yaml: .*got a list/],
+  ["an empty file", "", /empty\.yaml: .*got an empty document/],
+  ["an unknown section", "deviatons:\n  graceful/x: typo\n", /section\.yaml: unknown section "deviatons"/],
+];
+const EXPECTATION_NAMES = ["garbage", "string", "list", "empty", "section"];
+
+EXPECTATIONS.forEach(([what, text, pattern], i) => {
+  test(`suite run --expectations refuses ${what}`, async () => {
+    const port = await freePort();
+    const f = file(`${EXPECTATION_NAMES[i]}.yaml`, text);
+    refused(await runCli(SMTPCHAOS, ["suite", "run", "--port", String(port), "--expectations", f]), pattern);
+  });
 });
 
 test("smtpscript: escape bytes in a script line are shown escaped in the error's excerpt", async () => {
