@@ -101,6 +101,23 @@ EXPECTATIONS.forEach(([what, text, pattern], i) => {
   });
 });
 
+const WINDOWS: Array<[string, string[], RegExp]> = [
+  ["--clean longer than --duration", ["--duration", "2s", "--clean", "10s"], /2s duration leaves no time for faults after clean 10s/],
+  ["--clean + --heal filling --duration exactly (faults 0ms)", ["--duration", "10s", "--clean", "5s", "--heal", "5s"], /10s duration leaves no time for faults/],
+  ["explicit --faults past --duration", ["--duration", "10s", "--clean", "2s", "--faults", "7s", "--heal", "2s"], /clean 2s \+ faults 7s \+ heal 2s = 11s do not fit the run's 10s duration/],
+];
+
+for (const [what, args, pattern] of WINDOWS) {
+  test(`monkey run refuses windows that do not fit: ${what}`, async () => {
+    refused(await runCli(SMTPCHAOS, ["monkey", "run", ...args]), pattern);
+  });
+}
+
+test("monkey run: a plan file's windows that do not fit are refused too", async () => {
+  const plan = file("windows.yaml", "windows:\n  clean: 10s\n  heal: 20s\npoints:\n  queue.write: { probability: 0.1 }\n");
+  refused(await runCli(SMTPCHAOS, ["monkey", "run", "--plan", plan, "--duration", "15s"]), /15s duration leaves no time for faults after clean 10s and heal 20s/);
+});
+
 test("smtpscript: escape bytes in a script line are shown escaped in the error's excerpt", async () => {
   const p = file("esc.smtp", 'test-case name "one" {\n  expect smtp ok \x1b[2J\x07\x9b\n}\n');
   const out = await runCli(SMTPSCRIPT, [p]);
