@@ -4,6 +4,7 @@
 // no raw control character on the terminal.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,10 +26,12 @@ const file = (name: string, text: string | Buffer): string => {
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 
-function refused(out: CliRun, pattern: RegExp): void {
+/** Exit 2, one error line matching `pattern`, no stack, nothing raw; `info` lines (the run's own
+ * start line, printed before it found the problem) are not errors. */
+function refused(out: CliRun, pattern: RegExp, info?: RegExp): void {
   assert.equal(out.code, 2, `exit code; stderr: ${out.stderr}`);
   assert.ok(!hasStack(out), `stack trace: ${out.stderr}`);
-  const lines = errorLines(out);
+  const lines = errorLines(out).filter((l) => info === undefined || !info.test(l));
   assert.equal(lines.length, 1, `one line expected: ${JSON.stringify(out.stderr)}`);
   assert.match(lines[0] as string, pattern);
   assert.doesNotMatch(out.stderr + out.stdout, RAW_CONTROL, "a control character reached the terminal raw");
@@ -38,17 +41,20 @@ function refused(out: CliRun, pattern: RegExp): void {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
 
-/** A well-formed storm --json part, to break one field at a time. */
-function part(): StormJson {
+/** A well-formed storm --json part, to break one field at a time; `refused`: nothing connected. */
+function part(o: { refused?: boolean } = {}): StormJson {
   const m = new Metrics();
   m.sessionStarted();
-  m.phase("rcpt", 3);
-  m.sessionEnded("ok", 1);
+  if (o.refused === true) m.sessionEnded("refused", 0);
+  else {
+    m.phase("rcpt", 3);
+    m.sessionEnded("ok", 1);
+  }
   m.sample(0);
   return toJson({ metrics: m, startedAt: Date.now(), seed: 1, durationMs: 1000, interrupted: false, model: "closed", failure: null }, "127.0.0.1:2525", []);
 }
-const partFile = (name: string, change: (d: Doc) => void): string => {
-  const d = structuredClone(part()) as unknown as Doc;
+const partFile = (name: string, change: (d: Doc) => void, o: { refused?: boolean } = {}): string => {
+  const d = structuredClone(part(o)) as unknown as Doc;
   change(d);
   return file(name, JSON.stringify(d));
 };
@@ -128,3 +134,74 @@ test("smtpscript: escape bytes in a script line are shown escaped in the error's
   assert.match(out.stderr, /expect smtp ok \\x1b\[2J\\x07\\x9b/);
 });
 
+
+// README "Exit codes", the row for code 2, case by case through the real CLIs.
+const script = file("one.smtp", 'test-case name "one" {\n  expect smtp ok\n}\n');
+const empty = file("empty.smtp", 'set greeting "hello"\n');
+const unparsable = file("unparsable.smtp", 'test-case name "one" {\n  expect smtp okay\n}\n');
+
+const README_ROW: Array<[string, string, string[], RegExp]> = [
+  ["a port outside 1-65535", SMTPCHAOS, ["storm", "--port", "70000"], /--port must be a port number 1-65535, got "70000"/],
+  ["a duration of 0", SMTPCHAOS, ["storm", "--port", "2525", "--duration", "0"], /--duration must be > 0/],
+  ["a duration beyond 2^31-1 ms", SMTPCHAOS, ["storm", "--port", "2525", "--timeout", "1000h"], /--timeout: 1000h is too long/],
+  ["a report file whose directory does not exist", SMTPCHAOS, ["storm", "--port", "2525", "--json", "/nonexistent-dir/r.json"], /--json \/nonexistent-dir\/r\.json: directory \/nonexistent-dir does not exist/],
+  ["no test-case to run", SMTPSCRIPT, [empty], /no test-case in .*empty\.smtp/],
+  ["an expectations file that does not exist", SMTPCHAOS, ["suite", "run", "--port", "2525", "--expectations", "/nonexistent.yaml"], /--expectations \/nonexistent\.yaml: no such file/],
+  ["a non-loopback host without --allow-remote", SMTPCHAOS, ["storm", "--host", "192.0.2.1", "--port", "25", "--duration", "1s"], /192\.0\.2\.1.*--allow-remote/],
+  ["a non-loopback smtpscript --host", SMTPSCRIPT, ["--host", "192.0.2.1", script], /192\.0\.2\.1.*--allow-remote/],
+];
+
+for (const [what, cli, args, pattern] of README_ROW) {
+  test(`exit 2: ${what}`, async () => refused(await runCli(cli, args), pattern));
+}
+
+test("exit 2: a script that does not parse (the error line, then the excerpt and a caret)", async () => {
+  const out = await runCli(SMTPSCRIPT, [unparsable]);
+  assert.equal(out.code, 2, out.stderr);
+  assert.ok(!hasStack(out), out.stderr);
+  const lines = errorLines(out);
+  assert.match(lines[0] as string, /unparsable\.smtp:2:\d+: error: /);
+  assert.equal(lines.length, 3, `one error line, the line and the caret: ${out.stderr}`);
+  assert.match(lines[1] as string, /^ 2 \| {3}expect smtp okay$/);
+  assert.match(lines[2] as string, /^ {3}\| +\^$/);
+});
+
+test("exit 2: unreachable servers (storm: nothing connected; monkey: no 220 banner; suite run)", async () => {
+  const port = await freePort();
+  refused(await runCli(SMTPCHAOS, ["storm", "--port", String(port), "--sessions", "2", "--duration", "500ms"]), new RegExp(`127\\.0\\.0\\.1:${port} unreachable`), /^storm: /);
+  refused(
+    await runCli(SMTPCHAOS, ["monkey", "run", "--host", "127.0.0.1", "--port", String(port), "--rcpt", "u@test.example", "--duration", "1s", "--timeout", "1s"]),
+    new RegExp(`startup probe failed: 127\\.0\\.0\\.1:${port}: `),
+    /^monkey: /,
+  );
+  refused(await runCli(SMTPCHAOS, ["suite", "run", "--port", String(port)]), new RegExp(`server unreachable: 127\\.0\\.0\\.1:${port}`));
+});
+
+test("exit 2: a control port in use", async () => {
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+  const port = (busy.address() as net.AddressInfo).port;
+  try {
+    refused(await runCli(SMTPCHAOS, ["monkey", "serve", "--control-port", String(port)]), new RegExp(`--control-port ${port}: 127\\.0\\.0\\.1:${port} is already in use`));
+  } finally {
+    busy.close();
+  }
+});
+
+test("exit 2: a report file that could not be written at the end; the report is still printed", async () => {
+  const out = await runCli(SMTPCHAOS, ["storm", "merge", partFile("written.json", () => {}), "--json", "/dev/full"]);
+  refused(out, /cannot write \/dev\/full: ENOSPC/);
+  assert.match(out.stdout, /storm against 127\.0\.0\.1:2525 \(1 part merged\)/);
+});
+
+test("storm merge, exit 2: an unreadable part, a foreign part, the same shard twice, parts apart in time, nothing connected", async () => {
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", join(dir, "missing.json")]), /missing\.json: no such file/);
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", file("foreign.json", '{"passed": 3}')]), /foreign\.json: not a storm --json result/);
+  const shard = partFile("shard1.json", (d) => (d.shard = { index: 0, count: 2, runSeed: 9 }));
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", shard, shard]), /shard1\.json and .*shard1\.json are both shard 1\/2/);
+  const early = partFile("early.json", (d) => (d.startedAt -= 3_600_000));
+  const late = partFile("late.json", () => {});
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", early, late]), /did not all run at the same time.*--apart-ok/);
+  const nothing = partFile("nothing.json", () => {}, { refused: true });
+  refused(await runCli(SMTPCHAOS, ["storm", "merge", nothing]), /unreachable: .* in any part/);
+});
