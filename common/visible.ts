@@ -17,3 +17,8 @@ export function escapeControl(c: string): string {
 export function visible(s: string): string {
   return s.replace(CONTROL, escapeControl);
 }
+
+/** The same for a block of lines: line feeds stay, everything else is escaped. */
+export function visibleLines(s: string): string {
+  return s.split("\n").map(visible).join("\n");
+}

@@ -9,6 +9,7 @@ import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../targets/process/free-port.js";
+import { startRawServer } from "../smtp/raw-server.js";
 import { runCli, SMTPCHAOS, SMTPSCRIPT, errorLines, hasStack } from "./spawn.js";
 import type { CliRun } from "./spawn.js";
 import { Metrics } from "../../storm/metrics.js";
@@ -204,4 +205,19 @@ test("storm merge, exit 2: an unreadable part, a foreign part, the same shard tw
   refused(await runCli(SMTPCHAOS, ["storm", "merge", early, late]), /did not all run at the same time.*--apart-ok/);
   const nothing = partFile("nothing.json", () => {}, { refused: true });
   refused(await runCli(SMTPCHAOS, ["storm", "merge", nothing]), /unreachable: .* in any part/);
+});
+
+test("escape bytes from a peer: the monkey's startup probe and smtpscript's failure show them escaped", async () => {
+  const srv = await startRawServer((peer) => void peer.socket.write("554 go\x1b[2J away\x07\x9b\r\n"));
+  try {
+    const probe = await runCli(SMTPCHAOS, ["monkey", "run", "--host", "127.0.0.1", "--port", String(srv.port), "--rcpt", "u@test.example", "--duration", "1s", "--timeout", "1s"]);
+    refused(probe, /greeted with 554 go\\x1b\[2J away\\x07\\x9b/, /^monkey: /);
+    const run = await runCli(SMTPSCRIPT, ["--port", String(srv.port), script]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.ok(!hasStack(run), run.stderr);
+    assert.match(run.stdout, /go\\x1b\[2J away\\x07\\x9b/);
+    assert.doesNotMatch(run.stdout + run.stderr, RAW_CONTROL, `raw control characters: ${JSON.stringify(run.stdout)}`);
+  } finally {
+    await srv.close();
+  }
 });
