@@ -221,3 +221,20 @@ test("escape bytes from a peer: the monkey's startup probe and smtpscript's fail
     await srv.close();
   }
 });
+
+test("escape bytes in a target file and a fault plan are shown escaped in their (multi-line, documented) problem lists", async () => {
+  const target = file("bad.target.yaml", 'name: "x\x1b[2Jy"\nbogus\x07: 1\n');
+  const t = await runCli(SMTPCHAOS, ["target", "start", target]);
+  assert.equal(t.code, 2, t.stderr);
+  assert.ok(!hasStack(t), t.stderr);
+  assert.match(errorLines(t)[0] as string, /bad\.target\.yaml: \d+ problems:/);
+  assert.match(t.stderr, /bogus\\x07: unknown field/);
+  assert.doesNotMatch(t.stderr + t.stdout, RAW_CONTROL, JSON.stringify(t.stderr));
+  const plan = file("escape-plan.yaml", 'points:\n  "queue.writ\x1b[2J": { always: true }\n');
+  const m = await runCli(SMTPCHAOS, ["monkey", "run", "--plan", plan, "--duration", "5s"]);
+  assert.equal(m.code, 2, m.stderr);
+  assert.ok(!hasStack(m), m.stderr);
+  assert.match(errorLines(m)[0] as string, /escape-plan\.yaml: invalid fault plan:/);
+  assert.match(m.stderr, /queue\.writ\\x1b\[2J/);
+  assert.doesNotMatch(m.stderr + m.stdout, RAW_CONTROL, JSON.stringify(m.stderr));
+});
