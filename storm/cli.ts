@@ -163,7 +163,7 @@ timelines line up by wall-clock second, peak concurrency is read from the merged
 thresholds are judged on the whole. Parts that did not all run at the same time are refused (each
 part's start after the earliest is named); --apart-ok merges them anyway, with a note.
 
-exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part,
+exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable or malformed part,
 parts that did not overlap, nothing connected in any part (unreachable), or a report that could
 not be written`;
 
