@@ -238,3 +238,8 @@ test("escape bytes in a target file and a fault plan are shown escaped in their 
   assert.match(m.stderr, /queue\.writ\\x1b\[2J/);
   assert.doesNotMatch(m.stderr + m.stdout, RAW_CONTROL, JSON.stringify(m.stderr));
 });
+
+test("escape bytes in a storm mix file are shown escaped", async () => {
+  const mix = file("escape-mix.yaml", 'weights:\n  "bas\x1b[2Jic": 1\n');
+  refused(await runCli(SMTPCHAOS, ["storm", "--port", "2525", "--mix", mix]), /unknown session kind "bas\\x1b\[2Jic"/);
+});
