@@ -217,6 +217,10 @@ test("escape bytes from a peer: the monkey's startup probe and smtpscript's fail
     assert.ok(!hasStack(run), run.stderr);
     assert.match(run.stdout, /go\\x1b\[2J away\\x07\\x9b/);
     assert.doesNotMatch(run.stdout + run.stderr, RAW_CONTROL, `raw control characters: ${JSON.stringify(run.stdout)}`);
+    const tap = await runCli(SMTPSCRIPT, ["--port", String(srv.port), "--reporter", "tap", script]);
+    assert.equal(tap.code, 1, tap.stderr);
+    assert.match(tap.stdout, /not ok 1 - one/);
+    assert.doesNotMatch(tap.stdout + tap.stderr, RAW_CONTROL, `raw control characters in TAP: ${JSON.stringify(tap.stdout)}`);
   } finally {
     await srv.close();
   }
