@@ -1,12 +1,14 @@
 // Escaping for the XML reports (JUnit): text and attribute values, so a server's reply, a
 // threshold expression or a transcript can never break the document.
 
+import { escapeControl } from "./visible.js";
+
 // XML 1.0 forbids most control characters even when escaped; make them visible instead.
 // eslint-disable-next-line no-control-regex
 const ILLEGAL = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g;
 
 function clean(s: string): string {
-  return s.replace(ILLEGAL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return s.replace(ILLEGAL, escapeControl);
 }
 
 /** Character data (element content). */

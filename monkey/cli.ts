@@ -8,7 +8,7 @@ import type { Traffic } from "../smtp/index.js";
 import { assertDirectory, parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
 import { UsageError } from "../common/usage-error.js";
 import { chooseServer } from "../targets/server-choice.js";
-import { PlanError, describeSpec, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
+import { PlanError, WindowsError, describeSpec, fitWindows, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "./rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
@@ -74,6 +74,7 @@ run/serve options:
                          attached to the MTA only for points the plan or this list names
   --seed S               replay a run (default: the plan's seed, else random; printed always)
   --clean D --faults D --heal D   run windows: clean first, then faults, then healed
+                         (they must fit --duration, faults > 0, else exit 2)
   --duration D           how long the flood runs (run; e.g. 5m)
   --concurrency N        concurrent client sessions (default 4)
   --max-sessions N       also stop after N sessions
@@ -170,6 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     if (
       err instanceof UsageError ||
       err instanceof PlanError ||
+      err instanceof WindowsError ||
       err instanceof UnsupportedPointsError ||
       err instanceof ControlApiError ||
       err instanceof StatementError ||
@@ -299,6 +301,8 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
     throw new UsageError(`--settle ${values.settle} must be shorter than --drain-timeout ${values["drain-timeout"] ?? ""}: the wait for the Maildirs to settle is bounded by it`);
   }
   const { plan, seed } = planFrom(values);
+  // the windows must fit the run before anything starts (runMonkey fits them again)
+  fitWindows(plan, durationMs);
   const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
   if (external !== null) refuseInside(plan);
   const abort = new AbortController();

@@ -3,7 +3,8 @@
 // every problem is reported with the path of the offending field.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { parseDuration } from "../common/duration.js";
+import { formatDuration, parseDuration } from "../common/duration.js";
+import { visible } from "../common/visible.js";
 import { parseSeed, type Seed } from "./rng.js";
 import { kindOf, pointPatterns } from "./layers/registry.js";
 import type { PointKind } from "./layers/unit.js";
@@ -80,9 +81,22 @@ export interface PlanWindows {
  */
 export function fitWindows(plan: FaultPlan, durationMs: number): { plan: FaultPlan; idleTailMs: number } {
   const w = plan.windows;
-  const faultsMs = w.faultsMs ?? Math.max(0, durationMs - w.cleanMs - w.healMs);
+  const d = formatDuration;
+  // A run whose windows do not fit would inject nothing (faults 0ms) and still pass: refused.
+  if (w.faultsMs === null && durationMs - w.cleanMs - w.healMs <= 0) {
+    throw new WindowsError(`the run's ${d(durationMs)} duration leaves no time for faults after clean ${d(w.cleanMs)} and heal ${d(w.healMs)}: give a longer --duration or shorter windows`);
+  }
+  if (w.faultsMs !== null && w.cleanMs + w.faultsMs + w.healMs > durationMs) {
+    throw new WindowsError(`the windows clean ${d(w.cleanMs)} + faults ${d(w.faultsMs)} + heal ${d(w.healMs)} = ${d(w.cleanMs + w.faultsMs + w.healMs)} do not fit the run's ${d(durationMs)} duration: give a longer --duration or shorter windows`);
+  }
+  const faultsMs = w.faultsMs ?? durationMs - w.cleanMs - w.healMs;
   const idleTailMs = Math.max(0, durationMs - (w.cleanMs + faultsMs + w.healMs));
   return { plan: { ...plan, windows: { ...w, faultsMs } }, idleTailMs };
+}
+
+/** A plan's windows that do not fit the run's duration (README: exit 2). */
+export class WindowsError extends Error {
+  override readonly name: string = "WindowsError";
 }
 
 export interface FaultPlan {
@@ -102,7 +116,7 @@ export class PlanError extends Error {
     readonly issues: PlanIssue[],
     readonly source = "plan",
   ) {
-    super(`${source}: invalid fault plan:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+    super(`${visible(source)}: invalid fault plan:\n${issues.map((i) => `  ${visible(i.path)}: ${visible(i.message)}`).join("\n")}`);
     this.name = "PlanError";
   }
 }

@@ -7,6 +7,7 @@ import type { Outcome } from "./oracle.js";
 import { CRASH_LOOKBACK_MS } from "./run.js";
 import type { MonkeyReport } from "./run.js";
 import { formatDuration } from "../common/duration.js";
+import { visible, visibleLines } from "../common/visible.js";
 
 const CRASH_LOOKBACK_S = CRASH_LOOKBACK_MS / 1000;
 
@@ -45,18 +46,18 @@ export function monkeyText(r: MonkeyReport): string {
   if (findings.length > 0) {
     out.push(`oracle findings: ${findings.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
     for (const s of r.samples.slice(0, 5)) {
-      out.push(`  - ${s.finding}${s.faults.length > 0 ? ` [${s.faults.join(", ")}]` : ""}: ${s.detail}`);
+      out.push(`  - ${s.finding}${s.faults.length > 0 ? ` [${s.faults.join(", ")}]` : ""}: ${visible(s.detail)}`);
       if (s.transcript !== undefined) out.push(compactTranscript(s.transcript).map((l) => `      ${l}`).join("\n"));
     }
   } else out.push("oracle: every session ended ok or with a graceful 4xx");
 
   if (r.crash !== null) {
     const c = r.crash;
-    out.push(`CRASH: ${c.description} at ${c.at}${c.role !== null ? ` (role ${c.role})` : ""}${c.fatal !== null ? `\n  fatal line: ${c.fatal}` : ""}`);
+    out.push(`CRASH: ${c.description} at ${c.at}${c.role !== null ? ` (role ${c.role})` : ""}${c.fatal !== null ? `\n  fatal line: ${visible(c.fatal)}` : ""}`);
     if (c.faultsBefore.length > 0) out.push(`  faults in the ${CRASH_LOOKBACK_S} s before: ${c.faultsBefore.map((f) => `${f.point} x${f.fired} (last ${(f.lastMsBefore / 1000).toFixed(1)} s before)`).join(", ")}`);
     else out.push(`  no fault fired in the ${CRASH_LOOKBACK_S} s before`);
     if (c.keptDir !== undefined) out.push(`  instance directory kept: ${c.keptDir}`);
-    for (const l of r.crash.context) out.push(`  | ${l}`);
+    for (const l of r.crash.context) out.push(`  | ${visible(l)}`);
   }
 
   const ledgerRows: Array<[string, LedgerReport]> = [];
@@ -104,7 +105,7 @@ export function monkeyText(r: MonkeyReport): string {
     }
   }
   out.push(...r.layerLines);
-  for (const n of r.notes) out.push(`note: ${n}`);
+  for (const n of r.notes) out.push(`note: ${visibleLines(n)}`);
   const missed = r.reach.filter((x) => !x.reached);
   if (missed.length > 0) {
     out.push("planned faults that never fired (nothing was tested there):");

@@ -1,5 +1,6 @@
 // Typed failures of an SMTP session. Every one names the peer and what we were waiting for,
 // because "timeout" alone is useless in a CI log.
+import { visible } from "../common/visible.js";
 
 export type SmtpErrorKind = "connect" | "timeout" | "disconnect" | "tls" | "protocol";
 
@@ -45,7 +46,7 @@ export class SmtpDisconnectedError extends SmtpError {
     readonly partial: string,
   ) {
     const how = reset ? "reset the connection" : "closed the connection";
-    super(`${remote}: server ${how} while waiting for ${waitingFor}${partial !== "" ? ` (unfinished reply: ${JSON.stringify(partial)})` : ""}`);
+    super(`${remote}: server ${how} while waiting for ${waitingFor}${partial !== "" ? ` (unfinished reply: ${visible(JSON.stringify(partial))})` : ""}`);
     this.name = "SmtpDisconnectedError";
   }
 }
@@ -71,7 +72,7 @@ export class SmtpProtocolError extends SmtpError {
     /** what kind of violation: a reply that does not parse, or one out of turn */
     what: "malformed reply" | "protocol violation" = "malformed reply",
   ) {
-    super(`${what}: ${reason}${line !== "" ? `: ${JSON.stringify(line)}` : ""}`);
+    super(`${what}: ${reason}${line !== "" ? `: ${visible(JSON.stringify(line))}` : ""}`);
     this.name = "SmtpProtocolError";
   }
 }

@@ -4,6 +4,7 @@
 import { SmtpSession } from "./session.js";
 import { SmtpConnectError, SmtpError, formatHostPort } from "./errors.js";
 import type { Reply } from "./reply.js";
+import { visible } from "../common/visible.js";
 
 export class BannerProbeError extends Error {
   override readonly name = "BannerProbeError";
@@ -36,7 +37,7 @@ export async function probeBanner(host: string, port: number, o: ProbeOptions): 
   let ok = false;
   try {
     const banner = await s.readReply(o.timeoutMs, "banner");
-    if (o.requireReady !== false && banner.code !== 220) throw new BannerProbeError(where, `not ready for mail: it greeted with ${banner.code} ${banner.text}`);
+    if (o.requireReady !== false && banner.code !== 220) throw new BannerProbeError(where, `not ready for mail: it greeted with ${banner.code} ${visible(banner.text)}`);
     ok = true;
     return banner;
   } catch (err) {

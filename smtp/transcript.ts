@@ -2,6 +2,11 @@
 
 export type Direction = "client" | "server" | "info";
 
+import { visible } from "../common/visible.js";
+
+/** Re-exported: the one helper that makes control characters visible lives in common/. */
+export { visible };
+
 export interface TranscriptEntry {
   dir: Direction;
   /** milliseconds since the transcript started */
@@ -105,11 +110,3 @@ export function formatTranscript(entries: readonly TranscriptEntry[]): string {
   return out.join("\n");
 }
 
-export function visible(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\r") return "\\r";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
-}

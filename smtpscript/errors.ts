@@ -1,6 +1,7 @@
 // Errors in a script itself (syntax, unknown proc, undefined variable, include cycle): always
 // located, always shown with the offending line and a caret.
 import type { Loc } from "./ast.js";
+import { visible } from "../common/visible.js";
 
 export class ScriptError extends Error {
   constructor(
@@ -9,22 +10,23 @@ export class ScriptError extends Error {
     /** the text of the offending line, when known */
     readonly sourceLine: string | null,
   ) {
-    super(`${loc.file}:${loc.line}:${loc.column}: ${reason}`);
+    super(visible(`${loc.file}:${loc.line}:${loc.column}: ${reason}`));
     this.name = "ScriptError";
   }
 
-  /** Compiler-style report: location, reason, the line and a caret under the column. */
+  /** Compiler-style report: location, reason, the line and a caret under the column; control
+   * characters of the file (an escape sequence, a bell) are shown escaped, never sent raw. */
   format(): string {
-    const head = `${this.loc.file}:${this.loc.line}:${this.loc.column}: error: ${this.reason}`;
+    const head = visible(`${this.loc.file}:${this.loc.line}:${this.loc.column}: error: ${this.reason}`);
     if (this.sourceLine === null) return head;
     const num = String(this.loc.line);
     const gutter = " ".repeat(num.length);
     // A long line is shown around the column only (a generated script can have a 30 KB line).
     const from = this.sourceLine.length > 200 ? Math.max(0, this.loc.column - 1 - 60) : 0;
     const to = this.sourceLine.length > 200 ? Math.min(this.sourceLine.length, this.loc.column - 1 + 60) : this.sourceLine.length;
-    const shown = `${from > 0 ? "..." : ""}${this.sourceLine.slice(from, to)}${to < this.sourceLine.length ? "..." : ""}`;
-    // Keep tabs so the caret lines up under tab-indented code.
-    const pad = ((from > 0 ? "..." : "") + this.sourceLine.slice(from, Math.max(from, this.loc.column - 1))).replace(/[^\t]/g, " ");
+    const shown = `${from > 0 ? "..." : ""}${visible(this.sourceLine.slice(from, to))}${to < this.sourceLine.length ? "..." : ""}`;
+    // Keep tabs so the caret lines up under tab-indented code (and under escaped characters).
+    const pad = ((from > 0 ? "..." : "") + visible(this.sourceLine.slice(from, Math.max(from, this.loc.column - 1)))).replace(/[^\t]/g, " ");
     return `${head}\n ${num} | ${shown}\n ${gutter} | ${pad}^`;
   }
 }

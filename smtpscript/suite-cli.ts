@@ -6,6 +6,7 @@ import picocolors from "picocolors";
 import { EXIT } from "../common/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
+import { visible } from "../common/visible.js";
 import { runProgram } from "./runner.js";
 import { declaredFaultPoints } from "./fault-points.js";
 import { bindServer, TargetStartError, unreachableReason } from "./bind-target.js";
@@ -46,6 +47,7 @@ deviation, one that passes means the target's behaviour changed.
   --tls-port P             with --host: the server's implicit-TLS port (implies --tls)
   --starttls               EHLO + STARTTLS before each test-case starts
   --expectations FILE      expectations to apply instead of the target's own
+                           (a mapping of deviations: / untestable:, else exit 2)
   --postconf NAME=VALUE    (postfix) a main.cf setting for the instance; repeatable
   --timeout DURATION       default wait timeout (10s)
   -D NAME=VALUE            script variables (with --host give -D rcpt=ADDR, a mailbox the
@@ -215,12 +217,12 @@ export async function main(argv: string[]): Promise<number> {
         onResult: (r) => {
           results.push(r);
           const [j] = judge([r], expectations) as [JudgedResult];
-          console.log(`====> ${j.key} ${MARK[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${r.skipReason})` : ""}`);
+          console.log(`====> ${visible(j.key)} ${MARK[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${visible(r.skipReason)})` : ""}`);
           if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
             console.log(failureDetails(r, 8).replace(/^/gm, "      "));
           }
-          if (j.verdict === "error" && j.reason !== null) console.log(`      ${HARNESS_NOT_EXCUSED} ("${j.reason}")`);
-          if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${j.reason ?? ""}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
+          if (j.verdict === "error" && j.reason !== null) console.log(`      ${HARNESS_NOT_EXCUSED} ("${visible(j.reason)}")`);
+          if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${visible(j.reason ?? "")}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
         },
       });
     }
@@ -235,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
   const code = finish();
   const active = results.filter((r) => r.status !== "skipped");
   if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
-    console.error(`smtpchaos suite: server unreachable: ${active[0]?.failure?.message ?? ""}`);
+    console.error(`smtpchaos suite: server unreachable: ${visible(active[0]?.failure?.message ?? "")}`);
     return EXIT.usage;
   }
   return code;
@@ -292,7 +294,7 @@ function report(
   const deviations = judged.filter((j) => j.verdict === "deviation");
   if (deviations.length > 0) {
     console.log("\nknown deviations:");
-    for (const d of deviations) console.log(`  ${d.key}: ${d.reason ?? ""}${verbose && d.result.failure !== null ? ` [${d.result.failure.message}]` : ""}`);
+    for (const d of deviations) console.log(`  ${visible(d.key)}: ${visible(d.reason ?? "")}${verbose && d.result.failure !== null ? ` [${visible(d.result.failure.message)}]` : ""}`);
   }
   const stale = staleDeviations(judged, expectations, suiteNames);
   if (stale.length > 0) console.log(`\nexpectations naming no test-case that ran (renamed?): ${stale.join(", ")}`);

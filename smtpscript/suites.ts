@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { visible } from "../common/visible.js";
 import type { TestResult } from "./result.js";
 
 export const SUITES_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "suites");
@@ -40,7 +41,15 @@ export interface Expectations {
   source: string | null;
 }
 
-export class ExpectationsError extends Error {}
+/** An expectations file that cannot be used: one line, its text shown escaped. */
+export class ExpectationsError extends Error {
+  constructor(message: string) {
+    super(visible(message));
+  }
+}
+
+/** The sections an expectations file may have (README "Suites"). */
+const SECTIONS = ["deviations", "untestable"];
 
 export function loadExpectations(file: string | null): Expectations {
   if (file === null || !existsSync(file)) return { deviations: new Map(), untestable: new Map(), source: null };
@@ -57,8 +66,16 @@ export function loadExpectations(file: string | null): Expectations {
   } catch (err) {
     throw new ExpectationsError(`${file}: ${(err as Error).message}`);
   }
-  const d = doc as { deviations?: unknown; untestable?: unknown } | null;
-  return { deviations: reasons(file, "deviations", "deviation", d?.deviations), untestable: reasons(file, "untestable", "untestable", d?.untestable), source: file };
+  // Anything but a mapping of the documented sections (a bare string, binary garbage, a list, an
+  // empty file) would silently expect nothing: refused, not read as "no deviations".
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    const got = doc === null || doc === undefined ? "an empty document" : Array.isArray(doc) ? "a list" : `a ${typeof doc}`;
+    throw new ExpectationsError(`${file}: not an expectations file: expected a mapping with ${SECTIONS.map((x) => `"${x}:"`).join(" and/or ")}, got ${got}`);
+  }
+  const extra = Object.keys(doc).filter((k) => !SECTIONS.includes(k));
+  if (extra.length > 0) throw new ExpectationsError(`${file}: unknown section "${extra[0]}" (expected ${SECTIONS.map((x) => `"${x}:"`).join(" and/or ")})`);
+  const d = doc as { deviations?: unknown; untestable?: unknown };
+  return { deviations: reasons(file, "deviations", "deviation", d.deviations), untestable: reasons(file, "untestable", "untestable", d.untestable), source: file };
 }
 
 function reasons(file: string, section: string, what: string, raw: unknown = {}): Map<string, string> {

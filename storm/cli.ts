@@ -6,6 +6,7 @@ import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber
 import { assertWritable, writeReport } from "../common/output-file.js";
 import type { ChosenOutputs } from "../common/output.js";
 import { UsageError } from "../common/usage-error.js";
+import { visible } from "../common/visible.js";
 import { startNamedTarget } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
 import { chooseServer } from "../targets/server-choice.js";
@@ -162,7 +163,7 @@ timelines line up by wall-clock second, peak concurrency is read from the merged
 thresholds are judged on the whole. Parts that did not all run at the same time are refused (each
 part's start after the earliest is named); --apart-ok merges them anyway, with a note.
 
-exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable part,
+exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage error, unreadable or malformed part,
 parts that did not overlap, nothing connected in any part (unreachable), or a report that could
 not be written`;
 
@@ -200,7 +201,7 @@ async function mergeMain(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  for (const n of merged.notes) console.error(`storm merge: note: ${n}`);
+  for (const n of merged.notes) console.error(`storm merge: note: ${visible(n)}`);
   const judged = evaluate(thresholds, merged.result.metrics);
   if (!(await outputs.finish({ kind: "storm", result: merged.result, label: merged.label, thresholds: judged, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
   const unreachable = unreachableText(merged.result.metrics, merged.targets.join(", "));

@@ -2,11 +2,20 @@
 // the same report and threshold verdict one process would give: counts add, histograms add
 // bucket by bucket, timelines line up by wall-clock second.
 import { readFileSync, statSync } from "node:fs";
+import { visible } from "../common/visible.js";
+import { Histogram } from "./histogram.js";
+import type { HistogramRaw } from "./histogram.js";
+import { OUTCOMES, PHASES } from "./metrics.js";
 import { mergeSnapshots, metricsFrom } from "./snapshot.js";
 import type { StormJson } from "./report.js";
 import type { StormResult } from "./scheduler.js";
 
-export class MergeError extends Error {}
+/** A part that cannot be merged: one line, text from the part's file shown escaped. */
+export class MergeError extends Error {
+  constructor(message: string) {
+    super(visible(message));
+  }
+}
 
 export interface Merged {
   result: StormResult;
@@ -34,8 +43,81 @@ export function readPart(file: string): StormJson {
     throw new MergeError(`${file}: ${e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message}`);
   }
   const d = doc as Partial<StormJson> | null;
-  if (d === null || typeof d !== "object" || typeof d.snapshot !== "object" || d.snapshot === null) throw new MergeError(`${file}: not a storm --json result with a snapshot (written by smtpchaos storm --json)`);
+  if (d === null || typeof d !== "object" || Array.isArray(d) || typeof d.snapshot !== "object" || d.snapshot === null) throw new MergeError(`${file}: not a storm --json result with a snapshot (written by smtpchaos storm --json)`);
+  const problem = partProblem(d);
+  if (problem !== null) throw new MergeError(`${file}: ${problem} (not a storm --json result as smtpchaos storm --json writes it)`);
   return d as StormJson;
+}
+
+// The shape of a part, as far as merging reads it: every field of the wrong type is refused by
+// name here, not turned into an empty table or a RangeError later.
+const typeName = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+const isTime = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function countsProblem(path: string, v: unknown): string | null {
+  if (!isObject(v)) return `${path}: expected an object of counts, got ${typeName(v)}`;
+  for (const [k, n] of Object.entries(v)) if (!isCount(n)) return `${path}.${k}: expected a count, got ${typeName(n)}`;
+  return null;
+}
+
+function histogramProblem(path: string, v: unknown): string | null {
+  if (!isObject(v)) return `${path}: expected a histogram, got ${typeName(v)}`;
+  for (const k of ["count", "min", "max", "sum"]) if (!isCount(v[k])) return `${path}.${k}: expected a number >= 0, got ${typeName(v[k])}`;
+  if (!Array.isArray(v.buckets)) return `${path}.buckets: expected an array, got ${typeName(v.buckets)}`;
+  for (const [i, b] of (v.buckets as unknown[]).entries()) {
+    if (!(Array.isArray(b) && b.length === 2 && b.every(isCount))) return `${path}.buckets[${i}]: expected [bucket, count]`;
+  }
+  try {
+    Histogram.fromRaw(v as unknown as HistogramRaw);
+  } catch (err) {
+    return `${path}: ${(err as Error).message}`;
+  }
+  return null;
+}
+
+/** The first thing wrong with a part's shape, by its path, or null. */
+export function partProblem(d: Record<string, unknown>): string | null {
+  if (typeof d.target !== "string") return `target: expected a string, got ${typeName(d.target)}`;
+  if (!isTime(d.seed)) return `seed: expected a number, got ${typeName(d.seed)}`;
+  if (!isCount(d.durationMs)) return `durationMs: expected a number >= 0, got ${typeName(d.durationMs)}`;
+  if (typeof d.interrupted !== "boolean") return `interrupted: expected true or false, got ${typeName(d.interrupted)}`;
+  if (d.model !== "open" && d.model !== "closed") return `model: expected "open" or "closed", got ${typeName(d.model)}`;
+  if (d.failure !== undefined && d.failure !== null && !isObject(d.failure)) return `failure: expected an object or null, got ${typeName(d.failure)}`;
+  if (d.startedAt !== undefined && !isTime(d.startedAt)) return `startedAt: expected a number, got ${typeName(d.startedAt)}`;
+  if (d.shard !== undefined) {
+    const sh = d.shard;
+    if (!isObject(sh)) return `shard: expected an object, got ${typeName(sh)}`;
+    if (!(Number.isInteger(sh.count) && (sh.count as number) >= 1)) return `shard.count: expected an integer >= 1, got ${typeName(sh.count)}`;
+    if (!(Number.isInteger(sh.index) && (sh.index as number) >= 0 && (sh.index as number) < (sh.count as number))) return `shard.index: expected an integer from 0 to shard.count - 1`;
+    if (!isTime(sh.runSeed)) return `shard.runSeed: expected a number, got ${typeName(sh.runSeed)}`;
+  }
+  const s = d.snapshot as Record<string, unknown>;
+  if (s.version !== 1) return `snapshot.version: expected 1, got ${typeof s.version === "number" ? s.version : typeName(s.version)}`;
+  if (!isObject(s.phases)) return `snapshot.phases: expected an object of histograms, got ${typeName(s.phases)}`;
+  for (const [p, h] of Object.entries(s.phases)) {
+    if (!(PHASES as readonly string[]).includes(p)) return `snapshot.phases.${p}: not a phase (${PHASES.join(", ")})`;
+    const problem = histogramProblem(`snapshot.phases.${p}`, h);
+    if (problem !== null) return problem;
+  }
+  for (const k of ["codes", "enhanced", "transports", "kinds", "outcomes"]) {
+    const problem = countsProblem(`snapshot.${k}`, s[k]);
+    if (problem !== null) return problem;
+  }
+  for (const o of Object.keys(s.outcomes as object)) if (!(OUTCOMES as readonly string[]).includes(o)) return `snapshot.outcomes.${o}: not an outcome`;
+  for (const k of ["sessions", "started", "accepted", "dropped", "inFlight", "holding", "maxConcurrency", "maxHolding"]) {
+    if (!isCount(s[k])) return `snapshot.${k}: expected a number >= 0, got ${typeName(s[k])}`;
+  }
+  if (!Array.isArray(s.timeline)) return `snapshot.timeline: expected an array, got ${typeName(s.timeline)}`;
+  for (const [i, pt] of (s.timeline as unknown[]).entries()) {
+    if (!isObject(pt)) return `snapshot.timeline[${i}]: expected an object, got ${typeName(pt)}`;
+    if (!isTime(pt.at)) return `snapshot.timeline[${i}].at: expected a number, got ${typeName(pt.at)}`;
+    for (const k of ["started", "completed", "accepted", "errors", "concurrency", "dropped"]) {
+      if (!isCount(pt[k])) return `snapshot.timeline[${i}].${k}: expected a number >= 0, got ${typeName(pt[k])}`;
+    }
+  }
+  return null;
 }
 
 /** Seconds with one decimal: "12.3 s". */
@@ -113,5 +195,5 @@ export function mergeParts(parts: ReadonlyArray<{ file: string; doc: StormJson }
     failure: failures[0] ?? null,
   };
   const targets = [...new Set(parts.map((p) => p.doc.target))];
-  return { result, label: `${targets.join(", ")} (${parts.length} part${parts.length === 1 ? "" : "s"} merged)`, targets, notes };
+  return { result, label: `${visible(targets.join(", "))} (${parts.length} part${parts.length === 1 ? "" : "s"} merged)`, targets, notes };
 }

@@ -2,13 +2,19 @@
 // from the previous level, starting at 0, to each target over each duration). The level is a
 // session count (closed loop) or an arrival rate per second (open loop).
 import { parseDuration } from "../common/duration.js";
+import { visible } from "../common/visible.js";
 
 export interface Stage {
   durationMs: number;
   target: number;
 }
 
-export class StagesError extends Error {}
+/** Shown on one line: text from a mix file or a flag comes out with its control characters escaped. */
+export class StagesError extends Error {
+  constructor(message: string) {
+    super(visible(message));
+  }
+}
 
 export function parseStages(text: string): Stage[] {
   const stages = text.split(",").map((part) => {

@@ -1,6 +1,7 @@
 // Pass/fail criteria for CI, k6-style: "p99(dot)<500ms", "rate(ungraceful)==0",
 // "count(accepted)>=1000", "max(connect)<1s".
 import { parseDuration } from "../common/duration.js";
+import { visible } from "../common/visible.js";
 import { OUTCOMES, PHASES, UNGRACEFUL } from "./metrics.js";
 import type { Metrics, Outcome, Phase } from "./metrics.js";
 
@@ -16,7 +17,12 @@ export interface Threshold {
   value: number;
 }
 
-export class ThresholdError extends Error {}
+/** Shown on one line: text from a mix file or a flag comes out with its control characters escaped. */
+export class ThresholdError extends Error {
+  constructor(message: string) {
+    super(visible(message));
+  }
+}
 
 const RATE_ARGS = [...OUTCOMES, "ungraceful", "graceful-failure"];
 

@@ -5,6 +5,7 @@ import { formatTranscript } from "../../smtp/transcript.js";
 import type { TestResult, RunResult } from "../result.js";
 import { summarize } from "../result.js";
 import type { Reporter, ReporterOptions } from "./reporter.js";
+import { visible, visibleLines } from "../../common/visible.js";
 
 const TAIL = 12;
 
@@ -19,10 +20,10 @@ export function consoleReporter(options: ReporterOptions = {}): Reporter {
         r.expectedFailure != null ? c.green("fail (expected)")
         : r.expectFail === true && r.status === "failed" ? c.red("ok (failed)")
         : r.status === "passed" ? c.green("ok")
-        : r.status === "skipped" ? c.yellow(`skipped (${r.skipReason ?? "skip"})`)
+        : r.status === "skipped" ? c.yellow(`skipped (${visible(r.skipReason ?? "skip")})`)
         : r.status === "failed" ? c.red("failed")
         : c.red("error");
-      write(`====> running test-case "${r.name}" ${status}\n`);
+      write(`====> running test-case "${visible(r.name)}" ${status}\n`);
       if (r.failure !== null) write(indent(failureDetails(r), "      ") + "\n");
       else if (options.verbose === true && r.status === "passed") write(indent(transcripts(r, Infinity), "      ") + "\n");
     },
@@ -39,9 +40,10 @@ export function failureDetails(r: TestResult, tail = TAIL): string {
   const f = r.failure;
   if (f === null) return "";
   const lines: string[] = [];
-  const where = f.loc === null ? "" : `${f.loc.file}:${f.loc.line}:${f.loc.column}: `;
-  lines.push(`${where}${f.type === "expectation" ? "" : `${f.type} error: `}${f.message}`);
-  if (f.loc !== null && f.sourceLine !== null) lines.push(`  ${f.loc.line} | ${f.sourceLine.trim()}`);
+  // the script's text and the server's replies are shown with their control characters escaped
+  const where = f.loc === null ? "" : `${visible(f.loc.file)}:${f.loc.line}:${f.loc.column}: `;
+  lines.push(`${where}${f.type === "expectation" ? "" : `${f.type} error: `}${visibleLines(f.message)}`);
+  if (f.loc !== null && f.sourceLine !== null) lines.push(`  ${f.loc.line} | ${visible(f.sourceLine.trim())}`);
   if (r.seed !== undefined) lines.push(`  replay with --seed ${r.seed}`);
   const t = transcripts(r, tail);
   if (t !== "") lines.push(t);

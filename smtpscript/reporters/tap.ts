@@ -1,5 +1,6 @@
 // TAP version 13, with a YAML diagnostic block for failures.
 import { formatTranscript } from "../../smtp/transcript.js";
+import { visible } from "../../common/visible.js";
 import type { RunResult } from "../result.js";
 import type { Reporter } from "./reporter.js";
 
@@ -9,9 +10,9 @@ export function tapReporter(): Reporter {
       const out = ["TAP version 13", `1..${run.results.length}`];
       if (run.seed !== undefined) out.push(`# seed: ${run.seed}`);
       run.results.forEach((r, i) => {
-        const name = r.name.replace(/#/g, "\\#");
+        const name = visible(r.name).replace(/#/g, "\\#");
         if (r.status === "skipped") {
-          out.push(`ok ${i + 1} - ${name} # SKIP ${r.skipReason ?? ""}`.trimEnd());
+          out.push(`ok ${i + 1} - ${name} # SKIP ${visible(r.skipReason ?? "")}`.trimEnd());
           return;
         }
         out.push(`${r.status === "passed" ? "ok" : "not ok"} ${i + 1} - ${name}`);
@@ -36,5 +37,6 @@ export function tapReporter(): Reporter {
 }
 
 function yamlString(s: string): string {
-  return JSON.stringify(s);
+  // JSON escapes C0; DEL and C1 too, as everything shown on a terminal
+  return visible(JSON.stringify(s));
 }

@@ -3,6 +3,7 @@
 // fault plans do, so a user fixes a file in one pass.
 import { parse as parseYaml } from "yaml";
 import { posixPattern } from "../process/syscall-shim.js";
+import { visible } from "../../common/visible.js";
 
 /** `{{name}}` placeholders a template may use; anything else is a problem in the file. */
 export const PLACEHOLDERS = [
@@ -127,7 +128,7 @@ export class TargetFileError extends Error {
     readonly path: string,
     readonly problems: string[],
   ) {
-    super(`${path}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`}`);
+    super(`${visible(path)}: ${problems.length === 1 ? visible(problems[0] as string) : `${problems.length} problems:\n${problems.map((p) => `  - ${visible(p)}`).join("\n")}`}`);
     this.name = "TargetFileError";
   }
 }

@@ -73,6 +73,12 @@ async function writeAll(dir: string, r: MonkeyReport): Promise<Record<"console" 
 test("a passing run: the report's text, its JSON, and JUnit cases that all pass", async (t) => {
   const out = await writeAll(tempDir(t), passing);
   assert.equal(out.console, monkeyText(passing) + "\n");
+  // a server's reply and the MTA's log lines reach the terminal with control characters escaped
+  const text = monkeyText({ ...failing, crash: { ...(failing.crash as NonNullable<MonkeyReport["crash"]>), fatal: "fatal: \x1b[2J gone", context: ["\x9b31m"] } });
+  assert.match(text, /\\x07/);
+  assert.match(text, /fatal line: fatal: \\x1b\[2J gone/);
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(text.replace(/\x1b\[[0-9;]*m/g, ""), /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, "no raw control character but the table's own colours");
   assert.deepEqual(JSON.parse(out.json), passing);
   const cases = junitCases(out.junit);
   assert.deepEqual(cases.map((c) => c.classname), ["monkey.reach", "monkey.oracle", "monkey.crash", "monkey.ledger", "monkey"]);

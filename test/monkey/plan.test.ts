@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PlanError, describeSpec, fitWindows, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan, type FaultSpec } from "../../monkey/plan.js";
+import { PlanError, WindowsError, describeSpec, fitWindows, parseFaultFlag, parsePlanText, planDocFromFlags, validatePlan, type FaultPlan, type FaultSpec } from "../../monkey/plan.js";
 import { Injector } from "../../monkey/injector.js";
 import { Stream, parseSeed } from "../../monkey/rng.js";
 import { issuesOf } from "./plan-issues.js";
@@ -231,6 +231,9 @@ test("windows of a run: an open faults window ends where heal must start; a clos
   assert.equal(closed.idleTailMs, 253_000);
   const none = fitWindows(validatePlan({ points: { alloc: { always: true } } }), 60_000);
   assert.deepEqual(none.plan.windows, { cleanMs: 0, faultsMs: 60_000, healMs: 0 });
-  const short = fitWindows(validatePlan({ windows: { clean: "10s", heal: "20s" }, points: { alloc: { always: true } } }), 15_000);
-  assert.equal(short.plan.windows.faultsMs, 0, "a run shorter than clean + heal has no faults window");
+  // windows that do not fit the run would inject nothing and pass: refused
+  assert.throws(() => fitWindows(validatePlan({ windows: { clean: "10s", heal: "20s" }, points: { alloc: { always: true } } }), 15_000), (e: unknown) => e instanceof WindowsError && /15s duration leaves no time for faults after clean 10s and heal 20s/.test(e.message));
+  assert.throws(() => fitWindows(validatePlan({ windows: { clean: "5s", heal: "5s" }, points: {} }), 10_000), WindowsError, "a faults window of exactly 0 ms");
+  assert.throws(() => fitWindows(validatePlan({ windows: { clean: "2s", faults: "10s", heal: "1s" }, points: {} }), 12_000), /clean 2s \+ faults 10s \+ heal 1s = 13s do not fit the run's 12s duration/);
+  assert.equal(fitWindows(validatePlan({ windows: { clean: "2s", faults: "10s", heal: "1s" }, points: {} }), 13_000).idleTailMs, 0, "windows that exactly fill the run fit");
 });

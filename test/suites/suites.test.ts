@@ -91,6 +91,13 @@ test("expectations files are validated with the file named", () => {
   assert.equal(loadExpectations(bad).untestable.get("graceful/x"), "libfiu cannot count");
   writeFileSync(bad, "untestable:\n  nope: reason\n");
   assert.throws(() => loadExpectations(bad), /untestable key "nope" is not "suite\/test-case"/);
+  // anything but a mapping of the documented sections would expect nothing: refused
+  for (const [text, got] of [["just a string\n", /got a string/], ["", /got an empty document/], ["- a\n", /got a list/], [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x1b, 0x5b, 0x32, 0x4a, 0x07]), /got a string/]] as const) {
+    writeFileSync(bad, text);
+    assert.throws(() => loadExpectations(bad), (e: unknown) => e instanceof ExpectationsError && e.message.includes("bad.yaml") && got.test(e.message), String(got));
+  }
+  writeFileSync(bad, "deviations: {}\ndeviatons:\n  s/t: typo\n");
+  assert.throws(() => loadExpectations(bad), /bad\.yaml: unknown section "deviatons"/);
 });
 
 test("every suite is green against the embedded target, and the JUnit report is valid", async () => {
