@@ -68,11 +68,14 @@ export function loadTargetFile(ref: string): TargetFileSpec {
 
 export function targetFilePlugin(ref: string): TargetPlugin & { spec: TargetFileSpec; expectations: string | null } {
   const spec = loadTargetFile(ref);
+  const expectations = spec.expectations === null ? null : resolve(dirname(spec.path), spec.expectations);
+  // a file it names that is not there would silently expect nothing of the suites
+  if (expectations !== null && !existsSync(expectations)) throw new TargetFileError(spec.path, [`expectations: ${expectations} does not exist`]);
   return {
     name: spec.name,
     summary: spec.summary,
     spec,
-    expectations: spec.expectations === null ? null : resolve(dirname(spec.path), spec.expectations),
+    expectations,
     create: (o) => new FileTarget(spec, o as FileTargetOptions),
     faultDefaults: { lookups: spec.lookups, fiu: spec.libfiu, syscalls: spec.syscalls },
   };

@@ -92,8 +92,8 @@ export interface TargetFileSpec {
   crash: string[];
   /** Maildirs it delivers into (templated) */
   maildirs: string[];
-  /** run before every start, after the files are rendered (ownership, permissions, databases) */
-  prepare: string[] | null;
+  /** commands run in order before every start, after the files are rendered (ownership, permissions, databases) */
+  prepare: string[][] | null;
   flush: string[] | null;
   queueSize: QueueSizeSpec | null;
   /** lists the ids in the queue (QueueListSpec); null: stuck and lost are told apart only by an empty queue */
@@ -219,6 +219,18 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     }
     return v as Record<string, string>;
   };
+  // one command ([program, args...]) or a list of them ([[program, args...], ...])
+  const commands = (k: string): string[][] | null => {
+    const v = d[k];
+    if (v === undefined) return null;
+    if (Array.isArray(v) && v.length > 0 && v.every((c) => Array.isArray(c))) {
+      const bad = v.findIndex((c) => !Array.isArray(c) || c.length === 0 || !c.every((x) => typeof x === "string"));
+      if (bad >= 0) problems.push(`${k}[${bad}]: expected a command (a list: program, then arguments)`);
+      return bad >= 0 ? [] : (v as string[][]);
+    }
+    const one = command(k, false);
+    return one === null || one.length === 0 ? [] : [one];
+  };
   const command = (k: string, required: boolean): string[] | null => {
     if (d[k] === undefined && !required) return null;
     const c = list(k, null);
@@ -247,7 +259,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     logs: list("logs", []),
     crash: list("crash", []),
     maildirs: list("maildirs", null),
-    prepare: command("prepare", false),
+    prepare: commands("prepare"),
     flush: command("flush", false),
     queueSize: null,
     queueList: null,
@@ -328,7 +340,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     ...Object.entries(spec.env).map(([k, v]): [string, string] => [`env.${k}`, v]),
     ...spec.logs.map((a, i): [string, string] => [`logs[${i}]`, a]),
     ...spec.maildirs.map((a, i): [string, string] => [`maildirs[${i}]`, a]),
-    ...(spec.prepare ?? []).map((a, i): [string, string] => [`prepare[${i}]`, a]),
+    ...(spec.prepare ?? []).flatMap((c, j) => c.map((a, i): [string, string] => [(spec.prepare?.length ?? 0) > 1 ? `prepare[${j}][${i}]` : `prepare[${i}]`, a])),
     ...(spec.flush ?? []).map((a, i): [string, string] => [`flush[${i}]`, a]),
     ...(spec.queueSize?.command ?? []).map((a, i): [string, string] => [`queueSize.command[${i}]`, a]),
     ...(spec.queueList?.command ?? []).map((a, i): [string, string] => [`queueList.command[${i}]`, a]),

@@ -145,8 +145,8 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
     if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
     await this.prepareShim(dir);
-    if (this.spec.prepare !== null) {
-      const [c, ...args] = this.spec.prepare.map((a) => render(a, values, on));
+    for (const step of this.spec.prepare ?? []) {
+      const [c, ...args] = step.map((a) => render(a, values, on));
       await this.control(c as string, args);
     }
   }

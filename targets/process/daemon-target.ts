@@ -204,10 +204,14 @@ export abstract class DaemonTarget implements Target {
       // a queue listing of a soak-sized queue is tens of MB (execFile stops at 1 MiB by default)
       return (await run(command, args, { maxBuffer: 256 * 1024 * 1024 })).stdout;
     } catch (err) {
-      const e = err as Error & { stderr?: string };
+      const e = err as Error & { stderr?: string; stdout?: string; code?: number | string; signal?: string | null };
       const crash = this.crash();
       const why = crash === null ? "" : `\n${this.name} is down (${describeCrash(crash)}); log tail:\n${crash.logTail.join("\n")}`;
-      throw new Error(`${this.name}: ${[command, ...args].join(" ")} failed: ${(e.stderr ?? "").trim() || e.message}${why}`);
+      const status = typeof e.code === "number" ? `exit status ${e.code}` : e.signal ? `killed by ${e.signal}` : e.code !== undefined ? String(e.code) : "failed";
+      // what it said, both streams, the last lines of each (bounded)
+      const tail = (t: string | undefined): string => (t ?? "").trim().split("\n").slice(-15).join("\n").slice(-4000);
+      const said = [tail(e.stderr), tail(e.stdout)].filter((x) => x !== "").join("\n");
+      throw new Error(`${this.name}: ${[command, ...args].join(" ")} failed (${status})${said === "" ? "" : `:\n${said}`}${why}`);
     }
   }
 

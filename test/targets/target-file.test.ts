@@ -189,3 +189,40 @@ test("target file without queue commands: its queue is not observable, the ledge
   assert.equal(r.ledger?.lost, 0);
   assert.match(monkeyText(r), /not observable/);
 });
+
+test("prepare runs a list of commands in order, and a failing one says its exit status and output; a missing expectations file is a target-file error", async (t) => {
+  const dir = mkdtempSync(join(tmp, "prep-"));
+  const base = (prepare: string, extra = ""): string => {
+    const path = join(dir, `p${Math.random().toString(36).slice(2)}.target.yaml`);
+    writeFileSync(
+      path,
+      `summary: prepare test
+requires: [${JSON.stringify(process.execPath)}]
+domain: test.example
+mailboxes: [user]
+directories: [spool, Maildir, log]
+files:
+  standin.json: |
+    {"port": {{port}}, "host6": "{{host6}}", "spool": "{{dir}}/spool", "maildir": "{{dir}}/Maildir", "delayMs": 100, "log": "{{dir}}/log/standin.log", "loseEvery": 0}
+start: [${JSON.stringify(process.execPath)}, ${JSON.stringify(STANDIN)}, daemon, "{{dir}}/standin.json"]
+master: daemon
+logs: [log/standin.log]
+maildirs: [Maildir]
+prepare: ${prepare}
+${extra}`,
+    );
+    return path;
+  };
+  const ok = createTarget(base(`[[sh, -c, 'echo one > {{dir}}/order'], [sh, -c, 'echo two >> {{dir}}/order']]`)) as FileTarget;
+  t.after(() => ok.stop());
+  await ok.start();
+  assert.equal(readFileSync(join(ok.workDir, "order"), "utf8"), "one\ntwo\n", "both, in order");
+  await ok.stop();
+  const failing = createTarget(base(`[[sh, -c, 'true'], [sh, -c, 'echo "no such table" >&2; exit 3']]`)) as FileTarget;
+  t.after(() => failing.stop());
+  await assert.rejects(failing.start(), (err: Error) => {
+    assert.match(err.message, /failed \(exit status 3\):\nno such table/);
+    return true;
+  });
+  assert.throws(() => targetPlugin(base(`[sh, -c, "exit 0"]`, "expectations: nowhere.yaml\n")), (err: unknown) => err instanceof TargetFileError && /expectations: .*nowhere\.yaml does not exist/.test(err.message));
+});
