@@ -317,6 +317,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const tty = process.stderr.isTTY === true;
+  const mayFire = mayFireOf(values);
   console.error(`monkey: ${name}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
   for (const s of plan.points) console.error(`  fault ${describeSpec(s)}`);
   let control: ControlServer | null = null;
@@ -334,7 +335,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       // a server we do not own is restarted only by --restart-cmd (runMonkey notes the skip)
       restart: values["no-restart"] !== true,
       stopOnCrash: values["stop-on-crash"] === true,
-      mayFire: mayFireOf(values),
+      mayFire,
       signal: abort.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       ...(traffic !== undefined ? { traffic } : {}),
