@@ -66,9 +66,11 @@ export function mechanismsFor(points: readonly string[]): { libfiu: boolean; sys
   const calls = new Set<string>(all ? SHIM_CALLS : []);
   let libfiu = points.some((p) => p === "*");
   for (const p of points) {
-    const m = /^sys\.[^.]+\.([a-z]+)$/.exec(p) ?? /^sys\.\*\.([a-z]+)$/.exec(p);
+    // sys.<role>.<call>, the role possibly a glob
+    const m = /^sys\.[^.]+\.([a-z]+)$/.exec(p);
     if (m !== null) calls.add(m[1] as string);
-    if (unitOf(p)?.name === "syscall" || /^(queue|alloc|deliver|relay)(\.|$)/.test(p)) libfiu = true;
+    // a glob (queue.*) names the points of the layer its family belongs to
+    if (unitOf(p.replace(/\*/g, "x"))?.name === "syscall") libfiu = true;
   }
   return { libfiu, syscalls: [...calls] };
 }

@@ -8,6 +8,7 @@ import type { Injector } from "../injector.js";
 import { Stream } from "../rng.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultLayer } from "./layer.js";
+import type { ReachInfo } from "../reach.js";
 import { StatementError } from "../statement.js";
 
 export interface ProcessFaultEvent {
@@ -30,6 +31,37 @@ export const PROCESS_SETTLE_MS = 2_000;
 /** how long a killed role may take to respawn before its effect is capped (a role that never comes back is a crash) */
 const RESPAWN_WAIT_MS = 30_000;
 
+/**
+ * Processes each pause/kill point signalled, kept by the owner of the process faults across plan
+ * changes (each plan gets a ProcessFaults of its own), and the reach they add up to.
+ */
+export class ProcessHits {
+  private readonly planned = new Set<string>();
+  private readonly hits = new Map<string, number>();
+
+  plan(points: Iterable<string>): void {
+    for (const p of points) this.planned.add(p);
+  }
+
+  /** a pause or kill that was sent counts; a resume, a refusal or a failed signal does not */
+  count(e: ProcessFaultEvent): void {
+    if (e.action !== "resume" && e.error === undefined && e.pid > 0) this.hits.set(e.point, (this.hits.get(e.point) ?? 0) + 1);
+  }
+
+  byPoint(): Record<string, number> {
+    return Object.fromEntries(this.hits);
+  }
+
+  reach(): Record<string, ReachInfo> {
+    return Object.fromEntries(
+      [...this.planned].map((p): [string, ReachInfo] => {
+        const n = this.hits.get(p) ?? 0;
+        return [p, { mechanism: "signals", processes: n, ...(n === 0 ? { reason: `no process of role ${roleOf(p)} was there when it fired` } : {}) }];
+      }),
+    );
+  }
+}
+
 export interface ProcessFaultsOptions {
   injector: Injector;
   processes: () => Promise<RoleProcess[]>;
@@ -42,6 +74,8 @@ export interface ProcessFaultsOptions {
   only?: readonly string[];
   /** the target's SMTP ports: the clients a paused or killed process was serving are read from them */
   ports?: () => readonly number[];
+  /** where the processes hit are counted (the owner's, to keep them across plan changes); default: its own */
+  hits?: ProcessHits;
 }
 
 /** The ports a target serves SMTP on (plain and implicit TLS): where a process's clients are found. */
@@ -81,12 +115,13 @@ export class ProcessFaults implements FaultLayer {
   readonly events: ProcessFaultEvent[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly paused = new Map<number, NodeJS.Timeout>();
-  private readonly hits = new Map<string, number>();
+  private readonly hits: ProcessHits;
   private readonly signal: (pid: number, sig: NodeJS.Signals) => void;
   private running = false;
 
   constructor(private readonly opts: ProcessFaultsOptions) {
     this.signal = opts.signal ?? ((pid, sig) => process.kill(pid, sig));
+    this.hits = opts.hits ?? new ProcessHits();
   }
 
   points(): string[] {
@@ -107,7 +142,7 @@ export class ProcessFaults implements FaultLayer {
   }
 
   private record(e: ProcessFaultEvent): void {
-    if (e.action !== "resume" && e.error === undefined && e.pid > 0) this.hits.set(e.point, (this.hits.get(e.point) ?? 0) + 1);
+    this.hits.count(e);
     this.events.push(e);
     const max = this.opts.maxEvents ?? 1000;
     if (this.events.length > max) this.events.splice(0, this.events.length - max);
@@ -194,7 +229,7 @@ export class ProcessFaults implements FaultLayer {
 
   /** Processes each point hit (pauses and kills that were sent), for the report. */
   processesHit(): Record<string, number> {
-    return Object.fromEntries(this.hits);
+    return this.hits.byPoint();
   }
 
   /** Runs one decision of `point` now (tests, the control API). */

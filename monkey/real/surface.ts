@@ -8,7 +8,7 @@ import type { Injector } from "../injector.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultSurface } from "../surface.js";
 import type { ReachInfo } from "../reach.js";
-import { ProcessFaults, smtpPorts, type ProcessFaultEvent } from "../layers/process.js";
+import { ProcessFaults, ProcessHits, smtpPorts, type ProcessFaultEvent } from "../layers/process.js";
 import { FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
 import { LOOKUP_POINTS, type TargetLookups } from "./lookups.js";
 import type { ShimChannel } from "./syscalls.js";
@@ -63,8 +63,7 @@ export class RealFaultSurface implements FaultSurface {
   private readonly fiuTotal = new Map<string, number>();
   private readonly fiuPlanned = new Set<string>();
   /** processes each pause/kill point signalled, across plan changes */
-  private readonly processHits = new Map<string, number>();
-  private readonly processPlanned = new Set<string>();
+  private readonly processHits = new ProcessHits();
   private unsubscribeLog: (() => void) | null = null;
   private injector: Injector | null = null;
   private collector: NodeJS.Timeout | null = null;
@@ -183,18 +182,15 @@ export class RealFaultSurface implements FaultSurface {
     this.processFaults = null;
     const roles = new Set(this.o.roles.map((r) => r.toLowerCase()));
     const specs = injector.specs().filter((s) => (s.family === "pause" || s.family === "kill") && roles.has(s.name.slice(s.name.indexOf(".") + 1).toLowerCase()));
-    for (const sp of specs) this.processPlanned.add(sp.name);
+    this.processHits.plan(specs.map((sp) => sp.name));
     if (specs.length === 0) return;
-    const onEvent = this.o.onProcessEvent;
     const pf = new ProcessFaults({
       injector,
       processes: () => this.o.target.processes(),
       ports: () => smtpPorts(this.o.target),
       only: specs.map((s) => s.name),
-      onEvent: (e) => {
-        if (e.action !== "resume" && e.error === undefined && e.pid > 0) this.processHits.set(e.point, (this.processHits.get(e.point) ?? 0) + 1);
-        onEvent?.(e);
-      },
+      hits: this.processHits,
+      ...(this.o.onProcessEvent !== undefined ? { onEvent: this.o.onProcessEvent } : {}),
     });
     await pf.start();
     this.processFaults = pf;
@@ -255,11 +251,7 @@ export class RealFaultSurface implements FaultSurface {
         ...(n === 0 ? { reason: "libfiu keeps no count of its own, and the MTA logged no call failing with the errno's text: not known to have fired" } : {}),
       };
     }
-    for (const p of this.processPlanned) {
-      const hit = this.processHits.get(p) ?? 0;
-      out[p] = { mechanism: "signals", processes: hit, ...(hit === 0 ? { reason: `no process of role ${p.slice(p.indexOf(".") + 1)} was there when it fired` } : {}) };
-    }
-    Object.assign(out, this.o.shim?.reach() ?? {});
+    Object.assign(out, this.processHits.reach(), this.o.shim?.reach() ?? {});
     return out;
   }
 

@@ -117,8 +117,9 @@ export class ShimChannel {
   reach(): Record<string, ReachInfo> {
     const ctl = this.control();
     if (this.planned.size === 0) return {};
-    const live = new Map((ctl === null || ctl.gone ? [] : ctl.stats().rules).map((r) => [r.point, r]));
-    const attached = ctl === null || ctl.gone ? {} : ctl.stats().attached;
+    const stats = ctl === null || ctl.gone ? null : ctl.stats();
+    const live = new Map((stats?.rules ?? []).map((r) => [r.point, r]));
+    const attached = stats?.attached ?? {};
     const out: Record<string, ReachInfo> = {};
     for (const point of this.planned) {
       const [, role = "", call = ""] = SYS_POINT.exec(point) ?? [];
@@ -155,5 +156,4 @@ export class ShimChannel {
     if (ctl === null || ctl.lostEvents === 0) return [];
     return [`the syscall mechanism's ring overwrote ${ctl.lostEvents} firings before they were read: the timeline and the per-process counts miss them (the totals do not)`];
   }
-
 }

@@ -48,6 +48,7 @@ test("only the mechanisms the points need are attached to the MTA", () => {
   assert.deepEqual(mechanismsFor([]), { libfiu: false, syscalls: [] }, "a clean run attaches nothing");
   assert.deepEqual(mechanismsFor(["net.reset", "kill.queue", "lookup.users"]), { libfiu: false, syscalls: [] });
   assert.deepEqual(mechanismsFor(["queue.fsync"]), { libfiu: true, syscalls: [] });
+  assert.deepEqual(mechanismsFor(["queue.*", "deliver.*"]), { libfiu: true, syscalls: [] }, "a glob names its layer's points");
   assert.deepEqual(mechanismsFor(["sys.queue.fsync", "sys.cleanup.write", "sys.*.rename"]), { libfiu: false, syscalls: ["fsync", "write", "rename"] });
   assert.ok(mechanismsFor(["sys.*"]).syscalls.includes("connect"));
   assert.equal(mechanismsFor(["*"]).libfiu, true);

@@ -5,7 +5,7 @@
 import type { RoleProcess, Target } from "../../../targets/target.js";
 import type { Injector } from "../../injector.js";
 import type { FaultPlan } from "../../plan.js";
-import { ProcessFaults, smtpPorts, processPointsOf, refuseMissingRoles, type ProcessFaultEvent } from "../process.js";
+import { ProcessFaults, ProcessHits, smtpPorts, processPointsOf, refuseMissingRoles, type ProcessFaultEvent } from "../process.js";
 import type { AttachContext, FaultLayerUnit, LayerInstance, LayerReport, StartContext } from "../unit.js";
 
 const FAMILIES = ["pause", "kill"];
@@ -30,9 +30,8 @@ class ProcessLayer implements LayerInstance {
   private owned: readonly string[] = [];
   private faults: ProcessFaults | null = null;
   private earlierEvents = 0;
-  private readonly earlierHits = new Map<string, number>();
-  /** every pause/kill point it was given, for reach */
-  private readonly planned: string[] = [];
+  /** processes each point hit, across plan changes: the reach of every point it was given */
+  private readonly hits = new ProcessHits();
   private readonly injector: Injector;
   private readonly stage: (text: string) => void;
 
@@ -71,12 +70,11 @@ class ProcessLayer implements LayerInstance {
     if (target === null) return;
     const only = processPointsOf(plan.points, this.owned);
     this.earlierEvents += this.faults?.events.length ?? 0;
-    for (const [p, n] of Object.entries(this.faults?.processesHit() ?? {})) this.earlierHits.set(p, (this.earlierHits.get(p) ?? 0) + n);
     await this.faults?.stop();
     this.faults = null;
-    for (const p of only) if (!this.planned.includes(p)) this.planned.push(p);
+    this.hits.plan(only);
     if (only.length === 0) return;
-    this.faults = new ProcessFaults({ injector: this.injector, processes: () => target.processes(), ports: () => smtpPorts(target), onEvent: (e) => this.log(e), only });
+    this.faults = new ProcessFaults({ injector: this.injector, processes: () => target.processes(), ports: () => smtpPorts(target), onEvent: (e) => this.log(e), only, hits: this.hits });
     await this.faults.start();
   }
 
@@ -93,9 +91,6 @@ class ProcessLayer implements LayerInstance {
   }
 
   report(): LayerReport {
-    const hits = new Map(this.earlierHits);
-    for (const [p, n] of Object.entries(this.faults?.processesHit() ?? {})) hits.set(p, (hits.get(p) ?? 0) + n);
-    const reach = Object.fromEntries(this.planned.map((p) => [p, { mechanism: "signals", processes: hits.get(p) ?? 0, ...(hits.has(p) ? {} : { reason: `no process of role ${p.slice(p.indexOf(".") + 1)} was there when it fired` }) }]));
-    return { processEvents: this.earlierEvents + (this.faults?.events.length ?? 0), reach };
+    return { processEvents: this.earlierEvents + (this.faults?.events.length ?? 0), reach: this.hits.reach() };
   }
 }
