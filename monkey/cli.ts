@@ -26,6 +26,7 @@ import { describePoints, kindOf, layerUnits, pointPatterns } from "./layers/regi
 import { SmtpConnectError } from "../smtp/index.js";
 import { ExternalCommandError } from "./external-commands.js";
 import type { ExternalCommands } from "./external-commands.js";
+import { sweepMain } from "./sweep/cli.js";
 
 const USAGE = `usage: smtpchaos monkey <command> [options]
 
@@ -33,6 +34,8 @@ commands:
   run    --target NAME --duration D [--plan FILE] [--fault SPEC]...
          start the target, inject the plan's faults while flooding it with mail, then stop
          the faults, drain the queue, restart the target once and reconcile every message
+  sweep  --target NAME [--points GLOBS] [--budget D]...   (smtpchaos monkey sweep --help)
+         every failure the toolkit can inject into the target, each once, with a coverage matrix
   serve  --target NAME [--proxy-port P] [--plan FILE] [--fault SPEC]...
          start the target with its fault points and a control API; runs until Ctrl-C. Every
          layer of 'run' is there: a fault proxy in front of it (net.*), a next hop it relays
@@ -138,6 +141,8 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
 export async function main(argv: string[]): Promise<number> {
+  // the sweep has flags of its own
+  if (argv[0] === "sweep") return sweepMain(argv.slice(1));
   let values: Values, positionals: string[];
   try {
     ({ values, positionals } = parseCli({ args: argv, options: OPTIONS, allowPositionals: true }));

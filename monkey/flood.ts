@@ -303,8 +303,10 @@ export class Flood {
       const rng = new Rng(o.seed, `flood.worker.${w}`);
       let failedConnects = 0;
       while (!this.stopped && Date.now() < deadline && this.sessions < max) {
+        const next = this.nextSession(rng);
+        if (next === null) break;
         this.sessions++;
-        const { session, ...mail } = this.nextSession(rng);
+        const { session, ...mail } = next;
         const { records, transcript } = await runObserved(session, { host: o.host, port: o.port, endpoints: o.endpoints ?? {}, ledger: o.ledger, timeoutMs: o.timeoutMs ?? 30_000, transports: this.transports, ...mail });
         const wait = this.backoff(records[0] as Omit<SessionRecord, "faults">, failedConnects);
         failedConnects = wait > 0 ? failedConnects + 1 : 0;
@@ -333,11 +335,13 @@ export class Flood {
   }
 
   /** The next session and its mail: from the traffic when there is one, else one transaction of a drawn shape. */
-  private nextSession(rng: Rng): { session: TrafficSession } & Pick<RunOptions, "from" | "pick" | "body"> {
+  private nextSession(rng: Rng): ({ session: TrafficSession } & Pick<RunOptions, "from" | "pick" | "body">) | null {
     if (this.opts.traffic !== undefined) {
+      const session = this.opts.traffic.next();
+      if (session === null) return null;
       const from = `sender${this.mix.int(50)}@${SENDER_DOMAIN}`;
       const dotLines = this.mix.next() < 0.1;
-      return { session: this.opts.traffic.next(), from, pick: (n) => this.recipients(n), body: () => bodyFor({ from, to: [], size: 0, dotLines }, rng) };
+      return { session, from, pick: (n) => this.recipients(n), body: () => bodyFor({ from, to: [], size: 0, dotLines }, rng) };
     }
     const mail = this.nextMail();
     return { session: oneTransaction(mail), from: mail.from, pick: () => mail.to, body: () => bodyFor(mail, rng) };

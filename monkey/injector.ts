@@ -156,6 +156,7 @@ export class Injector {
   private logStart = 0;
   private readonly logSize: number;
   private readonly listeners = new Set<(f: FiredFault) => void>();
+  private readonly probes = new Set<(point: string, ctx: DecideContext, now: number) => void>();
   private enabled = true;
 
   constructor(opts: InjectorOptions) {
@@ -223,6 +224,7 @@ export class Injector {
   /** Asks whether `point` fails now. Returns null (proceed normally) for points not in the plan. */
   decide(point: string, ctx: DecideContext = {}): Decision | null {
     const st = this.points.get(point);
+    if (this.probes.size > 0) for (const p of this.probes) p(point, ctx, ctx.now ?? this.clock());
     if (st === undefined) return null;
     st.calls++;
     const now = ctx.now ?? this.clock();
@@ -272,6 +274,15 @@ export class Injector {
     const out: Array<Decision | null> = [];
     for (let i = 1; i <= n; i++) out.push(st.decisionFor(i));
     return out;
+  }
+
+  /**
+   * Learns of every call a layer asks about, planned or not (a fault sweep's discovery: which
+   * points the target reaches, and when). Returns the way to stop listening.
+   */
+  onDecide(probe: (point: string, ctx: DecideContext, now: number) => void): () => void {
+    this.probes.add(probe);
+    return () => this.probes.delete(probe);
   }
 
   onFire(listener: (f: FiredFault) => void): () => void {

@@ -65,6 +65,8 @@ export interface FaultSpec {
   scope: "one" | "all" | null;
   /** net.throttle */
   bytesPerSec: number | null;
+  /** sys.*: only calls from this call site (a stack hash `monkey sweep` found); null: any */
+  stack?: number | null;
 }
 
 export interface PlanWindows {
@@ -129,7 +131,7 @@ function pointsWhere(where: (k: PointKind) => boolean, conjunction = "and"): str
 
 const POINT_KEYS = new Set([
   "probability", "every", "once", "always", "at", "after", "window", "limit", "errno", "unsafeErrno",
-  "action", "actions", "latency", "duration", "interval", "bytesPerSec", "scope",
+  "action", "actions", "latency", "duration", "interval", "bytesPerSec", "scope", "stack",
 ]);
 
 type Obj = Record<string, unknown>;
@@ -404,8 +406,16 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
     else bytesPerSec = raw.bytesPerSec;
   } else if (raw.bytesPerSec !== undefined) c.add(`${path}.bytesPerSec`, `applies only to ${pointsWhere((k) => k.needs?.includes("bytesPerSec") === true)}`);
 
+  let stack: number | null = null;
+  if (raw.stack !== undefined) {
+    const hex = typeof raw.stack === "number" ? String(raw.stack) : raw.stack;
+    if (kind.callSites !== true) c.add(`${path}.stack`, `only ${pointsWhere((k) => k.callSites === true)} points tell call sites apart`);
+    else if (typeof hex !== "string" || !/^[0-9a-f]{1,8}$/i.test(hex) || Number.parseInt(hex, 16) === 0) c.add(`${path}.stack`, `must be a call site's hash as monkey sweep prints it (1 to 8 hex digits, not 0), got ${JSON.stringify(raw.stack)}`);
+    else stack = Number.parseInt(hex, 16);
+  }
+
   if (c.issues.length !== before || schedule === null) return null;
-  return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, scope, bytesPerSec };
+  return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, scope, bytesPerSec, ...(stack !== null ? { stack } : {}) };
 }
 
 /** Validates a parsed JSON/YAML document. Throws PlanError listing every issue. */
@@ -545,6 +555,11 @@ function describeLatency(l: Latency): string {
   }
 }
 
+/** A call site's hash as people write it: 8 hex digits. */
+export function stackHex(stack: number): string {
+  return (stack >>> 0).toString(16).padStart(8, "0");
+}
+
 export function describeSpec(s: FaultSpec): string {
   const sched =
     s.schedule.kind === "probability" ? `p=${s.schedule.p}` :
@@ -558,6 +573,7 @@ export function describeSpec(s: FaultSpec): string {
     s.scope === "all" ? "every process of the role" : null,
     s.phase !== null ? `${s.phase.op} ${s.phase.phase}` : null,
     s.limit !== null ? `limit ${s.limit}` : null,
+    s.stack !== undefined && s.stack !== null ? `call site ${stackHex(s.stack)}` : null,
   ].filter((x) => x !== null);
   return `${s.name}: ${acts} ${sched}${extra.length > 0 ? ` (${extra.join(", ")})` : ""}`;
 }

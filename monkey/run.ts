@@ -10,7 +10,7 @@ import type { PointStats } from "./injector.js";
 import { Ledger, ledgerFindingCount } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
 import { crashContext } from "./oracle.js";
-import type { FindingKind, FindingSample, Outcome } from "./oracle.js";
+import type { FindingKind, FindingSample, Outcome, SessionRecord, Verdict } from "./oracle.js";
 import { describeSpec, fitWindows } from "./plan.js";
 import { formatDuration } from "../common/duration.js";
 import type { FaultPlan } from "./plan.js";
@@ -72,6 +72,10 @@ export interface MonkeyRunOptions {
   mayFire?: readonly string[];
   /** restart the target once after the first reconcile (default true) */
   restart?: boolean;
+  /** each judged transaction, as the oracle saw it (a fault sweep pairs it with the failure it armed) */
+  onSession?: (rec: SessionRecord, v: Verdict) => void;
+  /** ids kept per ledger class in the report (default 20; a sweep keeps them all, to charge each to its failure) */
+  ledgerSamples?: number;
   signal?: AbortSignal;
   onTick?: (live: LiveCounts) => void;
   /** progress messages for humans ("draining the queue") */
@@ -314,6 +318,7 @@ async function floodTarget(run: Run, endpoint: { host: string; port: number }, m
     // firings decided inside the target are read back every few hundred ms
     ...(inTarget.length > 0 ? { judgeDelayMs: IN_TARGET_JUDGE_DELAY_MS } : {}),
     judgeOptions: () => ({ crash: run.crash }),
+    ...(o.onSession !== undefined ? { onSession: o.onSession } : {}),
   });
   run.flood = flood;
   const onAbort = (): void => flood.stop();
@@ -391,7 +396,7 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
   const queueObservable = unmanaged === undefined || unmanaged.queueObservable;
   const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
   const reconcileNow = async (): Promise<LedgerReport> => {
-    const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget), (at) => queueEntryFaults(run, at));
+    const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget), (at) => queueEntryFaults(run, at), o.ledgerSamples ?? 20);
     settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck + r.report.missing });
     return r.report;
   };
@@ -564,6 +569,7 @@ async function reconcile(
   stage: (t: string) => void,
   settleOn: UnmanagedTarget | null,
   afterAccept: (atMs: number) => readonly string[],
+  samples: number,
 ): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
   const deliveredNow = async (): Promise<DeliveredIds> => {
     const got = target.deliveredIds !== undefined ? await target.deliveredIds() : idsOf(await target.delivered());
@@ -576,7 +582,7 @@ async function reconcile(
     const settle = await settleOn.settle(drainMs);
     if (!settle.settled) stage(`the Maildirs were still changing after ${formatDuration(drainMs)}`);
     const { delivered, bounced } = await deliveredNow();
-    return { report: ledger.reconcile({ delivered, bounced, queueSize: 0, queueKnown: false, afterAccept }), settle };
+    return { report: ledger.reconcile({ delivered, bounced, queueSize: 0, queueKnown: false, afterAccept }, samples), settle };
   }
   const deadline = Date.now() + drainMs;
   let size = await target.queueSize();
@@ -592,7 +598,7 @@ async function reconcile(
   // Deliveries can trail the queue file's removal by a moment.
   await sleep(300);
   const { delivered, bounced } = await deliveredNow();
-  return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued, afterAccept }), settle: null };
+  return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued, afterAccept }, samples), settle: null };
 }
 
 /** The ids of delivered messages, bounces apart, for a target that reads whole messages only. */

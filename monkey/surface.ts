@@ -8,6 +8,22 @@ import type { ReachInfo } from "./reach.js";
 /** The plan entry that makes a delay a surface cannot make itself: [point, settings], or null. */
 export type DelayInstead = (point: string, ms: number) => [string, Record<string, unknown>] | null;
 
+/** One call a mechanism inside the target saw while profiling (a fault sweep's discovery). */
+export interface ProfiledCall {
+  /** ms since the epoch */
+  at: number;
+  /** the point a fault there is planned at: sys.<role>.<call>, or a hook's point */
+  point: string;
+  /** the call site's hash; 0 where the mechanism does not tell sites apart (or could not read the stack) */
+  stack: number;
+}
+
+export interface CallProfile {
+  calls: ProfiledCall[];
+  /** trapped calls no fault could target, by call (a write to a client socket or a file) */
+  ineligible: Record<string, number>;
+}
+
 export interface FaultSurface {
   /** the fault point names this target can fire, e.g. queue.open, lookup.recipients, pause.queue */
   points(): string[];
@@ -39,4 +55,10 @@ export interface FaultSurface {
    * calls, it cannot slow them), as the plan entry that has the same effect for a client.
    */
   delayInstead?: DelayInstead;
+  /**
+   * Starts recording every injectable call the mechanisms inside the target see (the syscall
+   * supervisor: each call of each role, with its call site), faults unchanged; the returned
+   * function stops and gives what was seen. Absent: the surface cannot profile.
+   */
+  profile?(): () => CallProfile;
 }

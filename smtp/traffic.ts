@@ -37,5 +37,6 @@ export interface TrafficSession {
 export interface Traffic {
   /** one line for reports: where the sessions come from */
   describe: string;
-  next(): TrafficSession;
+  /** the next session; null: there are no more (a fault sweep that is done), and the flood ends */
+  next(): TrafficSession | null;
 }

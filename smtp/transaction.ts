@@ -39,6 +39,12 @@ export interface StepObserver {
   begin?(tx: number): void;
   /** the final dot of transaction `tx` is about to be written */
   dot?(tx: number): void;
+  /**
+   * Awaited before a step's command is written (before the connect, before the banner is read):
+   * a fault sweep arms a fault for exactly that step. Only one-command-at-a-time steps call it,
+   * never a pipelined group.
+   */
+  before?(step: Step): Promise<void> | void;
 }
 
 /** A message ready to send: dot-stuffed once, and cached with the text a pipelined write appends to it. */
@@ -155,6 +161,7 @@ export class SmtpClient {
   static async open(o: ClientOptions, track?: (c: SmtpClient) => void): Promise<SmtpClient> {
     const obs = o.observer ?? {};
     const t0 = o.scheduledAt ?? performance.now();
+    if (obs.before !== undefined) await obs.before("connect");
     const session = await SmtpSession.connect({
       host: o.host,
       port: o.port,
@@ -198,6 +205,7 @@ export class SmtpClient {
   /** Runs `act` as `step`: timed and observed; a reply `ok` rejects is a Refused. */
   async expect(step: Step, act: () => Promise<Reply>, ok: (r: Reply) => boolean, expected: string): Promise<Reply> {
     this.step = step;
+    if (this.obs.before !== undefined) await this.obs.before(step);
     const t = performance.now();
     const r = await act();
     this.obs.timed?.(step, performance.now() - t);
@@ -530,6 +538,8 @@ async function politeQuit(c: SmtpClient): Promise<void> {
     c.options.observer?.failed?.("quit", new SmtpDisconnectedError(c.session.remote, "QUIT", false, ""));
     return;
   }
+  const before = c.options.observer?.before;
+  if (before !== undefined) await before("quit");
   c.session.writeLine("QUIT");
   await quitReply(c);
 }

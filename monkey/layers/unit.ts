@@ -35,6 +35,8 @@ export interface PointKind {
   readonly failAction?: string;
   /** findings its faults cause on purpose (a reset the proxy made): not the server's doing */
   readonly excuses?: readonly FindingKind[];
+  /** its mechanism tells call sites apart: `stack` (a call-site hash a sweep discovered) narrows a point to one */
+  readonly callSites?: boolean;
   /** the process role a point of this kind hits (pause.queue: queue), for crash reports */
   readonly roleOf?: (point: string) => string | null;
 }

@@ -8,7 +8,7 @@ export const sysLayer: FaultLayerUnit = {
   name: "sys",
   summary: "a system call of one role of a real MTA is delayed or fails (write/read on its internal channels, fsync, rename, open, unlink, mkdir, connect, accept...), in any thread, through the seccomp supervisor",
   // a delay is what the seed injected, so it is the default; `monkey fail` fails the call
-  kinds: [{ family: "sys", patterns: ["sys.<role>.<call>"], match: /^sys\.[a-z][a-z0-9 _-]*\.[a-z]+$/, actions: ["delay", "error"], errno: true, callOf: (p) => /\.([a-z]+)$/.exec(p)?.[1] ?? null, failAction: "error", roleOf: (p) => /^sys\.(.+)\.[a-z]+$/.exec(p)?.[1] ?? null }],
+  kinds: [{ family: "sys", patterns: ["sys.<role>.<call>"], match: /^sys\.[a-z][a-z0-9 _-]*\.[a-z]+$/, actions: ["delay", "error"], errno: true, callOf: (p) => /\.([a-z]+)$/.exec(p)?.[1] ?? null, failAction: "error", callSites: true, roleOf: (p) => /^sys\.(.+)\.[a-z]+$/.exec(p)?.[1] ?? null }],
   // decided inside the MTA, for no session: it counts for every session it overlapped
   charge: "target",
   unavailable: "sys.* points need a real MTA the toolkit starts under the seccomp supervisor (built by 'npm run setup:mtas'), with the point planned or declared (--may-fire)",
