@@ -96,6 +96,8 @@ export class ShimChannel {
     const ctl = this.control();
     if (ctl === null || ctl.gone) return;
     for (const e of ctl.drainEvents()) {
+      // a record changes nothing in the MTA: not a firing (the monkey sets no record rules)
+      if (e.action === "record") continue;
       // a delay lasts as long as it holds the call
       injector.recordInside({ at: e.at, point: e.point, call: e.call, action: e.action, ...(e.action === "delay" ? { until: e.at + e.value } : {}) });
       this.fired.set(e.point, (this.fired.get(e.point) ?? 0) + 1);

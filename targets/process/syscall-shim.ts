@@ -1,8 +1,8 @@
 // The control file of sys.<role>.<call> faults (targets/shim/control.h), read by the seccomp
 // supervisor a real MTA starts under (targets/shim/seccomp-supervisor.c): the roles it tells
 // processes apart by, the rules the monkey sets, and what it reports back (processes per role,
-// calls and firings per rule, a ring of firings). The C structs and these offsets change together
-// (VERSION).
+// calls and firings per rule, a ring of firings and records). The C structs and these offsets
+// change together (VERSION).
 import { closeSync, existsSync, openSync, readSync, writeSync, rmSync } from "node:fs";
 import { writeFile, chmod } from "node:fs/promises";
 
@@ -10,7 +10,7 @@ import { writeFile, chmod } from "node:fs/promises";
 export const SECCOMP_BIN = process.env.SMTPCHAOS_SECCOMP ?? "/opt/smtpchaos/lib/smtpchaos-seccomp";
 
 const MAGIC = 0x59534353;
-const VERSION = 2;
+const VERSION = 3;
 const MAX_ROLES = 32;
 const MAX_RULES = 64;
 const ROLE_NAME = 32;
@@ -21,7 +21,7 @@ const OFF_ROLES = 512;
 const OFF_RULES = 12288;
 const OFF_EVENTS = 24576;
 const RULE_SIZE = 192;
-const EVENT_SIZE = 32;
+const EVENT_SIZE = 40;
 const CTL_SIZE = OFF_EVENTS + EVENTS * EVENT_SIZE;
 const H_GEN = 8;
 const H_SEED = 12;
@@ -29,6 +29,9 @@ const H_NRULES = 20;
 const H_EVENT_HEAD = 28;
 const H_ATTACHED = 32;
 const H_ORDINALS = 160;
+/** a rule's role index for every role */
+const ROLE_ANY = 0xffffffff;
+const ACTIONS = ["error", "delay", "record"] as const;
 
 /**
  * The calls the supervisor traps, by the name points use (sys.<role>.<call>), each a set of system
@@ -105,35 +108,54 @@ export type ShimLatency =
   | { dist: "exponential"; mean: number; max: number | null }
   | { dist: "lognormal"; mu: number; sigma: number; max: number | null };
 
+/**
+ * What a firing does: fail the call, delay it, or record it (an event with the process's role and
+ * the call's site; the call goes on as it is).
+ */
+export type ShimAction = (typeof ACTIONS)[number];
+
 export interface ShimRule {
-  /** the stream's name: sys.<role>.<call> */
+  /** the stream's name: sys.<role>.<call> (each process of a role draws from "<point>" or "<point>#k") */
   point: string;
+  /** a role's name, or "*": every role (each process by its own role's ordinal) */
   role: string;
   call: ShimCall;
   schedule: { kind: "always" } | { kind: "probability"; p: number } | { kind: "every"; n: number; offset: number } | { kind: "once"; at: number };
   /** one or two, in plan order, weighted */
-  actions: ReadonlyArray<{ action: "error" | "delay"; weight: number }>;
+  actions: ReadonlyArray<{ action: ShimAction; weight: number }>;
   /** any errno (1..4095): the failed call returns -1 with it */
   errno: number;
   latency: ShimLatency | null;
   /** stop after this many firings (all processes together); null: no limit */
   limit: number | null;
+  /**
+   * only the calls made from this call site (a ShimEvent's stack, from a record rule) are eligible;
+   * the others are seen but not counted. null, 0 or absent: any call site
+   */
+  stack?: number | null;
 }
 
-/** One firing, as the shim logged it. */
+/** One firing (or record), as the shim logged it. */
 export interface ShimEvent {
   /** ms since the epoch */
   at: number;
   point: string;
+  /** the process's role (also for a rule of every role) */
   role: string;
   /** which process of the role (the order they attached in) */
   ordinal: number;
   /** 1-based index among that process's eligible calls of the rule */
   call: number;
   pid: number;
-  action: "error" | "delay";
-  /** the errno, or the delay in ms */
+  action: ShimAction;
+  /** the errno, the delay in ms; 0 for a record */
   value: number;
+  /**
+   * the call site: a hash of the call's PC and the code addresses atop its stack, each as the mapped
+   * file and the offset in it (the same across runs of the same binaries); 0: unknown, or not
+   * computed (only for calls a record rule or a rule with a stack looks at)
+   */
+  stack: number;
 }
 
 export interface ShimStats {
@@ -224,12 +246,14 @@ export class ShimControl {
   }
 
   private encode(b: Buffer, at: number, r: ShimRule): void {
-    const role = this.roles.findIndex((x) => x.name === r.role);
+    const role = r.role === "*" ? ROLE_ANY : this.roles.findIndex((x) => x.name === r.role);
     if (role < 0) throw new Error(`syscall shim: no role "${r.role}" (roles: ${this.roleNames().join(", ")})`);
     const s = r.schedule;
     b.writeUInt32LE(role, at);
     if (!SHIM_CALLS.includes(r.call)) throw new Error(`syscall shim: unknown call "${r.call}" (${SHIM_CALLS.join(", ")})`);
     if (!Number.isInteger(r.errno) || r.errno < 1 || r.errno > 4095) throw new Error(`syscall shim: errno ${r.errno} is not an errno (1..4095)`);
+    const stack = r.stack ?? 0;
+    if (!Number.isInteger(stack) || stack < 0 || stack > 0xffffffff) throw new Error(`syscall shim: stack ${stack} is not a call site (a uint32 from a record)`);
     b.writeUInt32LE(SHIM_CALLS.indexOf(r.call), at + 4);
     b.writeUInt32LE({ always: 0, probability: 1, every: 2, once: 3 }[s.kind], at + 8);
     b.writeUInt32LE(s.kind === "every" ? s.n : 0, at + 12);
@@ -238,11 +262,13 @@ export class ShimControl {
     b.writeDoubleLE(s.kind === "probability" ? s.p : 0, at + 24);
     const acts = r.actions.slice(0, 2);
     b.writeUInt32LE(acts.length, at + 32);
-    // struct rule: act0 at 36, w0 at 40, act1 at 48, w1 at 56
+    // struct rule: act0 at 36, w0 at 40, act1 at 48, stack at 52, w1 at 56
     acts.forEach((a, i) => {
-      b.writeUInt32LE(a.action === "error" ? 0 : 1, at + (i === 0 ? 36 : 48));
+      if (!ACTIONS.includes(a.action)) throw new Error(`syscall shim: action ${String(a.action)} (${ACTIONS.join(", ")})`);
+      b.writeUInt32LE(ACTIONS.indexOf(a.action), at + (i === 0 ? 36 : 48));
       b.writeDoubleLE(a.weight, at + (i === 0 ? 40 : 56));
     });
+    b.writeUInt32LE(stack, at + 52);
     const l = r.latency;
     const [dist, a, bb, max] =
       l === null ? [0, 0, 0, null] : l.dist === "fixed" ? [1, l.ms, 0, null] : l.dist === "uniform" ? [2, l.min, l.max, null] : l.dist === "exponential" ? [3, l.mean, 0, l.max] : [4, l.mu, l.sigma, l.max];
@@ -286,7 +312,7 @@ export class ShimControl {
     };
   }
 
-  /** Firings logged since the last call, oldest first (the ring keeps the last 16,384). */
+  /** Firings (records included) logged since the last call, oldest first (the ring keeps the last 16,384). */
   drainEvents(): ShimEvent[] {
     const head = this.read(H_EVENT_HEAD, 4).readUInt32LE(0);
     let from = this.eventsRead;
@@ -301,16 +327,16 @@ export class ShimControl {
     for (let n = from; n !== head; n = (n + 1) >>> 0) {
       const at = (n % EVENTS) * EVENT_SIZE;
       const rule = this.rules[ring.readUInt32LE(at + 8)];
-      const role = rule?.role ?? "?";
       out.push({
         at: Math.floor(Number(ring.readBigUInt64LE(at)) / 1000),
         point: rule?.point ?? "?",
-        role,
+        role: this.roles[ring.readUInt32LE(at + 32)]?.name ?? "?",
         ordinal: ring.readUInt32LE(at + 12),
         call: ring.readUInt32LE(at + 16),
         pid: ring.readUInt32LE(at + 20),
-        action: ring.readUInt32LE(at + 24) === 0 ? "error" : "delay",
+        action: ACTIONS[ring.readUInt32LE(at + 24)] ?? "error",
         value: ring.readUInt32LE(at + 28),
+        stack: ring.readUInt32LE(at + 36),
       });
     }
     this.eventsRead = head;

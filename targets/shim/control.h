@@ -3,9 +3,10 @@
  *
  * The monkey writes role patterns and rules into one mmap'd file; the seccomp supervisor
  * (seccomp-supervisor.c) reads them and reports back (processes per role, calls per rule, a ring
- * of firings). The layout is mirrored in targets/process/syscall-shim.ts: the two change together
- * (VERSION). The decisions are monkey/rng.ts's counter-based streams, so the k-th eligible call of
- * a point in a role's first process gets the answer injector.preview gives.
+ * of firings and records, each with its call site). The layout is mirrored in
+ * targets/process/syscall-shim.ts: the two change together (VERSION). The decisions are
+ * monkey/rng.ts's counter-based streams, so the k-th eligible call of a point in a role's first
+ * process gets the answer injector.preview gives.
  */
 #ifndef SMTPCHAOS_CONTROL_H
 #define SMTPCHAOS_CONTROL_H
@@ -16,7 +17,7 @@
 #include <string.h>
 
 #define CTL_MAGIC 0x59534353u /* "SCSY" */
-#define CTL_VERSION 2u
+#define CTL_VERSION 3u
 #define MAX_ROLES 32
 #define MAX_RULES 64
 #define ROLE_NAME 32
@@ -26,13 +27,14 @@
 #define OFF_ROLES 512
 #define OFF_RULES 12288
 #define OFF_EVENTS 24576
-#define CTL_SIZE (OFF_EVENTS + EVENTS * 32)
+#define CTL_SIZE (OFF_EVENTS + EVENTS * 40)
+#define ROLE_ANY 0xffffffffu /* a rule's role: every role */
 
 /* the names points use (sys.<role>.<call>), in SHIM_CALLS order */
 enum call { C_WRITE, C_READ, C_FSYNC, C_RENAME, C_OPEN, C_CONNECT, C_FDATASYNC, C_UNLINK, C_MKDIR, C_FTRUNCATE, C_ACCEPT, C_SENDFILE, C_COUNT };
 static const char *const CALL_NAMES[C_COUNT] = {"write", "read", "fsync", "rename", "open", "connect", "fdatasync", "unlink", "mkdir", "ftruncate", "accept", "sendfile"};
 enum sched { S_ALWAYS, S_PROBABILITY, S_EVERY, S_ONCE };
-enum action { A_ERROR, A_DELAY };
+enum action { A_ERROR, A_DELAY, A_RECORD /* log the call (its role and call site), let it go on */ };
 enum dist { D_NONE, D_FIXED, D_UNIFORM, D_EXP, D_LOGNORMAL };
 
 struct header {
@@ -50,7 +52,8 @@ struct rule {
   double p;
   uint32_t nact, act0;
   double w0;
-  uint32_t act1, pad0;
+  uint32_t act1;
+  uint32_t stack; /* 0: any call site; else only calls whose stack hash is this one are eligible */
   double w1;
   uint32_t dist, has_max;
   double a, b, max;
@@ -64,13 +67,15 @@ struct rule {
 struct event {
   uint64_t time_us;
   uint32_t rule, ordinal, call, pid, action, value;
+  uint32_t role;  /* the process's (a rule for every role has none of its own) */
+  uint32_t stack; /* the call site's hash, 0: not computed (no rule needed it) or unknown */
 };
 _Static_assert(sizeof(struct header) <= OFF_ROLES, "header");
 _Static_assert(OFF_ROLES + MAX_ROLES * sizeof(struct role) <= OFF_RULES, "roles");
-_Static_assert(sizeof(struct rule) == 192, "rule");
+_Static_assert(sizeof(struct rule) == 192 && __builtin_offsetof(struct rule, stack) == 52, "rule");
 _Static_assert(__builtin_offsetof(struct rule, limit) == 96 && __builtin_offsetof(struct rule, point) == 116, "rule offsets");
 _Static_assert(OFF_RULES + MAX_RULES * sizeof(struct rule) <= OFF_EVENTS, "rules");
-_Static_assert(sizeof(struct event) == 32, "event");
+_Static_assert(sizeof(struct event) == 40 && __builtin_offsetof(struct event, role) == 32, "event");
 
 #define CTL_HDR(ctl) ((struct header *)(ctl))
 #define CTL_ROLE(ctl, i) ((struct role *)((unsigned char *)(ctl) + OFF_ROLES) + (i))

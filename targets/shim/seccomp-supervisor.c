@@ -25,11 +25,16 @@
  * call always counts. The k-th process of a role to make an eligible call of an armed rule decides
  * with the stream "<point>#k" (the first with "<point>"), counting its eligible calls across all
  * its threads, so a role that is one process makes exactly the injector's decisions.
+ *
+ * Call sites: a rule may take only the calls made from one call site (its stack hash), and a record
+ * rule logs each call it fires on with its site; a rule's role may be every role (ROLE_ANY). The
+ * hash is computed only for a call some such rule looks at (see site_hash).
  */
 #define _GNU_SOURCE
 #include "control.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/audit.h>
@@ -49,6 +54,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,6 +196,11 @@ static struct rule rules[MAX_RULES];
 static uint32_t nrules, seed;
 static uint32_t armed;                   /* call names with a rule, any role */
 static uint32_t role_armed[MAX_ROLES];   /* call names with a rule, per role */
+static uint32_t any_armed;               /* call names with a rule for every role */
+
+static int applies(const struct rule *r, int32_t role) { return r->role == ROLE_ANY || (int32_t)r->role == role; }
+/* whether the rule looks at the calls' sites */
+static int wants_site(const struct rule *r) { return r->stack != 0 || r->act0 == A_RECORD || (r->nact > 1 && r->act1 == A_RECORD); }
 
 static int rules_settled(void) {
   uint32_t gen = __atomic_load_n(&HDR->gen, __ATOMIC_ACQUIRE);
@@ -205,13 +216,14 @@ static int rules_settled(void) {
   memcpy(rules, copy, n * sizeof(struct rule));
   nrules = n;
   seed = s;
-  armed = 0;
+  armed = any_armed = 0;
   memset(role_armed, 0, sizeof role_armed);
   for (uint32_t i = 0; i < n; i++) {
     rules[i].point[POINT_NAME - 1] = 0;
-    if (rules[i].role >= MAX_ROLES || rules[i].call >= C_COUNT) continue;
+    if ((rules[i].role >= MAX_ROLES && rules[i].role != ROLE_ANY) || rules[i].call >= C_COUNT) continue;
     armed |= B(rules[i].call);
-    role_armed[rules[i].role] |= B(rules[i].call);
+    if (rules[i].role == ROLE_ANY) any_armed |= B(rules[i].call);
+    else role_armed[rules[i].role] |= B(rules[i].call);
   }
   cur_gen = gen;
   return 1;
@@ -387,7 +399,7 @@ static struct proc *proc_add(pid_t tgid, uint64_t start, pid_t ppid, uint64_t no
 
 static void compute_streams(struct proc *p) {
   for (uint32_t i = 0; i < nrules; i++)
-    if ((int32_t)rules[i].role == p->role) p->streams[i] = stream_for(rules[i].point, p->ordinal, seed);
+    if (applies(&rules[i], p->role)) p->streams[i] = stream_for(rules[i].point, p->ordinal, seed);
 }
 
 /* counters and streams restart with each new plan (the ordinal stays) */
@@ -553,6 +565,206 @@ static int is_channel(pid_t tid, pid_t tgid, long fd) {
   return S_ISSOCK(st.st_mode) && socket_domain(tgid, (int)fd, st.st_ino) == AF_UNIX;
 }
 
+/*
+ * ---- call sites ----
+ * A trapped call's site: a hash of its PC and of the first SITE_DEPTH return addresses atop its
+ * stack, each as (the mapped file's path, its offset in the file), so ASLR leaves it alone.
+ * Distro binaries have no frame pointers: the stack is scanned, not walked; a word counts if it
+ * points into an executable file mapping just after a call instruction (a stale return address
+ * left in a frame counts too: the same path leaves the same ones, except the dynamic linker's,
+ * whose lazy binding runs deep at first calls in whatever order they come: those are left out,
+ * unless the PC). A signal frame ends the scan: above it is whatever the signal interrupted.
+ * The thread waits for our answer, so /proc/TID/syscall holds its stack pointer and the stack
+ * stays as it is.
+ */
+#define STACK_BYTES 4096
+#define SITE_DEPTH 8
+#define CANDIDATES 32 /* words into code whose code around is read (one process_vm_readv) */
+#define MAPS_PROCS 64 /* processes whose mappings are kept */
+#define MAPS_MAX 1024 /* ranges kept per process (past it, where nothing is known is not code) */
+#define MAPS_LINE 512 /* of a maps line read: the range, offset and path (a longer path is cut, the same way each time) */
+#define HOLES 8
+struct vma {
+  uint64_t start, end, off;
+  uint32_t file; /* an executable file mapping: its path's hash (never 0); 0: not code */
+  uint32_t ld;   /* the dynamic linker's code */
+};
+static struct maps {
+  pid_t tgid;
+  uint64_t start, used_ns; /* the process's start time; LRU */
+  uint32_t n, full, nholes;
+  uint32_t loading; /* a call came from the dynamic linker: libraries are being mapped, read again */
+  uint64_t holes[HOLES]; /* pages a fresh read found unmapped (stale pointers): no read again for them */
+  struct vma v[MAPS_MAX];
+} maps[MAPS_PROCS];
+
+static void maps_load(struct maps *m) {
+  char path[64], line[MAPS_LINE];
+  snprintf(path, sizeof path, "/proc/%d/maps", m->tgid);
+  m->n = m->full = 0;
+  FILE *f = fopen(path, "re");
+  if (f == NULL) return;
+  while (fgets(line, sizeof line, f) != NULL) {
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\n') line[len - 1] = 0;
+    else for (int c; (c = getc(f)) != EOF && c != '\n';) {} /* the rest of a long line */
+    uint64_t s, e, off;
+    char perms[5];
+    int at = 0;
+    if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %*s %*s %n", &s, &e, perms, &off, &at) != 4 || at == 0) continue;
+    uint32_t file = 0, ld = 0;
+    if (perms[2] == 'x' && line[at] == '/') {
+      file = hash_string(line + at, 0x5173u) | 1;
+      const char *base = strrchr(line + at, '/') + 1;
+      ld = strncmp(base, "ld-", 3) == 0 && strstr(base, ".so") != NULL;
+    }
+    struct vma *last = m->n > 0 ? &m->v[m->n - 1] : NULL;
+    if (file == 0 && last != NULL && last->file == 0 && last->end == s) last->end = e; /* one range of non-code */
+    else if (m->n == MAPS_MAX) {
+      m->full = 1;
+      break;
+    } else m->v[m->n++] = (struct vma){s, e, off, file, ld};
+  }
+  fclose(f);
+}
+
+/* the process's mappings; *fresh: read just now */
+static struct maps *maps_of(const struct proc *p, uint64_t now, int *fresh) {
+  struct maps *lru = &maps[0];
+  for (int i = 0; i < MAPS_PROCS; i++) {
+    if (maps[i].tgid == p->tgid && maps[i].start == p->start) {
+      maps[i].used_ns = now;
+      *fresh = maps[i].loading != 0; /* the dynamic linker was mapping libraries */
+      if (*fresh) maps_load(&maps[i]);
+      return &maps[i];
+    }
+    if (maps[i].used_ns < lru->used_ns) lru = &maps[i];
+  }
+  *lru = (struct maps){.tgid = p->tgid, .start = p->start, .used_ns = now};
+  maps_load(lru);
+  *fresh = 1;
+  return lru;
+}
+
+/* an exec: the process's mappings are new */
+static void maps_forget(pid_t tgid) {
+  for (int i = 0; i < MAPS_PROCS; i++)
+    if (maps[i].tgid == tgid) maps[i].tgid = 0, maps[i].used_ns = 0;
+}
+
+static const struct vma *vma_find(const struct maps *m, uint64_t a) {
+  uint32_t lo = 0, hi = m->n;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (a < m->v[mid].start) hi = mid;
+    else if (a >= m->v[mid].end) lo = mid + 1;
+    else return &m->v[mid];
+  }
+  return NULL;
+}
+
+/* The code mapping holding a (NULL: none). Where nothing was mapped, the maps are read again
+   (once per call: a library loaded since, a new thread's stack) unless a fresh read said so. */
+static const struct vma *code_at(struct maps *m, uint64_t a, int *fresh) {
+  if (a < 0x10000 || a >= (1ull << 48)) return NULL; /* no user address */
+  const struct vma *v = vma_find(m, a);
+  if (v == NULL && !m->full) {
+    for (uint32_t i = 0; i < m->nholes && i < HOLES; i++)
+      if (m->holes[i] == a >> 12) return NULL;
+    if (!*fresh) {
+      *fresh = 1;
+      maps_load(m);
+      v = vma_find(m, a);
+    }
+    if (v == NULL) m->holes[m->nholes++ % HOLES] = a >> 12;
+  }
+  return v != NULL && v->file != 0 ? v : NULL;
+}
+
+/* whether code is a signal frame's return: rt_sigreturn (x86_64: mov $15,%rax; syscall) */
+static int is_sigreturn(const uint8_t code[8]) {
+#if defined(__x86_64__)
+  static const uint8_t rt[8] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f};
+#else
+  static const uint8_t rt[8] = {0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4}; /* mov x8, #139; svc #0 */
+#endif
+  return memcmp(code, rt, 8) == 0;
+}
+
+/* whether the 8 bytes before an address end with a call instruction */
+static int after_call(const uint8_t b[8]) {
+#if defined(__x86_64__)
+  if (b[3] == 0xe8) return 1; /* call rel32 */
+  for (int k = 2; k <= 7; k++) { /* call r/m64: ff /2 with its ModRM, SIB and displacement */
+    const uint8_t *op = b + 8 - k;
+    uint8_t modrm = op[1], mod = modrm >> 6, rm = modrm & 7;
+    if (op[0] != 0xff || ((modrm >> 3) & 7) != 2) continue;
+    int len = 2;
+    if (mod != 3 && rm == 4) len++; /* a SIB byte */
+    if (mod == 2 || (mod == 0 && (rm == 5 || (rm == 4 && k >= 3 && (op[2] & 7) == 5)))) len += 4;
+    else if (mod == 1) len += 1;
+    if (len == k) return 1;
+  }
+  return 0;
+#else
+  uint32_t insn;
+  memcpy(&insn, b + 4, 4);
+  return (insn & 0xfc000000u) == 0x94000000u   /* bl */
+         || (insn & 0xfffffc1fu) == 0xd63f0000u /* blr */
+         || (insn & 0xfefff800u) == 0xd63f0800u; /* blraa, blrab (and their z forms) */
+#endif
+}
+
+static uint32_t site_add(uint32_t h, const struct vma *v, uint64_t a) {
+  if (v == NULL) return combine(h, 0);
+  uint64_t off = a - v->start + v->off;
+  return combine(combine(combine(h, v->file), (uint32_t)off), (uint32_t)(off >> 32));
+}
+
+/* the call site of a waiting call; 0 when it cannot be known (no ptrace access, a thread gone) */
+static uint32_t site_hash(const struct seccomp_notif *n, const struct proc *p, uint64_t now) {
+  char buf[512];
+  uint64_t sp, words[STACK_BYTES / 8];
+  /* "nr arg0..arg5 sp pc" */
+  if (read_proc(buf, sizeof buf, "/proc/%d/syscall", (int)n->pid) <= 0 ||
+      sscanf(buf, "%*s %*s %*s %*s %*s %*s %*s %" SCNx64, &sp) != 1)
+    return 0;
+  struct iovec local = {words, sizeof words}, remote = {(void *)(uintptr_t)sp, sizeof words};
+  ssize_t got = process_vm_readv((pid_t)n->pid, &local, 1, &remote, 1, 0); /* short at the stack's end */
+  if (got <= 0) return 0;
+  int fresh;
+  struct maps *m = maps_of(p, now, &fresh);
+  if (m->n == 0) return 0; /* no maps to read */
+  uint64_t pc = n->data.instruction_pointer;
+  const struct vma *at = code_at(m, pc, &fresh);
+  if (at != NULL && at->ld && !fresh) { /* the cached maps may predate what it is mapping */
+    maps_load(m);
+    at = code_at(m, pc, &fresh);
+    fresh = 1;
+  }
+  m->loading = at != NULL && at->ld; /* and the next call reads them again too */
+  uint32_t h = site_add(fmix32(0x5173u), at, pc);
+  const struct vma *in[CANDIDATES];
+  struct iovec before[CANDIDATES];
+  uint8_t code[CANDIDATES][16]; /* 8 bytes before the address, 8 at it */
+  size_t nc = 0;
+  for (size_t i = 0; i < (size_t)got / 8 && nc < CANDIDATES; i++) {
+    const struct vma *v = code_at(m, words[i], &fresh);
+    if (v == NULL || v->ld || words[i] - v->start < 8 || v->end - words[i] < 8) continue;
+    in[nc] = v;
+    before[nc++] = (struct iovec){(void *)(uintptr_t)(words[i] - 8), 16};
+  }
+  local = (struct iovec){code, nc * 16};
+  got = nc == 0 ? 0 : process_vm_readv((pid_t)n->pid, &local, 1, before, nc, 0);
+  for (size_t j = 0, depth = 0; j < nc && (ssize_t)(j + 1) * 16 <= got && depth < SITE_DEPTH; j++) {
+    if (is_sigreturn(code[j] + 8)) break;
+    if (!after_call(code[j])) continue;
+    h = site_add(h, in[j], (uint64_t)(uintptr_t)before[j].iov_base + 8);
+    depth++;
+  }
+  return h != 0 ? h : 1;
+}
+
 /* ---- answers ---- */
 static void answer(uint64_t id, int err) {
   struct seccomp_notif_resp r;
@@ -603,7 +815,7 @@ static int answer_due(uint64_t now, int all) {
   return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static void record(struct proc *p, uint32_t rule, uint64_t call, uint32_t action, uint32_t value) {
+static void record(struct proc *p, uint32_t rule, uint64_t call, uint32_t action, uint32_t value, uint32_t stack) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint32_t slot = __atomic_fetch_add(&HDR->event_head, 1, __ATOMIC_ACQ_REL) % EVENTS;
@@ -614,6 +826,8 @@ static void record(struct proc *p, uint32_t rule, uint64_t call, uint32_t action
   e->call = (uint32_t)call;
   e->pid = (uint32_t)p->tgid;
   e->action = action;
+  e->role = (uint32_t)p->role;
+  e->stack = stack;
   __atomic_store_n(&e->value, value, __ATOMIC_RELEASE);
 }
 
@@ -629,6 +843,7 @@ static void handle(const struct seccomp_notif *n) {
     if (p != NULL && ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id) == 0) {
       p->stale = 1;
       p->execd = 1;
+      maps_forget(p->tgid);
     }
     answer(n->id, 0);
     return;
@@ -641,12 +856,21 @@ static void handle(const struct seccomp_notif *n) {
     return;
   }
   struct proc *p = process_of((pid_t)n->pid, 0, now);
-  if (p == NULL || p->role < 0 || (calls & role_armed[p->role]) == 0) {
+  if (p == NULL || p->role < 0 || (calls & (role_armed[p->role] | any_armed)) == 0) {
     answer(n->id, 0);
     return;
   }
-  calls &= role_armed[p->role];
+  calls &= role_armed[p->role] | any_armed;
   int channel = (calls & FD_CALLS) != 0 && is_channel((pid_t)n->pid, p->tgid, (long)n->data.args[0]);
+  /* the call site, only if a rule that takes this call looks at it */
+  uint32_t stack = 0;
+  for (uint32_t i = 0; i < nrules; i++) {
+    const struct rule *r = &rules[i];
+    if (applies(r, p->role) && r->call < C_COUNT && (calls & B(r->call)) && (channel || !(B(r->call) & FD_CALLS)) && wants_site(r)) {
+      stack = site_hash(n, p, now);
+      break;
+    }
+  }
   /* what /proc said is about this call's task only if it is still waiting for the answer */
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id) != 0) return;
   if (__atomic_load_n(&HDR->gen, __ATOMIC_ACQUIRE) != cur_gen) { /* the plan changed meanwhile */
@@ -655,14 +879,15 @@ static void handle(const struct seccomp_notif *n) {
   }
   proc_sync_gen(p);
   for (uint32_t i = 0; i < nrules; i++)
-    if ((int32_t)rules[i].role == p->role && rules[i].call < C_COUNT && (calls & B(rules[i].call)))
+    if (applies(&rules[i], p->role) && rules[i].call < C_COUNT && (calls & B(rules[i].call)))
       __atomic_add_fetch(&CTL_RULE(ctl, i)->seen, 1, __ATOMIC_RELAXED);
   uint64_t delay_ms = 0;
   int err = 0;
   for (uint32_t i = 0; i < nrules && err == 0; i++) {
     const struct rule *r = &rules[i];
-    if ((int32_t)r->role != p->role || r->call >= C_COUNT || !(calls & B(r->call))) continue;
+    if (!applies(r, p->role) || r->call >= C_COUNT || !(calls & B(r->call))) continue;
     if ((B(r->call) & FD_CALLS) && !channel) continue;
+    if (r->stack != 0 && r->stack != stack) continue; /* another call site: seen, not eligible */
     if (p->ordinal == NO_ORDINAL) {
       p->ordinal = __atomic_fetch_add(&HDR->ordinals[p->role], 1, __ATOMIC_ACQ_REL);
       compute_streams(p);
@@ -676,8 +901,12 @@ static void handle(const struct seccomp_notif *n) {
     __atomic_add_fetch(&shared->eligible, 1, __ATOMIC_RELAXED);
     if (!fires(r, p->streams[i], call) || !take_firing(shared, r->limit)) continue;
     uint32_t action = action_of(r, p->streams[i], call);
+    if (action == A_RECORD) { /* logged, the call goes on as it is */
+      record(p, i, call, action, 0, stack);
+      continue;
+    }
     uint32_t ms = r->dist == D_NONE ? 0 : (uint32_t)llround(latency_ms(r, p->streams[i], call));
-    record(p, i, call, action, action == A_ERROR ? (uint32_t)r->err : ms);
+    record(p, i, call, action, action == A_ERROR ? (uint32_t)r->err : ms, stack);
     delay_ms += ms;
     if (action == A_ERROR) err = r->err > 0 ? r->err : EIO;
   }

@@ -4,11 +4,10 @@
 // in, and a delay at one role of an MTA makes the other side time out: Postfix's smtpd answers 451
 // when cleanup's status write comes after ipc_timeout (and the message, which cleanup had
 // committed, is delivered all the same).
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SECCOMP_BIN, SHIM_CALLS, ShimControl, posixPattern, seccompCommand, seccompInstalled, type ShimCall, type ShimRole, type ShimRule } from "../../targets/process/syscall-shim.js";
 import { POSTFIX_DAEMON_DIR, type PostfixTarget } from "../../targets/postfix/target.js";
@@ -17,6 +16,7 @@ import { ShimChannel } from "../../monkey/real/syscalls.js";
 import { mtaAvailability, requireMta } from "../targets/helpers.js";
 import { attempt, injectorFor, wiredTarget } from "./real-helpers.js";
 import { compileFixture, fixtureSource, nativeWhy } from "./fixtures/native.js";
+import { launch, tempDir } from "./seccomp-helpers.js";
 
 const seccompWhy = seccompInstalled() ? null : `${SECCOMP_BIN} missing (run 'npm run setup:mtas')`;
 const seccompSkip = seccompWhy !== null && process.env.CI === undefined ? seccompWhy : false;
@@ -26,58 +26,6 @@ const fixtureSkip = fixtureWhy !== null && process.env.CI === undefined ? fixtur
 
 function requireSeccomp(why: string | null): void {
   if (why !== null) throw new Error(`the seccomp supervisor is required in CI: ${why}`);
-}
-
-const SUPERVISOR_TITLE = "smtpchaos-seccomp supervisor ";
-
-/** pids of the supervisors serving control files under dir (by their title) */
-function supervisorsUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, "latin1");
-      if (cmd.startsWith(SUPERVISOR_TITLE + dir)) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** A temp dir for one test; on the way out (passed or not) its supervisors are ended and it is removed. */
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-seccomp-"));
-  t.after(() => {
-    for (const pid of supervisorsUnder(dir)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone meanwhile
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
-interface Run {
-  status: number | null;
-  stdout: string[];
-  stderr: string;
-  ms: number;
-}
-
-/** Runs a command under the supervisor (stdout a pipe: a channel); waits until its supervisor is gone too. */
-async function launch(ctl: string, calls: readonly ShimCall[], command: readonly string[], stderr: "pipe" | "ignore" = "ignore"): Promise<Run> {
-  const t0 = Date.now();
-  const [bin, ...prefix] = seccompCommand(ctl, calls) as [string, ...string[]];
-  const r = spawnSync(bin, [...prefix, ...command], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", stderr], timeout: 60_000, killSignal: "SIGKILL" });
-  const ms = Date.now() - t0;
-  const dir = ctl.slice(0, ctl.lastIndexOf("/"));
-  for (let i = 0; i < 100 && supervisorsUnder(dir).length > 0; i++) await new Promise((res) => setTimeout(res, 20));
-  assert.deepEqual(supervisorsUnder(dir), [], "the supervisor leaves with the last process it served");
-  return { status: r.status, stdout: r.stdout.toString().split("\n").filter((l) => l !== ""), stderr: r.stderr?.toString() ?? "", ms };
 }
 
 /** 300 lines, one write(2) each, from a shell whose stdout is a pipe (an internal channel). */
@@ -145,7 +93,7 @@ test("seccomp launcher: bad arguments and a wrong control file fail with 127 and
   writeFileSync(junk, old);
   const v1 = run([junk, "write", "--", ...touch]);
   assert.equal(v1.status, 127);
-  assert.match(v1.err, /version 1, this supervisor reads version 2/);
+  assert.match(v1.err, /version 1, this supervisor reads version 3/);
   assert.throws(() => readFileSync(marker), /ENOENT/, "the command never ran");
   const missing = run([ctl.path, "write", "--", join(dir, "no-such-command")]);
   assert.equal(missing.status, 127);
