@@ -9,6 +9,7 @@ import { parseSeed, type Seed } from "./rng.js";
 import { kindOf, pointPatterns } from "./layers/registry.js";
 import type { PointKind } from "./layers/unit.js";
 import { errnoName, errnoNumber, errnosOf, isTransient } from "./errnos.js";
+import type { SiteDepth } from "../targets/process/syscall-shim.js";
 
 export { errnoName, isTransient };
 
@@ -66,7 +67,7 @@ export interface FaultSpec {
   /** net.throttle */
   bytesPerSec: number | null;
   /** sys.*: only calls from this call site (a stack hash `monkey sweep` found); null: any */
-  stack?: number | null;
+  stack?: CallSiteId | null;
 }
 
 export interface PlanWindows {
@@ -406,12 +407,13 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
     else bytesPerSec = raw.bytesPerSec;
   } else if (raw.bytesPerSec !== undefined) c.add(`${path}.bytesPerSec`, `applies only to ${pointsWhere((k) => k.needs?.includes("bytesPerSec") === true)}`);
 
-  let stack: number | null = null;
+  let stack: CallSiteId | null = null;
   if (raw.stack !== undefined) {
-    const hex = typeof raw.stack === "number" ? String(raw.stack) : raw.stack;
     if (kind.callSites !== true) c.add(`${path}.stack`, `only ${pointsWhere((k) => k.callSites === true)} points tell call sites apart`);
-    else if (typeof hex !== "string" || !/^[0-9a-f]{1,8}$/i.test(hex) || Number.parseInt(hex, 16) === 0) c.add(`${path}.stack`, `must be a call site's hash as monkey sweep prints it (1 to 8 hex digits, not 0), got ${JSON.stringify(raw.stack)}`);
-    else stack = Number.parseInt(hex, 16);
+    else {
+      stack = parseCallSite(raw.stack);
+      if (stack === null) c.add(`${path}.stack`, `must be a call site as monkey sweep prints it (8 hex digits, then :2 or :4 when hashed over fewer return addresses), got ${JSON.stringify(raw.stack)}`);
+    }
   }
 
   if (c.issues.length !== before || schedule === null) return null;
@@ -555,9 +557,26 @@ function describeLatency(l: Latency): string {
   }
 }
 
-/** A call site's hash as people write it: 8 hex digits. */
-export function stackHex(stack: number): string {
-  return (stack >>> 0).toString(16).padStart(8, "0");
+/** A call site: its stack hash over `depth` return addresses (syscall-shim.ts SITE_DEPTHS). */
+export interface CallSiteId {
+  hash: number;
+  depth: SiteDepth;
+}
+
+/** A call site as people write it: 8 hex digits, then ":2" or ":4" unless hashed over 8 return addresses. */
+export function callSiteText(s: CallSiteId): string {
+  const hex = (s.hash >>> 0).toString(16).padStart(8, "0");
+  return s.depth === 8 ? hex : `${hex}:${s.depth}`;
+}
+
+export function parseCallSite(v: unknown): CallSiteId | null {
+  const text = typeof v === "number" ? String(v) : v;
+  if (typeof text !== "string") return null;
+  const m = /^([0-9a-f]{1,8})(?::([248]))?$/i.exec(text.trim());
+  if (m === null) return null;
+  const hash = Number.parseInt(m[1] as string, 16);
+  if (hash === 0) return null;
+  return { hash, depth: (m[2] === undefined ? 8 : Number(m[2])) as SiteDepth };
 }
 
 export function describeSpec(s: FaultSpec): string {
@@ -573,7 +592,7 @@ export function describeSpec(s: FaultSpec): string {
     s.scope === "all" ? "every process of the role" : null,
     s.phase !== null ? `${s.phase.op} ${s.phase.phase}` : null,
     s.limit !== null ? `limit ${s.limit}` : null,
-    s.stack !== undefined && s.stack !== null ? `call site ${stackHex(s.stack)}` : null,
+    s.stack !== undefined && s.stack !== null ? `call site ${callSiteText(s.stack)}` : null,
   ].filter((x) => x !== null);
   return `${s.name}: ${acts} ${sched}${extra.length > 0 ? ` (${extra.join(", ")})` : ""}`;
 }

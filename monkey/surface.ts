@@ -14,8 +14,8 @@ export interface ProfiledCall {
   at: number;
   /** the point a fault there is planned at: sys.<role>.<call>, or a hook's point */
   point: string;
-  /** the call site's hash; 0 where the mechanism does not tell sites apart (or could not read the stack) */
-  stack: number;
+  /** the call site's hash over 2, 4 and 8 return addresses; empty where the mechanism does not tell sites apart (0s: it could not read the stack) */
+  stacks: readonly number[];
 }
 
 export interface CallProfile {

@@ -6,7 +6,7 @@ import type { Target } from "../../targets/target.js";
 import type { LoggedFault } from "../../targets/fault-hooks.js";
 import type { Injector } from "../injector.js";
 import type { FaultSpec } from "../plan.js";
-import type { FaultSurface } from "../surface.js";
+import type { CallProfile, FaultSurface } from "../surface.js";
 import type { ReachInfo } from "../reach.js";
 import { ProcessFaults, ProcessHits, smtpPorts, type ProcessFaultEvent } from "../layers/process.js";
 import { FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
@@ -253,6 +253,16 @@ export class RealFaultSurface implements FaultSurface {
     }
     Object.assign(out, this.processHits.reach(), this.o.shim?.reach() ?? {});
     return out;
+  }
+
+  /** A sweep's discovery: every call the syscall supervisor traps, by role, call and call site. */
+  get profile(): (() => () => CallProfile) | undefined {
+    const shim = this.o.shim ?? null;
+    if (shim === null) return undefined;
+    return () => {
+      shim.startProfile(this.injector?.seed ?? 0);
+      return () => shim.stopProfile();
+    };
   }
 
   async drainFired(): Promise<Map<string, number>> {

@@ -3,7 +3,8 @@
 // eligible call of a point in a role's first process gets the answer injector.preview gives), so
 // a run's in-MTA latency replays from its seed; its firings come back with their times and are
 // recorded in the injector like its own, for the timeline, the windows and crash forensics.
-import { SHIM_CALLS, type ShimCall, type ShimControl, type ShimRule } from "../../targets/process/syscall-shim.js";
+import { SHIM_CALLS, type ShimCall, type ShimControl, type ShimEvent, type ShimRule } from "../../targets/process/syscall-shim.js";
+import type { CallProfile } from "../surface.js";
 import type { Injector } from "../injector.js";
 import type { ReachInfo } from "../reach.js";
 import { PlanError, type FaultSpec } from "../plan.js";
@@ -64,12 +65,59 @@ export class ShimChannel {
       return { action: a.action, weight: a.weight };
     });
     if (actions.length > 2) why("more than two actions");
-    return { point: s.name, role, call, schedule: s.schedule, actions, errno: s.errno ?? 5, latency: s.latency, limit: s.limit };
+    return { point: s.name, role, call, schedule: s.schedule, actions, errno: s.errno ?? 5, latency: s.latency, limit: s.limit, stack: s.stack?.hash ?? null, ...(s.stack != null ? { stackDepth: s.stack.depth } : {}) };
   }
+
+  /** while profiling: every trapped call of every role is recorded with its call site */
+  private profiling: { seed: number } | null = null;
+
+  /** A record rule per call for every role, listed first: a failing rule after it does not hide the call from it. */
+  private profileRules(): ShimRule[] {
+    if (this.profiling === null) return [];
+    return SHIM_CALLS.map((call) => ({ point: `sys.*.${call}`, role: "*", call, schedule: { kind: "always" }, actions: [{ action: "record", weight: 1 }], errno: 5, latency: null, limit: null }));
+  }
+
+  /**
+   * Starts recording every call the supervisor traps, by role, call and call site (a sweep's
+   * discovery); the plan's faults stay as they are. stopProfile() gives what was seen.
+   */
+  startProfile(seed: number): void {
+    this.profiling = { seed };
+    this.set(seed, this.current);
+  }
+
+  stopProfile(): CallProfile {
+    const ctl = this.control();
+    const out: CallProfile = { calls: [], ineligible: {} };
+    if (this.profiling === null || ctl === null || ctl.gone) return out;
+    const stats = ctl.stats();
+    for (const r of stats.rules) {
+      if (!r.point.startsWith("sys.*.")) continue;
+      const call = r.point.slice("sys.*.".length);
+      if (r.seen > r.eligible) out.ineligible[call] = (out.ineligible[call] ?? 0) + r.seen - r.eligible;
+    }
+    for (const e of ctl.drainEvents()) {
+      if (e.action === "record") this.recorded.push(e);
+      else this.pendingFirings.push(e);
+    }
+    for (const e of this.recorded.splice(0)) out.calls.push({ at: e.at, point: `sys.${e.role.toLowerCase()}.${e.point.slice("sys.*.".length)}`, stacks: e.stacks });
+    const seed = this.profiling.seed;
+    this.profiling = null;
+    this.set(seed, this.current);
+    return out;
+  }
+
+  /** the plan's sys.* specs in force (a profile starts and stops around them) */
+  private current: readonly FaultSpec[] = [];
+  /** firings drained with a profile's records, handed to the injector at the next collect */
+  private readonly pendingFirings: ShimEvent[] = [];
+  /** a profile's records drained with firings (the collector runs while a fault is armed) */
+  private readonly recorded: ShimEvent[] = [];
 
   /** Makes the MTA's processes follow `specs` (empty: all off). */
   set(seed: number, specs: readonly FaultSpec[]): void {
-    const rules = this.rules(specs);
+    this.current = specs.filter((s) => this.owns(s.name));
+    const rules = [...this.profileRules(), ...this.rules(specs)];
     const ctl = this.control();
     if (ctl === null || ctl.gone) {
       if (rules.length > 0) throw new Error("the syscall shim's control file is not there: is the target started?");
@@ -79,11 +127,12 @@ export class ShimChannel {
     // processes seen per role, kept across plan changes and restarts (a new control file starts at 0)
     for (const [role, n] of Object.entries(before.attached)) this.attachedSeen.set(role.toLowerCase(), Math.max(this.attachedSeen.get(role.toLowerCase()) ?? 0, n));
     for (const r of before.rules) {
+      if (r.point.startsWith("sys.*.")) continue;
       const e = this.earlier.get(r.point) ?? { seen: 0, eligible: 0, procs: 0, fired: 0 };
       this.earlier.set(r.point, { seen: e.seen + r.seen, eligible: e.eligible + r.eligible, procs: Math.max(e.procs, r.procs), fired: e.fired + r.fired });
     }
     ctl.setRules(seed, rules);
-    this.active = rules.map((r) => r.point);
+    this.active = rules.filter((r) => r.role !== "*").map((r) => r.point);
     for (const p of this.active) this.planned.add(p);
   }
 
@@ -95,9 +144,12 @@ export class ShimChannel {
   collect(injector: Injector): void {
     const ctl = this.control();
     if (ctl === null || ctl.gone) return;
-    for (const e of ctl.drainEvents()) {
-      // a record changes nothing in the MTA: not a firing (the monkey sets no record rules)
-      if (e.action === "record") continue;
+    for (const e of [...this.pendingFirings.splice(0), ...ctl.drainEvents()]) {
+      // a record changes nothing in the MTA: not a firing; kept for the profile that asked for it
+      if (e.action === "record") {
+        if (this.profiling !== null) this.recorded.push(e);
+        continue;
+      }
       // a delay lasts as long as it holds the call
       injector.recordInside({ at: e.at, point: e.point, call: e.call, action: e.action, ...(e.action === "delay" ? { until: e.at + e.value } : {}) });
       this.fired.set(e.point, (this.fired.get(e.point) ?? 0) + 1);

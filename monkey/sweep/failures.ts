@@ -4,7 +4,7 @@
 // same sites give the same IDs in the same order.
 import { kindOf } from "../layers/registry.js";
 import { errnosOf } from "../errnos.js";
-import { stackHex } from "../plan.js";
+import { callSiteText, type CallSiteId } from "../plan.js";
 import { SWEEP_PHASES, type SweepPhase } from "./phases.js";
 
 /** A place the MTA reached while a profiled transaction was in a phase. */
@@ -15,8 +15,8 @@ export interface CallSite {
   role: string | null;
   /** the call (sys.*: write, fsync...); the point itself elsewhere */
   call: string;
-  /** the call site's hash; 0 where the mechanism does not tell call sites apart */
-  stack: number;
+  /** the call site (its stack hash); null where the mechanism does not tell call sites apart */
+  stack: CallSiteId | null;
   phase: SweepPhase;
   /** how many times the profile saw it (all profiled transactions together) */
   calls: number;
@@ -60,14 +60,14 @@ const DEFAULT_ERRNOS: Readonly<Record<string, readonly string[]>> = {
 const TRANSIENT_ACTIONS = new Set(["tempfail", "timeout", "garbage", "exit", "error"]);
 
 export function failureIdName(site: Pick<CallSite, "point" | "stack" | "phase">, failure: string): string {
-  return `${site.point}${site.stack !== 0 ? `@${stackHex(site.stack)}` : ""}/${site.phase}/${failure}`;
+  return `${site.point}${site.stack !== null ? `@${callSiteText(site.stack)}` : ""}/${site.phase}/${failure}`;
 }
 
 /** The failures of one site; [] for a point the sweep cannot fail (unknown kind). */
 export function failuresOf(site: CallSite, choice: FailureChoice = {}): FailureId[] {
   const kind = kindOf(site.point);
   if (kind === null) return [];
-  const once = { once: true, ...(site.stack !== 0 ? { stack: stackHex(site.stack) } : {}) };
+  const once = { once: true, ...(site.stack !== null ? { stack: callSiteText(site.stack) } : {}) };
   const out: Array<[string, Record<string, unknown>]> = [];
   const delay = choice.delayMs ?? null;
   if (kind.family === "kill") out.push(["kill", { once: true, interval: "10ms" }]);
@@ -90,7 +90,8 @@ export function failuresOf(site: CallSite, choice: FailureChoice = {}): FailureI
 /** Every failure of every site, in a stable order: by phase, then point, call site and failure. */
 export function failureIds(sites: readonly CallSite[], choice: FailureChoice = {}): FailureId[] {
   const order = (p: SweepPhase): number => SWEEP_PHASES.indexOf(p);
-  const sorted = [...sites].sort((a, b) => order(a.phase) - order(b.phase) || a.point.localeCompare(b.point) || (a.stack >>> 0) - (b.stack >>> 0));
+  const key = (s: CallSite): string => (s.stack === null ? "" : callSiteText(s.stack));
+  const sorted = [...sites].sort((a, b) => order(a.phase) - order(b.phase) || a.point.localeCompare(b.point) || key(a).localeCompare(key(b)));
   return sorted.flatMap((s) => failuresOf(s, choice));
 }
 

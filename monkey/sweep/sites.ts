@@ -4,6 +4,7 @@
 import type { CallSite } from "./failures.js";
 import type { PhaseTimeline, SweepPhase } from "./phases.js";
 import type { ProfiledCall } from "../surface.js";
+import type { CallSiteId } from "../plan.js";
 
 export type { ProfiledCall };
 
@@ -25,15 +26,28 @@ export interface SiteOptions {
   sysProfiled: boolean;
 }
 
+/** SITE_DEPTHS' order in ProfiledCall.stacks: over 2, 4 and 8 return addresses. */
+const DEPTHS = [2, 4, 8] as const;
+
+export interface SiteResult {
+  sites: CallSite[];
+  /** point-phase pairs seen in fewer than half of the transactions (work racing a phase boundary): dropped */
+  racy: number;
+  /** point-phase pairs whose call sites hash differently from transaction to transaction at every depth: swept as one site */
+  unstable: number;
+}
+
 /**
  * Sites from the calls of the profiled transactions, each call placed in the phase in flight when
- * it happened. A site must be seen in that phase in at least half of the transactions: work the
+ * it happened. A point must be seen in a phase in at least half of the transactions: work the
  * MTA does on its own schedule (a delivery that starts as the 250 goes out) races the phase
- * boundary, and is swept in the phase it usually falls in; `racy` counts the sites dropped so.
+ * boundary, and is swept in the phase it usually falls in. Its call sites are told apart by the
+ * deepest stack hash at which each of them recurs in at least half of the transactions (stale
+ * frames deep in an interpreter's stack differ from call to call; the top ones do not); where no
+ * depth is stable, the point is one site in that phase.
  */
-export function sitesFrom(calls: readonly ProfiledCall[], timelines: readonly PhaseTimeline[], o: SiteOptions): { sites: CallSite[]; racy: number } {
-  const seen = new Map<string, { site: CallSite; in: Set<number> }>();
-  const busy = new Map<string, Set<SweepPhase>>();
+export function sitesFrom(calls: readonly ProfiledCall[], timelines: readonly PhaseTimeline[], o: SiteOptions): SiteResult {
+  const groups = new Map<string, { point: string; phase: SweepPhase; calls: Array<{ tx: number; stacks: readonly number[] }> }>();
   const phaseOf = (t: number): { phase: SweepPhase; tx: number } | null => {
     for (let i = 0; i < timelines.length; i++) {
       const p = (timelines[i] as PhaseTimeline).phaseAt(t);
@@ -44,29 +58,54 @@ export function sitesFrom(calls: readonly ProfiledCall[], timelines: readonly Ph
   for (const c of calls) {
     const at = phaseOf(c.at);
     if (at === null) continue; // between transactions: nobody's
-    const { role, call } = roleAndCall(c.point);
-    const key = `${c.point}|${c.stack}|${at.phase}`;
-    const s = seen.get(key);
-    if (s !== undefined) {
-      s.site.calls++;
-      s.in.add(at.tx);
-    } else seen.set(key, { site: { point: c.point, role, call, stack: c.stack, phase: at.phase, calls: 1 }, in: new Set([at.tx]) });
+    const key = `${c.point}|${at.phase}`;
+    const g = groups.get(key) ?? { point: c.point, phase: at.phase, calls: [] };
+    g.calls.push({ tx: at.tx, stacks: c.stacks });
+    groups.set(key, g);
   }
   const quorum = Math.ceil(timelines.length / 2);
-  const sites = new Map<string, CallSite>();
-  for (const [key, { site, in: txs }] of seen) {
-    if (txs.size < quorum) continue;
-    sites.set(key, site);
-    if (site.role === null) continue;
-    const b = busy.get(site.role.toLowerCase()) ?? new Set<SweepPhase>();
-    b.add(site.phase);
-    busy.set(site.role.toLowerCase(), b);
+  const txCount = (xs: ReadonlyArray<{ tx: number }>): number => new Set(xs.map((x) => x.tx)).size;
+  const sites: CallSite[] = [];
+  const busy = new Map<string, Set<SweepPhase>>();
+  let racy = 0;
+  let unstable = 0;
+  for (const g of groups.values()) {
+    if (txCount(g.calls) < quorum) {
+      racy++;
+      continue;
+    }
+    const { role, call } = roleAndCall(g.point);
+    if (role !== null) {
+      const b = busy.get(role.toLowerCase()) ?? new Set<SweepPhase>();
+      b.add(g.phase);
+      busy.set(role.toLowerCase(), b);
+    }
+    const site = (stack: CallSite["stack"], n: number): CallSite => ({ point: g.point, role, call, stack, phase: g.phase, calls: n });
+    if (g.calls.every((c) => c.stacks.length === 0)) {
+      sites.push(site(null, g.calls.length));
+      continue;
+    }
+    let chosen = false;
+    for (let i = DEPTHS.length - 1; i >= 0 && !chosen; i--) {
+      const byHash = new Map<number, Array<{ tx: number }>>();
+      for (const c of g.calls) {
+        const h = c.stacks[i] ?? 0;
+        byHash.set(h, [...(byHash.get(h) ?? []), c]);
+      }
+      if (byHash.has(0) || [...byHash.values()].some((xs) => txCount(xs) < quorum)) continue;
+      for (const [hash, xs] of [...byHash].sort(([a], [b]) => (a >>> 0) - (b >>> 0))) sites.push(site({ hash, depth: DEPTHS[i] as CallSiteId["depth"] }, xs.length));
+      chosen = true;
+    }
+    if (!chosen) {
+      unstable++;
+      sites.push(site(null, g.calls.length));
+    }
   }
   const everyPhase = new Set(timelines.flatMap((t) => t.phases()));
   for (const k of o.killPoints) {
     const { role } = roleAndCall(k);
     const phases = o.sysProfiled ? (busy.get((role ?? "").toLowerCase()) ?? new Set<SweepPhase>()) : everyPhase;
-    for (const phase of phases) sites.set(`${k}||${phase}`, { point: k, role, call: "kill", stack: 0, phase, calls: 1 });
+    for (const phase of phases) sites.push({ point: k, role, call: "kill", stack: null, phase, calls: 1 });
   }
-  return { sites: [...sites.values()], racy: [...seen.values()].filter((x) => x.in.size < quorum).length };
+  return { sites, racy, unstable };
 }

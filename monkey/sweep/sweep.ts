@@ -11,7 +11,7 @@ import type { Outcome, SessionRecord, Verdict } from "../oracle.js";
 import { PlanController } from "../controller.js";
 import { LEDGER_FINDINGS, type LedgerReport } from "../ledger.js";
 import { runMonkey, type MonkeyReport, type MonkeyTarget } from "../run.js";
-import { validatePlan, stackHex } from "../plan.js";
+import { validatePlan, callSiteText } from "../plan.js";
 import type { Seed } from "../rng.js";
 import type { TargetExtras } from "../targets.js";
 import { failureIds, globMatcher, type FailureChoice, type FailureId } from "./failures.js";
@@ -116,7 +116,7 @@ function profiler(injector: Injector, surface: FaultSurface | null, ineligible: 
     const calls: ProfiledCall[] = [];
     // a hook asks in this process, at the moment of the call: stamped here, precisely
     const off = injector.onDecide((point) => {
-      if (hooks.has(point)) calls.push({ at: preciseNow(), point, stack: 0 });
+      if (hooks.has(point)) calls.push({ at: preciseNow(), point, stacks: [] });
     });
     const stop = surface?.profile?.() ?? null;
     return () => {
@@ -159,9 +159,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   /** Discovery is over: the failures to inject, in their stable order. */
   const discover = (): FailureId[] => {
     const killPoints = surfacePoints.filter((p) => p.startsWith("kill."));
-    const { sites, racy } = sitesFrom(profiled, timelines, { killPoints, sysProfiled });
+    const { sites, racy, unstable } = sitesFrom(profiled, timelines, { killPoints, sysProfiled });
     sitesFound = sites.length;
-    if (racy > 0) notes.push(`${racy} site(s) were seen in a phase in fewer than half of the ${timelines.length} profiled transactions (work on the MTA's own schedule racing the phase boundary): each is swept in the phase it usually falls in`);
+    if (racy > 0) notes.push(`${racy} point(s) were seen in a phase in fewer than half of the ${timelines.length} profiled transactions (work on the MTA's own schedule racing the phase boundary): each is swept in the phase it usually falls in`);
+    if (unstable > 0) notes.push(`${unstable} point(s) made calls whose stacks hashed differently from transaction to transaction at every depth: each is swept as one site per phase (any call site)`);
     callsSeen = profiled.length;
     const chosen = failureIds(sites, o.choice).filter((f) => wantPoint(f.site.point) && (o.phases === null || o.phases.includes(f.site.phase)));
     stage(`discovered ${profiled.length} calls at ${sites.length} sites in ${timelines.length} transactions: ${chosen.length} failure IDs to inject`);
@@ -329,7 +330,7 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
     point: f.site.point,
     role: f.site.role,
     call: f.site.call,
-    stack: f.site.stack === 0 ? null : stackHex(f.site.stack),
+    stack: f.site.stack === null ? null : callSiteText(f.site.stack),
     phase: f.site.phase,
     failure: f.failure,
     confirmed: null,
@@ -338,12 +339,15 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
   if (j === null) return { ...base, injected: false, outcome: "not-run", session: null, findings: [], reason: o.signal?.aborted === true ? "interrupted before it ran" : "--budget ran out before it ran", transcript: [] };
   const seg = segments.find((s) => s.judged.includes(j)) as Segment;
   const findings: string[] = [];
-  if (j.verdict?.finding != null) findings.push(`${j.verdict.finding}${j.verdict.step !== null ? ` at ${j.verdict.step}` : ""}: ${j.verdict.detail}`);
+  // a kill that took the whole MTA down (its only process, or a master that does not survive a
+  // child) is the crash the sweep caused: what counts is that nothing acknowledged was lost
+  const killed = f.site.point.startsWith("kill.");
+  if (j.verdict?.finding != null && !(killed && j.verdict.finding === "crash")) findings.push(`${j.verdict.finding}${j.verdict.step !== null ? ` at ${j.verdict.step}` : ""}: ${j.verdict.detail}`);
   findings.push(...ledgerFindings(j.rec?.messageId ?? null, seg.report));
   const crash = seg.report.crash;
   // the crash belongs to the last transaction that started before it
   const lastBefore = crash === null ? null : [...seg.judged].reverse().find((x) => x.startedAt <= Date.parse(crash.at));
-  if (crash !== null && lastBefore === j && !f.site.point.startsWith("kill.")) findings.push(`crash: ${crash.description}${crash.fatal !== null ? ` (${crash.fatal})` : ""}`);
+  if (crash !== null && lastBefore === j && !killed) findings.push(`crash: ${crash.description}${crash.fatal !== null ? ` (${crash.fatal})` : ""}`);
   const injected = j.result.fired === true;
   const transcript = findings.length > 0 ? (seg.report.samples.find((s) => s.messageId !== null && s.messageId === j.rec?.messageId)?.transcript ?? "").split("\n").filter((l) => l !== "") : [];
   const outcome: FailureOutcome = findings.length > 0 ? "findings" : injected ? "graceful" : "not-reached";

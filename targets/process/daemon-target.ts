@@ -155,9 +155,12 @@ export abstract class DaemonTarget implements Target {
       owned: () => {
         if (sup.pid === null) return false;
         const pids = [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
-        return holdsListener(pids, port, 4) && (!this.ipv6 || holdsListener(pids, port, 6));
+        return holdsListener(pids, port, 4) && (!this.ipv6 || !hasListener(port, [6]) || holdsListener(pids, port, 6));
       },
     });
+    // an MTA that listens on 127.0.0.1 only (a target file whose start ignores {{host6}}) still
+    // runs: it simply has no IPv6 endpoint, and IPv6 sessions fall back to IPv4
+    if (this.ipv6 && !hasListener(port, [6])) this.ipv6 = false;
   }
 
   keepFiles(): string | null {

@@ -10,18 +10,18 @@ import { writeFile, chmod } from "node:fs/promises";
 export const SECCOMP_BIN = process.env.SMTPCHAOS_SECCOMP ?? "/opt/smtpchaos/lib/smtpchaos-seccomp";
 
 const MAGIC = 0x59534353;
-const VERSION = 3;
+const VERSION = 4;
 const MAX_ROLES = 32;
 const MAX_RULES = 64;
 const ROLE_NAME = 32;
 const ROLE_PATTERN = 256;
-const POINT_NAME = 76;
+const POINT_NAME = 72;
 const EVENTS = 16384;
 const OFF_ROLES = 512;
 const OFF_RULES = 12288;
 const OFF_EVENTS = 24576;
 const RULE_SIZE = 192;
-const EVENT_SIZE = 40;
+const EVENT_SIZE = 48;
 const CTL_SIZE = OFF_EVENTS + EVENTS * EVENT_SIZE;
 const H_GEN = 8;
 const H_SEED = 12;
@@ -133,7 +133,13 @@ export interface ShimRule {
    * the others are seen but not counted. null, 0 or absent: any call site
    */
   stack?: number | null;
+  /** how many return addresses `stack` hashes (SITE_DEPTHS); 8 by default */
+  stackDepth?: SiteDepth;
 }
+
+/** The depths a call site is hashed at: an interpreter's stale frames leave only the top stable. */
+export const SITE_DEPTHS = [2, 4, 8] as const;
+export type SiteDepth = (typeof SITE_DEPTHS)[number];
 
 /** One firing (or record), as the shim logged it. */
 export interface ShimEvent {
@@ -156,6 +162,8 @@ export interface ShimEvent {
    * computed (only for calls a record rule or a rule with a stack looks at)
    */
   stack: number;
+  /** the same hash over the first 2, 4 and 8 return addresses (SITE_DEPTHS order) */
+  stacks: readonly [number, number, number];
 }
 
 export interface ShimStats {
@@ -269,6 +277,9 @@ export class ShimControl {
       b.writeDoubleLE(a.weight, at + (i === 0 ? 40 : 56));
     });
     b.writeUInt32LE(stack, at + 52);
+    const depth = r.stackDepth ?? 8;
+    if (!SITE_DEPTHS.includes(depth)) throw new Error(`syscall shim: stack depth ${depth} (${SITE_DEPTHS.join(", ")})`);
+    b.writeUInt32LE(depth, at + 188);
     const l = r.latency;
     const [dist, a, bb, max] =
       l === null ? [0, 0, 0, null] : l.dist === "fixed" ? [1, l.ms, 0, null] : l.dist === "uniform" ? [2, l.min, l.max, null] : l.dist === "exponential" ? [3, l.mean, 0, l.max] : [4, l.mu, l.sigma, l.max];
@@ -328,7 +339,8 @@ export class ShimControl {
       const at = (n % EVENTS) * EVENT_SIZE;
       const rule = this.rules[ring.readUInt32LE(at + 8)];
       out.push({
-        at: Math.floor(Number(ring.readBigUInt64LE(at)) / 1000),
+        // sub-millisecond: a sweep places each call in the SMTP phase in flight, and phases can be a few µs apart
+        at: Number(ring.readBigUInt64LE(at)) / 1000,
         point: rule?.point ?? "?",
         role: this.roles[ring.readUInt32LE(at + 32)]?.name ?? "?",
         ordinal: ring.readUInt32LE(at + 12),
@@ -337,6 +349,7 @@ export class ShimControl {
         action: ACTIONS[ring.readUInt32LE(at + 24)] ?? "error",
         value: ring.readUInt32LE(at + 28),
         stack: ring.readUInt32LE(at + 36),
+        stacks: [ring.readUInt32LE(at + 44), ring.readUInt32LE(at + 40), ring.readUInt32LE(at + 36)],
       });
     }
     this.eventsRead = head;

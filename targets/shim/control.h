@@ -17,17 +17,17 @@
 #include <string.h>
 
 #define CTL_MAGIC 0x59534353u /* "SCSY" */
-#define CTL_VERSION 3u
+#define CTL_VERSION 4u
 #define MAX_ROLES 32
 #define MAX_RULES 64
 #define ROLE_NAME 32
 #define ROLE_PATTERN 256
-#define POINT_NAME 76
+#define POINT_NAME 72
 #define EVENTS 16384
 #define OFF_ROLES 512
 #define OFF_RULES 12288
 #define OFF_EVENTS 24576
-#define CTL_SIZE (OFF_EVENTS + EVENTS * 40)
+#define CTL_SIZE (OFF_EVENTS + EVENTS * 48)
 #define ROLE_ANY 0xffffffffu /* a rule's role: every role */
 
 /* the names points use (sys.<role>.<call>), in SHIM_CALLS order */
@@ -53,7 +53,7 @@ struct rule {
   uint32_t nact, act0;
   double w0;
   uint32_t act1;
-  uint32_t stack; /* 0: any call site; else only calls whose stack hash is this one are eligible */
+  uint32_t stack; /* 0: any call site; else only calls whose stack hash (at `depth`) is this one are eligible */
   double w1;
   uint32_t dist, has_max;
   double a, b, max;
@@ -63,19 +63,22 @@ struct rule {
   uint32_t seen;     /* trapped calls of the rule's call by processes of its role, eligible or not */
   uint32_t procs;    /* processes that made at least one eligible call */
   char point[POINT_NAME];
+  uint32_t depth; /* the return addresses `stack` hashes: 2, 4 or 8 (SITE_DEPTHS); 0 is 8 */
 };
 struct event {
   uint64_t time_us;
   uint32_t rule, ordinal, call, pid, action, value;
   uint32_t role;  /* the process's (a rule for every role has none of its own) */
-  uint32_t stack; /* the call site's hash, 0: not computed (no rule needed it) or unknown */
+  uint32_t stack; /* the call site's hash over 8 return addresses, 0: not computed (no rule needed it) or unknown */
+  uint32_t stack4, stack2; /* the same over the first 4 and 2: a runtime that leaves stale frames deep (an interpreter) is stable only near the top */
 };
 _Static_assert(sizeof(struct header) <= OFF_ROLES, "header");
 _Static_assert(OFF_ROLES + MAX_ROLES * sizeof(struct role) <= OFF_RULES, "roles");
 _Static_assert(sizeof(struct rule) == 192 && __builtin_offsetof(struct rule, stack) == 52, "rule");
 _Static_assert(__builtin_offsetof(struct rule, limit) == 96 && __builtin_offsetof(struct rule, point) == 116, "rule offsets");
 _Static_assert(OFF_RULES + MAX_RULES * sizeof(struct rule) <= OFF_EVENTS, "rules");
-_Static_assert(sizeof(struct event) == 40 && __builtin_offsetof(struct event, role) == 32, "event");
+_Static_assert(sizeof(struct event) == 48 && __builtin_offsetof(struct event, role) == 32 && __builtin_offsetof(struct event, stack2) == 44, "event");
+_Static_assert(__builtin_offsetof(struct rule, depth) == 188, "rule depth");
 
 #define CTL_HDR(ctl) ((struct header *)(ctl))
 #define CTL_ROLE(ctl, i) ((struct role *)((unsigned char *)(ctl) + OFF_ROLES) + (i))

@@ -567,7 +567,8 @@ static int is_channel(pid_t tid, pid_t tgid, long fd) {
 
 /*
  * ---- call sites ----
- * A trapped call's site: a hash of its PC and of the first SITE_DEPTH return addresses atop its
+ * A trapped call's site: a hash of its PC and of the first return addresses atop its stack, at three
+ * depths (2, 4 and 8 of them: a sweep keeps the deepest that is stable run to run), the top of its
  * stack, each as (the mapped file's path, its offset in the file), so ASLR leaves it alone.
  * Distro binaries have no frame pointers: the stack is scanned, not walked; a word counts if it
  * points into an executable file mapping just after a call instruction (a stale return address
@@ -721,20 +722,21 @@ static uint32_t site_add(uint32_t h, const struct vma *v, uint64_t a) {
   return combine(combine(combine(h, v->file), (uint32_t)off), (uint32_t)(off >> 32));
 }
 
-/* the call site of a waiting call; 0 when it cannot be known (no ptrace access, a thread gone) */
-static uint32_t site_hash(const struct seccomp_notif *n, const struct proc *p, uint64_t now) {
+/* the call site of a waiting call at each of SITE_DEPTHS (2, 4, 8 return addresses); 0s when it cannot be known (no ptrace access, a thread gone) */
+static void site_hash(const struct seccomp_notif *n, const struct proc *p, uint64_t now, uint32_t out[3]) {
+  out[0] = out[1] = out[2] = 0;
   char buf[512];
   uint64_t sp, words[STACK_BYTES / 8];
   /* "nr arg0..arg5 sp pc" */
   if (read_proc(buf, sizeof buf, "/proc/%d/syscall", (int)n->pid) <= 0 ||
       sscanf(buf, "%*s %*s %*s %*s %*s %*s %*s %" SCNx64, &sp) != 1)
-    return 0;
+    return;
   struct iovec local = {words, sizeof words}, remote = {(void *)(uintptr_t)sp, sizeof words};
   ssize_t got = process_vm_readv((pid_t)n->pid, &local, 1, &remote, 1, 0); /* short at the stack's end */
-  if (got <= 0) return 0;
+  if (got <= 0) return;
   int fresh;
   struct maps *m = maps_of(p, now, &fresh);
-  if (m->n == 0) return 0; /* no maps to read */
+  if (m->n == 0) return; /* no maps to read */
   uint64_t pc = n->data.instruction_pointer;
   const struct vma *at = code_at(m, pc, &fresh);
   if (at != NULL && at->ld && !fresh) { /* the cached maps may predate what it is mapping */
@@ -756,13 +758,19 @@ static uint32_t site_hash(const struct seccomp_notif *n, const struct proc *p, u
   }
   local = (struct iovec){code, nc * 16};
   got = nc == 0 ? 0 : process_vm_readv((pid_t)n->pid, &local, 1, before, nc, 0);
-  for (size_t j = 0, depth = 0; j < nc && (ssize_t)(j + 1) * 16 <= got && depth < SITE_DEPTH; j++) {
+  size_t depth = 0;
+  for (size_t j = 0; j < nc && (ssize_t)(j + 1) * 16 <= got && depth < SITE_DEPTH; j++) {
     if (is_sigreturn(code[j] + 8)) break;
     if (!after_call(code[j])) continue;
     h = site_add(h, in[j], (uint64_t)(uintptr_t)before[j].iov_base + 8);
     depth++;
+    if (depth == 2) out[0] = h != 0 ? h : 1;
+    if (depth == 4) out[1] = h != 0 ? h : 1;
   }
-  return h != 0 ? h : 1;
+  /* a shallow stack: the deeper hashes are the whole of it */
+  out[2] = h != 0 ? h : 1;
+  if (depth < 4) out[1] = out[2];
+  if (depth < 2) out[0] = out[2];
 }
 
 /* ---- answers ---- */
@@ -815,7 +823,7 @@ static int answer_due(uint64_t now, int all) {
   return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static void record(struct proc *p, uint32_t rule, uint64_t call, uint32_t action, uint32_t value, uint32_t stack) {
+static void record(struct proc *p, uint32_t rule, uint64_t call, uint32_t action, uint32_t value, const uint32_t stack[3]) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint32_t slot = __atomic_fetch_add(&HDR->event_head, 1, __ATOMIC_ACQ_REL) % EVENTS;
@@ -827,7 +835,9 @@ static void record(struct proc *p, uint32_t rule, uint64_t call, uint32_t action
   e->pid = (uint32_t)p->tgid;
   e->action = action;
   e->role = (uint32_t)p->role;
-  e->stack = stack;
+  e->stack = stack[2];
+  e->stack4 = stack[1];
+  e->stack2 = stack[0];
   __atomic_store_n(&e->value, value, __ATOMIC_RELEASE);
 }
 
@@ -863,11 +873,11 @@ static void handle(const struct seccomp_notif *n) {
   calls &= role_armed[p->role] | any_armed;
   int channel = (calls & FD_CALLS) != 0 && is_channel((pid_t)n->pid, p->tgid, (long)n->data.args[0]);
   /* the call site, only if a rule that takes this call looks at it */
-  uint32_t stack = 0;
+  uint32_t stack[3] = {0, 0, 0};
   for (uint32_t i = 0; i < nrules; i++) {
     const struct rule *r = &rules[i];
     if (applies(r, p->role) && r->call < C_COUNT && (calls & B(r->call)) && (channel || !(B(r->call) & FD_CALLS)) && wants_site(r)) {
-      stack = site_hash(n, p, now);
+      site_hash(n, p, now, stack);
       break;
     }
   }
@@ -887,7 +897,7 @@ static void handle(const struct seccomp_notif *n) {
     const struct rule *r = &rules[i];
     if (!applies(r, p->role) || r->call >= C_COUNT || !(calls & B(r->call))) continue;
     if ((B(r->call) & FD_CALLS) && !channel) continue;
-    if (r->stack != 0 && r->stack != stack) continue; /* another call site: seen, not eligible */
+    if (r->stack != 0 && r->stack != stack[r->depth == 2 ? 0 : r->depth == 4 ? 1 : 2]) continue; /* another call site: seen, not eligible */
     if (p->ordinal == NO_ORDINAL) {
       p->ordinal = __atomic_fetch_add(&HDR->ordinals[p->role], 1, __ATOMIC_ACQ_REL);
       compute_streams(p);

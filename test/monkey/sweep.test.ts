@@ -13,8 +13,8 @@ import { monkeyTarget } from "../../monkey/targets.js";
 import { errorLines, hasStack, runCli, SMTPCHAOS } from "../cli/spawn.js";
 
 test("failure IDs: each site's failures in a stable order (phase, point, call site), named by point, stack, phase and failure", () => {
-  const site = (point: string, phase: CallSite["phase"], stack = 0): CallSite => ({ point, role: point.startsWith("sys.") ? "queue" : null, call: point.split(".").pop() as string, stack, phase, calls: 1 });
-  const ids = failureIds([site("sys.queue.rename", "dot", 0xabc), site("queue.write", "dot"), site("lookup.recipients", "rcpt"), site("kill.queue", "data")]);
+  const site = (point: string, phase: CallSite["phase"], hash = 0, depth: 2 | 4 | 8 = 8): CallSite => ({ point, role: point.startsWith("sys.") ? "queue" : null, call: point.split(".").pop() as string, stack: hash === 0 ? null : { hash, depth }, phase, calls: 1 });
+  const ids = failureIds([site("sys.queue.rename", "dot", 0xabc), site("sys.queue.rename", "after-250", 0x12, 2), site("queue.write", "dot"), site("lookup.recipients", "rcpt"), site("kill.queue", "data")]);
   assert.deepEqual(
     ids.map((f) => f.id),
     [
@@ -27,6 +27,8 @@ test("failure IDs: each site's failures in a stable order (phase, point, call si
       "queue.write/dot/ENOSPC",
       "sys.queue.rename@00000abc/dot/EIO",
       "sys.queue.rename@00000abc/dot/ENOSPC",
+      "sys.queue.rename@00000012:2/after-250/EIO",
+      "sys.queue.rename@00000012:2/after-250/ENOSPC",
     ],
   );
   const rename = ids.find((f) => f.id === "sys.queue.rename@00000abc/dot/ENOSPC");
@@ -37,19 +39,19 @@ test("failure IDs: each site's failures in a stable order (phase, point, call si
   assert.deepEqual(["sys.queue.write", "sys.smtp.write", "kill.lookup", "queue.write"].map(want), [true, false, true, false]);
 });
 
-test("sites: a call falls in the phase in flight when it happened; a kill is a site where its role was busy", () => {
+test("sites: a call falls in the phase in flight when it happened; a kill is a site where its role was busy; call sites by the deepest stable stack hash", () => {
   const tl = new PhaseTimeline();
   tl.enter("mail", 1000);
   tl.enter("rcpt", 1000.4);
   tl.enter("data", 1000.9);
   tl.enter("delivery", 1005);
   tl.end(1010);
-  const { sites, racy } = sitesFrom(
+  const { sites, racy, unstable } = sitesFrom(
     [
-      { at: 1000.5, point: "sys.queue.write", stack: 7 },
-      { at: 1000.6, point: "sys.queue.write", stack: 7 },
-      { at: 1006, point: "sys.delivery.rename", stack: 9 },
-      { at: 2000, point: "sys.queue.write", stack: 7 },
+      { at: 1000.5, point: "sys.queue.write", stacks: [5, 6, 7] },
+      { at: 1000.6, point: "sys.queue.write", stacks: [5, 6, 7] },
+      { at: 1006, point: "sys.delivery.rename", stacks: [8, 8, 9] },
+      { at: 2000, point: "sys.queue.write", stacks: [5, 6, 7] },
     ],
     [tl],
     { killPoints: ["kill.queue", "kill.smtp"], sysProfiled: true },
@@ -57,13 +59,14 @@ test("sites: a call falls in the phase in flight when it happened; a kill is a s
   assert.deepEqual(
     sites.map((s) => [s.point, s.stack, s.phase, s.calls]),
     [
-      ["sys.queue.write", 7, "rcpt", 2],
-      ["sys.delivery.rename", 9, "delivery", 1],
-      ["kill.queue", 0, "rcpt", 1],
+      ["sys.queue.write", { hash: 7, depth: 8 }, "rcpt", 2],
+      ["sys.delivery.rename", { hash: 9, depth: 8 }, "delivery", 1],
+      ["kill.queue", null, "rcpt", 1],
     ],
     "the call after the transaction belongs to none; kill.smtp's role made no call",
   );
   assert.equal(racy, 0);
+  assert.equal(unstable, 0);
   // a second transaction in which the delivery's rename came during the data phase: seen there in 1 of 2, still a site (half)
   const tl2 = new PhaseTimeline();
   tl2.enter("data", 3000);
@@ -75,15 +78,26 @@ test("sites: a call falls in the phase in flight when it happened; a kill is a s
   tl3.end(4010);
   const three = sitesFrom(
     [
-      { at: 1006, point: "sys.delivery.rename", stack: 9 },
-      { at: 3000.5, point: "sys.delivery.rename", stack: 9 },
-      { at: 4005, point: "sys.delivery.rename", stack: 9 },
+      { at: 1006, point: "sys.delivery.rename", stacks: [3, 4, 9] },
+      { at: 3000.5, point: "sys.delivery.rename", stacks: [3, 4, 9] },
+      { at: 4005, point: "sys.delivery.rename", stacks: [3, 4, 10] },
+      { at: 1006.5, point: "sys.delivery.fsync", stacks: [1, 2, 3] },
+      { at: 3005, point: "sys.delivery.fsync", stacks: [11, 12, 13] },
+      { at: 4005.5, point: "sys.delivery.fsync", stacks: [21, 22, 23] },
     ],
     [tl, tl2, tl3],
     { killPoints: [], sysProfiled: true },
   );
-  assert.deepEqual(three.sites.map((s) => s.phase), ["delivery"], "seen in data in 1 of 3 transactions: racy, swept in delivery");
+  assert.deepEqual(
+    three.sites.map((s) => [s.point, s.phase, s.stack]),
+    [
+      ["sys.delivery.rename", "delivery", { hash: 4, depth: 4 }],
+      ["sys.delivery.fsync", "delivery", null],
+    ],
+    "seen in data in 1 of 3 transactions: racy, swept in delivery; 8 return addresses differ once, 4 do not; fsync's stacks never repeat: one site",
+  );
   assert.equal(three.racy, 1);
+  assert.equal(three.unstable, 1);
 });
 
 const sweepEmbedded = (seed: number): Promise<SweepReport> =>
