@@ -13,16 +13,18 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
   monkey: { summary: "inject faults into a running target while flooding it; oracle and no-loss ledger", load: async () => (await composed()).monkey },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await composed()).script },
+  report: { summary: "one page across targets: suites and fault sweeps side by side (report matrix)", load: async () => (await composed()).report },
 };
 
-/** The commands that use another tool: smtpscript gets the monkey's fault wiring, the monkey storm's mixes. */
-async function composed(): Promise<Record<"suite" | "script" | "demo" | "monkey", SubcommandMain>> {
+/** The commands that use another tool: smtpscript gets the monkey's fault wiring, the monkey storm's mixes (report runs both). */
+async function composed(): Promise<Record<"suite" | "script" | "demo" | "monkey" | "report", SubcommandMain>> {
   (await import("./compose.js")).composeTools();
   return {
     monkey: (await import("../monkey/cli.js")).main,
     suite: (await import("../smtpscript/suite-cli.js")).main,
     script: (await import("../smtpscript/cli.js")).main,
     demo: (await import("./demo.js")).main,
+    report: (await import("./report/cli.js")).main,
   };
 }
 

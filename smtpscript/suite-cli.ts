@@ -4,23 +4,18 @@ import { relative } from "node:path";
 import Table from "cli-table3";
 import picocolors from "picocolors";
 import { EXIT } from "../common/exit-codes.js";
-import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { visible } from "../common/visible.js";
-import { runProgram } from "./runner.js";
 import { declaredFaultPoints } from "./fault-points.js";
 import { bindServer, TargetStartError, unreachableReason } from "./bind-target.js";
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { ReporterName } from "./reporters/index.js";
 import { failureDetails } from "./reporters/console.js";
-import { targetPlugin } from "../targets/registry.js";
-import { ExpectationsError, HARNESS_NOT_EXCUSED, suiteOf, asReported, expectationsFileFor, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
+import { ExpectationsError, HARNESS_NOT_EXCUSED, asReported, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
 import { MaildirScriptTarget } from "./maildir-target.js";
-import { PROBED_VARIABLES, markSkips, needsDeliveries, probeCapabilities, sizeVariables, unavailableVariables } from "./suite-server.js";
-import type { ProbedVariables, SkipRule } from "./suite-server.js";
+import { loadSuitePrograms, runSuites, targetExpectations } from "./suite-run.js";
 import type { ServerAddress } from "./runner.js";
-import { SmtpError } from "../smtp/errors.js";
-import type { JudgedResult, Verdict } from "./suites.js";
+import type { Verdict } from "./suites.js";
 import type { TestResult } from "./result.js";
 import { parseAssignments } from "../common/assignments.js";
 import { assertDirectory, parseCli, parseDurationFlag, parsePort } from "../common/args.js";
@@ -157,19 +152,15 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ExpectationsError) return usage(err.message);
     throw err;
   }
-  const programs = [];
-  for (const s of suites) {
-    for (const f of s.files) {
-      try {
-        programs.push(loadProgram(f, { knownVariables: [...Object.keys(defines), ...PROBED_VARIABLES] }));
-      } catch (err) {
-        if (err instanceof ScriptError) {
-          console.error(err.format());
-          return EXIT.usage;
-        }
-        throw err;
-      }
+  let programs;
+  try {
+    programs = loadSuitePrograms(suites, defines);
+  } catch (err) {
+    if (err instanceof ScriptError) {
+      console.error(err.format());
+      return EXIT.usage;
     }
+    throw err;
   }
 
   if (Object.keys(main).length > 0 && values.target !== "postfix") return usage("--postconf applies to --target postfix only");
@@ -186,16 +177,6 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const scriptTarget = binding.target ?? (maildirs.length > 0 ? new MaildirScriptTarget(maildirs, settleMs, Math.max(timeoutMs, settleMs)) : undefined);
-  const probed = await probeVariables(binding.server, timeoutMs);
-  const skipRules: SkipRule[] = [
-    (_uses, tc) => {
-      const why = expectations.untestable.get(`${suiteOf(tc.file)}/${tc.title}`);
-      return why === undefined ? null : `untestable here: ${why}`;
-    },
-    unavailableVariables(probed.unavailable),
-    ...(scriptTarget === undefined ? [needsDeliveries] : []),
-  ];
-  const runDefines = { ...probed.defines, ...binding.defines };
   const started = Date.now();
   const results: TestResult[] = [];
   const finish = (): number => report(results, expectations, suites.map((s) => s.name), binding.label, started, reports, values.verbose === true);
@@ -207,25 +188,25 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", onSigint);
   try {
     console.log(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${relative(process.cwd(), expectations.source)}` : ""}\n`);
-    for (const program of programs) {
-      await runProgram(markSkips(program, skipRules), {
-        server: binding.server,
-        targetLabel: binding.label,
-        timeoutMs,
-        defines: runDefines,
-        ...(scriptTarget !== undefined ? { target: scriptTarget } : {}),
-        onResult: (r) => {
-          results.push(r);
-          const [j] = judge([r], expectations) as [JudgedResult];
-          console.log(`====> ${visible(j.key)} ${MARK[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${visible(r.skipReason)})` : ""}`);
-          if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
-            console.log(failureDetails(r, 8).replace(/^/gm, "      "));
-          }
-          if (j.verdict === "error" && j.reason !== null) console.log(`      ${HARNESS_NOT_EXCUSED} ("${visible(j.reason)}")`);
-          if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${visible(j.reason ?? "")}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
-        },
-      });
-    }
+    await runSuites({
+      programs,
+      server: binding.server,
+      label: binding.label,
+      defines: binding.defines,
+      ...(scriptTarget !== undefined ? { target: scriptTarget } : {}),
+      expectations,
+      timeoutMs,
+      onResult: (j) => {
+        const r = j.result;
+        results.push(r);
+        console.log(`====> ${visible(j.key)} ${MARK[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${visible(r.skipReason)})` : ""}`);
+        if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
+          console.log(failureDetails(r, 8).replace(/^/gm, "      "));
+        }
+        if (j.verdict === "error" && j.reason !== null) console.log(`      ${HARNESS_NOT_EXCUSED} ("${visible(j.reason)}")`);
+        if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${visible(j.reason ?? "")}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
+      },
+    });
   } catch (err) {
     console.error(`smtpchaos suite: ${(err as Error).message}`);
     await binding.stop();
@@ -250,17 +231,6 @@ function serverAddress(values: { host?: string; target?: string; tls?: boolean; 
   const tls = values.tls === true || tlsPort !== undefined;
   if (tls && values.starttls === true) throw new UsageError("--tls and --starttls are exclusive");
   return { host: values.host ?? "127.0.0.1", port: tls ? (tlsPort ?? port) : port, tls, starttls: values.starttls === true };
-}
-
-/** The size variables from one EHLO; a server that cannot be probed gets none, with the reason. */
-async function probeVariables(server: ServerAddress, timeoutMs: number): Promise<ProbedVariables> {
-  try {
-    return sizeVariables(await probeCapabilities(server, timeoutMs));
-  } catch (err) {
-    if (!(err instanceof SmtpError)) throw err;
-    const why = `the EHLO probe failed: ${err.message}`;
-    return { defines: {}, unavailable: new Map(PROBED_VARIABLES.map((v) => [v, why])) };
-  }
 }
 
 // Colours only on a terminal (picocolors alone also colours whenever CI is set).
@@ -308,10 +278,4 @@ function report(
   console.log(`\n${bad === 0 ? pc.green("verdict: as expected") : pc.red(`verdict: ${bad} unexpected result(s)`)} (${judged.length} test-cases, ${deviations.length} known deviations)`);
   if (bad > 0) return EXIT.failures;
   return written ? EXIT.ok : EXIT.usage;
-}
-
-/** A target's own expectations: what its target file names, else suites/expectations/NAME.yaml. */
-function targetExpectations(ref: string): string {
-  const plugin = targetPlugin(ref);
-  return plugin.expectations ?? expectationsFileFor(plugin.name);
 }

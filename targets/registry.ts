@@ -47,6 +47,15 @@ export function createTarget(ref: string, options: Record<string, unknown> = {})
   return targetPlugin(ref).create(options);
 }
 
+/** Why a target (by name or file) cannot start here, or null: an unknown name or a broken target file says so too. Starts nothing. */
+export function targetUnavailable(ref: string): string | null {
+  try {
+    return createTarget(ref).unavailable?.() ?? null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export interface StartedTarget {
   target: Target;
   endpoint: Endpoint;

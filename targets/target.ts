@@ -125,4 +125,6 @@ export interface Target {
   processes(): Promise<RoleProcess[]>;
   /** Leaves the instance directory (config, spool, logs, mailboxes) in place at stop, for a post-mortem; its path. */
   keepFiles?(): string | null;
+  /** Why start() would fail on this machine before launching anything (not installed, needs root), or null. */
+  unavailable?(): string | null;
 }

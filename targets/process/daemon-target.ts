@@ -68,6 +68,15 @@ export abstract class DaemonTarget implements Target {
 
   /** Throws a clear error when the MTA is not installed (names the setup command). */
   protected abstract checkInstalled(): void;
+
+  unavailable(): string | null {
+    try {
+      this.checkInstalled();
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
   /** Writes the configuration into the working directory (called before every start). */
   protected abstract prepare(dir: string, port: number): Promise<void>;
   protected abstract command(dir: string): DaemonCommand;
