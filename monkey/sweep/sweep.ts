@@ -51,6 +51,9 @@ export interface SweepOptions {
   onProgress?: (done: number, total: number, current: string) => void;
 }
 
+/** Tries of a failure whose site was not reached when armed (a call racing a phase boundary may come the next time). */
+const MAX_ATTEMPTS = 3;
+
 export type FailureOutcome = "graceful" | "findings" | "not-reached" | "not-run";
 
 export interface FailureResult {
@@ -92,6 +95,8 @@ export interface SweepReport {
   notInjectable: Array<{ what: string; calls: number; reason: string }>;
   /** times the target was started (1 + restarts after crashes + fresh instances for confirmations) */
   instances: number;
+  /** transactions sent: profiled, injected (retries included) and confirmations */
+  transactions: number;
   verdict: "pass" | "findings" | "inconclusive" | "interrupted";
   notes: string[];
 }
@@ -155,6 +160,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   const done = new Map<string, Judged>();
   const attempts = new Map<string, number>();
   let instances = 0;
+  let transactions = 0;
 
   /** Discovery is over: the failures to inject, in their stable order. */
   const discover = (): FailureId[] => {
@@ -169,7 +175,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     return chosen;
   };
 
-  // The failures left to inject; one not reached is tried once more before it counts as such.
+  // The failures left to inject; one not reached is tried again (MAX_ATTEMPTS) before it counts as such.
   const queue: FailureId[] = [];
   let total = 0;
   const nextTask = (): SweepTask | null => {
@@ -192,6 +198,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     let last: Judged | null = null;
     // each transaction's result comes as it ends (the next task may depend on it), its verdict right after
     const traffic = new SweepTraffic(tasks, (result) => {
+      transactions++;
       if (result.task.kind === "profile") {
         timelines.push(result.timeline);
         profiled.push(...result.calls);
@@ -202,7 +209,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
       last = { result, rec: null, verdict: null, startedAt: result.timeline.startedAt ?? Date.now() };
       judged.push(last);
       done.set(f.id, last);
-      if (result.fired === false && result.armError === null && (attempts.get(f.id) ?? 0) < 2) queue.push(f);
+      if (result.fired === false && result.armError === null && (attempts.get(f.id) ?? 0) < MAX_ATTEMPTS) queue.push(f);
     });
     instances++;
     if (fresh) stage("starting a fresh instance of the target");
@@ -288,6 +295,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     matrix: buildMatrix(results),
     notInjectable: [...ineligible].map(([what, calls]) => ({ what, calls, reason: what === "write" || what === "read" || what === "sendfile" ? "on client sockets, files or the terminal: only the MTA's own channels (pipes, unix sockets) are injectable, a client's own connection is the network's (net.*)" : "not eligible" })),
     instances,
+    transactions,
     verdict: interrupted ? "interrupted" : findings.length > 0 ? "findings" : notReached.length > 0 ? "inconclusive" : "pass",
     notes,
   };
@@ -351,6 +359,6 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
   const injected = j.result.fired === true;
   const transcript = findings.length > 0 ? (seg.report.samples.find((s) => s.messageId !== null && s.messageId === j.rec?.messageId)?.transcript ?? "").split("\n").filter((l) => l !== "") : [];
   const outcome: FailureOutcome = findings.length > 0 ? "findings" : injected ? "graceful" : "not-reached";
-  const reason = outcome !== "not-reached" ? null : j.result.armError !== null ? `could not be armed: ${j.result.armError}` : `armed in ${f.site.phase} but its call site was not reached (twice): the MTA took another path this time`;
+  const reason = outcome !== "not-reached" ? null : j.result.armError !== null ? `could not be armed: ${j.result.armError}` : `armed in ${f.site.phase} ${MAX_ATTEMPTS} times, its call site was never reached then: the MTA took another path, or the call races the phase's boundary`;
   return { ...base, injected, outcome, session: j.verdict?.outcome ?? null, findings, reason, transcript };
 }

@@ -78,6 +78,7 @@ function sweep(target: string, results: FailureResult[], verdict: SweepReport["v
     matrix: sweepMatrix(results),
     notInjectable: [],
     instances: 1,
+    transactions: 12,
     verdict,
     notes: [],
   };

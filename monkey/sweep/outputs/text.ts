@@ -26,7 +26,7 @@ export function sweepVerdict(r: SweepReport): string {
 export function sweepText(r: SweepReport): string {
   const out: string[] = [];
   const d = r.discovered;
-  out.push(`sweep of ${r.target}: seed ${r.seed}, ${formatDuration(r.durationMs)} (budget ${formatDuration(r.budgetMs)}), ${r.instances} instance(s)${r.interrupted ? " (INTERRUPTED: partial report)" : ""}`);
+  out.push(`sweep of ${r.target}: seed ${r.seed}, ${formatDuration(r.durationMs)} (budget ${formatDuration(r.budgetMs)}), ${r.transactions} transactions, ${r.instances} instance(s)${r.interrupted ? " (INTERRUPTED: partial report)" : ""}`);
   out.push(`discovered: ${d.calls} injectable calls at ${d.sites} sites in ${d.transactions} profiled transactions: ${d.failureIds} failure IDs`);
   const by = (o: string): number => r.failureIds.filter((f) => f.outcome === o).length;
   out.push(`injected ${r.failureIds.filter((f) => f.injected).length}, graceful ${by("graceful")}, findings ${by("findings")}, not reached ${by("not-reached")}, not run ${by("not-run")}`);
