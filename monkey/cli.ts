@@ -46,8 +46,8 @@ commands:
                                                         the one it printed, with its ?token=
                                                         (or set SMTPCHAOS_MONKEY_TOKEN)
   set FILE                                  --api URL   replace its plan (JSON or YAML)
-  fail POINT [once|always|times N]          --api URL   the smtpscript statements, by hand
-  delay POINT DURATION [once|always|times N] --api URL
+  fail POINT [errno E] [site H] [once|always|times N]   --api URL   the smtpscript statements,
+  delay POINT DURATION [site H] [once|always|times N]   --api URL   by hand
 
 run/serve options:
   --target NAME|FILE     embedded (default), opensmtpd, postfix, or a target file

@@ -22,10 +22,10 @@ export { StatementError };
 
 /** The plan settings of a fail/delay statement (see monkey/plan.ts); the point's layer says what "fail" is. */
 export function statementSettings(st: Exclude<MonkeyStatement, { verb: "clear" }>): PointDoc {
-  const schedule = st.times === 1 ? { once: true } : st.times === null ? { always: true } : { always: true, limit: st.times };
+  const schedule = { ...(st.times === 1 ? { once: true } : st.times === null ? { always: true } : { always: true, limit: st.times }), ...(st.site !== undefined ? { stack: st.site } : {}) };
   if (st.verb === "delay") return { ...schedule, action: "delay", latency: `${st.delayMs}ms` };
   const fail = kindOf(st.point)?.failAction;
-  return fail === undefined ? schedule : { ...schedule, action: fail };
+  return { ...schedule, ...(fail !== undefined ? { action: fail } : {}), ...(st.errno !== undefined ? { errno: st.errno } : {}) };
 }
 
 /** A `monkey` statement as a change of the plan document. Pure. */

@@ -14,7 +14,7 @@ export interface Str {
 
 export type ReplyWant =
   | { kind: "any" }
-  | { kind: "class"; klass: "ok" | "helo" | "tempfail" | "permfail" }
+  | { kind: "class"; klass: "ok" | "helo" | "tempfail" | "permfail" | "graceful" }
   /** "250", "25x", "4xx" */
   | { kind: "code"; pattern: string };
 

@@ -309,8 +309,8 @@ class TestRun {
       }
       case "expect-smtp": {
         const reply = await this.nextReply(describeWant(st));
-        // The original reads ok/tempfail/permfail replies as single lines; helo and a bare expect take continuations.
-        if (st.want.kind === "class" && st.want.klass !== "helo" && reply.lines.length > 1) {
+        // The original reads ok/tempfail/permfail replies as single lines; helo, graceful and a bare expect take continuations.
+        if (st.want.kind === "class" && st.want.klass !== "helo" && st.want.klass !== "graceful" && reply.lines.length > 1) {
           throw new ExpectationFailed(`single line response expected, got ${show(reply)}`);
         }
         const problem = checkReply(reply, st.want, st.enhanced, st.match === null ? null : this.str(st.match));
@@ -598,6 +598,7 @@ export function checkReply(reply: Reply, want: Extract<Statement, { kind: "expec
         want.klass === "ok" ? reply.klass === "ok" || reply.klass === "intermediate"
         : want.klass === "helo" ? reply.code === 250
         : want.klass === "tempfail" ? reply.klass === "tempfail"
+        : want.klass === "graceful" ? reply.klass !== "permfail"
         : reply.klass === "permfail";
       if (!ok) return `expected ${want.klass} (${CLASS_CODES[want.klass]}), got ${got}`;
       break;
@@ -613,7 +614,7 @@ export function checkReply(reply: Reply, want: Extract<Statement, { kind: "expec
   return null;
 }
 
-const CLASS_CODES = { ok: "2xx/3xx", helo: "250", tempfail: "4xx", permfail: "5xx" } as const;
+const CLASS_CODES = { ok: "2xx/3xx", helo: "250", tempfail: "4xx", permfail: "5xx", graceful: "2xx/3xx or 4xx" } as const;
 
 function show(reply: Reply): string {
   const first = `${reply.code} ${reply.lines[0] ?? ""}`.trimEnd();

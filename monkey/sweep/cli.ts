@@ -23,6 +23,8 @@ options:
   --phases LIST        only these phases: ${SWEEP_PHASES.join(",")}
   --errnos all         every errno each call can return (default: the transient few per call)
   --delay D            also delay each site by D (past the MTA's own timeout finds what a hang does)
+  --pairs              then a second failure at each site the MTA reached while a first one was in
+                       effect, when the first left its transaction going (Filibuster's pruning)
   --budget D           stop starting transactions after D (default 30m); the matrix shows what was left
   --profile N          profiled transactions before the sweep (default 3)
   --timeout D          per-reply client timeout; a silent server past it is a hang (default 30s)
@@ -46,6 +48,7 @@ const OPTIONS = {
   profile: { type: "string", default: "3" },
   timeout: { type: "string", default: "30s" },
   "no-confirm": { type: "boolean" },
+  pairs: { type: "boolean" },
   seed: { type: "string" },
   out: { type: "string", multiple: true },
   json: { type: "string" },
@@ -116,6 +119,7 @@ export async function sweepMain(argv: readonly string[]): Promise<number> {
         profileTransactions,
         timeoutMs,
         confirm: values["no-confirm"] !== true,
+        pairs: values.pairs === true,
         signal: abort.signal,
         onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey sweep: ${t}\n`),
         onProgress: (done, total, id) => {

@@ -8,7 +8,7 @@ import type { Target } from "../../targets/target.js";
 import type { PlanController } from "../controller.js";
 import type { Injector } from "../injector.js";
 import type { FailureId } from "./failures.js";
-import { PhaseTimeline, phaseOfStep, type SweepPhase } from "./phases.js";
+import { PhaseTimeline, phaseOfStep, preciseNow, type SweepPhase } from "./phases.js";
 import type { ProfiledCall } from "./sites.js";
 
 /**
@@ -33,19 +33,28 @@ export interface SweepRig {
   deliveryWaitMs: number;
 }
 
-export type SweepTask = { kind: "profile" } | { kind: "inject"; failure: FailureId };
+/**
+ * profile: record every call; inject: arm `failure` in its phase, and `then` (a pair's second
+ * failure) in its own; `watch`: record the calls made from the moment the first one was armed
+ * (what the MTA reached while it was in effect: where a pair's second failure may go).
+ */
+export type SweepTask = { kind: "profile" } | { kind: "inject"; failure: FailureId; then?: FailureId; watch?: boolean };
 
 export interface TaskResult {
   task: SweepTask;
   timeline: PhaseTimeline;
-  /** inject: the failure fired while armed; profile: null */
+  /** inject: the (first) failure fired while armed; profile: null */
   fired: boolean | null;
-  /** profile: the calls seen */
+  /** a pair: whether its second failure fired */
+  firedThen: boolean | null;
+  /** profile: the calls seen; watch: those made once the first failure was armed */
   calls: ProfiledCall[];
   /** what went wrong arming it (a refusal of the plan): the failure was not injected */
   armError: string | null;
   /** the queue did not empty within deliveryWaitMs after the transaction */
   queueStuck: boolean;
+  /** the MTA stopped answering its control command (queue size) after this transaction: why */
+  wedged: string | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -67,9 +76,11 @@ function alongside(inner: StepObserver, before: (step: Step) => Promise<void>): 
 
 class SweepSession implements TrafficSession {
   readonly kind = "sweep";
-  private armedPoint: string | null = null;
-  private fired: boolean | null = null;
+  /** the failures armed now, by point */
+  private armed: FailureId[] = [];
+  private readonly fired = new Set<FailureId>();
   private armError: string | null = null;
+  private armedAt: number | null = null;
 
   constructor(
     private readonly rig: SweepRig,
@@ -79,9 +90,11 @@ class SweepSession implements TrafficSession {
 
   async run(ctx: TrafficContext): Promise<SessionResult> {
     const timeline = new PhaseTimeline();
-    const stopProfile = this.task.kind === "profile" ? this.rig.profile() : null;
+    const t = this.task;
+    const stopProfile = t.kind === "profile" || (t.kind === "inject" && t.watch === true) ? this.rig.profile() : null;
     let result: SessionResult;
     let queueStuck = false;
+    let wedged: string | null = null;
     try {
       const before = async (step: Step): Promise<void> => {
         const phase = phaseOfStep(step);
@@ -98,30 +111,46 @@ class SweepSession implements TrafficSession {
       });
       timeline.enter("delivery");
       await this.enter("delivery");
-      queueStuck = !(await this.drained());
+      const d = await this.drained();
+      queueStuck = d !== true;
+      if (typeof d === "string") wedged = d;
     } finally {
       await this.disarm();
       timeline.end();
     }
-    if (this.task.kind === "inject" && this.fired === true) await this.settleAfter(this.task.failure);
-    this.done({ task: this.task, timeline, fired: this.task.kind === "inject" ? this.fired === true : null, calls: stopProfile?.() ?? [], armError: this.armError, queueStuck });
+    if (t.kind === "inject") for (const f of [t.failure, ...(t.then !== undefined ? [t.then] : [])]) if (this.fired.has(f)) await this.settleAfter(f);
+    const calls = stopProfile?.() ?? [];
+    const from = this.armedAt;
+    this.done({
+      task: t,
+      timeline,
+      fired: t.kind === "inject" ? this.fired.has(t.failure) : null,
+      firedThen: t.kind === "inject" && t.then !== undefined ? this.fired.has(t.then) : null,
+      calls: t.kind === "profile" ? calls : from === null ? [] : calls.filter((c) => c.at >= from),
+      armError: this.armError,
+      queueStuck,
+      wedged,
+    });
     return result;
   }
 
-  /** A phase opens: the failure armed for the one before ends, this phase's is armed. */
+  /** A phase opens: the failures armed for the one before end, this phase's are armed. */
   private async enter(phase: SweepPhase): Promise<void> {
     await this.disarm();
-    if (this.task.kind !== "inject" || this.task.failure.site.phase !== phase || this.armError !== null) return;
-    const f = this.task.failure;
+    const t = this.task;
+    if (t.kind !== "inject" || this.armError !== null) return;
+    const now = [t.failure, ...(t.then !== undefined ? [t.then] : [])].filter((f) => f.site.phase === phase);
+    if (now.length === 0) return;
     try {
-      await this.rig.controller.set({ points: { [f.site.point]: f.settings } });
-      this.armedPoint = f.site.point;
+      await this.rig.controller.set({ points: Object.fromEntries(now.map((f) => [f.site.point, f.settings])) });
+      this.armed = now;
+      this.armedAt ??= preciseNow();
     } catch (err) {
       this.armError = err instanceof Error ? err.message : String(err);
       return;
     }
     // a kill is decided on a timer: let it land before the phase's command goes out
-    if (f.settings.interval !== undefined) await this.firedOrTimeout(f.site.point, 2_000);
+    for (const f of now) if (f.settings.interval !== undefined) await this.firedOrTimeout(f.site.point, 2_000);
   }
 
   private async firedOrTimeout(point: string, ms: number): Promise<void> {
@@ -130,15 +159,19 @@ class SweepSession implements TrafficSession {
   }
 
   private async disarm(): Promise<void> {
-    const point = this.armedPoint;
-    if (point === null) return;
-    this.armedPoint = null;
+    const armed = this.armed;
+    if (armed.length === 0) return;
+    this.armed = [];
     const unreached = await this.rig.controller.clear();
-    this.fired = !unreached.includes(point);
+    for (const f of armed) if (!unreached.includes(f.site.point)) this.fired.add(f);
   }
 
-  /** Waits until the queue is empty (at least long enough for the MTA's delivery to start); false when it never was. */
-  private async drained(): Promise<boolean> {
+  /**
+   * Waits until the queue is empty (at least long enough for the MTA's delivery to start); false
+   * when it never was, the error when the queue could not be counted (a control command that
+   * hangs: the MTA is wedged).
+   */
+  private async drained(): Promise<boolean | string> {
     const t = this.rig.target;
     await sleep(100);
     if (t.queueObservable === false) {
@@ -150,8 +183,8 @@ class SweepSession implements TrafficSession {
       let size: number;
       try {
         size = await t.queueSize();
-      } catch {
-        return false;
+      } catch (err) {
+        return err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
       }
       if (size === 0) return true;
       if (Date.now() >= deadline) return false;

@@ -11,14 +11,15 @@ import type { Outcome, SessionRecord, Verdict } from "../oracle.js";
 import { PlanController } from "../controller.js";
 import { LEDGER_FINDINGS, type LedgerReport } from "../ledger.js";
 import { runMonkey, type MonkeyReport, type MonkeyTarget } from "../run.js";
-import { validatePlan, callSiteText } from "../plan.js";
+import { validatePlan, callSiteText, type CallSiteId } from "../plan.js";
 import type { Seed } from "../rng.js";
 import type { TargetExtras } from "../targets.js";
-import { failureIds, globMatcher, type FailureChoice, type FailureId } from "./failures.js";
-import { sitesFrom, type ProfiledCall } from "./sites.js";
+import { failureIds, failuresOf, globMatcher, type CallSite, type FailureChoice, type FailureId } from "./failures.js";
+import { roleAndCall, sitesFrom, type ProfiledCall } from "./sites.js";
 import { SweepTraffic, type SweepTask, type TaskResult } from "./driver.js";
-import { preciseNow, type PhaseTimeline, type SweepPhase } from "./phases.js";
+import { preciseNow, SWEEP_PHASES, type PhaseTimeline, type SweepPhase } from "./phases.js";
 import { buildMatrix, type MatrixRow } from "./matrix.js";
+import { replayFlags, replayScript } from "./replay.js";
 import { describePoints } from "../layers/registry.js";
 
 export class SweepError extends Error {
@@ -46,6 +47,11 @@ export interface SweepOptions {
   deliveryWaitMs?: number;
   /** try every failure that found something again on a fresh instance (default true) */
   confirm?: boolean;
+  /**
+   * pairs (Filibuster's pruning): after the single failures, a second failure at the sites the MTA
+   * reached while a first one was in effect, when the first left its transaction going (accepted)
+   */
+  pairs?: boolean;
   signal?: AbortSignal;
   onStage?: (text: string) => void;
   onProgress?: (done: number, total: number, current: string) => void;
@@ -76,8 +82,12 @@ export interface FailureResult {
   reason: string | null;
   /** `monkey run` flags that fail the same site the same way */
   replay: string;
+  /** an smtpscript test-case that replays it, where the phase allows one (null: connect, banner, kills) */
+  script: string | null;
   /** the last lines of its transaction, when it found something */
   transcript: string[];
+  /** a pair: the failure ID injected first (this result's own fields are the second's) */
+  first?: string;
 }
 
 export interface SweepReport {
@@ -90,6 +100,8 @@ export interface SweepReport {
   interrupted: boolean;
   discovered: { transactions: number; calls: number; sites: number; failureIds: number };
   failureIds: FailureResult[];
+  /** --pairs: each a first failure's id and a second one's, injected into one transaction */
+  pairs: FailureResult[];
   matrix: MatrixRow[];
   /** calls the MTA made that no fault could target, and why */
   notInjectable: Array<{ what: string; calls: number; reason: string }>;
@@ -136,12 +148,6 @@ function profiler(injector: Injector, surface: FaultSurface | null, ineligible: 
   };
 }
 
-/** `monkey run` flags that fail the site of `f` the same way (the first call of that site fails). */
-export function replayFlags(f: FailureId): string {
-  const kv = Object.entries(f.settings).map(([k, v]) => `${k}=${String(v)}`).join(",");
-  return `--fault '${f.site.point}:${kv}' --concurrency 1`;
-}
-
 export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   const stage = o.onStage ?? (() => {});
   const startedAt = Date.now();
@@ -167,6 +173,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     const killPoints = surfacePoints.filter((p) => p.startsWith("kill."));
     const { sites, racy, unstable } = sitesFrom(profiled, timelines, { killPoints, sysProfiled });
     sitesFound = sites.length;
+    for (const x of sites) depthOf.set(`${x.point}|${x.phase}`, x.stack?.depth ?? null);
     if (racy > 0) notes.push(`${racy} point(s) were seen in a phase in fewer than half of the ${timelines.length} profiled transactions (work on the MTA's own schedule racing the phase boundary): each is swept in the phase it usually falls in`);
     if (unstable > 0) notes.push(`${unstable} point(s) made calls whose stacks hashed differently from transaction to transaction at every depth: each is swept as one site per phase (any call site)`);
     callsSeen = profiled.length;
@@ -178,8 +185,19 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   // The failures left to inject; one not reached is tried again (MAX_ATTEMPTS) before it counts as such.
   const queue: FailureId[] = [];
   let total = 0;
+  /** the stack depth discovery told each point's sites apart by, per phase (null: not at all) */
+  const depthOf = new Map<string, CallSiteId["depth"] | null>();
+  /** --pairs: what each single failure's transaction reached once it was armed, and the pairs to inject */
+  const watched = new Map<string, ProfiledCall[]>();
+  let pairQueue: Array<{ first: FailureId; then: FailureId; id: string }> | null = null;
+  const pairsDone = new Map<string, Judged>();
+  const pairList: Array<{ first: FailureId; then: FailureId; id: string }> = [];
+  /** the MTA stopped answering its control interface: the segment ends and a fresh instance goes on */
+  let restartWanted = false;
+  /** singles still queued (or not yet discovered), or pairs not yet built or run */
+  const workLeft = (): boolean => ids === null || queue.length > 0 || (o.pairs === true && (pairQueue?.length ?? 1) > 0);
   const nextTask = (): SweepTask | null => {
-    if (o.signal?.aborted === true || Date.now() >= deadline) return null;
+    if (restartWanted || o.signal?.aborted === true || Date.now() >= deadline) return null;
     if (ids === null && timelines.length < profileN) return { kind: "profile" };
     if (ids === null) {
       ids = discover();
@@ -187,10 +205,21 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
       total = ids.length;
     }
     const f = queue.shift();
-    if (f === undefined) return null;
+    if (f === undefined) {
+      if (o.pairs !== true) return null;
+      if (pairQueue === null) {
+        pairQueue = pairsOf(ids, done, watched, depthOf);
+        pairList.push(...pairQueue);
+        stage(`pairs: ${pairQueue.length} second failures at sites reached while a first one was in effect`);
+      }
+      const p = pairQueue.shift();
+      if (p === undefined) return null;
+      o.onProgress?.(pairsDone.size, pairList.length, p.id);
+      return { kind: "inject", failure: p.first, then: p.then };
+    }
     attempts.set(f.id, (attempts.get(f.id) ?? 0) + 1);
     o.onProgress?.(done.size, total, f.id);
-    return { kind: "inject", failure: f };
+    return { kind: "inject", failure: f, ...(o.pairs === true ? { watch: true } : {}) };
   };
 
   const segment = async (tasks: () => SweepTask | null, fresh: boolean): Promise<Segment> => {
@@ -208,7 +237,16 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
       const f = result.task.failure;
       last = { result, rec: null, verdict: null, startedAt: result.timeline.startedAt ?? Date.now() };
       judged.push(last);
+      if (result.task.then !== undefined) {
+        pairsDone.set(`${f.id} + ${result.task.then.id}`, last);
+        return;
+      }
       done.set(f.id, last);
+      if (result.task.watch === true) watched.set(f.id, result.calls);
+      if (result.wedged !== null) {
+        restartWanted = true;
+        stage(`after ${f.id} the target no longer answers its control interface (${result.wedged}): restarting it`);
+      }
       if (result.fired === false && result.armError === null && (attempts.get(f.id) ?? 0) < MAX_ATTEMPTS) queue.push(f);
     });
     instances++;
@@ -253,8 +291,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     const s = await segment(nextTask, segments.length > 0);
     segments.push(s);
     if (s.report.interrupted || o.signal?.aborted === true || Date.now() >= deadline) break;
-    if (s.report.crash === null || (ids !== null && queue.length === 0)) break;
-    stage(`the target crashed (${s.report.crash.description}): restarting it and going on with the next failure`);
+    const wedged = restartWanted;
+    restartWanted = false;
+    if ((s.report.crash === null && !wedged) || !workLeft()) break;
+    if (s.report.crash !== null) stage(`the target crashed (${s.report.crash.description}): restarting it and going on with the next failure`);
   }
   if (ids === null) throw new SweepError("the sweep ended before its profile did (budget or interrupt): nothing was discovered");
   const chosen: FailureId[] = ids;
@@ -277,9 +317,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
       r.confirmed = again.outcome === "findings";
     }
   }
+  const pairs = pairList.map((p) => ({ ...resultOf(p.then, pairsDone.get(p.id) ?? null, segments, o, p.first), id: p.id, first: p.first.id }));
   const interrupted = o.signal?.aborted === true;
   const notReached = results.filter((r) => r.outcome === "not-reached" || r.outcome === "not-run");
-  const findings = results.filter((r) => r.outcome === "findings");
+  const findings = [...results, ...pairs].filter((r) => r.outcome === "findings");
   if (notReached.length > 0) notes.push(`${notReached.length} of ${results.length} failure IDs were not injected (not reached when armed, or not run within --budget): see their reasons`);
   notes.push(...notInjectableNotes(surfacePoints));
   return {
@@ -292,6 +333,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     interrupted,
     discovered: { transactions: timelines.length, calls: callsSeen, sites: sitesFound, failureIds: chosen.length },
     failureIds: results,
+    pairs,
     matrix: buildMatrix(results),
     notInjectable: [...ineligible].map(([what, calls]) => ({ what, calls, reason: what === "write" || what === "read" || what === "sendfile" ? "on client sockets, files or the terminal: only the MTA's own channels (pipes, unix sockets) are injectable, a client's own connection is the network's (net.*)" : "not eligible" })),
     instances,
@@ -299,6 +341,43 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     verdict: interrupted ? "interrupted" : findings.length > 0 ? "findings" : notReached.length > 0 ? "inconclusive" : "pass",
     notes,
   };
+}
+
+/** Second failures per first one at most (the first failure type of each site reached while it was in effect). */
+const PAIRS_PER_FAILURE = 8;
+
+/**
+ * The pairs worth injecting (Filibuster): for each single failure that fired and left its
+ * transaction going (the message accepted), a second failure at each site its transaction reached
+ * from the moment it was armed, in that phase or a later one, named at the depth discovery told
+ * that point's sites apart by (2 for a site only the recovery path reaches). Kills and a second
+ * failure of the same point in the same phase (one plan entry per point) are left out.
+ */
+function pairsOf(ids: readonly FailureId[], done: ReadonlyMap<string, Judged>, watched: ReadonlyMap<string, ProfiledCall[]>, depthOf: ReadonlyMap<string, CallSiteId["depth"] | null>): Array<{ first: FailureId; then: FailureId; id: string }> {
+  const out: Array<{ first: FailureId; then: FailureId; id: string }> = [];
+  const DEPTH_INDEX = { 2: 0, 4: 1, 8: 2 } as const;
+  for (const f of ids) {
+    const j = done.get(f.id);
+    if (f.site.point.startsWith("kill.") || j === undefined || j.result.fired !== true || j.verdict?.accepted !== true || j.verdict.finding !== null) continue;
+    const seen = new Map<string, CallSite>();
+    for (const c of watched.get(f.id) ?? []) {
+      const phase = j.result.timeline.phaseAt(c.at);
+      if (phase === null || SWEEP_PHASES.indexOf(phase) < SWEEP_PHASES.indexOf(f.site.phase)) continue;
+      if (c.point === f.site.point && phase === f.site.phase) continue;
+      const { role, call } = roleAndCall(c.point);
+      const known = depthOf.get(`${c.point}|${phase}`);
+      const depth = known === undefined ? 2 : known;
+      const hash = depth === null ? 0 : (c.stacks[DEPTH_INDEX[depth]] ?? 0);
+      const stack = depth === null || hash === 0 ? null : { hash, depth };
+      const key = `${c.point}|${phase}|${stack === null ? "" : callSiteText(stack)}`;
+      if (!seen.has(key)) seen.set(key, { point: c.point, role, call, stack, phase, calls: 1 });
+    }
+    for (const site of [...seen.values()].slice(0, PAIRS_PER_FAILURE)) {
+      const then = failuresOf(site)[0];
+      if (then !== undefined) out.push({ first: f, then, id: `${f.id} + ${then.id}` });
+    }
+  }
+  return out;
 }
 
 /** What a sweep says of the points it cannot discover call by call. */
@@ -332,7 +411,7 @@ function ledgerFindings(id: string | null, report: MonkeyReport): string[] {
   return out;
 }
 
-function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], o: SweepOptions): FailureResult {
+function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], o: SweepOptions, first?: FailureId): FailureResult {
   const base = {
     id: f.id,
     point: f.site.point,
@@ -342,7 +421,8 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
     phase: f.site.phase,
     failure: f.failure,
     confirmed: null,
-    replay: `smtpchaos monkey run --target ${o.targetRef} ${replayFlags(f)} --duration 30s --seed ${o.seed}`,
+    replay: `smtpchaos monkey run --target ${o.targetRef} ${first !== undefined ? `${replayFlags(first).replace(/ --concurrency 1$/, "")} ` : ""}${replayFlags(f)} --duration 30s --seed ${o.seed}`,
+    script: null as string | null,
   };
   if (j === null) return { ...base, injected: false, outcome: "not-run", session: null, findings: [], reason: o.signal?.aborted === true ? "interrupted before it ran" : "--budget ran out before it ran", transcript: [] };
   const seg = segments.find((s) => s.judged.includes(j)) as Segment;
@@ -352,13 +432,19 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
   const killed = f.site.point.startsWith("kill.");
   if (j.verdict?.finding != null && !(killed && j.verdict.finding === "crash")) findings.push(`${j.verdict.finding}${j.verdict.step !== null ? ` at ${j.verdict.step}` : ""}: ${j.verdict.detail}`);
   findings.push(...ledgerFindings(j.rec?.messageId ?? null, seg.report));
+  if (j.result.wedged !== null) findings.push(`wedged: after this failure the MTA no longer answers its control interface (${j.result.wedged})`);
   const crash = seg.report.crash;
   // the crash belongs to the last transaction that started before it
   const lastBefore = crash === null ? null : [...seg.judged].reverse().find((x) => x.startedAt <= Date.parse(crash.at));
   if (crash !== null && lastBefore === j && !killed) findings.push(`crash: ${crash.description}${crash.fatal !== null ? ` (${crash.fatal})` : ""}`);
-  const injected = j.result.fired === true;
+  // a pair counts as injected only when both of its failures fired
+  const injected = j.result.fired === true && (first === undefined || j.result.firedThen === true);
   const transcript = findings.length > 0 ? (seg.report.samples.find((s) => s.messageId !== null && s.messageId === j.rec?.messageId)?.transcript ?? "").split("\n").filter((l) => l !== "") : [];
   const outcome: FailureOutcome = findings.length > 0 ? "findings" : injected ? "graceful" : "not-reached";
-  const reason = outcome !== "not-reached" ? null : j.result.armError !== null ? `could not be armed: ${j.result.armError}` : `armed in ${f.site.phase} ${MAX_ATTEMPTS} times, its call site was never reached then: the MTA took another path, or the call races the phase's boundary`;
-  return { ...base, injected, outcome, session: j.verdict?.outcome ?? null, findings, reason, transcript };
+  const reason =
+    outcome !== "not-reached" ? null
+    : j.result.armError !== null ? `could not be armed: ${j.result.armError}`
+    : first !== undefined ? `${j.result.fired === true ? "the second" : "the first"} failure's call site was not reached (a pair is tried once)`
+    : `armed in ${f.site.phase} ${MAX_ATTEMPTS} times, its call site was never reached then: the MTA took another path, or the call races the phase's boundary`;
+  return { ...base, ...(outcome === "findings" && first === undefined ? { script: replayScript(f, j.verdict?.accepted === true) } : {}), injected, outcome, session: j.verdict?.outcome ?? null, findings, reason, transcript };
 }

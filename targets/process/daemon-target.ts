@@ -19,6 +19,9 @@ import { bannerStatus, waitForBanner } from "./banner.js";
 
 const run = promisify(execFile);
 
+/** How long a control command (queue size, flush, listing) may take before it counts as hung. */
+export const CONTROL_TIMEOUT_MS = 30_000;
+
 export interface DaemonTargetOptions {
   /** working directory; a fresh one under /tmp (removed on stop) when absent */
   dir?: string;
@@ -213,13 +216,18 @@ export abstract class DaemonTarget implements Target {
    */
   protected async control(command: string, args: string[]): Promise<string> {
     try {
-      // a queue listing of a soak-sized queue is tens of MB (execFile stops at 1 MiB by default)
-      return (await run(command, args, { maxBuffer: 256 * 1024 * 1024 })).stdout;
+      // a queue listing of a soak-sized queue is tens of MB (execFile stops at 1 MiB by default);
+      // a wedged MTA can leave its control command waiting forever: that is bounded too
+      return (await run(command, args, { maxBuffer: 256 * 1024 * 1024, timeout: CONTROL_TIMEOUT_MS, killSignal: "SIGKILL" })).stdout;
     } catch (err) {
-      const e = err as Error & { stderr?: string; stdout?: string; code?: number | string; signal?: string | null };
+      const e = err as Error & { stderr?: string; stdout?: string; code?: number | string; signal?: string | null; killed?: boolean };
       const crash = this.crash();
       const why = crash === null ? "" : `\n${this.name} is down (${describeCrash(crash)}); log tail:\n${crash.logTail.join("\n")}`;
-      const status = typeof e.code === "number" ? `exit status ${e.code}` : e.signal ? `killed by ${e.signal}` : e.code !== undefined ? String(e.code) : "failed";
+      const status =
+        e.killed === true && e.signal === "SIGKILL" ? `no answer within ${CONTROL_TIMEOUT_MS / 1000} s: the MTA's control interface hangs`
+        : typeof e.code === "number" ? `exit status ${e.code}`
+        : e.signal ? `killed by ${e.signal}`
+        : e.code !== undefined ? String(e.code) : "failed";
       // what it said, both streams, the last lines of each (bounded)
       const tail = (t: string | undefined): string => (t ?? "").trim().split("\n").slice(-15).join("\n").slice(-4000);
       const said = [tail(e.stderr), tail(e.stdout)].filter((x) => x !== "").join("\n");

@@ -60,6 +60,7 @@ function failure(point: string, phase: FailureResult["phase"], outcome: FailureR
     confirmed: outcome === "findings" ? true : null,
     reason: outcome === "not-reached" ? "its call site was not reached" : null,
     replay: `smtpchaos monkey run --target t --fault '${point}:once=true,errno=EIO' --concurrency 1`,
+    script: null,
     transcript: [],
   };
 }
@@ -75,6 +76,7 @@ function sweep(target: string, results: FailureResult[], verdict: SweepReport["v
     interrupted: false,
     discovered: { transactions: 3, calls: 10, sites: results.length, failureIds: results.length },
     failureIds: results,
+    pairs: [],
     matrix: sweepMatrix(results),
     notInjectable: [],
     instances: 1,

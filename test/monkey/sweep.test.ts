@@ -135,3 +135,25 @@ test("monkey sweep: bad input is one line and exit 2", { timeout: 60_000 }, asyn
     assert.equal(hasStack(r), false, r.stderr);
   }
 });
+
+test("replays: a finding's smtpscript test-case walks to its phase, arms the failure there with errno and site, and expects graceful replies and one delivery", async () => {
+  const { failuresOf } = await import("../../monkey/sweep/failures.js");
+  const { replayScript, replayFlags } = await import("../../monkey/sweep/replay.js");
+  const { parseScript } = await import("../../smtpscript/parse.js");
+  const [f] = failuresOf({ point: "sys.daemon.rename", role: "daemon", call: "rename", stack: { hash: 0x4cce4c24, depth: 4 }, phase: "dot", calls: 3 });
+  assert.ok(f !== undefined);
+  assert.equal(replayFlags(f), "--fault 'sys.daemon.rename:once=true,stack=4cce4c24:4,action=error,errno=EIO' --concurrency 1");
+  const script = replayScript(f, true);
+  assert.ok(script !== null);
+  const lines = script.split("\n").map((l) => l.trim());
+  const arm = lines.indexOf("monkey fail sys.daemon.rename errno EIO site 4cce4c24:4 once");
+  assert.ok(arm > lines.indexOf('writeln "DATA"') && arm < lines.indexOf('writeln "."'), script);
+  assert.equal(lines[lines.indexOf('writeln "."') + 1], "expect smtp graceful");
+  assert.ok(lines.includes('expect delivered 1 header "^X-Sweep: ${uniq}$"'));
+  const parsed = parseScript(script, "replay.smtp");
+  assert.equal(parsed.items.filter((i) => i.kind === "test-case").length, 1, "it parses as one test-case");
+  const [k] = failuresOf({ point: "kill.queue", role: "queue", call: "kill", stack: null, phase: "rcpt", calls: 1 });
+  assert.equal(replayScript(k as NonNullable<typeof k>, false), null, "a kill has no statement");
+  const [c] = failuresOf({ point: "queue.write", role: null, call: "queue.write", stack: null, phase: "connect", calls: 1 });
+  assert.equal(replayScript(c as NonNullable<typeof c>, false), null, "a script's connection is open before its first statement");
+});

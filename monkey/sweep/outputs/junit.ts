@@ -1,5 +1,5 @@
-// JUnit for CI: one test case per failure ID (classname: its point), so a CI page names the
-// failure that broke; not reached and not run are skipped with the reason, never passed.
+// JUnit for CI: one test case per failure ID and per pair (classname: its point), so a CI page
+// names the failure that broke; not reached and not run are skipped with the reason, never passed.
 import { hostname } from "node:os";
 import { junitDocument, type JunitCase } from "../../../common/junit.js";
 import { textOutput } from "../../../common/output.js";
@@ -26,7 +26,7 @@ export function sweepJunit(r: SweepReport): string {
     startedAt: r.startedAt,
     hostname: hostname(),
     properties: { seed: String(r.seed), target: r.target, failureIds: r.failureIds.length },
-    cases: [...r.failureIds.map(caseOf), verdict],
+    cases: [...r.failureIds.map(caseOf), ...r.pairs.map(caseOf), verdict],
   });
 }
 

@@ -15,7 +15,7 @@ export function sweepVerdict(r: SweepReport): string {
     case "pass":
       return `verdict: PASS: all ${n} failure IDs were injected and handled gracefully, nothing acknowledged was lost`;
     case "findings":
-      return `verdict: FINDINGS: ${count("findings")} of ${n} failure IDs found something (${r.failureIds.filter((f) => f.confirmed === true).length} confirmed on a fresh instance)`;
+      return `verdict: FINDINGS: ${count("findings")} of ${n} failure IDs${r.pairs.length > 0 ? ` and ${r.pairs.filter((p) => p.outcome === "findings").length} of ${r.pairs.length} pairs` : ""} found something (${r.failureIds.filter((f) => f.confirmed === true).length} confirmed on a fresh instance)`;
     case "inconclusive":
       return `verdict: INCONCLUSIVE: no findings, but ${count("not-reached")} failure ID(s) were not reached and ${count("not-run")} not run: nothing was tested there`;
     case "interrupted":
@@ -41,13 +41,18 @@ export function sweepText(r: SweepReport): string {
     out.push("", "calls the MTA made that no fault can target:");
     for (const n of r.notInjectable) out.push(`  ${n.what}: ${n.calls} call(s) ${n.reason}`);
   }
-  const found = r.failureIds.filter((f) => f.outcome === "findings");
+  if (r.pairs.length > 0) {
+    const pc = (o: string): number => r.pairs.filter((p) => p.outcome === o).length;
+    out.push("", `pairs (a second failure at a site reached while a first one was in effect): ${r.pairs.length}, both injected ${r.pairs.filter((p) => p.injected).length}, graceful ${pc("graceful")}, findings ${pc("findings")}, not reached ${pc("not-reached")}, not run ${pc("not-run")}`);
+  }
+  const found = [...r.failureIds, ...r.pairs].filter((f) => f.outcome === "findings");
   if (found.length > 0) {
     out.push("", "findings:");
     for (const f of found) {
       out.push(`  ${f.id}${f.confirmed === true ? " (confirmed on a fresh instance)" : f.confirmed === false ? " (not found again on a fresh instance)" : ""}`);
       for (const x of f.findings) out.push(`    ${visible(x)}`);
       out.push(`    replay: ${f.replay}`);
+      if (f.script !== null) out.push("    as an smtpscript test-case (smtpscript --target T FILE):", ...f.script.split("\n").map((l) => `      ${l}`));
       for (const l of f.transcript.slice(-12)) out.push(`    | ${visible(l)}`);
     }
   }
