@@ -123,6 +123,11 @@ export interface Target {
   queueIds?(): Promise<string[] | null>;
   /** The target's processes by role, for process faults. */
   processes(): Promise<RoleProcess[]>;
+  /**
+   * The toolkit is about to kill this process of the target (a kill fault): its master's log line
+   * about that death is not a crash.
+   */
+  expectDeath?(pid: number): void;
   /** Leaves the instance directory (config, spool, logs, mailboxes) in place at stop, for a post-mortem; its path. */
   keepFiles?(): string | null;
   /** Why start() would fail on this machine before launching anything (not installed, needs root), or null. */

@@ -68,6 +68,8 @@ export interface ProcessFaultsOptions {
   /** injectable for tests */
   signal?: (pid: number, sig: NodeJS.Signals) => void;
   onEvent?: (e: ProcessFaultEvent) => void;
+  /** tells the target a process is about to be killed by us (its master's log of that death is no crash) */
+  expectDeath?: (pid: number) => void;
   /** remember at most this many events */
   maxEvents?: number;
   /** only these pause/kill points (another layer owns the rest); default: every one in the plan */
@@ -187,6 +189,7 @@ export class ProcessFaults implements FaultLayer {
     if (fired !== null && served.length > 0) fired.served = served;
     if (action === "kill") {
       for (const p of hit) {
+        this.opts.expectDeath?.(p.pid);
         const error = this.send(p.pid, "SIGKILL");
         this.record({ at: Date.now(), point, action: "kill", role, pid: p.pid, ...(error ? { error } : {}) });
       }

@@ -190,6 +190,7 @@ export class RealFaultSurface implements FaultSurface {
       ports: () => smtpPorts(this.o.target),
       only: specs.map((s) => s.name),
       hits: this.processHits,
+      expectDeath: (pid) => this.o.target.expectDeath?.(pid),
       ...(this.o.onProcessEvent !== undefined ? { onEvent: this.o.onProcessEvent } : {}),
     });
     await pf.start();

@@ -5,6 +5,7 @@
 // the next transaction starts on an idle MTA and every call is charged to the right one.
 import { runSmtpSession, type Step, type StepObserver, type Traffic, type TrafficContext, type TrafficSession, type SessionResult } from "../../smtp/index.js";
 import type { Target } from "../../targets/target.js";
+import { ControlHangError } from "../../targets/process/daemon-target.js";
 import type { PlanController } from "../controller.js";
 import type { Injector } from "../injector.js";
 import type { FailureId } from "./failures.js";
@@ -95,6 +96,8 @@ class SweepSession implements TrafficSession {
     let result: SessionResult;
     let queueStuck = false;
     let wedged: string | null = null;
+    // what an earlier failure left queued (a deferral waits for the MTA's own retry): not this transaction's
+    const before0 = await this.queued();
     try {
       const before = async (step: Step): Promise<void> => {
         const phase = phaseOfStep(step);
@@ -111,7 +114,7 @@ class SweepSession implements TrafficSession {
       });
       timeline.enter("delivery");
       await this.enter("delivery");
-      const d = await this.drained();
+      const d = await this.drained(typeof before0 === "number" ? before0 : 0);
       queueStuck = d !== true;
       if (typeof d === "string") wedged = d;
     } finally {
@@ -167,28 +170,37 @@ class SweepSession implements TrafficSession {
   }
 
   /**
-   * Waits until the queue is empty (at least long enough for the MTA's delivery to start); false
-   * when it never was, the error when the queue could not be counted (a control command that
-   * hangs: the MTA is wedged).
+   * Waits until the queue is back to what it held before the transaction (at least long enough for
+   * the MTA's delivery to start); false when it never was, the error when the queue could not be
+   * counted (a control command that hangs: the MTA is wedged).
    */
-  private async drained(): Promise<boolean | string> {
-    const t = this.rig.target;
+  private async drained(baseline: number): Promise<boolean | string> {
     await sleep(100);
-    if (t.queueObservable === false) {
+    if (this.rig.target.queueObservable === false) {
       await sleep(Math.min(1_000, this.rig.deliveryWaitMs));
       return true;
     }
     const deadline = Date.now() + this.rig.deliveryWaitMs;
     for (;;) {
-      let size: number;
-      try {
-        size = await t.queueSize();
-      } catch (err) {
-        return err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
-      }
-      if (size === 0) return true;
+      const size = await this.queued();
+      if (typeof size === "string") return size;
+      if (size === null) return false;
+      if (size <= baseline) return true;
       if (Date.now() >= deadline) return false;
       await sleep(50);
+    }
+  }
+
+  /** The queue's size; null when the target died (its crash is the finding), the error when it does not answer. */
+  private async queued(): Promise<number | null | string> {
+    const t = this.rig.target;
+    if (t.queueObservable === false) return 0;
+    try {
+      return await t.queueSize();
+    } catch (err) {
+      // only a command that hangs says the MTA is wedged; one that fails says it is down (its crash report follows)
+      if (t.crash() !== null || !(err instanceof ControlHangError)) return null;
+      return err.message.split("\n")[0] ?? err.message;
     }
   }
 

@@ -57,6 +57,9 @@ export interface SweepOptions {
   onProgress?: (done: number, total: number, current: string) => void;
 }
 
+/** Findings tried again on a fresh instance at most (each costs a start of the target). */
+const MAX_CONFIRMATIONS = 20;
+
 /** Tries of a failure whose site was not reached when armed (a call racing a phase boundary may come the next time). */
 const MAX_ATTEMPTS = 3;
 
@@ -126,8 +129,8 @@ interface Segment {
   report: MonkeyReport;
 }
 
-/** The profile of one running target: every call its hooks ask about, and what the syscall mechanism recorded. */
-function profiler(injector: Injector, surface: FaultSurface | null, ineligible: Map<string, number>): () => () => ProfiledCall[] {
+/** The profile of one running target: every call its hooks ask about, and what the syscall mechanism recorded (calls no fault can target counted into `ineligible`). */
+function profiler(injector: Injector, surface: FaultSurface | null, ineligible: Map<string, number>, discovering: () => boolean): () => () => ProfiledCall[] {
   const hooks = new Set((surface?.points() ?? []).filter((p) => !(surface?.decidedInside?.() ?? []).includes(p) && !/^(kill|pause)\./.test(p)));
   return () => {
     const calls: ProfiledCall[] = [];
@@ -141,7 +144,7 @@ function profiler(injector: Injector, surface: FaultSurface | null, ineligible: 
       const p: CallProfile | null = stop?.() ?? null;
       if (p !== null) {
         calls.push(...p.calls);
-        for (const [what, n] of Object.entries(p.ineligible)) ineligible.set(what, (ineligible.get(what) ?? 0) + n);
+        if (discovering()) for (const [what, n] of Object.entries(p.ineligible)) ineligible.set(what, (ineligible.get(what) ?? 0) + n);
       }
       return calls;
     };
@@ -271,7 +274,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
           controller: new PlanController({ injector, surface, layers, target: target.name, guard: assertFaultsOpen }),
           injector,
           target,
-          profile: profiler(injector, surface, ineligible),
+          // what the MTA does that no fault can target is counted while discovering, not while watching pairs
+          profile: profiler(injector, surface, ineligible, () => ids === null),
           deliveryWaitMs: o.deliveryWaitMs ?? 10_000,
         });
       },
@@ -303,7 +307,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   const results = chosen.map((f) => resultOf(f, done.get(f.id) ?? null, segments, o));
   // Confirm on a fresh instance: the same failure, alone, must find something again.
   if (o.confirm !== false) {
-    for (const r of results.filter((x) => x.outcome === "findings").slice(0, 20)) {
+    // the quiet findings first (a lost message, a 5xx, a hang): a crash confirms itself loudly
+    const quiet = (r: FailureResult): number => (r.findings.every((x) => x.startsWith("crash")) ? 1 : 0);
+    for (const r of results.filter((x) => x.outcome === "findings").sort((a, b) => quiet(a) - quiet(b)).slice(0, MAX_CONFIRMATIONS)) {
       if (o.signal?.aborted === true || Date.now() >= deadline) break;
       const f = chosen.find((x) => x.id === r.id) as FailureId;
       stage(`confirming ${r.id} on a fresh instance`);

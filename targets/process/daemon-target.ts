@@ -22,6 +22,14 @@ const run = promisify(execFile);
 /** How long a control command (queue size, flush, listing) may take before it counts as hung. */
 export const CONTROL_TIMEOUT_MS = 30_000;
 
+/** A control command that did not answer within CONTROL_TIMEOUT_MS: the MTA is wedged, not down. */
+export class ControlHangError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ControlHangError";
+  }
+}
+
 export interface DaemonTargetOptions {
   /** working directory; a fresh one under /tmp (removed on stop) when absent */
   dir?: string;
@@ -175,6 +183,10 @@ export abstract class DaemonTarget implements Target {
     if (this.ipv6 && !hasListener(port, [6])) this.ipv6 = false;
   }
 
+  expectDeath(pid: number): void {
+    this.supervisor?.expectDeath(pid);
+  }
+
   keepFiles(): string | null {
     this.ownsDir = false;
     return this.dir;
@@ -231,7 +243,8 @@ export abstract class DaemonTarget implements Target {
       // what it said, both streams, the last lines of each (bounded)
       const tail = (t: string | undefined): string => (t ?? "").trim().split("\n").slice(-15).join("\n").slice(-4000);
       const said = [tail(e.stderr), tail(e.stdout)].filter((x) => x !== "").join("\n");
-      throw new Error(`${this.name}: ${[command, ...args].join(" ")} failed (${status})${said === "" ? "" : `:\n${said}`}${why}`);
+      const message = `${this.name}: ${[command, ...args].join(" ")} failed (${status})${said === "" ? "" : `:\n${said}`}${why}`;
+      throw e.killed === true && e.signal === "SIGKILL" && crash === null ? new ControlHangError(message) : new Error(message);
     }
   }
 

@@ -117,11 +117,30 @@ export class Supervisor {
     if (!(await until(2000))) this.logs.push(`*** ${this.opts.label}: processes ${groupMembers(pgid).join(", ")} of group ${pgid} survived SIGKILL`);
   }
 
+  /** processes the toolkit is about to kill (pid -> until when), whose death the master may log */
+  private readonly expected = new Map<number, number>();
+
+  /**
+   * The toolkit kills `pid` (a kill.<role> fault): a master that logs its death ("process ...
+   * pid N killed by signal 9") reports our doing, not a crash, for the next `ms`.
+   */
+  expectDeath(pid: number, ms = 10_000): void {
+    const now = Date.now();
+    for (const [p, until] of this.expected) if (until < now) this.expected.delete(p);
+    if (this.expected.size < 1024) this.expected.set(pid, now + ms);
+  }
+
   /** A log line of the daemon (its output, or a log file followed elsewhere). */
   ingest(line: string): void {
     this.logs.push(line);
     if (this.stopping || this.crashInfo !== null) return;
     if ((this.opts.fatalPatterns ?? []).some((p) => p.test(line))) {
+      const pid = /\bpid (\d+)\b/.exec(line)?.[1];
+      const until = pid === undefined ? undefined : this.expected.get(Number(pid));
+      if (until !== undefined && until >= Date.now()) {
+        this.logs.push(`*** ${this.opts.label}: pid ${pid as string} was killed by the toolkit (a kill fault): not a crash`);
+        return;
+      }
       this.recordCrash({ at: Date.now(), source: "log", exitCode: null, signal: null, line, logTail: this.logs.tail(30) });
     }
   }

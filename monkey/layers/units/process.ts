@@ -74,7 +74,7 @@ class ProcessLayer implements LayerInstance {
     this.faults = null;
     this.hits.plan(only);
     if (only.length === 0) return;
-    this.faults = new ProcessFaults({ injector: this.injector, processes: () => target.processes(), ports: () => smtpPorts(target), onEvent: (e) => this.log(e), only, hits: this.hits });
+    this.faults = new ProcessFaults({ injector: this.injector, processes: () => target.processes(), ports: () => smtpPorts(target), onEvent: (e) => this.log(e), only, hits: this.hits, expectDeath: (pid) => target.expectDeath?.(pid) });
     await this.faults.start();
   }
 
