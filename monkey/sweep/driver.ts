@@ -20,6 +20,9 @@ import type { ProfiledCall } from "./sites.js";
  */
 export const AFTER_250_HOLD_MS = 250;
 
+/** Transcript lines kept per transaction (its end: the phase that failed and what followed). */
+const TRANSCRIPT_LINES = 16;
+
 /** The message every sweep transaction sends: one recipient, a small body, the same each time so call sites repeat. */
 const SIZE = 2048;
 
@@ -56,6 +59,8 @@ export interface TaskResult {
   queueStuck: boolean;
   /** the MTA stopped answering its control command (queue size) after this transaction: why */
   wedged: string | null;
+  /** inject: the last lines of its transcript (kept for every transaction: a ledger finding has no oracle sample) */
+  transcript: string[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -133,6 +138,7 @@ class SweepSession implements TrafficSession {
       armError: this.armError,
       queueStuck,
       wedged,
+      transcript: t.kind === "inject" && ctx.client.transcript != null ? ctx.client.transcript.format(ctx.client.transcript.tail(TRANSCRIPT_LINES)).split("\n").filter((l) => l !== "") : [],
     });
     return result;
   }

@@ -36,9 +36,10 @@ const STEPS: ReadonlyArray<{ phase: SweepPhase; lines: string[]; reply: string }
 /**
  * An smtpscript test-case replaying `f`, or null where the phase does not allow one (connect and
  * banner: a script's connection is open before its first statement; kills: no statement).
- * `accepted`: the sweep's transaction got a 250 after its dot, so delivery is checked too.
+ * `dot`: what the sweep's transaction got after its dot: accepted, it must be delivered once;
+ * refused, not at all.
  */
-export function replayScript(f: FailureId, accepted: boolean): string | null {
+export function replayScript(f: FailureId, dot: "accepted" | "rejected" | "ambiguous" | "not-sent"): string | null {
   const arm = statement(f);
   const at = STEPS.findIndex((s) => s.phase === f.site.phase);
   if (arm === null || (at < 0 && f.site.phase !== "delivery")) return null;
@@ -56,7 +57,8 @@ export function replayScript(f: FailureId, accepted: boolean): string | null {
       if (i === armAt && step.phase !== "dot" && step.phase !== "after-250") closed = true;
     } else out.push(`\texpect smtp ${step.reply}`);
   }
-  if (accepted && at >= STEPS.findIndex((s) => s.phase === "dot")) out.push('\t# the sweep\'s transaction was accepted here (250 after the dot): it must be delivered exactly once', '\texpect delivered 1 header "^X-Sweep: ${uniq}$"');
+  if (dot === "accepted" && at >= STEPS.findIndex((s) => s.phase === "dot")) out.push("\t# the sweep's transaction was accepted here (250 after the dot): it must be delivered exactly once", '\texpect delivered 1 header "^X-Sweep: ${uniq}$"');
+  if (dot === "rejected") out.push("\t# the sweep's transaction was refused after the dot (4xx/5xx): the client keeps it, so it must not be delivered", '\texpect delivered 0 header "^X-Sweep: ${uniq}$"');
   out.push("}");
   return out.join("\n");
 }

@@ -284,6 +284,13 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
         if (j === null || j.rec !== null) return;
         j.rec = rec;
         j.verdict = v;
+        // an MTA that just misbehaved (a hang, a close without reply) may stay broken: the next
+        // failure gets a fresh instance, or it would be charged with this one's aftermath
+        const t = j.result.task;
+        if (v.finding !== null && v.finding !== "crash" && t.kind === "inject" && !t.failure.site.point.startsWith("kill.")) {
+          restartWanted = true;
+          stage(`${t.failure.id} found something (${v.finding}): restarting the target before the next failure`);
+        }
       },
     });
     return { judged, report };
@@ -295,9 +302,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     const s = await segment(nextTask, segments.length > 0);
     segments.push(s);
     if (s.report.interrupted || o.signal?.aborted === true || Date.now() >= deadline) break;
-    const wedged = restartWanted;
+    // a crash, a wedged MTA or a finding: a fresh instance goes on with the next failure
+    const restart = restartWanted;
     restartWanted = false;
-    if ((s.report.crash === null && !wedged) || !workLeft()) break;
+    if ((s.report.crash === null && !restart) || !workLeft()) break;
     if (s.report.crash !== null) stage(`the target crashed (${s.report.crash.description}): restarting it and going on with the next failure`);
   }
   if (ids === null) throw new SweepError("the sweep ended before its profile did (budget or interrupt): nothing was discovered");
@@ -445,12 +453,12 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
   if (crash !== null && lastBefore === j && !killed) findings.push(`crash: ${crash.description}${crash.fatal !== null ? ` (${crash.fatal})` : ""}`);
   // a pair counts as injected only when both of its failures fired
   const injected = j.result.fired === true && (first === undefined || j.result.firedThen === true);
-  const transcript = findings.length > 0 ? (seg.report.samples.find((s) => s.messageId !== null && s.messageId === j.rec?.messageId)?.transcript ?? "").split("\n").filter((l) => l !== "") : [];
+  const transcript = findings.length > 0 ? j.result.transcript : [];
   const outcome: FailureOutcome = findings.length > 0 ? "findings" : injected ? "graceful" : "not-reached";
   const reason =
     outcome !== "not-reached" ? null
     : j.result.armError !== null ? `could not be armed: ${j.result.armError}`
     : first !== undefined ? `${j.result.fired === true ? "the second" : "the first"} failure's call site was not reached (a pair is tried once)`
     : `armed in ${f.site.phase} ${MAX_ATTEMPTS} times, its call site was never reached then: the MTA took another path, or the call races the phase's boundary`;
-  return { ...base, ...(outcome === "findings" && first === undefined ? { script: replayScript(f, j.verdict?.accepted === true) } : {}), injected, outcome, session: j.verdict?.outcome ?? null, findings, reason, transcript };
+  return { ...base, ...(outcome === "findings" && first === undefined ? { script: replayScript(f, j.verdict?.dotResult ?? "not-sent") } : {}), injected, outcome, session: j.verdict?.outcome ?? null, findings, reason, transcript };
 }
