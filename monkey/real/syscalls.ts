@@ -100,7 +100,7 @@ export class ShimChannel {
       if (e.action === "record") this.recorded.push(e);
       else this.pendingFirings.push(e);
     }
-    for (const e of this.recorded.splice(0)) out.calls.push({ at: e.at, point: `sys.${e.role.toLowerCase()}.${e.point.slice("sys.*.".length)}`, stacks: e.stacks });
+    for (const e of this.recorded.splice(0)) out.calls.push({ at: e.atPrecise, point: `sys.${e.role.toLowerCase()}.${e.point.slice("sys.*.".length)}`, stacks: e.stacks });
     const seed = this.profiling.seed;
     this.profiling = null;
     this.set(seed, this.current);

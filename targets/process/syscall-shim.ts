@@ -145,6 +145,8 @@ export type SiteDepth = (typeof SITE_DEPTHS)[number];
 export interface ShimEvent {
   /** ms since the epoch */
   at: number;
+  /** the same with its microseconds, as a fraction */
+  atPrecise: number;
   point: string;
   /** the process's role (also for a rule of every role) */
   role: string;
@@ -339,8 +341,10 @@ export class ShimControl {
       const at = (n % EVENTS) * EVENT_SIZE;
       const rule = this.rules[ring.readUInt32LE(at + 8)];
       out.push({
+        // whole ms, as Date.now() stamps the sessions these firings are charged to
+        at: Math.floor(Number(ring.readBigUInt64LE(at)) / 1000),
         // sub-millisecond: a sweep places each call in the SMTP phase in flight, and phases can be a few µs apart
-        at: Number(ring.readBigUInt64LE(at)) / 1000,
+        atPrecise: Number(ring.readBigUInt64LE(at)) / 1000,
         point: rule?.point ?? "?",
         role: this.roles[ring.readUInt32LE(at + 32)]?.name ?? "?",
         ordinal: ring.readUInt32LE(at + 12),

@@ -93,7 +93,7 @@ test("seccomp launcher: bad arguments and a wrong control file fail with 127 and
   writeFileSync(junk, old);
   const v1 = run([junk, "write", "--", ...touch]);
   assert.equal(v1.status, 127);
-  assert.match(v1.err, /version 1, this supervisor reads version 3/);
+  assert.match(v1.err, /version 1, this supervisor reads version 4/);
   assert.throws(() => readFileSync(marker), /ENOENT/, "the command never ran");
   const missing = run([ctl.path, "write", "--", join(dir, "no-such-command")]);
   assert.equal(missing.status, 127);
