@@ -12,7 +12,8 @@ import { startFaultableTarget } from "../monkey/targets.js";
 import { scriptTargetOf, targetDefines } from "../smtpscript/bind-target.js";
 import { assertLoopback } from "../common/loopback.js";
 import { existsSync } from "node:fs";
-import { expectationsFileFor, judge, listSuites, loadExpectations } from "../smtpscript/suites.js";
+import { expectationsFileFor, listSuites, loadExpectations } from "../smtpscript/suites.js";
+import { loadSuitePrograms, runSuites } from "../smtpscript/suite-run.js";
 import type { JudgedResult } from "../smtpscript/suites.js";
 
 export { SmtpSession, buildMessage, parseReplies } from "../smtp/index.js";
@@ -108,11 +109,24 @@ export interface SuiteRun {
 export async function runSuite(name: string, where: TestTarget | ServerAddress, options: ScriptOptions = {}): Promise<SuiteRun> {
   const suite = listSuites().find((s) => s.name === name);
   if (suite === undefined) throw new RangeError(`no suite "${name}" (${listSuites().map((s) => s.name).join(", ")})`);
-  const results: RunResult["results"] = [];
-  for (const file of suite.files) results.push(...(await runScript({ file }, where, options)).results);
-  const file = "endpoint" in where ? expectationsFileFor(where.target.name) : null;
-  const judged = judge(results, loadExpectations(file !== null && existsSync(file) ? file : null));
-  return { results, judged, ok: judged.every((j) => j.verdict !== "failed" && j.verdict !== "error" && j.verdict !== "unexpected-pass") };
+  const managed = "endpoint" in where ? where : null;
+  const server: ServerAddress = "endpoint" in where ? { host: where.endpoint.host, port: where.endpoint.port } : where;
+  assertLoopback(server.host, options.allowRemote === true);
+  const defines = managed !== null ? targetDefines(options.defines ?? {}, managed) : { ...options.defines };
+  const file = managed !== null ? expectationsFileFor(managed.target.name) : null;
+  // the one suite runner `suite run` and `report matrix` use: the same size probe, skips and verdicts
+  const judged = await runSuites({
+    programs: loadSuitePrograms([suite], defines),
+    server,
+    label: managed !== null ? managed.target.name : `${server.host}:${server.port}`,
+    defines,
+    ...(managed !== null ? { target: scriptTargetOf(managed.target, managed.faults) } : {}),
+    expectations: loadExpectations(file !== null && existsSync(file) ? file : null),
+    timeoutMs: options.timeoutMs ?? 10_000,
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.allowRemote === true ? { allowRemote: true } : {}),
+  });
+  return { results: judged.map((j) => j.result), judged, ok: judged.every((j) => j.verdict !== "failed" && j.verdict !== "error" && j.verdict !== "unexpected-pass") };
 }
 
 export { listSuites } from "../smtpscript/suites.js";

@@ -38,6 +38,10 @@ export interface SuiteRunOptions {
   onResult?: (judged: JudgedResult) => void;
   /** checked between files: an aborted run returns what completed */
   signal?: AbortSignal;
+  /** every random choice of the scripts (the library's `seed`) */
+  seed?: number;
+  /** a server off loopback, which the caller already permitted */
+  allowRemote?: boolean;
 }
 
 /** Runs the programs (one EHLO probe first gives the size variables) and judges every test-case. */
@@ -61,6 +65,8 @@ export async function runSuites(o: SuiteRunOptions): Promise<JudgedResult[]> {
       targetLabel: o.label,
       timeoutMs: o.timeoutMs,
       defines,
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.allowRemote === true ? { allowRemote: true } : {}),
       ...(o.target !== undefined ? { target: o.target } : {}),
       onResult: (r) => {
         const [j] = judge([r], expectations) as [JudgedResult];
