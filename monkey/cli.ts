@@ -2,6 +2,7 @@
 import type { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
+import { onInterrupt } from "../common/interrupt.js";
 import { formatDuration } from "../common/duration.js";
 import { monkeyProviders } from "./providers.js";
 import type { Traffic } from "../smtp/index.js";
@@ -310,17 +311,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   fitWindows(plan, durationMs);
   const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
   if (external !== null) refuseInside(plan);
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSignal = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write("\nsmtpchaos monkey: interrupted; stopping the flood, reconciling what was sent, then reporting (Ctrl-C again to quit at once)\n");
-      abort.abort();
-    } else process.exit(EXIT.interrupted);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const interrupts = onInterrupt("smtpchaos monkey: interrupted; stopping the flood, reconciling what was sent, then reporting");
   const tty = process.stderr.isTTY === true;
   const mayFire = mayFireOf(values);
   console.error(`monkey: ${name}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
@@ -341,7 +332,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       restart: values["no-restart"] !== true,
       stopOnCrash: values["stop-on-crash"] === true,
       mayFire,
-      signal: abort.signal,
+      signal: interrupts.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       ...(traffic !== undefined ? { traffic } : {}),
       onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey: ${t}\n`),
@@ -370,8 +361,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
     }
     throw err;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupts.off();
     await (control as ControlServer | null)?.stop();
   }
   if (tty) process.stderr.write("\n");

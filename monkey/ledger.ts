@@ -70,6 +70,17 @@ export interface LedgerCounts {
 /** The bug classes among the counts: any of them non-zero is a finding. */
 export const LEDGER_FINDINGS = ["lost", "stuck", "missing", "duplicates", "deliveredAfterReject", "deliveredUnsent", "deliveredAndBounced"] as const satisfies ReadonlyArray<keyof LedgerCounts>;
 
+/** What each bug class of the ledger means, for people (reports, JUnit, the sweep). */
+export const LEDGER_FINDING_TEXT: Readonly<Record<(typeof LEDGER_FINDINGS)[number], string>> = {
+  lost: "accepted, never delivered, not bounced, not in the queue",
+  stuck: "accepted, still queued",
+  missing: "accepted, neither delivered nor bounced (stuck or lost: the queue's ids are not listable)",
+  duplicates: "delivered more than once",
+  deliveredAfterReject: "delivered although the dot got a 4xx/5xx",
+  deliveredUnsent: "delivered although the dot was never sent",
+  deliveredAndBounced: "delivered and bounced as well",
+};
+
 /** How many findings a set of ledger counts holds (one per message and class). */
 export function ledgerFindingCount(c: LedgerCounts): number {
   return LEDGER_FINDINGS.reduce((n, k) => n + c[k], 0);

@@ -2,6 +2,7 @@
 // records saved by an earlier run) -> the model -> its outputs.
 import { formatDuration } from "../../common/duration.js";
 import { EXIT } from "../../common/exit-codes.js";
+import { onInterrupt } from "../../common/interrupt.js";
 import { parseCli, parseDurationFlag } from "../../common/args.js";
 import { UsageError } from "../../common/usage-error.js";
 import { parseSeed, randomSeed } from "../../monkey/rng.js";
@@ -105,21 +106,13 @@ async function matrix(argv: string[]): Promise<number> {
   } else {
     const columns = values.targets !== undefined ? namedColumns(values.targets) : defaultColumns();
     if (values.save !== undefined) prepareSaveDir(values.save);
-    const abort = new AbortController();
-    const onSignal = (): void => {
-      if (abort.signal.aborted) process.exit(EXIT.interrupted);
-      process.stderr.write("\nreport matrix: interrupted; finishing the test-case file or transaction in flight, then writing what completed (Ctrl-C again to quit at once)\n");
-      abort.abort();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    const interrupts = onInterrupt("report matrix: interrupted; finishing the test-case file or transaction in flight, then writing what completed");
     try {
-      ({ records, saved } = await runAll(columns, { suites, sweeps, budgetMs, seed, signal: abort.signal, save: values.save ?? null, say }));
+      ({ records, saved } = await runAll(columns, { suites, sweeps, budgetMs, seed, signal: interrupts.signal, save: values.save ?? null, say }));
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      interrupts.off();
     }
-    interrupted = abort.signal.aborted;
+    interrupted = interrupts.signal.aborted;
   }
   const written = await outputs.finish(buildMatrix(records, { suites, sweeps }), "smtpchaos report matrix");
   if (interrupted) return EXIT.interrupted;

@@ -4,6 +4,7 @@
 import { visible } from "../../common/visible.js";
 import type { Verdict } from "../../smtpscript/suites.js";
 import type { SweepReport } from "../../monkey/sweep/sweep.js";
+import { addCell, emptyCell } from "../../monkey/sweep/matrix.js";
 import type { TargetRecord } from "./records.js";
 
 /** A cell's colour, as caniuse has them: green, yellow, red, grey (skipped), grey (nothing there). */
@@ -232,22 +233,13 @@ function sweepRows(records: readonly TargetRecord[]): SweepRow[] {
   return families.map((family) => ({
     family,
     cells: records.map((r): SweepCell => {
-      const c = { discovered: 0, injected: 0, graceful: 0, findings: 0 };
+      const c = emptyCell();
       const points: string[] = [];
       for (const row of r.sweep?.matrix ?? []) {
         if (familyOf(row.point) !== family) continue;
-        const p = { discovered: 0, injected: 0, graceful: 0, findings: 0 };
-        for (const cell of Object.values(row.cells)) {
-          if (cell === undefined) continue;
-          p.discovered += cell.discovered;
-          p.injected += cell.injected;
-          p.graceful += cell.graceful;
-          p.findings += cell.findings;
-        }
-        c.discovered += p.discovered;
-        c.injected += p.injected;
-        c.graceful += p.graceful;
-        c.findings += p.findings;
+        const p = emptyCell();
+        for (const cell of Object.values(row.cells)) if (cell !== undefined) addCell(p, cell);
+        addCell(c, p);
         points.push(`${row.point}: ${p.graceful}/${p.injected} graceful of ${p.discovered} failure IDs${p.findings > 0 ? `, ${p.findings} with findings` : ""}`);
       }
       return { mark: sweepMark(c), ...c, points };

@@ -4,7 +4,7 @@
 import { junitDocument } from "../../common/junit.js";
 import type { JunitCase } from "../../common/junit.js";
 import { textOutput } from "../../common/output.js";
-import type { LEDGER_FINDINGS } from "../ledger.js";
+import { LEDGER_FINDINGS, LEDGER_FINDING_TEXT } from "../ledger.js";
 import { compactTranscript } from "../report.js";
 import type { MonkeyReport } from "../run.js";
 import { verdictText } from "../report.js";
@@ -29,15 +29,6 @@ function crashCase(r: MonkeyReport): JunitCase {
 
 type LedgerProblem = (typeof LEDGER_FINDINGS)[number];
 
-const LEDGER_PROBLEMS: ReadonlyArray<[LedgerProblem, string]> = [
-  ["lost", "accepted, never delivered, not bounced, not in the queue"],
-  ["stuck", "accepted, still queued"],
-  ["missing", "accepted, neither delivered nor bounced (stuck or lost: the queue's ids are not listable)"],
-  ["duplicates", "delivered more than once"],
-  ["deliveredAfterReject", "delivered although the dot got a 4xx/5xx"],
-  ["deliveredUnsent", "delivered although the dot was never sent"],
-  ["deliveredAndBounced", "delivered and bounced as well"],
-];
 
 function ledgerCases(r: MonkeyReport): JunitCase[] {
   const l = r.ledgerAfterRestart ?? r.ledger;
@@ -52,7 +43,7 @@ function ledgerCases(r: MonkeyReport): JunitCase[] {
     deliveredUnsent: l.samples.deliveredUnsent,
   };
   const when = r.ledgerAfterRestart !== null ? "after restart" : r.queue === "not observable" ? "after settle" : "after drain";
-  const bad = LEDGER_PROBLEMS.filter(([k]) => l[k] > 0);
+  const bad = LEDGER_FINDINGS.filter((k) => l[k] > 0).map((k) => [k, LEDGER_FINDING_TEXT[k]] as const);
   if (bad.length === 0) return [{ name: `every accepted message delivered once (${when})`, classname: "monkey.ledger", systemOut: `accepted ${l.accepted}, delivered ${l.deliveredDistinct}, bounced ${l.bounced}` }];
   return bad.map(([k, what]) => ({
     name: k,

@@ -1,5 +1,6 @@
 // `smtpchaos monkey sweep --target T`: flags -> runSweep -> outputs.
 import { EXIT } from "../../common/exit-codes.js";
+import { onInterrupt } from "../../common/interrupt.js";
 import { formatDuration } from "../../common/duration.js";
 import { parseCli, parseCount, parseDurationFlag } from "../../common/args.js";
 import { UsageError } from "../../common/usage-error.js";
@@ -93,17 +94,7 @@ export async function sweepMain(argv: readonly string[]): Promise<number> {
     const seed = values.seed !== undefined ? parseSeed(values.seed) : randomSeed();
     const outputs = SWEEP_OUTPUTS.choose({ out: values.out, aliases: { json: values.json } });
     const ref = values.target;
-    const abort = new AbortController();
-    let interrupts = 0;
-    const onSignal = (): void => {
-      interrupts++;
-      if (interrupts === 1) {
-        process.stderr.write("\nsmtpchaos monkey sweep: interrupted; finishing the transaction in flight, reconciling, then reporting (Ctrl-C again to quit at once)\n");
-        abort.abort();
-      } else process.exit(EXIT.interrupted);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    const interrupts = onInterrupt("smtpchaos monkey sweep: interrupted; finishing the transaction in flight, reconciling, then reporting");
     const tty = process.stderr.isTTY === true;
     console.error(`monkey sweep: ${ref}, seed ${seed}, budget ${formatDuration(budgetMs)}`);
     let report;
@@ -120,7 +111,7 @@ export async function sweepMain(argv: readonly string[]): Promise<number> {
         timeoutMs,
         confirm: values["no-confirm"] !== true,
         pairs: values.pairs === true,
-        signal: abort.signal,
+        signal: interrupts.signal,
         onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey sweep: ${t}\n`),
         onProgress: (done, total, id) => {
           const line = `monkey sweep: ${done}/${total} ${id}`;
@@ -129,8 +120,7 @@ export async function sweepMain(argv: readonly string[]): Promise<number> {
         },
       });
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      interrupts.off();
     }
     if (tty) process.stderr.write("\n");
     const written = await outputs.finish(report, "smtpchaos monkey sweep");

@@ -1,13 +1,15 @@
 // One sweep transaction at a time, through the shared transaction engine: the flood runs it like
 // any session (the oracle judges it, the ledger tracks its message); this session only arms its
 // failure when the client is about to send the command of its phase, and disarms it when the
-// next phase opens. After the QUIT the delivery phase lasts until the queue is empty again, so
-// the next transaction starts on an idle MTA and every call is charged to the right one.
+// next phase opens. After the QUIT the delivery phase lasts until the queue is back to what it
+// held before, so the next transaction starts on an idle MTA and every call is charged to the
+// right one.
 import { runSmtpSession, type Step, type StepObserver, type Traffic, type TrafficContext, type TrafficSession, type SessionResult } from "../../smtp/index.js";
 import type { Target } from "../../targets/target.js";
 import { ControlHangError } from "../../targets/process/daemon-target.js";
 import type { PlanController } from "../controller.js";
 import type { Injector } from "../injector.js";
+import { sleep } from "../layers/layer.js";
 import type { FailureId } from "./failures.js";
 import { PhaseTimeline, phaseOfStep, preciseNow, type SweepPhase } from "./phases.js";
 import type { ProfiledCall } from "./sites.js";
@@ -55,15 +57,16 @@ export interface TaskResult {
   calls: ProfiledCall[];
   /** what went wrong arming it (a refusal of the plan): the failure was not injected */
   armError: string | null;
-  /** the queue did not empty within deliveryWaitMs after the transaction */
-  queueStuck: boolean;
   /** the MTA stopped answering its control command (queue size) after this transaction: why */
   wedged: string | null;
   /** inject: the last lines of its transcript (kept for every transaction: a ledger finding has no oracle sample) */
   transcript: string[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The failures a task arms: its own, and a pair's second. */
+function failuresOf(t: SweepTask): FailureId[] {
+  return t.kind === "profile" ? [] : t.then === undefined ? [t.failure] : [t.failure, t.then];
+}
 
 /** Observes for the flood's recorder and arms for the sweep: every hook goes to both. */
 function alongside(inner: StepObserver, before: (step: Step) => Promise<void>): StepObserver {
@@ -99,7 +102,6 @@ class SweepSession implements TrafficSession {
     const t = this.task;
     const stopProfile = t.kind === "profile" || (t.kind === "inject" && t.watch === true) ? this.rig.profile() : null;
     let result: SessionResult;
-    let queueStuck = false;
     let wedged: string | null = null;
     // what an earlier failure left queued (a deferral waits for the MTA's own retry): not this transaction's
     const before0 = await this.queued();
@@ -119,14 +121,12 @@ class SweepSession implements TrafficSession {
       });
       timeline.enter("delivery");
       await this.enter("delivery");
-      const d = await this.drained(typeof before0 === "number" ? before0 : 0);
-      queueStuck = d !== true;
-      if (typeof d === "string") wedged = d;
+      wedged = await this.drained(typeof before0 === "number" ? before0 : 0);
     } finally {
       await this.disarm();
       timeline.end();
     }
-    if (t.kind === "inject") for (const f of [t.failure, ...(t.then !== undefined ? [t.then] : [])]) if (this.fired.has(f)) await this.settleAfter(f);
+    for (const f of failuresOf(t)) if (this.fired.has(f)) await this.settleAfter(f);
     const calls = stopProfile?.() ?? [];
     const from = this.armedAt;
     this.done({
@@ -136,7 +136,6 @@ class SweepSession implements TrafficSession {
       firedThen: t.kind === "inject" && t.then !== undefined ? this.fired.has(t.then) : null,
       calls: t.kind === "profile" ? calls : from === null ? [] : calls.filter((c) => c.at >= from),
       armError: this.armError,
-      queueStuck,
       wedged,
       transcript: t.kind === "inject" && ctx.client.transcript != null ? ctx.client.transcript.format(ctx.client.transcript.tail(TRANSCRIPT_LINES)).split("\n").filter((l) => l !== "") : [],
     });
@@ -147,8 +146,8 @@ class SweepSession implements TrafficSession {
   private async enter(phase: SweepPhase): Promise<void> {
     await this.disarm();
     const t = this.task;
-    if (t.kind !== "inject" || this.armError !== null) return;
-    const now = [t.failure, ...(t.then !== undefined ? [t.then] : [])].filter((f) => f.site.phase === phase);
+    if (this.armError !== null) return;
+    const now = failuresOf(t).filter((f) => f.site.phase === phase);
     if (now.length === 0) return;
     try {
       await this.rig.controller.set({ points: Object.fromEntries(now.map((f) => [f.site.point, f.settings])) });
@@ -177,22 +176,21 @@ class SweepSession implements TrafficSession {
 
   /**
    * Waits until the queue is back to what it held before the transaction (at least long enough for
-   * the MTA's delivery to start); false when it never was, the error when the queue could not be
-   * counted (a control command that hangs: the MTA is wedged).
+   * the MTA's delivery to start; at most deliveryWaitMs: what is still queued then is the final
+   * reconcile's to judge). Returns why the MTA is wedged when its queue could not be counted (a
+   * control command that hangs), else null.
    */
-  private async drained(baseline: number): Promise<boolean | string> {
+  private async drained(baseline: number): Promise<string | null> {
     await sleep(100);
     if (this.rig.target.queueObservable === false) {
       await sleep(Math.min(1_000, this.rig.deliveryWaitMs));
-      return true;
+      return null;
     }
     const deadline = Date.now() + this.rig.deliveryWaitMs;
     for (;;) {
       const size = await this.queued();
       if (typeof size === "string") return size;
-      if (size === null) return false;
-      if (size <= baseline) return true;
-      if (Date.now() >= deadline) return false;
+      if (size === null || size <= baseline || Date.now() >= deadline) return null;
       await sleep(50);
     }
   }

@@ -23,13 +23,27 @@ export function buildMatrix(results: readonly FailureResult[]): MatrixRow[] {
   for (const r of results) {
     const row = rows.get(r.point) ?? { point: r.point, role: r.role, call: r.call, cells: {} };
     rows.set(r.point, row);
-    const c = (row.cells[r.phase] ??= { discovered: 0, injected: 0, graceful: 0, findings: 0 });
+    const c = (row.cells[r.phase] ??= emptyCell());
     c.discovered++;
     if (r.injected) c.injected++;
     if (r.outcome === "graceful") c.graceful++;
     if (r.outcome === "findings") c.findings++;
   }
   return [...rows.values()].sort((a, b) => a.point.localeCompare(b.point));
+}
+
+/** An empty cell, to add cells into. */
+export function emptyCell(): MatrixCell {
+  return { discovered: 0, injected: 0, graceful: 0, findings: 0 };
+}
+
+/** Adds `cell`'s counts into `into` (a row's total, a family's). */
+export function addCell(into: MatrixCell, cell: MatrixCell): MatrixCell {
+  into.discovered += cell.discovered;
+  into.injected += cell.injected;
+  into.graceful += cell.graceful;
+  into.findings += cell.findings;
+  return into;
 }
 
 /** The phases any row has a cell in, in SMTP order. */

@@ -6,10 +6,10 @@ import { errnoNumber } from "../errnos.js";
 import type { FailureId } from "./failures.js";
 import type { SweepPhase } from "./phases.js";
 
-/** `monkey run` flags that fail the site of `f` the same way (the first call of that site fails). */
-export function replayFlags(f: FailureId): string {
-  const kv = Object.entries(f.settings).map(([k, v]) => `${k}=${String(v)}`).join(",");
-  return `--fault '${f.site.point}:${kv}' --concurrency 1`;
+/** `monkey run` flags that fail the sites of `failures` the same way (the first call of each site fails), one client at a time. */
+export function replayFlags(...failures: FailureId[]): string {
+  const fault = (f: FailureId): string => `--fault '${f.site.point}:${Object.entries(f.settings).map(([k, v]) => `${k}=${String(v)}`).join(",")}'`;
+  return `${failures.map(fault).join(" ")} --concurrency 1`;
 }
 
 /** The `monkey` statement that arms `f` once, or null when its failure has no statement (a delay of a process). */

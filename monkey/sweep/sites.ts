@@ -4,19 +4,20 @@
 import type { CallSite } from "./failures.js";
 import type { PhaseTimeline, SweepPhase } from "./phases.js";
 import type { ProfiledCall } from "../surface.js";
-import type { CallSiteId } from "../plan.js";
+import { SITE_DEPTHS, type SiteDepth } from "../../targets/process/syscall-shim.js";
+import { kindOf } from "../layers/registry.js";
 
 export type { ProfiledCall };
 
-const SYS = /^sys\.(.+)\.([a-z]+)$/;
-
-/** The role and call a point names (sys.<role>.<call>, kill.<role>); a hook's point has neither. */
+/**
+ * The role and call a point names, as its layer reads them (sys.<role>.<call>: the call; kill.<role>,
+ * pause.<role>: the kill or pause); a hook's point has no role and is its own call.
+ */
 export function roleAndCall(point: string): { role: string | null; call: string } {
-  const sys = SYS.exec(point);
-  if (sys !== null) return { role: sys[1] as string, call: sys[2] as string };
-  const proc = /^(kill|pause)\.(.+)$/.exec(point);
-  if (proc !== null) return { role: proc[2] as string, call: proc[1] as string };
-  return { role: null, call: point };
+  const kind = kindOf(point);
+  const role = kind?.roleOf?.(point) ?? null;
+  if (role === null || kind === null) return { role: null, call: point };
+  return { role, call: kind.scoped === true ? kind.family : (kind.callOf?.(point) ?? point) };
 }
 
 export interface SiteOptions {
@@ -26,8 +27,10 @@ export interface SiteOptions {
   sysProfiled: boolean;
 }
 
-/** SITE_DEPTHS' order in ProfiledCall.stacks: over 2, 4 and 8 return addresses. */
-const DEPTHS = [2, 4, 8] as const;
+/** A call's stack hash over `depth` return addresses (ProfiledCall.stacks is in SITE_DEPTHS order); 0: unknown. */
+export function hashAt(stacks: readonly number[], depth: SiteDepth): number {
+  return stacks[SITE_DEPTHS.indexOf(depth)] ?? 0;
+}
 
 export interface SiteResult {
   sites: CallSite[];
@@ -86,14 +89,15 @@ export function sitesFrom(calls: readonly ProfiledCall[], timelines: readonly Ph
       continue;
     }
     let chosen = false;
-    for (let i = DEPTHS.length - 1; i >= 0 && !chosen; i--) {
+    for (const depth of [...SITE_DEPTHS].reverse()) {
+      if (chosen) break;
       const byHash = new Map<number, Array<{ tx: number }>>();
       for (const c of g.calls) {
-        const h = c.stacks[i] ?? 0;
+        const h = hashAt(c.stacks, depth);
         byHash.set(h, [...(byHash.get(h) ?? []), c]);
       }
       if (byHash.has(0) || [...byHash.values()].some((xs) => txCount(xs) < quorum)) continue;
-      for (const [hash, xs] of [...byHash].sort(([a], [b]) => (a >>> 0) - (b >>> 0))) sites.push(site({ hash, depth: DEPTHS[i] as CallSiteId["depth"] }, xs.length));
+      for (const [hash, xs] of [...byHash].sort(([a], [b]) => (a >>> 0) - (b >>> 0))) sites.push(site({ hash, depth }, xs.length));
       chosen = true;
     }
     if (!chosen) {

@@ -9,13 +9,13 @@ import type { FaultSurface, CallProfile } from "../surface.js";
 import type { Injector } from "../injector.js";
 import type { Outcome, SessionRecord, Verdict } from "../oracle.js";
 import { PlanController } from "../controller.js";
-import { LEDGER_FINDINGS, type LedgerReport } from "../ledger.js";
+import { LEDGER_FINDINGS, LEDGER_FINDING_TEXT, type LedgerReport } from "../ledger.js";
 import { runMonkey, type MonkeyReport, type MonkeyTarget } from "../run.js";
 import { validatePlan, callSiteText, type CallSiteId } from "../plan.js";
 import type { Seed } from "../rng.js";
 import type { TargetExtras } from "../targets.js";
 import { failureIds, failuresOf, globMatcher, type CallSite, type FailureChoice, type FailureId } from "./failures.js";
-import { roleAndCall, sitesFrom, type ProfiledCall } from "./sites.js";
+import { hashAt, roleAndCall, sitesFrom, type ProfiledCall } from "./sites.js";
 import { SweepTraffic, type SweepTask, type TaskResult } from "./driver.js";
 import { preciseNow, SWEEP_PHASES, type PhaseTimeline, type SweepPhase } from "./phases.js";
 import { buildMatrix, type MatrixRow } from "./matrix.js";
@@ -195,7 +195,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   let pairQueue: Array<{ first: FailureId; then: FailureId; id: string }> | null = null;
   const pairsDone = new Map<string, Judged>();
   const pairList: Array<{ first: FailureId; then: FailureId; id: string }> = [];
-  /** the MTA stopped answering its control interface: the segment ends and a fresh instance goes on */
+  /** a finding or a wedged MTA: the segment ends and a fresh instance goes on with the next failure */
   let restartWanted = false;
   /** singles still queued (or not yet discovered), or pairs not yet built or run */
   const workLeft = (): boolean => ids === null || queue.length > 0 || (o.pairs === true && (pairQueue?.length ?? 1) > 0);
@@ -369,7 +369,6 @@ const PAIRS_PER_FAILURE = 8;
  */
 function pairsOf(ids: readonly FailureId[], done: ReadonlyMap<string, Judged>, watched: ReadonlyMap<string, ProfiledCall[]>, depthOf: ReadonlyMap<string, CallSiteId["depth"] | null>): Array<{ first: FailureId; then: FailureId; id: string }> {
   const out: Array<{ first: FailureId; then: FailureId; id: string }> = [];
-  const DEPTH_INDEX = { 2: 0, 4: 1, 8: 2 } as const;
   for (const f of ids) {
     const j = done.get(f.id);
     if (f.site.point.startsWith("kill.") || j === undefined || j.result.fired !== true || j.verdict?.accepted !== true || j.verdict.finding !== null) continue;
@@ -381,7 +380,7 @@ function pairsOf(ids: readonly FailureId[], done: ReadonlyMap<string, Judged>, w
       const { role, call } = roleAndCall(c.point);
       const known = depthOf.get(`${c.point}|${phase}`);
       const depth = known === undefined ? 2 : known;
-      const hash = depth === null ? 0 : (c.stacks[DEPTH_INDEX[depth]] ?? 0);
+      const hash = depth === null ? 0 : hashAt(c.stacks, depth);
       const stack = depth === null || hash === 0 ? null : { hash, depth };
       const key = `${c.point}|${phase}|${stack === null ? "" : callSiteText(stack)}`;
       if (!seen.has(key)) seen.set(key, { point: c.point, role, call, stack, phase, calls: 1 });
@@ -402,16 +401,6 @@ function notInjectableNotes(points: readonly string[]): string[] {
   return out;
 }
 
-const LEDGER_WORDS: Record<string, string> = {
-  lost: "lost: accepted (250 after the dot), never delivered, not in the queue",
-  stuck: "stuck: accepted, never delivered, still in the queue after the drain",
-  missing: "missing: accepted, never delivered (stuck or lost)",
-  duplicates: "delivered more than once",
-  deliveredAfterReject: "delivered although the dot got a 4xx/5xx",
-  deliveredUnsent: "delivered although the dot was never sent",
-  deliveredAndBounced: "delivered and bounced as well",
-};
-
 /** The ledger classes a message fell in, from the final reconcile of its segment. */
 function ledgerFindings(id: string | null, report: MonkeyReport): string[] {
   if (id === null) return [];
@@ -420,7 +409,7 @@ function ledgerFindings(id: string | null, report: MonkeyReport): string[] {
   const out: string[] = [];
   for (const k of LEDGER_FINDINGS) {
     const ids: unknown[] = l.samples[k];
-    if (ids.some((x) => (typeof x === "string" ? x : (x as { id: string }).id) === id)) out.push(`ledger: ${LEDGER_WORDS[k] ?? k}`);
+    if (ids.some((x) => (typeof x === "string" ? x : (x as { id: string }).id) === id)) out.push(`ledger: ${k} (${LEDGER_FINDING_TEXT[k]})`);
   }
   return out;
 }
@@ -435,7 +424,7 @@ function resultOf(f: FailureId, j: Judged | null, segments: readonly Segment[], 
     phase: f.site.phase,
     failure: f.failure,
     confirmed: null,
-    replay: `smtpchaos monkey run --target ${o.targetRef} ${first !== undefined ? `${replayFlags(first).replace(/ --concurrency 1$/, "")} ` : ""}${replayFlags(f)} --duration 30s --seed ${o.seed}`,
+    replay: `smtpchaos monkey run --target ${o.targetRef} ${replayFlags(...(first !== undefined ? [first, f] : [f]))} --duration 30s --seed ${o.seed}`,
     script: null as string | null,
   };
   if (j === null) return { ...base, injected: false, outcome: "not-run", session: null, findings: [], reason: o.signal?.aborted === true ? "interrupted before it ran" : "--budget ran out before it ran", transcript: [] };
