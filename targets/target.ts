@@ -81,6 +81,15 @@ export interface TargetStatus {
   crash: CrashInfo | null;
 }
 
+/** Options every kind of target takes (library users; crash runs). */
+export interface TargetHookOptions {
+  /**
+   * Called by every start() once the instance directory and its files are in place, just before
+   * the MTA runs (a crash run mounts its recording file system over the durable directories here).
+   */
+  beforeLaunch?: (dir: string) => Promise<void>;
+}
+
 export interface Target {
   readonly name: string;
   /** the mail domain the target accepts and delivers locally, e.g. "test.example" */
@@ -128,6 +137,11 @@ export interface Target {
    * about that death is not a crash.
    */
   expectDeath?(pid: number): void;
+  /**
+   * The directories, relative to the instance directory, whose contents must survive a host
+   * crash (queue or spool, the Maildirs it delivers to); empty when the target cannot say.
+   */
+  durableDirs?(): readonly string[];
   /** Leaves the instance directory (config, spool, logs, mailboxes) in place at stop, for a post-mortem; its path. */
   keepFiles?(): string | null;
   /** Why start() would fail on this machine before launching anything (not installed, needs root), or null. */

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { probeBanner } from "../../smtp/probe.js";
-import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetHookOptions, TargetStatus } from "../target.js";
 import { deliveredMessage } from "../dsn.js";
 import { EmbeddedMta, sendersMaildir } from "./mta.js";
 import type { EmbeddedMtaOptions } from "./mta.js";
@@ -19,7 +19,7 @@ import type { ReadyLine } from "./protocol.js";
 import { fileIds, maildirIds } from "../process/maildir-ids.js";
 import { bannerStatus } from "../process/banner.js";
 
-export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log"> {
+export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log">, TargetHookOptions {
   /** working directory; a fresh temporary one (removed on stop) when absent */
   dir?: string;
   mode?: "in-process" | "child";
@@ -80,7 +80,9 @@ export class EmbeddedTarget implements Target {
     this.dir ??= await mkdtemp(join(tmpdir(), "smtpchaos-embedded-"));
     // Implicit TLS listens on a second port unless turned off with tlsPort: null.
     const tlsPort = this.ep?.tlsPort ?? (this.opts.tlsPort === undefined ? 0 : this.opts.tlsPort);
-    const mtaOpts: EmbeddedMtaOptions = { ...this.opts, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort };
+    await this.opts.beforeLaunch?.(this.dir);
+    const { beforeLaunch: _hook, ...own } = this.opts;
+    const mtaOpts: EmbeddedMtaOptions = { ...own, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort };
     if (this.mode === "in-process") {
       const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
       await mta.start();
@@ -128,6 +130,10 @@ export class EmbeddedTarget implements Target {
   keepFiles(): string | null {
     this.ownsDir = false;
     return this.dir;
+  }
+
+  durableDirs(): readonly string[] {
+    return ["spool", "mail"];
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 // The target file format: an MTA the toolkit does not ship, described as data (see
 // README.md "Target files"). Validation collects every problem with its path at once, like
 // fault plans do, so a user fixes a file in one pass.
+import { isAbsolute } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { posixPattern } from "../process/syscall-shim.js";
 import { visible } from "../../common/visible.js";
@@ -92,6 +93,11 @@ export interface TargetFileSpec {
   crash: string[];
   /** Maildirs it delivers into (templated) */
   maildirs: string[];
+  /**
+   * directories (relative to the instance directory, plain paths) whose contents must survive a
+   * host crash: its queue or spool and the Maildirs; what `smtpchaos crash run` records and cuts
+   */
+  durable: string[];
   /** commands run in order before every start, after the files are rendered (ownership, permissions, databases) */
   prepare: string[][] | null;
   flush: string[] | null;
@@ -154,6 +160,7 @@ const FIELDS = new Set([
   "logs",
   "crash",
   "maildirs",
+  "durable",
   "prepare",
   "flush",
   "queueSize",
@@ -259,6 +266,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     logs: list("logs", []),
     crash: list("crash", []),
     maildirs: list("maildirs", null),
+    durable: list("durable", []),
     prepare: commands("prepare"),
     flush: command("flush", false),
     queueSize: null,
@@ -291,6 +299,13 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
   spec.queueList = commandField("queueList", ["ids"], "ids");
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(spec.name)) problems.push(`name: "${spec.name}" must be a word (letters, digits, . _ -)`);
   if (spec.mailboxes.length === 0) problems.push("mailboxes: at least one local part");
+  for (const [i, p] of spec.durable.entries()) {
+    if (isAbsolute(p) || p.split("/").some((part) => part === ".." || part === ".") || p.includes("{{") || p === "") problems.push(`durable[${i}]: "${p}" must be a directory relative to the instance directory (no {{...}}, no . or ..)`);
+  }
+  for (const [i, p] of spec.durable.entries()) {
+    const clash = spec.durable.find((q, j) => j !== i && (p + "/").startsWith(q.replace(/\/+$/, "") + "/"));
+    if (clash !== undefined) problems.push(`durable[${i}]: "${p}" lies inside "${clash}": list the outer directory only`);
+  }
   for (const [role, re] of Object.entries(spec.roles)) {
     try {
       new RegExp(re);

@@ -189,6 +189,10 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     return this.spec.crash.map((p) => new RegExp(p));
   }
 
+  durableDirs(): readonly string[] {
+    return this.spec.durable.map((d) => d.replace(/\/+$/, ""));
+  }
+
   protected maildirs(dir: string): string[] {
     const { values, on } = this.values(dir, this.port ?? 0);
     return this.spec.maildirs.map((m) => {

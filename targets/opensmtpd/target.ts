@@ -244,6 +244,11 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
     return [/\bfatal\b/i, /\bexiting\b/, /lost child/];
   }
 
+  /** the spool bind-mounted at /var/spool/smtpd in its namespace, and the two Maildirs */
+  durableDirs(): readonly string[] {
+    return ["spool", "Maildir", "Bounces"];
+  }
+
   protected maildirs(dir: string): string[] {
     return [join(dir, "Maildir"), join(dir, "Bounces")];
   }

@@ -276,6 +276,11 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
     return [/\bfatal:/, /\bpanic:/, /killed by signal/, /\bthrottling\b/];
   }
 
+  /** the whole queue (its sockets and FIFOs too: files move between its subdirectories by rename) and the mailboxes */
+  durableDirs(): readonly string[] {
+    return ["queue", "mail"];
+  }
+
   protected maildirs(dir: string): string[] {
     return [join(dir, "mail", "user", "Maildir"), join(dir, "mail", "bounces", "Maildir")];
   }

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeCrash } from "../target.js";
-import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetHookOptions, TargetStatus } from "../target.js";
 import { deliveredMessage } from "../dsn.js";
 import { Supervisor } from "./supervisor.js";
 import { descendants, exePath, hasListener, holdsListener } from "./procfs.js";
@@ -30,7 +30,7 @@ export class ControlHangError extends Error {
   }
 }
 
-export interface DaemonTargetOptions {
+export interface DaemonTargetOptions extends TargetHookOptions {
   /** working directory; a fresh one under /tmp (removed on stop) when absent */
   dir?: string;
   /** SMTP port on 127.0.0.1 (and on ::1); a free one when absent */
@@ -155,6 +155,7 @@ export abstract class DaemonTarget implements Target {
 
   private async launch(dir: string, port: number): Promise<void> {
     await this.prepare(dir, port);
+    await this.opts.beforeLaunch?.(dir);
     const own = this.command(dir);
     // a launcher that execs the command in place (the syscall mechanism): the PID stays the daemon's
     const prefix = this.launchPrefix(dir);
