@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-MTA targets need (root): Postfix, libfiu, OpenSMTPD 6.8 extracted into
-# a private prefix (its package conflicts with postfix), and OpenSMTPD's users. Idempotent.
+# a private prefix (its package conflicts with postfix), and OpenSMTPD's users, and builds the
+# seccomp supervisor and the recording file system (FUSE). Idempotent.
 # No MTA service is left running: smtpchaos starts its own isolated instances.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace openssl gcc libc6-dev python3)
+pkgs=(postfix fiu-utils libfiu0 libevent-2.1-7 libdb5.3 libpam0g iproute2 procps util-linux strace openssl gcc libc6-dev python3 fuse3 libfuse3-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -97,6 +98,18 @@ if [ ! -f "$SECCOMP_BIN" ] || [ "$SHIM_DIR/seccomp-supervisor.c" -nt "$SECCOMP_B
   gcc -O2 -Wall -o "$SECCOMP_BIN.tmp" "$SHIM_DIR/seccomp-supervisor.c" -lm
   chmod 0755 "$SECCOMP_BIN.tmp"
   mv -f "$SECCOMP_BIN.tmp" "$SECCOMP_BIN"
+fi
+
+# The recording file system (crash-consistency recordings of an MTA's queue and Maildirs), the
+# same way: rebuilt when its source is newer, installed by rename.
+RECFS_BIN=${SMTPCHAOS_RECFS:-/opt/smtpchaos/lib/smtpchaos-recfs}
+if [ ! -f "$RECFS_BIN" ] || [ "$SHIM_DIR/recfs.c" -nt "$RECFS_BIN" ]; then
+  echo "setup-mtas: building the recording file system into $RECFS_BIN"
+  mkdir -p "$(dirname "$RECFS_BIN")"
+  # shellcheck disable=SC2046 # pkg-config prints several words
+  gcc -O2 -Wall -Wextra $(pkg-config --cflags fuse3) -o "$RECFS_BIN.tmp" "$SHIM_DIR/recfs.c" $(pkg-config --libs fuse3)
+  chmod 0755 "$RECFS_BIN.tmp"
+  mv -f "$RECFS_BIN.tmp" "$RECFS_BIN"
 fi
 
 # Never leave a system MTA running (ours are private instances on other ports).
