@@ -12,6 +12,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await composed()).suite },
   storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
   monkey: { summary: "inject faults into a running target while flooding it; oracle and no-loss ledger", load: async () => (await composed()).monkey },
+  crash: { summary: "power-cut a target: every state a host crash can leave, recovered and checked for lost mail", load: async () => (await import("../monkey/crash/cli.js")).main },
   script: { summary: "run smtpscript files (same as the smtpscript command)", load: async () => (await composed()).script },
   report: { summary: "one page across targets: suites and fault sweeps side by side (report matrix)", load: async () => (await composed()).report },
 };

@@ -3,7 +3,7 @@
 // and what must be closed with it. The embedded target is driven in process (every hook asks the
 // injector); real MTAs describe theirs (targets/fault-hooks.ts) and the wiring follows that.
 import { createTarget, startTarget, targetPlugin } from "../targets/registry.js";
-import { EmbeddedTarget } from "../targets/embedded/target.js";
+import { EmbeddedTarget, type EmbeddedTargetOptions } from "../targets/embedded/target.js";
 import { describesFaults } from "../targets/fault-hooks.js";
 import type { Target } from "../targets/target.js";
 import type { ScriptFaults } from "../smtpscript/runner.js";
@@ -37,7 +37,7 @@ export interface FaultableTarget {
  */
 export function createFaultableTarget(name: string, options: Record<string, unknown> = {}): FaultableTarget {
   const { mayFire, ...given } = options;
-  if (name === "embedded") return faultableEmbedded(new EmbeddedTarget({ mode: "in-process", ...given }));
+  if (name === "embedded") return faultableEmbedded(new EmbeddedTarget({ mode: "in-process", ...(given as EmbeddedTargetOptions) }));
   const plugin = targetPlugin(name);
   const { lookups: asked, ...rest } = given;
   const lookups = asked instanceof TargetLookups ? asked : asked === undefined && plugin.faultDefaults?.lookups === true ? new TargetLookups() : null;
@@ -126,6 +126,10 @@ export interface TargetExtras {
   fiuSeed?: number;
   /** the points the run may fire (its plan, and what the user declared for later plans): the mechanisms they need are attached */
   mayFire?: readonly string[];
+  /** run by every start before the MTA runs (power.cut) */
+  beforeLaunch?: (dir: string, target: Target) => Promise<void>;
+  /** the MTA must be a process of its own (power.cut): the embedded target runs as a child */
+  ownProcess?: boolean;
 }
 
 export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarget {
@@ -136,12 +140,15 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
           // retry quickly, so the drain after a run does not wait minutes for a flaky next hop
           retryDelaysMs: [200, 500, 1000, 2000, 5000],
           ...(hop !== undefined ? { relayDomains: [hop.domain], nextHop: { host: hop.host, port: hop.port } } : {}),
+          ...(extra.ownProcess === true ? { mode: "child" } : {}),
+          ...(extra.beforeLaunch !== undefined ? { beforeLaunch: extra.beforeLaunch } : {}),
         }
       : {
           // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
           ...(hop !== undefined ? { relay: { domain: hop.domain, host: hop.host, port: hop.port } } : {}),
           ...(extra.fiuSeed !== undefined ? { fiuSeed: extra.fiuSeed } : {}),
           mayFire: extra.mayFire ?? [],
+          ...(extra.beforeLaunch !== undefined ? { beforeLaunch: extra.beforeLaunch } : {}),
         };
   const f = createFaultableTarget(name, options);
   const t = f.target;

@@ -47,6 +47,25 @@ export interface StepObserver {
   before?(step: Step): Promise<void> | void;
 }
 
+/**
+ * Two observers of one session: each event goes to both, the first first; \`before\` awaits both.
+ * A hook neither has stays absent (the engine asks for the local port only when someone listens).
+ */
+export function teeObserver(a: StepObserver, b: StepObserver): StepObserver {
+  const both = <K extends keyof StepObserver>(k: K): Partial<StepObserver> =>
+    a[k] === undefined && b[k] === undefined ? {} : ({ [k]: (...args: unknown[]) => {
+      const fa = a[k] as ((...x: unknown[]) => unknown) | undefined;
+      const fb = b[k] as ((...x: unknown[]) => unknown) | undefined;
+      const ra = fa?.apply(a, args);
+      if (k !== "before") {
+        fb?.apply(b, args);
+        return undefined;
+      }
+      return Promise.resolve(ra).then(() => fb?.apply(b, args));
+    } } as Partial<StepObserver>);
+  return { ...both("timed"), ...both("reply"), ...both("refused"), ...both("failed"), ...both("connected"), ...both("transport"), ...both("begin"), ...both("dot"), ...both("before") };
+}
+
 /** A message ready to send: dot-stuffed once, and cached with the text a pipelined write appends to it. */
 export class PreparedMessage {
   readonly encoded: Buffer;

@@ -87,7 +87,7 @@ export interface TargetHookOptions {
    * Called by every start() once the instance directory and its files are in place, just before
    * the MTA runs (a crash run mounts its recording file system over the durable directories here).
    */
-  beforeLaunch?: (dir: string) => Promise<void>;
+  beforeLaunch?: (dir: string, target: Target) => Promise<void>;
 }
 
 export interface Target {
@@ -103,6 +103,12 @@ export interface Target {
   start(): Promise<void>;
   /** Stops by PID; idempotent; safe to call after a crash or a failed start. */
   stop(): Promise<void>;
+  /**
+   * Kills every process of the MTA at once with SIGKILL, as a power cut would stop them: no
+   * shutdown work, not a crash of the MTA. The instance directory stays; start() brings it back.
+   * Absent where the MTA is not a process of its own (the in-process embedded target).
+   */
+  powerCut?(): Promise<void>;
   restart(): Promise<void>;
   status(): Promise<TargetStatus>;
 

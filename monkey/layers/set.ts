@@ -67,6 +67,8 @@ export class LayerSet {
       const n = await a.instance.prepare();
       if (n.nextHop !== undefined) needs.nextHop = n.nextHop;
       if (n.mailboxes !== undefined) needs.mailboxes = [...(needs.mailboxes ?? []), ...n.mailboxes];
+      if (n.beforeLaunch !== undefined) needs.beforeLaunch = n.beforeLaunch;
+      if (n.ownProcess === true) needs.ownProcess = true;
     }
     return needs;
   }

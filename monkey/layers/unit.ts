@@ -85,6 +85,10 @@ export interface TargetNeeds {
   nextHop?: { host: string; port: number; domain: string };
   /** recipients the flood sends to besides the target's own mailboxes */
   mailboxes?: string[];
+  /** run by every start of the target before the MTA runs (power.cut puts its durable directories on the recording file system) */
+  beforeLaunch?: (dir: string, target: Target) => Promise<void>;
+  /** the MTA must run as a process of its own (a power cut kills it): the embedded target then runs as a child */
+  ownProcess?: boolean;
 }
 
 export interface StartContext {

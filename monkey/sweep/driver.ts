@@ -4,7 +4,7 @@
 // next phase opens. After the QUIT the delivery phase lasts until the queue is back to what it
 // held before, so the next transaction starts on an idle MTA and every call is charged to the
 // right one.
-import { runSmtpSession, type Step, type StepObserver, type Traffic, type TrafficContext, type TrafficSession, type SessionResult } from "../../smtp/index.js";
+import { runSmtpSession, teeObserver, type Step, type StepObserver, type Traffic, type TrafficContext, type TrafficSession, type SessionResult } from "../../smtp/index.js";
 import type { Target } from "../../targets/target.js";
 import { ControlHangError } from "../../targets/process/daemon-target.js";
 import type { PlanController } from "../controller.js";
@@ -68,21 +68,6 @@ function failuresOf(t: SweepTask): FailureId[] {
   return t.kind === "profile" ? [] : t.then === undefined ? [t.failure] : [t.failure, t.then];
 }
 
-/** Observes for the flood's recorder and arms for the sweep: every hook goes to both. */
-function alongside(inner: StepObserver, before: (step: Step) => Promise<void>): StepObserver {
-  return {
-    timed: (s, ms) => inner.timed?.(s, ms),
-    reply: (s, r) => inner.reply?.(s, r),
-    refused: (s, r, e) => inner.refused?.(s, r, e),
-    failed: (s, e) => inner.failed?.(s, e),
-    connected: (p) => inner.connected?.(p),
-    transport: (w) => inner.transport?.(w),
-    begin: (tx) => inner.begin?.(tx),
-    dot: (tx) => inner.dot?.(tx),
-    before,
-  };
-}
-
 class SweepSession implements TrafficSession {
   readonly kind = "sweep";
   /** the failures armed now, by point */
@@ -115,7 +100,7 @@ class SweepSession implements TrafficSession {
       };
       result = await runSmtpSession({
         ...ctx.client,
-        observer: alongside(ctx.client.observer ?? {}, before),
+        observer: teeObserver(ctx.client.observer ?? {}, { before }),
         transactions: 1,
         transaction: (i) => ctx.mail.transaction(i, 1, SIZE),
       });

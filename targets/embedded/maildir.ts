@@ -1,14 +1,15 @@
 // Maildir delivery (tmp/ then rename into new/). File names derive from the queue id and the
 // recipient, so redelivering after a crash finds the earlier copy instead of writing a second.
-import { mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
+import { open, readdir, readFile, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { mkdirDurable, syncDir } from "./durable.js";
 import { hostname } from "node:os";
 
 export class Maildir {
   constructor(readonly dir: string) {}
 
   async init(): Promise<void> {
-    for (const sub of ["tmp", "new", "cur"]) await mkdir(join(this.dir, sub), { recursive: true });
+    for (const sub of ["tmp", "new", "cur"]) await mkdirDurable(join(this.dir, sub));
   }
 
   /** Returns false when this (queue id, recipient index) was already delivered. */
@@ -25,6 +26,8 @@ export class Maildir {
       await fh.close();
     }
     await rename(tmp, final);
+    // the name in new/ is the delivery: durable before the queue forgets the message
+    await syncDir(join(this.dir, "new"));
     return true;
   }
 

@@ -1,6 +1,7 @@
 // The durable queue. A message is committed when its envelope file is renamed into place,
 // after the data file, both fsynced, and the directory fsynced: only then may the MTA say 250.
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdirDurable, syncDir } from "./durable.js";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { FaultPoints } from "./fault-points.js";
@@ -19,7 +20,7 @@ export class Spool {
   ) {}
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdirDurable(this.dir);
     // A data file without an envelope was never acknowledged: the crash came before the commit.
     const names = await readdir(this.dir);
     const envs = new Set(names.filter((n) => n.endsWith(".env")).map((n) => n.slice(0, -4)));
@@ -41,6 +42,7 @@ export class Spool {
 
   async update(env: Envelope): Promise<void> {
     await this.writeDurably(`${env.id}.env`, Buffer.from(JSON.stringify(env)), { phase: "queue", queueId: env.id });
+    await this.syncDir();
   }
 
   async list(): Promise<string[]> {
@@ -86,11 +88,6 @@ export class Spool {
   }
 
   private async syncDir(): Promise<void> {
-    const d = await open(this.dir, "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncDir(this.dir);
   }
 }

@@ -44,6 +44,8 @@ export class EmbeddedTarget implements Target {
   private ep: Endpoint | null = null;
   private readonly inProcessLogs = new LogBuffer();
   private readonly users: string[];
+  /** a child can be cut off like a host losing power; the in-process MTA is this very process */
+  readonly powerCut?: () => Promise<void>;
 
   constructor(private readonly opts: EmbeddedTargetOptions = {}) {
     this.domain = (opts.domain ?? "test.example").toLowerCase();
@@ -51,6 +53,7 @@ export class EmbeddedTarget implements Target {
     this.mailboxes = this.users.map((u) => `${u}@${this.domain}`);
     this.dir = opts.dir ?? null;
     this.ownsDir = opts.dir === undefined && opts.keep !== true;
+    if (this.mode === "child") this.powerCut = async () => void (await this.supervisor?.stop(2000, "SIGKILL"));
   }
 
   get mode(): "in-process" | "child" {
@@ -80,7 +83,7 @@ export class EmbeddedTarget implements Target {
     this.dir ??= await mkdtemp(join(tmpdir(), "smtpchaos-embedded-"));
     // Implicit TLS listens on a second port unless turned off with tlsPort: null.
     const tlsPort = this.ep?.tlsPort ?? (this.opts.tlsPort === undefined ? 0 : this.opts.tlsPort);
-    await this.opts.beforeLaunch?.(this.dir);
+    await this.opts.beforeLaunch?.(this.dir, this);
     const { beforeLaunch: _hook, ...own } = this.opts;
     const mtaOpts: EmbeddedMtaOptions = { ...own, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort };
     if (this.mode === "in-process") {

@@ -155,7 +155,7 @@ export abstract class DaemonTarget implements Target {
 
   private async launch(dir: string, port: number): Promise<void> {
     await this.prepare(dir, port);
-    await this.opts.beforeLaunch?.(dir);
+    await this.opts.beforeLaunch?.(dir, this);
     const own = this.command(dir);
     // a launcher that execs the command in place (the syscall mechanism): the PID stays the daemon's
     const prefix = this.launchPrefix(dir);
@@ -203,6 +203,11 @@ export abstract class DaemonTarget implements Target {
       this.dir = null;
       this.port = this.opts.port ?? null;
     }
+  }
+
+  async powerCut(): Promise<void> {
+    await this.supervisor?.stop(2000, "SIGKILL");
+    await this.afterStop();
   }
 
   /**

@@ -74,9 +74,9 @@ export class Supervisor {
   /**
    * SIGTERM, then SIGKILL after graceMs: to the process we spawned, or, when it was spawned
    * detached, to its whole process group (a wrapper such as strace would otherwise leave the
-   * daemon behind).
+   * daemon behind). `first` SIGKILL: every process at once, with no shutdown work (a power cut).
    */
-  async stop(graceMs = 5000): Promise<void> {
+  async stop(graceMs = 5000, first: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     const child = this.child;
     if (child === null || child.pid === undefined) return;
     this.stopping = true;
@@ -90,7 +90,7 @@ export class Supervisor {
       }
     };
     if (this.running) {
-      signal("SIGTERM");
+      signal(first);
       const timer = setTimeout(() => signal("SIGKILL"), graceMs);
       await this.exited;
       clearTimeout(timer);

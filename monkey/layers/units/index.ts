@@ -6,3 +6,4 @@ export { processLayer } from "./process.js";
 export { netLayer } from "./net.js";
 export { nexthopLayer } from "./nexthop.js";
 export { sysLayer } from "./sys.js";
+export { powerLayer } from "./power.js";

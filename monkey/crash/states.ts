@@ -1,0 +1,197 @@
+// Crash points (after each fsync, directory fsync and rename, right after each 250, and at the
+// end), the distinct states a model leaves at them, and what a state owes the client: every
+// message acknowledged before the crash delivered exactly once. A finding is explained by the
+// operations of the lost message's files that did not survive, and why.
+import { Rng } from "../rng.js";
+import type { PersistenceModel, Survivors } from "./models.js";
+import type { LogicalOp, ObjId, Trace } from "./trace.js";
+import { isSync } from "./trace.js";
+import { crashTree, treeHash, walkTree } from "./tree.js";
+
+export interface CrashPoint {
+  /** the crash comes after the first k operations */
+  k: number;
+  /** what happened just before it, for people */
+  label: string;
+}
+
+/** The crash points of a trace, in order, one per distinct k. */
+export function crashPoints(trace: Trace): CrashPoint[] {
+  const ops = trace.ops;
+  const at = new Map<number, string>();
+  const add = (k: number, label: string): void => {
+    if (!at.has(k)) at.set(k, label);
+  };
+  for (const op of ops) {
+    if (isSync(op) || op.kind === "rename") add(op.i + 1, `after ${describeOp(op)}`);
+  }
+  for (const [id, t] of trace.acks) add(opsBefore(ops, t), `right after the 250 of ${id}`);
+  add(ops.length, "after the whole run");
+  return [...at.entries()].sort((a, b) => a[0] - b[0]).map(([k, label]) => ({ k, label }));
+}
+
+/** How many operations completed before time t (the trace is in completion order). */
+function opsBefore(ops: readonly LogicalOp[], t: bigint): number {
+  let lo = 0;
+  let hi = ops.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((ops[mid] as LogicalOp).at < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The messages a crash at k must not lose: those whose 250 came before the operation after it. */
+export function ackedBefore(trace: Trace, k: number): string[] {
+  const next = trace.ops[k]?.at;
+  return [...trace.acks.entries()].filter(([, t]) => next === undefined || t < next).map(([id]) => id);
+}
+
+export interface CrashState {
+  model: string;
+  /** its number in the model's list, from 1 (what a replay names) */
+  n: number;
+  hash: string;
+  /** the latest crash point leaving this state: the one that owes the most acknowledged mail */
+  point: CrashPoint;
+  /** how many crash points leave it */
+  points: number;
+  /** the sample at that point (sampled models; 0 otherwise) */
+  sample: number;
+  survived: Survivors;
+}
+
+export interface ModelStates {
+  model: string;
+  crashPoints: number;
+  states: CrashState[];
+  /** --states stopped the enumeration before the last crash point */
+  truncated: boolean;
+}
+
+/** The distinct states of one model, identical ones once (the same seed gives the same list). */
+export function modelStates(trace: Trace, model: PersistenceModel, seed: number, maxStates: number, samplesPerPoint = 4): ModelStates {
+  const points = crashPoints(trace);
+  const byHash = new Map<string, CrashState>();
+  let truncated = false;
+  for (const point of points) {
+    const rng = new Rng(seed, `crash.${model.name}.${point.k}`);
+    const sets = model.states(trace.ops, point.k, samplesPerPoint, rng);
+    for (const [sample, survived] of sets.entries()) {
+      const hash = treeHash(crashTree(trace, point.k, survived));
+      const had = byHash.get(hash);
+      if (had !== undefined) {
+        Object.assign(had, { point, sample, survived, points: had.points + 1 });
+        continue;
+      }
+      if (byHash.size >= maxStates) {
+        truncated = true;
+        continue;
+      }
+      byHash.set(hash, { model: model.name, n: byHash.size + 1, hash, point, points: 1, sample, survived });
+    }
+  }
+  return { model: model.name, crashPoints: points.length, states: [...byHash.values()], truncated };
+}
+
+/** What the MTA delivered after recovering from one state. */
+export interface Recovery {
+  /** the MTA did not start on the state (a finding): why */
+  startError: string | null;
+  /** ledger id -> copies delivered (bounces apart) */
+  copies: Map<string, number>;
+  bounced: Set<string>;
+  /** ids still queued after the drain, null when the queue cannot be listed */
+  queued: Set<string> | null;
+  queueSize: number;
+}
+
+export interface StateVerdict {
+  acked: number;
+  lost: string[];
+  /** acknowledged, still queued after recovery and the drain */
+  stuck: string[];
+  duplicates: Array<{ id: string; copies: number }>;
+  startError: string | null;
+}
+
+export function judgeState(trace: Trace, state: CrashState, r: Recovery): StateVerdict {
+  const acked = ackedBefore(trace, state.point.k);
+  const lost: string[] = [];
+  const stuck: string[] = [];
+  if (r.startError === null) {
+    for (const id of acked) {
+      if ((r.copies.get(id) ?? 0) > 0 || r.bounced.has(id)) continue;
+      if (r.queued?.has(id) === true || (r.queued === null && r.queueSize > 0)) stuck.push(id);
+      else lost.push(id);
+    }
+  }
+  const duplicates = [...r.copies.entries()].filter(([, n]) => n > 1).map(([id, copies]) => ({ id, copies }));
+  return { acked: acked.length, lost, stuck, duplicates, startError: r.startError };
+}
+
+export function stateHasFinding(v: StateVerdict): boolean {
+  return v.startError !== null || v.lost.length > 0 || v.duplicates.length > 0;
+}
+
+/** One line per recorded operation, as it was done. */
+export function describeOp(op: LogicalOp): string {
+  const p = op.path === "" ? "(an unlinked file)" : op.path;
+  switch (op.kind) {
+    case "link":
+      return op.created ? `create ${p}` : `link ${p} -> ${op.path2 ?? "?"}`;
+    case "unlink":
+      return `unlink ${p}`;
+    case "rename":
+      return `rename ${p} -> ${op.path2 ?? "?"}`;
+    case "write":
+      return `write ${p} (${op.data.length} bytes at ${op.offset})`;
+    case "truncate":
+      return `truncate ${p} to ${op.size}`;
+    case "attr":
+      return `${op.mode !== undefined ? `chmod ${op.mode.toString(8)}` : "chown"} ${p}`;
+    case "fsync":
+      return `${op.datasync ? "fdatasync" : "fsync"} ${p}`;
+    case "fsyncdir":
+      return `fsync directory ${p}`;
+  }
+}
+
+/**
+ * Why a message is missing from a state: the operations on the files that held its id (found by
+ * the id in their written data) that did not survive, each with the model's reason.
+ */
+export function explainLoss(trace: Trace, state: CrashState, model: PersistenceModel, id: string, max = 3): string[] {
+  const k = state.point.k;
+  const needle = Buffer.from(id);
+  const objs = new Set<ObjId>();
+  for (let i = 0; i < k; i++) {
+    const op = trace.ops[i] as LogicalOp;
+    if (op.kind === "write" && op.data.includes(needle)) objs.add(op.obj);
+  }
+  if (objs.size === 0) return [`no file held ${id} before the crash: it was written after it, or the MTA kept it elsewhere`];
+  // a name lost is the last one the file was given; its data matters only where it is on disk
+  const present = new Set(walkTree(crashTree(trace, k, state.survived)).map((e) => e.obj));
+  const lastName = new Map<ObjId, number>();
+  for (let i = 0; i < k; i++) {
+    const op = trace.ops[i] as LogicalOp;
+    if ((op.kind === "link" || op.kind === "rename" || op.kind === "unlink") && objs.has(op.obj)) lastName.set(op.obj, i);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < k && out.length < max; i++) {
+    const op = trace.ops[i] as LogicalOp;
+    if (state.survived[i] === 1 || isSync(op) || !("obj" in op) || !objs.has(op.obj)) continue;
+    const nameOp = op.kind === "link" || op.kind === "rename" || op.kind === "unlink";
+    if (nameOp ? lastName.get(op.obj) !== i : !present.has(op.obj)) continue;
+    out.push(`${describeOp(op)} (#${i}): ${model.why(trace.ops, i, k)}`);
+  }
+  if (out.length === 0) out.push(`every operation on its files survived: the MTA did not recover it (see its log)`);
+  return out;
+}
+
+/** The number a state has in a model's list, and its replay's arguments. */
+export function stateRef(s: CrashState): string {
+  return `${s.model}:${s.n}`;
+}
+
