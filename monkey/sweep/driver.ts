@@ -4,7 +4,7 @@
 // next phase opens. After the QUIT the delivery phase lasts until the queue is back to what it
 // held before, so the next transaction starts on an idle MTA and every call is charged to the
 // right one.
-import { runSmtpSession, teeObserver, type Step, type StepObserver, type Traffic, type TrafficContext, type TrafficSession, type SessionResult } from "../../smtp/index.js";
+import { runSmtpSession, teeObserver, type Step, type Traffic, type TrafficContext, type TrafficSession, type SessionResult } from "../../smtp/index.js";
 import type { Target } from "../../targets/target.js";
 import { ControlHangError } from "../../targets/process/daemon-target.js";
 import type { PlanController } from "../controller.js";
