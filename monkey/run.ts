@@ -240,7 +240,7 @@ async function setUpTarget(o: MonkeyRunOptions, plan: FaultPlan, injector: Injec
     // libfiu's random decisions inside the target replay with the run's seed
     // only the mechanisms the plan (or points declared for later plans) needs are attached to the target
     const mayFire = [...plan.points.map((p) => p.name), ...(o.mayFire ?? [])];
-    const mt = o.createTarget({ fiuSeed: o.seed, mayFire, ...(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop }), ...(needs.beforeLaunch === undefined ? {} : { beforeLaunch: needs.beforeLaunch }), ...(needs.ownProcess === true ? { ownProcess: true } : {}) });
+    const mt = o.createTarget({ fiuSeed: o.seed, mayFire, ...(needs.nextHop === undefined ? {} : { nextHop: needs.nextHop }), ...(needs.beforeLaunch === undefined ? {} : { beforeLaunch: needs.beforeLaunch }), ...(needs.onStopped === undefined ? {} : { onStopped: needs.onStopped }), ...(needs.ownProcess === true ? { ownProcess: true } : {}) });
     layers.useSurface(mt.surface);
     const refused = layers.unsupported(plan.points.map((p) => p.name), mt.target.name);
     if (refused !== null) throw refused;

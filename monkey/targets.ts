@@ -128,6 +128,7 @@ export interface TargetExtras {
   mayFire?: readonly string[];
   /** run by every start before the MTA runs (power.cut) */
   beforeLaunch?: (dir: string, target: Target) => Promise<void>;
+  onStopped?: (dir: string) => Promise<void>;
   /** the MTA must be a process of its own (power.cut): the embedded target runs as a child */
   ownProcess?: boolean;
 }
@@ -142,6 +143,7 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
           ...(hop !== undefined ? { relayDomains: [hop.domain], nextHop: { host: hop.host, port: hop.port } } : {}),
           ...(extra.ownProcess === true ? { mode: "child" } : {}),
           ...(extra.beforeLaunch !== undefined ? { beforeLaunch: extra.beforeLaunch } : {}),
+          ...(extra.onStopped !== undefined ? { onStopped: extra.onStopped } : {}),
         }
       : {
           // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
@@ -149,6 +151,7 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
           ...(extra.fiuSeed !== undefined ? { fiuSeed: extra.fiuSeed } : {}),
           mayFire: extra.mayFire ?? [],
           ...(extra.beforeLaunch !== undefined ? { beforeLaunch: extra.beforeLaunch } : {}),
+          ...(extra.onStopped !== undefined ? { onStopped: extra.onStopped } : {}),
         };
   const f = createFaultableTarget(name, options);
   const t = f.target;

@@ -88,6 +88,8 @@ export interface TargetHookOptions {
    * the MTA runs (a crash run mounts its recording file system over the durable directories here).
    */
   beforeLaunch?: (dir: string, target: Target) => Promise<void>;
+  /** Called by stop() once the MTA is down, before the instance directory is removed (what beforeLaunch mounted is unmounted here). */
+  onStopped?: (dir: string) => Promise<void>;
 }
 
 export interface Target {

@@ -36,8 +36,9 @@ options:
   --model M[,M]        the models to try (default: all)
   --messages N         messages in the workload (default 50)
   --concurrency C      sessions at a time (default 4)
-  --states N           at most N distinct states per model (default 300)
+  --states N           at most N distinct states per model (default 200)
   --recover D          how long the MTA may take to recover and drain one state (default 30s)
+  --parallel N         states recovered at a time, each its own instance (default 2)
   --timeout D          per-reply client timeout (default 30s)
   --seed S             the workload's sizes and the reorder model's samples
   --trace FILE         where to save the trace for replays (default: in ${tmpdir()})
@@ -54,8 +55,9 @@ const OPTIONS = {
   model: { type: "string" },
   messages: { type: "string", default: "50" },
   concurrency: { type: "string", default: "4" },
-  states: { type: "string", default: "300" },
+  states: { type: "string", default: "200" },
   recover: { type: "string", default: "30s" },
+  parallel: { type: "string", default: "2" },
   timeout: { type: "string", default: "30s" },
   seed: { type: "string" },
   trace: { type: "string" },
@@ -127,8 +129,9 @@ async function run(values: Values): Promise<number> {
   const concurrency = parseCount(values.concurrency as string, "--concurrency");
   const maxStates = parseCount(values.states as string, "--states");
   const recoverMs = parseDurationFlag(values.recover as string, "--recover");
+  const parallel = parseCount(values.parallel as string, "--parallel");
   const timeoutMs = parseDurationFlag(values.timeout as string, "--timeout");
-  if (messages < 1 || concurrency < 1 || maxStates < 1) throw new UsageError("--messages, --concurrency and --states must be at least 1");
+  if (messages < 1 || concurrency < 1 || maxStates < 1 || parallel < 1) throw new UsageError("--messages, --concurrency, --states and --parallel must be at least 1");
   const seed = values.seed !== undefined ? parseSeed(values.seed as string) : randomSeed();
   const outputs = CRASH_OUTPUTS.choose({ out: values.out as string[] | undefined, aliases: { json: values.json as string | undefined } });
   const tracePath = (values.trace as string | undefined) ?? join(tmpdir(), `smtpchaos-crash-${ref.replace(/[^A-Za-z0-9_-]+/g, "_")}-${seed}.trace.json`);
@@ -144,6 +147,7 @@ async function run(values: Values): Promise<number> {
       workload: { messages, concurrency, seed, timeoutMs, drainMs: recoverMs },
       maxStates,
       recoverMs,
+      parallel,
       saveTraceTo: async (trace) => {
         await saveTrace(tracePath, { target: ref, seed, trace });
         return tracePath;

@@ -2,7 +2,7 @@
 // a small workload goes through the shared engine (one message a transaction, a few at a time),
 // the time each 250 after the final dot arrived is kept, the queue drains (deliveries are crash
 // points too), and the target stops. What comes out is a Trace.
-import { lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
+import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { teeObserver, runSmtpSession, type SessionResult, type StepObserver, type Traffic, type TrafficContext, type TrafficSession } from "../../smtp/index.js";
@@ -31,6 +31,13 @@ export class CrashRunError extends Error {
     super(message);
     this.name = "CrashRunError";
   }
+}
+
+/** A fresh instance directory the MTA's own users can traverse (mkdtemp makes it 0700). */
+export async function instanceDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "smtpchaos-crash-"));
+  await chmod(dir, 0o755);
+  return dir;
 }
 
 /** The durable directories' state: one object per file and directory, with owners, modes and contents. */
@@ -107,7 +114,7 @@ export interface Recorded {
 
 /** Runs the workload on the target with its durable directories recorded. Everything it mounts is unmounted on the way out. */
 export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: AbortSignal): Promise<Recorded> {
-  const dir = await mkdtemp(join(tmpdir(), "smtpchaos-crash-"));
+  const dir = await instanceDir();
   const root = await mkdtemp(join(tmpdir(), "smtpchaos-recfs-"));
   let rec: RecordingFs | null = null;
   let first: { snapshot: Snapshot; inodes: Map<ObjId, number> } | null = null;
@@ -172,7 +179,14 @@ export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: 
   }
 }
 
-/** Flushes and waits until the queue is empty (or the time is up, or the run is interrupted). */
+/** How long a queue that is not empty may stay as it is (size and deliveries) before it counts as settled. */
+const STILL_MS = 3_000;
+
+/**
+ * Flushes and waits until the queue is empty, or has stood still (same size, no new delivery)
+ * for STILL_MS across flushes: what is left then is what recovery leaves (files the MTA keeps but
+ * never delivers), not work in progress. Bounded by `ms` and by an interrupt.
+ */
 export async function drain(target: Target, ms: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   await target.flushQueue().catch(() => {});
@@ -181,10 +195,18 @@ export async function drain(target: Target, ms: number, signal?: AbortSignal): P
     return;
   }
   let flushedAt = Date.now();
+  let last = "";
+  let since = Date.now();
   while (Date.now() < deadline && signal?.aborted !== true) {
     const n = await target.queueSize().catch(() => -1);
     if (n === 0) return;
-    if (Date.now() - flushedAt > 2000) {
+    const delivered = (await target.deliveredIds?.().catch(() => null))?.delivered.length ?? -1;
+    const now = `${n}/${delivered}`;
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= STILL_MS) return;
+    if (Date.now() - flushedAt > 1000) {
       await target.flushQueue().catch(() => {});
       flushedAt = Date.now();
     }

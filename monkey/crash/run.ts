@@ -2,13 +2,11 @@
 // states of each persistence model, start the target on each distinct state (once, whatever
 // model produced it), let it recover and drain, and check the ledger's promise: everything
 // acknowledged before the crash is delivered exactly once.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import type { Target } from "../../targets/target.js";
 import { recfsUnavailable } from "../../targets/process/recfs.js";
 import type { PersistenceModel } from "./models.js";
-import { CrashRunError, drain, recordRun, type CrashTargetFactory, type Workload } from "./record.js";
+import { CrashRunError, drain, instanceDir, recordRun, type CrashTargetFactory, type Workload } from "./record.js";
 import { explainLoss, judgeState, modelStates, stateHasFinding, stateRef, type CrashState, type Recovery, type StateVerdict } from "./states.js";
 import { crashTree, materialize } from "./tree.js";
 import type { Trace } from "./trace.js";
@@ -23,6 +21,8 @@ export interface CrashRunOptions {
   maxStates: number;
   /** how long an MTA may take to recover and drain one state */
   recoverMs: number;
+  /** states recovered at a time, each its own instance (default 1) */
+  parallel?: number;
   /** where the trace is saved for replays (a file path); null: not saved */
   saveTraceTo: ((trace: Trace) => Promise<string>) | null;
   onProgress?: (p: CrashProgress) => void;
@@ -99,7 +99,7 @@ export function crashUnavailable(target: Target): string | null {
 
 /** Starts the target on one state's directory tree and reports what it delivered once it drained. */
 export async function recoverState(make: CrashTargetFactory, trace: Trace, state: CrashState, recoverMs: number, keep?: (dir: string) => void): Promise<Recovery> {
-  const dir = await mkdtemp(join(tmpdir(), "smtpchaos-crashstate-"));
+  const dir = await instanceDir();
   const target = make({ dir });
   try {
     await materialize(crashTree(trace, state.point.k, state.survived), dir);
@@ -143,34 +143,37 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
   const tracePath = o.saveTraceTo === null ? null : await o.saveTraceTo(trace);
   const perModel = o.models.map((m) => ({ ...modelStates(trace, m, o.workload.seed, o.maxStates), model: m }));
   for (const p of perModel) o.onProgress?.({ phase: "states", model: p.model.name, crashPoints: p.crashPoints, states: p.states.length });
-  // identical trees are tried once, whichever model produced them
+  // identical trees are tried once, whichever model produced them, `parallel` MTAs at a time
+  const unique = new Map<string, CrashState>();
+  for (const p of perModel) for (const s of p.states) if (!unique.has(s.hash)) unique.set(s.hash, s);
   const recovered = new Map<string, Recovery>();
-  const total = new Set(perModel.flatMap((p) => p.states.map((s) => s.hash))).size;
+  const queue = [...unique.values()];
+  let findingSeen = false;
+  const worker = async (): Promise<void> => {
+    for (let s = queue.shift(); s !== undefined && o.signal?.aborted !== true; s = queue.shift()) {
+      const got = await recoverState(o.createTarget, trace, s, o.recoverMs);
+      recovered.set(s.hash, got);
+      findingSeen ||= stateHasFinding(judgeState(trace, s, got));
+      o.onProgress?.({ phase: "state", done: recovered.size, total: unique.size, finding: findingSeen });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.parallel ?? 1) }, worker));
+  const interrupted = recovered.size < unique.size;
   const reports: CrashModelReport[] = [];
-  let interrupted = false;
   for (const p of perModel) {
     const r: CrashModelReport = { name: p.model.name, summary: p.model.summary, crashPoints: p.crashPoints, states: p.states.length, tried: 0, truncated: p.truncated, statesLosingMail: 0, lostMessages: 0, duplicates: 0, statesNotStarting: 0, findings: [] };
     const lost = new Set<string>();
     const dups = new Set<string>();
     for (const s of p.states) {
-      if (o.signal?.aborted === true) {
-        interrupted = true;
-        break;
-      }
-      let got = recovered.get(s.hash);
-      if (got === undefined) {
-        got = await recoverState(o.createTarget, trace, s, o.recoverMs);
-        recovered.set(s.hash, got);
-      }
+      const got = recovered.get(s.hash);
+      if (got === undefined) continue;
       r.tried++;
       const v = judgeState(trace, s, got);
       if (v.lost.length > 0) r.statesLosingMail++;
       if (v.startError !== null) r.statesNotStarting++;
       for (const id of v.lost) lost.add(id);
       for (const d of v.duplicates) dups.add(d.id);
-      const bad = stateHasFinding(v);
-      if (bad) r.findings.push(finding(trace, p.model, s, v, replayCommand({ targetRef: o.targetRef, trace: tracePath, state: s })));
-      o.onProgress?.({ phase: "state", done: recovered.size, total, finding: bad });
+      if (stateHasFinding(v)) r.findings.push(finding(trace, p.model, s, v, replayCommand({ targetRef: o.targetRef, trace: tracePath, state: s })));
     }
     r.lostMessages = lost.size;
     r.duplicates = dups.size;

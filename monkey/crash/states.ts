@@ -140,7 +140,7 @@ export function describeOp(op: LogicalOp): string {
   const p = op.path === "" ? "(an unlinked file)" : op.path;
   switch (op.kind) {
     case "link":
-      return op.created ? `create ${p}` : `link ${p} -> ${op.path2 ?? "?"}`;
+      return op.created ? `${op.made === "dir" ? "mkdir" : op.made === "symlink" ? "symlink" : op.made === "file" || op.made === undefined ? "create" : `mknod (${op.made})`} ${p}` : `link ${p} -> ${op.path2 ?? "?"}`;
     case "unlink":
       return `unlink ${p}`;
     case "rename":
@@ -171,21 +171,55 @@ export function explainLoss(trace: Trace, state: CrashState, model: PersistenceM
     if (op.kind === "write" && op.data.includes(needle)) objs.add(op.obj);
   }
   if (objs.size === 0) return [`no file held ${id} before the crash: it was written after it, or the MTA kept it elsewhere`];
-  // a name lost is the last one the file was given; its data matters only where it is on disk
-  const present = new Set(walkTree(crashTree(trace, k, state.survived)).map((e) => e.obj));
+  // a name lost is the last one the file was given (an unlink takes one away: that duplicates, it
+  // loses nothing); its data matters only where it is on disk; a name in a directory that is not
+  // there is lost with the directory
+  const tree = crashTree(trace, k, state.survived);
+  const present = new Set(walkTree(tree).map((e) => e.obj));
+  const namedBy = (obj: ObjId): number | undefined => {
+    let last: number | undefined;
+    for (let i = 0; i < k; i++) {
+      const op = trace.ops[i] as LogicalOp;
+      if ((op.kind === "link" || op.kind === "rename") && op.obj === obj) last = i;
+    }
+    return last;
+  };
   const lastName = new Map<ObjId, number>();
+  for (const o of objs) {
+    const i = namedBy(o);
+    if (i !== undefined) lastName.set(o, i);
+  }
+  // root causes first: a directory above that was lost, then lost names, then lost data
+  const found = new Map<number, number>();
+  const note = (i: number, rank: number): void => {
+    if (!found.has(i) || (found.get(i) as number) > rank) found.set(i, rank);
+  };
   for (let i = 0; i < k; i++) {
     const op = trace.ops[i] as LogicalOp;
-    if ((op.kind === "link" || op.kind === "rename" || op.kind === "unlink") && objs.has(op.obj)) lastName.set(op.obj, i);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < k && out.length < max; i++) {
-    const op = trace.ops[i] as LogicalOp;
-    if (state.survived[i] === 1 || isSync(op) || !("obj" in op) || !objs.has(op.obj)) continue;
-    const nameOp = op.kind === "link" || op.kind === "rename" || op.kind === "unlink";
+    if (state.survived[i] === 1 || isSync(op) || op.kind === "unlink" || !("obj" in op) || !objs.has(op.obj)) continue;
+    const nameOp = op.kind === "link" || op.kind === "rename";
     if (nameOp ? lastName.get(op.obj) !== i : !present.has(op.obj)) continue;
-    out.push(`${describeOp(op)} (#${i}): ${model.why(trace.ops, i, k)}`);
+    note(i, nameOp ? 1 : 2);
   }
+  // its last name survived, yet it is not there: a directory above it was lost
+  for (const [o, i] of lastName) {
+    if (present.has(o) || state.survived[i] !== 1) continue;
+    const op = trace.ops[i] as LogicalOp;
+    let dir = op.kind === "rename" ? op.toDir : op.kind === "link" ? op.dir : null;
+    for (let guard = 0; dir !== null && dir !== tree.root && guard < 64; guard++) {
+      const made = namedBy(dir);
+      if (!present.has(dir) && made !== undefined && state.survived[made] !== 1) {
+        note(made, 0);
+        break;
+      }
+      const upOp = made === undefined ? undefined : (trace.ops[made] as LogicalOp);
+      dir = upOp?.kind === "rename" ? upOp.toDir : upOp?.kind === "link" ? upOp.dir : null;
+    }
+  }
+  const out = [...found.entries()]
+    .sort((a, b) => a[1] - b[1] || a[0] - b[0])
+    .slice(0, max)
+    .map(([i]) => `${describeOp(trace.ops[i] as LogicalOp)} (#${i}): ${model.why(trace.ops, i, k)}`);
   if (out.length === 0) out.push(`every operation on its files survived: the MTA did not recover it (see its log)`);
   return out;
 }

@@ -41,7 +41,7 @@ interface Base {
 /** Operations as the crash models reason about them. */
 export type LogicalOp = Base &
   (
-    | { kind: "link"; dir: ObjId; name: string; obj: ObjId; created: boolean }
+    | { kind: "link"; dir: ObjId; name: string; obj: ObjId; created: boolean; made?: ObjKind }
     | { kind: "unlink"; dir: ObjId; name: string; obj: ObjId }
     | { kind: "rename"; fromDir: ObjId; fromName: string; toDir: ObjId; toName: string; obj: ObjId; exchange: boolean; replaced: ObjId | null }
     | { kind: "write"; obj: ObjId; offset: number; data: Buffer }
@@ -142,7 +142,7 @@ export class TraceBuilder {
         if (kind === "dir") this.entries.set(obj, new Map());
         this.entries.get(dir)?.set(name, obj);
         this.byIno.set(op.ino, obj);
-        this.ops.push({ ...base, kind: "link", dir, name, obj, created: true });
+        this.ops.push({ ...base, kind: "link", dir, name, obj, created: true, made: kind });
         return;
       }
       case "link": {

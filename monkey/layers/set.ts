@@ -68,6 +68,7 @@ export class LayerSet {
       if (n.nextHop !== undefined) needs.nextHop = n.nextHop;
       if (n.mailboxes !== undefined) needs.mailboxes = [...(needs.mailboxes ?? []), ...n.mailboxes];
       if (n.beforeLaunch !== undefined) needs.beforeLaunch = n.beforeLaunch;
+      if (n.onStopped !== undefined) needs.onStopped = n.onStopped;
       if (n.ownProcess === true) needs.ownProcess = true;
     }
     return needs;

@@ -87,6 +87,8 @@ export interface TargetNeeds {
   mailboxes?: string[];
   /** run by every start of the target before the MTA runs (power.cut puts its durable directories on the recording file system) */
   beforeLaunch?: (dir: string, target: Target) => Promise<void>;
+  /** run by the target's stop() before its instance directory goes (power.cut unmounts) */
+  onStopped?: (dir: string) => Promise<void>;
   /** the MTA must run as a process of its own (a power cut kills it): the embedded target then runs as a child */
   ownProcess?: boolean;
 }

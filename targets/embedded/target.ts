@@ -84,7 +84,7 @@ export class EmbeddedTarget implements Target {
     // Implicit TLS listens on a second port unless turned off with tlsPort: null.
     const tlsPort = this.ep?.tlsPort ?? (this.opts.tlsPort === undefined ? 0 : this.opts.tlsPort);
     await this.opts.beforeLaunch?.(this.dir, this);
-    const { beforeLaunch: _hook, ...own } = this.opts;
+    const { beforeLaunch: _before, onStopped: _stopped, ...own } = this.opts;
     const mtaOpts: EmbeddedMtaOptions = { ...own, dir: this.dir, port: this.ep?.port ?? this.opts.port, tlsPort };
     if (this.mode === "in-process") {
       const mta = new EmbeddedMta({ ...mtaOpts, log: (l) => this.inProcessLogs.push(`${new Date().toISOString()} embedded: ${l}`) });
@@ -143,6 +143,7 @@ export class EmbeddedTarget implements Target {
     await this.mta?.stop();
     this.mta = null;
     await this.supervisor?.stop();
+    if (this.dir !== null) await this.opts.onStopped?.(this.dir);
     if (this.ownsDir && this.dir !== null) {
       // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.
       await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });

@@ -184,7 +184,9 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
     const master = [`127.0.0.1:${port} inet n - n - - smtpd`, ...(this.ipv6 ? [`[::1]:${port} inet n - n - - smtpd`] : []), ...services, ...this.relayMaster(), ...(this.o.master ?? [])];
     await writeFile(join(dir, "etc", "master.cf"), master.join("\n") + "\n");
     // `postfix check` creates the queue directories with the right owners and reports config
-    // errors; without /dev/log it only speaks on a terminal, hence script(1).
+    // errors; without /dev/log it only speaks on a terminal, hence script(1). It takes two seconds:
+    // a queue it already made (a restart, a crash run's state of it) is not checked again.
+    if (existsSync(join(dir, "queue", "incoming"))) return;
     try {
       await run("script", ["-qc", `postfix -c '${join(dir, "etc")}' check`, "/dev/null"]);
     } catch (err) {

@@ -197,6 +197,7 @@ export abstract class DaemonTarget implements Target {
     await this.stopTracedDaemon();
     await this.supervisor?.stop();
     await this.afterStop();
+    if (this.dir !== null) await this.opts.onStopped?.(this.dir);
     if (this.ownsDir && this.dir !== null && existsSync(this.dir)) {
       // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.
       await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });

@@ -5,7 +5,7 @@
 // Ctrl-C or a crash of the tool.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -117,30 +117,41 @@ test("crash run CLI: Ctrl-C writes the partial report and unmounts; a killed too
   const tmp = mkdtempSync(join(tmpdir(), "smtpchaos-crashcli-"));
   try {
     const json = join(tmp, "r.json");
-    // interrupted while trying states
+    // interrupted (once: a second Ctrl-C quits at once) while trying states
+    let sent = false;
     const r = await runCli(SMTPCHAOS, ["crash", "run", "--target", fixture("nosync"), "--messages", "4", "--concurrency", "1", "--seed", "1", "--json", json, "--trace", join(tmp, "t.json")], {
       onStdout: (text, kill) => {
-        if (/state \d+\/\d+|distinct states/.test(text)) kill("SIGINT");
+        if (!sent && /reorder: \d+ crash points/.test(text)) {
+          sent = true;
+          kill("SIGINT");
+        }
       },
     });
     assert.equal(r.code, EXIT.interrupted, r.stderr);
+    assert.ok(existsSync(json), `the partial report was written: ${r.stderr}`);
     const rep = JSON.parse(readFileSync(json, "utf8")) as CrashReport;
     assert.equal(rep.interrupted, true);
     assert.deepEqual(ourMounts(), []);
     // killed (SIGKILL) while recording: its recording file system goes with it
-    const child = spawn(process.execPath, [SMTPCHAOS, "crash", "run", "--target", fixture("nosync"), "--messages", "200", "--concurrency", "1"], { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    await new Promise<void>((resolve) => {
-      child.stderr.on("data", (d: Buffer) => {
-        err += d.toString();
-        if (/recording/.test(err) && ourMounts().length > 0) resolve();
-      });
-      setTimeout(resolve, 30_000);
-    });
-    assert.ok(ourMounts().length > 0, `the run was recording: ${err}`);
+    const child = spawn(process.execPath, [SMTPCHAOS, "crash", "run", "--target", fixture("nosync"), "--messages", "5000", "--concurrency", "1"], { stdio: "ignore" });
+    const until = async (ok: () => boolean, ms: number): Promise<void> => {
+      for (const deadline = Date.now() + ms; !ok() && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 20));
+    };
+    await until(() => ourMounts().length > 0, 30_000);
+    assert.ok(ourMounts().length > 0, "the run was recording");
+    await new Promise((res) => setTimeout(res, 500));
     child.kill("SIGKILL");
-    const deadline = Date.now() + 10_000;
-    while (ourMounts().length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    await until(() => ourMounts().length === 0, 10_000);
+    // the server it had started is an orphan now (the tool died with SIGKILL): ended here, by its instance directory
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      let cmd = "";
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      if (cmd.includes("durability-mta.py") && cmd.includes("smtpchaos-crash-")) process.kill(Number(pid), "SIGTERM");
+    }
     assert.deepEqual(ourMounts(), []);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

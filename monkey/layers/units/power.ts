@@ -56,7 +56,7 @@ class PowerLayer implements LayerInstance {
   async prepare(): Promise<TargetNeeds> {
     const rec = new PowerSupply(this.injector.seed);
     this.supply = rec;
-    return { beforeLaunch: rec.beforeLaunch, ownProcess: true };
+    return { beforeLaunch: rec.beforeLaunch, onStopped: () => rec.unmount(), ownProcess: true };
   }
 
   async start(ctx: StartContext): Promise<void> {
