@@ -16,7 +16,7 @@ import { explainLoss, judgeState, modelStates } from "./states.js";
 import { loadTrace, saveTrace, TraceFileError } from "./trace-file.js";
 
 export const CRASH_USAGE = `usage: smtpchaos crash run --target NAME|FILE [options]
-       smtpchaos crash replay TRACE --state MODEL:N [--target NAME|FILE] [--keep]
+       smtpchaos crash replay TRACE --state MODEL:N [--states N] [--target NAME|FILE] [--keep]
 
 run: starts the target with its durable directories (queue, spool, Maildirs) on a recording file
 system, sends a small workload, and records every operation on them and when each 250 after the
@@ -36,7 +36,8 @@ options:
   --model M[,M]        the models to try (default: all)
   --messages N         messages in the workload (default 50)
   --concurrency C      sessions at a time (default 4)
-  --states N           at most N distinct states per model (default 200)
+  --states N           at most N distinct states per model, taken evenly across the run when there
+                       are more (default 200; replay: the run's, as its replay line says)
   --recover D          how long the MTA may take to recover and drain one state (default 30s)
   --parallel N         states recovered at a time, each its own instance (default 2)
   --timeout D          per-reply client timeout (default 30s)
@@ -186,7 +187,7 @@ async function replay(values: Values, positionals: string[]): Promise<number> {
   const make = factory(targetRef);
   const why = make({}).unavailable?.() ?? null;
   if (why !== null) throw new CrashRunError(why);
-  const state = modelStates(saved.trace, model, saved.seed, n).states[n - 1];
+  const state = modelStates(saved.trace, model, saved.seed, parseCount(values.states as string, "--states")).states[n - 1];
   if (state === undefined) throw new UsageError(`--state ${ref}: the trace has fewer ${model.name} states`);
   const kept: string[] = [];
   const r = await recoverState(make, saved.trace, state, parseDurationFlag(values.recover as string, "--recover"), values.keep === true ? (d) => kept.push(d) : undefined);

@@ -73,7 +73,8 @@ const posix: PersistenceModel = {
   },
   why(ops, i) {
     const op = ops[i] as LogicalOp;
-    if (op.kind === "link" || op.kind === "unlink") return `its directory ${parentOf(op.path)} was never fsynced after it`;
+    if (op.kind === "link") return `its directory ${parentOf(op.created ? op.path : (op.path2 ?? ""))} was never fsynced after it`;
+    if (op.kind === "unlink") return `its directory ${parentOf(op.path)} was never fsynced after it`;
     if (op.kind === "rename") return `its directory ${parentOf(op.path2 ?? "")} was never fsynced after it`;
     if (op.kind === "attr") return "the file was never fsynced after it";
     return "the file was never fsynced after it";

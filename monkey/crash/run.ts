@@ -58,6 +58,8 @@ export interface CrashModelReport {
   /** states tried (fewer than states when interrupted) */
   tried: number;
   truncated: boolean;
+  /** distinct states the model leaves (more than states when --states bounds them) */
+  distinct: number;
   statesLosingMail: number;
   /** distinct acknowledged messages lost in some state */
   lostMessages: number;
@@ -122,8 +124,8 @@ export async function recoverState(make: CrashTargetFactory, trace: Trace, state
   }
 }
 
-export function replayCommand(o: { targetRef: string; trace: string | null; state: CrashState }): string {
-  return `smtpchaos crash replay ${o.trace ?? "TRACE"} --state ${stateRef(o.state)} --target ${o.targetRef}`;
+export function replayCommand(o: { targetRef: string; trace: string | null; state: CrashState; maxStates: number }): string {
+  return `smtpchaos crash replay ${o.trace ?? "TRACE"} --state ${stateRef(o.state)} --states ${o.maxStates} --target ${o.targetRef}`;
 }
 
 function finding(trace: Trace, model: PersistenceModel, s: CrashState, v: StateVerdict, replay: string): CrashFinding {
@@ -161,7 +163,7 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
   const interrupted = recovered.size < unique.size;
   const reports: CrashModelReport[] = [];
   for (const p of perModel) {
-    const r: CrashModelReport = { name: p.model.name, summary: p.model.summary, crashPoints: p.crashPoints, states: p.states.length, tried: 0, truncated: p.truncated, statesLosingMail: 0, lostMessages: 0, duplicates: 0, statesNotStarting: 0, findings: [] };
+    const r: CrashModelReport = { name: p.model.name, summary: p.model.summary, crashPoints: p.crashPoints, states: p.states.length, tried: 0, truncated: p.truncated, distinct: p.distinct, statesLosingMail: 0, lostMessages: 0, duplicates: 0, statesNotStarting: 0, findings: [] };
     const lost = new Set<string>();
     const dups = new Set<string>();
     for (const s of p.states) {
@@ -173,7 +175,7 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
       if (v.startError !== null) r.statesNotStarting++;
       for (const id of v.lost) lost.add(id);
       for (const d of v.duplicates) dups.add(d.id);
-      if (stateHasFinding(v)) r.findings.push(finding(trace, p.model, s, v, replayCommand({ targetRef: o.targetRef, trace: tracePath, state: s })));
+      if (stateHasFinding(v)) r.findings.push(finding(trace, p.model, s, v, replayCommand({ targetRef: o.targetRef, trace: tracePath, state: s, maxStates: o.maxStates })));
     }
     r.lostMessages = lost.size;
     r.duplicates = dups.size;
@@ -183,7 +185,7 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
   if (trace.acks.size === 0) reasons.push("no message was acknowledged: there was nothing to lose");
   if (trace.ops.length === 0) reasons.push(`nothing was recorded on the durable directories (${trace.durable.join(", ")}): the MTA keeps its queue elsewhere`);
   if (interrupted) reasons.push("interrupted before every state was tried");
-  for (const m of reports) if (m.truncated) reasons.push(`${m.name}: --states ${o.maxStates} stopped the enumeration before the last crash point`);
+  for (const m of reports) if (m.truncated) reasons.push(`${m.name}: ${m.distinct} distinct states, ${m.states} of them tried (--states), taken evenly across the run`);
   const anyFinding = reports.some((m) => m.findings.length > 0);
   const inconclusive = trace.acks.size === 0 || trace.ops.length === 0 || interrupted;
   return {

@@ -66,33 +66,34 @@ export interface ModelStates {
   model: string;
   crashPoints: number;
   states: CrashState[];
-  /** --states stopped the enumeration before the last crash point */
+  /** more distinct states than --states: these are taken evenly across the run */
   truncated: boolean;
+  /** distinct states the model leaves, tried or not */
+  distinct: number;
 }
 
-/** The distinct states of one model, identical ones once (the same seed gives the same list). */
+/**
+ * The distinct states of one model, identical ones once (the same trace, seed and bound give the
+ * same list). Past `maxStates`, states are taken evenly across the run's crash points, so a bound
+ * never leaves the end of the run untried.
+ */
 export function modelStates(trace: Trace, model: PersistenceModel, seed: number, maxStates: number, samplesPerPoint = 4): ModelStates {
   const points = crashPoints(trace);
-  const byHash = new Map<string, CrashState>();
-  let truncated = false;
+  const byHash = new Map<string, Omit<CrashState, "n">>();
   for (const point of points) {
     const rng = new Rng(seed, `crash.${model.name}.${point.k}`);
     const sets = model.states(trace.ops, point.k, samplesPerPoint, rng);
     for (const [sample, survived] of sets.entries()) {
       const hash = treeHash(crashTree(trace, point.k, survived));
       const had = byHash.get(hash);
-      if (had !== undefined) {
-        Object.assign(had, { point, sample, survived, points: had.points + 1 });
-        continue;
-      }
-      if (byHash.size >= maxStates) {
-        truncated = true;
-        continue;
-      }
-      byHash.set(hash, { model: model.name, n: byHash.size + 1, hash, point, points: 1, sample, survived });
+      if (had !== undefined) Object.assign(had, { point, sample, survived, points: had.points + 1 });
+      else byHash.set(hash, { model: model.name, hash, point, points: 1, sample, survived });
     }
   }
-  return { model: model.name, crashPoints: points.length, states: [...byHash.values()], truncated };
+  const all = [...byHash.values()];
+  const truncated = all.length > maxStates;
+  const kept = truncated ? Array.from({ length: maxStates }, (_, i) => all[Math.floor((i * all.length) / maxStates)] as Omit<CrashState, "n">) : all;
+  return { model: model.name, crashPoints: points.length, states: kept.map((s, i) => ({ ...s, n: i + 1 })), truncated, distinct: all.length };
 }
 
 /** What the MTA delivered after recovering from one state. */

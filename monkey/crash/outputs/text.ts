@@ -19,7 +19,7 @@ export function crashText(r: CrashReport): string {
   const out: string[] = [];
   out.push(`crash run: ${r.target}, seed ${r.seed}, ${r.sent} messages sent, ${r.accepted} acknowledged, ${r.concurrency} at a time; ${r.ops} operations recorded on ${r.durable.join(", ")}; ${formatDuration(r.durationMs)}`);
   const t = new Table({ head: ["model", "crash points", "states", "tried", "losing mail", "lost msgs", "duplicates", "not starting"], style: { head: [], border: [] } });
-  for (const m of r.models) t.push([m.name, m.crashPoints, `${m.states}${m.truncated ? "+" : ""}`, m.tried, m.statesLosingMail, m.lostMessages, m.duplicates, m.statesNotStarting]);
+  for (const m of r.models) t.push([m.name, m.crashPoints, m.truncated ? `${m.states} of ${m.distinct}` : m.states, m.tried, m.statesLosingMail, m.lostMessages, m.duplicates, m.statesNotStarting]);
   out.push(t.toString());
   for (const m of r.models) {
     if (m.findings.length === 0) continue;
