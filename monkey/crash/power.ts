@@ -3,6 +3,8 @@
 // model says survives the operations recorded since the last start, and starts the MTA again on
 // it (recording afresh). The ledger then finds the acknowledged mail each cut lost.
 import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RecordingFs } from "../../targets/process/recfs.js";
@@ -12,6 +14,8 @@ import type { PersistenceModel } from "./models.js";
 import { snapshotDir } from "./record.js";
 import { crashTree, materialize } from "./tree.js";
 import { buildTrace, isSync, type ObjId, type Snapshot } from "./trace.js";
+
+const run = promisify(execFile);
 
 export interface PowerCutResult {
   at: number;
@@ -68,11 +72,29 @@ export class PowerSupply {
     return { at, ops: k, dropped: trace.ops.filter((op, i) => survived[i] !== 1 && !isSync(op)).length };
   }
 
-  /** Unmounts (after the target stopped); idempotent. */
-  async unmount(): Promise<void> {
+  /**
+   * The target stopped (its onStopped): what it wrote goes back into its instance directory, so a
+   * later start there (recording again) finds it, then the recording is unmounted.
+   */
+  async stopped(): Promise<void> {
+    const rec = this.rec;
+    const dir = this.dir;
+    const durable = this.target?.durableDirs?.() ?? [];
+    await this.unmount(async () => {
+      if (rec === null || dir === null) return;
+      for (const d of durable) {
+        await rm(join(dir, d), { recursive: true, force: true });
+        await run("cp", ["-a", join(rec.dataDir, d), join(dir, d)]);
+      }
+    });
+  }
+
+  /** Unmounts (after the target stopped); `keep` runs once the mounts are gone, before the backing data is; idempotent. */
+  async unmount(keep?: () => Promise<void>): Promise<void> {
     const rec = this.rec;
     this.rec = null;
     await rec?.unmount();
+    if (rec !== null) await keep?.();
     if (this.root !== null) await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
     this.root = null;
   }

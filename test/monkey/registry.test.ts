@@ -18,12 +18,12 @@ import type { Target } from "../../targets/target.js";
 import { issuesOf } from "./plan-issues.js";
 
 test("every point family belongs to one layer, and the shipped layers are all there", () => {
-  assert.deepEqual(layerUnits().map((u) => u.name).sort(), ["lookup", "net", "nexthop", "process", "sys", "syscall"]);
+  assert.deepEqual(layerUnits().map((u) => u.name).sort(), ["lookup", "net", "nexthop", "power", "process", "sys", "syscall"]);
   const families = layerUnits().flatMap((u) => u.kinds.map((k) => k.family));
-  for (const f of ["queue", "alloc", "delivery", "lookup", "pause", "kill", "net", "nexthop"]) assert.ok(families.includes(f), f);
+  for (const f of ["queue", "alloc", "delivery", "lookup", "pause", "kill", "net", "nexthop", "power"]) assert.ok(families.includes(f), f);
   const names = layerUnits().flatMap((u) => u.kinds.flatMap((k) => k.patterns));
   assert.equal(new Set(names).size, names.length, "no pattern is declared twice");
-  for (const [point, layer] of [["queue.write", "syscall"], ["alloc", "syscall"], ["relay.connect", "syscall"], ["lookup.recipients", "lookup"], ["pause.pony express", "process"], ["net.reset", "net"], ["nexthop.lose-250", "nexthop"], ["sys.pony express.write", "sys"], ["sys.queue.fsync", "sys"]]) {
+  for (const [point, layer] of [["queue.write", "syscall"], ["alloc", "syscall"], ["relay.connect", "syscall"], ["lookup.recipients", "lookup"], ["pause.pony express", "process"], ["net.reset", "net"], ["nexthop.lose-250", "nexthop"], ["sys.pony express.write", "sys"], ["sys.queue.fsync", "sys"], ["power.cut", "power"]]) {
     assert.equal(unitOf(point as string)?.name, layer, point);
   }
   assert.equal(kindOf("bogus.point"), null);
@@ -44,7 +44,7 @@ test("plan validation reads the registry: an unknown point lists every layer's p
   has('points["lookup.recipients"].errno', /only sys\.<role>\.<call>, queue\.<op>, alloc, deliver\.<op> and relay\.<op> points fail with an errno/);
   has('points["net.reset"].action', /names its action/);
   has('points["kill.queue"]', /time-driven/);
-  has('points["queue.write"].interval', /only pause\.<role> and kill\.<role> points are time-driven/);
+  has('points["queue.write"].interval', /only power\.cut, pause\.<role> and kill\.<role> points are time-driven/);
   has('points["queue.write"].duration', /only (pause\.<role> and net\.stall|net\.stall and pause\.<role>) take a duration/);
   has('points["queue.write"].bytesPerSec', /net\.throttle/);
 });

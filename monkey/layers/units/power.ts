@@ -29,7 +29,9 @@ export const powerLayer: FaultLayerUnit = {
   ],
   charge: "target",
   unavailable: "a target with durable directories, as a process of its own, and the recording file system (root, FUSE: npm run setup:mtas)",
-  attach: (ctx) => (ctx.planned || ctx.serving ? new PowerLayer(ctx) : null),
+  // only when the plan names it: the recording must run from the MTA's first start, so a plan set
+  // later over the control API (monkey serve) cannot add it
+  attach: (ctx) => (ctx.planned ? new PowerLayer(ctx) : null),
 };
 
 class PowerLayer implements LayerInstance {
@@ -56,7 +58,7 @@ class PowerLayer implements LayerInstance {
   async prepare(): Promise<TargetNeeds> {
     const rec = new PowerSupply(this.injector.seed);
     this.supply = rec;
-    return { beforeLaunch: rec.beforeLaunch, onStopped: () => rec.unmount(), ownProcess: true };
+    return { beforeLaunch: rec.beforeLaunch, onStopped: () => rec.stopped(), ownProcess: true };
   }
 
   async start(ctx: StartContext): Promise<void> {
