@@ -85,8 +85,13 @@ class PowerLayer implements LayerInstance {
   private async tick(): Promise<void> {
     if (this.cutting || this.supply === null) return;
     const d = this.injector.decide(POINT);
+    // the heal may have come between the timer and the decision: no cut once faults are over
     if (d === null) return;
     const fired = this.injector.lastFired(POINT);
+    if (this.timer === null) {
+      if (fired !== null) this.injector.unfire(fired);
+      return;
+    }
     const model = modelNamed(d.action);
     if (model === undefined) return;
     this.cutting = true;
