@@ -18,6 +18,7 @@ import { buildTrace, isSync, type ObjId, type Snapshot } from "./trace.js";
 const run = promisify(execFile);
 
 export interface PowerCutResult {
+  /** when every process of the MTA was dead (ms since epoch): mail acknowledged before it is the cut's to keep */
   at: number;
   /** operations recorded since the last start */
   ops: number;
@@ -58,8 +59,8 @@ export class PowerSupply {
     const target = this.target;
     const rec = this.rec;
     if (target === null || rec === null || this.first === null || this.dir === null) throw new Error("power.cut: the target is not running on the recording file system");
-    const at = Date.now();
     await target.powerCut?.();
+    const at = Date.now();
     const ops = await rec.ops();
     await this.unmount();
     const durable = [...(target.durableDirs?.() ?? [])];

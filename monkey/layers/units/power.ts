@@ -24,6 +24,8 @@ export const powerLayer: FaultLayerUnit = {
       // the action is the persistence model that decides what the cut drops
       actions: MODELS.map((m) => m.name),
       timeDriven: true,
+      // a cut hits every process (crash reports; the ledger charges queued mail lost after a 250 to it)
+      roleOf: () => "every process",
       excuses: ["close-without-reply", "reset-without-reply", "unreachable", "hang"],
     },
   ],
@@ -100,7 +102,11 @@ class PowerLayer implements LayerInstance {
       this.cuts++;
       this.dropped += r.dropped;
       this.stage(`power.cut (${model.name}): the MTA lost power; ${r.dropped} of ${r.ops} operations since it started dropped; started again`);
-      if (fired !== null) fired.until = Date.now() + SETTLE_MS;
+      if (fired !== null) {
+        // the cut is complete when the last process died: a 250 read while it was going down is the cut's
+        fired.at = r.at;
+        fired.until = Date.now() + SETTLE_MS;
+      }
     } catch (err) {
       const why = (err as Error).message;
       this.errors.push(why);
