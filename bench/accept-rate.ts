@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNamedTarget, targetNames, targetPlugin } from "../targets/registry.js";
-import { RecordingFs, recfsUnavailable } from "../targets/process/recfs.js";
+import { durableBinds, RecordingFs, recfsUnavailable } from "../targets/process/recfs.js";
 import { describesFaults } from "../targets/fault-hooks.js";
 import { SHIM_CALLS, type ShimCall } from "../targets/process/syscall-shim.js";
 import { PreparedMessage, buildMessage, runSmtpSession } from "../smtp/index.js";
@@ -53,7 +53,7 @@ const recDir = recording ? await mkdtemp(join(tmpdir(), "smtpchaos-bench-")) : n
 if (recDir !== null) await chmod(recDir, 0o755);
 const beforeLaunch = async (dir: string, target: { durableDirs?(): readonly string[] }): Promise<void> => {
   if (rec !== null || recRoot === null) return;
-  rec = await RecordingFs.mount(recRoot, (target.durableDirs?.() ?? []).map((sub) => ({ sub, onto: join(dir, sub) })));
+  rec = await RecordingFs.mount(recRoot, durableBinds(dir, target.durableDirs?.() ?? []));
 };
 const t = await startNamedTarget(targetName, { ...(trap.length > 0 ? { syscalls: trap } : {}), ...(recDir !== null ? { beforeLaunch, dir: recDir } : {}) }).catch((err: unknown) => fail("accept-rate", `cannot start target "${targetName}": ${(err as Error).message}`));
 if (armed) {

@@ -2,8 +2,8 @@
 // continuous flow of mail while faults fire, then stop the faults, drain the queue, reconcile
 // the ledger, restart the target once and reconcile again. Everything the run saw ends up in a
 // MonkeyReport; an interrupted run still produces one (the partial report).
-import { describeCrash } from "../targets/target.js";
-import type { Target, CrashInfo, DeliveredIds, DeliveredMessage } from "../targets/target.js";
+import { deliveredIdsOf, describeCrash } from "../targets/target.js";
+import type { Target, CrashInfo, DeliveredIds } from "../targets/target.js";
 import { Flood } from "./flood.js";
 import { Injector } from "./injector.js";
 import type { PointStats } from "./injector.js";
@@ -572,7 +572,7 @@ async function reconcile(
   samples: number,
 ): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
   const deliveredNow = async (): Promise<DeliveredIds> => {
-    const got = target.deliveredIds !== undefined ? await target.deliveredIds() : idsOf(await target.delivered());
+    const got = await deliveredIdsOf(target);
     got.delivered.push(...layers.deliveredIds());
     return got;
   };
@@ -599,16 +599,6 @@ async function reconcile(
   await sleep(300);
   const { delivered, bounced } = await deliveredNow();
   return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued, afterAccept }, samples), settle: null };
-}
-
-/** The ids of delivered messages, bounces apart, for a target that reads whole messages only. */
-function idsOf(messages: readonly DeliveredMessage[]): DeliveredIds {
-  const out: DeliveredIds = { delivered: [], bounced: [] };
-  for (const m of messages) {
-    if (m.bounceOf !== undefined) out.bounced.push(m.bounceOf);
-    else out.delivered.push(m.id);
-  }
-  return out;
 }
 
 /** Plain words on how a server with no observable queue was judged. */

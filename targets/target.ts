@@ -155,3 +155,14 @@ export interface Target {
   /** Why start() would fail on this machine before launching anything (not installed, needs root), or null. */
   unavailable?(): string | null;
 }
+
+/** The ledger ids of everything a target delivered, bounces apart: its cheap reading, else from the whole messages. */
+export async function deliveredIdsOf(target: Target): Promise<DeliveredIds> {
+  if (target.deliveredIds !== undefined) return target.deliveredIds();
+  const out: DeliveredIds = { delivered: [], bounced: [] };
+  for (const m of await target.delivered()) {
+    if (m.bounceOf !== undefined) out.bounced.push(m.bounceOf);
+    else out.delivered.push(m.id);
+  }
+  return out;
+}

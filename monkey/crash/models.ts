@@ -38,8 +38,7 @@ function nextSyncs(ops: readonly LogicalOp[], k: number): { file: (obj: ObjId, a
 }
 
 /** The data of a file survives its fsync or fdatasync; its attributes only its fsync. */
-function dataSynced(ops: readonly LogicalOp[], k: number): (i: number) => boolean {
-  const next = nextSyncs(ops, k);
+function dataSynced(ops: readonly LogicalOp[], k: number, next = nextSyncs(ops, k)): (i: number) => boolean {
   return (i) => {
     const op = ops[i] as LogicalOp;
     if (op.kind === "write" || op.kind === "truncate") return next.file(op.obj, i, false) < k;
@@ -59,7 +58,7 @@ const posix: PersistenceModel = {
   summary: "a file's data survives only up to its last fsync; a name (create, rename, link, unlink) only once its directory was fsynced",
   states(ops, k) {
     const next = nextSyncs(ops, k);
-    const data = dataSynced(ops, k);
+    const data = dataSynced(ops, k, next);
     const out = new Uint8Array(k);
     for (let i = 0; i < k; i++) {
       const op = ops[i] as LogicalOp;
@@ -76,7 +75,6 @@ const posix: PersistenceModel = {
     if (op.kind === "link") return `its directory ${parentOf(op.created ? op.path : (op.path2 ?? ""))} was never fsynced after it`;
     if (op.kind === "unlink") return `its directory ${parentOf(op.path)} was never fsynced after it`;
     if (op.kind === "rename") return `its directory ${parentOf(op.path2 ?? "")} was never fsynced after it`;
-    if (op.kind === "attr") return "the file was never fsynced after it";
     return "the file was never fsynced after it";
   },
 };

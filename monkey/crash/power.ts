@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RecordingFs } from "../../targets/process/recfs.js";
+import { durableBinds, RecordingFs } from "../../targets/process/recfs.js";
 import type { Target } from "../../targets/target.js";
 import { Rng } from "../rng.js";
 import type { PersistenceModel } from "./models.js";
@@ -44,7 +44,7 @@ export class PowerSupply {
     if (durable.length === 0) throw new Error("power.cut: the target names no durable directories");
     this.dir = dir;
     this.root = await mkdtemp(join(tmpdir(), "smtpchaos-recfs-"));
-    this.rec = await RecordingFs.mount(this.root, durable.map((sub) => ({ sub, onto: join(dir, sub) })));
+    this.rec = await RecordingFs.mount(this.root, durableBinds(dir, durable));
     this.first = await snapshotDir(this.rec.dataDir);
   };
 

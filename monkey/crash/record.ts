@@ -6,8 +6,8 @@ import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { teeObserver, runSmtpSession, type SessionResult, type StepObserver, type Traffic, type TrafficContext, type TrafficSession } from "../../smtp/index.js";
-import { RecordingFs, type FsOp } from "../../targets/process/recfs.js";
-import type { Target, TargetHookOptions } from "../../targets/target.js";
+import { durableBinds, RecordingFs, type FsOp } from "../../targets/process/recfs.js";
+import { deliveredIdsOf, type Target, type TargetHookOptions } from "../../targets/target.js";
 import { Flood } from "../flood.js";
 import { Ledger } from "../ledger.js";
 import { Rng } from "../rng.js";
@@ -105,15 +105,8 @@ class CrashWorkload implements Traffic {
   }
 }
 
-export interface Recorded {
-  trace: Trace;
-  /** the MTA's last log lines (a run that went wrong says why) */
-  logTail: string[];
-  sessions: number;
-}
-
 /** Runs the workload on the target with its durable directories recorded. Everything it mounts is unmounted on the way out. */
-export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: AbortSignal): Promise<Recorded> {
+export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: AbortSignal): Promise<Trace> {
   const dir = await instanceDir();
   const root = await mkdtemp(join(tmpdir(), "smtpchaos-recfs-"));
   let rec: RecordingFs | null = null;
@@ -123,7 +116,7 @@ export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: 
     dir,
     beforeLaunch: async (d) => {
       if (rec !== null) return;
-      rec = await RecordingFs.mount(root, durable.map((sub) => ({ sub, onto: join(d, sub) })));
+      rec = await RecordingFs.mount(root, durableBinds(d, durable));
       first = await snapshotDir(rec.dataDir);
     },
   });
@@ -133,7 +126,6 @@ export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: 
   const acks = new Map<string, bigint>();
   const sent = new Set<string>();
   const work = new CrashWorkload(w);
-  let sessions = 0;
   try {
     await target.start();
     const flood = new Flood({
@@ -158,19 +150,18 @@ export async function recordRun(make: CrashTargetFactory, w: Workload, signal?: 
     const stop = (): void => flood.stop();
     signal?.addEventListener("abort", stop);
     try {
-      sessions = (await flood.run()).sessions;
+      await flood.run();
     } finally {
       signal?.removeEventListener("abort", stop);
     }
     await drain(target, w.drainMs, signal);
-    const logTail = target.logs().slice(-20);
     await target.stop();
     const r = rec as RecordingFs | null;
     if (r === null || first === null) throw new CrashRunError(`${target.name} started without its recording file system (its start did not call beforeLaunch)`);
     const ops: FsOp[] = await r.ops();
     await r.unmount();
     const f = first as { snapshot: Snapshot; inodes: Map<ObjId, number> };
-    return { trace: buildTrace(f.snapshot, f.inodes, ops, acks, sent, [...durable]), logTail, sessions };
+    return buildTrace(f.snapshot, f.inodes, ops, acks, sent, [...durable]);
   } finally {
     await target.stop().catch(() => {});
     await (rec as RecordingFs | null)?.unmount();
@@ -200,7 +191,7 @@ export async function drain(target: Target, ms: number, signal?: AbortSignal): P
   while (Date.now() < deadline && signal?.aborted !== true) {
     const n = await target.queueSize().catch(() => -1);
     if (n === 0) return;
-    const delivered = (await target.deliveredIds?.().catch(() => null))?.delivered.length ?? -1;
+    const delivered = (await deliveredIdsOf(target).catch(() => null))?.delivered.length ?? -1;
     const now = `${n}/${delivered}`;
     if (now !== last) {
       last = now;

@@ -3,7 +3,7 @@
 // model produced it), let it recover and drain, and check the ledger's promise: everything
 // acknowledged before the crash is delivered exactly once.
 import { rm } from "node:fs/promises";
-import type { Target } from "../../targets/target.js";
+import { deliveredIdsOf, type Target } from "../../targets/target.js";
 import { recfsUnavailable } from "../../targets/process/recfs.js";
 import type { PersistenceModel } from "./models.js";
 import { CrashRunError, drain, instanceDir, recordRun, type CrashTargetFactory, type Workload } from "./record.js";
@@ -33,7 +33,7 @@ export type CrashProgress =
   | { phase: "recording"; target: string }
   | { phase: "recorded"; ops: number; accepted: number; sent: number }
   | { phase: "states"; model: string; crashPoints: number; states: number }
-  | { phase: "state"; done: number; total: number; finding: boolean };
+  | { phase: "state"; done: number; total: number };
 
 export interface CrashFinding {
   /** MODEL:N, what `crash replay --state` takes */
@@ -111,7 +111,7 @@ export async function recoverState(make: CrashTargetFactory, trace: Trace, state
       return { startError: (err as Error).message.split("\n").slice(0, 6).join("\n"), copies: new Map(), bounced: new Set(), queued: null, queueSize: 0 };
     }
     await drain(target, recoverMs);
-    const ids = target.deliveredIds !== undefined ? await target.deliveredIds() : { delivered: (await target.delivered()).map((m) => m.id), bounced: [] };
+    const ids = await deliveredIdsOf(target);
     const copies = new Map<string, number>();
     for (const id of ids.delivered) if (id !== null) copies.set(id, (copies.get(id) ?? 0) + 1);
     const queued = (await target.queueIds?.().catch(() => null)) ?? null;
@@ -139,8 +139,7 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
   const why = crashUnavailable(probe);
   if (why !== null) throw new CrashRunError(why);
   o.onProgress?.({ phase: "recording", target: probe.name });
-  const rec = await recordRun(o.createTarget, o.workload, o.signal);
-  const trace = rec.trace;
+  const trace = await recordRun(o.createTarget, o.workload, o.signal);
   o.onProgress?.({ phase: "recorded", ops: trace.ops.length, accepted: trace.acks.size, sent: trace.sent.size });
   const tracePath = o.saveTraceTo === null ? null : await o.saveTraceTo(trace);
   const perModel = o.models.map((m) => ({ ...modelStates(trace, m, o.workload.seed, o.maxStates), model: m }));
@@ -150,13 +149,11 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
   for (const p of perModel) for (const s of p.states) if (!unique.has(s.hash)) unique.set(s.hash, s);
   const recovered = new Map<string, Recovery>();
   const queue = [...unique.values()];
-  let findingSeen = false;
   const worker = async (): Promise<void> => {
     for (let s = queue.shift(); s !== undefined && o.signal?.aborted !== true; s = queue.shift()) {
       const got = await recoverState(o.createTarget, trace, s, o.recoverMs);
       recovered.set(s.hash, got);
-      findingSeen ||= stateHasFinding(judgeState(trace, s, got));
-      o.onProgress?.({ phase: "state", done: recovered.size, total: unique.size, finding: findingSeen });
+      o.onProgress?.({ phase: "state", done: recovered.size, total: unique.size });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.parallel ?? 1) }, worker));

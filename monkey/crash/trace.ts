@@ -51,8 +51,6 @@ export type LogicalOp = Base &
     | { kind: "fsyncdir"; obj: ObjId }
   );
 
-export type LogicalKind = LogicalOp["kind"];
-
 /** Metadata: a name or an inode attribute. Data: file contents (and the size they imply). */
 export function isMetadata(op: LogicalOp): boolean {
   return op.kind === "link" || op.kind === "unlink" || op.kind === "rename" || op.kind === "attr" || op.kind === "truncate";
@@ -199,24 +197,6 @@ export class TraceBuilder {
       case "utimens":
         return; // times are not what a crash loses mail over
     }
-  }
-
-  /** The path of an object in the live tree now (explanations), or null once unlinked. */
-  pathOf(obj: ObjId): string | null {
-    const seen = new Set<ObjId>();
-    const walk = (dir: ObjId, prefix: string): string | null => {
-      if (seen.has(dir)) return null;
-      seen.add(dir);
-      for (const [name, child] of this.entries.get(dir) ?? []) {
-        if (child === obj) return `${prefix}/${name}`;
-        if (this.entries.has(child)) {
-          const p = walk(child, `${prefix}/${name}`);
-          if (p !== null) return p;
-        }
-      }
-      return null;
-    };
-    return walk(this.snapshot.root, "");
   }
 }
 

@@ -119,6 +119,11 @@ export interface RecfsBind {
   onto: string;
 }
 
+/** A target's durable directories (relative to its instance directory) as binds: each recorded where it is. */
+export function durableBinds(instanceDir: string, durable: readonly string[]): RecfsBind[] {
+  return durable.map((sub) => ({ sub, onto: join(instanceDir, sub) }));
+}
+
 interface MountEntry {
   mountPoint: string;
   fstype: string;
