@@ -1,4 +1,8 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
+import { RecordingSink } from "../targets/sink/recording-sink.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
@@ -58,6 +62,9 @@ run/serve options:
   --rcpt ADDR            with --host: recipients to send to (repeatable)
   --maildir DIR          with --host: Maildirs it delivers to, for the ledger (repeatable;
                          each must exist)
+  --sink PORT            with --host: a server that relays (a relay, a filter, a submission
+                         server): the toolkit runs its recording SMTP sink on 127.0.0.1:PORT;
+                         configure the server to relay there, and what arrives counts as delivered
   --queue-size-cmd CMD   with --host: a shell command printing how many messages the server
                          has queued (e.g. "exim -bpc"); without it the queue is "not observable"
                          and the ledger waits for the Maildirs to settle instead
@@ -88,6 +95,9 @@ run/serve options:
   --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
   --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
   --no-restart           skip the restart-and-reconcile step
+  --keep                 keep the target's instance directory after the run (it is made in
+                         $TMPDIR/smtpchaos-NAME-XXXXXX and removed at the end otherwise); the
+                         report's notes say where
   --stop-on-crash        on a crash of the target: no drain, restart or reconcile, and its
                          instance directory (config, spool, logs, mailboxes) is kept; the report
                          names the fatal line, the role and the faults of the 10 s before
@@ -120,6 +130,7 @@ const OPTIONS = {
   "drain-timeout": { type: "string", default: "60s" },
   "no-restart": { type: "boolean" },
   "stop-on-crash": { type: "boolean" },
+  keep: { type: "boolean" },
   "may-fire": { type: "string" },
   mix: { type: "string" },
   out: { type: "string", multiple: true },
@@ -135,6 +146,7 @@ const OPTIONS = {
   "restart-cmd": { type: "string" },
   settle: { type: "string" },
   "proxy-port": { type: "string" },
+  sink: { type: "string" },
   "allow-remote": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -228,7 +240,7 @@ function planFrom(values: Values): { plan: FaultPlan; doc: Record<string, unknow
 }
 
 /** Flags that only mean something for a server given by --host. */
-const HOST_ONLY = ["rcpt", "maildir", "queue-size-cmd", "flush-cmd", "restart-cmd", "settle", "proxy-port"] as const;
+const HOST_ONLY = ["rcpt", "maildir", "sink", "queue-size-cmd", "flush-cmd", "restart-cmd", "settle", "proxy-port"] as const;
 
 type External = (extra: { nextHop?: unknown }) => MonkeyTarget;
 
@@ -258,7 +270,10 @@ function chooseTarget(values: Values, forServe = false): { target: string } | { 
   const settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
   // The startup probe waits at most --timeout (and no more than 10 s) for the banner.
   const probeTimeoutMs = Math.min(duration(values.timeout, "--timeout"), 10_000);
-  const target = new ExternalTarget({ host, port }, rcpts, maildirs, { probeTimeoutMs, commands, settleMs });
+  const sinkPort = values.sink === undefined ? null : parsePort(values.sink, "--sink");
+  const sinkDir = sinkPort === null ? undefined : mkdtempSync(join(tmpdir(), "smtpchaos-sink-"));
+  const sink = sinkDir === undefined ? {} : { sink: new RecordingSink({ port: sinkPort as number, maildir: join(sinkDir, "Maildir") }), sinkTempDir: sinkDir };
+  const target = new ExternalTarget({ host, port }, rcpts, maildirs, { probeTimeoutMs, commands, settleMs, ...sink });
   return {
     name: target.name,
     external: (extra) => {
@@ -331,6 +346,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       // a server we do not own is restarted only by --restart-cmd (runMonkey notes the skip)
       restart: values["no-restart"] !== true,
       stopOnCrash: values["stop-on-crash"] === true,
+      keep: values.keep === true,
       mayFire,
       signal: interrupts.signal,
       ...(maxSessions !== undefined ? { maxSessions } : {}),

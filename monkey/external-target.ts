@@ -3,6 +3,8 @@
 // only through commands the user gives; without a queue count, deliveries are judged over once
 // its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
 // the ledger works; without, the ledger is skipped and said so.
+import { rm } from "node:fs/promises";
+import type { RecordingSink } from "../targets/sink/recording-sink.js";
 import { BannerProbeError, probeBanner } from "../smtp/probe.js";
 import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
 import { maildirIds } from "../targets/process/maildir-ids.js";
@@ -26,6 +28,10 @@ export interface ExternalTargetOptions {
   settleMs?: number;
   /** after the restart command: how long to wait for the banner again (default 60 s) */
   restartTimeoutMs?: number;
+  /** the toolkit's recording sink the server relays to (--sink PORT): what arrives there is delivered */
+  sink?: RecordingSink;
+  /** a directory made for the sink's Maildir, removed at stop */
+  sinkTempDir?: string;
 }
 
 export class ExternalTarget implements Target {
@@ -40,7 +46,7 @@ export class ExternalTarget implements Target {
   constructor(
     readonly endpoint: Endpoint,
     readonly mailboxes: readonly string[],
-    private readonly maildirs: readonly string[],
+    private maildirs: readonly string[],
     o: ExternalTargetOptions = {},
   ) {
     this.name = `${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
@@ -51,7 +57,14 @@ export class ExternalTarget implements Target {
     this.commandTimeoutMs = o.commandTimeoutMs ?? 60_000;
     this.settleMs = o.settleMs ?? 5_000;
     this.restartTimeoutMs = o.restartTimeoutMs ?? 60_000;
+    this.sink = o.sink ?? null;
+    this.sinkTempDir = o.sinkTempDir;
+    const sinkDir = this.sink?.maildir ?? null;
+    if (sinkDir !== null) this.maildirs = [...maildirs, sinkDir];
   }
+
+  private readonly sink: RecordingSink | null;
+  private readonly sinkTempDir: string | undefined;
 
   get readsMailboxes(): boolean {
     return this.maildirs.length > 0;
@@ -78,6 +91,8 @@ export class ExternalTarget implements Target {
    * TargetProbeError naming host:port and the reason, before any fault or flood starts.
    */
   async start(): Promise<void> {
+    // the sink is up before the server is probed: it may start relaying at once
+    if (this.sink !== null && this.sink.address() === null) await this.sink.start();
     try {
       await probeBanner(this.endpoint.host, this.endpoint.port, { timeoutMs: this.probeTimeoutMs });
     } catch (err) {
@@ -86,7 +101,11 @@ export class ExternalTarget implements Target {
     }
   }
 
-  async stop(): Promise<void> {}
+  /** Stops the sink (the server is the user's) and removes the temporary directory made for it. */
+  async stop(): Promise<void> {
+    await this.sink?.stop();
+    if (this.sinkTempDir !== undefined) await rm(this.sinkTempDir, { recursive: true, force: true });
+  }
 
   /**
    * With a restart command: runs it, then waits for the banner again (a restarting server

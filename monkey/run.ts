@@ -40,6 +40,8 @@ export interface MonkeyTarget {
   close?: () => Promise<void>;
   /** a server the toolkit does not run (--host): what it can and cannot observe of it */
   unmanaged?: UnmanagedTarget;
+  /** it delivers its own mail to the next hop (a target file's sink): the flood needs no recipients of the hop's domain */
+  adoptsNextHop?: boolean;
 }
 
 /** What the run may know of a server the user runs (implemented by ExternalTarget). */
@@ -64,6 +66,8 @@ export interface MonkeyRunOptions {
   traffic?: Traffic;
   /** on a crash: no drain, restart or reconcile; the instance directory is kept for inspection */
   stopOnCrash?: boolean;
+  /** keep the target's instance directory (config, queue, logs, mailboxes) after the run; the report says where */
+  keep?: boolean;
   /** per-wait client timeout; a server silent for longer is a hang */
   timeoutMs?: number;
   /** how long to wait for the queue to drain after the faults stop, each time */
@@ -218,6 +222,10 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     const flood = await floodTarget(run, endpoint, [...mt.target.mailboxes, ...mailboxes], inTarget);
     const inTargetFired = await heal(run);
     const after = run.crash !== null && o.stopOnCrash === true ? keepForInspection(run) : await drainAndReconcile(run);
+    if (o.keep === true && run.keptDir === undefined) {
+      const kept = mt.target.keepFiles?.() ?? null;
+      run.notes.push(kept !== null ? `--keep: the target's instance directory is kept at ${kept}` : "--keep: this target has no instance directory of the toolkit's to keep");
+    }
     return verdict(run, flood, after, { idleTailMs, inTarget, inTargetFired });
   } finally {
     for (const off of offs) off();
@@ -244,7 +252,7 @@ async function setUpTarget(o: MonkeyRunOptions, plan: FaultPlan, injector: Injec
     layers.useSurface(mt.surface);
     const refused = layers.unsupported(plan.points.map((p) => p.name), mt.target.name);
     if (refused !== null) throw refused;
-    return { layers, mt, mailboxes: needs.mailboxes ?? [] };
+    return { layers, mt, mailboxes: mt.adoptsNextHop === true ? [] : (needs.mailboxes ?? []) };
   } catch (err) {
     await layers.stopBeforeTarget();
     await layers.stopAfterTarget();

@@ -18,6 +18,7 @@ import { PlanController } from "./controller.js";
 import { RealFaults } from "./real/wiring.js";
 import type { FaultSurface } from "./surface.js";
 import type { MonkeyTarget } from "./run.js";
+import type { NextHopNeed } from "./layers/unit.js";
 
 export interface FaultableTarget {
   target: Target;
@@ -122,7 +123,7 @@ function faultableEmbedded(target: EmbeddedTarget): FaultableTarget {
 
 /** What a monkey run asks of the target it creates: a relay to its next hop, libfiu seeded from the run's seed. */
 export interface TargetExtras {
-  nextHop?: { host: string; port: number; domain: string };
+  nextHop?: NextHopNeed;
   fiuSeed?: number;
   /** the points the run may fire (its plan, and what the user declared for later plans): the mechanisms they need are attached */
   mayFire?: readonly string[];
@@ -134,7 +135,9 @@ export interface TargetExtras {
 }
 
 export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarget {
-  const hop = extra.nextHop;
+  // a target that delivers to a sink delivers to the flaky next hop: its faults apply to that traffic
+  const adopts = extra.nextHop?.sink !== undefined && targetPlugin(name).deliversToSink === true;
+  const hop = adopts ? undefined : extra.nextHop;
   const options =
     name === "embedded"
       ? {
@@ -148,6 +151,7 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
       : {
           // Real MTAs relay the hop's domain to it (targets refuse a hop off loopback).
           ...(hop !== undefined ? { relay: { domain: hop.domain, host: hop.host, port: hop.port } } : {}),
+          ...(adopts ? { sink: extra.nextHop?.sink } : {}),
           ...(extra.fiuSeed !== undefined ? { fiuSeed: extra.fiuSeed } : {}),
           mayFire: extra.mayFire ?? [],
           ...(extra.beforeLaunch !== undefined ? { beforeLaunch: extra.beforeLaunch } : {}),
@@ -159,5 +163,5 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
   const settleMs = 5_000;
   const settle = t.settleMailboxes?.bind(t);
   const unmanaged = t.queueObservable === false && settle !== undefined ? { queueObservable: false, restartable: true, settleMs, settle: (maxMs: number) => settle(settleMs, maxMs) } : undefined;
-  return { target: t, surface: f.surface(), close: () => f.close(), ...(unmanaged !== undefined ? { unmanaged } : {}) };
+  return { target: t, surface: f.surface(), close: () => f.close(), ...(unmanaged !== undefined ? { unmanaged } : {}), ...(adopts ? { adoptsNextHop: true } : {}) };
 }

@@ -20,13 +20,16 @@ import type { LockFile } from "./process/lock-file.js";
 import { StateError, prepareStateDir, readState, removeInstanceDir, removeState, writeState } from "./instance-state.js";
 import type { InstanceState } from "./instance-state.js";
 
-const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR]
+const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR] [--keep]
 
-  start NAME    start the target in the background and print its endpoint
-  status NAME   show whether it runs, its PID, endpoint and banner
+  start NAME    start the target in the background and print its endpoint, its processes
+                by role (PIDs) and its instance directory
+  status NAME   show whether it runs, its PIDs, endpoint and banner
   stop NAME     stop the process that 'start' started (by PID)
 
   --state DIR   where state files live (default $SMTPCHAOS_STATE or ./.smtpchaos)
+  --keep        start: keep the instance directory (config, queue, logs, mailboxes) after
+                stop; it is made in $TMPDIR/smtpchaos-NAME-XXXXXX and removed at stop otherwise
 
 targets: ${targetNames().join(", ")} (opensmtpd and postfix need root and 'npm run setup:mtas')`;
 
@@ -35,7 +38,7 @@ const HOST = fileURLToPath(new URL("./host.js", import.meta.url));
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseCli({ args: argv, allowPositionals: true, options: { state: { type: "string" }, help: { type: "boolean", short: "h" } } });
+    parsed = parseCli({ args: argv, allowPositionals: true, options: { state: { type: "string" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
   } catch (err) {
     console.error(`smtpchaos target: ${(err as Error).message}`);
     return EXIT.usage;
@@ -62,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   const stateDir = resolve(parsed.values.state ?? process.env.SMTPCHAOS_STATE ?? ".smtpchaos");
   const stateFile = join(stateDir, `${plugin.name}.json`);
   try {
-    if (action === "start") return await start(plugin.name, stateDir, stateFile, ref);
+    if (action === "start") return await start(plugin.name, stateDir, stateFile, ref, parsed.values.keep === true);
     if (action === "status") return await status(stateFile);
     return await stop(stateFile);
   } catch (err) {
@@ -128,7 +131,7 @@ async function waitGone(id: ProcessIdentity, ms: number): Promise<boolean> {
 }
 
 /** `name` labels the instance (state, log, messages); `ref` is what the host creates (a name or a target file path). */
-async function start(name: string, stateDir: string, stateFile: string, ref: string): Promise<number> {
+async function start(name: string, stateDir: string, stateFile: string, ref: string, keep: boolean): Promise<number> {
   // Checked before anything is spawned: a state we could not write would orphan the host.
   prepareStateDir(stateDir, stateFile);
   const lock = lockState(stateFile);
@@ -141,15 +144,22 @@ async function start(name: string, stateDir: string, stateFile: string, ref: str
       }
       console.error(`smtpchaos target: ${forgetStale(existing, stateFile)}`);
     }
-    return await launch(name, stateDir, stateFile, ref);
+    return await launch(name, stateDir, stateFile, ref, keep);
   } finally {
     lock.release();
   }
 }
 
-type HostReady = ReadyLine & { mailboxes: string[]; host6: string | null; dir?: string | null };
+type HostReady = ReadyLine & { mailboxes: string[]; host6: string | null; dir?: string | null; keep?: boolean; processes?: Array<{ role: string; pid: number }>; sink?: { host: string; port: number } | null };
 
-async function launch(name: string, stateDir: string, stateFile: string, ref: string): Promise<number> {
+/** "master 1234, smtpd 1240 1241": PIDs grouped by role, in the order first seen. */
+function byRole(ps: ReadonlyArray<{ role: string; pid: number }>): string {
+  const roles = new Map<string, number[]>();
+  for (const p of ps) roles.set(p.role, [...(roles.get(p.role) ?? []), p.pid]);
+  return [...roles].map(([r, pids]) => `${r} ${pids.join(" ")}`).join(", ");
+}
+
+async function launch(name: string, stateDir: string, stateFile: string, ref: string, keep: boolean): Promise<number> {
   const log = join(stateDir, `${name}.log`);
   let fd: number;
   try {
@@ -158,7 +168,7 @@ async function launch(name: string, stateDir: string, stateFile: string, ref: st
     throw new StateError(`cannot write log ${log}: ${(err as Error).message}`);
   }
   // The state file on the command line makes it part of the identity the state records.
-  const child = spawn(process.execPath, [HOST, ref, stateFile], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, [HOST, ref, stateFile, ...(keep ? ["--keep"] : [])], { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   let spawnError: Error | null = null;
   child.once("error", (err) => (spawnError = err));
@@ -176,9 +186,16 @@ async function launch(name: string, stateDir: string, stateFile: string, ref: st
       endpoint: { host: "127.0.0.1", port: r.port, ...(r.tlsPort !== null ? { tlsPort: r.tlsPort } : {}), ...(r.host6 !== null ? { host6: r.host6 } : {}) },
       log,
       ...(typeof r.dir === "string" ? { instanceDir: r.dir } : {}),
+      ...(r.keep === true ? { keepDir: true } : {}),
+      ...(r.processes !== undefined ? { processes: r.processes } : {}),
       startedAt: new Date().toISOString(),
     });
-    console.log(`${name} started: pid ${identity.pid}, listening on 127.0.0.1:${r.port}${r.host6 !== null ? ` and [${r.host6}]:${r.port}` : ""}, mailboxes ${r.mailboxes.join(" ")}, log ${log}`);
+    const tls = r.tlsPort !== null ? `, implicit TLS on port ${r.tlsPort}` : "";
+    console.log(`${name} started: listening on 127.0.0.1:${r.port}${r.host6 !== null ? ` and [${r.host6}]:${r.port}` : ""}${tls}, mailboxes ${r.mailboxes.join(" ")}`);
+    console.log(`  toolkit host: pid ${identity.pid}${r.processes !== undefined && r.processes.length > 0 ? `; the MTA: ${byRole(r.processes)}` : ""}`);
+    if (r.sink !== undefined && r.sink !== null) console.log(`  sink (its next hop, the deliveries): ${r.sink.host}:${r.sink.port}`);
+    if (typeof r.dir === "string") console.log(`  instance directory: ${r.dir}${r.keep === true ? " (kept after stop: --keep)" : " (removed at stop)"}`);
+    console.log(`  log: ${log}`);
     return EXIT.ok;
   } catch (err) {
     await abandon(child, name, ready?.dir ?? undefined);
@@ -245,7 +262,13 @@ async function status(stateFile: string): Promise<number> {
   }
   const probe = await bannerStatus(s.endpoint.host, s.endpoint.port);
   const banner = probe.ok ? probe.line : `no banner: ${probe.reason}`;
-  console.log(`${s.name} running: pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}${s.endpoint.host6 !== undefined ? ` and [${s.endpoint.host6}]:${s.endpoint.port}` : ""}, since ${s.startedAt}\nbanner: ${banner}`);
+  const tls = s.endpoint.tlsPort !== undefined ? `, implicit TLS on port ${s.endpoint.tlsPort}` : "";
+  // the PIDs recorded at start that are still alive (an MTA's workers come and go)
+  const alive = (s.processes ?? []).filter((p) => processIdentity(p.pid) !== null);
+  console.log(
+    `${s.name} running: toolkit host pid ${s.pid}, ${s.endpoint.host}:${s.endpoint.port}${s.endpoint.host6 !== undefined ? ` and [${s.endpoint.host6}]:${s.endpoint.port}` : ""}${tls}, since ${s.startedAt}` +
+      `${alive.length > 0 ? `\nthe MTA (PIDs seen at start, still alive): ${byRole(alive)}` : ""}${s.instanceDir !== undefined ? `\ninstance directory: ${s.instanceDir}` : ""}\nbanner: ${banner}`,
+  );
   return banner.startsWith("220") ? EXIT.ok : EXIT.failures;
 }
 

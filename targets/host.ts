@@ -7,8 +7,9 @@ import { READY_PREFIX } from "./embedded/protocol.js";
 
 async function main(): Promise<void> {
   const name = process.argv[2];
-  if (name === undefined) throw new Error("usage: host.js TARGET");
-  const target = createTarget(name, name === "embedded" ? { mode: "in-process" } : {});
+  if (name === undefined) throw new Error("usage: host.js TARGET [STATE-FILE] [--keep]");
+  const keep = process.argv.includes("--keep");
+  const target = createTarget(name, name === "embedded" ? { mode: "in-process" } : keep ? { keep: true } : {});
   let stopping = false;
   const stop = (code: number): void => {
     if (stopping) return;
@@ -33,7 +34,11 @@ async function main(): Promise<void> {
   const { host, port, host6 } = target.endpoint;
   // the working directory, so that the next start can remove it if this host is killed with -9
   const dir = "workDir" in target && typeof target.workDir === "string" ? target.workDir : null;
-  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, host6: host6 ?? null, pid: process.pid, mailboxes: target.mailboxes, dir }));
+  // the MTA's own processes by role (the host's PID is the toolkit's), and a target file's helpers and sink
+  const processes = (await target.processes()).map((p) => ({ role: p.role, pid: p.pid }));
+  const helpers = "helperProcesses" in target && typeof target.helperProcesses === "function" ? (target.helperProcesses as () => Array<{ name: string; pid: number }>)().map((h) => ({ role: `helper ${h.name}`, pid: h.pid })) : [];
+  const sink = "sinkAddress" in target && typeof target.sinkAddress === "function" ? (target.sinkAddress as () => { host: string; port: number } | null)() : null;
+  console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, host6: host6 ?? null, pid: process.pid, mailboxes: target.mailboxes, dir, keep, processes: [...processes, ...helpers], sink }));
 }
 
 main().catch((err: unknown) => {

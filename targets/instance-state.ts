@@ -24,6 +24,10 @@ export interface InstanceState {
   log: string;
   /** the target's working directory, removed when a host killed with -9 left it behind */
   instanceDir?: string;
+  /** started with --keep: the instance directory stays after stop */
+  keepDir?: boolean;
+  /** the MTA's processes by role when it started (the host's PID is the toolkit's own) */
+  processes?: Array<{ role: string; pid: number }>;
   startedAt: string;
 }
 
@@ -81,7 +85,9 @@ export function readState(file: string): InstanceState | null {
                 ? '"identity" malformed'
                 : o.instanceDir !== undefined && typeof o.instanceDir !== "string"
                   ? '"instanceDir" malformed'
-                  : null;
+                  : o.processes !== undefined && (!Array.isArray(o.processes) || !o.processes.every((p: unknown) => typeof (p as { role?: unknown })?.role === "string" && Number.isInteger((p as { pid?: unknown })?.pid)))
+                    ? '"processes" malformed'
+                    : null;
   if (problem !== null) throw new StateError(`state file ${file} is not a smtpchaos state file (${problem}); remove it if no target runs from it`);
   return { startedAt: "?", ...o } as unknown as InstanceState;
 }
@@ -126,6 +132,7 @@ export function isOwnInstanceDir(dir: string, name: string): boolean {
 export function removeInstanceDir(state: InstanceState): string | null {
   const dir = state.instanceDir;
   if (dir === undefined) return null;
+  if (state.keepDir === true) return `kept its instance directory ${dir} (--keep)`;
   if (!isOwnInstanceDir(dir, state.name)) return lstatExists(dir) ? `left ${dir} in place (not an instance directory of ours)` : null;
   rmSync(dir, { recursive: true, force: true });
   return `removed its instance directory ${dir}`;

@@ -16,6 +16,8 @@ export interface TargetPlugin {
   readonly faultDefaults?: { fiu?: readonly string[]; lookups?: boolean; syscalls?: boolean };
   /** its suite expectations file, when not suites/expectations/NAME.yaml */
   readonly expectations?: string | null;
+  /** it delivers to a next hop the toolkit runs (a target file's `delivery: sink`), given as the `sink` option */
+  readonly deliversToSink?: boolean;
 }
 
 export class UnknownTargetError extends Error {}

@@ -2,6 +2,7 @@
 // its points and actions, how it is wired to a target, how its firings are charged to client
 // sessions and what the oracle excuses under it. Plan validation, `monkey run`, `monkey serve`,
 // the control API and the oracle read these declarations; none of them lists layers.
+import type { RecordingSink } from "../../targets/sink/recording-sink.js";
 import type { Injector } from "../injector.js";
 import type { FaultPlan } from "../plan.js";
 import type { ReachInfo } from "../reach.js";
@@ -81,8 +82,8 @@ export interface AttachContext {
 
 /** What a layer needs of the target before it is created. */
 export interface TargetNeeds {
-  /** relay the hop's domain to it */
-  nextHop?: { host: string; port: number; domain: string };
+  /** relay the hop's domain to it; a target that delivers to a sink makes the hop its sink instead (`adoptsNextHop`) */
+  nextHop?: NextHopNeed;
   /** recipients the flood sends to besides the target's own mailboxes */
   mailboxes?: string[];
   /** run by every start of the target before the MTA runs (power.cut puts its durable directories on the recording file system) */
@@ -91,6 +92,13 @@ export interface TargetNeeds {
   onStopped?: (dir: string) => Promise<void>;
   /** the MTA must run as a process of its own (a power cut kills it): the embedded target then runs as a child */
   ownProcess?: boolean;
+}
+
+export interface NextHopNeed {
+  host: string;
+  port: number;
+  domain: string;
+  sink?: RecordingSink;
 }
 
 export interface StartContext {

@@ -76,6 +76,7 @@ export function targetFilePlugin(ref: string): TargetPlugin & { spec: TargetFile
     summary: spec.summary,
     spec,
     expectations,
+    deliversToSink: spec.delivery === "sink",
     create: (o) => new FileTarget(spec, o as FileTargetOptions),
     faultDefaults: { lookups: spec.lookups, fiu: spec.libfiu, syscalls: spec.syscalls },
   };

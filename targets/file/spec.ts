@@ -28,7 +28,22 @@ export const PLACEHOLDERS = [
   "lookups.port",
   "pid",
   "senderDomain",
+  "sink.host",
+  "sink.port",
 ] as const;
+
+/** `{{ports.NAME}}`: a free loopback port for each name the file's `ports:` lists. */
+export const PORT_PLACEHOLDER = /^ports\.([a-z][a-z0-9_-]*)$/i;
+
+/** A process of the test set-up (a sink, a backend, a milter): started before the MTA, stopped after it; never a role or a fault point. */
+export interface HelperSpec {
+  name: string;
+  /** [program, args...], templated */
+  command: string[];
+  env: Record<string, string>;
+  /** a port (templated, e.g. "{{ports.backend}}") it listens on once ready; the MTA starts after that */
+  ready: string | null;
+}
 
 export interface QueueSizeSpec {
   command: string[];
@@ -93,6 +108,17 @@ export interface TargetFileSpec {
   crash: string[];
   /** Maildirs it delivers into (templated) */
   maildirs: string[];
+  /**
+   * "maildirs": delivered mail is what lands in `maildirs`; "sink": the toolkit runs its own
+   * recording SMTP server ({{sink.host}}:{{sink.port}}) that the MTA relays to, and mail that
+   * arrives there is delivered (relays, filters, submission servers)
+   */
+  delivery: "maildirs" | "sink";
+  /** names of extra free loopback ports, {{ports.NAME}} */
+  ports: string[];
+  helpers: HelperSpec[];
+  /** false: the MTA listens on 127.0.0.1 only (no {{host6}} listener is required of it) */
+  ipv6: boolean;
   /**
    * directories (relative to the instance directory, plain paths) whose contents must survive a
    * host crash: its queue or spool and the Maildirs; what `smtpchaos crash run` records and cuts
@@ -160,6 +186,10 @@ const FIELDS = new Set([
   "logs",
   "crash",
   "maildirs",
+  "delivery",
+  "ports",
+  "helpers",
+  "ipv6",
   "durable",
   "prepare",
   "flush",
@@ -265,7 +295,11 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     roles: map("roles"),
     logs: list("logs", []),
     crash: list("crash", []),
-    maildirs: list("maildirs", null),
+    maildirs: list("maildirs", d.delivery === "sink" ? [] : null),
+    delivery: "maildirs",
+    ports: list("ports", []),
+    helpers: [],
+    ipv6: bool("ipv6", true),
     durable: list("durable", []),
     prepare: commands("prepare"),
     flush: command("flush", false),
@@ -296,6 +330,15 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     return { command: Array.isArray(qc) ? (qc as string[]) : [], parse: known ?? dflt };
   };
   spec.queueSize = commandField("queueSize", ["count", "lines"], "lines");
+  if (d.delivery !== undefined) {
+    if (d.delivery === "sink" || d.delivery === "maildirs") spec.delivery = d.delivery;
+    else problems.push(`delivery: expected "maildirs" or "sink", got ${JSON.stringify(d.delivery)}`);
+  }
+  for (const [i, p] of spec.ports.entries()) {
+    if (!PORT_PLACEHOLDER.test(`ports.${p}`)) problems.push(`ports[${i}]: "${p}" must be a word (a letter, then letters, digits, _ -)`);
+    if (spec.ports.indexOf(p) !== i) problems.push(`ports[${i}]: "${p}" is listed twice`);
+  }
+  spec.helpers = helpers(d.helpers, problems);
   spec.queueList = commandField("queueList", ["ids"], "ids");
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(spec.name)) problems.push(`name: "${spec.name}" must be a word (letters, digits, . _ -)`);
   if (spec.mailboxes.length === 0) problems.push("mailboxes: at least one local part");
@@ -359,6 +402,11 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     ...(spec.flush ?? []).map((a, i): [string, string] => [`flush[${i}]`, a]),
     ...(spec.queueSize?.command ?? []).map((a, i): [string, string] => [`queueSize.command[${i}]`, a]),
     ...(spec.queueList?.command ?? []).map((a, i): [string, string] => [`queueList.command[${i}]`, a]),
+    ...spec.helpers.flatMap((h) => [
+      ...h.command.map((a, i): [string, string] => [`helpers.${h.name}.command[${i}]`, a]),
+      ...Object.entries(h.env).map(([k, v]): [string, string] => [`helpers.${h.name}.env.${k}`, v]),
+      ...(h.ready === null ? [] : [[`helpers.${h.name}.ready`, h.ready] as [string, string]]),
+    ]),
   ];
   for (const [where, t] of templated) {
     for (const m of t.matchAll(/\{\{\s*([#^/]?)\s*([^}]*?)\s*\}\}/g)) {
@@ -367,7 +415,13 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
         if (!(SECTIONS as readonly string[]).includes(name)) problems.push(`${where}: unknown section {{${m[1]}${name}}} (known: ${SECTIONS.join(", ")})`);
         continue;
       }
-      if (!(PLACEHOLDERS as readonly string[]).includes(name)) problems.push(`${where}: unknown placeholder {{${name}}} (known: ${PLACEHOLDERS.join(", ")})`);
+      const port = PORT_PLACEHOLDER.exec(name);
+      if (port !== null) {
+        if (!spec.ports.includes(port[1] as string)) problems.push(`${where}: {{${name}}} is not declared (ports: [${spec.ports.join(", ")}])`);
+        continue;
+      }
+      if (!(PLACEHOLDERS as readonly string[]).includes(name)) problems.push(`${where}: unknown placeholder {{${name}}} (known: ${PLACEHOLDERS.join(", ")}, ports.NAME)`);
+      if (name.startsWith("sink.") && spec.delivery !== "sink") problems.push(`${where}: {{${name}}} needs delivery: sink`);
       if (name.startsWith("tls.") && !spec.tls) problems.push(`${where}: {{${name}}} needs tls: true`);
       if (name === "tlsPort" && !spec.implicitTls) problems.push(`${where}: {{tlsPort}} needs implicitTls: true`);
       if (name.startsWith("lookups.") && !spec.lookups) problems.push(`${where}: {{${name}}} needs lookups: true`);
@@ -375,8 +429,36 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     }
   }
   for (const f of Object.keys(spec.files)) if (f.startsWith("/") || f.split("/").includes("..")) problems.push(`files["${f}"]: must be a path inside the instance directory`);
+  if (spec.delivery === "sink" && !templated.some(([, t]) => /\{\{\s*sink\.port\s*\}\}/.test(t))) problems.push("delivery: sink: nothing in the file uses {{sink.port}}: the MTA would not know where to relay");
   if (problems.length > 0) throw new TargetFileError(path, problems);
   return spec;
+}
+
+function helpers(v: unknown, problems: string[]): HelperSpec[] {
+  if (v === undefined) return [];
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    problems.push("helpers: expected a mapping of NAME -> { command: [...], env: {...}, ready: PORT }");
+    return [];
+  }
+  const out: HelperSpec[] = [];
+  for (const [name, h] of Object.entries(v)) {
+    const where = `helpers.${name}`;
+    if (!/^[a-z][a-z0-9_-]*$/i.test(name)) problems.push(`${where}: the name must be a word`);
+    const o = (h ?? {}) as Record<string, unknown>;
+    if (h === null || typeof h !== "object" || Array.isArray(h)) {
+      problems.push(`${where}: expected { command: [...], env: {...}, ready: PORT }`);
+      continue;
+    }
+    for (const k of Object.keys(o)) if (!["command", "env", "ready"].includes(k)) problems.push(`${where}.${k}: unknown field (known: command, env, ready)`);
+    const command = o.command;
+    if (!Array.isArray(command) || command.length === 0 || !command.every((x) => typeof x === "string")) problems.push(`${where}.command: expected a command (a list: program, then arguments)`);
+    const env = o.env ?? {};
+    if (env === null || typeof env !== "object" || Array.isArray(env) || !Object.values(env).every((x) => typeof x === "string")) problems.push(`${where}.env: expected a mapping of strings`);
+    const ready = o.ready === undefined ? null : typeof o.ready === "number" ? String(o.ready) : o.ready;
+    if (ready !== null && typeof ready !== "string") problems.push(`${where}.ready: expected a port (a number or a placeholder such as "{{ports.backend}}")`);
+    out.push({ name, command: Array.isArray(command) ? (command as string[]) : [], env: (env ?? {}) as Record<string, string>, ready: typeof ready === "string" ? ready : null });
+  }
+  return out;
 }
 
 /**
@@ -384,7 +466,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
  * off ({{^lookups}}...{{/lookups}}): a config line for a relay or for IPv6 must not be
  * rendered with empty values.
  */
-export const SECTIONS = ["relay", "lookups", "ipv6", "tls", "implicitTls"] as const;
+export const SECTIONS = ["relay", "lookups", "ipv6", "tls", "implicitTls", "sink"] as const;
 
 /** Fills sections, then `{{name}}` placeholders; every name was checked by parseTargetFile. */
 export function render(template: string, values: Readonly<Record<string, string>>, on: ReadonlySet<string>): string {

@@ -2,7 +2,7 @@
 // MTAs (our direct child, a private working directory, loopback ports, banner from its own
 // socket, crash patterns, roles by command line), with its config rendered from the file's
 // templates before every start.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import type { DaemonCommand } from "../process/daemon-target.js";
@@ -18,11 +18,26 @@ import { posixPattern, type ShimRole } from "../process/syscall-shim.js";
 import { SENDER_DOMAIN } from "../target.js";
 import type { Endpoint } from "../target.js";
 import type { FaultDescription } from "../fault-hooks.js";
+import { visible } from "../../common/visible.js";
 import { parseQueueIds, render, type TargetFileSpec } from "./spec.js";
 import { listingFingerprint, maildirSubdirs, waitUntilStable, type SettleResult } from "../../common/settle.js";
+import { RecordingSink } from "../sink/recording-sink.js";
+import { SetUpHelpers } from "../process/set-up-helpers.js";
+import { maildirIds } from "../process/maildir-ids.js";
+import { hasListener, holdsListener } from "../process/procfs.js";
+import type { DeliveredIds } from "../target.js";
 
 /** A relay goes through the file's {{#relay}} sections; lookups need `lookups: true` in it. */
-export type FileTargetOptions = MtaTargetOptions;
+export interface FileTargetOptions extends MtaTargetOptions {
+  /**
+   * With `delivery: sink`: a next hop someone else runs and counts (the monkey's flaky next hop)
+   * instead of the target's own sink; what arrives there is then not among the target's deliveries.
+   */
+  sink?: RecordingSink;
+}
+
+/** How many lines of each declared log a failed start shows. */
+const FAILED_START_LOG_LINES = 15;
 
 export class FileTarget extends MtaTarget<FileTargetOptions> {
   readonly name: string;
@@ -35,13 +50,19 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
   private lookupsAt: { host: string; port: number } | null = null;
   private tails: Array<{ stop: () => void }> = [];
   private readonly roles: Array<[string, RegExp]>;
+  /** the next hop of `delivery: sink`: started at the first start, kept across restarts */
+  private sink: RecordingSink | null = null;
+  private ownSink = false;
+  /** {{ports.NAME}}: picked at the first start, kept across restarts */
+  private readonly extraPorts = new Map<string, number>();
+  private readonly helpers = new SetUpHelpers((line) => this.pushLog(line));
 
   constructor(
     private readonly spec: TargetFileSpec,
     o: FileTargetOptions = {},
   ) {
     // a file that keeps the shim out wins over a caller asking for it
-    super(spec.syscalls ? o : { ...o, syscalls: [] });
+    super({ ...(spec.syscalls ? o : { ...o, syscalls: [] }), ...(spec.ipv6 ? {} : { ipv6: false }) });
     this.name = spec.name;
     this.domain = spec.domain;
     this.mailboxes = spec.mailboxes.map((u) => `${u}@${spec.domain}`);
@@ -119,13 +140,17 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
       "lookups.port": this.lookupsAt === null ? "" : String(this.lookupsAt.port),
       pid: this.pid === null ? "" : String(this.pid),
       senderDomain: SENDER_DOMAIN,
+      "sink.host": this.sink?.address()?.host ?? "",
+      "sink.port": String(this.sink?.address()?.port ?? ""),
     };
+    for (const [name, port] of this.extraPorts) values[`ports.${name}`] = String(port);
     const on = new Set<string>();
     if (r !== undefined) on.add("relay");
     if (this.lookupsAt !== null) on.add("lookups");
     if (this.ipv6) on.add("ipv6");
     if (this.spec.tls) on.add("tls");
     if (this.spec.implicitTls) on.add("implicitTls");
+    if (this.sink !== null) on.add("sink");
     return { values, on };
   }
 
@@ -133,6 +158,12 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     for (const d of this.spec.directories) await mkdir(join(dir, d), { recursive: true });
     if (this.spec.tls) await selfSignedCert(dir, this.spec.hostname);
     if (this.spec.implicitTls) this.tlsPort ??= await freePort();
+    for (const name of this.spec.ports) if (!this.extraPorts.has(name)) this.extraPorts.set(name, await freePort());
+    if (this.spec.delivery === "sink" && this.sink === null) {
+      this.ownSink = this.o.sink === undefined;
+      this.sink = this.o.sink ?? new RecordingSink({ maildir: join(dir, "sink"), hostname: "sink.smtpchaos.test" });
+      if (this.ownSink) await this.sink.start();
+    }
     if (this.o.lookups !== undefined) {
       this.lookupsAt = await this.o.lookups.serve({ domains: this.localDomains, recipients: Object.fromEntries(this.localAddresses.map((m) => [m, m])) });
     }
@@ -149,6 +180,73 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
       const [c, ...args] = step.map((a) => render(a, values, on));
       await this.control(c as string, args);
     }
+    if (!this.helpers.started && this.spec.helpers.length > 0) {
+      await this.helpers.start(
+        dir,
+        this.spec.helpers.map((h) => ({
+          name: h.name,
+          command: h.command.map((a) => render(a, values, on)),
+          env: { ...process.env, ...Object.fromEntries(Object.entries(h.env).map(([k, v]) => [k, render(v, values, on)])) },
+          readyPort: h.ready === null ? null : Number(render(h.ready, values, on)) || null,
+        })),
+      );
+    }
+  }
+
+  /** Where the file's mail goes with `delivery: sink` (null before the first start, or without one). */
+  sinkAddress(): { host: string; port: number } | null {
+    return this.sink?.address() ?? null;
+  }
+
+  /** The set-up's helper processes (name, PID, log). */
+  helperProcesses(): Array<{ name: string; pid: number; log: string }> {
+    return this.helpers.pids();
+  }
+
+  protected override async releaseSetUp(): Promise<void> {
+    await this.helpers.stop();
+    if (this.ownSink) await this.sink?.stop();
+    this.sink = null;
+    this.extraPorts.clear();
+    this.tlsPort = null;
+  }
+
+  /** The logs are followed from before the MTA runs, so the crash patterns apply during start too. */
+  protected override async beforeSpawn(dir: string): Promise<void> {
+    for (const t of this.tails.splice(0)) t.stop();
+    // after a restart the files still hold the earlier run's lines: an old fatal must not count again
+    this.tails = this.logPaths(dir).map((p) => followFile(p, (line) => this.pushLog(line), existsSync(p) ? statSync(p).size : 0));
+  }
+
+  protected override missingListeners(pids: readonly number[]): string[] {
+    const missing: string[] = [];
+    const port = this.port ?? 0;
+    // the machine has IPv6 loopback and the file did not say ipv6: false
+    if (this.ipv6 && !holdsListener(pids, port, 6)) missing.push(`[::1]:${port} ({{host6}}; or say ipv6: false in ${this.spec.path})`);
+    if (this.tlsPort !== null) {
+      if (!holdsListener(pids, this.tlsPort, 4)) missing.push(`127.0.0.1:${this.tlsPort} (implicit TLS, {{tlsPort}})`);
+      if (this.ipv6 && !holdsListener(pids, this.tlsPort, 6)) missing.push(`[::1]:${this.tlsPort} (implicit TLS, {{tlsPort}} on {{host6}})`);
+    }
+    // a stranger on our ports would take the clients' sessions
+    return missing.map((m) => (hasListener(Number(/:(\d+)/.exec(m)?.[1] ?? 0)) ? `${m}, held by another program` : m));
+  }
+
+  protected override startFailureDetails(): string {
+    if (this.dir === null) return "";
+    const out: string[] = [];
+    for (const p of this.logPaths(this.dir)) {
+      let text: string;
+      try {
+        text = readFileSync(p, "utf8");
+      } catch (err) {
+        out.push(`${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        continue;
+      }
+      const lines = text.trimEnd().split("\n").slice(-FAILED_START_LOG_LINES);
+      out.push(`${p} (last ${lines.length} lines):\n${lines.map((l) => `  ${visible(l)}`).join("\n")}`);
+    }
+    for (const h of this.spec.helpers) out.push(`helper ${h.name}: log ${join(this.dir, "helpers", `${h.name}.log`)}`);
+    return out.length === 0 ? "" : `\n${out.join("\n")}`;
   }
 
   /**
@@ -193,25 +291,26 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     return this.spec.durable.map((d) => d.replace(/\/+$/, ""));
   }
 
+  /** The file's Maildirs, and its own sink's (what arrives at a sink someone else runs is theirs to count). */
   protected maildirs(dir: string): string[] {
     const { values, on } = this.values(dir, this.port ?? 0);
-    return this.spec.maildirs.map((m) => {
+    const own = this.spec.maildirs.map((m) => {
       const p = render(m, values, on);
       return isAbsolute(p) ? p : join(dir, p);
     });
+    const sinkDir = this.ownSink ? this.sink?.maildir : null;
+    return sinkDir === null || sinkDir === undefined ? own : [...own, sinkDir];
+  }
+
+  override async deliveredIds(): Promise<DeliveredIds> {
+    const ids = await maildirIds(this.maildirs(this.workDir));
+    // a copy kept by the sink without its 250 (lose-250) and sent again is one delivery
+    return this.ownSink && this.sink !== null ? { ...ids, delivered: this.sink.excuseResends(ids.delivered) } : ids;
   }
 
   protected roleOf(cmdline: string): string | null {
     for (const [role, re] of this.roles) if (re.test(cmdline)) return role;
     return null;
-  }
-
-  override async start(): Promise<void> {
-    // After a restart the files still hold the earlier run's lines: an old fatal must not count again.
-    const logs = this.dir === null ? [] : this.logPaths(this.dir);
-    const from = new Map(logs.map((p) => [p, existsSync(p) ? statSync(p).size : 0]));
-    await super.start();
-    this.tails = this.logPaths(this.workDir).map((p) => followFile(p, (line) => this.pushLog(line), from.get(p) ?? 0));
   }
 
   private logPaths(dir: string): string[] {

@@ -97,6 +97,18 @@ export abstract class DaemonTarget implements Target {
     return [];
   }
   protected abstract fatalPatterns(): RegExp[];
+  /** Just before the MTA is spawned, its supervisor in place (a target file follows its logs from here). */
+  protected async beforeSpawn(_dir: string): Promise<void> {}
+  /** Listeners the MTA was told to open but does not hold (checked once it greets); empty when all are there. */
+  protected missingListeners(_pids: readonly number[]): string[] {
+    return [];
+  }
+  /** More to say when a start failed (the tails of the MTA's own log files). */
+  protected startFailureDetails(): string {
+    return "";
+  }
+  /** The final stop, once the MTA is down and before its directory goes: what the set-up started besides it. */
+  protected async releaseSetUp(): Promise<void> {}
   /** Maildir directories the daemon delivers into. */
   protected abstract maildirs(dir: string): string[];
   /** Role name of a descendant process, or null to leave it out. */
@@ -147,8 +159,12 @@ export abstract class DaemonTarget implements Target {
           this.port = null;
           continue;
         }
+        // how the MTA itself ended, if it did: its exit status, its signal, or the fatal line it logged
+        const crash = this.crash();
+        const ended = crash === null ? (this.running ? "" : " (it is not running)") : ` (${describeCrash(crash)})`;
+        const details = this.startFailureDetails();
         await this.stop();
-        throw new Error(`${this.name} did not start: ${(err as Error).message}${why}${tail !== "" ? `\nlog tail:\n${tail}` : ""}`);
+        throw new Error(`${this.name} did not start: ${(err as Error).message}${ended}${why}${tail !== "" ? `\nlog tail:\n${tail}` : ""}${details}`);
       }
     }
   }
@@ -169,9 +185,11 @@ export abstract class DaemonTarget implements Target {
       fatalPatterns: this.fatalPatterns(),
       spawn: { detached: true, env: cmd.env ?? process.env, cwd: dir },
     }));
+    await this.beforeSpawn(dir);
     sup.start(cmd);
     await waitForBanner("127.0.0.1", port, this.opts.startTimeoutMs ?? 20_000, {
-      alive: () => sup.running,
+      // a crash pattern seen during start (a worker dying on a bad config) fails the start at once
+      alive: () => sup.running && sup.crash() === null,
       // both listeners: a stranger on ::1 at our port would get the storm's IPv6 sessions
       owned: () => {
         if (sup.pid === null) return false;
@@ -179,8 +197,10 @@ export abstract class DaemonTarget implements Target {
         return holdsListener(pids, port, 4) && (!this.ipv6 || !hasListener(port, [6]) || holdsListener(pids, port, 6));
       },
     });
-    // an MTA that listens on 127.0.0.1 only (a target file whose start ignores {{host6}}) still
-    // runs: it simply has no IPv6 endpoint, and IPv6 sessions fall back to IPv4
+    const pids = sup.pid === null ? [] : [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
+    const missing = this.missingListeners(pids);
+    if (missing.length > 0) throw new Error(`it greets on 127.0.0.1:${port} but does not listen on ${missing.join(", ")}`);
+    // an MTA that listens on 127.0.0.1 only still runs: it simply has no IPv6 endpoint, and IPv6 sessions fall back to IPv4
     if (this.ipv6 && !hasListener(port, [6])) this.ipv6 = false;
   }
 
@@ -197,6 +217,7 @@ export abstract class DaemonTarget implements Target {
     await this.stopTracedDaemon();
     await this.supervisor?.stop();
     await this.afterStop();
+    await this.releaseSetUp();
     if (this.dir !== null) await this.opts.onStopped?.(this.dir);
     if (this.ownsDir && this.dir !== null && existsSync(this.dir)) {
       // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.

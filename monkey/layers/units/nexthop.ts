@@ -31,7 +31,7 @@ class NextHopLayer implements LayerInstance {
   async prepare(): Promise<TargetNeeds> {
     await this.hop.start();
     const a = this.hop.address() as { host: string; port: number };
-    return { nextHop: { ...a, domain: NEXTHOP_DOMAIN }, mailboxes: [`user@${NEXTHOP_DOMAIN}`] };
+    return { nextHop: { ...a, domain: NEXTHOP_DOMAIN, sink: this.hop }, mailboxes: [`user@${NEXTHOP_DOMAIN}`] };
   }
 
   async start(): Promise<void> {}
