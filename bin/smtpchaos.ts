@@ -7,7 +7,7 @@ import { ignoreClosedStdout } from "./stdout.js";
 type SubcommandMain = (argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<SubcommandMain> }> = {
-  target: { summary: "start, stop or inspect a target MTA", load: async () => (await import("../targets/cli.js")).main },
+  target: { summary: "start, stop, inspect or check a target MTA", load: async () => targetMain },
   demo: { summary: "run the shipped example and suites against the embedded target", load: async () => (await composed()).demo },
   suite: { summary: "run the shipped suites against a target, judged by its expectations", load: async () => (await composed()).suite },
   storm: { summary: "flood a server with concurrent varied sessions; percentiles and thresholds", load: async () => (await import("../storm/cli.js")).main },
@@ -27,6 +27,12 @@ async function composed(): Promise<Record<"suite" | "script" | "demo" | "monkey"
     demo: (await import("./demo.js")).main,
     report: (await import("./report/cli.js")).main,
   };
+}
+
+/** `target check` reports the reach of the monkey's fault wiring, so it lives with the monkey; the rest of `target` does not load it. */
+async function targetMain(argv: string[]): Promise<number> {
+  if (argv[0] === "check") return (await import("../monkey/target-check.js")).main(argv.slice(1));
+  return (await import("../targets/cli.js")).main(argv);
 }
 
 function usage(): string {

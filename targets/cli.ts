@@ -21,11 +21,14 @@ import { StateError, prepareStateDir, readState, removeInstanceDir, removeState,
 import type { InstanceState } from "./instance-state.js";
 
 const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR] [--keep]
+       smtpchaos target check FILE|NAME [--start] [--keep] [--timeout D]
 
   start NAME    start the target in the background and print its endpoint, its processes
                 by role (PIDs) and its instance directory
   status NAME   show whether it runs, its PIDs, endpoint and banner
   stop NAME     stop the process that 'start' started (by PID)
+  check FILE    validate a target file; --start: start it once and report each role,
+                log, delivery, listener and fault mechanism it reaches (see --help of check)
 
   --state DIR   where state files live (default $SMTPCHAOS_STATE or ./.smtpchaos)
   --keep        start: keep the instance directory (config, queue, logs, mailboxes) after

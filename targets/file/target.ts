@@ -313,6 +313,11 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     return null;
   }
 
+  /** The file's logs as paths (after a start). */
+  logFiles(): string[] {
+    return this.logPaths(this.workDir);
+  }
+
   private logPaths(dir: string): string[] {
     const { values, on } = this.values(dir, this.port ?? 0);
     return this.spec.logs.map((l) => {
