@@ -165,7 +165,7 @@ export class TargetFileError extends Error {
   }
 }
 
-const FIELDS = new Set([
+export const TARGET_FILE_FIELDS = new Set([
   "name",
   "summary",
   "requires",
@@ -215,7 +215,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new TargetFileError(path, ["expected a mapping of fields (name, start, maildirs, ...)"]);
   const d = doc as Record<string, unknown>;
   const problems: string[] = [];
-  for (const k of Object.keys(d)) if (!FIELDS.has(k)) problems.push(`${k}: unknown field (known: ${[...FIELDS].join(", ")})`);
+  for (const k of Object.keys(d)) if (!TARGET_FILE_FIELDS.has(k)) problems.push(`${k}: unknown field (known: ${[...TARGET_FILE_FIELDS].join(", ")})`);
 
   const str = (k: string, def?: string): string => {
     const v = d[k];
