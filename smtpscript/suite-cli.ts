@@ -1,6 +1,8 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
-import { existsSync } from "node:fs";
-import { relative } from "node:path";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { RecordingSink } from "../targets/sink/recording-sink.js";
 import Table from "cli-table3";
 import picocolors from "picocolors";
 import { EXIT } from "../common/exit-codes.js";
@@ -36,6 +38,9 @@ deviation, one that passes means the target's behaviour changed.
   --allow-remote           permit a non-loopback --host
   --maildir DIR            with --host: a Maildir the server delivers to (repeatable), so the
                            test-cases with 'expect delivered' run; without it they are skipped
+  --sink PORT              with --host: a server that relays; the toolkit runs its recording
+                           SMTP sink on 127.0.0.1:PORT (configure the server to relay there) and
+                           'expect delivered' reads what arrives
   --settle DURATION        with --maildir: deliveries are over once the Maildirs have not
                            changed for this long (default 5s); longer than the server's delay
   --tls                    implicit TLS from the first byte (SMTPS)
@@ -80,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: "string" },
         expectations: { type: "string" },
         maildir: { type: "string", multiple: true },
+        sink: { type: "string" },
         settle: { type: "string" },
         tls: { type: "boolean" },
         "tls-port": { type: "string" },
@@ -111,7 +117,8 @@ export async function main(argv: string[]): Promise<number> {
   let server: ServerAddress;
   let timeoutMs: number;
   let settleMs: number;
-  const maildirs = values.maildir ?? [];
+  const maildirs = [...(values.maildir ?? [])];
+  let sinkPort: number | null = null;
   const reports: Array<{ name: ReporterName; file: string }> = [];
   try {
     const chosen = chooseServer(values, { what: "connect to" });
@@ -122,7 +129,9 @@ export async function main(argv: string[]): Promise<number> {
     if (defines.rcpt !== undefined && defines.domain === undefined && defines.rcpt.includes("@")) defines.domain = defines.rcpt.slice(defines.rcpt.lastIndexOf("@") + 1);
     server = serverAddress(values, port);
     if (maildirs.length > 0 && values.target !== undefined) throw new UsageError("--maildir is for --host: a --target reads its own mailboxes");
-    if (values.settle !== undefined && maildirs.length === 0) throw new UsageError("--settle goes with --maildir");
+    if (values.sink !== undefined && values.target !== undefined) throw new UsageError("--sink is for --host: a --target's file says delivery: sink");
+    if (values.sink !== undefined) sinkPort = parsePort(values.sink, "--sink");
+    if (values.settle !== undefined && maildirs.length === 0 && sinkPort === null) throw new UsageError("--settle goes with --maildir or --sink");
     for (const d of maildirs) assertDirectory(d, "--maildir");
     settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
     main = parseAssignments(values.postconf, "--postconf");
@@ -169,10 +178,19 @@ export async function main(argv: string[]): Promise<number> {
     const why = await unreachableReason(server, timeoutMs);
     if (why !== null) return usage(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${server.port}: ${why}`);
   }
+  // the sink is up before the first test-case: the server may relay at once
+  let sink: Awaited<ReturnType<typeof startSink>> | null = null;
+  try {
+    sink = sinkPort === null ? null : await startSink(sinkPort);
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  if (sink !== null) maildirs.push(sink.maildir);
   let binding;
   try {
     binding = await bindServer({ target: values.target ?? null, server, defines }, { ...(Object.keys(main).length > 0 ? { main } : {}), mayFire: declaredFaultPoints(programs) });
   } catch (err) {
+    await sink?.stop();
     if (err instanceof TargetStartError) return usage(err.message);
     throw err;
   }
@@ -183,7 +201,10 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = (): void => {
     console.error("\nsmtpchaos suite: interrupted; reporting what completed");
     finish();
-    void binding.stop().finally(() => process.exit(EXIT.interrupted));
+    void binding
+      .stop()
+      .then(() => sink?.stop())
+      .finally(() => process.exit(EXIT.interrupted));
   };
   process.once("SIGINT", onSigint);
   try {
@@ -210,11 +231,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     console.error(`smtpchaos suite: ${(err as Error).message}`);
     await binding.stop();
+    await sink?.stop();
     return EXIT.usage;
   } finally {
     process.off("SIGINT", onSigint);
   }
   await binding.stop();
+  await sink?.stop();
   const code = finish();
   const active = results.filter((r) => r.status !== "skipped");
   if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
@@ -222,6 +245,25 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   return code;
+}
+
+/** The recording sink of `--sink PORT`, its Maildir in a temporary directory removed at stop. */
+async function startSink(port: number): Promise<{ maildir: string; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-sink-"));
+  const sink = new RecordingSink({ port, maildir: join(dir, "Maildir") });
+  try {
+    await sink.start();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new UsageError(`--sink ${port}: cannot listen on 127.0.0.1:${port}: ${(err as Error).message}`);
+  }
+  return {
+    maildir: join(dir, "Maildir"),
+    stop: async () => {
+      await sink.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** --tls/--tls-port/--starttls, as smtpscript's own CLI builds them; --tls-port is --host's SMTPS port. */
