@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-MTA targets need (root): Postfix, libfiu, OpenSMTPD 6.8 extracted into
-# a private prefix (its package conflicts with postfix), and OpenSMTPD's users, and builds the
+# a private prefix (its package conflicts with postfix), and OpenSMTPD's users, Exim and Haraka
+# in private prefixes, and builds the
 # seccomp supervisor and the recording file system (FUSE). Idempotent.
 # No MTA service is left running: smtpchaos starts its own isolated instances.
 set -euo pipefail
@@ -87,6 +88,24 @@ fi
 # LD_PRELOAD: libfiu would not reach those processes.
 chmod u-s "$EXIM_PREFIX/usr/sbin/exim4"
 id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group Debian-exim
+
+# Haraka (a Node.js SMTP server, here a filtering relay: targets/files/haraka.target.yaml), from
+# npm into a private prefix, pinned by scripts/haraka/package-lock.json. Install scripts are not
+# run (its one native module, modern-syslog, is not needed: the target logs to stdout).
+HARAKA_PREFIX=${SMTPCHAOS_HARAKA_PREFIX:-/opt/smtpchaos/haraka}
+HARAKA_LOCK="$(dirname "$0")/haraka/package-lock.json"
+haraka_stamp=$(sha256sum "$HARAKA_LOCK" | cut -d' ' -f1)
+if [ "$(cat "$HARAKA_PREFIX/.installed" 2>/dev/null)" != "$haraka_stamp" ] || [ ! -x "$HARAKA_PREFIX/node_modules/.bin/haraka" ]; then
+  echo "setup-mtas: installing Haraka into $HARAKA_PREFIX (npm ci)"
+  mkdir -p "$HARAKA_PREFIX"
+  cp "$(dirname "$0")/haraka/package.json" "$HARAKA_LOCK" "$HARAKA_PREFIX/"
+  for attempt in 1 2 3; do
+    npm ci --prefix "$HARAKA_PREFIX" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null && break
+    [ "$attempt" = 3 ] && exit 1
+    sleep 10
+  done
+  echo "$haraka_stamp" > "$HARAKA_PREFIX/.installed"
+fi
 
 # The seccomp supervisor (monkey sys.<role>.<call> points): the launcher real MTAs start under,
 # rebuilt when its sources are newer than the binary, installed by rename.

@@ -10,6 +10,7 @@ import type { CallProfile, FaultSurface } from "../surface.js";
 import type { ReachInfo } from "../reach.js";
 import { ProcessFaults, ProcessHits, smtpPorts, type ProcessFaultEvent } from "../layers/process.js";
 import { FiuError, fiuCommands, type FiuStackScope } from "./libfiu.js";
+import { StatementError } from "../statement.js";
 import { LOOKUP_POINTS, type TargetLookups } from "./lookups.js";
 import type { ShimChannel } from "./syscalls.js";
 
@@ -86,6 +87,13 @@ export class RealFaultSurface implements FaultSurface {
    */
   delayInstead(point: string, ms: number): [string, Record<string, unknown>] | null {
     const role = this.o.stallRole ?? null;
+    const byLibfiu = this.o.fiu !== null && Object.keys(this.o.fiu.points).includes(point);
+    if (role === null && byLibfiu && point.startsWith("queue.")) {
+      throw new StatementError(
+        `cannot delay ${point} on ${this.o.target.name}: libfiu fails calls but cannot slow them, and this target has no stall role to pause instead ` +
+          "(a process that owns the queue alone: a target file's stallRole:); delay sys.ROLE.write or fail the call instead",
+      );
+    }
     if (role === null || !point.startsWith("queue.") || !this.decidedInside().includes(point)) return null;
     return [`pause.${role.toLowerCase()}`, { once: true, duration: `${ms}ms`, interval: "10ms" }];
   }

@@ -151,7 +151,10 @@ export abstract class DaemonTarget implements Target {
         await this.launch(this.dir, this.port);
         return;
       } catch (err) {
-        const taken = hasListener(this.port);
+        // a listener the MTA itself still holds (it logged a crash line but runs) is not a stranger's
+        const pid = this.running ? this.pid : null;
+        const own = pid !== null && holdsListener([pid, ...descendants(pid).map((p) => p.pid)], this.port);
+        const taken = !own && hasListener(this.port);
         const tail = this.supervisor?.logs.tail(15).join("\n") ?? "";
         const why = taken ? ` (port ${this.port} is held by another program)` : "";
         if (ownPort && attempt < 3 && (taken || /address already in use/i.test(tail))) {
