@@ -12,12 +12,13 @@ export interface SettleResult {
 
 /**
  * Polls `fingerprint` until it returns the same value for `settleMs` in a row, or until
- * `maxMs` has passed. The first value is taken at once: a wait always lasts at least settleMs
- * (or maxMs when smaller).
+ * `maxMs` has passed, or until `signal` aborts (an interrupted run reports at once). The first
+ * value is taken at once: a wait always lasts at least settleMs (or maxMs when smaller) unless
+ * interrupted.
  */
 export async function waitUntilStable(
   fingerprint: () => Promise<string>,
-  o: { settleMs: number; maxMs: number; pollMs?: number },
+  o: { settleMs: number; maxMs: number; pollMs?: number; signal?: AbortSignal },
 ): Promise<SettleResult> {
   const started = Date.now();
   const deadline = started + o.maxMs;
@@ -27,14 +28,31 @@ export async function waitUntilStable(
   for (;;) {
     const now = Date.now();
     if (now - since >= o.settleMs) return { settled: true, waitedMs: now - started };
-    if (now >= deadline) return { settled: false, waitedMs: now - started };
-    await new Promise((r) => setTimeout(r, Math.min(poll, deadline - now)));
+    if (now >= deadline || o.signal?.aborted === true) return { settled: false, waitedMs: now - started };
+    await pause(Math.min(poll, deadline - now), o.signal);
     const next = await fingerprint();
     if (next !== last) {
       last = next;
       since = Date.now();
     }
   }
+}
+
+/**
+ * Sleeps `ms`, or less when `signal` aborts first. It resolves either way (the caller reads the
+ * signal): a wait cut short by an interrupt is not an error, the run goes on to report.
+ */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /**

@@ -73,7 +73,7 @@ run/serve options:
   --restart-cmd CMD      with --host: a shell command that restarts it; the run then waits for
                          its banner and reconciles again (without it the restart is skipped)
   --settle D             with --host and no --queue-size-cmd: deliveries are over once the
-                         Maildirs have not changed for D (default 5s; at most --drain-timeout);
+                         Maildirs have not changed for D (default 5s; shorter than --drain-timeout);
                          make it longer than the server's longest pause between deliveries
   --proxy-port P         serve: port of the fault proxy on 127.0.0.1 (default: any)
   --allow-remote         permit a non-loopback --host (and --api URL)
@@ -93,7 +93,9 @@ run/serve options:
                          IPv6, pipelining, large, many-rcpts, aborts...), drawn from the run's
                          seed; default: one transaction per session
   --timeout D            per-reply client timeout; a silent server past it is a hang (default 30s)
-  --drain-timeout D      how long to wait for the queue to drain after the faults (default 60s)
+  --drain-timeout D      one budget for everything after the flood (default 60s): the drain
+                         after the faults, the restart and the drain after it share it, so a
+                         drain that takes it all leaves the second a single reading
   --no-restart           skip the restart-and-reconcile step
   --keep                 keep the target's instance directory after the run (it is made in
                          $TMPDIR/smtpchaos-NAME-XXXXXX and removed at the end otherwise); the
@@ -113,7 +115,9 @@ exit codes: 0 no findings and every planned fault reached the target, 1 findings
 replies, 5xx under a transient fault, hangs, crash, lost/duplicated mail), 2 usage error, target
 not startable or not answering SMTP, control port in use, or a report file that could not be
 written, 3 inconclusive (no findings, but a planned fault point never fired: the report names it
-and why), 130 interrupted (the partial report is still printed and written)`;
+and why), 130 interrupted (SIGINT or SIGTERM, in any phase: no further wait, drain or restart; the
+ledger is read as it stands and the partial report is still printed and written; a second
+signal quits at once)`;
 
 const OPTIONS = {
   target: { type: "string" },
@@ -326,7 +330,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   fitWindows(plan, durationMs);
   const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
   if (external !== null) refuseInside(plan);
-  const interrupts = onInterrupt("smtpchaos monkey: interrupted; stopping the flood, reconciling what was sent, then reporting");
+  const interrupts = onInterrupt("smtpchaos monkey: interrupted; stopping the flood and any drain, reading the ledger as it stands, then reporting");
   const tty = process.stderr.isTTY === true;
   const mayFire = mayFireOf(values);
   console.error(`monkey: ${name}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);

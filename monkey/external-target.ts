@@ -79,10 +79,10 @@ export class ExternalTarget implements Target {
     return this.commands.restart !== undefined;
   }
 
-  /** Waits until no file appeared, moved or vanished in the Maildirs for the settle time (at most maxMs). */
-  settle(maxMs: number): Promise<SettleResult> {
+  /** Waits until no file appeared, moved or vanished in the Maildirs for the settle time (at most maxMs, or until `signal` aborts). */
+  settle(maxMs: number, signal?: AbortSignal): Promise<SettleResult> {
     const dirs = maildirSubdirs(this.maildirs);
-    return waitUntilStable(() => listingFingerprint(dirs), { settleMs: this.settleMs, maxMs });
+    return waitUntilStable(() => listingFingerprint(dirs), { settleMs: this.settleMs, maxMs, signal });
   }
 
   /**

@@ -3,7 +3,7 @@
 // the ledger, restart the target once and reconcile again. Everything the run saw ends up in a
 // MonkeyReport; an interrupted run still produces one (the partial report).
 import { deliveredIdsOf, describeCrash } from "../targets/target.js";
-import type { Target, CrashInfo, DeliveredIds } from "../targets/target.js";
+import type { Target, CrashInfo } from "../targets/target.js";
 import { Flood } from "./flood.js";
 import { Injector } from "./injector.js";
 import type { PointStats } from "./injector.js";
@@ -25,6 +25,7 @@ import { kindOf } from "./layers/registry.js";
 import type { NextHopStats } from "./layers/nexthop.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
+import { pause } from "../common/settle.js";
 import type { SettleResult } from "../common/settle.js";
 import { pointReach, unreached, type PointReach } from "./reach.js";
 
@@ -51,7 +52,8 @@ export interface UnmanagedTarget {
   /** false: the run cannot restart it, so the restart-and-reconcile step is skipped */
   readonly restartable: boolean;
   readonly settleMs: number;
-  settle(maxMs: number): Promise<SettleResult>;
+  /** waits for its mailboxes to stop changing, at most maxMs; an abort of `signal` ends the wait at once */
+  settle(maxMs: number, signal?: AbortSignal): Promise<SettleResult>;
 }
 
 export interface MonkeyRunOptions {
@@ -70,7 +72,7 @@ export interface MonkeyRunOptions {
   keep?: boolean;
   /** per-wait client timeout; a server silent for longer is a hang */
   timeoutMs?: number;
-  /** how long to wait for the queue to drain after the faults stop, each time */
+  /** one budget for everything after the flood: the drain, the restart and the drain after it (default 60 s) */
   drainTimeoutMs?: number;
   /** points a plan set later (control API) may fire: their mechanisms are attached from the start (globs: sys.*, *) */
   mayFire?: readonly string[];
@@ -80,6 +82,7 @@ export interface MonkeyRunOptions {
   onSession?: (rec: SessionRecord, v: Verdict) => void;
   /** ids kept per ledger class in the report (default 20; a sweep keeps them all, to charge each to its failure) */
   ledgerSamples?: number;
+  /** an abort ends the flood and every wait after it: the ledger is read as it stands, nothing is restarted, the report says interrupted */
   signal?: AbortSignal;
   onTick?: (live: LiveCounts) => void;
   /** progress messages for humans ("draining the queue") */
@@ -364,7 +367,7 @@ async function floodTarget(run: Run, endpoint: { host: string; port: number }, m
 /** Faults off everywhere, for good; returns what libfiu fired inside the target. */
 async function heal(run: Run): Promise<Record<string, number>> {
   const surface = run.mt.surface;
-  run.stage("faults stopped; draining the queue");
+  run.stage(run.o.signal?.aborted === true ? "faults stopped; reading the ledger as it stands (interrupted)" : "faults stopped; draining the queue");
   run.healed = true;
   run.injector.setEnabled(false);
   await run.layers.heal();
@@ -392,20 +395,43 @@ function keepForInspection(run: Run): AfterRun {
   return { interrupted: run.o.signal?.aborted === true, ledger: null, ledgerAfterRestart: null, queueObservable: true, restartSkipped: "--stop-on-crash", afterRunFailure: null };
 }
 
-/** Lets the target deliver what it acknowledged, reconciles, restarts it once and reconciles again. */
+/** --drain-timeout as one budget for the whole after-flood phase, and the interrupt that ends its waits. */
+interface DrainBudget {
+  readonly ms: number;
+  /** when the budget runs out: set once, as the after-flood phase begins */
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** One reading of the ledger, and how the wait before it ended. */
+interface Reconciled {
+  report: LedgerReport;
+  settle: SettleResult | null;
+  /** how long it waited for the queue to drain (or the Maildirs to settle), ms */
+  waitedMs: number;
+  /** the run had been interrupted by the time of the reading: it was taken without waiting (further) */
+  interrupted: boolean;
+}
+
+/**
+ * Lets the target deliver what it acknowledged, reconciles, restarts it once and reconciles
+ * again, all within one --drain-timeout. An interrupt ends any wait at once: the ledger is then
+ * read as it stands and nothing more is restarted, so the partial report comes promptly.
+ */
 async function drainAndReconcile(run: Run): Promise<AfterRun> {
   const { o, mt, notes, stage } = run;
   const { target, readsMailboxes, unmanaged } = mt;
-  const interrupted = o.signal?.aborted === true;
-  const drainMs = interrupted ? Math.min(o.drainTimeoutMs ?? 60_000, 10_000) : (o.drainTimeoutMs ?? 60_000);
+  const ms = o.drainTimeoutMs ?? 60_000;
+  const budget: DrainBudget = { ms, deadline: Date.now() + ms, signal: o.signal };
+  const aborted = (): boolean => o.signal?.aborted === true;
   let ledgerReport: LedgerReport | null = null;
   let ledgerAfterRestart: LedgerReport | null = null;
   const crashedInRun = run.crash !== null;
   const queueObservable = unmanaged === undefined || unmanaged.queueObservable;
-  const settles: Array<{ settle: SettleResult | null; missing: number }> = [];
+  const readings: Reconciled[] = [];
   const reconcileNow = async (): Promise<LedgerReport> => {
-    const r = await reconcile(target, run.ledger, run.layers, drainMs, stage, queueObservable ? null : (unmanaged as UnmanagedTarget), (at) => queueEntryFaults(run, at), o.ledgerSamples ?? 20);
-    settles.push({ settle: r.settle, missing: r.report.lost + r.report.stuck + r.report.missing });
+    const r = await reconcile(run, budget, queueObservable ? null : (unmanaged as UnmanagedTarget));
+    readings.push(r);
     return r.report;
   };
   // A server we do not run is restarted only by the user's command: say so rather than skip silently.
@@ -416,17 +442,17 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
   // restarted or flushed is itself a finding, not a reason to lose the report.
   let afterRunFailure: string | null = null;
   try {
-    if (crashedInRun) {
+    if (crashedInRun && !aborted()) {
       notes.push("the target crashed: restarting it to recover its queue before reconciling");
       await target.restart();
-    }
+    } else if (crashedInRun) notes.push("the target crashed and the run was interrupted: it was not restarted, the ledger reads what it left");
     if (readsMailboxes === false) notes.push("the ledger was skipped: the toolkit cannot read this server's mailboxes (give --maildir)");
     else ledgerReport = await reconcileNow();
-    if (!interrupted && restartSkipped === null && !crashedInRun && readsMailboxes !== false) {
+    if (!aborted() && restartSkipped === null && !crashedInRun && readsMailboxes !== false) {
       stage("restarting the target once and reconciling again");
       if (queueObservable && ledgerReport !== null && ledgerReport.queueSize > 0) {
         notes.push(
-          `${ledgerReport.queueSize} message(s) were still queued when the target was restarted (the drain gave up after ${Math.round(drainMs / 1000)} s; --drain-timeout raises it): ` +
+          `${ledgerReport.queueSize} message(s) were still queued when the target was restarted (the drain gave up after ${formatDuration(readings[0]?.waitedMs ?? 0)}, when ${budgetWords(budget)} ran out; a longer one waits longer): ` +
             "a duplicate after the restart can then be mail that was being delivered at the stop, sent again (at-least-once), not only a ghost of the queue",
         );
       }
@@ -442,9 +468,33 @@ async function drainAndReconcile(run: Run): Promise<AfterRun> {
     else run.crash = { at: Date.now(), source: "log", exitCode: null, signal: null, line: `not usable after the run: ${afterRunFailure}`, logTail: target.logs().slice(-20) };
     stage(`reconcile failed: ${afterRunFailure}`);
   }
+  // read once, at the end: a signal during the restart or the last reading still makes the run interrupted
+  const interrupted = aborted();
   if (restartSkipped !== null && readsMailboxes !== false && !interrupted && !crashedInRun) notes.push(`restart was skipped (${restartSkipped}): ghosts and mail lost across a restart were not checked`);
-  if (!queueObservable && readsMailboxes !== false) notes.push(...settleNotes(settles, (unmanaged as UnmanagedTarget).settleMs, drainMs));
+  notes.push(...drainNotes(readings, budget, ledgerAfterRestart !== null, interrupted));
+  if (!queueObservable && readsMailboxes !== false) notes.push(...settleNotes(readings, (unmanaged as UnmanagedTarget).settleMs, budget));
   return { interrupted, ledger: ledgerReport, ledgerAfterRestart, queueObservable, restartSkipped, afterRunFailure };
+}
+
+/** How the report names the budget: once, with what it covers (it is easy to read as per drain). */
+function budgetWords(budget: DrainBudget): string {
+  return `--drain-timeout's ${formatDuration(budget.ms)} (one budget for the drain, the restart and the drain after it)`;
+}
+
+/** What the readings cannot say on their own: mail left queued by the spent budget, or by an interrupt. */
+function drainNotes(readings: readonly Reconciled[], budget: DrainBudget, restarted: boolean, interrupted: boolean): string[] {
+  const notes: string[] = [];
+  const afterRestart = restarted ? readings[readings.length - 1] : undefined;
+  if (afterRestart !== undefined && !afterRestart.interrupted && afterRestart.report.queueSize > 0) {
+    notes.push(`${afterRestart.report.queueSize} message(s) were still queued after the restart when ${budgetWords(budget)} ran out: they count as stuck (or missing); a longer --drain-timeout tells slow delivery from stuck mail`);
+  }
+  if (interrupted && readings.some((r) => r.interrupted)) {
+    notes.push(
+      "the run was interrupted: the ledger was read as the queue and mailboxes stood, without waiting for the queue to drain, so mail counted stuck or missing may only have been on its way" +
+        (restarted ? "" : "; the restart-and-reconcile step was skipped"),
+    );
+  }
+  return notes;
 }
 
 /**
@@ -563,61 +613,64 @@ function crashedRole(fatal: string | null, context: readonly string[], faults: R
 }
 
 /**
- * Flushes the queue until it is empty (or the time is up), then compares deliveries and bounces
- * with the ledger. Where the target lists the ids in its queue, an undelivered message is stuck
- * (its id is queued) or lost (it is not); where it cannot, they are told apart only by an empty
- * queue, else counted missing. `settleOn` (a server whose queue cannot be counted): flush once,
- * then wait until its mailboxes stop changing; ids missing then are counted missing.
+ * Flushes the queue until it is empty (or the budget is spent, or the run is interrupted), then
+ * compares deliveries and bounces with the ledger. Where the target lists the ids in its queue, an
+ * undelivered message is stuck (its id is queued) or lost (it is not); where it cannot, they are
+ * told apart only by an empty queue, else counted missing. `settleOn` (a server whose queue cannot
+ * be counted): flush once, then wait until its mailboxes stop changing; ids missing then are
+ * counted missing. Interrupted, it waits for nothing: one reading, as things stand.
  */
-async function reconcile(
-  target: Target,
-  ledger: Ledger,
-  layers: LayerSet,
-  drainMs: number,
-  stage: (t: string) => void,
-  settleOn: UnmanagedTarget | null,
-  afterAccept: (atMs: number) => readonly string[],
-  samples: number,
-): Promise<{ report: LedgerReport; settle: SettleResult | null }> {
-  const deliveredNow = async (): Promise<DeliveredIds> => {
+async function reconcile(run: Run, budget: DrainBudget, settleOn: UnmanagedTarget | null): Promise<Reconciled> {
+  const { target } = run.mt;
+  const { stage } = run;
+  const started = Date.now();
+  const left = (): number => Math.max(0, budget.deadline - Date.now());
+  const aborted = (): boolean => budget.signal?.aborted === true;
+  const read = async (queueSize: number, queued: string[] | null, queueKnown = true): Promise<LedgerReport> => {
     const got = await deliveredIdsOf(target);
-    got.delivered.push(...layers.deliveredIds());
-    return got;
+    got.delivered.push(...run.layers.deliveredIds());
+    const afterAccept = (at: number): readonly string[] => queueEntryFaults(run, at);
+    return run.ledger.reconcile({ delivered: got.delivered, bounced: got.bounced, queueSize, queued, queueKnown, afterAccept }, run.o.ledgerSamples ?? 20);
   };
   if (settleOn !== null) {
-    await target.flushQueue();
-    stage(`the queue is not observable: waiting until the Maildirs stop changing for ${formatDuration(settleOn.settleMs)} (at most ${formatDuration(drainMs)})`);
-    const settle = await settleOn.settle(drainMs);
-    if (!settle.settled) stage(`the Maildirs were still changing after ${formatDuration(drainMs)}`);
-    const { delivered, bounced } = await deliveredNow();
-    return { report: ledger.reconcile({ delivered, bounced, queueSize: 0, queueKnown: false, afterAccept }, samples), settle };
+    let settle: SettleResult | null = null;
+    if (!aborted()) {
+      await target.flushQueue();
+      stage(`the queue is not observable: waiting until the Maildirs stop changing for ${formatDuration(settleOn.settleMs)} (at most ${formatDuration(left())}, what is left of --drain-timeout)`);
+      settle = await settleOn.settle(left(), budget.signal);
+      if (!settle.settled && !aborted()) stage(`the Maildirs had not settled when --drain-timeout (${formatDuration(budget.ms)}, all of the after-flood phase) ran out`);
+    }
+    return { report: await read(0, null, false), settle, waitedMs: Date.now() - started, interrupted: aborted() };
   }
-  const deadline = Date.now() + drainMs;
   let size = await target.queueSize();
-  while (size > 0 && Date.now() < deadline) {
+  if (size > 0 && left() > 0 && !aborted()) stage(`waiting for ${size} queued message(s) to be delivered (at most ${formatDuration(left())}, what is left of --drain-timeout)`);
+  while (size > 0 && left() > 0 && !aborted()) {
     await target.flushQueue();
-    await sleep(500);
+    await pause(Math.min(500, left()), budget.signal);
     size = await target.queueSize();
   }
-  if (size > 0) stage(`${size} message(s) still queued after ${Math.round(drainMs / 1000)} s`);
+  const waitedMs = Date.now() - started;
+  if (size > 0) stage(aborted() ? `interrupted: ${size} message(s) still queued; reading the ledger as it stands` : `${size} message(s) still queued when --drain-timeout (${formatDuration(budget.ms)}, all of the after-flood phase) ran out`);
   // The queue's ids before the deliveries: a message delivered in between is then found
   // delivered, never in neither.
   const queued = (await target.queueIds?.()) ?? null;
-  // Deliveries can trail the queue file's removal by a moment.
+  // Deliveries can trail the queue file's removal by a moment; an interrupted run waits this too,
+  // or a message delivered just then would read as lost.
   await sleep(300);
-  const { delivered, bounced } = await deliveredNow();
-  return { report: ledger.reconcile({ delivered, bounced, queueSize: size, queued, afterAccept }, samples), settle: null };
+  return { report: await read(size, queued), settle: null, waitedMs, interrupted: aborted() };
 }
 
 /** Plain words on how a server with no observable queue was judged. */
-function settleNotes(settles: ReadonlyArray<{ settle: SettleResult | null; missing: number }>, settleMs: number, drainMs: number): string[] {
+function settleNotes(readings: readonly Reconciled[], settleMs: number, budget: DrainBudget): string[] {
   const notes = [
     "the queue was not observable (no --queue-size-cmd): the ledger waited until the Maildirs had not changed for " +
       `${formatDuration(settleMs)}; an accepted id neither delivered nor bounced by then is counted missing (stuck or lost: the queue cannot say which)`,
   ];
-  for (const { settle, missing } of settles) {
-    if (settle === null) continue;
-    if (!settle.settled) notes.push(`the Maildirs were still changing when --drain-timeout (${formatDuration(drainMs)}) ran out: ${missing} missing id(s) may still have been on their way`);
+  for (const { settle, report, interrupted } of readings) {
+    // an interrupted wait has its own note (drainNotes)
+    if (settle === null || settle.settled || interrupted) continue;
+    const missing = report.lost + report.stuck + report.missing;
+    notes.push(`the Maildirs had not been still for ${formatDuration(settleMs)} when ${budgetWords(budget)} ran out: ${missing} missing id(s) may still have been on their way`);
   }
   return notes;
 }

@@ -162,6 +162,6 @@ export function monkeyTarget(name: string, extra: TargetExtras = {}): MonkeyTarg
   // A target whose queue cannot be counted: its deliveries are over once its mailboxes settle.
   const settleMs = 5_000;
   const settle = t.settleMailboxes?.bind(t);
-  const unmanaged = t.queueObservable === false && settle !== undefined ? { queueObservable: false, restartable: true, settleMs, settle: (maxMs: number) => settle(settleMs, maxMs) } : undefined;
+  const unmanaged = t.queueObservable === false && settle !== undefined ? { queueObservable: false, restartable: true, settleMs, settle: (maxMs: number, signal?: AbortSignal) => settle(settleMs, maxMs, signal) } : undefined;
   return { target: t, surface: f.surface(), close: () => f.close(), ...(unmanaged !== undefined ? { unmanaged } : {}), ...(adopts ? { adoptsNextHop: true } : {}) };
 }

@@ -127,8 +127,8 @@ export interface Target {
   queueSize(): Promise<number>;
   /** false when queueSize() cannot be known (a target file without a queue-size command) */
   readonly queueObservable?: boolean;
-  /** with no observable queue: waits until its mailboxes stop changing for settleMs (at most maxMs) */
-  settleMailboxes?(settleMs: number, maxMs: number): Promise<SettleResult>;
+  /** with no observable queue: waits until its mailboxes stop changing for settleMs (at most maxMs; an abort of `signal` ends it at once) */
+  settleMailboxes?(settleMs: number, maxMs: number, signal?: AbortSignal): Promise<SettleResult>;
   /** Everything delivered since start (kept across restart()). */
   delivered(): Promise<DeliveredMessage[]>;
   /** Just the ledger ids of everything delivered, bounces apart (cheap: reads message heads only). */

@@ -136,7 +136,7 @@ async function run(values: Values): Promise<number> {
   const seed = values.seed !== undefined ? parseSeed(values.seed as string) : randomSeed();
   const outputs = CRASH_OUTPUTS.choose({ out: values.out as string[] | undefined, aliases: { json: values.json as string | undefined } });
   const tracePath = (values.trace as string | undefined) ?? join(tmpdir(), `smtpchaos-crash-${ref.replace(/[^A-Za-z0-9_-]+/g, "_")}-${seed}.trace.json`);
-  const interrupts = onInterrupt("smtpchaos crash run: interrupted; finishing the state in flight, then reporting");
+  const interrupts = onInterrupt("smtpchaos crash run: interrupted; abandoning the states in flight (they count as not tried), then reporting");
   const tty = process.stderr.isTTY === true;
   const say = (line: string): void => void process.stderr.write(`${tty ? "\r\x1b[K" : ""}${line}\n`);
   let report;
@@ -190,7 +190,7 @@ async function replay(values: Values, positionals: string[]): Promise<number> {
   const state = modelStates(saved.trace, model, saved.seed, parseCount(values.states as string, "--states")).states[n - 1];
   if (state === undefined) throw new UsageError(`--state ${ref}: the trace has fewer ${model.name} states`);
   const kept: string[] = [];
-  const r = await recoverState(make, saved.trace, state, parseDurationFlag(values.recover as string, "--recover"), values.keep === true ? (d) => kept.push(d) : undefined);
+  const r = await recoverState(make, saved.trace, state, parseDurationFlag(values.recover as string, "--recover"), values.keep === true ? { keep: (d) => kept.push(d) } : {});
   const v = judgeState(saved.trace, state, r);
   console.log(`crash replay: ${targetRef}, state ${ref} (crash ${state.point.label}): ${v.acked} acknowledged before the crash`);
   if (v.startError !== null) console.log(`  the MTA did not start: ${v.startError}`);

@@ -176,13 +176,13 @@ const STILL_MS = 3_000;
 /**
  * Flushes and waits until the queue is empty, or has stood still (same size, no new delivery)
  * for STILL_MS across flushes: what is left then is what recovery leaves (files the MTA keeps but
- * never delivers), not work in progress. Bounded by `ms` and by an interrupt.
+ * never delivers), not work in progress. Bounded by `ms`; an interrupt ends it at once.
  */
 export async function drain(target: Target, ms: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   await target.flushQueue().catch(() => {});
   if (target.queueObservable === false) {
-    await target.settleMailboxes?.(1000, ms);
+    await target.settleMailboxes?.(1000, ms, signal);
     return;
   }
   let flushedAt = Date.now();

@@ -99,8 +99,11 @@ export function crashUnavailable(target: Target): string | null {
   return target.unavailable?.() ?? null;
 }
 
-/** Starts the target on one state's directory tree and reports what it delivered once it drained. */
-export async function recoverState(make: CrashTargetFactory, trace: Trace, state: CrashState, recoverMs: number, keep?: (dir: string) => void): Promise<Recovery> {
+/**
+ * Starts the target on one state's directory tree and reports what it delivered once it drained.
+ * An abort of `o.signal` ends the drain at once: that recovery is then partial, not to be judged.
+ */
+export async function recoverState(make: CrashTargetFactory, trace: Trace, state: CrashState, recoverMs: number, o: { keep?: (dir: string) => void; signal?: AbortSignal } = {}): Promise<Recovery> {
   const dir = await instanceDir();
   const target = make({ dir });
   try {
@@ -110,7 +113,7 @@ export async function recoverState(make: CrashTargetFactory, trace: Trace, state
     } catch (err) {
       return { startError: (err as Error).message.split("\n").slice(0, 6).join("\n"), copies: new Map(), bounced: new Set(), queued: null, queueSize: 0 };
     }
-    await drain(target, recoverMs);
+    await drain(target, recoverMs, o.signal);
     const ids = await deliveredIdsOf(target);
     const copies = new Map<string, number>();
     for (const id of ids.delivered) if (id !== null) copies.set(id, (copies.get(id) ?? 0) + 1);
@@ -119,7 +122,7 @@ export async function recoverState(make: CrashTargetFactory, trace: Trace, state
     return { startError: null, copies, bounced: new Set(ids.bounced.filter((x): x is string => x !== null)), queued: queued === null ? null : new Set(queued), queueSize };
   } finally {
     await target.stop().catch(() => {});
-    if (keep !== undefined) keep(dir);
+    if (o.keep !== undefined) o.keep(dir);
     else await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
@@ -149,9 +152,13 @@ export async function runCrash(o: CrashRunOptions): Promise<CrashReport> {
   for (const p of perModel) for (const s of p.states) if (!unique.has(s.hash)) unique.set(s.hash, s);
   const recovered = new Map<string, Recovery>();
   const queue = [...unique.values()];
+  // a function, not the property: TypeScript would take it as unchanged across the await below
+  const aborted = (): boolean => o.signal?.aborted === true;
   const worker = async (): Promise<void> => {
-    for (let s = queue.shift(); s !== undefined && o.signal?.aborted !== true; s = queue.shift()) {
-      const got = await recoverState(o.createTarget, trace, s, o.recoverMs);
+    for (let s = queue.shift(); s !== undefined && !aborted(); s = queue.shift()) {
+      const got = await recoverState(o.createTarget, trace, s, o.recoverMs, { signal: o.signal });
+      // a drain cut short by the interrupt would read as loss: the state counts as not tried
+      if (aborted()) break;
       recovered.set(s.hash, got);
       o.onProgress?.({ phase: "state", done: recovered.size, total: unique.size });
     }

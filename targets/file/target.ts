@@ -342,9 +342,9 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
   }
 
   /** Waits until no file appeared, moved or vanished in its Maildirs for settleMs (directory listings only, no message is read). */
-  settleMailboxes(settleMs: number, maxMs: number): Promise<SettleResult> {
+  settleMailboxes(settleMs: number, maxMs: number, signal?: AbortSignal): Promise<SettleResult> {
     const dirs = maildirSubdirs(this.maildirs(this.workDir));
-    return waitUntilStable(() => listingFingerprint(dirs), { settleMs, maxMs });
+    return waitUntilStable(() => listingFingerprint(dirs), { settleMs, maxMs, signal });
   }
 
   /** 0 when the file gives no queue-size command (see queueObservable). */
