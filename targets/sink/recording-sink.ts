@@ -77,22 +77,30 @@ export class RecordingSink {
     return this.opts.maildir ?? null;
   }
 
+  /** Copies kept and copies whose 250 was lost, per delivery: one message to one recipient (id, recipient). */
+  private readonly deliveries = new Map<string, { id: string; copies: number; lost: number }>();
+
+  /** A lost-250 copy is excused when the MTA sent it again, as it must: the copies that count, per delivery. */
+  private static counts(d: { copies: number; lost: number }): number {
+    return Math.max(1, d.copies - d.lost);
+  }
+
   /**
-   * Copies of each id that count as deliveries: a copy kept without a 250 (lose-250) is excused
-   * when the MTA sent the message again, as it must; an id that arrived only unacknowledged
-   * still counts once (it did arrive).
+   * Copies of each id that count as deliveries (one per recipient): a copy kept without a 250
+   * (lose-250) is excused when the MTA sent the message again, as it must; a delivery that
+   * arrived only unacknowledged still counts once (it did arrive).
    */
   counted(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [id, n] of this.arrivals) out.set(id, Math.max(1, n - (this.unacknowledged.get(id) ?? 0)));
+    for (const d of this.deliveries.values()) out.set(d.id, (out.get(d.id) ?? 0) + RecordingSink.counts(d));
     return out;
   }
 
   /** The ids a list of arrivals (read back from the Maildir) holds once the excused resends are taken out. */
   excuseResends(ids: Array<string | null>): Array<string | null> {
-    if (this.unacknowledged.size === 0) return ids;
     const left = new Map<string, number>();
-    for (const [id, lost] of this.unacknowledged) left.set(id, Math.min(lost, (this.arrivals.get(id) ?? 0) - 1));
+    for (const d of this.deliveries.values()) if (d.lost > 0) left.set(d.id, (left.get(d.id) ?? 0) + Math.min(d.lost, d.copies - 1));
+    if (left.size === 0) return ids;
     return ids.filter((id) => {
       const n = id === null ? 0 : (left.get(id) ?? 0);
       if (n <= 0) return true;
@@ -104,25 +112,41 @@ export class RecordingSink {
   /** Resends the MTA made after a lost 250 (expected, not duplicates). */
   resentAfterLost250(): number {
     let n = 0;
-    for (const [id, copies] of this.arrivals) n += Math.min(this.unacknowledged.get(id) ?? 0, copies - 1);
+    for (const d of this.deliveries.values()) n += Math.min(d.lost, d.copies - 1);
     return n;
   }
 
-  /** Ids that arrived more than once beyond the resends a lost 250 called for. */
+  /** Deliveries (a message to one recipient) that arrived more than once beyond the resends a lost 250 called for. */
   duplicates(): Array<{ id: string; copies: number }> {
-    return [...this.counted()].filter(([, n]) => n > 1).map(([id, copies]) => ({ id, copies }));
+    return [...this.deliveries.values()].filter((d) => RecordingSink.counts(d) > 1).map((d) => ({ id: d.id, copies: RecordingSink.counts(d) }));
+  }
+
+  /** One transaction's arrival: a copy for each recipient; `lost250` when its 250 is about to be lost. */
+  private record(id: string, rcpts: readonly string[], lost250: boolean): void {
+    for (const rcpt of rcpts) {
+      const key = `${id}\n${rcpt.toLowerCase()}`;
+      const d = this.deliveries.get(key) ?? { id, copies: 0, lost: 0 };
+      d.copies++;
+      if (lost250) d.lost++;
+      this.deliveries.set(key, d);
+    }
+    this.arrivals.set(id, (this.arrivals.get(id) ?? 0) + rcpts.length);
+    if (lost250) this.unacknowledged.set(id, (this.unacknowledged.get(id) ?? 0) + rcpts.length);
   }
 
   private drop(session: SMTPServerSession): void {
     for (const conn of this.server?.connections ?? []) if (conn.id === session.id) conn._socket.destroy();
   }
 
-  private async store(raw: Buffer, from: string): Promise<void> {
+  /** One file per recipient, as a local delivery agent writes one per mailbox: a message to two recipients is two deliveries. */
+  private async store(raw: Buffer, from: string, rcpts: readonly string[]): Promise<void> {
     const dir = this.opts.maildir;
     if (dir === undefined) return;
-    const name = `${Date.now()}.sink${process.pid}_${++this.serial}.smtpchaos`;
-    await writeFile(join(dir, "tmp", name), Buffer.concat([Buffer.from(`Return-Path: <${from}>\r\n`), raw]));
-    await rename(join(dir, "tmp", name), join(dir, "new", name));
+    for (const rcpt of rcpts) {
+      const name = `${Date.now()}.sink${process.pid}_${++this.serial}.smtpchaos`;
+      await writeFile(join(dir, "tmp", name), Buffer.concat([Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${rcpt}\r\n`), raw]));
+      await rename(join(dir, "tmp", name), join(dir, "new", name));
+    }
   }
 
   async start(): Promise<void> {
@@ -174,18 +198,19 @@ export class RecordingSink {
             }
             const raw = Buffer.concat(chunks);
             const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
+            const rcpts = session.envelope.rcptTo.map((r) => r.address);
             try {
-              await this.store(raw, from);
+              await this.store(raw, from, rcpts);
             } catch (err) {
               // a sink that cannot record must not acknowledge: the MTA keeps the message
               return cb(smtpError(451, `4.3.0 smtpchaos next hop: cannot record the message: ${(err as Error).message}`));
             }
             const id = readMessageId(raw) ?? "(none)";
-            this.arrivals.set(id, (this.arrivals.get(id) ?? 0) + 1);
             if (this.messages.length < (this.opts.keepMessages ?? 1000)) this.messages.push(raw);
-            if (decide("nexthop.lose-250", "dot") !== null) {
+            const lose = decide("nexthop.lose-250", "dot") !== null;
+            this.record(id, rcpts, lose);
+            if (lose) {
               this.stats.lost250++;
-              this.unacknowledged.set(id, (this.unacknowledged.get(id) ?? 0) + 1);
               this.drop(session);
               return;
             }
