@@ -19,6 +19,9 @@ import { bannerStatus, waitForBanner } from "./banner.js";
 
 const run = promisify(execFile);
 
+/** How long the listeners a target declares besides the one that greeted may take to appear. */
+const LISTENERS_GRACE_MS = 5000;
+
 /** How long a control command (queue size, flush, listing) may take before it counts as hung. */
 export const CONTROL_TIMEOUT_MS = 30_000;
 
@@ -200,9 +203,15 @@ export abstract class DaemonTarget implements Target {
         return holdsListener(pids, port, 4) && (!this.ipv6 || !hasListener(port, [6]) || holdsListener(pids, port, 6));
       },
     });
-    const pids = sup.pid === null ? [] : [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
-    const missing = this.missingListeners(pids);
-    if (missing.length > 0) throw new Error(`it greets on 127.0.0.1:${port} but does not listen on ${missing.join(", ")}`);
+    // an MTA may open its listeners one by one (Haraka's cluster workers): give the others a moment
+    const listenBy = Date.now() + LISTENERS_GRACE_MS;
+    for (;;) {
+      const pids = sup.pid === null ? [] : [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
+      const missing = this.missingListeners(pids);
+      if (missing.length === 0) break;
+      if (Date.now() > listenBy || !sup.running) throw new Error(`it greets on 127.0.0.1:${port} but does not listen on ${missing.join(", ")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     // an MTA that listens on 127.0.0.1 only still runs: it simply has no IPv6 endpoint, and IPv6 sessions fall back to IPv4
     if (this.ipv6 && !hasListener(port, [6])) this.ipv6 = false;
   }
