@@ -34,7 +34,7 @@ const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR] [--k
   --keep        start: keep the instance directory (config, queue, logs, mailboxes) after
                 stop; it is made in $TMPDIR/smtpchaos-NAME-XXXXXX and removed at stop otherwise
 
-targets: ${targetNames().join(", ")} (opensmtpd and postfix need root and 'npm run setup:mtas')`;
+targets: ${targetNames().join(", ")} (the real MTAs need root and 'npm run setup:mtas')`;
 
 const HOST = fileURLToPath(new URL("./host.js", import.meta.url));
 
