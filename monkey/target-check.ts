@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Table from "cli-table3";
 import { EXIT } from "../common/exit-codes.js";
-import { parseCli } from "../common/args.js";
+import { parseCli, parseDurationFlag } from "../common/args.js";
 import { visible } from "../common/visible.js";
 import { loadTargetFile } from "../targets/file/load.js";
 import { TargetFileError, type TargetFileSpec } from "../targets/file/spec.js";
@@ -64,9 +64,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`smtpchaos target check: ${err.message}`);
     return EXIT.usage;
   }
-  const timeoutMs = parseTimeout(parsed.values.timeout ?? "30s");
-  if (timeoutMs === null) {
-    console.error(`smtpchaos target check: --timeout ${visible(parsed.values.timeout ?? "")}: expected a duration such as 30s`);
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDurationFlag(parsed.values.timeout ?? "30s", "--timeout");
+  } catch (err) {
+    console.error(`smtpchaos target check: ${(err as Error).message}`);
     return EXIT.usage;
   }
   const unavailable = new FileTarget(spec).unavailable();
@@ -78,13 +80,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (parsed.values.start !== true) return EXIT.ok;
   return startCheck(spec, timeoutMs, parsed.values.keep === true);
-}
-
-function parseTimeout(s: string): number | null {
-  const m = /^(\d+)(ms|s|m)?$/.exec(s.trim());
-  if (m === null) return null;
-  const n = Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000);
-  return n > 0 ? n : null;
 }
 
 function summary(s: TargetFileSpec): string {
