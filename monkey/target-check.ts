@@ -86,7 +86,7 @@ function summary(s: TargetFileSpec): string {
   const lines = [
     `  delivery:   ${s.delivery === "sink" ? "at the toolkit's sink ({{sink.host}}:{{sink.port}})" : `Maildirs ${s.maildirs.join(", ")}`}`,
     `  roles:      ${[`${s.master} (the start command)`, ...Object.keys(s.roles)].join(", ")}`,
-    `  logs:       ${s.logs.length > 0 ? s.logs.join(", ") : "(stdout/stderr only)"}`,
+    `  logs:       ${s.logs.length > 0 ? s.logs.join(", ") : "(stdout/stderr only)"}${s.syslog ? " + syslog (its own /dev/log)" : ""}`,
     `  queue:      ${s.queueSize !== null ? "size" : "not observable (no queueSize)"}${s.queueList !== null ? ", ids" : ""}${s.flush !== null ? ", flush" : ""}`,
     `  listeners:  127.0.0.1${s.ipv6 ? " and ::1" : " only (ipv6: false)"}${s.implicitTls ? ", plus implicit TLS" : ""}`,
     `  faults:     libfiu ${s.libfiu.length > 0 ? s.libfiu.join(", ") : "no"}; lookups ${s.lookups ? "routed" : "no"}; syscalls ${s.syscalls ? "yes" : "no"}`,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the real-MTA targets need (root): Postfix, libfiu, OpenSMTPD 6.8 extracted into
-# a private prefix (its package conflicts with postfix), and OpenSMTPD's users, Exim and Haraka
-# in private prefixes, and builds the
+# Installs what the real-MTA targets need (root): Postfix, libfiu, OpenSMTPD 6.8, Exim and Sendmail
+# extracted into private prefixes (their packages conflict with postfix), OpenSMTPD's users,
+# Haraka from npm into a private prefix, and builds the
 # seccomp supervisor and the recording file system (FUSE). Idempotent.
 # No MTA service is left running: smtpchaos starts its own isolated instances.
 set -euo pipefail
@@ -89,6 +89,34 @@ fi
 chmod u-s "$EXIM_PREFIX/usr/sbin/exim4"
 id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group Debian-exim
 
+# Sendmail 8.17 (sendmail-bin, sendmail-base, sendmail-cf) extracted privately the same way: its
+# package conflicts with postfix too. The target file (targets/files/sendmail.target.yaml) builds
+# each instance's sendmail.cf from a .mc with m4 and the extracted cf/ tree; the other libraries
+# install without conflict. No sendmail service is installed, so none can start or take port 25.
+SENDMAIL_PREFIX=${SMTPCHAOS_SENDMAIL_PREFIX:-/opt/smtpchaos/sendmail}
+sendmail_deps=(m4 libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0)
+sendmail_missing=()
+for p in "${sendmail_deps[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || sendmail_missing+=("$p")
+done
+if [ "${#sendmail_missing[@]}" -gt 0 ] || [ ! -x "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail" ]; then apt-get update -qq; fi
+if [ "${#sendmail_missing[@]}" -gt 0 ]; then
+  echo "setup-mtas: installing ${sendmail_missing[*]} (for sendmail)"
+  apt-get install -y -qq --no-install-recommends "${sendmail_missing[@]}" >/dev/null
+fi
+if [ ! -x "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail" ]; then
+  echo "setup-mtas: extracting sendmail-bin, sendmail-base and sendmail-cf into $SENDMAIL_PREFIX"
+  work=$(mktemp -d)
+  chmod 0777 "$work"
+  (cd "$work" && apt-get download -qq sendmail-bin sendmail-base sendmail-cf)
+  mkdir -p "$SENDMAIL_PREFIX"
+  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$SENDMAIL_PREFIX"; done
+  rm -rf "$work"
+fi
+# Not setgid (the package makes it setgid mail for local submissions): the target runs it as root,
+# and a setgid binary runs in glibc's secure mode, which ignores LD_PRELOAD (libfiu, the shim).
+chmod g-s "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail"
+
 # Haraka (a Node.js SMTP server, here a filtering relay: targets/files/haraka.target.yaml), from
 # npm into a private prefix, pinned by scripts/haraka/package-lock.json. Install scripts are not
 # run (its one native module, modern-syslog, is not needed: the target logs to stdout).
@@ -134,4 +162,4 @@ fi
 # Never leave a system MTA running (ours are private instances on other ports).
 if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi
 
-echo "setup-mtas: ok (postfix $(postconf -d -h mail_version 2>/dev/null), exim $("$EXIM_PREFIX/usr/sbin/exim4" -bV 2>/dev/null | sed -n 's/^Exim version \([0-9.]*\).*/\1/p'), opensmtpd $("$PREFIX/usr/sbin/smtpd" -h 2>&1 | grep -o 'OpenSMTPD [0-9.p]*' | head -1 || true), libfiu $(dpkg-query -W -f='${Version}' fiu-utils))"
+echo "setup-mtas: ok (postfix $(postconf -d -h mail_version 2>/dev/null), exim $("$EXIM_PREFIX/usr/sbin/exim4" -bV 2>/dev/null | sed -n 's/^Exim version \([0-9.]*\).*/\1/p'), sendmail $("$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail" -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version \([0-9.]*\).*/\1/p'), opensmtpd $("$PREFIX/usr/sbin/smtpd" -h 2>&1 | grep -o 'OpenSMTPD [0-9.p]*' | head -1 || true), libfiu $(dpkg-query -W -f='${Version}' fiu-utils))"

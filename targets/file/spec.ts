@@ -98,6 +98,11 @@ export interface TargetFileSpec {
   env: Record<string, string>;
   /** run in a private mount namespace with a loopback-only resolv.conf (needs root) */
   isolateDns: boolean;
+  /**
+   * give the MTA a /dev/log of its own (a private mount namespace; needs root) whose records are
+   * read into the target's log like a log file's lines: for MTAs that log only through syslog(3)
+   */
+  syslog: boolean;
   /** role of the process the start command becomes */
   master: string;
   /** role -> regular expression on a descendant's command line */
@@ -181,6 +186,7 @@ export const TARGET_FILE_FIELDS = new Set([
   "start",
   "env",
   "isolateDns",
+  "syslog",
   "master",
   "roles",
   "logs",
@@ -291,6 +297,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
     start: command("start", true) ?? [],
     env: map("env"),
     isolateDns: bool("isolateDns", false),
+    syslog: bool("syslog", false),
     master: str("master", "daemon"),
     roles: map("roles"),
     logs: list("logs", []),
@@ -380,6 +387,7 @@ export function parseTargetFile(text: string, path: string, defaultName: string)
   }
   if (spec.stallRole !== null && spec.stallRole !== spec.master && spec.roles[spec.stallRole] === undefined) problems.push(`stallRole: "${spec.stallRole}" is not a role (roles: ${[spec.master, ...Object.keys(spec.roles)].join(", ")})`);
   if (spec.isolateDns && !spec.root) problems.push("isolateDns: needs root: true (a mount namespace)");
+  if (spec.syslog && !spec.root) problems.push("syslog: needs root: true (a mount namespace with its own /dev/log)");
   const lp = d.libfiuPoints;
   if (lp !== undefined) {
     if (lp === null || typeof lp !== "object" || Array.isArray(lp)) problems.push("libfiuPoints: expected a mapping of point -> list of libfiu failure points");

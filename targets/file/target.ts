@@ -15,6 +15,8 @@ import { checkRelay } from "../process/relay.js";
 import { LOOPBACK4, LOOPBACK6 } from "../process/ipv6.js";
 import { assertFiuInstalled, fiuPreloadEnv } from "../process/libfiu.js";
 import { posixPattern, type ShimRole } from "../process/syscall-shim.js";
+import { listenSyslog, type SyslogListener } from "../process/syslog-socket.js";
+import { devLogCommands, shQuote } from "../process/dev-log.js";
 import { SENDER_DOMAIN } from "../target.js";
 import type { Endpoint } from "../target.js";
 import type { FaultDescription } from "../fault-hooks.js";
@@ -49,6 +51,8 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
   private tlsPort: number | null = null;
   private lookupsAt: { host: string; port: number } | null = null;
   private tails: Array<{ stop: () => void }> = [];
+  /** the socket behind the MTA's /dev/log (syslog: true), open from prepare() to afterStop() */
+  private syslogSocket: SyslogListener | null = null;
   private readonly roles: Array<[string, RegExp]>;
   /** the next hop of `delivery: sink`: started at the first start, kept across restarts */
   private sink: RecordingSink | null = null;
@@ -174,6 +178,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
       await writeFile(path, render(template, values, on));
     }
     if (this.spec.isolateDns) await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+    if (this.spec.syslog) await this.openSyslog(dir);
     if (this.fiuRoles.length > 0) await this.prepareFiu(dir);
     await this.prepareShim(dir);
     for (const step of this.spec.prepare ?? []) {
@@ -277,10 +282,29 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     const start = this.spec.start.map((a) => render(a, values, on));
     const argv = this.fiuRoles.length > 0 ? [join(dir, "fiu", "run"), ...start] : start;
     const env = { ...process.env, ...Object.fromEntries(Object.entries(this.spec.env).map(([k, v]) => [k, render(v, values, on)])) };
-    if (!this.spec.isolateDns) return { command: argv[0] as string, args: argv.slice(1), env };
-    // A private mount namespace whose resolv.conf names only loopback: the MTA cannot ask the
-    // machine's nameserver, whatever its own resolver does. sh execs the command ("$0" "$@").
-    return { command: "unshare", args: ["-m", "--propagation", "private", "sh", "-c", `mount --bind '${join(dir, "resolv.conf")}' /etc/resolv.conf && exec "$0" "$@"`, ...argv], env };
+    // A private mount namespace whose resolv.conf names only loopback (the MTA cannot ask the
+    // machine's nameserver, whatever its own resolver does), and whose /dev/log is ours.
+    // sh execs the command ("$0" "$@").
+    const setup = [
+      ...(this.spec.isolateDns ? [`mount --bind ${shQuote(join(dir, "resolv.conf"))} /etc/resolv.conf`] : []),
+      ...(this.spec.syslog ? [devLogCommands(syslogSocketPath(dir), join(dir, SYSLOG_SCRATCH))] : []),
+    ];
+    if (setup.length === 0) return { command: argv[0] as string, args: argv.slice(1), env };
+    return { command: "unshare", args: ["-m", "--propagation", "private", "sh", "-c", `${setup.join(" && ")} && exec "$0" "$@"`, ...argv], env };
+  }
+
+  /** Listens on the socket the namespace's /dev/log will point at (kept across a failed launch's retry). */
+  private async openSyslog(dir: string): Promise<void> {
+    await mkdir(join(dir, SYSLOG_SCRATCH), { recursive: true });
+    if (this.syslogSocket?.path === syslogSocketPath(dir)) return;
+    await this.closeSyslog();
+    this.syslogSocket = await listenSyslog(syslogSocketPath(dir), (line) => this.pushLog(line));
+  }
+
+  private async closeSyslog(): Promise<void> {
+    const s = this.syslogSocket;
+    this.syslogSocket = null;
+    await s?.close();
   }
 
   protected fatalPatterns(): RegExp[] {
@@ -328,6 +352,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
 
   protected override async afterStop(): Promise<void> {
     for (const t of this.tails.splice(0)) t.stop();
+    await this.closeSyslog();
   }
 
   private rendered(cmd: readonly string[]): string[] {
@@ -367,6 +392,10 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     return parseQueueIds(await this.control(c as string, args));
   }
 }
+
+/** The syslog socket in the instance directory, and the directory its /dev overlay is mounted on (in the namespace only). */
+const syslogSocketPath = (dir: string): string => join(dir, "syslog.sock");
+const SYSLOG_SCRATCH = ".syslog-dev";
 
 function findProgram(p: string): boolean {
   if (p.includes("/")) return existsSync(p);

@@ -1,4 +1,4 @@
-// `runMonkey` with a flaky next hop behind the real MTAs: OpenSMTPD, Postfix and Exim relay
+// `runMonkey` with a flaky next hop behind the real MTAs: OpenSMTPD, Postfix, Exim and Sendmail relay
 // relay.test.example to it while it defers, greylists, answers 421 after the final dot or drops
 // the connection. Every relayed message must arrive exactly once, after the MTA retried it.
 // Needs root and `npm run setup:mtas` (a missing MTA fails in CI).
@@ -44,6 +44,17 @@ const MTAS: Array<{ name: string; binary: string; attempt: (line: string) => Att
     attempt: (line) => {
       const m = /\s([0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}) (==|=>) \S*@relay\.test\.example\b/.exec(line);
       return m === null ? null : { id: m[1] as string, ok: m[2] === "=>" };
+    },
+  },
+  {
+    // a target file too (targets/files/sendmail.target.yaml); its log comes through syslog
+    name: "sendmail",
+    binary: "/opt/smtpchaos/sendmail/usr/libexec/sendmail/sendmail",
+    // ... sendmail[123]: 6B7KvufO012922: to=<user@relay.test.example>, ... mailer=hop, ... stat=Deferred: 451 ...
+    // ... sendmail[124]: 6B7KvufO012922: to=<user@relay.test.example>, ... mailer=hop, ... stat=Sent (...)
+    attempt: (line) => {
+      const m = /: ([0-9A-Za-z]{14}): to=<[^>]*@relay\.test\.example>.* stat=(\w+)/.exec(line);
+      return m === null ? null : { id: m[1] as string, ok: m[2] === "Sent" };
     },
   },
 ];

@@ -1,4 +1,4 @@
-// OpenSMTPD, Postfix and Exim started isolated, for real. They need root and `npm run setup:mtas`;
+// OpenSMTPD, Postfix, Exim and Sendmail started isolated, for real. They need root and `npm run setup:mtas`;
 // in CI (CI set) a missing MTA fails these tests, elsewhere they are skipped with the reason.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ import { mtaAvailability, requireMta, sendOne, waitFor } from "./helpers.js";
 import { createTarget } from "../../targets/registry.js";
 
 const EXIM = "/opt/smtpchaos/exim/usr/sbin/exim4";
+const SENDMAIL = "/opt/smtpchaos/sendmail/usr/libexec/sendmail/sendmail";
 
 const MTAS = [
   { name: "opensmtpd", binary: join(OPENSMTPD_PREFIX, "usr/sbin/smtpd"), make: (o = {}) => new OpenSmtpdTarget(o) as DaemonTarget, killRole: "queue", minRoles: 3 },
@@ -23,6 +24,9 @@ const MTAS = [
   // Exim is a target file only (targets/files/exim.target.yaml): no code of the toolkit knows it.
   // Idle, it is its listening daemon alone; its children come and go with the mail.
   { name: "exim", binary: EXIM, make: (o = {}) => createTarget("exim", o) as DaemonTarget, killRole: "daemon", minRoles: 1 },
+  // Sendmail too (targets/files/sendmail.target.yaml), and it logs only through syslog(3): its
+  // log reaches the target through the /dev/log of its namespace (syslog: true).
+  { name: "sendmail", binary: SENDMAIL, make: (o = {}) => createTarget("sendmail", o) as DaemonTarget, killRole: "daemon", minRoles: 1 },
 ];
 
 async function portClosed(port: number): Promise<boolean> {
