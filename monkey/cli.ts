@@ -1,4 +1,5 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
+import { targetNames } from "../targets/registry.js";
 import { RecordingSink } from "../targets/sink/recording-sink.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,7 +56,7 @@ commands:
   delay POINT DURATION [site H] [once|always|times N]   --api URL   by hand
 
 run/serve options:
-  --target NAME|FILE     embedded (default), opensmtpd, postfix, or a target file
+  --target NAME|FILE     ${targetNames().join(", ")} (embedded by default), or a target file
                          (NAME.target.yaml by path or on SMTPCHAOS_TARGET_PATH)
   --host H --port P      run: a server you run yourself instead; only network faults (net.*)
                          apply, loopback only unless --allow-remote
@@ -281,7 +282,7 @@ function chooseTarget(values: Values, forServe = false): { target: string } | { 
   return {
     name: target.name,
     external: (extra) => {
-      if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target embedded, opensmtpd or postfix): only those relay to the flaky next hop");
+      if (extra.nextHop !== undefined) throw new UsageError("nexthop.* points need a target the toolkit configures (--target NAME): only those relay to the flaky next hop; a server you run can relay to --sink PORT instead");
       return { target, surface: null, readsMailboxes: target.readsMailboxes, unmanaged: target };
     },
   };

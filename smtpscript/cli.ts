@@ -1,4 +1,5 @@
 // `smtpscript [options] FILE...` and `smtpchaos script ...`.
+import { targetNames } from "../targets/registry.js";
 import { EXIT } from "../common/exit-codes.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
@@ -41,7 +42,7 @@ target (one of):
   --host HOST            server address (default 127.0.0.1); loopback only unless
                          --allow-remote (names other than localhost are never resolved)
   --port PORT            server port (default 25)
-  --target NAME|FILE     start a target the toolkit manages (embedded, opensmtpd, postfix,
+  --target NAME|FILE     start a target the toolkit manages (${targetNames().join(", ")},
                          or a NAME.target.yaml target file) and test it
 options:
   --tls                  implicit TLS from the first byte (SMTPS)

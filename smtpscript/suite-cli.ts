@@ -1,4 +1,5 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
+import { targetNames } from "../targets/registry.js";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -32,7 +33,7 @@ Runs the shipped suites (all, or the named ones) and judges the results against 
 expectations file (suites/expectations/NAME.yaml): a listed test-case that fails is a known
 deviation, one that passes means the target's behaviour changed.
 
-  --target NAME            embedded, opensmtpd or postfix (started and stopped for the run)
+  --target NAME|FILE       ${targetNames().join(", ")} or a target file (started and stopped for the run)
   --host H --port P        a server you run (no expectations unless --expectations);
                            loopback only unless --allow-remote
   --allow-remote           permit a non-loopback --host

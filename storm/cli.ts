@@ -1,4 +1,5 @@
 // `smtpchaos storm [--target NAME | --host H --port P] --sessions N --duration D ...`
+import { targetNames } from "../targets/registry.js";
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
@@ -57,7 +58,7 @@ load (always bounded by --duration and the optional counts):
   --max-messages N       also stop once N messages were accepted
 
 target:
-  --target NAME|FILE     embedded, opensmtpd, postfix or a target file (NAME.target.yaml),
+  --target NAME|FILE     ${targetNames().join(", ")} or a target file (NAME.target.yaml),
                          started and stopped for the run
   --host H --port P      a server you run; loopback only unless --allow-remote
   --tls-port P           its implicit-TLS (SMTPS) port

@@ -1,5 +1,6 @@
 // `smtpchaos report matrix`: flags -> the columns -> each target's suites and sweep (or the
 // records saved by an earlier run) -> the model -> its outputs.
+import { targetNames } from "../../targets/registry.js";
 import { formatDuration } from "../../common/duration.js";
 import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
@@ -24,7 +25,7 @@ point family (failure IDs handled gracefully / injected, findings), and a summar
 --target NAME' for --budget. Regenerate the page from saved results with --from.
 
 options:
-  --targets LIST     comma-separated: embedded, opensmtpd, postfix, exim, or target files
+  --targets LIST     comma-separated: ${targetNames().join(", ")}, or target files
                      (default: embedded and every other known target installed here); a
                      target that cannot start is a column saying why
   --budget D         each target's sweep stops starting transactions after D (default 10m)

@@ -14,7 +14,7 @@ export interface ColumnChoice {
 /** The targets of a --targets list, checked before anything runs. */
 export function namedColumns(list: string): ColumnChoice[] {
   const refs = list.split(",").map((t) => t.trim()).filter((t) => t !== "");
-  if (refs.length === 0) throw new UsageError("--targets needs at least one target (embedded, opensmtpd, postfix, exim or a target file)");
+  if (refs.length === 0) throw new UsageError(`--targets needs at least one target (${targetNames().join(", ")} or a target file)`);
   const out: ColumnChoice[] = [];
   for (const ref of refs) {
     let name: string;

@@ -1,5 +1,6 @@
 // `smtpchaos crash run --target T` and `smtpchaos crash replay TRACE --state MODEL:N`: flags ->
 // runCrash / one state's recovery -> outputs.
+import { targetNames } from "../../targets/registry.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT } from "../../common/exit-codes.js";
@@ -32,7 +33,7 @@ models:
 ${MODELS.map((m) => `  ${m.name.padEnd(13)}${m.summary}`).join("\n")}
 
 options:
-  --target NAME|FILE   embedded (default), opensmtpd, postfix, exim, or a target file with durable:
+  --target NAME|FILE   ${targetNames().join(", ")} (embedded by default), or a target file with durable:
   --model M[,M]        the models to try (default: all)
   --messages N         messages in the workload (default 50)
   --concurrency C      sessions at a time (default 4)

@@ -1,4 +1,5 @@
 // `smtpchaos monkey sweep --target T`: flags -> runSweep -> outputs.
+import { targetNames } from "../../targets/registry.js";
 import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
 import { formatDuration } from "../../common/duration.js";
@@ -19,7 +20,7 @@ SMTP phase), then injects each failure ID exactly once into its own transaction 
 judged by the oracle and the ledger. Prints the coverage matrix and every finding with its replay.
 
 options:
-  --target NAME|FILE   embedded (default), opensmtpd, postfix, exim, or a target file
+  --target NAME|FILE   ${targetNames().join(", ")} (embedded by default), or a target file
   --points GLOBS       only these points, comma-separated (sys.queue.*, kill.*, *.fsync)
   --phases LIST        only these phases: ${SWEEP_PHASES.join(",")}
   --errnos all         every errno each call can return (default: the transient few per call)
