@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Injector } from "../../monkey/injector.js";
-import { PlanError, validatePlan } from "../../monkey/plan.js";
+import { validatePlan } from "../../monkey/plan.js";
 import { PlanController, StatementError } from "../../monkey/controller.js";
 import { InProcessSurface } from "../../monkey/layers/wrap.js";
 import { RealFaultSurface, type FiuChannel } from "../../monkey/real/surface.js";
@@ -77,10 +77,10 @@ test("a real MTA's delay of a queue point stops the role that owns its queue ins
   await controller.clear();
   assert.equal(surface.processes, null);
 
-  // without a role that owns the queue, libfiu's refusal stands and nothing changes
+  // without a role that owns the queue the delay is refused, saying why and what to do instead, and nothing changes
   const noStall = new RealFaultSurface({ target: fakeTarget, fiu: new RecordingChannel(), lookups: null, roles: [] });
   const c2 = new PlanController({ injector: empty(), surface: noStall, target: "fake" });
-  await assert.rejects(c2.apply(["delay", "queue.write", "2s"]), (err: unknown) => err instanceof PlanError && /action delay cannot be done by libfiu/.test(err.message));
+  await assert.rejects(c2.apply(["delay", "queue.write", "2s"]), (err: unknown) => err instanceof StatementError && /cannot delay queue\.write on fake: libfiu fails calls but cannot slow them, and this target has no stall role/.test(err.message) && /stallRole/.test(err.message));
   assert.deepEqual(c2.document().points, {});
   // libfiu has no counter: "times 2" is refused the same way
   await assert.rejects(c2.apply(["fail", "queue.write", "times", "2"]), /limit 2 cannot be done by libfiu/);

@@ -31,6 +31,8 @@ domain: test.example
 mailboxes: [user]
 directories: [spool, Maildir, log]
 start: [python3, ${JSON.stringify(FIXTURE)}, "{{port}}", "{{dir}}/spool", "{{dir}}/Maildir", "{{dir}}/log/mta.log"]
+# it listens on 127.0.0.1 only
+ipv6: false
 master: daemon
 logs: [log/mta.log]
 crash: ['Traceback']

@@ -208,7 +208,8 @@ test("smtpchaos target start/status/stop round trip", async (t) => {
     );
   const start = await cli(["start", "embedded"]);
   assert.equal(start.code, 0, start.out);
-  const m = /pid (\d+), listening on 127\.0\.0\.1:(\d+)/.exec(start.out);
+  const m = /toolkit host: pid (\d+)/.exec(start.out);
+  assert.match(start.out, /listening on 127\.0\.0\.1:\d+/);
   assert.ok(m !== null, start.out);
   try {
     const status = await cli(["status", "embedded"]);
