@@ -16,17 +16,22 @@ import { isTargetFileRef } from "./file/load.js";
 import { isSameProcess, processIdentity } from "./process/procfs.js";
 import type { ProcessIdentity } from "./process/procfs.js";
 import { acquireLock, LockBusyError } from "./process/lock-file.js";
+import { reapOrphans } from "./process/orphan-guard.js";
+import { cleanStaleRecfsMounts } from "./process/recfs.js";
 import type { LockFile } from "./process/lock-file.js";
 import { StateError, prepareStateDir, readState, removeInstanceDir, removeState, writeState } from "./instance-state.js";
 import type { InstanceState } from "./instance-state.js";
 
 const USAGE = `usage: smtpchaos target start|stop|status NAME [--state DIR] [--keep]
+       smtpchaos target clean
        smtpchaos target check FILE|NAME [--start] [--keep] [--timeout D]
 
   start NAME    start the target in the background and print its endpoint, its processes
                 by role (PIDs) and its instance directory
   status NAME   show whether it runs, its PIDs, endpoint and banner
   stop NAME     stop the process that 'start' started (by PID)
+  clean         stop every MTA a toolkit killed with SIGKILL left running (by verified PID and
+                process group) and remove its instance directory; 'start' does it first too
   check FILE    validate a target file; --start: start it once and report each role,
                 log, delivery, listener and fault mechanism it reaches (see --help of check)
 
@@ -51,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const [action, name] = parsed.positionals;
+  if (action === "clean" && name === undefined) return clean();
   if (action === undefined || name === undefined || !["start", "stop", "status"].includes(action)) {
     console.error(USAGE);
     return EXIT.usage;
@@ -68,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   const stateDir = resolve(parsed.values.state ?? process.env.SMTPCHAOS_STATE ?? ".smtpchaos");
   const stateFile = join(stateDir, `${plugin.name}.json`);
   try {
+    if (action === "start") for (const line of reapOrphans()) console.error(`smtpchaos target: left by a toolkit that was killed: ${line}`);
     if (action === "start") return await start(plugin.name, stateDir, stateFile, ref, parsed.values.keep === true);
     if (action === "status") return await status(stateFile);
     return await stop(stateFile);
@@ -76,6 +83,15 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`smtpchaos target ${action}: ${err.message}`);
     return EXIT.usage;
   }
+}
+
+/** `target clean`: the orphans of toolkits that were killed (SIGKILL), and stale recording mounts. */
+function clean(): number {
+  // the mounts first: a directory with a recording file system still in it is not removed
+  const unmounted = cleanStaleRecfsMounts().map((m) => `unmounted a stale recording file system at ${m}`);
+  const done = [...unmounted, ...reapOrphans()];
+  console.log(done.length === 0 ? "nothing to clean: no MTA or mount left behind by a toolkit that is gone" : done.join("\n"));
+  return EXIT.ok;
 }
 
 /** The lock that keeps two commands from starting or stopping the target of one state file at once. */

@@ -14,6 +14,7 @@ import { Maildir } from "./maildir.js";
 import type { FaultPoints } from "./fault-points.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
+import { OrphanGuard } from "../process/orphan-guard.js";
 import { READY_PREFIX } from "./protocol.js";
 import type { ReadyLine } from "./protocol.js";
 import { fileIds, maildirIds } from "../process/maildir-ids.js";
@@ -41,6 +42,7 @@ export class EmbeddedTarget implements Target {
   private ownsDir: boolean;
   private mta: EmbeddedMta | null = null;
   private supervisor: Supervisor | null = null;
+  private guard: OrphanGuard | null = null;
   private ep: Endpoint | null = null;
   private readonly inProcessLogs = new LogBuffer();
   private readonly users: string[];
@@ -107,6 +109,8 @@ export class EmbeddedTarget implements Target {
     }));
     // this start's options: a restart keeps the ports the first start got
     sup.start({ command: process.execPath, args: [DAEMON, JSON.stringify(mtaOpts)] });
+    // not a group of its own: the child alone is killed if this process dies without stopping it
+    if (sup.pid !== null && this.dir !== null) (this.guard ??= new OrphanGuard(this.name, false)).started(sup.pid, this.dir, this.ownsDir);
     return new Promise<Endpoint>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`embedded MTA did not report ready within 10 s; log tail:\n${sup.logs.tail(10).join("\n")}`)), 10_000);
       const offLog = sup.logs.subscribe((line) => {
@@ -132,6 +136,7 @@ export class EmbeddedTarget implements Target {
 
   keepFiles(): string | null {
     this.ownsDir = false;
+    this.guard?.keep();
     return this.dir;
   }
 
@@ -149,6 +154,7 @@ export class EmbeddedTarget implements Target {
       await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       this.dir = null;
     }
+    this.guard?.stopped();
   }
 
   async restart(): Promise<void> {

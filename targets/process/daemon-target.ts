@@ -16,6 +16,7 @@ import { freePort } from "./free-port.js";
 import { ipv6LoopbackAvailable, LOOPBACK4, LOOPBACK6 } from "./ipv6.js";
 import { maildirIds } from "./maildir-ids.js";
 import { bannerStatus, waitForBanner } from "./banner.js";
+import { OrphanGuard } from "./orphan-guard.js";
 
 const run = promisify(execFile);
 
@@ -72,6 +73,7 @@ export abstract class DaemonTarget implements Target {
   /** whether the daemon also listens on ::1 (set by start(), before prepare()) */
   protected ipv6 = false;
   private supervisor: Supervisor | null = null;
+  private guard: OrphanGuard | null = null;
   private ownsDir: boolean;
 
   constructor(protected readonly opts: DaemonTargetOptions = {}) {
@@ -193,6 +195,8 @@ export abstract class DaemonTarget implements Target {
     }));
     await this.beforeSpawn(dir);
     sup.start(cmd);
+    // recorded until stop(): an exit of this process kills it, a SIGKILL of it leaves it to the next target start or clean
+    if (sup.pid !== null) (this.guard ??= new OrphanGuard(this.name, true)).started(sup.pid, dir, this.ownsDir);
     await waitForBanner("127.0.0.1", port, this.opts.startTimeoutMs ?? 20_000, {
       // a crash pattern seen during start (a worker dying on a bad config) fails the start at once
       alive: () => sup.running && sup.crash() === null,
@@ -222,6 +226,7 @@ export abstract class DaemonTarget implements Target {
 
   keepFiles(): string | null {
     this.ownsDir = false;
+    this.guard?.keep();
     return this.dir;
   }
 
@@ -237,6 +242,7 @@ export abstract class DaemonTarget implements Target {
       this.dir = null;
       this.port = this.opts.port ?? null;
     }
+    this.guard?.stopped();
   }
 
   async powerCut(): Promise<void> {
