@@ -1,7 +1,7 @@
 // The embedded MTA behind the Target interface, either in this process (fast, fault points
 // reachable directly) or as a child process (crashes observable, survives as a daemon).
 import type { TargetPlugin } from "../registry.js";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,7 @@ import type { FaultPoints } from "./fault-points.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
 import { OrphanGuard } from "../process/orphan-guard.js";
+import { removeTree } from "../process/remove-tree.js";
 import { READY_PREFIX } from "./protocol.js";
 import type { ReadyLine } from "./protocol.js";
 import { fileIds, maildirIds } from "../process/maildir-ids.js";
@@ -151,7 +152,7 @@ export class EmbeddedTarget implements Target {
     if (this.dir !== null) await this.opts.onStopped?.(this.dir);
     if (this.ownsDir && this.dir !== null) {
       // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.
-      await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      await removeTree(this.dir);
       this.dir = null;
     }
     this.guard?.stopped();

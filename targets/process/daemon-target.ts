@@ -1,7 +1,7 @@
 // What every real-MTA target shares: a private working directory, the daemon as our direct
 // child (own process group, so its shutdown cannot signal us), logs, crash detection, a
 // banner probe, Maildir reading and the process list. Subclasses say how to configure and run it.
-import { mkdtemp, readdir, readFile, rm, chmod } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, chmod } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync } from "node:fs";
@@ -17,6 +17,7 @@ import { ipv6LoopbackAvailable, LOOPBACK4, LOOPBACK6 } from "./ipv6.js";
 import { maildirIds } from "./maildir-ids.js";
 import { bannerStatus, waitForBanner } from "./banner.js";
 import { OrphanGuard } from "./orphan-guard.js";
+import { removeTree } from "./remove-tree.js";
 
 const run = promisify(execFile);
 
@@ -238,7 +239,7 @@ export abstract class DaemonTarget implements Target {
     if (this.dir !== null) await this.opts.onStopped?.(this.dir);
     if (this.ownsDir && this.dir !== null && existsSync(this.dir)) {
       // A delivery child finishing its write after the stop can refill a Maildir mid-removal (ENOTEMPTY): rm retries.
-      await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      await removeTree(this.dir);
       this.dir = null;
       this.port = this.opts.port ?? null;
     }
