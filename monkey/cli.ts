@@ -1,9 +1,6 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
 import { targetNames } from "../targets/registry.js";
-import { RecordingSink } from "../targets/sink/recording-sink.js";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { RecordingSink, SinkListenError } from "../targets/sink/recording-sink.js";
 import type { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
@@ -199,6 +196,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof ControlApiError ||
       err instanceof StatementError ||
       err instanceof TargetProbeError ||
+      err instanceof SinkListenError ||
       err instanceof ExternalCommandError
     ) {
       console.error(`smtpchaos monkey ${cmd}: ${err.message}`);
@@ -276,8 +274,7 @@ function chooseTarget(values: Values, forServe = false): { target: string } | { 
   // The startup probe waits at most --timeout (and no more than 10 s) for the banner.
   const probeTimeoutMs = Math.min(duration(values.timeout, "--timeout"), 10_000);
   const sinkPort = values.sink === undefined ? null : parsePort(values.sink, "--sink");
-  const sinkDir = sinkPort === null ? undefined : mkdtempSync(join(tmpdir(), "smtpchaos-sink-"));
-  const sink = sinkDir === undefined ? {} : { sink: new RecordingSink({ port: sinkPort as number, maildir: join(sinkDir, "Maildir") }), sinkTempDir: sinkDir };
+  const sink = sinkPort === null ? {} : { sink: RecordingSink.withTemporaryMaildir({ port: sinkPort }) };
   const target = new ExternalTarget({ host, port }, rcpts, maildirs, { probeTimeoutMs, commands, settleMs, ...sink });
   return {
     name: target.name,

@@ -3,7 +3,6 @@
 // only through commands the user gives; without a queue count, deliveries are judged over once
 // its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
 // the ledger works; without, the ledger is skipped and said so.
-import { rm } from "node:fs/promises";
 import type { RecordingSink } from "../targets/sink/recording-sink.js";
 import { BannerProbeError, probeBanner } from "../smtp/probe.js";
 import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
@@ -30,8 +29,6 @@ export interface ExternalTargetOptions {
   restartTimeoutMs?: number;
   /** the toolkit's recording sink the server relays to (--sink PORT): what arrives there is delivered */
   sink?: RecordingSink;
-  /** a directory made for the sink's Maildir, removed at stop */
-  sinkTempDir?: string;
 }
 
 export class ExternalTarget implements Target {
@@ -58,13 +55,11 @@ export class ExternalTarget implements Target {
     this.settleMs = o.settleMs ?? 5_000;
     this.restartTimeoutMs = o.restartTimeoutMs ?? 60_000;
     this.sink = o.sink ?? null;
-    this.sinkTempDir = o.sinkTempDir;
     const sinkDir = this.sink?.maildir ?? null;
     if (sinkDir !== null) this.maildirs = [...maildirs, sinkDir];
   }
 
   private readonly sink: RecordingSink | null;
-  private readonly sinkTempDir: string | undefined;
 
   get readsMailboxes(): boolean {
     return this.maildirs.length > 0;
@@ -101,10 +96,9 @@ export class ExternalTarget implements Target {
     }
   }
 
-  /** Stops the sink (the server is the user's) and removes the temporary directory made for it. */
+  /** Stops the sink (the server is the user's). */
   async stop(): Promise<void> {
     await this.sink?.stop();
-    if (this.sinkTempDir !== undefined) await rm(this.sinkTempDir, { recursive: true, force: true });
   }
 
   /**

@@ -1,8 +1,7 @@
 // `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
 import { targetNames } from "../targets/registry.js";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { existsSync } from "node:fs";
+import { relative } from "node:path";
 import { RecordingSink } from "../targets/sink/recording-sink.js";
 import Table from "cli-table3";
 import picocolors from "picocolors";
@@ -180,13 +179,14 @@ export async function main(argv: string[]): Promise<number> {
     if (why !== null) return usage(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${server.port}: ${why}`);
   }
   // the sink is up before the first test-case: the server may relay at once
-  let sink: Awaited<ReturnType<typeof startSink>> | null = null;
+  let sink: RecordingSink | null = null;
   try {
     sink = sinkPort === null ? null : await startSink(sinkPort);
   } catch (err) {
     return usage((err as Error).message);
   }
-  if (sink !== null) maildirs.push(sink.maildir);
+  const sinkMaildir = sink?.maildir ?? null;
+  if (sinkMaildir !== null) maildirs.push(sinkMaildir);
   let binding;
   try {
     binding = await bindServer({ target: values.target ?? null, server, defines }, { ...(Object.keys(main).length > 0 ? { main } : {}), mayFire: declaredFaultPoints(programs) });
@@ -249,22 +249,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** The recording sink of `--sink PORT`, its Maildir in a temporary directory removed at stop. */
-async function startSink(port: number): Promise<{ maildir: string; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-sink-"));
-  const sink = new RecordingSink({ port, maildir: join(dir, "Maildir") });
+async function startSink(port: number): Promise<RecordingSink> {
+  const sink = RecordingSink.withTemporaryMaildir({ port });
   try {
     await sink.start();
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new UsageError(`--sink ${port}: cannot listen on 127.0.0.1:${port}: ${(err as Error).message}`);
+    await sink.stop();
+    throw new UsageError(`--sink ${port}: ${(err as Error).message}`);
   }
-  return {
-    maildir: join(dir, "Maildir"),
-    stop: async () => {
-      await sink.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return sink;
 }
 
 /** --tls/--tls-port/--starttls, as smtpscript's own CLI builds them; --tls-port is --host's SMTPS port. */

@@ -1,5 +1,4 @@
 // `smtpchaos storm [--target NAME | --host H --port P] --sessions N --duration D ...`
-import { targetNames } from "../targets/registry.js";
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
@@ -8,7 +7,7 @@ import { assertWritable, writeReport } from "../common/output-file.js";
 import type { ChosenOutputs } from "../common/output.js";
 import { UsageError } from "../common/usage-error.js";
 import { visible } from "../common/visible.js";
-import { startNamedTarget } from "../targets/registry.js";
+import { startNamedTarget, targetNames } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
 import { chooseServer } from "../targets/server-choice.js";
 import type { ServerChoice } from "../targets/server-choice.js";

@@ -74,8 +74,10 @@ export async function main(argv: string[]): Promise<number> {
   const stateDir = resolve(parsed.values.state ?? process.env.SMTPCHAOS_STATE ?? ".smtpchaos");
   const stateFile = join(stateDir, `${plugin.name}.json`);
   try {
-    if (action === "start") for (const line of reapOrphans()) console.error(`smtpchaos target: left by a toolkit that was killed: ${line}`);
-    if (action === "start") return await start(plugin.name, stateDir, stateFile, ref, parsed.values.keep === true);
+    if (action === "start") {
+      for (const line of reapOrphans()) console.error(`smtpchaos target: left by a toolkit that was killed: ${line}`);
+      return await start(plugin.name, stateDir, stateFile, ref, parsed.values.keep === true);
+    }
     if (action === "status") return await status(stateFile);
     return await stop(stateFile);
   } catch (err) {

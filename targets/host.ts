@@ -4,6 +4,7 @@
 // (by its PID) on SIGTERM/SIGINT, and exits when the target crashes.
 import { createTarget } from "./registry.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
+import { FileTarget } from "./file/target.js";
 
 async function main(): Promise<void> {
   const name = process.argv[2];
@@ -36,8 +37,8 @@ async function main(): Promise<void> {
   const dir = "workDir" in target && typeof target.workDir === "string" ? target.workDir : null;
   // the MTA's own processes by role (the host's PID is the toolkit's), and a target file's helpers and sink
   const processes = (await target.processes()).map((p) => ({ role: p.role, pid: p.pid }));
-  const helpers = "helperProcesses" in target && typeof target.helperProcesses === "function" ? (target.helperProcesses as () => Array<{ name: string; pid: number }>)().map((h) => ({ role: `helper ${h.name}`, pid: h.pid })) : [];
-  const sink = "sinkAddress" in target && typeof target.sinkAddress === "function" ? (target.sinkAddress as () => { host: string; port: number } | null)() : null;
+  const helpers = target instanceof FileTarget ? target.helperProcesses().map((h) => ({ role: `helper ${h.name}`, pid: h.pid })) : [];
+  const sink = target instanceof FileTarget ? target.sinkAddress() : null;
   console.log(READY_PREFIX + JSON.stringify({ host, port, tlsPort: target.endpoint.tlsPort ?? null, host6: host6 ?? null, pid: process.pid, mailboxes: target.mailboxes, dir, keep, processes: [...processes, ...helpers], sink }));
 }
 

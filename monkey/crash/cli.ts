@@ -1,13 +1,12 @@
 // `smtpchaos crash run --target T` and `smtpchaos crash replay TRACE --state MODEL:N`: flags ->
 // runCrash / one state's recovery -> outputs.
-import { targetNames } from "../../targets/registry.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
 import { parseCli, parseCount, parseDurationFlag } from "../../common/args.js";
 import { UsageError } from "../../common/usage-error.js";
-import { createTarget } from "../../targets/registry.js";
+import { createTarget, targetNames } from "../../targets/registry.js";
 import { parseSeed, randomSeed } from "../rng.js";
 import { CRASH_OUTPUTS } from "./outputs/index.js";
 import { MODELS, modelNamed, type PersistenceModel } from "./models.js";

@@ -224,16 +224,20 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
   }
 
   protected override missingListeners(pids: readonly number[]): string[] {
-    const missing: string[] = [];
     const port = this.port ?? 0;
-    // the machine has IPv6 loopback and the file did not say ipv6: false
-    if (this.ipv6 && !holdsListener(pids, port, 6)) missing.push(`[::1]:${port} ({{host6}}; or say ipv6: false in ${this.spec.path})`);
-    if (this.tlsPort !== null) {
-      if (!holdsListener(pids, this.tlsPort, 4)) missing.push(`127.0.0.1:${this.tlsPort} (implicit TLS, {{tlsPort}})`);
-      if (this.ipv6 && !holdsListener(pids, this.tlsPort, 6)) missing.push(`[::1]:${this.tlsPort} (implicit TLS, {{tlsPort}} on {{host6}})`);
-    }
-    // a stranger on our ports would take the clients' sessions
-    return missing.map((m) => (hasListener(Number(/:(\d+)/.exec(m)?.[1] ?? 0)) ? `${m}, held by another program` : m));
+    // the v6 ones only when the machine has IPv6 loopback and the file did not say ipv6: false
+    const declared: Array<{ port: number; family: 4 | 6; what: string }> = [
+      ...(this.ipv6 ? [{ port, family: 6 as const, what: `({{host6}}; or say ipv6: false in ${this.spec.path})` }] : []),
+      ...(this.tlsPort === null ? [] : [{ port: this.tlsPort, family: 4 as const, what: "(implicit TLS, {{tlsPort}})" }]),
+      ...(this.tlsPort !== null && this.ipv6 ? [{ port: this.tlsPort, family: 6 as const, what: "(implicit TLS, {{tlsPort}} on {{host6}})" }] : []),
+    ];
+    return declared
+      .filter((l) => !holdsListener(pids, l.port, l.family))
+      .map((l) => {
+        const where = l.family === 6 ? `[::1]:${l.port}` : `127.0.0.1:${l.port}`;
+        // a stranger on our ports would take the clients' sessions
+        return `${where} ${l.what}${hasListener(l.port, [l.family]) ? ", held by another program" : ""}`;
+      });
   }
 
   protected override startFailureDetails(): string {

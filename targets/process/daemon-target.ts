@@ -159,7 +159,7 @@ export abstract class DaemonTarget implements Target {
       } catch (err) {
         // a listener the MTA itself still holds (it logged a crash line but runs) is not a stranger's
         const pid = this.running ? this.pid : null;
-        const own = pid !== null && holdsListener([pid, ...descendants(pid).map((p) => p.pid)], this.port);
+        const own = pid !== null && holdsListener(processTree(pid), this.port);
         const taken = !own && hasListener(this.port);
         const tail = this.supervisor?.logs.tail(15).join("\n") ?? "";
         const why = taken ? ` (port ${this.port} is held by another program)` : "";
@@ -204,15 +204,14 @@ export abstract class DaemonTarget implements Target {
       // both listeners: a stranger on ::1 at our port would get the storm's IPv6 sessions
       owned: () => {
         if (sup.pid === null) return false;
-        const pids = [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
+        const pids = processTree(sup.pid);
         return holdsListener(pids, port, 4) && (!this.ipv6 || !hasListener(port, [6]) || holdsListener(pids, port, 6));
       },
     });
     // an MTA may open its listeners one by one (Haraka's cluster workers): give the others a moment
     const listenBy = Date.now() + LISTENERS_GRACE_MS;
     for (;;) {
-      const pids = sup.pid === null ? [] : [sup.pid, ...descendants(sup.pid).map((p) => p.pid)];
-      const missing = this.missingListeners(pids);
+      const missing = this.missingListeners(sup.pid === null ? [] : processTree(sup.pid));
       if (missing.length === 0) break;
       if (Date.now() > listenBy || !sup.running) throw new Error(`it greets on 127.0.0.1:${port} but does not listen on ${missing.join(", ")}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -375,4 +374,9 @@ export abstract class DaemonTarget implements Target {
     }
     return out;
   }
+}
+
+/** A process and its live descendants: the MTA's side of a listener check. */
+function processTree(pid: number): number[] {
+  return [pid, ...descendants(pid).map((p) => p.pid)];
 }

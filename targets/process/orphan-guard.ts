@@ -5,7 +5,9 @@
 // and process group, and their directories removed. When it cannot run them (SIGKILL), the
 // record stays: the next `target start` or `target clean` finds an owner that is gone, stops the
 // orphan the same way and removes its directory.
-import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { removeTreeSync } from "./remove-tree.js";
+import { mountedUnder } from "./mounts.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { groupMembers, processIdentity, type ProcessIdentity } from "./procfs.js";
@@ -117,11 +119,13 @@ function reap(r: RecordFile): string {
       // gone in between
     }
   }
-  if (r.ownsDir && isOwnInstanceDir(r.dir, r.name) && !mountedUnder(r.dir)) {
-    rmSync(r.dir, { recursive: true, force: true });
-    done.push(`removed ${r.dir}`);
+  // a recording file system or a bind mount still inside: not removed now (a later clean will)
+  const mounted = mountedUnder(r.dir);
+  if (r.ownsDir && isOwnInstanceDir(r.dir, r.name) && !mounted) {
+    removeTreeSync(r.dir);
+    done.push(existsSync(r.dir) ? `could not remove ${r.dir}` : `removed ${r.dir}`);
   }
-  if (!mountedUnder(r.dir)) {
+  if (!mounted) {
     try {
       unlinkSync(fileOf(r.dir));
     } catch {
@@ -129,17 +133,6 @@ function reap(r: RecordFile): string {
     }
   }
   return `${r.name}: ${done.length > 0 ? done.join(", ") : "nothing left to stop"}`;
-}
-
-/** A recording file system or a bind mount still under the directory: not removed now (a later clean will). */
-function mountedUnder(dir: string): boolean {
-  try {
-    return readFileSync("/proc/self/mountinfo", "utf8")
-      .split("\n")
-      .some((l) => (l.split(" ")[4] ?? "").startsWith(dir + "/"));
-  } catch {
-    return false;
-  }
 }
 
 /**

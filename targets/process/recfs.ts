@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { mounts, under } from "./mounts.js";
 
 /** The daemon (built by setup:mtas). */
 export const RECFS_BIN = process.env.SMTPCHAOS_RECFS ?? "/opt/smtpchaos/lib/smtpchaos-recfs";
@@ -124,28 +125,7 @@ export function durableBinds(instanceDir: string, durable: readonly string[]): R
   return durable.map((sub) => ({ sub, onto: join(instanceDir, sub) }));
 }
 
-interface MountEntry {
-  mountPoint: string;
-  fstype: string;
-  source: string;
-}
-
-/** mount points in /proc/self/mountinfo escape space, tab, newline and backslash as octal */
-const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-function mounts(): MountEntry[] {
-  return readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((line) => {
-      const f = line.split(" ");
-      const tail = f.slice(f.indexOf("-", 6) + 1); // after the optional fields
-      return { mountPoint: unescape(f[4] ?? ""), fstype: tail[0] ?? "", source: unescape(tail[1] ?? "") };
-    });
-}
-
 const FSTYPE = "fuse.smtpchaos-recfs";
-const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith("/") ? dir : dir + "/");
 
 /** Lazily unmounts mount points, deepest (latest mounted) first; umount -c: a dead FUSE mount cannot be looked at. */
 function detach(points: string[]): void {

@@ -3,7 +3,7 @@
 // growth after an hour's flood), rm(1) streams them. It stays on the directory's own file
 // system (a bind mount left inside is not followed), and tries again while something still
 // writes into the tree (a delivery finishing after the stop).
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 
@@ -21,4 +21,9 @@ export async function removeTree(dir: string, attempts = 5): Promise<void> {
     if (attempt >= attempts) throw new Error(`cannot remove ${dir}${why === "" ? "" : `: ${why}`}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The same, synchronously and once (an exit handler, `target clean`); a failure is left for a later clean. */
+export function removeTreeSync(dir: string): void {
+  spawnSync("rm", ["-rf", "--one-file-system", "--", dir], { stdio: "ignore" });
 }

@@ -4,7 +4,9 @@
 // test delivers here, so "delivered" means "arrived at the next hop". With a fault decider it
 // defers, greylists, answers 421 at the end of DATA, drops the connection or loses its 250
 // (RFC 1047: the message is kept, the MTA must send it again; that copy is expected).
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMTPServer } from "smtp-server";
 import type { SMTPServerSession } from "smtp-server";
@@ -17,6 +19,11 @@ export const NEXTHOP_POINTS = ["nexthop.defer", "nexthop.greylist", "nexthop.421
 /** Asked before each reply (the monkey's injector fits): null = no fault here. */
 export interface SinkFaults {
   decide(point: string, ctx: { phase: "rcpt" | "dot" }): { delayMs: number } | null;
+}
+
+/** The sink could not take its port (in use, not allowed): a usage error of whoever chose the port. */
+export class SinkListenError extends Error {
+  override readonly name = "SinkListenError";
 }
 
 export interface SinkOptions {
@@ -62,7 +69,18 @@ export class RecordingSink {
   private readonly seen = new Set<string>();
   private serial = 0;
 
+  /** a directory made for the Maildir (withTemporaryMaildir), removed at stop */
+  private tempDir: string | null = null;
+
   constructor(protected readonly opts: SinkOptions = {}) {}
+
+  /** A sink whose Maildir lives in a fresh temporary directory that stop() removes (`--sink PORT` of a server the user runs). */
+  static withTemporaryMaildir(opts: Omit<SinkOptions, "maildir"> = {}): RecordingSink {
+    const dir = mkdtempSync(join(tmpdir(), "smtpchaos-sink-"));
+    const sink = new RecordingSink({ ...opts, maildir: join(dir, "Maildir") });
+    sink.tempDir = dir;
+    return sink;
+  }
 
   /** Faults from now on (the monkey attaches its injector to a target's own sink). */
   setFaults(faults: SinkFaults | null): void {
@@ -222,15 +240,22 @@ export class RecordingSink {
     });
     // a peer's reset is its business; the sink's own failures surface as replies
     server.on("error", () => {});
+    try {
+      await listenLoopback(server.server, this.opts.port ?? 0);
+    } catch (err) {
+      throw new SinkListenError(`the sink cannot listen on 127.0.0.1:${this.opts.port ?? 0}: ${(err as Error).message}`);
+    }
     this.server = server;
-    await listenLoopback(server.server, this.opts.port ?? 0);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
-    if (server === null) return;
-    for (const conn of server.connections) conn._socket.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
+    if (server !== null) {
+      for (const conn of server.connections) conn._socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    if (this.tempDir !== null) await rm(this.tempDir, { recursive: true, force: true });
+    this.tempDir = null;
   }
 }

@@ -1,5 +1,8 @@
-// Shared by the real-MTA fault tests: one transaction whose outcome is recorded, never thrown.
+// Shared by the real-MTA fault tests: one transaction whose outcome is recorded, never thrown; a clean monkey run checked the same way for every MTA.
+import assert from "node:assert/strict";
 import { Injector } from "../../monkey/injector.js";
+import { runMonkey, type MonkeyRunOptions } from "../../monkey/run.js";
+import { monkeyText } from "../../monkey/report.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { sendOne } from "../targets/helpers.js";
 import { createFaultableTarget } from "../../monkey/targets.js";
@@ -43,4 +46,17 @@ export function wiredTarget<T extends Target>(name: string, options: Record<stri
       await f.target.stop();
     },
   };
+}
+
+/**
+ * A monkey run with no fault against a real MTA: no finding, more than 20 messages accepted, and
+ * every one delivered exactly once across the restart.
+ */
+export async function assertCleanRun(base: Omit<MonkeyRunOptions, "plan">): Promise<void> {
+  const r = await runMonkey({ ...base, plan: validatePlan({ points: {} }) });
+  assert.equal(r.verdict, "pass", monkeyText(r));
+  assert.ok(r.ledger !== null && r.ledgerAfterRestart !== null, monkeyText(r));
+  assert.ok(r.ledgerAfterRestart.accepted > 20, `accepted ${r.ledgerAfterRestart.accepted}`);
+  assert.equal(r.ledgerAfterRestart.deliveredDistinct, r.ledgerAfterRestart.accepted);
+  assert.equal(r.ledgerAfterRestart.duplicates, 0);
 }

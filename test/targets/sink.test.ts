@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -218,4 +218,20 @@ test("suite run --host --sink PORT: 'expect delivered' reads what arrives at the
   assert.match(r.stdout, /smuggling\.lf-dot-lf FAILED\n.*expected 0 delivered message\(s\) with a header matching \/\^X-Smtpchaos-Smuggled: \w+\$\/, found 1/);
   const without = await runCli(["suite", "run", "smuggling", "--host", "127.0.0.1", "--port", String(port)]);
   assert.match(without.stdout, /smuggling\.lf-dot-lf skipped/);
+});
+
+test("--sink on a port that is taken: one line naming it, exit 2, no stack trace, no temporary directory left (monkey and suite)", async (t) => {
+  const busy = new RecordingSink();
+  await busy.start();
+  t.after(() => busy.stop());
+  const taken = String(busy.address()?.port);
+  const before = readdirSync(tmpdir()).filter((n) => n.startsWith("smtpchaos-sink-")).length;
+  const m = await runCli(["monkey", "run", "--host", "127.0.0.1", "--port", taken, "--rcpt", "user@test.example", "--sink", taken, "--duration", "2s"]);
+  assert.equal(m.code, 2, m.stderr);
+  assert.match(m.stderr, new RegExp(`smtpchaos monkey run: the sink cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`));
+  assert.doesNotMatch(m.stderr, /\n\s+at /);
+  const s = await runCli(["suite", "run", "smuggling", "--host", "127.0.0.1", "--port", taken, "--sink", taken]);
+  assert.equal(s.code, 2, s.stderr);
+  assert.match(s.stderr, new RegExp(`--sink ${taken}: the sink cannot listen on 127\\.0\\.0\\.1:${taken}`));
+  assert.equal(readdirSync(tmpdir()).filter((n) => n.startsWith("smtpchaos-sink-")).length, before);
 });
