@@ -31,8 +31,6 @@ export interface SinkOptions {
   port?: number;
   /** write each arrival into this Maildir (new/), with a Return-Path header as a delivering MTA would */
   maildir?: string;
-  /** keep at most this many raw messages in memory (ids and counts are always kept) */
-  keepMessages?: number;
   /** the greeting's host name */
   hostname?: string;
 }
@@ -63,7 +61,6 @@ export class RecordingSink {
   readonly arrivals = new Map<string, number>();
   /** X-Smtpchaos-Id -> copies kept whose 250 was never sent (lose-250): the MTA owes a resend */
   readonly unacknowledged = new Map<string, number>();
-  readonly messages: Buffer[] = [];
   private server: SMTPServer | null = null;
   /** greylisting triplets already seen (sender, recipient) */
   private readonly seen = new Set<string>();
@@ -224,7 +221,6 @@ export class RecordingSink {
               return cb(smtpError(451, `4.3.0 smtpchaos next hop: cannot record the message: ${(err as Error).message}`));
             }
             const id = readMessageId(raw) ?? "(none)";
-            if (this.messages.length < (this.opts.keepMessages ?? 1000)) this.messages.push(raw);
             const lose = decide("nexthop.lose-250", "dot") !== null;
             this.record(id, rcpts, lose);
             if (lose) {

@@ -30,10 +30,16 @@ function recordsOf(pid: number): Rec[] {
     .filter((r) => r.owner.pid === pid);
 }
 
-/** `monkey run` against the toy relay, long enough to be killed in its flood; resolves once its target runs. */
-async function monkeyRunning(): Promise<{ child: ChildProcess; rec: Rec; exited: Promise<number | null> }> {
+/** `monkey run` against the toy relay, long enough to be killed in its flood; resolves once its target runs. Whatever the test does, the monkey and its relay end with the test. */
+async function monkeyRunning(t: { after: (fn: () => Promise<unknown>) => void }): Promise<{ child: ChildProcess; rec: Rec; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [SMTPCHAOS, "monkey", "run", "--target", RELAY, "--duration", "60s", "--concurrency", "1"], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+    // a relay the test left behind (it failed before its own clean) has a dead owner now
+    await spawnCli(SMTPCHAOS, ["target", "clean"]);
+  });
   let err = "";
   child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const deadline = Date.now() + 20_000;
@@ -47,8 +53,8 @@ async function monkeyRunning(): Promise<{ child: ChildProcess; rec: Rec; exited:
 
 const running = (pid: number): boolean => processIdentity(pid) !== null;
 
-test("a toolkit killed with SIGKILL leaves its MTA running; target clean stops it by verified PID and removes its directory", async () => {
-  const { child, rec, exited } = await monkeyRunning();
+test("a toolkit killed with SIGKILL leaves its MTA running; target clean stops it by verified PID and removes its directory", async (t) => {
+  const { child, rec, exited } = await monkeyRunning(t);
   assert.ok(running(rec.mta.pid) && existsSync(rec.dir));
   child.kill("SIGKILL");
   await exited;
@@ -64,8 +70,8 @@ test("a toolkit killed with SIGKILL leaves its MTA running; target clean stops i
   assert.match((await spawnCli(SMTPCHAOS, ["target", "clean"])).stdout, /nothing to clean/);
 });
 
-test("target start stops the orphans of a killed toolkit first", async () => {
-  const { child, rec, exited } = await monkeyRunning();
+test("target start stops the orphans of a killed toolkit first", async (t) => {
+  const { child, rec, exited } = await monkeyRunning(t);
   child.kill("SIGKILL");
   await exited;
   const state = join(tmpdir(), `smtpchaos-orphans-state-${process.pid}`);
@@ -82,8 +88,8 @@ test("target start stops the orphans of a killed toolkit first", async () => {
   }
 });
 
-test("a second Ctrl-C quits within 2 s and takes the MTA and its directory with it", async () => {
-  const { child, rec, exited } = await monkeyRunning();
+test("a second Ctrl-C quits within 2 s and takes the MTA and its directory with it", async (t) => {
+  const { child, rec, exited } = await monkeyRunning(t);
   child.kill("SIGINT");
   // the second one before the first has finished its orderly stop
   await new Promise((res) => setTimeout(res, 50));
