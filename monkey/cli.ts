@@ -13,7 +13,7 @@ import { UsageError } from "../common/usage-error.js";
 import { chooseServer } from "../targets/server-choice.js";
 import { PlanError, WindowsError, describeSpec, fitWindows, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
-import { parseSeed, randomSeed } from "./rng.js";
+import { parseSeed, randomSeed } from "../common/rng.js";
 import { runMonkey, UnsupportedPointsError } from "./run.js";
 import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
 import { ExternalTarget, TargetProbeError } from "./external-target.js";

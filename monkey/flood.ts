@@ -7,7 +7,7 @@ import { PreparedMessage, RESET_ERRORS, SmtpConnectError, Transcript, buildMessa
 import type { MailSource, Reply, SessionResult, Step, StepObserver, Traffic, TrafficContext, TrafficSession, Transaction , SmtpError} from "../smtp/index.js";
 import type { Ledger } from "./ledger.js";
 import { judge, OutcomeTally, type JudgeOptions, type SessionRecord, type StepName, type StepResult, type Verdict } from "./oracle.js";
-import { Rng, type Seed } from "./rng.js";
+import { Rng, type Seed } from "../common/rng.js";
 import { SENDER_DOMAIN } from "../targets/target.js";
 
 export interface MailSpec {

@@ -3,7 +3,7 @@
 // other points did in between. Layers ask `decide(point, ctx)`; the injector keeps counts and a
 // bounded log of fired faults (for attributing session outcomes to faults by time).
 import { type FaultAction, type FaultPlan, type FaultSpec, type Latency, SMTP_PHASES, type SmtpPhase } from "./plan.js";
-import { Stream, type Seed } from "./rng.js";
+import { Stream, type Seed } from "../common/rng.js";
 
 export type RunWindow = "clean" | "faults" | "heal" | "done";
 

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { formatDuration, parseDuration } from "../common/duration.js";
 import { visible } from "../common/visible.js";
-import { parseSeed, type Seed } from "./rng.js";
+import { normalizeSeed, parseSeed, type Seed } from "../common/rng.js";
 import { kindOf, pointPatterns } from "./layers/registry.js";
 import type { PointKind } from "./layers/unit.js";
 import { errnoName, errnoNumber, errnosOf, isTransient } from "./errnos.js";
@@ -427,9 +427,9 @@ export function validatePlan(doc: unknown, source = "plan"): FaultPlan {
   for (const k of Object.keys(doc)) if (!["seed", "windows", "points"].includes(k)) c.add(k, "unknown field (seed, windows, points)");
   let seed: Seed | null = null;
   if (doc.seed !== undefined && doc.seed !== null) {
-    if (typeof doc.seed === "number" && Number.isInteger(doc.seed) && doc.seed >= 0) seed = doc.seed >>> 0;
+    if (typeof doc.seed === "number" && Number.isSafeInteger(doc.seed)) seed = normalizeSeed(doc.seed);
     else if (typeof doc.seed === "string" && doc.seed.trim() !== "") seed = parseSeed(doc.seed);
-    else c.add("seed", `must be a non-negative integer or a string, got ${JSON.stringify(doc.seed)}`);
+    else c.add("seed", `must be an integer or a string, got ${JSON.stringify(doc.seed)}`);
   }
   const windows: PlanWindows = { cleanMs: 0, faultsMs: null, healMs: 0 };
   if (doc.windows !== undefined) {

@@ -14,7 +14,7 @@ import type { FindingKind, FindingSample, Outcome, SessionRecord, Verdict } from
 import { describeSpec, fitWindows } from "./plan.js";
 import { formatDuration } from "../common/duration.js";
 import type { FaultPlan } from "./plan.js";
-import type { Seed } from "./rng.js";
+import type { Seed } from "../common/rng.js";
 import type { Traffic } from "../smtp/index.js";
 import type { TargetExtras } from "./targets.js";
 import { TimelineRecorder } from "./timeline.js";

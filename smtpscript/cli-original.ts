@@ -2,8 +2,8 @@
 // --check, kept apart from cli.ts so that file only wires them in.
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
-import { parseSeed, randomSeed } from "../common/seeded-rng.js";
-import type { Seed } from "../common/seeded-rng.js";
+import { parseSeed, randomSeed } from "../common/rng.js";
+import type { Seed } from "../common/rng.js";
 
 /** parseArgs option specs; -v is cli.ts's own --verbose. */
 export const ORIGINAL_OPTIONS = {
@@ -42,9 +42,8 @@ export function originalFlags(values: { tap?: boolean; delay?: string; "random-d
   if (values["random-delay"] === true && values.delay === undefined) throw new OriginalFlagError("-r draws a delay below -d: give -d too");
   let seed = randomSeed();
   if (values.seed !== undefined) {
-    const s = parseSeed(values.seed);
-    if (s === null) throw new OriginalFlagError(`--seed: not a 32-bit seed: "${values.seed}" (decimal or 0x-hex)`);
-    seed = s;
+    if (values.seed.trim() === "") throw new OriginalFlagError("--seed: a seed cannot be empty");
+    seed = parseSeed(values.seed);
   }
   return { tap: values.tap === true, delayMs, randomDelay: values["random-delay"] === true, seed, check: values.check === true };
 }

@@ -9,8 +9,8 @@ import { lineOf } from "./errors.js";
 import type { RunResult, TestFailure, TestResult } from "./result.js";
 import { assertLoopback, RemoteTargetError } from "../common/loopback.js";
 import { MAX_TIMER_MS } from "../common/args.js";
-import { SeededRng, deriveSeed, randomSeed } from "../common/seeded-rng.js";
-import type { Seed } from "../common/seeded-rng.js";
+import { Rng, randomSeed } from "../common/rng.js";
+import type { Seed } from "../common/rng.js";
 import { servicePort } from "./services.js";
 
 export interface ServerAddress {
@@ -90,7 +90,7 @@ export async function runProgram(program: Program, options: RunOptions): Promise
     .map((tc, index) => ({ tc, index }))
     .filter(({ tc }) => options.filter === undefined || options.filter(testCaseTitle(tc)));
   // Delays come from their own stream so that they never shift a test-case's draws.
-  const delays = new SeededRng(deriveSeed(seed, program.file, "delay"));
+  const delays = new Rng(seed, program.file, "delay");
   const results: TestResult[] = new Array(selected.length);
   const done: boolean[] = new Array(selected.length).fill(false);
   let reported = 0;
@@ -109,7 +109,7 @@ export async function runProgram(program: Program, options: RunOptions): Promise
     while (next < selected.length) {
       const i = next++;
       const { tc } = selected[i] as { tc: TestCase; index: number };
-      const pause = options.delayMs === undefined || options.delayMs <= 0 ? 0 : options.randomDelay === true ? delays.below(options.delayMs) : options.delayMs;
+      const pause = options.delayMs === undefined || options.delayMs <= 0 ? 0 : options.randomDelay === true ? delays.int(options.delayMs) : options.delayMs;
       if (pause > 0) await new Promise((r) => setTimeout(r, pause));
       results[i] = await runTestCase(program, tc, options as RunOptions & { seed: Seed }, capabilityProbe);
       done[i] = true;
@@ -216,14 +216,14 @@ class TestRun {
   private at: Loc | null = null;
   private executed = 0;
   /** this test-case's draws: a stream of the run seed named after the test-case */
-  private readonly rng: SeededRng;
+  private readonly rng: Rng;
 
   constructor(
     private readonly program: Program,
     private readonly options: RunOptions & { seed: Seed },
     private readonly result: TestResult,
   ) {
-    this.rng = new SeededRng(deriveSeed(options.seed, result.name));
+    this.rng = new Rng(options.seed, result.name);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.vars.set("host", options.server.host);
     this.vars.set("port", String(options.server.port));
@@ -231,7 +231,7 @@ class TestRun {
     this.vars.set("rcpt", "user@test.example");
     this.vars.set("sender", "sender@client.example");
     // Its own stream, so that using ${uniq} does not shift the `random` draws.
-    this.vars.set("uniq", new SeededRng(deriveSeed(options.seed, result.name, "uniq")).hex(6));
+    this.vars.set("uniq", new Rng(options.seed, result.name, "uniq").hex(6));
     for (const d of program.defaults) this.vars.set(d.name, this.str(d.value));
     for (const [k, v] of Object.entries(options.defines ?? {})) this.vars.set(k, v);
   }
@@ -284,7 +284,7 @@ class TestRun {
         return;
       case "random": {
         if (st.body.length === 0) return;
-        const pick = st.body[this.rng.below(st.body.length)] as Statement;
+        const pick = st.body[this.rng.int(st.body.length)] as Statement;
         this.at = pick.loc;
         await this.step(pick);
         return;

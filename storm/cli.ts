@@ -1,5 +1,6 @@
 // `smtpchaos storm [--target NAME | --host H --port P] --sessions N --duration D ...`
 import { EXIT } from "../common/exit-codes.js";
+import { parseSeed, randomSeed } from "../common/rng.js";
 import { formatDuration } from "../common/duration.js";
 import { parseAssignments } from "../common/assignments.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber } from "../common/args.js";
@@ -303,7 +304,7 @@ export async function main(argv: string[]): Promise<number> {
     maxSessions = values["max-sessions"] === undefined ? undefined : parseCount(values["max-sessions"], "--max-sessions");
     maxMessages = values["max-messages"] === undefined ? undefined : parseCount(values["max-messages"], "--max-messages");
     maxInFlight = values["max-in-flight"] === undefined ? 10_000 : parseCount(values["max-in-flight"], "--max-in-flight");
-    const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : parseCount(values.seed, "--seed", 0);
+    const seed = values.seed === undefined ? randomSeed() : parseSeed(values.seed);
     p = {
       model,
       concurrency: parseCount(values.sessions ?? "50", "--sessions"),

@@ -97,7 +97,7 @@ export async function findLimit(o: FindLimitOptions): Promise<FindLimitResult> {
       durationMs: o.stepMs,
       maxInFlight: o.maxInFlight,
       mix: o.mix,
-      seed: (o.seed + i * 1000) | 0,
+      seed: (o.seed + i * 1000) >>> 0,
       signal: o.signal,
       ...(o.cutSignal !== undefined ? { cutSignal: o.cutSignal } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),

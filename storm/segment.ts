@@ -2,6 +2,7 @@
 // execution segments: each part gets its share of sessions, arrivals and bounds, and a seed
 // derived from the run's, so the parts together are the run and each part replays alone.
 import type { StormOptions } from "./scheduler.js";
+import { deriveSeed, type Seed } from "../common/rng.js";
 
 /** Part `index` of `count` (0-based). */
 export interface Segment {
@@ -14,13 +15,9 @@ export function shareOf(total: number, seg: Segment): number {
   return Math.floor((total * (seg.index + 1)) / seg.count) - Math.floor((total * seg.index) / seg.count);
 }
 
-/** A seed for part `seg` of a run seeded `seed` (splitmix32 of both); one part keeps the run's own. */
-export function deriveSeed(seed: number, seg: Segment): number {
-  if (seg.count === 1) return seed;
-  let z = (seed ^ Math.imul(seg.index + 1, 0x9e3779b9)) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-  return (z ^ (z >>> 16)) | 0;
+/** A seed for part `seg` of a run seeded `seed`; one part keeps the run's own. */
+export function partSeed(seed: Seed, seg: Segment): Seed {
+  return seg.count === 1 ? seed : deriveSeed(seed, "part", String(seg.index), String(seg.count));
 }
 
 /** Parses "I/N" (1-based, as users count shards): part I-1 of N. */
@@ -37,7 +34,7 @@ export function segmentOptions(o: StormOptions, seg: Segment): StormOptions {
   if (seg.count === 1) return o;
   const open = (o.model ?? (o.rate !== undefined ? "open" : "closed")) === "open";
   const level = (v: number): number => (open ? v / seg.count : shareOf(v, seg));
-  const out: StormOptions = { ...o, seed: deriveSeed(o.seed, seg) };
+  const out: StormOptions = { ...o, seed: partSeed(o.seed, seg) };
   if (o.concurrency !== undefined) out.concurrency = shareOf(o.concurrency, seg);
   if (o.rate !== undefined) out.rate = o.rate / seg.count;
   if (o.stages !== undefined) out.stages = o.stages.map((s) => ({ durationMs: s.durationMs, target: level(s.target) }));

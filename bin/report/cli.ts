@@ -6,7 +6,7 @@ import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
 import { parseCli, parseDurationFlag } from "../../common/args.js";
 import { UsageError } from "../../common/usage-error.js";
-import { parseSeed, randomSeed } from "../../monkey/rng.js";
+import { parseSeed, randomSeed } from "../../common/rng.js";
 import { buildMatrix } from "./matrix.js";
 import { MATRIX_OUTPUTS } from "./outputs.js";
 import type { TargetRecord } from "./records.js";

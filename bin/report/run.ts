@@ -10,7 +10,7 @@ import { declaredFaultPoints } from "../../smtpscript/fault-points.js";
 import { ScriptError } from "../../smtpscript/errors.js";
 import { runSweep, type SweepReport } from "../../monkey/sweep/sweep.js";
 import { monkeyTarget } from "../../monkey/targets.js";
-import type { Seed } from "../../monkey/rng.js";
+import type { Seed } from "../../common/rng.js";
 import { slimJudged, type SuitesRecord, type TargetRecord } from "./records.js";
 
 export interface ColumnOptions {

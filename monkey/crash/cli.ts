@@ -7,7 +7,7 @@ import { onInterrupt } from "../../common/interrupt.js";
 import { parseCli, parseCount, parseDurationFlag } from "../../common/args.js";
 import { UsageError } from "../../common/usage-error.js";
 import { createTarget, targetNames } from "../../targets/registry.js";
-import { parseSeed, randomSeed } from "../rng.js";
+import { parseSeed, randomSeed } from "../../common/rng.js";
 import { CRASH_OUTPUTS } from "./outputs/index.js";
 import { MODELS, modelNamed, type PersistenceModel } from "./models.js";
 import { CrashRunError, type CrashTargetFactory } from "./record.js";

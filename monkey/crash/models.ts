@@ -4,7 +4,7 @@
 // CrashMonkey (OSDI 2018): the trace is replayed under a model instead of crashing a real disk.
 import type { LogicalOp, ObjId } from "./trace.js";
 import { isMetadata, isSync } from "./trace.js";
-import type { Rng } from "../rng.js";
+import type { Rng } from "../../common/rng.js";
 
 /** Which of ops[0..k) survive: survived[i] for each. */
 export type Survivors = Uint8Array;

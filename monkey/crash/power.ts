@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { durableBinds, RecordingFs } from "../../targets/process/recfs.js";
 import type { Target } from "../../targets/target.js";
-import { Rng } from "../rng.js";
+import { Rng } from "../../common/rng.js";
 import type { PersistenceModel } from "./models.js";
 import { snapshotDir } from "./record.js";
 import { crashTree, materialize } from "./tree.js";

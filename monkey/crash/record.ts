@@ -10,7 +10,7 @@ import { durableBinds, RecordingFs, type FsOp } from "../../targets/process/recf
 import { deliveredIdsOf, type Target, type TargetHookOptions } from "../../targets/target.js";
 import { Flood } from "../flood.js";
 import { Ledger } from "../ledger.js";
-import { Rng } from "../rng.js";
+import { Rng } from "../../common/rng.js";
 import { sleep } from "../layers/layer.js";
 import { buildTrace, type Birth, type ObjId, type Snapshot, type Trace } from "./trace.js";
 

@@ -2,7 +2,7 @@
 // end), the distinct states a model leaves at them, and what a state owes the client: every
 // message acknowledged before the crash delivered exactly once. A finding is explained by the
 // operations of the lost message's files that did not survive, and why.
-import { Rng } from "../rng.js";
+import { Rng } from "../../common/rng.js";
 import type { PersistenceModel, Survivors } from "./models.js";
 import type { LogicalOp, ObjId, Trace } from "./trace.js";
 import { isSync } from "./trace.js";

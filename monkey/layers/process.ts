@@ -5,7 +5,7 @@
 import type { RoleProcess, Target } from "../../targets/target.js";
 import { servedPeers } from "../../targets/process/procfs.js";
 import type { Injector } from "../injector.js";
-import { Stream } from "../rng.js";
+import { Stream } from "../../common/rng.js";
 import type { FaultSpec } from "../plan.js";
 import type { FaultLayer } from "./layer.js";
 import type { ReachInfo } from "../reach.js";

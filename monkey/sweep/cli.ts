@@ -5,7 +5,7 @@ import { onInterrupt } from "../../common/interrupt.js";
 import { formatDuration } from "../../common/duration.js";
 import { parseCli, parseCount, parseDurationFlag } from "../../common/args.js";
 import { UsageError } from "../../common/usage-error.js";
-import { parseSeed, randomSeed } from "../rng.js";
+import { parseSeed, randomSeed } from "../../common/rng.js";
 import { kindOf } from "../layers/registry.js";
 import { monkeyTarget } from "../targets.js";
 import { SWEEP_OUTPUTS } from "./outputs/index.js";

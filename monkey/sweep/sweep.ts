@@ -12,7 +12,7 @@ import { PlanController } from "../controller.js";
 import { LEDGER_FINDINGS, LEDGER_FINDING_TEXT, type LedgerReport } from "../ledger.js";
 import { runMonkey, type MonkeyReport, type MonkeyTarget } from "../run.js";
 import { validatePlan, callSiteText, type CallSiteId } from "../plan.js";
-import type { Seed } from "../rng.js";
+import type { Seed } from "../../common/rng.js";
 import type { TargetExtras } from "../targets.js";
 import { failureIds, failuresOf, globMatcher, type CallSite, type FailureChoice, type FailureId } from "./failures.js";
 import { hashAt, roleAndCall, sitesFrom, type ProfiledCall } from "./sites.js";

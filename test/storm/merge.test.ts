@@ -8,7 +8,7 @@ import { Histogram, HISTOGRAM_RELATIVE_ERROR } from "../../storm/histogram.js";
 import { Metrics, PHASES, OUTCOMES } from "../../storm/metrics.js";
 import { mergeSnapshots, metricsFrom, snapshotOf } from "../../storm/snapshot.js";
 import type { MetricsSnapshot } from "../../storm/snapshot.js";
-import { deriveSeed, parseShard, segmentOptions, shareOf } from "../../storm/segment.js";
+import { partSeed, parseShard, segmentOptions, shareOf } from "../../storm/segment.js";
 import { runStorm } from "../../storm/scheduler.js";
 import { validateMix } from "../../storm/plan.js";
 import { startNamedTarget } from "../../targets/registry.js";
@@ -30,7 +30,7 @@ test("segments: each part its share of sessions and bounds, and a seed of its ow
   assert.deepEqual(parts.map((p) => p.maxSessions), [33, 34, 34]);
   assert.equal(new Set(parts.map((p) => p.seed)).size, 3);
   assert.equal(segmentOptions(o, { index: 0, count: 1 }).seed, 7, "one part is the run itself");
-  assert.equal(deriveSeed(7, { index: 1, count: 3 }), parts[1]?.seed, "derived seeds replay");
+  assert.equal(partSeed(7, { index: 1, count: 3 }), parts[1]?.seed, "derived seeds replay");
   assert.deepEqual(parseShard("2/5"), { index: 1, count: 5 });
   assert.throws(() => parseShard("0/5"), /I\/N with 1 <= I <= N/);
   assert.throws(() => parseShard("6/5"), /--shard/);

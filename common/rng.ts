@@ -1,7 +1,9 @@
-// Counter-based randomness: draw n of a stream is a pure function of (seed, stream name, n, lane),
-// so a fault point's decisions never depend on how its calls interleave with other points' calls
-// and a run replays exactly from its seed.
+// The one source of randomness of every tool. Counter-based: draw n of a stream is a pure
+// function of (seed, stream name, n, lane), so a fault point's decisions never depend on how its
+// calls interleave with other points' calls, draws in one test-case do not shift when another is
+// filtered out, and a run replays exactly from its seed.
 import { randomBytes } from "node:crypto";
+import { UsageError } from "./usage-error.js";
 
 /** A run seed: a 32-bit unsigned integer, printed in every report. */
 export type Seed = number;
@@ -10,15 +12,31 @@ export function randomSeed(): Seed {
   return randomBytes(4).readUInt32BE(0);
 }
 
-/** Accepts a decimal or 0x-hex integer, or any other string (hashed), so `--seed nightly-42` works too. */
+/**
+ * The one seed syntax of every tool: a decimal integer (negative too, as older reports and
+ * fast-check print them: taken modulo 2^32, so `-5` and `4294967291` are the same run), a 0x-hex
+ * integer, or any other text, hashed (`--seed nightly-42`). Every seed a tool prints is a decimal
+ * below 2^32, so it replays as printed. Empty text is the only error (a UsageError).
+ */
 export function parseSeed(text: string): Seed {
   const t = text.trim();
-  if (/^\d+$/.test(t)) {
+  if (t === "") throw new UsageError("--seed: a seed cannot be empty");
+  if (/^-?\d+$/.test(t)) {
     const n = Number(t);
-    if (Number.isSafeInteger(n)) return n >>> 0;
+    if (Number.isSafeInteger(n)) return normalizeSeed(n);
   }
   if (/^0x[0-9a-f]{1,8}$/i.test(t)) return Number.parseInt(t.slice(2), 16) >>> 0;
   return hashString(t, 0x9e3779b9);
+}
+
+/** Any integer as the seed it stands for (modulo 2^32), for seeds computed with `| 0` arithmetic. */
+export function normalizeSeed(n: number): Seed {
+  return Number(BigInt.asUintN(32, BigInt(Math.trunc(n))));
+}
+
+/** The seed of the stream named by `labels` below `seed`: a test-case's name, a storm's part. */
+export function deriveSeed(seed: Seed, ...labels: string[]): Seed {
+  return hashString(labels.join("\u0000"), seed);
 }
 
 /** murmur3's 32-bit finalizer: a bijective avalanche mix. */
@@ -79,14 +97,21 @@ export class Stream {
 export class Rng {
   private n = 0;
   private readonly stream: Stream;
-  constructor(seed: Seed, name: string) {
-    this.stream = new Stream(seed, name);
+  /** the stream named by `labels` (a test-case's name, "delay") below `seed` */
+  constructor(seed: Seed, ...labels: string[]) {
+    this.stream = new Stream(seed, labels.join("\u0000"));
   }
   next(): number {
     return this.stream.uniform(this.n++);
   }
   int(n: number): number {
     return Math.min(n - 1, Math.floor(this.next() * n));
+  }
+  /** `bytes` random bytes as lower-case hex */
+  hex(bytes: number): string {
+    let out = "";
+    for (let i = 0; i < bytes; i++) out += this.int(256).toString(16).padStart(2, "0");
+    return out;
   }
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError("pick from an empty list");
