@@ -12,7 +12,8 @@ import { startFaultableTarget } from "../monkey/targets.js";
 import { scriptTargetOf, targetDefines } from "../smtpscript/bind-target.js";
 import { assertLoopback } from "../common/loopback.js";
 import { existsSync } from "node:fs";
-import { expectationsFileFor, listSuites, loadExpectations } from "../smtpscript/suites.js";
+import { isUnexpected, listSuites, loadExpectations } from "../smtpscript/suites.js";
+import { targetExpectations } from "../smtpscript/suite-run.js";
 import { loadSuitePrograms, runSuites } from "../smtpscript/suite-run.js";
 import type { JudgedResult } from "../smtpscript/suites.js";
 
@@ -23,13 +24,47 @@ export type { TargetPlugin } from "../targets/registry.js";
 export type { Target, Endpoint, DeliveredMessage, DeliveredIds, CrashInfo } from "../targets/target.js";
 export { summarize } from "../smtpscript/result.js";
 export type { RunResult, TestResult, TestFailure, Summary } from "../smtpscript/result.js";
-export { runStorm } from "../storm/scheduler.js";
-export type { StormOptions, StormResult } from "../storm/scheduler.js";
+export { runStorm, mergeStorms, StormUnreachableError } from "../storm/run.js";
+export type { StormRunOptions, StormRun, MergeStormsOptions } from "../storm/run.js";
+export type { StormOptions, StormResult, LoadModel } from "../storm/scheduler.js";
+export type { SessionTarget } from "../storm/endpoint.js";
+export type { Metrics, Outcome as SessionOutcome } from "../storm/metrics.js";
+export { parseThreshold } from "../storm/thresholds.js";
+export type { Threshold } from "../storm/thresholds.js";
+export type { ThresholdResult, StormJson } from "../storm/report.js";
+export { toJson as stormJson } from "../storm/report.js";
 export { DEFAULT_MIX, validateMix } from "../storm/plan.js";
+export type { Mix } from "../storm/plan.js";
+export { loadMixFile } from "../storm/mix-file.js";
+export type { Merged } from "../storm/merge.js";
 export { runMonkey } from "../monkey/run.js";
 export type { MonkeyRunOptions, MonkeyReport } from "../monkey/run.js";
+export type { LedgerReport } from "../monkey/ledger.js";
+export type { Outcome as MonkeyOutcome, FindingKind } from "../monkey/oracle.js";
 export { monkeyTarget } from "../monkey/targets.js";
-export { validatePlan } from "../monkey/plan.js";
+export { validatePlan, loadPlanFile } from "../monkey/plan.js";
+export type { FaultPlan, FaultSpec } from "../monkey/plan.js";
+export { loadTargetFile } from "../targets/file/load.js";
+export type { TargetFileSpec } from "../targets/file/spec.js";
+export { loadExpectations } from "../smtpscript/suites.js";
+export { EXIT } from "../common/exit-codes.js";
+export type { ExitCode } from "../common/exit-codes.js";
+export { parseSeed, randomSeed } from "../common/rng.js";
+export type { Seed } from "../common/rng.js";
+// Every error a user can fix is a UserError with the CLI's exit code: branch with instanceof.
+export { UserError, UsageError, UnreachableError } from "../common/errors.js";
+export { RemoteTargetError } from "../common/loopback.js";
+export { UnknownTargetError, TargetUnavailableError, TargetStartError } from "../targets/errors.js";
+export { TargetFileError } from "../targets/file/spec.js";
+export { SinkListenError } from "../targets/sink/recording-sink.js";
+export { MixError } from "../storm/plan.js";
+export { ThresholdError } from "../storm/thresholds.js";
+export { StagesError } from "../storm/profile.js";
+export { MergeError } from "../storm/merge.js";
+export { PlanError, WindowsError } from "../monkey/plan.js";
+export { UnsupportedPointsError } from "../monkey/layers/set.js";
+export { TargetProbeError } from "../monkey/external-target.js";
+export { ExpectationsError } from "../smtpscript/suites.js";
 
 /** A started target: where it listens, its mailboxes, and its fault points for `monkey` statements. */
 export interface TestTarget {
@@ -39,6 +74,8 @@ export interface TestTarget {
   readonly mailboxes: readonly string[];
   /** the target's `monkey` statements (null when it offers no fault points) */
   readonly faults: ScriptFaults | null;
+  /** its expectations file (a target file's `expectations:`, else suites/expectations/NAME.yaml), as `suite run --target` uses */
+  readonly expectations: string;
   /** stops the target (by its PID) and its fault wiring; call it in an after() hook */
   stop(): Promise<void>;
 }
@@ -51,8 +88,9 @@ export interface TestTarget {
  * MTA is never changed by a mechanism it does not need).
  */
 export async function startTarget(ref: string, options: Record<string, unknown> = {}): Promise<TestTarget> {
+  const expectations = targetExpectations(ref);
   const { started, faults } = await startFaultableTarget(ref, options);
-  return { target: started.target, endpoint: started.endpoint, domain: started.domain, mailboxes: started.mailboxes, faults, stop: started.stop };
+  return { target: started.target, endpoint: started.endpoint, domain: started.domain, mailboxes: started.mailboxes, faults, expectations, stop: started.stop };
 }
 
 export interface ScriptOptions {
@@ -113,7 +151,7 @@ export async function runSuite(name: string, where: TestTarget | ServerAddress, 
   const server: ServerAddress = "endpoint" in where ? { host: where.endpoint.host, port: where.endpoint.port } : where;
   assertLoopback(server.host, options.allowRemote === true);
   const defines = managed !== null ? targetDefines(options.defines ?? {}, managed) : { ...options.defines };
-  const file = managed !== null ? expectationsFileFor(managed.target.name) : null;
+  const file = managed?.expectations ?? null;
   // the one suite runner `suite run` and `report matrix` use: the same size probe, skips and verdicts
   const judged = await runSuites({
     programs: loadSuitePrograms([suite], defines),
@@ -126,9 +164,10 @@ export async function runSuite(name: string, where: TestTarget | ServerAddress, 
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.allowRemote === true ? { allowRemote: true } : {}),
   });
-  return { results: judged.map((j) => j.result), judged, ok: judged.every((j) => j.verdict !== "failed" && j.verdict !== "error" && j.verdict !== "unexpected-pass") };
+  return { results: judged.map((j) => j.result), judged, ok: judged.every((j) => !isUnexpected(j.verdict)) };
 }
 
 export { listSuites } from "../smtpscript/suites.js";
 export type { JudgedResult, Suite } from "../smtpscript/suites.js";
 export { ScriptError } from "../smtpscript/errors.js";
+export { RecordingSink } from "../targets/sink/recording-sink.js";

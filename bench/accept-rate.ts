@@ -10,7 +10,7 @@ import { describesFaults } from "../targets/fault-hooks.js";
 import { SHIM_CALLS, type ShimCall } from "../targets/process/syscall-shim.js";
 import { PreparedMessage, buildMessage, runSmtpSession } from "../smtp/index.js";
 import { parseCount } from "../common/args.js";
-import { UsageError } from "../common/usage-error.js";
+import { UsageError } from "../common/errors.js";
 import { benchArgs, fail } from "./lib/args.js";
 
 const USAGE = `usage: node dist/bench/accept-rate.js [--target NAME] [--messages N] [--concurrency C] [--trap CALLS [--armed]] [--recording]

@@ -19,7 +19,7 @@ import type { Mix, SessionKind } from "../storm/plan.js";
 import { fdLimit } from "../storm/limits.js";
 import { freePort } from "../targets/process/free-port.js";
 import { parseCount } from "../common/args.js";
-import { UsageError } from "../common/usage-error.js";
+import { UsageError } from "../common/errors.js";
 import { benchArgs, fail } from "./lib/args.js";
 
 const SOURCE = "/usr/sbin/smtp-source";

@@ -2,6 +2,7 @@
 // The umbrella CLI: each subcommand lives with the tool it drives and is loaded on demand,
 // so `smtpchaos script` never pays for storm's or monkey's imports.
 import { EXIT } from "../common/exit-codes.js";
+import { reportUserError, UserError } from "../common/errors.js";
 import { ignoreClosedStdout } from "./stdout.js";
 
 type SubcommandMain = (argv: string[]) => Promise<number>;
@@ -61,7 +62,11 @@ run(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`smtpchaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = EXIT.usage;
+    // a user error that no subcommand caught still gets one line; anything else is a bug: its stack
+    if (err instanceof UserError) process.exitCode = reportUserError(err, "smtpchaos");
+    else {
+      console.error(`smtpchaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exitCode = EXIT.usage;
+    }
   },
 );

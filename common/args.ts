@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
 import { parseDuration } from "./duration.js";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
 /** setTimeout's limit: a longer delay silently fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -2,11 +2,10 @@
 // machine unless the user passes --allow-remote. Only literal loopback addresses and "localhost"
 // count; other names are never resolved (the lookup itself could leave the machine).
 import net from "node:net";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
-export class RemoteTargetError extends UsageError {
-  override readonly name: string = "RemoteTargetError";
-}
+/** A target off this machine, and the user did not pass --allow-remote. */
+export class RemoteTargetError extends UsageError {}
 
 const LOOPBACK = new net.BlockList();
 LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");

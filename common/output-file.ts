@@ -2,7 +2,7 @@
 // in the directory costs nothing, and written after it without losing the printed report.
 import { accessSync, constants, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
 /** Throws a UsageError unless `file` can be created or overwritten. */
 export function assertWritable(file: string, flag: string): void {

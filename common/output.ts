@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { assertWritable } from "./output-file.js";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
 export interface Output<R> {
   /** Before the run: claims the destination; throws a UsageError when it cannot be written. */

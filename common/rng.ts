@@ -3,7 +3,7 @@
 // calls interleave with other points' calls, draws in one test-case do not shift when another is
 // filtered out, and a run replays exactly from its seed.
 import { randomBytes } from "node:crypto";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
 /** A run seed: a 32-bit unsigned integer, printed in every report. */
 export type Seed = number;

@@ -1,6 +1,6 @@
 // `smtpchaos monkey run|serve|points|plan|stats|set|clear|fail ...`
 import { targetNames } from "../targets/registry.js";
-import { RecordingSink, SinkListenError } from "../targets/sink/recording-sink.js";
+import { RecordingSink } from "../targets/sink/recording-sink.js";
 import type { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { EXIT } from "../common/exit-codes.js";
@@ -9,25 +9,24 @@ import { formatDuration } from "../common/duration.js";
 import { monkeyProviders } from "./providers.js";
 import type { Traffic } from "../smtp/index.js";
 import { assertDirectory, parseCli, parseCount, parseDurationFlag, parsePort } from "../common/args.js";
-import { UsageError } from "../common/usage-error.js";
+import { reportUserError, UsageError } from "../common/errors.js";
 import { chooseServer } from "../targets/server-choice.js";
-import { PlanError, WindowsError, describeSpec, fitWindows, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
+import { describeSpec, fitWindows, planDocFromFlags, readPlanDocument, validatePlan } from "./plan.js";
 import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "../common/rng.js";
-import { runMonkey, UnsupportedPointsError } from "./run.js";
+import { runMonkey } from "./run.js";
 import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
-import { ExternalTarget, TargetProbeError } from "./external-target.js";
+import { ExternalTarget } from "./external-target.js";
 import { loopbackUrl } from "../common/loopback.js";
 import { MONKEY_OUTPUTS } from "./outputs/index.js";
 import { monkeyTarget } from "./targets.js";
 import { Injector } from "./injector.js";
-import { PlanController, StatementError } from "./controller.js";
+import { PlanController } from "./controller.js";
 import { ControlServer } from "./control-server.js";
-import { ControlApiError, ControlClient } from "./control-client.js";
+import { ControlClient } from "./control-client.js";
 import { LayerSet } from "./layers/set.js";
 import { describePoints, kindOf, layerUnits, pointPatterns } from "./layers/registry.js";
 import { SmtpConnectError } from "../smtp/index.js";
-import { ExternalCommandError } from "./external-commands.js";
 import type { ExternalCommands } from "./external-commands.js";
 import { sweepMain } from "./sweep/cli.js";
 
@@ -188,21 +187,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${cmd}'`);
     }
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof PlanError ||
-      err instanceof WindowsError ||
-      err instanceof UnsupportedPointsError ||
-      err instanceof ControlApiError ||
-      err instanceof StatementError ||
-      err instanceof TargetProbeError ||
-      err instanceof SinkListenError ||
-      err instanceof ExternalCommandError
-    ) {
-      console.error(`smtpchaos monkey ${cmd}: ${err.message}`);
-      return EXIT.usage;
-    }
-    throw err;
+    return reportUserError(err, `smtpchaos monkey ${cmd}`);
   }
 }
 
@@ -348,6 +333,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       // a server we do not own is restarted only by --restart-cmd (runMonkey notes the skip)
       restart: values["no-restart"] !== true,
       stopOnCrash: values["stop-on-crash"] === true,
+      allowRemote: values["allow-remote"] === true,
       keep: values.keep === true,
       mayFire,
       signal: interrupts.signal,
@@ -371,10 +357,6 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof SmtpConnectError) {
       console.error(`smtpchaos monkey run: ${err.message}`);
-      return EXIT.usage;
-    }
-    if (err instanceof Error && /needs root|not installed|cannot start|did not/.test(err.message)) {
-      console.error(`smtpchaos monkey run: cannot start target "${name}": ${err.message}`);
       return EXIT.usage;
     }
     throw err;

@@ -1,11 +1,12 @@
 // Client of the monkey control API (monkey/control-server.ts), used by the CLI and by smtpscript
 // (`--monkey URL`): the same calls a CI job would make with curl. The URL is the one
 // `monkey serve` prints, with its token (?token=...); the token travels as a Bearer header.
+import { UserError } from "../common/errors.js";
 import { request } from "undici";
 import type { ScriptFaults } from "../smtpscript/runner.js";
 import { TOKEN_PARAM } from "./control-auth.js";
 
-export class ControlApiError extends Error {}
+export class ControlApiError extends UserError {}
 
 /** Where the token comes from when the URL has none (keeps it off command lines). */
 export const TOKEN_ENV = "SMTPCHAOS_MONKEY_TOKEN";

@@ -1,6 +1,7 @@
 // The user's own commands for a server the toolkit does not run (`monkey run --host`):
 // how many messages it has queued, how to make it retry them now, how to restart it. They run
 // through /bin/sh so a user can write `exim -C /etc/exim.conf -bpc` or `postqueue -p | ...`.
+import { UserError } from "../common/errors.js";
 import { execFile } from "node:child_process";
 
 export interface ExternalCommands {
@@ -13,9 +14,7 @@ export interface ExternalCommands {
 }
 
 /** A command failed, timed out or printed something that is not a count. */
-export class ExternalCommandError extends Error {
-  override readonly name = "ExternalCommandError";
-}
+export class ExternalCommandError extends UserError {}
 
 const OUTPUT_LIMIT = 64 * 1024;
 

@@ -3,6 +3,7 @@
 // only through commands the user gives; without a queue count, deliveries are judged over once
 // its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
 // the ledger works; without, the ledger is skipped and said so.
+import { UnreachableError } from "../common/errors.js";
 import type { RecordingSink } from "../targets/sink/recording-sink.js";
 import { BannerProbeError, probeBanner } from "../smtp/probe.js";
 import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
@@ -13,9 +14,7 @@ import { parseQueueCount, runCommand } from "./external-commands.js";
 import type { ExternalCommands } from "./external-commands.js";
 
 /** The server did not greet like an SMTP server at the startup probe: nothing to test yet. */
-export class TargetProbeError extends Error {
-  override readonly name = "TargetProbeError";
-}
+export class TargetProbeError extends UnreachableError {}
 
 export interface ExternalTargetOptions {
   /** how long the probe waits to connect and for the banner (default 10 s) */

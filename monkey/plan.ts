@@ -1,6 +1,7 @@
 // The fault plan: which fault points fire, when (schedule, SMTP phase, time window) and how
 // (errno, action, latency). Parsed from JSON/YAML files or --fault flags into one validated shape;
 // every problem is reported with the path of the offending field.
+import { UserError } from "../common/errors.js";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { formatDuration, parseDuration } from "../common/duration.js";
@@ -98,9 +99,7 @@ export function fitWindows(plan: FaultPlan, durationMs: number): { plan: FaultPl
 }
 
 /** A plan's windows that do not fit the run's duration (README: exit 2). */
-export class WindowsError extends Error {
-  override readonly name: string = "WindowsError";
-}
+export class WindowsError extends UserError {}
 
 export interface FaultPlan {
   /** null: the runner draws one and reports it */
@@ -114,13 +113,12 @@ export interface PlanIssue {
   message: string;
 }
 
-export class PlanError extends Error {
+export class PlanError extends UserError {
   constructor(
     readonly issues: PlanIssue[],
     readonly source = "plan",
   ) {
     super(`${visible(source)}: invalid fault plan:\n${issues.map((i) => `  ${visible(i.path)}: ${visible(i.message)}`).join("\n")}`);
-    this.name = "PlanError";
   }
 }
 
@@ -483,6 +481,11 @@ export function readPlanDocument(path: string): Record<string, unknown> {
   const doc = parsePlanDocument(text, path);
   if (!isObj(doc)) throw new PlanError([{ path: "(root)", message: "must be an object with points" }], path);
   return doc;
+}
+
+/** A plan file (YAML or JSON) checked whole: a PlanError lists every problem with its path. */
+export function loadPlanFile(path: string): FaultPlan {
+  return validatePlan(readPlanDocument(path), path);
 }
 
 /** One --fault flag: `NAME[:key=value,...]`, e.g. `queue.write:probability=0.05,errno=ENOSPC,after=data`

@@ -13,6 +13,7 @@ import { crashContext } from "./oracle.js";
 import type { FindingKind, FindingSample, Outcome, SessionRecord, Verdict } from "./oracle.js";
 import { describeSpec, fitWindows } from "./plan.js";
 import { formatDuration } from "../common/duration.js";
+import { assertLoopback } from "../common/loopback.js";
 import type { FaultPlan } from "./plan.js";
 import type { Seed } from "../common/rng.js";
 import type { Traffic } from "../smtp/index.js";
@@ -68,6 +69,8 @@ export interface MonkeyRunOptions {
   traffic?: Traffic;
   /** on a crash: no drain, restart or reconcile; the instance directory is kept for inspection */
   stopOnCrash?: boolean;
+  /** flood a target off loopback (refused otherwise, as by every CLI: a RemoteTargetError) */
+  allowRemote?: boolean;
   /** keep the target's instance directory (config, queue, logs, mailboxes) after the run; the report says where */
   keep?: boolean;
   /** per-wait client timeout; a server silent for longer is a hang */
@@ -276,6 +279,7 @@ async function startFaults(run: Run, offs: Array<() => void>): Promise<{ host: s
     }),
   );
   run.endpoint = `${target.endpoint.host}:${target.endpoint.port}`;
+  assertLoopback(target.endpoint.host, run.o.allowRemote === true, "flood");
   try {
     run.roles = [...new Set((await target.processes()).map((p) => p.role.toLowerCase()))];
   } catch {

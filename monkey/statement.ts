@@ -3,9 +3,10 @@
 //   monkey delay POINT DURATION [site HASH] [once | always | times N]
 //   monkey clear [POINT]
 // (errno: the errno a failing call returns; site: one call site, as `monkey sweep` prints it)
+import { UserError } from "../common/errors.js";
 import { parseDuration } from "../common/duration.js";
 
-export class StatementError extends Error {}
+export class StatementError extends UserError {}
 
 /** How many times the statement's fault fires: null = every time. */
 export type Times = number | null;

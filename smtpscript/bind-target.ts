@@ -2,6 +2,7 @@
 // target-provided variables, the target handle for `expect delivered`/`monkey`, and a stop().
 import net from "node:net";
 import { startNamedTarget } from "../targets/registry.js";
+import { TargetStartError } from "../targets/errors.js";
 import type { Target } from "../targets/target.js";
 import type { ServerAddress, ScriptFaults, ScriptTarget } from "./runner.js";
 import { scriptProviders } from "./providers.js";
@@ -14,8 +15,6 @@ export interface Binding {
   target?: ScriptTarget;
   stop: () => Promise<void>;
 }
-
-export class TargetStartError extends Error {}
 
 export async function bindServer(
   spec: { target: string | null; server: ServerAddress | null; defines: Record<string, string> },
@@ -39,7 +38,7 @@ export async function bindServer(
       t = await startNamedTarget(spec.target, plain);
     }
   } catch (err) {
-    throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`);
+    throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`, { cause: err });
   }
   let stopped: Promise<void> | null = null;
   return {

@@ -1,5 +1,6 @@
 // The original tool's command line, `smtpscript [-rvt] [-d delay] script`, plus --seed and
 // --check, kept apart from cli.ts so that file only wires them in.
+import { UserError } from "../common/errors.js";
 import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { parseSeed, randomSeed } from "../common/rng.js";
@@ -31,7 +32,7 @@ export interface OriginalFlags {
   check: boolean;
 }
 
-export class OriginalFlagError extends Error {}
+export class OriginalFlagError extends UserError {}
 
 export function originalFlags(values: { tap?: boolean; delay?: string; "random-delay"?: boolean; seed?: string; check?: boolean }): OriginalFlags {
   let delayMs = 0;

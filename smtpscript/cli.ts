@@ -14,9 +14,9 @@ import { parseAssignments } from "../common/assignments.js";
 import { parseCli, parseCount, parseDurationFlag } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
 import { loopbackUrl } from "../common/loopback.js";
-import { UsageError } from "../common/usage-error.js";
+import { reportUserError, UsageError } from "../common/errors.js";
 import { chooseServer } from "../targets/server-choice.js";
-import { bindServer, TargetStartError } from "./bind-target.js";
+import { bindServer } from "./bind-target.js";
 import type { Binding } from "./bind-target.js";
 import type { ScriptTarget } from "./runner.js";
 import { scriptProviders } from "./providers.js";
@@ -180,9 +180,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     opts = parse(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`smtpscript: ${err.message}`);
-    return EXIT.usage;
+    return reportUserError(err, "smtpscript");
   }
   if (opts === "help") {
     console.log(USAGE);
@@ -211,9 +209,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     binding = await bindServer({ target: opts.target, server: opts.server, defines: opts.defines }, { mayFire: declaredFaultPoints(programs) });
   } catch (err) {
-    if (!(err instanceof TargetStartError)) throw err;
-    console.error(`smtpscript: ${err.message}`);
-    return EXIT.usage;
+    return reportUserError(err, "smtpscript");
   }
   try {
     if (opts.monkey !== null) {

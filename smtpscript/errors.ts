@@ -1,9 +1,10 @@
 // Errors in a script itself (syntax, unknown proc, undefined variable, include cycle): always
 // located, always shown with the offending line and a caret.
+import { UserError } from "../common/errors.js";
 import type { Loc } from "./ast.js";
 import { visible } from "../common/visible.js";
 
-export class ScriptError extends Error {
+export class ScriptError extends UserError {
   constructor(
     readonly loc: Loc,
     readonly reason: string,
@@ -11,7 +12,6 @@ export class ScriptError extends Error {
     readonly sourceLine: string | null,
   ) {
     super(visible(`${loc.file}:${loc.line}:${loc.column}: ${reason}`));
-    this.name = "ScriptError";
   }
 
   /** Compiler-style report: location, reason, the line and a caret under the column; control

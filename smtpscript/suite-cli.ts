@@ -9,11 +9,11 @@ import { EXIT } from "../common/exit-codes.js";
 import { ScriptError } from "./errors.js";
 import { visible } from "../common/visible.js";
 import { declaredFaultPoints } from "./fault-points.js";
-import { bindServer, TargetStartError, unreachableReason } from "./bind-target.js";
+import { bindServer, unreachableReason } from "./bind-target.js";
 import { REPORTERS, isReporterName } from "./reporters/index.js";
 import type { ReporterName } from "./reporters/index.js";
 import { failureDetails } from "./reporters/console.js";
-import { ExpectationsError, HARNESS_NOT_EXCUSED, asReported, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
+import { HARNESS_NOT_EXCUSED, asReported, isUnexpected, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
 import { MaildirScriptTarget } from "./maildir-target.js";
 import { loadSuitePrograms, runSuites, targetExpectations } from "./suite-run.js";
 import type { ServerAddress } from "./runner.js";
@@ -22,7 +22,7 @@ import type { TestResult } from "./result.js";
 import { parseAssignments } from "../common/assignments.js";
 import { assertDirectory, parseCli, parseDurationFlag, parsePort } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
-import { UsageError } from "../common/usage-error.js";
+import { reportUserError, UsageError } from "../common/errors.js";
 import { chooseServer } from "../targets/server-choice.js";
 
 const USAGE = `usage: smtpchaos suite run [--target NAME | --host H --port P] [options] [SUITE...]
@@ -158,8 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     expectations = loadExpectations(values.expectations ?? (values.target !== undefined ? targetExpectations(values.target) : null));
   } catch (err) {
-    if (err instanceof ExpectationsError) return usage(err.message);
-    throw err;
+    return reportUserError(err, "smtpchaos suite");
   }
   let programs;
   try {
@@ -192,8 +191,7 @@ export async function main(argv: string[]): Promise<number> {
     binding = await bindServer({ target: values.target ?? null, server, defines }, { ...(Object.keys(main).length > 0 ? { main } : {}), mayFire: declaredFaultPoints(programs) });
   } catch (err) {
     await sink?.stop();
-    if (err instanceof TargetStartError) return usage(err.message);
-    throw err;
+    return reportUserError(err, "smtpchaos suite");
   }
   const scriptTarget = binding.target ?? (maildirs.length > 0 ? new MaildirScriptTarget(maildirs, settleMs, Math.max(timeoutMs, settleMs)) : undefined);
   const started = Date.now();
@@ -310,7 +308,7 @@ function report(
     const text = REPORTERS[r.name]({}).onEnd(run);
     if (typeof text === "string" && !writeReport(r.file, text, "smtpchaos suite")) written = false;
   }
-  const bad = judged.filter((j) => j.verdict === "failed" || j.verdict === "error" || j.verdict === "unexpected-pass").length;
+  const bad = judged.filter((j) => isUnexpected(j.verdict)).length;
   console.log(`\n${bad === 0 ? pc.green("verdict: as expected") : pc.red(`verdict: ${bad} unexpected result(s)`)} (${judged.length} test-cases, ${deviations.length} known deviations)`);
   if (bad > 0) return EXIT.failures;
   return written ? EXIT.ok : EXIT.usage;

@@ -2,11 +2,11 @@
 // an expectations file lists the test-cases a target is known to fail, each with the reason.
 // A listed test-case that fails is a known deviation; one that passes is a change in behaviour
 // and fails the run just like an unlisted failure does.
+import { UserError } from "../common/errors.js";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
-import { visible } from "../common/visible.js";
 import type { TestResult } from "./result.js";
 
 export const SUITES_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "suites");
@@ -42,11 +42,7 @@ export interface Expectations {
 }
 
 /** An expectations file that cannot be used: one line, its text shown escaped. */
-export class ExpectationsError extends Error {
-  constructor(message: string) {
-    super(visible(message));
-  }
-}
+export class ExpectationsError extends UserError {}
 
 /** The sections an expectations file may have (README "Suites"). */
 const SECTIONS = ["deviations", "untestable"];
@@ -94,6 +90,11 @@ export function expectationsFileFor(target: string, root = SUITES_DIR): string {
 }
 
 export type Verdict = "passed" | "deviation" | "failed" | "error" | "skipped" | "unexpected-pass";
+
+/** What fails a suite run (the CLI's exit 1, the library's `ok: false`): a known deviation does not; a listed one that passes does (the file is stale). */
+export function isUnexpected(v: Verdict): boolean {
+  return v === "failed" || v === "error" || v === "unexpected-pass";
+}
 
 export interface JudgedResult {
   suite: string;

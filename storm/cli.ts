@@ -6,13 +6,13 @@ import { parseAssignments } from "../common/assignments.js";
 import { parseCli, parseCount, parseDurationFlag, parsePort, parsePositiveNumber } from "../common/args.js";
 import { assertWritable, writeReport } from "../common/output-file.js";
 import type { ChosenOutputs } from "../common/output.js";
-import { UsageError } from "../common/usage-error.js";
+import { reportUserError, UsageError } from "../common/errors.js";
 import { visible } from "../common/visible.js";
 import { startNamedTarget, targetNames } from "../targets/registry.js";
 import type { StartedTarget } from "../targets/registry.js";
 import { chooseServer } from "../targets/server-choice.js";
 import type { ServerChoice } from "../targets/server-choice.js";
-import { DEFAULT_MIX, MixError, validateMix } from "./plan.js";
+import { DEFAULT_MIX, validateMix } from "./plan.js";
 import { KINDS } from "./kinds/index.js";
 import { readMixFile } from "./mix-file.js";
 import type { Mix } from "./plan.js";
@@ -20,13 +20,13 @@ import { isFailureRule, runStorm } from "./scheduler.js";
 import type { LoadModel, StormOptions, StormResult } from "./scheduler.js";
 import type { SessionTarget } from "./session.js";
 import { assertLoopback } from "../common/loopback.js";
-import { parseThreshold, ThresholdError } from "./thresholds.js";
+import { parseThreshold } from "./thresholds.js";
 import type { Threshold } from "./thresholds.js";
 import { evaluate } from "./report.js";
 import { STORM_OUTPUTS } from "./outputs/index.js";
 import type { StormOutcome } from "./outputs/index.js";
 import { fdLimit, fdsNeeded } from "./limits.js";
-import { parseStages, Profile, StagesError } from "./profile.js";
+import { parseStages, Profile } from "./profile.js";
 import type { Stage } from "./profile.js";
 import { findLimit } from "./find-limit.js";
 import os from "node:os";
@@ -34,10 +34,10 @@ import { parseShard, segmentOptions, shareOf } from "./segment.js";
 import type { Segment } from "./segment.js";
 import { parseStartAt, waitUntil } from "./start-at.js";
 import { parseSources } from "./sources.js";
-import { MergeError, mergeParts, readPart } from "./merge.js";
-import type { Merged } from "./merge.js";
+import { mergeStorms, StormUnreachableError } from "./run.js";
+import type { MergedRun } from "./run.js";
 import { shrinkFailure, shrunkScript } from "./shrink.js";
-import { unreachableText } from "./reach.js";
+import { unreachableText, whereOf } from "./reach.js";
 
 const USAGE = `usage: smtpchaos storm [--target NAME | --host H --port P] [options]
        smtpchaos storm merge PART.json... [--threshold EXPR]... [--out KIND[=FILE]]...
@@ -185,32 +185,26 @@ async function mergeMain(argv: string[]): Promise<number> {
     console.log(MERGE_USAGE);
     return EXIT.ok;
   }
-  let merged: Merged;
-  let thresholds: Threshold[];
+  let merged: MergedRun;
+  let unreachable: StormUnreachableError<MergedRun> | null = null;
   let outputs: ChosenOutputs<StormOutcome>;
   try {
-    thresholds = (values.threshold ?? []).map(parseThreshold);
     outputs = STORM_OUTPUTS.choose({ out: values.out, aliases: { json: values.json, html: values.html } }, { findLimit: false });
-    merged = mergeParts(
-      files.map((file) => ({ file, doc: readPart(file) })),
-      { apartOk: values["apart-ok"] === true },
-    );
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ThresholdError || err instanceof MergeError) {
-      console.error(`smtpchaos storm merge: ${err.message}`);
-      return EXIT.usage;
+    try {
+      merged = mergeStorms(files, { apartOk: values["apart-ok"] === true, thresholds: values.threshold ?? [] });
+    } catch (err) {
+      // nothing connected in any part: the report is still written, then the run is a usage error
+      if (!(err instanceof StormUnreachableError)) throw err;
+      unreachable = err as StormUnreachableError<MergedRun>;
+      merged = unreachable.run;
     }
-    throw err;
+  } catch (err) {
+    return reportUserError(err, "smtpchaos storm merge");
   }
   for (const n of merged.notes) console.error(`storm merge: note: ${visible(n)}`);
-  const judged = evaluate(thresholds, merged.result.metrics);
-  if (!(await outputs.finish({ kind: "storm", result: merged.result, label: merged.label, thresholds: judged, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
-  const unreachable = unreachableText(merged.result.metrics, merged.targets.join(", "));
-  if (unreachable !== null) {
-    console.error(`smtpchaos storm merge: ${unreachable} in any part`);
-    return EXIT.usage;
-  }
-  return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
+  if (!(await outputs.finish({ kind: "storm", result: merged, label: merged.label, thresholds: merged.thresholds, shrunk: null }, "smtpchaos storm merge"))) return EXIT.usage;
+  if (unreachable !== null) return reportUserError(unreachable, "smtpchaos storm merge");
+  return merged.passed ? EXIT.ok : EXIT.failures;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -332,11 +326,7 @@ export async function main(argv: string[]): Promise<number> {
     outputs = STORM_OUTPUTS.choose({ out: values.out, aliases: { json: values.json, html: values.html } }, { findLimit: values["find-limit"] === true });
     if (values["shrink-out"] !== undefined) assertWritable(values["shrink-out"], "--shrink-out");
   } catch (err) {
-    if (err instanceof UsageError || err instanceof MixError || err instanceof ThresholdError || err instanceof StagesError) {
-      console.error(`smtpchaos storm: ${err.message}`);
-      return EXIT.usage;
-    }
-    throw err;
+    return reportUserError(err, "smtpchaos storm");
   }
   // The sessions this process holds at once: the closed loop's level (its stages' peak), the open
   // loop's in-flight cap, find-limit's last level (capped in flight when open); a shard its share.
@@ -426,11 +416,7 @@ export async function main(argv: string[]): Promise<number> {
     if (values["find-limit"] === true) return await runFindLimit(values, p, target, label, abort.signal, maxInFlight, outputs, workers, cut.signal);
     return await runOne(values, p, target, label, abort.signal, { maxSessions, maxMessages, maxInFlight, workers, shard, cutSignal: cut.signal }, outputs);
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`smtpchaos storm: ${err.message}`);
-      return EXIT.usage;
-    }
-    throw err;
+    return reportUserError(err, "smtpchaos storm");
   } finally {
     // Sessions cut by a second interrupt may still hold sockets: once the report is out, exit.
     if (cut.signal.aborted) setTimeout(() => process.exit(EXIT.interrupted), 100).unref();
@@ -596,12 +582,3 @@ function buildMix(values: Values): Mix {
   return validateMix(m);
 }
 
-/** The endpoints sessions connect to, as the unreachable message names them. */
-function whereOf(target: SessionTarget, mix: Mix): string {
-  const hp = (h: string, port: number): string => `${h.includes(":") ? `[${h}]` : h}:${port}`;
-  const plain = mix.implicitTls < 1 || target.tlsPort === undefined;
-  const out: string[] = [];
-  if (plain) out.push(hp(target.host, target.port));
-  if (mix.implicitTls > 0 && target.tlsPort !== undefined) out.push(`${hp(target.host, target.tlsPort)} (implicit TLS)`);
-  return out.join(" and ");
-}

@@ -1,6 +1,7 @@
 // `storm merge`: the --json results of a run's parts (shards on many machines) as one result,
 // the same report and threshold verdict one process would give: counts add, histograms add
 // bucket by bucket, timelines line up by wall-clock second.
+import { UserError } from "../common/errors.js";
 import { readFileSync, statSync } from "node:fs";
 import { visible } from "../common/visible.js";
 import { Histogram } from "./histogram.js";
@@ -11,11 +12,7 @@ import type { StormJson } from "./report.js";
 import type { StormResult } from "./scheduler.js";
 
 /** A part that cannot be merged: one line, text from the part's file shown escaped. */
-export class MergeError extends Error {
-  constructor(message: string) {
-    super(visible(message));
-  }
-}
+export class MergeError extends UserError {}
 
 export interface Merged {
   result: StormResult;

@@ -1,7 +1,7 @@
 // Reading a mix file (YAML or JSON) for storm, or for the monkey's flood through the CLI layer.
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
-import { UsageError } from "../common/usage-error.js";
+import { UsageError } from "../common/errors.js";
 import { MixError, validateMix } from "./plan.js";
 import type { Mix } from "./plan.js";
 
@@ -23,12 +23,12 @@ export function readMixFile(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** A mix file checked whole: a UsageError names the file and what is wrong. */
+/** A mix file checked whole: a MixError (a UsageError when unreadable) names the file and what is wrong. */
 export function loadMixFile(file: string): Mix {
   try {
     return validateMix(readMixFile(file));
   } catch (err) {
-    if (err instanceof MixError) throw new UsageError(`--mix ${file}: ${err.message}`);
+    if (err instanceof MixError) throw new MixError(`--mix ${file}: ${err.message}`);
     throw err;
   }
 }

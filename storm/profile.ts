@@ -1,8 +1,8 @@
 // Load over time: a constant level or k6-style stages ("10s:100,30s:1000,10s:0": ramp linearly
 // from the previous level, starting at 0, to each target over each duration). The level is a
 // session count (closed loop) or an arrival rate per second (open loop).
+import { UserError } from "../common/errors.js";
 import { parseDuration } from "../common/duration.js";
-import { visible } from "../common/visible.js";
 
 export interface Stage {
   durationMs: number;
@@ -10,11 +10,7 @@ export interface Stage {
 }
 
 /** Shown on one line: text from a mix file or a flag comes out with its control characters escaped. */
-export class StagesError extends Error {
-  constructor(message: string) {
-    super(visible(message));
-  }
-}
+export class StagesError extends UserError {}
 
 export function parseStages(text: string): Stage[] {
   const stages = text.split(",").map((part) => {

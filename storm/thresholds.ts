@@ -1,7 +1,7 @@
 // Pass/fail criteria for CI, k6-style: "p99(dot)<500ms", "rate(ungraceful)==0",
 // "count(accepted)>=1000", "max(connect)<1s".
+import { UserError } from "../common/errors.js";
 import { parseDuration } from "../common/duration.js";
-import { visible } from "../common/visible.js";
 import { OUTCOMES, PHASES, UNGRACEFUL } from "./metrics.js";
 import type { Metrics, Outcome, Phase } from "./metrics.js";
 
@@ -18,11 +18,7 @@ export interface Threshold {
 }
 
 /** Shown on one line: text from a mix file or a flag comes out with its control characters escaped. */
-export class ThresholdError extends Error {
-  constructor(message: string) {
-    super(visible(message));
-  }
-}
+export class ThresholdError extends UserError {}
 
 const RATE_ARGS = [...OUTCOMES, "ungraceful", "graceful-failure"];
 

@@ -19,6 +19,7 @@ import { acquireLock, LockBusyError } from "./process/lock-file.js";
 import { reapOrphans } from "./process/orphan-guard.js";
 import { cleanStaleRecfsMounts } from "./process/recfs.js";
 import type { LockFile } from "./process/lock-file.js";
+import { reportUserError } from "../common/errors.js";
 import { StateError, prepareStateDir, readState, removeInstanceDir, removeState, writeState } from "./instance-state.js";
 import type { InstanceState } from "./instance-state.js";
 
@@ -66,8 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     plugin = targetPlugin(name);
   } catch (err) {
     // an unknown name, or a target file with problems (every one of them, with its path)
-    console.error(`smtpchaos target: ${(err as Error).message}`);
-    return EXIT.usage;
+    return reportUserError(err, "smtpchaos target");
   }
   // the host runs elsewhere: a target file is passed by absolute path; the state is named for the target
   const ref = isTargetFileRef(name) ? resolve(name) : name;
@@ -81,9 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     if (action === "status") return await status(stateFile);
     return await stop(stateFile);
   } catch (err) {
-    if (!(err instanceof StateError)) throw err;
-    console.error(`smtpchaos target ${action}: ${err.message}`);
-    return EXIT.usage;
+    return reportUserError(err, `smtpchaos target ${action}`);
   }
 }
 

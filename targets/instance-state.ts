@@ -1,6 +1,7 @@
 // The state file of a target started by `smtpchaos target start`: which process hosts it (PID
 // plus the start time and command line that tell it from a later process with the same PID),
 // its endpoint, log and instance directory. Read strictly: a state file is input like any other.
+import { UserError } from "../common/errors.js";
 import { accessSync, constants, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute } from "node:path";
@@ -8,12 +9,7 @@ import type { Endpoint } from "./target.js";
 import type { ProcessIdentity } from "./process/procfs.js";
 
 /** A state directory or file that cannot be used: the CLI prints the message alone (exit 2). */
-export class StateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StateError";
-  }
-}
+export class StateError extends UserError {}
 
 export interface InstanceState {
   name: string;

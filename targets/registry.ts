@@ -1,6 +1,7 @@
 // Targets by name: what `--target NAME` resolves through. Each kind of target is one plug-in
 // (its module exports it) plus one line in BUILTIN; an MTA the toolkit does not ship is a target
 // file (targets/file/), found by path or by name on the search path.
+import { UnknownTargetError } from "./errors.js";
 import type { Endpoint, Target } from "./target.js";
 import { embeddedPlugin } from "./embedded/target.js";
 import { openSmtpdPlugin } from "./opensmtpd/target.js";
@@ -19,8 +20,6 @@ export interface TargetPlugin {
   /** it delivers to a next hop the toolkit runs (a target file's `delivery: sink`), given as the `sink` option */
   readonly deliversToSink?: boolean;
 }
-
-export class UnknownTargetError extends Error {}
 
 const BUILTIN: readonly TargetPlugin[] = [embeddedPlugin, openSmtpdPlugin, postfixPlugin];
 

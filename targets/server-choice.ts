@@ -3,7 +3,7 @@
 // --allow-remote. What each tool does with the choice (start it, fault it, flood it) is its own.
 import { parsePort } from "../common/args.js";
 import { assertLoopback } from "../common/loopback.js";
-import { UsageError } from "../common/usage-error.js";
+import { UsageError } from "../common/errors.js";
 import { targetPlugin } from "./registry.js";
 
 export type ServerChoice = { target: string } | { host: string; port: number };

@@ -1,7 +1,7 @@
 // What every bench script shares at its start: --help, one-line usage errors (exit 2).
 import type { ParseArgsConfig } from "node:util";
 import { parseCli } from "../../common/args.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 
 /** Prints `usage` and exits 0 on --help; on a bad flag or value (thrown by `read`) prints one line and exits 2. */
 export function benchArgs<T>(name: string, usage: string, options: ParseArgsConfig["options"], read: (values: Record<string, string | boolean | undefined>) => T): T {

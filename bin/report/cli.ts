@@ -5,7 +5,7 @@ import { formatDuration } from "../../common/duration.js";
 import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
 import { parseCli, parseDurationFlag } from "../../common/args.js";
-import { UsageError } from "../../common/usage-error.js";
+import { reportUserError, UsageError } from "../../common/errors.js";
 import { parseSeed, randomSeed } from "../../common/rng.js";
 import { buildMatrix } from "./matrix.js";
 import { MATRIX_OUTPUTS } from "./outputs.js";
@@ -71,11 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await matrix(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`smtpchaos report matrix: ${err.message}`);
-      return EXIT.usage;
-    }
-    throw err;
+    return reportUserError(err, "smtpchaos report matrix");
   }
 }
 

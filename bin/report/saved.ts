@@ -4,7 +4,7 @@
 // as `monkey sweep --out json` writes it.
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 import type { SweepReport } from "../../monkey/sweep/sweep.js";
 import type { SuitesRecord, TargetRecord } from "./records.js";
 

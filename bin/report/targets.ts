@@ -1,7 +1,7 @@
 // Which columns the matrix has: the targets named with --targets (an unknown name is a usage
 // error; one that cannot start here is a column saying why), or by default embedded plus every
 // other known target that is installed on this machine.
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 import { targetNames, targetPlugin, targetUnavailable } from "../../targets/registry.js";
 
 export interface ColumnChoice {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
 import { parseCli, parseCount, parseDurationFlag } from "../../common/args.js";
-import { UsageError } from "../../common/usage-error.js";
+import { reportUserError, UsageError } from "../../common/errors.js";
 import { createTarget, targetNames } from "../../targets/registry.js";
 import { parseSeed, randomSeed } from "../../common/rng.js";
 import { CRASH_OUTPUTS } from "./outputs/index.js";
@@ -13,7 +13,7 @@ import { MODELS, modelNamed, type PersistenceModel } from "./models.js";
 import { CrashRunError, type CrashTargetFactory } from "./record.js";
 import { recoverState, runCrash } from "./run.js";
 import { explainLoss, judgeState, modelStates } from "./states.js";
-import { loadTrace, saveTrace, TraceFileError } from "./trace-file.js";
+import { loadTrace, saveTrace } from "./trace-file.js";
 
 export const CRASH_USAGE = `usage: smtpchaos crash run --target NAME|FILE [options]
        smtpchaos crash replay TRACE --state MODEL:N [--states N] [--target NAME|FILE] [--keep]
@@ -109,15 +109,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return sub === "run" ? await run(values) : await replay(values, positionals);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof CrashRunError || err instanceof TraceFileError) {
-      console.error(`smtpchaos crash ${sub}: ${err.message}`);
-      return EXIT.usage;
-    }
-    if (err instanceof Error && /needs root|not installed|cannot start|did not start|unknown target/.test(err.message)) {
-      console.error(`smtpchaos crash ${sub}: cannot start target "${values.target ?? "embedded"}": ${err.message.split("\n")[0] ?? ""}`);
-      return EXIT.usage;
-    }
-    throw err;
+    return reportUserError(err, `smtpchaos crash ${sub}`);
   }
 }
 

@@ -2,6 +2,7 @@
 // a small workload goes through the shared engine (one message a transaction, a few at a time),
 // the time each 250 after the final dot arrived is kept, the queue drains (deliveries are crash
 // points too), and the target stops. What comes out is a Trace.
+import { UserError } from "../../common/errors.js";
 import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,12 +27,7 @@ export interface Workload {
 /** A target to crash: made on an instance directory we own, with a hook run before each launch. */
 export type CrashTargetFactory = (o: { dir?: string; beforeLaunch?: TargetHookOptions["beforeLaunch"] }) => Target;
 
-export class CrashRunError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CrashRunError";
-  }
-}
+export class CrashRunError extends UserError {}
 
 /** A fresh instance directory the MTA's own users can traverse (mkdtemp makes it 0700). */
 export async function instanceDir(): Promise<string> {

@@ -1,5 +1,6 @@
 // A trace on disk, so that one state of a crash run can be tried again (`smtpchaos crash replay`)
 // without recording again: the same trace and seed give the same states.
+import { UserError } from "../../common/errors.js";
 import { readFile, writeFile } from "node:fs/promises";
 import type { Birth, LogicalOp, ObjId, Trace } from "./trace.js";
 
@@ -36,12 +37,7 @@ export async function saveTrace(path: string, f: TraceFile): Promise<void> {
   await writeFile(path, JSON.stringify(out));
 }
 
-export class TraceFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TraceFileError";
-  }
-}
+export class TraceFileError extends UserError {}
 
 export async function loadTrace(path: string): Promise<TraceFile> {
   let o: Json;

@@ -2,6 +2,7 @@
 // fault surface's and the layers'), the refusal of the others, and the layers' life around the
 // target's (before it is created, once it runs, at each plan, at the heal, at the stop).
 // `monkey run`, `monkey serve` and the control API all go through here.
+import { UserError } from "../../common/errors.js";
 import type { Injector } from "../injector.js";
 import type { FaultPlan } from "../plan.js";
 import type { FaultSurface } from "../surface.js";
@@ -10,7 +11,7 @@ import { describePoints, layerUnits, unitOf } from "./registry.js";
 import type { FaultLayerUnit, LayerInstance, LayerReport, StartContext, TargetNeeds } from "./unit.js";
 
 /** The plan names fault points the target cannot fire: a usage error, never silently ignored. */
-export class UnsupportedPointsError extends Error {
+export class UnsupportedPointsError extends UserError {
   constructor(
     readonly points: string[],
     readonly supported: string[],
@@ -19,7 +20,6 @@ export class UnsupportedPointsError extends Error {
     detail = "",
   ) {
     super(`${target} has no fault point ${points.join(", ")}; it offers ${describePoints(supported) || "none"}${detail}`);
-    this.name = "UnsupportedPointsError";
   }
 }
 

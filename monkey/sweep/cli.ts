@@ -4,13 +4,13 @@ import { EXIT } from "../../common/exit-codes.js";
 import { onInterrupt } from "../../common/interrupt.js";
 import { formatDuration } from "../../common/duration.js";
 import { parseCli, parseCount, parseDurationFlag } from "../../common/args.js";
-import { UsageError } from "../../common/usage-error.js";
+import { reportUserError, UsageError } from "../../common/errors.js";
 import { parseSeed, randomSeed } from "../../common/rng.js";
 import { kindOf } from "../layers/registry.js";
 import { monkeyTarget } from "../targets.js";
 import { SWEEP_OUTPUTS } from "./outputs/index.js";
 import { isSweepPhase, SWEEP_PHASES, type SweepPhase } from "./phases.js";
-import { runSweep, SweepError } from "./sweep.js";
+import { runSweep } from "./sweep.js";
 
 export const SWEEP_USAGE = `usage: smtpchaos monkey sweep --target NAME|FILE [options]
 
@@ -130,14 +130,6 @@ export async function sweepMain(argv: readonly string[]): Promise<number> {
     if (!written) return EXIT.usage;
     return report.verdict === "inconclusive" ? EXIT.inconclusive : EXIT.ok;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof SweepError) {
-      console.error(`smtpchaos monkey sweep: ${err.message}`);
-      return EXIT.usage;
-    }
-    if (err instanceof Error && /needs root|not installed|cannot start|did not/.test(err.message)) {
-      console.error(`smtpchaos monkey sweep: cannot start target "${values.target}": ${err.message}`);
-      return EXIT.usage;
-    }
-    throw err;
+    return reportUserError(err, "smtpchaos monkey sweep");
   }
 }

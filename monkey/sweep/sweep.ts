@@ -5,6 +5,7 @@
 // target, layers, flood, drain, restart and reconcile; the sweep only decides what each
 // transaction arms. A crash ends a segment: the target is restarted and the sweep goes on with
 // the next failure. Every failure that found something is tried again on a fresh instance.
+import { UserError } from "../../common/errors.js";
 import type { FaultSurface, CallProfile } from "../surface.js";
 import type { Injector } from "../injector.js";
 import type { Outcome, SessionRecord, Verdict } from "../oracle.js";
@@ -22,12 +23,7 @@ import { buildMatrix, type MatrixRow } from "./matrix.js";
 import { replayFlags, replayScript } from "./replay.js";
 import { describePoints } from "../layers/registry.js";
 
-export class SweepError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SweepError";
-  }
-}
+export class SweepError extends UserError {}
 
 export interface SweepOptions {
   createTarget: (extra: TargetExtras) => MonkeyTarget;

@@ -1,14 +1,10 @@
 // Reading and drawing mix numbers: ranges with units ("64k", "500ms"), log-uniform sizes.
+import { UserError } from "../../common/errors.js";
 import fc from "fast-check";
 import type { MixSection, Range } from "./kind.js";
-import { visible } from "../../common/visible.js";
 
 /** Shown on one line: text from a mix file or a flag comes out with its control characters escaped. */
-export class MixError extends Error {
-  constructor(message: string) {
-    super(visible(message));
-  }
-}
+export class MixError extends UserError {}
 
 export const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 };
 export const TIME_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, m: 60_000 };

@@ -1,6 +1,6 @@
 // One self-contained HTML page with charts (--html FILE), built from the JSON report.
 import { textOutput } from "../../common/output.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 import { renderHtml } from "../html-report.js";
 import { stormJson } from "./json.js";
 import type { StormOutputKind } from "./outcome.js";

@@ -1,6 +1,7 @@
 // The target file format: an MTA the toolkit does not ship, described as data (see
 // README.md "Target files"). Validation collects every problem with its path at once, like
 // fault plans do, so a user fixes a file in one pass.
+import { UserError } from "../../common/errors.js";
 import { isAbsolute } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { posixPattern } from "../process/syscall-shim.js";
@@ -160,13 +161,12 @@ export interface TargetFileSpec {
   path: string;
 }
 
-export class TargetFileError extends Error {
+export class TargetFileError extends UserError {
   constructor(
     readonly path: string,
     readonly problems: string[],
   ) {
     super(`${visible(path)}: ${problems.length === 1 ? visible(problems[0] as string) : `${problems.length} problems:\n${problems.map((p) => `  - ${visible(p)}`).join("\n")}`}`);
-    this.name = "TargetFileError";
   }
 }
 

@@ -2,6 +2,7 @@
 // MTAs (our direct child, a private working directory, loopback ports, banner from its own
 // socket, crash patterns, roles by command line), with its config rendered from the file's
 // templates before every start.
+import { TargetUnavailableError } from "../errors.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
@@ -116,9 +117,9 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
     const refused = (this.o.fiu ?? []).filter((r) => !this.spec.libfiu.includes(r));
     if (refused.length > 0) throw new Error(`${this.name}: libfiu cannot go into ${refused.join(", ")} (its target file allows: ${this.spec.libfiu.join(", ") || "none"})`);
     if (this.fiuRoles.length > 0) assertFiuInstalled();
-    if (this.spec.root && process.getuid?.() !== 0) throw new Error(`the ${this.name} target needs root (${this.spec.path})`);
+    if (this.spec.root && process.getuid?.() !== 0) throw new TargetUnavailableError(`the ${this.name} target needs root (${this.spec.path})`);
     const missing = this.spec.requires.filter((p) => !findProgram(p));
-    if (missing.length > 0) throw new Error(`${this.name} is not installed: ${missing.join(", ")} not found (${this.spec.path})`);
+    if (missing.length > 0) throw new TargetUnavailableError(`${this.name} is not installed: ${missing.join(", ")} not found (${this.spec.path})`);
   }
 
   private values(dir: string, port: number): { values: Record<string, string>; on: Set<string> } {

@@ -1,6 +1,7 @@
 // OpenSMTPD 6.8 started isolated: its compiled-in spool, control socket and chroot are
 // bind-mounted from the working directory inside a private mount namespace, and so is a
 // resolv.conf that keeps its own resolver off the network (`lookup file`: /etc/hosts only).
+import { TargetUnavailableError } from "../errors.js";
 import type { TargetPlugin } from "../registry.js";
 import { existsSync, realpathSync } from "node:fs";
 import { mkdir, writeFile, chmod, chown, rm, readdir } from "node:fs/promises";
@@ -89,9 +90,9 @@ export class OpenSmtpdTarget extends MtaTarget<OpenSmtpdOptions> {
   }
 
   protected checkInstalled(): void {
-    if (process.getuid?.() !== 0) throw new Error("the opensmtpd target needs root (it uses mount namespaces)");
-    if (!existsSync(this.smtpd)) throw new Error(`OpenSMTPD is not installed at ${this.smtpd}: run 'npm run setup:mtas' as root`);
-    if (!existsSync("/var/spool/smtpd") || !existsSync("/var/lib/opensmtpd/empty")) throw new Error("OpenSMTPD mount points are missing: run 'npm run setup:mtas' as root");
+    if (process.getuid?.() !== 0) throw new TargetUnavailableError("the opensmtpd target needs root (it uses mount namespaces)");
+    if (!existsSync(this.smtpd)) throw new TargetUnavailableError(`OpenSMTPD is not installed at ${this.smtpd}: run 'npm run setup:mtas' as root`);
+    if (!existsSync("/var/spool/smtpd") || !existsSync("/var/lib/opensmtpd/empty")) throw new TargetUnavailableError("OpenSMTPD mount points are missing: run 'npm run setup:mtas' as root");
   }
 
   protected async prepare(dir: string, port: number): Promise<void> {

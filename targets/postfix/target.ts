@@ -1,6 +1,7 @@
 // Postfix 3.7 as a private instance: its own config, queue and data directories, loopback
 // only, no DNS, virtual mailboxes delivered to a Maildir in the working directory. The master
 // runs in the foreground as our child (`master -s`, what `postfix start-fg` runs).
+import { TargetUnavailableError } from "../errors.js";
 import type { TargetPlugin } from "../registry.js";
 import { existsSync, statSync } from "node:fs";
 import { mkdir, writeFile, chown, copyFile, readdir, rm, chmod } from "node:fs/promises";
@@ -111,8 +112,8 @@ export class PostfixTarget extends MtaTarget<PostfixOptions> {
   }
 
   protected checkInstalled(): void {
-    if (process.getuid?.() !== 0) throw new Error("the postfix target needs root");
-    if (!existsSync(join(POSTFIX_DAEMON_DIR, "master"))) throw new Error(`Postfix is not installed (${POSTFIX_DAEMON_DIR}/master missing): run 'npm run setup:mtas' as root`);
+    if (process.getuid?.() !== 0) throw new TargetUnavailableError("the postfix target needs root");
+    if (!existsSync(join(POSTFIX_DAEMON_DIR, "master"))) throw new TargetUnavailableError(`Postfix is not installed (${POSTFIX_DAEMON_DIR}/master missing): run 'npm run setup:mtas' as root`);
   }
 
   protected async prepare(dir: string, port: number): Promise<void> {

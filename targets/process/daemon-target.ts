@@ -1,6 +1,7 @@
 // What every real-MTA target shares: a private working directory, the daemon as our direct
 // child (own process group, so its shutdown cannot signal us), logs, crash detection, a
 // banner probe, Maildir reading and the process list. Subclasses say how to configure and run it.
+import { TargetStartError } from "../errors.js";
 import { mkdtemp, readdir, readFile, chmod } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -173,7 +174,7 @@ export abstract class DaemonTarget implements Target {
         const ended = crash === null ? (this.running ? "" : " (it is not running)") : ` (${describeCrash(crash)})`;
         const details = this.startFailureDetails();
         await this.stop();
-        throw new Error(`${this.name} did not start: ${(err as Error).message}${ended}${why}${tail !== "" ? `\nlog tail:\n${tail}` : ""}${details}`);
+        throw new TargetStartError(`${this.name} did not start: ${(err as Error).message}${ended}${why}${tail !== "" ? `\nlog tail:\n${tail}` : ""}${details}`);
       }
     }
   }

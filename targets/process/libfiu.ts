@@ -1,4 +1,5 @@
 // Where libfiu is installed: targets preload it into the processes they are asked to.
+import { TargetUnavailableError } from "../errors.js";
 import { existsSync } from "node:fs";
 
 export const FIU_LIB_DIR = process.env.SMTPCHAOS_FIU_LIB_DIR ?? "/usr/lib/fiu";
@@ -11,7 +12,7 @@ export function fiuInstalled(): boolean {
 
 /** Throws the setup hint when libfiu is missing. */
 export function assertFiuInstalled(): void {
-  if (!fiuInstalled()) throw new Error(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
+  if (!fiuInstalled()) throw new TargetUnavailableError(`libfiu is not installed (${FIU_PRELOAD.join(", ")} missing): run 'npm run setup:mtas' as root`);
 }
 
 /**

@@ -1,17 +1,17 @@
 // An exclusive lock file (created with O_EXCL) naming its owner by PID and start time, so two
 // commands never manage the same state at once, and a lock left by a killed command is
 // recognised as stale (its owner is gone or the PID now names another process) and broken.
+import { UserError } from "../../common/errors.js";
 import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { isSameProcess, processIdentity } from "./procfs.js";
 import type { ProcessIdentity } from "./procfs.js";
 
-export class LockBusyError extends Error {
+export class LockBusyError extends UserError {
   constructor(
     readonly path: string,
     readonly owner: number,
   ) {
     super(`${path} is held by pid ${owner}`);
-    this.name = "LockBusyError";
   }
 }
 

@@ -4,6 +4,7 @@
 // test delivers here, so "delivered" means "arrived at the next hop". With a fault decider it
 // defers, greylists, answers 421 at the end of DATA, drops the connection or loses its 250
 // (RFC 1047: the message is kept, the MTA must send it again; that copy is expected).
+import { UserError } from "../../common/errors.js";
 import { mkdtempSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,9 +23,7 @@ export interface SinkFaults {
 }
 
 /** The sink could not take its port (in use, not allowed): a usage error of whoever chose the port. */
-export class SinkListenError extends Error {
-  override readonly name = "SinkListenError";
-}
+export class SinkListenError extends UserError {}
 
 export interface SinkOptions {
   faults?: SinkFaults | null;

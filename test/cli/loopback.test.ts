@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isLoopback, loopbackUrl, RemoteTargetError } from "../../common/loopback.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 import { runProgram } from "../../smtpscript/runner.js";
 import { loadProgram } from "../../smtpscript/parse.js";
 import { runCli, SMTPCHAOS, SMTPSCRIPT, errorLines, hasStack } from "./spawn.js";

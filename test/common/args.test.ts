@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_TIMER_MS, parseCli, parseCount, parseDurationFlag, parsePort } from "../../common/args.js";
 import { assertWritable, writeReport } from "../../common/output-file.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 
 test("ports: integers 1-65535 only", () => {
   assert.equal(parsePort("25", "--port"), 25);

@@ -10,7 +10,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { OutputRegistry, textOutput } from "../../common/output.js";
 import type { OutputKind } from "../../common/output.js";
 import { junitDocument } from "../../common/junit.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 
 const kind = (name: string): OutputKind<string> => ({ name, summary: `the ${name} output`, create: (to) => textOutput(to, (r) => `${name}:${r}\n`) });
 const registry = (): OutputRegistry<string> => new OutputRegistry([kind("console"), kind("json"), kind("junit")], "console");

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Rng, normalizeSeed, parseSeed, randomSeed } from "../../common/rng.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 import { partSeed } from "../../storm/segment.js";
 import { SMTPCHAOS, runCli } from "../cli/spawn.js";
 

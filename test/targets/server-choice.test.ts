@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseServer } from "../../targets/server-choice.js";
-import { UsageError } from "../../common/usage-error.js";
+import { UsageError } from "../../common/errors.js";
 
 const usage = (pattern: RegExp) => (e: unknown) => e instanceof UsageError && pattern.test(e.message);
 
