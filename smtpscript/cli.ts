@@ -5,14 +5,13 @@ import { loadProgram } from "./parse.js";
 import { ScriptError } from "./errors.js";
 import { runProgram } from "./runner.js";
 import type { ServerAddress } from "./runner.js";
-import { REPORTERS, isReporterName } from "./reporters/index.js";
-import type { Reporter, ReporterName } from "./reporters/index.js";
+import { REPORTERS } from "./reporters/index.js";
 import type { RunResult, TestResult } from "./result.js";
 import type { Program } from "./ast.js";
 import { testCaseTitle } from "./ast.js";
 import { parseAssignments } from "../common/assignments.js";
 import { parseCli, parseCount, parseDurationFlag } from "../common/args.js";
-import { assertWritable, writeReport } from "../common/output-file.js";
+import type { ChosenOutputs } from "../common/output.js";
 import { loopbackUrl } from "../common/loopback.js";
 import { reportUserError, UsageError } from "../common/errors.js";
 import { chooseServer } from "../targets/server-choice.js";
@@ -50,8 +49,10 @@ options:
   --allow-remote         permit a non-loopback --host and --monkey URL
   --timeout DURATION     timeout of every wait (default 10s; e.g. 500ms, 30s; > 0)
   -D, --define NAME=VAL  set a script variable (overrides 'set' in the script)
-  --reporter NAME[=FILE] console (default), tap, junit or json; repeatable;
-                         without =FILE a non-console report goes to stdout
+  --reporter NAME[=FILE] a report, repeatable (or a comma list: tap,junit=r.xml); without
+                         =FILE, or with FILE "-", it goes to stdout (the console's lines
+                         then go to stderr); reporters:
+${REPORTERS.help("                           ")}
   --output FILE          write the (last) non-console report to FILE
   --monkey URL           'monkey' statements go to this control API ('smtpchaos monkey
                          serve' prints it), e.g. for a real MTA's fault points
@@ -75,11 +76,9 @@ interface Parsed {
   target: string | null;
   timeoutMs: number;
   defines: Record<string, string>;
-  reporters: Array<{ name: ReporterName; file: string | null }>;
+  reporters: ChosenOutputs<RunResult, TestResult>;
   jobs: number;
   grep: RegExp | null;
-  verbose: boolean;
-  color: boolean;
   monkey: string | null;
   allowRemote: boolean;
   allowEmpty: boolean;
@@ -129,22 +128,9 @@ function parse(argv: string[]): Parsed | "help" {
     if (!(err instanceof OriginalFlagError)) throw err;
     throw new UsageError(err.message);
   }
-  if (original.tap && values.reporter === undefined) values.reporter = ["tap"];
-  const reporters: Parsed["reporters"] = [];
-  for (const spec of (values.reporter ?? ["console"]).flatMap((r) => r.split(","))) {
-    const eq = spec.indexOf("=");
-    const name = eq === -1 ? spec : spec.slice(0, eq);
-    if (!isReporterName(name)) throw new UsageError(`unknown reporter "${name}" (console, tap, junit, json)`);
-    const file = eq === -1 ? null : spec.slice(eq + 1);
-    if (file !== null) assertWritable(file, `--reporter ${name}`);
-    reporters.push({ name, file });
-  }
-  if (values.output !== undefined) {
-    const last = [...reporters].reverse().find((r) => r.name !== "console");
-    if (last === undefined) throw new UsageError("--output needs a non-console --reporter");
-    assertWritable(values.output, "--output");
-    last.file = values.output;
-  }
+  const verbose = values.verbose === true;
+  const color = values["no-color"] !== true && process.env.NO_COLOR === undefined;
+  const reporters = REPORTERS.choose({ out: values.reporter ?? (original.tap ? ["tap"] : []), lastTo: { flag: "--output", file: values.output } }, { verbose, color });
   const jobs = values.jobs === undefined ? 1 : parseCount(values.jobs, "--jobs");
   let grep: RegExp | null = null;
   if (values.grep !== undefined) {
@@ -166,12 +152,10 @@ function parse(argv: string[]): Parsed | "help" {
     reporters,
     jobs,
     grep,
-    verbose: values.verbose === true,
     monkey: values.monkey ?? null,
     allowRemote,
     allowEmpty: values["allow-empty"] === true,
     original,
-    color: values["no-color"] !== true && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   };
 }
 
@@ -234,16 +218,9 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runAll(programs: Program[], opts: Parsed, binding: Binding): Promise<number> {
   const { server, defines, target: scriptTarget } = binding;
-  const reporters = opts.reporters.map((r) => ({
-    ...r,
-    reporter: REPORTERS[r.name]({ verbose: opts.verbose, color: opts.color }) as Reporter,
-  }));
-  // Only the console streams; a document report on stdout replaces the console.
-  const documentOnStdout = reporters.some((r) => r.name !== "console" && r.file === null);
-  const live = reporters.filter((r) => r.name === "console" && !documentOnStdout);
   const collected: TestResult[] = [];
   const started = Date.now();
-  const finish = (results: TestResult[], target: string): void => {
+  const finish = async (results: TestResult[], target: string): Promise<boolean> => {
     const run: RunResult = {
       target,
       files: opts.files,
@@ -252,21 +229,18 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
       seed: opts.original.seed,
       results,
     };
-    for (const r of reporters) {
-      if (r.name === "console" && documentOnStdout) continue;
-      const out = r.reporter.onEnd(run);
-      if (typeof out !== "string") continue;
-      if (r.file === null) process.stdout.write(out);
-      else if (!writeReport(r.file, out, "smtpscript")) written = false;
-    }
+    const written = await opts.reporters.finish(run, "smtpscript");
+    // not the original's output: stderr, so stdout stays the original's line for line
+    if (run.seed !== undefined) process.stderr.write(`seed: ${run.seed}\n`);
+    return written;
   };
-  let written = true;
   const target = binding.label;
   // Ctrl-C: report what already ran, stop the target we started, then exit 130.
   const onSigint = (): void => {
     console.error("\nsmtpscript: interrupted; reporting the test-cases that completed");
-    finish(collected, target);
-    void binding.stop().finally(() => process.exit(EXIT.interrupted));
+    void finish(collected, target)
+      .then(() => binding.stop())
+      .finally(() => process.exit(EXIT.interrupted));
   };
   process.once("SIGINT", onSigint);
   try {
@@ -286,14 +260,14 @@ async function runAll(programs: Program[], opts: Parsed, binding: Binding): Prom
         filter: opts.grep === null ? undefined : (name) => (opts.grep as RegExp).test(name),
         onResult: (result, i) => {
           collected[offset + i] = result;
-          for (const r of live) r.reporter.onResult?.(result, offset + i);
+          opts.reporters.progress(result);
         },
       });
     }
   } finally {
     process.off("SIGINT", onSigint);
   }
-  finish(collected, target);
+  const written = await finish(collected, target);
   const active = collected.filter((r) => r.status !== "skipped");
   if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
     console.error(`smtpscript: server unreachable: ${active[0]?.failure?.message ?? ""}`);

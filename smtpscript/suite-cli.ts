@@ -3,25 +3,21 @@ import { targetNames } from "../targets/registry.js";
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { RecordingSink } from "../targets/sink/recording-sink.js";
-import Table from "cli-table3";
-import picocolors from "picocolors";
 import { EXIT } from "../common/exit-codes.js";
 import { ScriptError } from "./errors.js";
 import { visible } from "../common/visible.js";
+import type { ChosenOutputs } from "../common/output.js";
 import { declaredFaultPoints } from "./fault-points.js";
 import { bindServer, unreachableReason } from "./bind-target.js";
-import { REPORTERS, isReporterName } from "./reporters/index.js";
-import type { ReporterName } from "./reporters/index.js";
-import { failureDetails } from "./reporters/console.js";
-import { HARNESS_NOT_EXCUSED, asReported, isUnexpected, judge, listSuites, loadExpectations, staleDeviations } from "./suites.js";
+import { SUITE_REPORTERS } from "./suite-reporters/index.js";
+import type { SuiteReport } from "./suite-reporters/index.js";
+import { asReported, listSuites, loadExpectations, unexpectedResults } from "./suites.js";
+import type { Expectations, JudgedResult } from "./suites.js";
 import { MaildirScriptTarget } from "./maildir-target.js";
 import { loadSuitePrograms, runSuites, targetExpectations } from "./suite-run.js";
 import type { ServerAddress } from "./runner.js";
-import type { Verdict } from "./suites.js";
-import type { TestResult } from "./result.js";
 import { parseAssignments } from "../common/assignments.js";
 import { assertDirectory, parseCli, parseDurationFlag, parsePort } from "../common/args.js";
-import { assertWritable, writeReport } from "../common/output-file.js";
 import { reportUserError, UsageError } from "../common/errors.js";
 import { chooseServer } from "../targets/server-choice.js";
 
@@ -52,7 +48,10 @@ deviation, one that passes means the target's behaviour changed.
   --timeout DURATION       default wait timeout (10s)
   -D NAME=VALUE            script variables (with --host give -D rcpt=ADDR, a mailbox the
                            server delivers; -D domain defaults to its domain)
-  --reporter NAME=FILE     tap, junit or json report of the judged results; repeatable
+  --reporter NAME[=FILE]   a report of the judged results, repeatable (or a comma list);
+                           without =FILE, or with FILE "-", it goes to stdout (the console's
+                           lines then go to stderr); reporters:
+${SUITE_REPORTERS.help("                             ")}
   -v, --verbose            details of known deviations too
 
 The run probes EHLO once: size checks use the server's advertised SIZE (size_limit,
@@ -119,7 +118,6 @@ export async function main(argv: string[]): Promise<number> {
   let settleMs: number;
   const maildirs = [...(values.maildir ?? [])];
   let sinkPort: number | null = null;
-  const reports: Array<{ name: ReporterName; file: string }> = [];
   try {
     const chosen = chooseServer(values, { what: "connect to" });
     // with --target, the address is the target's once it runs (bindServer)
@@ -136,14 +134,6 @@ export async function main(argv: string[]): Promise<number> {
     settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
     main = parseAssignments(values.postconf, "--postconf");
     timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
-    for (const r of values.reporter ?? []) {
-      const eq = r.indexOf("=");
-      const name = r.slice(0, eq);
-      if (eq <= 0 || !isReporterName(name) || name === "console") throw new UsageError(`--reporter takes tap=FILE, junit=FILE or json=FILE, got "${r}"`);
-      const file = r.slice(eq + 1);
-      assertWritable(file, `--reporter ${name}`);
-      reports.push({ name, file });
-    }
     // A file named explicitly must exist; only a target's own expectations are optional.
     if (values.expectations !== undefined && !existsSync(values.expectations)) throw new UsageError(`--expectations ${values.expectations}: no such file`);
   } catch (err) {
@@ -154,12 +144,15 @@ export async function main(argv: string[]): Promise<number> {
   if (unknown.length > 0) return usage(`unknown suite(s) ${unknown.join(", ")} (known: ${all.map((s) => s.name).join(", ")})`);
   const suites = positionals.length === 0 ? all : all.filter((s) => positionals.includes(s.name));
 
-  let expectations;
+  let expectations: Expectations;
+  let reporters: ChosenOutputs<SuiteReport, JudgedResult>;
   try {
     expectations = loadExpectations(values.expectations ?? (values.target !== undefined ? targetExpectations(values.target) : null));
+    reporters = SUITE_REPORTERS.choose({ out: values.reporter }, { verbose: values.verbose === true, color: process.env.NO_COLOR === undefined, expectations });
   } catch (err) {
     return reportUserError(err, "smtpchaos suite");
   }
+
   let programs;
   try {
     programs = loadSuitePrograms(suites, defines);
@@ -195,19 +188,25 @@ export async function main(argv: string[]): Promise<number> {
   }
   const scriptTarget = binding.target ?? (maildirs.length > 0 ? new MaildirScriptTarget(maildirs, settleMs, Math.max(timeoutMs, settleMs)) : undefined);
   const started = Date.now();
-  const results: TestResult[] = [];
-  const finish = (): number => report(results, expectations, suites.map((s) => s.name), binding.label, started, reports, values.verbose === true);
+  const judged: JudgedResult[] = [];
+  const finish = async (): Promise<number> => {
+    const results = asReported(judged);
+    const run = { target: binding.label, files: [...new Set(results.map((r) => r.file))], startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, results };
+    const written = await reporters.finish({ run, judged, suites: suites.map((s) => s.name) }, "smtpchaos suite");
+    if (unexpectedResults(judged) > 0) return EXIT.failures;
+    return written ? EXIT.ok : EXIT.usage;
+  };
   const onSigint = (): void => {
     console.error("\nsmtpchaos suite: interrupted; reporting what completed");
-    finish();
-    void binding
-      .stop()
+    void finish()
+      .then(() => binding.stop())
       .then(() => sink?.stop())
       .finally(() => process.exit(EXIT.interrupted));
   };
   process.once("SIGINT", onSigint);
   try {
-    console.log(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${relative(process.cwd(), expectations.source)}` : ""}\n`);
+    // a line for people: on stderr when a report has stdout
+    (reporters.stdoutTaken ? console.error : console.log)(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${relative(process.cwd(), expectations.source)}` : ""}\n`);
     await runSuites({
       programs,
       server: binding.server,
@@ -217,14 +216,8 @@ export async function main(argv: string[]): Promise<number> {
       expectations,
       timeoutMs,
       onResult: (j) => {
-        const r = j.result;
-        results.push(r);
-        console.log(`====> ${visible(j.key)} ${MARK[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${visible(r.skipReason)})` : ""}`);
-        if (j.verdict === "failed" || j.verdict === "error" || (values.verbose === true && j.verdict === "deviation")) {
-          console.log(failureDetails(r, 8).replace(/^/gm, "      "));
-        }
-        if (j.verdict === "error" && j.reason !== null) console.log(`      ${HARNESS_NOT_EXCUSED} ("${visible(j.reason)}")`);
-        if (j.verdict === "unexpected-pass") console.log(`      listed as a known deviation ("${visible(j.reason ?? "")}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
+        judged.push(j);
+        reporters.progress(j);
       },
     });
   } catch (err) {
@@ -237,8 +230,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   await binding.stop();
   await sink?.stop();
-  const code = finish();
-  const active = results.filter((r) => r.status !== "skipped");
+  const code = await finish();
+  const active = judged.map((j) => j.result).filter((r) => r.status !== "skipped");
   if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
     console.error(`smtpchaos suite: server unreachable: ${visible(active[0]?.failure?.message ?? "")}`);
     return EXIT.usage;
@@ -265,51 +258,4 @@ function serverAddress(values: { host?: string; target?: string; tls?: boolean; 
   const tls = values.tls === true || tlsPort !== undefined;
   if (tls && values.starttls === true) throw new UsageError("--tls and --starttls are exclusive");
   return { host: values.host ?? "127.0.0.1", port: tls ? (tlsPort ?? port) : port, tls, starttls: values.starttls === true };
-}
-
-// Colours only on a terminal (picocolors alone also colours whenever CI is set).
-const pc = picocolors.createColors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
-
-const MARK: Record<Verdict, string> = {
-  passed: pc.green("ok"),
-  deviation: pc.yellow("known deviation"),
-  skipped: pc.yellow("skipped"),
-  failed: pc.red("FAILED"),
-  error: pc.red("ERROR"),
-  "unexpected-pass": pc.red("UNEXPECTED PASS"),
-};
-
-function report(
-  results: TestResult[],
-  expectations: ReturnType<typeof loadExpectations>,
-  suiteNames: string[],
-  label: string,
-  started: number,
-  reports: Array<{ name: ReporterName; file: string }>,
-  verbose: boolean,
-): number {
-  const judged = judge(results, expectations);
-  const table = new Table({ head: ["suite", "passed", "known deviations", "failed", "errors", "unexpected passes", "skipped"], style: { head: [], border: [], compact: true } });
-  const count = (suite: string, v: Verdict): number => judged.filter((j) => j.suite === suite && j.verdict === v).length;
-  for (const s of suiteNames) {
-    table.push([s, count(s, "passed"), count(s, "deviation"), count(s, "failed"), count(s, "error"), count(s, "unexpected-pass"), count(s, "skipped")]);
-  }
-  console.log("\n" + table.toString());
-  const deviations = judged.filter((j) => j.verdict === "deviation");
-  if (deviations.length > 0) {
-    console.log("\nknown deviations:");
-    for (const d of deviations) console.log(`  ${visible(d.key)}: ${visible(d.reason ?? "")}${verbose && d.result.failure !== null ? ` [${visible(d.result.failure.message)}]` : ""}`);
-  }
-  const stale = staleDeviations(judged, expectations, suiteNames);
-  if (stale.length > 0) console.log(`\nexpectations naming no test-case that ran (renamed?): ${stale.join(", ")}`);
-  const run = { target: label, files: [...new Set(results.map((r) => r.file))], startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, results: asReported(judged) };
-  let written = true;
-  for (const r of reports) {
-    const text = REPORTERS[r.name]({}).onEnd(run);
-    if (typeof text === "string" && !writeReport(r.file, text, "smtpchaos suite")) written = false;
-  }
-  const bad = judged.filter((j) => isUnexpected(j.verdict)).length;
-  console.log(`\n${bad === 0 ? pc.green("verdict: as expected") : pc.red(`verdict: ${bad} unexpected result(s)`)} (${judged.length} test-cases, ${deviations.length} known deviations)`);
-  if (bad > 0) return EXIT.failures;
-  return written ? EXIT.ok : EXIT.usage;
 }

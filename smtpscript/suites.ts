@@ -161,6 +161,11 @@ export function asReported(judged: readonly JudgedResult[]): TestResult[] {
   });
 }
 
+/** The results that fail a suite run: failures, errors and unexpected passes. */
+export function unexpectedResults(judged: readonly JudgedResult[]): number {
+  return judged.filter((j) => isUnexpected(j.verdict)).length;
+}
+
 export const HARNESS_NOT_EXCUSED = "listed as a known deviation, but this is an ERROR of the harness, which an expectations file never excuses";
 
 /** Deviations listed in the expectations whose test-case did not run at all (renamed or removed). */

@@ -2,6 +2,7 @@
 // every sweep point family; a summary per target. Both renderings (Markdown, HTML) and the JSON
 // output read this model only, so they always agree, down to the numbers of the notes.
 import { visible } from "../../common/visible.js";
+import { isUnexpected } from "../../smtpscript/suites.js";
 import type { Verdict } from "../../smtpscript/suites.js";
 import type { SweepReport } from "../../monkey/sweep/sweep.js";
 import { addCell, emptyCell } from "../../monkey/sweep/matrix.js";
@@ -111,8 +112,6 @@ export interface MatrixOptions {
   sweeps: boolean;
 }
 
-const BAD: ReadonlySet<Verdict> = new Set(["failed", "error", "unexpected-pass"]);
-
 export function verdictMark(v: Verdict | null): Mark {
   if (v === null) return "none";
   if (v === "passed") return "good";
@@ -159,7 +158,7 @@ function suitesSummary(r: TargetRecord): SuitesSummary | null {
   const s = r.suites;
   if (s === null) return null;
   const count = (f: (v: Verdict) => boolean): number => s.judged.filter((j) => f(j.verdict)).length;
-  const failed = count((v) => BAD.has(v));
+  const failed = count(isUnexpected);
   const deviations = count((v) => v === "deviation");
   return {
     mark: failed > 0 ? "bad" : deviations > 0 || s.interrupted ? "warn" : "good",

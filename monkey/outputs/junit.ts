@@ -77,12 +77,16 @@ export const junitOutput: MonkeyOutputKind = {
     textOutput(to, (r) =>
       junitDocument({
         tool: "smtpchaos monkey",
-        name: `monkey against ${r.target}`,
-        timeMs: r.durationMs,
-        startedAt: r.startedAt,
-        hostname: r.endpoint,
-        properties: { target: r.target, endpoint: r.endpoint, seed: r.seed, plan: r.plan.join("; "), sessions: r.sessions, interrupted: r.interrupted },
-        cases: [...reachCases(r), ...oracleCases(r), crashCase(r), ...ledgerCases(r), verdictCase(r)],
+        suites: [
+          {
+            name: `monkey against ${r.target}`,
+            timeMs: r.durationMs,
+            startedAt: r.startedAt,
+            hostname: r.endpoint,
+            properties: { target: r.target, endpoint: r.endpoint, seed: r.seed, plan: r.plan.join("; "), sessions: r.sessions, interrupted: r.interrupted },
+            cases: [...reachCases(r), ...oracleCases(r), crashCase(r), ...ledgerCases(r), verdictCase(r)],
+          },
+        ],
       }),
     ),
 };

@@ -1,39 +1,48 @@
 // The original smtpscript's output, line for line, plus the evidence a failure needs: where in
-// the script, what was expected, and the end of the transcript.
+// the script, what was expected, and the end of the transcript. Each line is written as its
+// test-case ends.
 import pc from "picocolors";
+import { isTerminal, liveOutput } from "../../common/output.js";
+import type { Destination } from "../../common/output.js";
 import { formatTranscript } from "../../smtp/transcript.js";
 import type { TestResult, RunResult } from "../result.js";
 import { summarize } from "../result.js";
-import type { Reporter, ReporterOptions } from "./reporter.js";
 import { visible, visibleLines } from "../../common/visible.js";
+import type { ReporterContext, ReporterKind } from "./kind.js";
 
 const TAIL = 12;
 
-export function consoleReporter(options: ReporterOptions = {}): Reporter {
-  const write = options.write ?? ((t: string) => process.stdout.write(t));
-  const note = options.note ?? ((t: string) => process.stderr.write(t));
-  const c = pc.createColors(options.color ?? false);
-  return {
-    onResult(r: TestResult) {
-      // The original's words for `expect fail` test-cases: "fail (expected)" passes, "ok (failed)" fails.
-      const status =
-        r.expectedFailure != null ? c.green("fail (expected)")
-        : r.expectFail === true && r.status === "failed" ? c.red("ok (failed)")
-        : r.status === "passed" ? c.green("ok")
-        : r.status === "skipped" ? c.yellow(`skipped (${visible(r.skipReason ?? "skip")})`)
-        : r.status === "failed" ? c.red("failed")
-        : c.red("error");
-      write(`====> running test-case "${visible(r.name)}" ${status}\n`);
-      if (r.failure !== null) write(indent(failureDetails(r), "      ") + "\n");
-      else if (options.verbose === true && r.status === "passed") write(indent(transcripts(r, Infinity), "      ") + "\n");
-    },
-    onEnd(run: RunResult) {
-      const s = summarize(run.results);
-      write("====> all run\n");
-      write(`passed: ${s.passed}/${s.total} (skipped: ${s.skipped}, failed: ${s.failed}, error: ${s.error})\n`);
-      if (run.seed !== undefined) note(`seed: ${run.seed}\n`);
-    },
-  };
+export type Colors = ReturnType<typeof pc.createColors>;
+
+export const consoleReporter: ReporterKind = {
+  name: "console",
+  summary: "the original's lines and each failure's evidence (default)",
+  create: (to, context) => liveOutput(to, { event: (r) => resultText(r, colorsFor(to, context), context.verbose), result: summaryText }),
+};
+
+/** Colours only on a terminal (picocolors alone also colours whenever CI is set), if allowed. */
+export function colorsFor(to: Destination, context: ReporterContext): Colors {
+  return pc.createColors(context.color && isTerminal(to));
+}
+
+function resultText(r: TestResult, c: Colors, verbose: boolean): string {
+  // The original's words for `expect fail` test-cases: "fail (expected)" passes, "ok (failed)" fails.
+  const status =
+    r.expectedFailure != null ? c.green("fail (expected)")
+    : r.expectFail === true && r.status === "failed" ? c.red("ok (failed)")
+    : r.status === "passed" ? c.green("ok")
+    : r.status === "skipped" ? c.yellow(`skipped (${visible(r.skipReason ?? "skip")})`)
+    : r.status === "failed" ? c.red("failed")
+    : c.red("error");
+  const line = `====> running test-case "${visible(r.name)}" ${status}\n`;
+  if (r.failure !== null) return line + indent(failureDetails(r), "      ") + "\n";
+  if (verbose && r.status === "passed") return line + indent(transcripts(r, Infinity), "      ") + "\n";
+  return line;
+}
+
+function summaryText(run: RunResult): string {
+  const s = summarize(run.results);
+  return `====> all run\npassed: ${s.passed}/${s.total} (skipped: ${s.skipped}, failed: ${s.failed}, error: ${s.error})\n`;
 }
 
 export function failureDetails(r: TestResult, tail = TAIL): string {

@@ -1,20 +1,23 @@
-import type { Reporter, ReporterOptions } from "./reporter.js";
+// smtpscript's reporters (--reporter NAME[=FILE]), outputs on common/output.ts's contract. A
+// reporter is one unit in this folder plus one line in DOCUMENTS (or the console); help texts,
+// --reporter and suite run's reporters read these lists.
+import { OutputRegistry } from "../../common/output.js";
+import type { RunResult, TestResult } from "../result.js";
 import { consoleReporter } from "./console.js";
-import { tapReporter } from "./tap.js";
+import type { ReporterContext, ReporterKind } from "./kind.js";
+import { jsonReporter } from "./json.js";
 import { junitReporter } from "./junit.js";
-import type { RunResult } from "../result.js";
+import { tapReporter } from "./tap.js";
 
-export type { Reporter, ReporterOptions } from "./reporter.js";
+export type { ReporterContext, ReporterKind } from "./kind.js";
 
-export const REPORTERS = {
-  console: consoleReporter,
-  tap: () => tapReporter(),
-  junit: () => junitReporter(),
-  json: (): Reporter => ({ onEnd: (run: RunResult) => JSON.stringify(run, null, 2) + "\n" }),
-} satisfies Record<string, (o: ReporterOptions) => Reporter>;
+/** The reporters that write one document of the run (suite run offers them too). */
+export const DOCUMENTS: readonly ReporterKind[] = [
+  tapReporter,
+  junitReporter,
+  jsonReporter,
+];
 
-export type ReporterName = keyof typeof REPORTERS;
+export const REPORTER_FLAG = { flag: "--reporter", noun: "reporter" };
 
-export function isReporterName(name: string): name is ReporterName {
-  return Object.hasOwn(REPORTERS, name);
-}
+export const REPORTERS = new OutputRegistry<RunResult, ReporterContext, TestResult>([consoleReporter, ...DOCUMENTS], "console", REPORTER_FLAG);

@@ -1,52 +1,48 @@
 // JUnit XML as CI systems read it: one <testsuite> per script file, the transcript in
 // <system-out>, the failing statement's file and line on the <testcase>.
+import { junitDocument } from "../../common/junit.js";
+import type { JunitCase, JunitSuite } from "../../common/junit.js";
+import { textOutput } from "../../common/output.js";
 import { formatTranscript } from "../../smtp/transcript.js";
-import { xmlAttr as attr, xmlText as text } from "../../common/xml.js";
 import type { RunResult, TestResult } from "../result.js";
-import { summarize } from "../result.js";
-import type { Reporter } from "./reporter.js";
+import type { ReporterKind } from "./kind.js";
 
-export function junitReporter(): Reporter {
-  return { onEnd: (run) => renderJunit(run) };
-}
+export const junitReporter: ReporterKind = {
+  name: "junit",
+  summary: "JUnit XML: a testsuite per file, failures located, transcripts",
+  create: (to) => textOutput(to, renderJunit),
+};
 
 export function renderJunit(run: RunResult): string {
   const byFile = new Map<string, TestResult[]>();
-  for (const r of run.results) {
-    const list = byFile.get(r.file) ?? [];
-    list.push(r);
-    byFile.set(r.file, list);
+  for (const r of run.results) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r]);
+  const suites = [...byFile].map(([file, results]): JunitSuite => ({
+    name: file,
+    timeMs: results.reduce((a, r) => a + r.durationMs, 0),
+    startedAt: run.startedAt,
+    hostname: run.target,
+    properties: run.seed === undefined ? {} : { seed: run.seed },
+    cases: results.map((r) => caseOf(r, file)),
+  }));
+  return junitDocument({ tool: "smtpscript", timeMs: run.durationMs, suites });
+}
+
+function caseOf(r: TestResult, file: string): JunitCase {
+  const c: JunitCase = {
+    name: r.name,
+    classname: file,
+    file: r.failure?.loc?.file ?? r.file,
+    line: r.failure?.loc?.line ?? r.loc.line,
+    timeMs: r.durationMs,
+    systemOut: r.transcripts.map((t) => `[${t.connection}]\n${formatTranscript(t.entries)}`).join("\n"),
+  };
+  if (r.status === "skipped") c.skipped = r.skipReason ?? "";
+  const f = r.failure;
+  if (f !== null) {
+    const where = f.loc === null ? "" : `${f.loc.file}:${f.loc.line}:${f.loc.column}\n`;
+    const src = f.sourceLine === null ? "" : `${f.sourceLine.trim()}\n`;
+    const replay = r.seed === undefined ? "" : `\nreplay with --seed ${r.seed}`;
+    c[r.status === "failed" ? "failure" : "error"] = { message: f.message, type: f.type, detail: where + src + f.message + replay };
   }
-  const all = summarize(run.results);
-  const secs = (ms: number): string => (ms / 1000).toFixed(3);
-  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  out.push(
-    `<testsuites name="smtpscript" tests="${all.total}" failures="${all.failed}" errors="${all.error}" skipped="${all.skipped}" time="${secs(run.durationMs)}">`,
-  );
-  for (const [file, results] of byFile) {
-    const s = summarize(results);
-    const time = results.reduce((a, r) => a + r.durationMs, 0);
-    out.push(
-      `  <testsuite name="${attr(file)}" tests="${s.total}" failures="${s.failed}" errors="${s.error}" skipped="${s.skipped}" time="${secs(time)}" timestamp="${attr(run.startedAt.replace(/\.\d+Z$/, ""))}" hostname="${attr(run.target)}">`,
-    );
-    if (run.seed !== undefined) out.push(`    <properties><property name="seed" value="${run.seed}"/></properties>`);
-    for (const r of results) {
-      const line = r.failure?.loc?.line ?? r.loc.line;
-      out.push(`    <testcase name="${attr(r.name)}" classname="${attr(file)}" file="${attr(r.failure?.loc?.file ?? r.file)}" line="${line}" time="${secs(r.durationMs)}">`);
-      if (r.status === "skipped") out.push(`      <skipped message="${attr(r.skipReason ?? "")}"/>`);
-      if (r.failure !== null) {
-        const tag = r.status === "failed" ? "failure" : "error";
-        const where = r.failure.loc === null ? "" : `${r.failure.loc.file}:${r.failure.loc.line}:${r.failure.loc.column}\n`;
-        const src = r.failure.sourceLine === null ? "" : `${r.failure.sourceLine.trim()}\n`;
-        const replay = r.seed === undefined ? "" : `\nreplay with --seed ${r.seed}`;
-        out.push(`      <${tag} message="${attr(r.failure.message)}" type="${attr(r.failure.type)}">${text(where + src + r.failure.message + replay)}</${tag}>`);
-      }
-      const transcript = r.transcripts.map((t) => `[${t.connection}]\n${formatTranscript(t.entries)}`).join("\n");
-      if (transcript !== "") out.push(`      <system-out>${text(transcript)}</system-out>`);
-      out.push("    </testcase>");
-    }
-    out.push("  </testsuite>");
-  }
-  out.push("</testsuites>");
-  return out.join("\n") + "\n";
+  return c;
 }

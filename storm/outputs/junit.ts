@@ -52,10 +52,14 @@ export const junitOutput: StormOutputKind = {
       const seed = o.kind === "storm" ? o.result.seed : o.seed;
       return junitDocument({
         tool: "smtpchaos storm",
-        name: `${o.kind === "storm" ? "storm" : "find-limit"} against ${o.label}`,
-        timeMs: o.kind === "storm" ? o.result.durationMs : 0,
-        properties: { target: o.label, seed, model: o.result.model, interrupted },
-        cases,
+        suites: [
+          {
+            name: `${o.kind === "storm" ? "storm" : "find-limit"} against ${o.label}`,
+            timeMs: o.kind === "storm" ? o.result.durationMs : 0,
+            properties: { target: o.label, seed, model: o.result.model, interrupted },
+            cases,
+          },
+        ],
       });
     }),
 };

@@ -21,12 +21,16 @@ export function sweepJunit(r: SweepReport): string {
   const verdict: JunitCase = { name: "verdict", classname: "monkey.sweep", ...(r.verdict === "interrupted" ? { error: { message: sweepVerdict(r), type: "interrupted" } } : r.verdict === "findings" ? { failure: { message: sweepVerdict(r), type: "findings" } } : r.verdict === "inconclusive" ? { skipped: sweepVerdict(r) } : {}) };
   return junitDocument({
     tool: "smtpchaos monkey sweep",
-    name: `sweep of ${r.target}`,
-    timeMs: r.durationMs,
-    startedAt: r.startedAt,
-    hostname: hostname(),
-    properties: { seed: String(r.seed), target: r.target, failureIds: r.failureIds.length },
-    cases: [...r.failureIds.map(caseOf), ...r.pairs.map(caseOf), verdict],
+    suites: [
+      {
+        name: `sweep of ${r.target}`,
+        timeMs: r.durationMs,
+        startedAt: r.startedAt,
+        hostname: hostname(),
+        properties: { seed: String(r.seed), target: r.target, failureIds: r.failureIds.length },
+        cases: [...r.failureIds.map(caseOf), ...r.pairs.map(caseOf), verdict],
+      },
+    ],
   });
 }
 
