@@ -170,4 +170,22 @@ export async function runSuite(name: string, where: TestTarget | ServerAddress, 
 export { listSuites } from "../smtpscript/suites.js";
 export type { JudgedResult, Suite } from "../smtpscript/suites.js";
 export { ScriptError } from "../smtpscript/errors.js";
+// Plug-ins: the format, loading, and what their units are written with.
+export { definePlugin, loadPlugin, registerPlugin } from "./plugin.js";
+export type { SmtpchaosPlugin } from "./plugin.js";
+export { PluginError } from "../common/plugins.js";
+export { registerLayer } from "../monkey/layers/registry.js";
+export type { FaultLayerUnit, LayerInstance, AttachContext, StartContext, LayerReport, PointKind } from "../monkey/layers/unit.js";
+export type { ReachInfo } from "../monkey/reach.js";
+export { registerKind } from "../storm/kinds/index.js";
+export { defineKind, plainPlan } from "../storm/kinds/kind.js";
+export type { StormKind, SessionPlan, KindContext, CommonDraw } from "../storm/kinds/kind.js";
+export { runWire } from "../storm/kinds/wire.js";
+export { registerReporter } from "../smtpscript/suite-reporters/index.js";
+export type { ReporterKind } from "../smtpscript/reporters/index.js";
+export { textOutput, liveOutput } from "../common/output.js";
+export type { OutputKind, Output, Destination } from "../common/output.js";
+export type { StormOutcome } from "../storm/outputs/index.js";
+export type { TargetStatus, RoleProcess } from "../targets/target.js";
+
 export { RecordingSink } from "../targets/sink/recording-sink.js";

@@ -4,6 +4,7 @@
 import { EXIT } from "../common/exit-codes.js";
 import { reportUserError, UserError } from "../common/errors.js";
 import { ignoreClosedStdout } from "./stdout.js";
+import { loadPlugins, takePluginFlags } from "./plugins.js";
 
 type SubcommandMain = (argv: string[]) => Promise<number>;
 
@@ -39,10 +40,12 @@ async function targetMain(argv: string[]): Promise<number> {
 function usage(): string {
   const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
   const lines = Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: smtpchaos <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'smtpchaos <command> --help' for a command's options.`;
+  return `usage: smtpchaos <command> [options] [--plugin FILE|PACKAGE]...\n\ncommands:\n${lines.join("\n")}\n\n--plugin loads your own targets, fault layers, storm kinds and outputs (any command; repeatable;\nor SMTPCHAOS_PLUGINS=a.js,b). Run 'smtpchaos <command> --help' for a command's options.`;
 }
 
-async function run(argv: string[]): Promise<number> {
+async function run(args: string[]): Promise<number> {
+  const { argv, plugins } = takePluginFlags(args);
+  await loadPlugins(plugins);
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());

@@ -6,9 +6,19 @@
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import { visibleLines } from "./visible.js";
 
+// A plug-in may throw the UserError of its own copy of smtpchaos: `instanceof UserError` goes by
+// this brand, so the CLI still prints it as a user error (subclasses check their prototype as usual).
+const BRAND = Symbol.for("smtpchaos.UserError");
+
 export class UserError extends Error {
   /** what every CLI exits with when this error ends the run */
   readonly exitCode: ExitCode = EXIT.usage;
+  readonly [BRAND] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== UserError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
 
   constructor(message: string, options?: ErrorOptions) {
     super(visibleLines(message), options);

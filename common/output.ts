@@ -87,15 +87,21 @@ export function textOutput<R>(to: Destination, render: (result: R) => string): O
   return liveOutput<R, unknown>(to, { result: render });
 }
 
-/** A kind that reads its result out of another tool's (suite run's documents are smtpscript's);
- * a document has no live events, so none are passed on. */
-export function readingFrom<R, S, C, P>(kind: OutputKind<R, C, P>, from: (result: S) => R): OutputKind<S, C> {
+/** A kind that reads its result (and its live events, when `fromEvent` maps them) out of another
+ * tool's: suite run's reporters are smtpscript's. */
+export function readingFrom<R, S, C, P, Q = unknown>(kind: OutputKind<R, C, P>, from: (result: S) => R, fromEvent?: (event: Q) => P): OutputKind<S, C, Q> {
   return {
     name: kind.name,
     summary: kind.summary,
     create: (to, context) => {
       const output = kind.create(to, context);
-      return { start: () => output.start(), receive: (result) => output.receive(from(result)), stop: () => output.stop() };
+      const progress = output.progress;
+      return {
+        start: () => output.start(),
+        ...(progress !== undefined && fromEvent !== undefined ? { progress: (event: Q) => progress.call(output, fromEvent(event)) } : {}),
+        receive: (result) => output.receive(from(result)),
+        stop: () => output.stop(),
+      };
     },
   };
 }
@@ -165,11 +171,14 @@ export class OutputRegistry<R, C = void, P = unknown> {
     private readonly implicit: string,
     private readonly naming: OutputNaming = { flag: "--out", noun: "output" },
   ) {
-    for (const k of kinds) {
-      if (this.kinds.has(k.name)) throw new Error(`an output named "${k.name}" is already registered`);
-      this.kinds.set(k.name, k);
-    }
+    for (const k of kinds) this.register(k);
     if (!this.kinds.has(implicit)) throw new Error(`the implicit output "${implicit}" is not registered`);
+  }
+
+  /** Adds a kind (a plug-in's); a name already taken is an error. */
+  register(kind: OutputKind<R, C, P>): void {
+    if (this.kinds.has(kind.name)) throw new UsageError(`an output named "${kind.name}" is already registered`);
+    this.kinds.set(kind.name, kind);
   }
 
   names(): string[] {

@@ -119,7 +119,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
         case "connect":
           // Accepted, then reset: the server dropped a client it had taken, without a 421.
           if (e.reset === true) worse("ungraceful", excused("reset-without-reply"), s.step, e.message);
-          else worse("unreachable", "unreachable", s.step, e.message);
+          else worse("unreachable", excused("unreachable"), s.step, e.message);
           break;
         case "tls":
           worse("ungraceful", excused("tls-failure"), s.step, e.message);

@@ -3,6 +3,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { isFailureRule, runStorm } from "./scheduler.js";
 import { snapshotOf } from "./snapshot.js";
+import { loadPluginsFromEnv } from "../common/plugins.js";
+import "./kinds/index.js";
 import type { FromWorker, ToWorker, WorkerOptions } from "./parallel.js";
 
 const port = parentPort;
@@ -18,6 +20,8 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const startedAt = Date.now();
 const failedAt: { at: number } = { at: 0 };
 try {
+  // the parent's plug-ins (their storm kinds) exist here only once loaded again
+  await loadPluginsFromEnv();
   const isFailure = isFailureRule(o.slowSessionMs);
   const r = await runStorm({
     ...o,

@@ -3,6 +3,7 @@
 // identity check tells hosts of different state files apart). Prints one READY line, flushes the queue on SIGUSR1, stops the target
 // (by its PID) on SIGTERM/SIGINT, and exits when the target crashes.
 import { createTarget } from "./registry.js";
+import { loadPluginsFromEnv } from "../common/plugins.js";
 import { READY_PREFIX } from "./embedded/protocol.js";
 import { FileTarget } from "./file/target.js";
 
@@ -10,6 +11,8 @@ async function main(): Promise<void> {
   const name = process.argv[2];
   if (name === undefined) throw new Error("usage: host.js TARGET [STATE-FILE] [--keep]");
   const keep = process.argv.includes("--keep");
+  // a plug-in's target is known here only once its module is loaded again (the CLI passed it on)
+  await loadPluginsFromEnv();
   const target = createTarget(name, name === "embedded" ? { mode: "in-process" } : keep ? { keep: true } : {});
   let stopping = false;
   const stop = (code: number): void => {

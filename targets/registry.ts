@@ -1,6 +1,8 @@
 // Targets by name: what `--target NAME` resolves through. Each kind of target is one plug-in
 // (its module exports it) plus one line in BUILTIN; an MTA the toolkit does not ship is a target
 // file (targets/file/), found by path or by name on the search path.
+import { resolve } from "node:path";
+import { addPluginInstaller, assertShape, PluginError } from "../common/plugins.js";
 import { UnknownTargetError } from "./errors.js";
 import type { Endpoint, Target } from "./target.js";
 import { embeddedPlugin } from "./embedded/target.js";
@@ -25,11 +27,23 @@ const BUILTIN: readonly TargetPlugin[] = [embeddedPlugin, openSmtpdPlugin, postf
 
 const registered = new Map<string, TargetPlugin>(BUILTIN.map((p) => [p.name, p]));
 
-/** Adds a kind of target (library users; tests). A name already taken is an error. */
+/** Adds a kind of target (library users, plug-ins, tests). A name already taken is an error. */
 export function registerTarget(plugin: TargetPlugin): void {
-  if (registered.has(plugin.name)) throw new Error(`a target named "${plugin.name}" is already registered`);
+  if (registered.has(plugin.name)) throw new PluginError(`a target named "${plugin.name}" is already registered`);
   registered.set(plugin.name, plugin);
 }
+
+// A plug-in's `targets:` are target plug-ins (code) or paths of target files (relative to the plug-in).
+addPluginInstaller({
+  key: "targets",
+  summary: "targets: TargetPlugin objects ({ name, summary, create(options) }) or paths of NAME.target.yaml files",
+  install(entries, from) {
+    for (const entry of entries) {
+      if (typeof entry === "string") registerTarget(targetFilePlugin(from.dir === null ? entry : resolve(from.dir, entry)));
+      else registerTarget(assertShape(entry, "target", from, { name: "string", summary: "string", create: "function" }) as unknown as TargetPlugin);
+    }
+  },
+});
 
 /** Built-in and registered targets, then target files found on the search path. */
 export function targetNames(): string[] {

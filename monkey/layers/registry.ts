@@ -1,6 +1,7 @@
 // Every fault layer the monkey knows: one unit per file in units/, one `export` line each in
 // units/index.ts. The plan, the runner, `monkey serve`, the control API, the statement
 // interpreter and the oracle find a layer through these lookups, so a new one needs nothing else.
+import { addPluginInstaller, assertShape, PluginError } from "../../common/plugins.js";
 import type { FindingKind } from "../oracle.js";
 import type { FaultLayerUnit, PointKind } from "./unit.js";
 import * as shipped from "./units/index.js";
@@ -11,15 +12,29 @@ const LAYERS: FaultLayerUnit[] = Object.values(shipped);
 /** A point name's kind and the unit that declares it (looked up per fired fault: cached). */
 const byName = new Map<string, { unit: FaultLayerUnit; kind: PointKind } | null>();
 
-/** Adds a layer (library users, tests). Its families must be new. */
+/** Adds a layer (library users, plug-ins, tests). Its families must be new. */
 export function registerLayer(unit: FaultLayerUnit): void {
   const families = new Set(LAYERS.flatMap((u) => u.kinds.map((k) => k.family)));
-  if (LAYERS.some((u) => u.name === unit.name)) throw new Error(`a fault layer named "${unit.name}" is already registered`);
+  if (LAYERS.some((u) => u.name === unit.name)) throw new PluginError(`a fault layer named "${unit.name}" is already registered`);
   const taken = unit.kinds.filter((k) => families.has(k.family)).map((k) => k.family);
-  if (taken.length > 0) throw new Error(`fault layer "${unit.name}": point families ${taken.join(", ")} are another layer's`);
+  if (taken.length > 0) throw new PluginError(`fault layer "${unit.name}": point families ${taken.join(", ")} are another layer's`);
   LAYERS.push(unit);
   byName.clear();
 }
+
+addPluginInstaller({
+  key: "faultLayers",
+  summary: "faultLayers: FaultLayerUnit objects ({ name, summary, kinds, charge, attach })",
+  install(entries, from) {
+    for (const entry of entries) {
+      const unit = assertShape(entry, "fault layer", from, { name: "string", summary: "string", charge: "string", kinds: "object" });
+      if (!Array.isArray(unit.kinds) || unit.kinds.some((k) => typeof k !== "object" || k === null || typeof (k as PointKind).family !== "string" || !((k as PointKind).match instanceof RegExp))) {
+        throw new PluginError(`${from.label}: fault layer "${String(unit.name)}": kinds must be a list of { family, patterns, match: RegExp, actions }`);
+      }
+      registerLayer(unit as unknown as FaultLayerUnit);
+    }
+  },
+});
 
 export function layerUnits(): readonly FaultLayerUnit[] {
   return LAYERS;

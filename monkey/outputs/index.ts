@@ -2,6 +2,8 @@
 // folder plus one line in this list (the HTML report is html.ts and `htmlOutput,` here);
 // help texts and --out read the list.
 import { OutputRegistry } from "../../common/output.js";
+import type { OutputKind } from "../../common/output.js";
+import { addPluginInstaller, assertShape } from "../../common/plugins.js";
 import type { MonkeyReport } from "../run.js";
 import { consoleOutput } from "./console.js";
 import { jsonOutput } from "./json.js";
@@ -17,3 +19,11 @@ export const MONKEY_OUTPUTS = new OutputRegistry<MonkeyReport>(
   ],
   "console",
 );
+
+addPluginInstaller({
+  key: "monkeyOutputs",
+  summary: "monkeyOutputs: output kinds for monkey run --out ({ name, summary, create(to) })",
+  install(entries, from) {
+    for (const entry of entries) MONKEY_OUTPUTS.register(assertShape(entry, "monkey output", from, { name: "string", summary: "string", create: "function" }) as unknown as OutputKind<MonkeyReport>);
+  },
+});
