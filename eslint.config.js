@@ -11,7 +11,7 @@ function boundaries(forbidden) {
         {
           patterns: banned.map((b) => ({
             regex: `^(\\.\\./)+${b}/`,
-            message: `${folder}/ must not import ${b}/: imports run common <- smtp <- targets <- smtpscript/monkey/storm, and only bin/ composes tools (DESIGN.md)`,
+            message: `${folder}/ must not import ${b}/: imports run common <- smtp <- targets <- smtpscript/monkey/storm, and only api/ and bin/ compose tools (ARCHITECTURE.md)`,
           })),
         },
       ],
@@ -31,15 +31,15 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  // Imports run one way (DESIGN.md): common <- smtp <- targets <- smtpscript / monkey / storm,
+  // Imports run one way (ARCHITECTURE.md): common <- smtp <- targets <- smtpscript / monkey / storm,
   // smtpscript <- storm and monkey; only the CLI layer (bin/) composes across tools.
   ...boundaries({
-    common: ["smtp", "targets", "smtpscript", "storm", "monkey", "bin", "bench"],
-    smtp: ["targets", "smtpscript", "storm", "monkey", "bin", "bench"],
-    targets: ["smtpscript", "storm", "monkey", "bin", "bench"],
-    smtpscript: ["storm", "monkey", "bin", "bench"],
-    storm: ["monkey", "bin", "bench"],
-    monkey: ["storm", "bin", "bench"],
+    common: ["smtp", "targets", "smtpscript", "storm", "monkey", "api", "bin", "bench"],
+    smtp: ["targets", "smtpscript", "storm", "monkey", "api", "bin", "bench"],
+    targets: ["smtpscript", "storm", "monkey", "api", "bin", "bench"],
+    smtpscript: ["storm", "monkey", "api", "bin", "bench"],
+    storm: ["monkey", "api", "bin", "bench"],
+    monkey: ["storm", "api", "bin", "bench"],
   }),
   {
     files: ["**/*.mjs", "**/*.js"],

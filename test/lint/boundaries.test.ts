@@ -1,4 +1,4 @@
-// The import directions of DESIGN.md are enforced by lint: an import across a boundary fails
+// The import directions of ARCHITECTURE.md are enforced by lint: an import across a boundary fails
 // `npm run lint`, one along it passes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
