@@ -44,7 +44,7 @@ export type { Merged } from "../storm/merge.js";
 export { runMonkey } from "../monkey/run.js";
 export type { MonkeyRunOptions, MonkeyReport } from "../monkey/run.js";
 export type { LedgerReport } from "../monkey/ledger.js";
-export type { Outcome as MonkeyOutcome, FindingKind } from "../monkey/oracle.js";
+export type { JudgedOutcome, FindingKind } from "../monkey/oracle.js";
 export { monkeyTarget } from "../monkey/targets.js";
 export { validatePlan, loadPlanFile } from "../monkey/plan.js";
 export type { FaultPlan, FaultSpec } from "../monkey/plan.js";

@@ -2,12 +2,13 @@
 // (4xx; a 421 then closes), but it must not answer 5xx to a transient fault, drop the connection
 // without a reply, send garbage or hang. Session records are built by the flood from smtp/
 // replies and errors; nothing here parses SMTP.
-import type { Reply, SmtpErrorKind } from "../smtp/index.js";
+import type { Reply, SmtpErrorKind, Step } from "../smtp/index.js";
 import { describeCrash } from "../targets/target.js";
 import type { CrashInfo } from "../targets/target.js";
 import { excusedBy } from "./layers/registry.js";
 
-export type StepName = "connect" | "banner" | "ehlo" | "mail" | "rcpt" | "data" | "dot" | "quit";
+/** The engine's steps as the oracle judges them (flood.ts maps the rest: TLS to the greeting, an RSET to the next envelope). */
+export type StepName = Exclude<Step, "tls" | "rset" | "command" | "garbage">;
 
 export interface StepResult {
   step: StepName;
@@ -35,7 +36,9 @@ export interface SessionRecord {
   refusedViolation?: boolean;
 }
 
-export type Outcome = "ok" | "tempfail" | "permfail" | "ungraceful" | "hang" | "unreachable" | "crash";
+/** How the oracle judged a session: the wire outcome (smtp/outcome.ts) folded into what a
+ * fault test cares about (every ungraceful end is one class), plus hang, unreachable and crash. */
+export type JudgedOutcome = "ok" | "tempfail" | "permfail" | "ungraceful" | "hang" | "unreachable" | "crash";
 
 export type FindingKind =
   | "permfail-under-fault"
@@ -51,7 +54,7 @@ export type FindingKind =
   | "crash";
 
 export interface Verdict {
-  outcome: Outcome;
+  outcome: JudgedOutcome;
   /** null when the outcome is acceptable (ok, graceful tempfail) */
   finding: FindingKind | null;
   /** the step that decided the verdict */
@@ -70,7 +73,7 @@ export interface Verdict {
 /** What a session cannot help when the toolkit paused or killed the process serving it. */
 const SELF_INFLICTED: readonly FindingKind[] = ["reset-without-reply", "close-without-reply", "hang", "tls-failure"];
 
-const SEVERITY: Record<Outcome, number> = { ok: 0, tempfail: 1, permfail: 2, ungraceful: 3, hang: 4, unreachable: 5, crash: 6 };
+const SEVERITY: Record<JudgedOutcome, number> = { ok: 0, tempfail: 1, permfail: 2, ungraceful: 3, hang: 4, unreachable: 5, crash: 6 };
 
 export interface JudgeOptions {
   /** the target's crash, if any; a session overlapping it (plus graceMs) is judged "crash" when it failed */
@@ -98,7 +101,7 @@ export function judge(rec: SessionRecord, opts: JudgeOptions = {}): Verdict {
   let accepted = false;
   let dotResult: Verdict["dotResult"] = "not-sent";
   let saw421 = false;
-  const worse = (outcome: Outcome, finding: FindingKind | null, step: StepName, detail: string): void => {
+  const worse = (outcome: JudgedOutcome, finding: FindingKind | null, step: StepName, detail: string): void => {
     if (SEVERITY[outcome] > SEVERITY[best.outcome]) best = { ...best, outcome, finding, step, detail };
   };
   for (const s of rec.steps) {
@@ -181,9 +184,9 @@ export interface FindingSample {
 
 /** Running tallies of verdicts, overall and per fault point, with a bounded sample of findings. */
 export class OutcomeTally {
-  readonly total: Record<Outcome, number> = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
+  readonly total: Record<JudgedOutcome, number> = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
   readonly findings: Partial<Record<FindingKind, number>> = {};
-  readonly perFault = new Map<string, Record<Outcome, number>>();
+  readonly perFault = new Map<string, Record<JudgedOutcome, number>>();
   /** sessions whose finding a fault of their own excused, overall and per fault point */
   excused = 0;
   readonly excusedPerFault = new Map<string, number>();

@@ -3,6 +3,7 @@
 // every problem is reported with the path of the offending field.
 import { UserError } from "../common/errors.js";
 import { readFileSync } from "node:fs";
+import type { Step } from "../smtp/index.js";
 import { parse as parseYaml } from "yaml";
 import { formatDuration, parseDuration } from "../common/duration.js";
 import { visible } from "../common/visible.js";
@@ -14,7 +15,8 @@ import type { SiteDepth } from "../targets/process/syscall-shim.js";
 
 export { errnoName, isTransient };
 
-export const SMTP_PHASES = ["connect", "ehlo", "mail", "rcpt", "data", "body", "dot", "quit"] as const;
+// the engine's steps a fault can wait for, and "body" (after the 354), which is no step of its own
+export const SMTP_PHASES = ["connect", "ehlo", "mail", "rcpt", "data", "body", "dot", "quit"] as const satisfies ReadonlyArray<Step | "body">;
 /** Where a session is: "data" = after DATA was sent, "body" = after the 354, "dot" = after the final dot. */
 export type SmtpPhase = (typeof SMTP_PHASES)[number];
 

@@ -3,7 +3,7 @@
 import Table from "cli-table3";
 import { ledgerFindingCount } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
-import type { Outcome } from "./oracle.js";
+import type { JudgedOutcome } from "./oracle.js";
 import { CRASH_LOOKBACK_MS } from "./run.js";
 import type { MonkeyReport } from "./run.js";
 import { formatDuration } from "../common/duration.js";
@@ -11,7 +11,7 @@ import { visible, visibleLines } from "../common/visible.js";
 
 const CRASH_LOOKBACK_S = CRASH_LOOKBACK_MS / 1000;
 
-const OUTCOME_COLUMNS: Outcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
+const OUTCOME_COLUMNS: JudgedOutcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
 const style = { head: [], border: [], compact: true };
 
 export function monkeyText(r: MonkeyReport): string {

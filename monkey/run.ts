@@ -10,7 +10,7 @@ import type { PointStats } from "./injector.js";
 import { Ledger, ledgerFindingCount } from "./ledger.js";
 import type { LedgerReport } from "./ledger.js";
 import { crashContext } from "./oracle.js";
-import type { FindingKind, FindingSample, Outcome, SessionRecord, Verdict } from "./oracle.js";
+import type { FindingKind, FindingSample, JudgedOutcome, SessionRecord, Verdict } from "./oracle.js";
 import { describeSpec, fitWindows } from "./plan.js";
 import { formatDuration } from "../common/duration.js";
 import { assertLoopback } from "../common/loopback.js";
@@ -110,7 +110,7 @@ export interface LiveCounts {
   elapsedMs: number;
   window: string;
   sessions: number;
-  outcomes: Record<Outcome, number>;
+  outcomes: Record<JudgedOutcome, number>;
   findings: number;
   fired: number;
   accepted: number;
@@ -147,10 +147,10 @@ export interface MonkeyReport {
   durationMs: number;
   interrupted: boolean;
   sessions: number;
-  outcomes: Record<Outcome, number>;
+  outcomes: Record<JudgedOutcome, number>;
   findings: Partial<Record<FindingKind, number>>;
   /** outcomes of the sessions during which each point fired ("(none)" = no fault) */
-  perFault: Record<string, Record<Outcome, number>>;
+  perFault: Record<string, Record<JudgedOutcome, number>>;
   points: PointStats[];
   /** surface points whose decisions happen inside the target (libfiu): attributed by time window */
   inTargetFired: Record<string, number>;

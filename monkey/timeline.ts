@@ -1,13 +1,13 @@
 // What happened when, once a second: session outcomes, faults fired per point and messages
 // accepted, each as the count in that interval, with the plan's window. Bounded: past 3,600
 // points neighbours merge and the step doubles, so a run of hours keeps a few thousand points.
-import type { Outcome } from "./oracle.js";
+import type { JudgedOutcome } from "./oracle.js";
 
 export interface TimelinePoint {
   /** seconds since the run started (the start of the interval) */
   t: number;
   window: string;
-  outcomes: Partial<Record<Outcome, number>>;
+  outcomes: Partial<Record<JudgedOutcome, number>>;
   fired: Record<string, number>;
   accepted: number;
 }
@@ -54,7 +54,7 @@ export class TimelineRecorder {
 }
 
 function add(into: TimelinePoint, p: TimelinePoint): void {
-  for (const [k, v] of Object.entries(p.outcomes)) into.outcomes[k as Outcome] = (into.outcomes[k as Outcome] ?? 0) + (v ?? 0);
+  for (const [k, v] of Object.entries(p.outcomes)) into.outcomes[k as JudgedOutcome] = (into.outcomes[k as JudgedOutcome] ?? 0) + (v ?? 0);
   for (const [k, v] of Object.entries(p.fired)) into.fired[k] = (into.fired[k] ?? 0) + v;
   into.accepted += p.accepted;
   // a window that changed within the interval: the later one (the faults' start or end shows)

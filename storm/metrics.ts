@@ -2,7 +2,7 @@
 // outcomes (an error taxonomy), and per-second timelines of throughput and concurrency.
 import { Histogram } from "./histogram.js";
 import { OUTCOMES as WIRE_OUTCOMES, UNGRACEFUL as WIRE_UNGRACEFUL } from "../smtp/index.js";
-import type { Outcome as WireOutcome } from "../smtp/index.js";
+import type { Outcome as WireOutcome, Step } from "../smtp/index.js";
 
 /**
  * Per-phase latencies. The wire-level kinds time each command; the well-behaved (nodemailer)
@@ -10,7 +10,8 @@ import type { Outcome as WireOutcome } from "../smtp/index.js";
  * (MAIL to 354) instead. "session" is the whole session, measured from its *scheduled* start in
  * open-loop runs so a stalled generator or server cannot hide latency (coordinated omission).
  */
-export const PHASES = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "garbage", "handshake", "envelope", "session"] as const;
+const TIMED_STEPS = ["connect", "banner", "ehlo", "tls", "mail", "rcpt", "data", "dot", "garbage"] as const satisfies readonly Step[];
+export const PHASES = [...TIMED_STEPS, "handshake", "envelope", "session"] as const;
 export type Phase = (typeof PHASES)[number];
 
 /**

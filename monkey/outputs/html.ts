@@ -6,13 +6,13 @@ import { card, htmlPage, table, tile } from "../../common/html-page.js";
 import { esc, lineChart } from "../../common/svg-charts.js";
 import type { Series } from "../../common/svg-charts.js";
 import type { LedgerReport } from "../ledger.js";
-import type { Outcome } from "../oracle.js";
+import type { JudgedOutcome } from "../oracle.js";
 import type { MonkeyReport } from "../run.js";
 import type { MonkeyOutputKind } from "./kind.js";
 import { verdictText } from "../report.js";
 
-const OUTCOMES: readonly Outcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
-const OUTCOME_COLORS: Record<Outcome, string> = { ok: "#2e9e5b", tempfail: "#e0a030", permfail: "#e07b30", ungraceful: "#d64545", hang: "#8e44ad", unreachable: "#5d6d7e", crash: "#7b241c" };
+const OUTCOMES: readonly JudgedOutcome[] = ["ok", "tempfail", "permfail", "ungraceful", "hang", "unreachable", "crash"];
+const OUTCOME_COLORS: Record<JudgedOutcome, string> = { ok: "#2e9e5b", tempfail: "#e0a030", permfail: "#e07b30", ungraceful: "#d64545", hang: "#8e44ad", unreachable: "#5d6d7e", crash: "#7b241c" };
 const POINT_COLORS = ["#3b6fd8", "#c0392b", "#16a085", "#d35400", "#8e44ad", "#2c3e50", "#b83280", "#7f8c8d"];
 
 export function renderMonkeyHtml(r: MonkeyReport): string {
@@ -36,7 +36,7 @@ export function renderMonkeyHtml(r: MonkeyReport): string {
       const row = r.perFault[p.point] ?? {};
       const n = (v: number | null): string => (v === null ? "-" : esc(v));
       const reached = p.reached ? "yes" : `<span class="badge fail">no</span> ${esc(p.reason ?? "")}`;
-      return [`<code>${esc(p.point)}</code>`, esc(p.mechanism), n(p.seen), n(p.eligible), `${esc(p.fired)}${p.estimate ? " (est.)" : ""}`, reached, ...OUTCOMES.map((o) => esc((row as Partial<Record<Outcome, number>>)[o] ?? 0)), esc(r.excusedPerFault[p.point] ?? 0)];
+      return [`<code>${esc(p.point)}</code>`, esc(p.mechanism), n(p.seen), n(p.eligible), `${esc(p.fired)}${p.estimate ? " (est.)" : ""}`, reached, ...OUTCOMES.map((o) => esc((row as Partial<Record<JudgedOutcome, number>>)[o] ?? 0)), esc(r.excusedPerFault[p.point] ?? 0)];
     }),
   );
   const ledger = ledgerTable([

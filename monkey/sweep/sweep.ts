@@ -8,7 +8,7 @@
 import { UserError } from "../../common/errors.js";
 import type { FaultSurface, CallProfile } from "../surface.js";
 import type { Injector } from "../injector.js";
-import type { Outcome, SessionRecord, Verdict } from "../oracle.js";
+import type { JudgedOutcome, SessionRecord, Verdict } from "../oracle.js";
 import { PlanController } from "../controller.js";
 import { LEDGER_FINDINGS, LEDGER_FINDING_TEXT, type LedgerReport } from "../ledger.js";
 import { runMonkey, type MonkeyReport, type MonkeyTarget } from "../run.js";
@@ -73,7 +73,7 @@ export interface FailureResult {
   injected: boolean;
   outcome: FailureOutcome;
   /** the oracle's outcome of its transaction (null: not run) */
-  session: Outcome | null;
+  session: JudgedOutcome | null;
   findings: string[];
   /** tried again on a fresh instance: whether something was found again (null: not tried) */
   confirmed: boolean | null;
