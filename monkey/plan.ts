@@ -2,11 +2,11 @@
 // (errno, action, latency). Parsed from JSON/YAML files or --fault flags into one validated shape;
 // every problem is reported with the path of the offending field.
 import { UserError } from "../common/errors.js";
+import { formatIssues, Issues, type Issue } from "../common/issues.js";
 import { readFileSync } from "node:fs";
 import type { Step } from "../smtp/index.js";
 import { parse as parseYaml } from "yaml";
-import { formatDuration, parseDuration } from "../common/duration.js";
-import { visible } from "../common/visible.js";
+import { formatDuration } from "../common/duration.js";
 import { normalizeSeed, parseSeed, type Seed } from "../common/rng.js";
 import { kindOf, pointPatterns } from "./layers/registry.js";
 import type { PointKind } from "./layers/unit.js";
@@ -110,17 +110,14 @@ export interface FaultPlan {
   points: FaultSpec[];
 }
 
-export interface PlanIssue {
-  path: string;
-  message: string;
-}
+export type PlanIssue = Issue;
 
 export class PlanError extends UserError {
   constructor(
     readonly issues: PlanIssue[],
     readonly source = "plan",
   ) {
-    super(`${visible(source)}: invalid fault plan:\n${issues.map((i) => `  ${visible(i.path)}: ${visible(i.message)}`).join("\n")}`);
+    super(formatIssues(`${source}: invalid fault plan`, issues));
   }
 }
 
@@ -138,23 +135,12 @@ const POINT_KEYS = new Set([
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
-class Collector {
-  readonly issues: PlanIssue[] = [];
-  add(path: string, message: string): void {
-    this.issues.push({ path, message });
-  }
-  duration(path: string, v: unknown): number | null {
-    const d = typeof v === "string" || typeof v === "number" ? parseDuration(v) : null;
-    if (d === null) this.add(path, `must be a duration (e.g. 500ms, 5s, 2m), got ${JSON.stringify(v)}`);
-    return d;
-  }
-}
 
 const LATENCY_FN = /^\s*([a-z]+)\s*\(([^)]*)\)\s*$/;
 
 /** Latency: a duration (fixed), a function string `uniform(10ms,50ms)`, `exp(20ms)`, `lognormal(20ms,0.5)`
  * (median, sigma), or an object `{dist, ...}`. */
-export function parseLatency(v: unknown, path: string, c: Collector): Latency | null {
+export function parseLatency(v: unknown, path: string, c: Issues): Latency | null {
   if (typeof v === "number" || (typeof v === "string" && !LATENCY_FN.test(v))) {
     const ms = c.duration(path, v);
     return ms === null ? null : { dist: "fixed", ms };
@@ -178,7 +164,7 @@ export function parseLatency(v: unknown, path: string, c: Collector): Latency | 
     c.add(path, `must be a duration or a distribution, got ${JSON.stringify(v)}`);
     return null;
   }
-  const before = c.issues.length;
+  const before = c.list.length;
   const req = (key: string): number => {
     if (obj[key] === undefined) {
       c.add(`${path}.${key}`, "is required");
@@ -222,10 +208,10 @@ export function parseLatency(v: unknown, path: string, c: Collector): Latency | 
     default:
       c.add(`${path}.dist`, `must be one of fixed, uniform, exponential, lognormal; got ${JSON.stringify(obj.dist)}`);
   }
-  return c.issues.length === before ? out : null;
+  return c.list.length === before ? out : null;
 }
 
-function parseSchedule(raw: Obj, path: string, c: Collector): Schedule | null {
+function parseSchedule(raw: Obj, path: string, c: Issues): Schedule | null {
   const given = ["probability", "every", "once", "always"].filter((k) => raw[k] !== undefined);
   if (given.length === 0) {
     c.add(path, "needs a schedule: one of probability, every, once, always");
@@ -273,7 +259,7 @@ function parseSchedule(raw: Obj, path: string, c: Collector): Schedule | null {
 }
 
 /** Any errno the point's call can really return (errnos.ts); unsafeErrno is still read, no longer needed. */
-function parseErrno(v: unknown, call: string | null, path: string, c: Collector): number | null {
+function parseErrno(v: unknown, call: string | null, path: string, c: Issues): number | null {
   const n = errnoNumber(v);
   if (n === null) {
     c.add(path, `unknown errno ${JSON.stringify(v)}`);
@@ -287,7 +273,7 @@ function parseErrno(v: unknown, call: string | null, path: string, c: Collector)
   return n;
 }
 
-function parsePhase(raw: Obj, path: string, c: Collector): PhaseCondition | null {
+function parsePhase(raw: Obj, path: string, c: Issues): PhaseCondition | null {
   if (raw.at !== undefined && raw.after !== undefined) {
     c.add(path, "give either at or after, not both");
     return null;
@@ -308,7 +294,7 @@ function defaultAction(name: string, kind: PointKind): FaultAction {
   return kind.actions[0] as FaultAction;
 }
 
-function parseActions(raw: Obj, name: string, kind: PointKind, path: string, c: Collector): FaultSpec["actions"] {
+function parseActions(raw: Obj, name: string, kind: PointKind, path: string, c: Issues): FaultSpec["actions"] {
   const allowed: readonly string[] = kind.actions;
   if (kind.namedAction === true) {
     if (raw.action !== undefined || raw.actions !== undefined) c.add(`${path}.action`, `${name} names its action; remove action/actions`);
@@ -340,7 +326,7 @@ function parseActions(raw: Obj, name: string, kind: PointKind, path: string, c: 
   return [{ action: defaultAction(name, kind), weight: 1 }];
 }
 
-function parsePoint(name: string, raw: unknown, path: string, c: Collector): FaultSpec | null {
+function parsePoint(name: string, raw: unknown, path: string, c: Issues): FaultSpec | null {
   const kind = kindOf(name);
   if (kind === null) {
     c.add(path, `unknown fault point: expected ${pointsWhere(() => true, "or")}`);
@@ -352,7 +338,7 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
     c.add(path, "must be an object");
     return null;
   }
-  const before = c.issues.length;
+  const before = c.list.length;
   for (const k of Object.keys(raw)) if (!POINT_KEYS.has(k)) c.add(`${path}.${k}`, "unknown field");
   const schedule = parseSchedule(raw, path, c);
   const actions = parseActions(raw, name, kind, path, c);
@@ -416,13 +402,13 @@ function parsePoint(name: string, raw: unknown, path: string, c: Collector): Fau
     }
   }
 
-  if (c.issues.length !== before || schedule === null) return null;
+  if (c.list.length !== before || schedule === null) return null;
   return { name, family, schedule, actions, phase, window, limit, errno, latency, duration, intervalMs, scope, bytesPerSec, ...(stack !== null ? { stack } : {}) };
 }
 
 /** Validates a parsed JSON/YAML document. Throws PlanError listing every issue. */
 export function validatePlan(doc: unknown, source = "plan"): FaultPlan {
-  const c = new Collector();
+  const c = new Issues();
   if (!isObj(doc)) throw new PlanError([{ path: "(root)", message: "must be an object with points" }], source);
   for (const k of Object.keys(doc)) if (!["seed", "windows", "points"].includes(k)) c.add(k, "unknown field (seed, windows, points)");
   let seed: Seed | null = null;
@@ -450,7 +436,7 @@ export function validatePlan(doc: unknown, source = "plan"): FaultPlan {
       if (spec !== null) points.push(spec);
     }
   }
-  if (c.issues.length > 0) throw new PlanError(c.issues, source);
+  if (c.list.length > 0) throw new PlanError(c.list, source);
   return { seed, windows, points };
 }
 

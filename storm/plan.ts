@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { KINDS, SESSION_KINDS } from "./kinds/index.js";
 import type { CommonDraw, Range, SessionKind, SessionPlan } from "./kinds/kind.js";
 import { MixError, SIZE_UNITS, logInt, range } from "./kinds/sections.js";
+import { formatIssues, Issues } from "../common/issues.js";
 
 export { SESSION_KINDS, MixError };
 export type { SessionKind, SessionPlan, Range };
@@ -52,36 +53,51 @@ const COMMON = {
 export const DEFAULT_MIX: Mix = { ...COMMON, ...Object.fromEntries(KINDS.flatMap((k) => (k.section === undefined ? [] : [[k.section.key, k.section.default]]))) } as unknown as Mix;
 
 /** Checks a parsed mix file (YAML/JSON); missing fields take DEFAULT_MIX values. */
+/** A mix checked whole: one MixError lists every problem (a kind's section reports its own). */
 export function validateMix(m: unknown): Mix {
   const src = (m ?? {}) as Record<string, unknown>;
+  const issues = new Issues();
+  // the checks below and the kinds' sections throw MixError("mix: ..."); each is one issue, and the next check still runs
+  const check = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof MixError)) throw err;
+      issues.add("", err.message.replace(/^mix: /, ""));
+      return fallback;
+    }
+  };
   const bad = (why: string): never => {
     throw new MixError(`mix: ${why}`);
   };
   const known = new Set(Object.keys(DEFAULT_MIX));
-  for (const k of Object.keys(src)) if (!known.has(k)) bad(`unknown field "${k}" (${[...known].join(", ")})`);
+  for (const k of Object.keys(src)) if (!known.has(k)) issues.add("", `unknown field "${k}" (${[...known].join(", ")})`);
   const weights = (src.weights ?? DEFAULT_MIX.weights) as Record<string, unknown>;
   for (const [k, w] of Object.entries(weights)) {
-    if (!SESSION_KINDS.includes(k)) bad(`unknown session kind "${k}" (${SESSION_KINDS.join(", ")})`);
-    if (typeof w !== "number" || !(w >= 0)) bad(`weight of ${k} must be a number >= 0`);
+    if (!SESSION_KINDS.includes(k)) issues.add("", `unknown session kind "${k}" (${SESSION_KINDS.join(", ")})`);
+    else if (typeof w !== "number" || !(w >= 0)) issues.add("", `weight of ${k} must be a number >= 0`);
   }
-  if (Object.values(weights).every((w) => w === 0)) bad("every weight is 0");
+  if (Object.values(weights).every((w) => w === 0)) issues.add("", "every weight is 0");
   const share = (k: "starttls" | "implicitTls" | "ipv6"): number => {
     const v = src[k] ?? DEFAULT_MIX[k];
-    if (typeof v !== "number" || !(v >= 0 && v <= 1)) bad(`${k} is a share between 0 and 1`);
-    return v as number;
+    return check(() => (typeof v === "number" && v >= 0 && v <= 1 ? v : bad(`${k} is a share between 0 and 1`)), 0);
   };
+  const counted = (key: "rcpts" | "transactions"): Range =>
+    check(() => {
+      const r = range(src[key], COMMON[key], SIZE_UNITS, key);
+      return r.min < 1 ? bad(`${key} needs 1 <= min <= max`) : r;
+    }, COMMON[key]);
   const common = {
     weights: weights as Mix["weights"],
-    size: range(src.size, COMMON.size, SIZE_UNITS, "size"),
-    rcpts: range(src.rcpts, COMMON.rcpts, SIZE_UNITS, "rcpts"),
-    transactions: range(src.transactions, COMMON.transactions, SIZE_UNITS, "transactions"),
+    size: check(() => range(src.size, COMMON.size, SIZE_UNITS, "size"), COMMON.size),
+    rcpts: counted("rcpts"),
+    transactions: counted("transactions"),
     starttls: share("starttls"),
     implicitTls: share("implicitTls"),
     ipv6: share("ipv6"),
   };
-  if (common.rcpts.min < 1) bad("rcpts needs 1 <= min <= max");
-  if (common.transactions.min < 1) bad("transactions needs 1 <= min <= max");
-  const sections = KINDS.flatMap((k) => (k.section === undefined ? [] : [[k.section.key, k.section.parse(src[k.section.key])]]));
+  const sections = KINDS.flatMap((k) => (k.section === undefined ? [] : [[k.section.key, check(() => k.section?.parse(src[k.section.key]), k.section.default)]]));
+  if (issues.list.length > 0) throw new MixError(formatIssues("mix", issues.list));
   return { ...common, ...Object.fromEntries(sections) } as Mix;
 }
 

@@ -2,10 +2,10 @@
 // README.md "Target files"). Validation collects every problem with its path at once, like
 // fault plans do, so a user fixes a file in one pass.
 import { UserError } from "../../common/errors.js";
+import { formatIssues } from "../../common/issues.js";
 import { isAbsolute } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { posixPattern } from "../process/syscall-shim.js";
-import { visible } from "../../common/visible.js";
 
 /** `{{name}}` placeholders a template may use; anything else is a problem in the file. */
 export const PLACEHOLDERS = [
@@ -166,49 +166,53 @@ export class TargetFileError extends UserError {
     readonly path: string,
     readonly problems: string[],
   ) {
-    super(`${visible(path)}: ${problems.length === 1 ? visible(problems[0] as string) : `${problems.length} problems:\n${problems.map((p) => `  - ${visible(p)}`).join("\n")}`}`);
+    super(formatIssues(path, problems.map((message) => ({ path: "", message }))));
   }
 }
 
-export const TARGET_FILE_FIELDS = new Set([
-  "name",
-  "summary",
-  "requires",
-  "root",
-  "domain",
-  "mailboxes",
-  "localDomains",
-  "hostname",
-  "directories",
-  "files",
-  "tls",
-  "implicitTls",
-  "start",
-  "env",
-  "isolateDns",
-  "syslog",
-  "master",
-  "roles",
-  "logs",
-  "crash",
-  "maildirs",
-  "delivery",
-  "ports",
-  "helpers",
-  "ipv6",
-  "durable",
-  "prepare",
-  "flush",
-  "queueSize",
-  "queueList",
-  "lookups",
-  "libfiu",
-  "libfiuPoints",
-  "libfiuLog",
-  "syscalls",
-  "stallRole",
-  "expectations",
-]);
+/** Every field a target file may have: the compiler checks it names exactly TargetFileSpec's
+ * fields (the type, this table and the parser's literal cannot drift apart). */
+const FIELDS: Record<Exclude<keyof TargetFileSpec, "path">, true> = {
+  name: true,
+  summary: true,
+  requires: true,
+  root: true,
+  domain: true,
+  mailboxes: true,
+  localDomains: true,
+  hostname: true,
+  directories: true,
+  files: true,
+  tls: true,
+  implicitTls: true,
+  start: true,
+  env: true,
+  isolateDns: true,
+  syslog: true,
+  master: true,
+  roles: true,
+  logs: true,
+  crash: true,
+  maildirs: true,
+  delivery: true,
+  ports: true,
+  helpers: true,
+  ipv6: true,
+  durable: true,
+  prepare: true,
+  flush: true,
+  queueSize: true,
+  queueList: true,
+  lookups: true,
+  libfiu: true,
+  libfiuPoints: true,
+  libfiuLog: true,
+  syscalls: true,
+  stallRole: true,
+  expectations: true,
+};
+
+export const TARGET_FILE_FIELDS: ReadonlySet<string> = new Set(Object.keys(FIELDS));
 
 /** Parses and checks a target file's text; throws TargetFileError listing every problem. */
 export function parseTargetFile(text: string, path: string, defaultName: string): TargetFileSpec {

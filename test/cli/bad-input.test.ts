@@ -238,7 +238,7 @@ test("escape bytes in a target file and a fault plan are shown escaped in their 
   const m = await runCli(SMTPCHAOS, ["monkey", "run", "--plan", plan, "--duration", "5s"]);
   assert.equal(m.code, 2, m.stderr);
   assert.ok(!hasStack(m), m.stderr);
-  assert.match(errorLines(m)[0] as string, /escape-plan\.yaml: invalid fault plan:/);
+  assert.match(errorLines(m)[0] as string, /escape-plan\.yaml: invalid fault plan: /);
   assert.match(m.stderr, /queue\.writ\\x1b\[2J/);
   assert.doesNotMatch(m.stderr + m.stdout, RAW_CONTROL, JSON.stringify(m.stderr));
 });

@@ -192,3 +192,17 @@ test("the shipped throughput mix reuses each connection for 200 pipelined 1 KB m
   assert.equal(plan.transactions, 200);
   assert.equal(plan.size, 1024);
 });
+
+test("a mix with several problems names them all at once, as plans and target files do", () => {
+  assert.throws(
+    () => validateMix({ weights: { basic: 1, nope: 1 }, ipv6: 2, size: { min: 5, max: 1 }, slowloris: { chunk: { min: 0, max: 1 } } }),
+    (e: unknown) => {
+      assert.ok(e instanceof MixError);
+      const m = (e as Error).message;
+      assert.match(m, /^mix: 4 problems:\n/);
+      for (const what of [/unknown session kind "nope"/, /ipv6 is a share between 0 and 1/, /size needs 0 <= min <= max/, /slowloris\.chunk needs 1 <= min <= max/]) assert.match(m, what);
+      return true;
+    },
+  );
+  assert.throws(() => validateMix({ ipv6: 2 }), (e: unknown) => e instanceof MixError && (e as Error).message === "mix: ipv6 is a share between 0 and 1");
+});
