@@ -45,6 +45,8 @@ export { runMonkey } from "../monkey/run.js";
 export type { MonkeyRunOptions, MonkeyReport } from "../monkey/run.js";
 export type { LedgerReport } from "../monkey/ledger.js";
 export type { JudgedOutcome, FindingKind } from "../monkey/oracle.js";
+export { nextHopOf } from "../monkey/layers/units/nexthop.js";
+export type { NextHopDetails } from "../monkey/layers/units/nexthop.js";
 export { monkeyTarget } from "../monkey/targets.js";
 export { validatePlan, loadPlanFile } from "../monkey/plan.js";
 export type { FaultPlan, FaultSpec } from "../monkey/plan.js";

@@ -23,7 +23,6 @@ import type { RunTimeline } from "./timeline.js";
 import type { FaultSurface } from "./surface.js";
 import { LayerSet, UnsupportedPointsError } from "./layers/set.js";
 import { kindOf } from "./layers/registry.js";
-import type { NextHopStats } from "./layers/nexthop.js";
 import { sleep } from "./layers/layer.js";
 import { StatementError } from "./statement.js";
 import { pause } from "../common/settle.js";
@@ -154,7 +153,6 @@ export interface MonkeyReport {
   points: PointStats[];
   /** surface points whose decisions happen inside the target (libfiu): attributed by time window */
   inTargetFired: Record<string, number>;
-  processEvents: number;
   samples: FindingSample[];
   crash: CrashReport | null;
   /** after the faults stopped and the queue drained */
@@ -168,8 +166,8 @@ export interface MonkeyReport {
   queue: "observed" | "not observable";
   /** restart-and-reconcile did not run, and why (null when it ran or was not due: crash, interrupt) */
   restartSkipped: string | null;
-  /** duplicates: ids the hop got more than once beyond the resends its lost 250s called for */
-  nextHop: { duplicates: number; resentAfterLost250: number; stats: NextHopStats } | null;
+  /** each fault layer's own counts, by layer name: `nexthop` (NextHopDetails), `process` ({ events }), a plug-in's */
+  layers: Record<string, Record<string, unknown>>;
   /** what the fault layers say of themselves, for people (the next hop's counts...) */
   layerLines: string[];
   /** outcomes, faults fired and accepted messages over time, one point per step */
@@ -557,14 +555,13 @@ function verdict(run: Run, flood: Flood, after: AfterRun, extra: { idleTailMs: n
     perFault: Object.fromEntries(tally.perFault),
     points: injector.stats(),
     inTargetFired: extra.inTargetFired,
-    processEvents: layerReports.reduce((n, r) => n + (r.processEvents ?? 0), 0),
     samples: tally.samples,
     crash: run.crash === null ? null : crashReport(run.crash, run),
     ledger: after.ledger,
     ledgerAfterRestart: after.ledgerAfterRestart,
     queue: after.queueObservable ? "observed" : "not observable",
     restartSkipped: after.restartSkipped,
-    nextHop: layerReports.find((r) => r.nextHop !== undefined)?.nextHop ?? null,
+    layers: Object.fromEntries(layerReports.flatMap((r) => (r.details === undefined ? [] : [[r.layer, r.details]]))),
     layerLines: layerReports.flatMap((r) => r.lines ?? []),
     timeline: run.timeline.result(),
     findingCount,

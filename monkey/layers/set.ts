@@ -187,7 +187,8 @@ export class LayerSet {
     return this.attached.flatMap((a) => a.instance.deliveredIds?.() ?? []);
   }
 
-  reports(): LayerReport[] {
-    return this.attached.map((a) => a.instance.report?.() ?? {});
+  /** What each attached layer says of itself, with its name. */
+  reports(): Array<LayerReport & { layer: string }> {
+    return this.attached.map((a) => ({ ...(a.instance.report?.() ?? {}), layer: a.unit.name }));
   }
 }

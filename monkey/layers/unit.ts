@@ -9,7 +9,6 @@ import type { ReachInfo } from "../reach.js";
 import type { FindingKind } from "../oracle.js";
 import type { FaultSurface } from "../surface.js";
 import type { Target } from "../../targets/target.js";
-import type { NextHopStats } from "./nexthop.js";
 
 /** A family of fault points: what plan validation knows of them. */
 export interface PointKind {
@@ -113,10 +112,8 @@ export interface LayerReport {
   /** for people, after the ledger */
   lines?: string[];
   notes?: string[];
-  /** the report's nextHop field */
-  nextHop?: { duplicates: number; resentAfterLost250: number; stats: NextHopStats };
-  /** the report's processEvents field */
-  processEvents?: number;
+  /** its own counts for machines: the report's `layers[NAME]` (the next hop's arrivals, the process faults' events) */
+  details?: Record<string, unknown>;
   /** what it knows of the reach of its points (processes signalled...) */
   reach?: Record<string, ReachInfo>;
 }

@@ -68,9 +68,9 @@ test("a finding's transcript and a hostile target name stay text in the monkey's
   const zero = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreachable: 0, crash: 0 };
   const report: MonkeyReport = {
     target: evil, endpoint: "127.0.0.1:1", seed: 1, plan: [], windows: { cleanMs: 0, faultsMs: 1000, healMs: 0 }, startedAt: "2026-12-03T00:00:00.000Z", durationMs: 1000,
-    interrupted: false, sessions: 1, outcomes: { ...zero, ungraceful: 1 }, findings: { "close-without-reply": 1 }, perFault: {}, points: [], inTargetFired: {}, processEvents: 0, reach: [], excused: 0, excusedPerFault: {},
+    interrupted: false, sessions: 1, outcomes: { ...zero, ungraceful: 1 }, findings: { "close-without-reply": 1 }, perFault: {}, points: [], inTargetFired: {}, layers: {}, reach: [], excused: 0, excusedPerFault: {},
     samples: [{ finding: "close-without-reply", detail: "closed at DATA", faults: [], messageId: null, transcript: `<<< 354 go ahead\n>>> ${evil}` }],
-    crash: null, ledger: null, ledgerAfterRestart: null, queue: "observed", restartSkipped: null, nextHop: null, layerLines: [], timeline: { step: 1, points: [{ t: 0, window: "faults", outcomes: { ungraceful: 1 }, fired: {}, accepted: 0 }] },
+    crash: null, ledger: null, ledgerAfterRestart: null, queue: "observed", restartSkipped: null, layerLines: [], timeline: { step: 1, points: [{ t: 0, window: "faults", outcomes: { ungraceful: 1 }, fired: {}, accepted: 0 }] },
     findingCount: 1, verdict: "findings", notes: [],
   };
   const dir = mkdtempSync(join(tmpdir(), "smtpchaos-monkey-html-"));

@@ -39,8 +39,8 @@ const zero = { ok: 0, tempfail: 0, permfail: 0, ungraceful: 0, hang: 0, unreacha
 const passing: MonkeyReport = {
   target: "embedded", endpoint: "127.0.0.1:2525", seed: 42, plan: ["queue.write: error p=0.05 (EIO)"],
   windows: { cleanMs: 0, faultsMs: null, healMs: 0 }, startedAt: "2026-01-02T03:04:05.000Z", durationMs: 5000, interrupted: false,
-  sessions: 20, outcomes: { ...zero, ok: 18, tempfail: 2 }, findings: {}, perFault: {}, points: [], inTargetFired: {}, processEvents: 0,
-  samples: [], crash: null, ledger: cleanLedger, ledgerAfterRestart: cleanLedger, queue: "observed", restartSkipped: null, nextHop: null,
+  sessions: 20, outcomes: { ...zero, ok: 18, tempfail: 2 }, findings: {}, perFault: {}, points: [], inTargetFired: {}, layers: {},
+  samples: [], crash: null, ledger: cleanLedger, ledgerAfterRestart: cleanLedger, queue: "observed", restartSkipped: null,
   findingCount: 0, verdict: "pass", reach: [{ point: "queue.write", mechanism: "injector", fired: 2, estimate: false, seen: 40, eligible: 40, processes: null, reached: true, reason: null }], excused: 0, excusedPerFault: {}, notes: [], layerLines: [], timeline: { step: 1, points: [] },
 };
 

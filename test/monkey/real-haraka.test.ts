@@ -6,6 +6,16 @@
 // `npm run setup:mtas` (a missing Haraka fails in CI).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { nextHopOf } from "../../monkey/layers/units/nexthop.js";
+import type { NextHopDetails } from "../../monkey/layers/units/nexthop.js";
+import type { MonkeyReport } from "../../monkey/run.js";
+
+/** the next hop's counts of a run that had one (asserted) */
+const hop = (r: MonkeyReport): NextHopDetails => {
+  const h = nextHopOf(r);
+  assert.ok(h !== null, "the run had a next hop");
+  return h;
+};
 import { runMonkey, type MonkeyRunOptions } from "../../monkey/run.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { monkeyTarget } from "../../monkey/targets.js";
@@ -27,7 +37,7 @@ test("haraka + monkey: its backend deferring or answering 421 after the dot beco
   const plan = validatePlan({ windows: { heal: "2s" }, points: { "nexthop.defer": { probability: 0.2 }, "nexthop.421-data": { probability: 0.2 } } });
   const r = await runMonkey({ ...base, plan });
   const text = monkeyText(r);
-  assert.ok(r.nextHop !== null && r.nextHop.stats.deferred > 0 && r.nextHop.stats.dataAborts421 > 0, text);
+  assert.ok(nextHopOf(r) !== null && hop(r).stats.deferred > 0 && hop(r).stats.dataAborts421 > 0, text);
   assert.ok(r.outcomes.tempfail > 0, `the backend's failures reach the client as 4xx: ${text}`);
   assert.equal(r.verdict, "pass", text);
 });
@@ -40,7 +50,7 @@ test("haraka + monkey: a backend that drops the line after the dot leaves the cl
   const plan = validatePlan({ windows: { heal: "2s" }, points: { "nexthop.disconnect": { probability: 0.3 } } });
   const r = await runMonkey({ ...base, timeoutMs: 5000, plan });
   const text = monkeyText(r);
-  assert.ok(r.nextHop !== null && r.nextHop.stats.disconnects > 0, text);
+  assert.ok(nextHopOf(r) !== null && hop(r).stats.disconnects > 0, text);
   assert.equal(r.verdict, "findings", text);
   assert.ok(r.outcomes.hang > 0, text);
   const l = r.ledgerAfterRestart ?? r.ledger;

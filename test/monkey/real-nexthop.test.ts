@@ -4,6 +4,15 @@
 // Needs root and `npm run setup:mtas` (a missing MTA fails in CI).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { nextHopOf } from "../../monkey/layers/units/nexthop.js";
+import type { NextHopDetails } from "../../monkey/layers/units/nexthop.js";
+
+/** the next hop's counts of a run that had one (asserted) */
+const hop = (r: MonkeyReport): NextHopDetails => {
+  const h = nextHopOf(r);
+  assert.ok(h !== null, "the run had a next hop");
+  return h;
+};
 import { join } from "node:path";
 import { runMonkey, type MonkeyReport } from "../../monkey/run.js";
 import { validatePlan } from "../../monkey/plan.js";
@@ -93,9 +102,9 @@ async function nextHopRun(mta: (typeof MTAS)[number], points: Record<string, unk
 
 function assertExactlyOnce(r: MonkeyReport): void {
   assert.equal(r.findingCount, 0, monkeyText(r));
-  assert.ok(r.nextHop !== null && r.ledgerAfterRestart !== null, monkeyText(r));
-  assert.ok(r.nextHop.stats.accepted > 0, `the relayed mail reached the hop: ${monkeyText(r)}`);
-  assert.equal(r.nextHop.duplicates, 0, "no message arrived at the hop twice");
+  assert.ok(nextHopOf(r) !== null && r.ledgerAfterRestart !== null, monkeyText(r));
+  assert.ok(hop(r).stats.accepted > 0, `the relayed mail reached the hop: ${monkeyText(r)}`);
+  assert.equal(hop(r).duplicates, 0, "no message arrived at the hop twice");
   const l = r.ledgerAfterRestart;
   assert.equal(l.lost + l.stuck, 0, monkeyText(r));
   assert.equal(l.duplicates, 0, monkeyText(r));
@@ -109,7 +118,7 @@ for (const mta of MTAS) {
     requireMta(mta.name, why);
     const { r, retries } = await nextHopRun(mta, { "nexthop.defer": { probability: 0.3 }, "nexthop.greylist": { probability: 0.5 } }, 7);
     assertExactlyOnce(r);
-    const s = r.nextHop?.stats;
+    const s = nextHopOf(r)?.stats;
     assert.ok(s !== undefined && s.deferred + s.greylisted > 0, `the hop deferred or greylisted: ${JSON.stringify(s)}`);
     assert.ok(retries.length > 0, `${mta.name} logged a relay that failed and later succeeded`);
   });
@@ -120,7 +129,7 @@ for (const mta of MTAS) {
     requireMta(mta.name, why);
     const { r, retries } = await nextHopRun(mta, { "nexthop.421-data": { probability: 0.3 }, "nexthop.disconnect": { probability: 0.3 } }, 11);
     assertExactlyOnce(r);
-    const s = r.nextHop?.stats;
+    const s = nextHopOf(r)?.stats;
     assert.ok(s !== undefined && s.dataAborts421 + s.disconnects > 0, `the hop failed some transactions after the dot: ${JSON.stringify(s)}`);
     assert.ok(retries.length > 0, `${mta.name} logged a relay that failed and later succeeded`);
   });
@@ -131,7 +140,7 @@ for (const mta of MTAS) {
     requireMta(mta.name, why);
     const { r } = await nextHopRun(mta, { "nexthop.lose-250": { every: 3 } }, 13);
     assertExactlyOnce(r);
-    assert.ok((r.nextHop?.stats.lost250 ?? 0) > 0, `the hop lost some 250s: ${JSON.stringify(r.nextHop?.stats)}`);
-    assert.ok((r.nextHop?.resentAfterLost250 ?? 0) > 0, `${mta.name} sent those messages again: ${monkeyText(r)}`);
+    assert.ok((nextHopOf(r)?.stats.lost250 ?? 0) > 0, `the hop lost some 250s: ${JSON.stringify(nextHopOf(r)?.stats)}`);
+    assert.ok((nextHopOf(r)?.resentAfterLost250 ?? 0) > 0, `${mta.name} sent those messages again: ${monkeyText(r)}`);
   });
 }

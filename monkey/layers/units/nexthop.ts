@@ -4,9 +4,23 @@
 // no session; the ledger (what arrived at the hop) and the hop's own counts judge them.
 import type { Injector } from "../../injector.js";
 import { FlakyNextHop, NEXTHOP_POINTS } from "../nexthop.js";
+import type { NextHopStats } from "../nexthop.js";
 import type { FaultLayerUnit, LayerInstance, LayerReport, TargetNeeds } from "../unit.js";
 
 export const NEXTHOP_DOMAIN = "relay.test.example";
+
+/** What the next hop says of itself in a monkey report (`layers.nexthop`). duplicates: ids it got
+ * more than once beyond the resends its lost 250s called for. */
+export interface NextHopDetails {
+  duplicates: number;
+  resentAfterLost250: number;
+  stats: NextHopStats;
+}
+
+/** The next hop's counts in a monkey report; null when no nexthop.* point ran. */
+export function nextHopOf(report: { layers: Readonly<Record<string, Record<string, unknown>>> }): NextHopDetails | null {
+  return (report.layers.nexthop as NextHopDetails | undefined) ?? null;
+}
 
 export const nexthopLayer: FaultLayerUnit = {
   name: "nexthop",
@@ -52,7 +66,7 @@ class NextHopLayer implements LayerInstance {
   }
 
   report(): LayerReport {
-    const nextHop = { duplicates: this.hop.duplicates().length, resentAfterLost250: this.hop.resentAfterLost250(), stats: { ...this.hop.stats } };
-    return { nextHop, lines: [`next hop: ${JSON.stringify(nextHop.stats)}, duplicate arrivals ${nextHop.duplicates}, resent after a lost 250 ${nextHop.resentAfterLost250} (expected)`] };
+    const details: NextHopDetails = { duplicates: this.hop.duplicates().length, resentAfterLost250: this.hop.resentAfterLost250(), stats: { ...this.hop.stats } };
+    return { details: { ...details }, lines: [`next hop: ${JSON.stringify(details.stats)}, duplicate arrivals ${details.duplicates}, resent after a lost 250 ${details.resentAfterLost250} (expected)`] };
   }
 }

@@ -91,6 +91,6 @@ class ProcessLayer implements LayerInstance {
   }
 
   report(): LayerReport {
-    return { processEvents: this.earlierEvents + (this.faults?.events.length ?? 0), reach: this.hits.reach() };
+    return { details: { events: this.earlierEvents + (this.faults?.events.length ?? 0) }, reach: this.hits.reach() };
   }
 }
