@@ -128,17 +128,28 @@ export class ChosenOutputs<R, P = unknown> {
    * (prefixed by `who`) and the others still write; returns false when any failed.
    */
   async finish(result: R, who: string): Promise<boolean> {
-    let ok = true;
+    const failed = await this.deliver(result);
+    for (const message of failed) console.error(`${who}: ${message}`);
+    return failed.length === 0;
+  }
+
+  /** The library's finish: every output writes, then one UsageError names those that could not. */
+  async finishOrThrow(result: R): Promise<void> {
+    const failed = await this.deliver(result);
+    if (failed.length > 0) throw new UsageError(failed.join("; "));
+  }
+
+  private async deliver(result: R): Promise<string[]> {
+    const failed: string[] = [];
     for (const { output } of this.outputs) {
       try {
         output.receive(result);
         await output.stop();
       } catch (err) {
-        console.error(`${who}: ${(err as Error).message}`);
-        ok = false;
+        failed.push((err as Error).message);
       }
     }
-    return ok;
+    return failed;
   }
 }
 

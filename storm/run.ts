@@ -11,6 +11,7 @@ import { evaluate } from "./report.js";
 import type { ThresholdResult } from "./report.js";
 import { unreachableText, whereOf } from "./reach.js";
 import { mergeParts, readPart } from "./merge.js";
+import { STORM_OUTPUTS } from "./outputs/index.js";
 import type { Merged, MergeOptions } from "./merge.js";
 
 export interface StormRunOptions extends StormOptions {
@@ -70,6 +71,16 @@ export function mergeStorms(files: readonly string[], o: MergeStormsOptions = {}
 }
 
 export type MergedRun = StormRun & Pick<Merged, "label" | "targets" | "notes">;
+
+/**
+ * Writes a run's reports as `storm --out` does: `["html=storm.html", "junit=storm.xml", "json=-"]`.
+ * A spec that cannot be written is a UsageError before anything is written; one that fails while
+ * writing is one after the others were written.
+ */
+export async function writeStormReports(run: StormRun, outputs: readonly string[], label = "storm"): Promise<void> {
+  const chosen = STORM_OUTPUTS.choose({ out: [...outputs] }, { findLimit: false });
+  await chosen.finishOrThrow({ kind: "storm", result: run, label, thresholds: run.thresholds, shrunk: null });
+}
 
 function parseThresholds(list: StormRunOptions["thresholds"]): Threshold[] {
   return (list ?? []).map((t) => (typeof t === "string" ? parseThreshold(t) : t));

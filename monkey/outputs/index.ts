@@ -20,6 +20,11 @@ export const MONKEY_OUTPUTS = new OutputRegistry<MonkeyReport>(
   "console",
 );
 
+/** Writes a monkey report as `monkey run --out` does: `["html=monkey.html", "junit=monkey.xml"]`. */
+export async function writeMonkeyReports(report: MonkeyReport, outputs: readonly string[]): Promise<void> {
+  await MONKEY_OUTPUTS.choose({ out: [...outputs] }, undefined).finishOrThrow(report);
+}
+
 addPluginInstaller({
   key: "monkeyOutputs",
   summary: "monkeyOutputs: output kinds for monkey run --out ({ name, summary, create(to) })",

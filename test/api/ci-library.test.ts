@@ -54,6 +54,12 @@ test("from the tarball: a suite judged by a target file's expectations, a storm 
 
   const monkey = await cli(dir, ["monkey", "run", "--target", "./toy.target.yaml", "--fault", "net.reset:probability=0.05", "--duration", "4s", "--concurrency", "4", "--seed", "1"]);
   assert.equal(monkey.code, MONKEY_EXIT[v.monkey], `library verdict ${v.monkey}, CLI exit ${monkey.code}\n${monkey.stdout.slice(-2000)}`);
+
+  // the reports a CI job uploads, written by the library as --out writes them
+  assert.match(readFileSync(join(dir, "storm.xml"), "utf8"), /<testsuites[^>]*>[\s\S]*rate\(ungraceful\)==0/);
+  assert.match(readFileSync(join(dir, "storm.html"), "utf8"), /^<!doctype html>/i);
+  assert.match(readFileSync(join(dir, "monkey.xml"), "utf8"), /<testsuites/);
+  assert.equal((JSON.parse(readFileSync(join(dir, "monkey.json"), "utf8")) as { verdict: string }).verdict, v.monkey);
 });
 
 test("from the tarball: one of each plug-in kind, from a package directory of its own, runs through the CLI", { timeout: 300_000 }, async (t) => {
