@@ -70,7 +70,7 @@ export { StagesError } from "../storm/profile.js";
 export { MergeError } from "../storm/merge.js";
 export { PlanError, WindowsError } from "../monkey/plan.js";
 export { UnsupportedPointsError } from "../monkey/layers/set.js";
-export { TargetProbeError } from "../monkey/external-target.js";
+export { TargetProbeError } from "../targets/external/target.js";
 export { ExpectationsError } from "../smtpscript/suites.js";
 
 /** A started target: where it listens, its mailboxes, and its fault points for `monkey` statements. */

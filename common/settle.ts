@@ -74,8 +74,3 @@ export async function listingFingerprint(dirs: readonly string[]): Promise<strin
   }
   return parts.join("\n");
 }
-
-/** The subdirectories of Maildirs whose listings change as mail is delivered (tmp/ while a file is written). */
-export function maildirSubdirs(maildirs: readonly string[]): string[] {
-  return maildirs.flatMap((m) => ["tmp", "new", "cur"].map((s) => `${m}/${s}`));
-}

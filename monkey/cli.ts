@@ -16,7 +16,7 @@ import type { FaultPlan } from "./plan.js";
 import { parseSeed, randomSeed } from "../common/rng.js";
 import { runMonkey } from "./run.js";
 import type { LiveCounts, MonkeyReport, MonkeyTarget } from "./run.js";
-import { ExternalTarget } from "./external-target.js";
+import { ExternalTarget } from "../targets/external/target.js";
 import { loopbackUrl } from "../common/loopback.js";
 import { MONKEY_OUTPUTS } from "./outputs/index.js";
 import { monkeyTarget } from "./targets.js";
@@ -27,7 +27,7 @@ import { ControlClient } from "./control-client.js";
 import { LayerSet } from "./layers/set.js";
 import { describePoints, kindOf, layerUnits, pointPatterns } from "./layers/registry.js";
 import { SmtpConnectError } from "../smtp/index.js";
-import type { ExternalCommands } from "./external-commands.js";
+import type { ExternalCommands } from "../targets/external/commands.js";
 import { sweepMain } from "./sweep/cli.js";
 
 const USAGE = `usage: smtpchaos monkey <command> [options]

@@ -4,6 +4,7 @@ import net from "node:net";
 import { startNamedTarget } from "../targets/registry.js";
 import { TargetStartError } from "../targets/errors.js";
 import type { Target } from "../targets/target.js";
+import { ExternalTarget } from "../targets/external/target.js";
 import type { ServerAddress, ScriptFaults, ScriptTarget } from "./runner.js";
 import { scriptProviders } from "./providers.js";
 
@@ -60,9 +61,36 @@ export function targetDefines(defines: Readonly<Record<string, string>>, t: { do
   return { domain: t.domain, ...(t.mailboxes[0] !== undefined ? { rcpt: t.mailboxes[0] } : {}), ...defines };
 }
 
-/** What `expect delivered` and `monkey` statements reach of a toolkit-managed target. */
-export function scriptTargetOf(target: Target, faults: ScriptFaults | null): ScriptTarget {
-  return { delivered: () => target.delivered(), flushQueue: () => target.flushQueue(), queueSize: () => target.queueSize(), ...(faults !== null ? { faults } : {}) };
+/** How `expect delivered` waits for a target whose queue cannot be counted: until its mailboxes stay unchanged for settleMs, at most maxMs. */
+export interface MailboxSettle {
+  settleMs: number;
+  maxMs: number;
+}
+
+/**
+ * What `expect delivered` and `monkey` statements reach of a target. With `settle`, a target
+ * whose queue cannot be counted (queueSize() is always 0) is read only once its mailboxes have
+ * settled: its queue cannot say when its deliveries are over, the mailboxes going still can.
+ */
+export function scriptTargetOf(target: Target, faults: ScriptFaults | null, settle?: MailboxSettle): ScriptTarget {
+  const wait = settle !== undefined && target.queueObservable === false ? target.settleMailboxes?.bind(target) : undefined;
+  return {
+    delivered: async () => {
+      if (wait !== undefined && settle !== undefined) await wait(settle.settleMs, settle.maxMs);
+      return target.delivered();
+    },
+    flushQueue: () => target.flushQueue(),
+    queueSize: () => target.queueSize(),
+    ...(faults !== null ? { faults } : {}),
+  };
+}
+
+/**
+ * `expect delivered` against a server given by --host: what arrives in `maildirs` (--maildir,
+ * the --sink's), read once they settle; the server's queue is out of sight.
+ */
+export function hostScriptTarget(server: ServerAddress, maildirs: readonly string[], settle: MailboxSettle): ScriptTarget {
+  return scriptTargetOf(new ExternalTarget({ host: server.host, port: server.port }, [], maildirs), null, settle);
 }
 
 /**

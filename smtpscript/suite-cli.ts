@@ -8,12 +8,11 @@ import { ScriptError } from "./errors.js";
 import { visible } from "../common/visible.js";
 import type { ChosenOutputs } from "../common/output.js";
 import { declaredFaultPoints } from "./fault-points.js";
-import { bindServer, unreachableReason } from "./bind-target.js";
+import { bindServer, hostScriptTarget, unreachableReason } from "./bind-target.js";
 import { SUITE_REPORTERS } from "./suite-reporters/index.js";
 import type { SuiteReport } from "./suite-reporters/index.js";
 import { asReported, listSuites, loadExpectations, unexpectedResults } from "./suites.js";
 import type { Expectations, JudgedResult } from "./suites.js";
-import { MaildirScriptTarget } from "./maildir-target.js";
 import { loadSuitePrograms, runSuites, targetExpectations } from "./suite-run.js";
 import type { ServerAddress } from "./runner.js";
 import { parseAssignments } from "../common/assignments.js";
@@ -186,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
     await sink?.stop();
     return reportUserError(err, "smtpchaos suite");
   }
-  const scriptTarget = binding.target ?? (maildirs.length > 0 ? new MaildirScriptTarget(maildirs, settleMs, Math.max(timeoutMs, settleMs)) : undefined);
+  const scriptTarget = binding.target ?? (maildirs.length > 0 ? hostScriptTarget(binding.server, maildirs, { settleMs, maxMs: Math.max(timeoutMs, settleMs) }) : undefined);
   const started = Date.now();
   const judged: JudgedResult[] = [];
   const finish = async (): Promise<number> => {

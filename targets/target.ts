@@ -60,7 +60,7 @@ export interface DeliveredMessage {
   /** mailbox recipient or file path, for humans */
   location: string;
   size: number;
-  /** the raw message as delivered */
+  /** the raw message as delivered (its first 64 KiB from a server the toolkit does not run) */
   data: Buffer;
 }
 

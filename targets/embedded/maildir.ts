@@ -1,6 +1,6 @@
 // Maildir delivery (tmp/ then rename into new/). File names derive from the queue id and the
 // recipient, so redelivering after a crash finds the earlier copy instead of writing a second.
-import { open, readdir, readFile, rename, stat } from "node:fs/promises";
+import { open, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { mkdirDurable, syncDir } from "./durable.js";
 import { hostname } from "node:os";
@@ -31,22 +31,6 @@ export class Maildir {
     return true;
   }
 
-  async messages(): Promise<Array<{ path: string; data: Buffer }>> {
-    const out: Array<{ path: string; data: Buffer }> = [];
-    for (const sub of ["new", "cur"]) {
-      let names: string[];
-      try {
-        names = await readdir(join(this.dir, sub));
-      } catch {
-        continue;
-      }
-      for (const n of names.sort()) {
-        const path = join(this.dir, sub, n);
-        out.push({ path, data: await readFile(path) });
-      }
-    }
-    return out;
-  }
 }
 
 async function exists(p: string): Promise<boolean> {

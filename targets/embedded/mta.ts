@@ -53,12 +53,6 @@ export interface EmbeddedMtaOptions {
   log?: (line: string) => void;
 }
 
-export interface DeliveredFile {
-  mailbox: string;
-  path: string;
-  data: Buffer;
-}
-
 type RcptSession = SMTPServerSession & { envelope: { rcptTo: SMTPServerAddress[]; mailFrom: SMTPServerAddress | false } };
 
 /** 4xx replies; a transient internal problem must never turn into a 5xx. */
@@ -158,15 +152,6 @@ export class EmbeddedMta {
 
   async queueSize(): Promise<number> {
     return (await this.spool.list()).length;
-  }
-
-  async delivered(): Promise<DeliveredFile[]> {
-    const out: DeliveredFile[] = [];
-    for (const [user, m] of this.maildirs) {
-      for (const f of await m.messages()) out.push({ mailbox: `${user}@${this.domain}`, ...f });
-    }
-    if (this.senders !== null) for (const f of await this.senders.box.messages()) out.push({ mailbox: `@${this.senders.domain}`, ...f });
-    return out;
   }
 
   /**

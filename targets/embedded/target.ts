@@ -7,10 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { probeBanner } from "../../smtp/probe.js";
 import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetHookOptions, TargetStatus } from "../target.js";
-import { deliveredMessage } from "../dsn.js";
 import { EmbeddedMta, sendersMaildir } from "./mta.js";
 import type { EmbeddedMtaOptions } from "./mta.js";
-import { Maildir } from "./maildir.js";
 import type { FaultPoints } from "./fault-points.js";
 import { LogBuffer } from "../process/log-buffer.js";
 import { Supervisor } from "../process/supervisor.js";
@@ -18,7 +16,8 @@ import { OrphanGuard } from "../process/orphan-guard.js";
 import { removeTree } from "../process/remove-tree.js";
 import { READY_PREFIX } from "./protocol.js";
 import type { ReadyLine } from "./protocol.js";
-import { fileIds, maildirIds } from "../process/maildir-ids.js";
+import { maildirDelivered, maildirIds } from "../maildir/read.js";
+import { fileIds } from "../message-head.js";
 import { bannerStatus } from "../process/banner.js";
 
 export interface EmbeddedTargetOptions extends Omit<EmbeddedMtaOptions, "dir" | "log">, TargetHookOptions {
@@ -212,11 +211,7 @@ export class EmbeddedTarget implements Target {
   }
 
   async delivered(): Promise<DeliveredMessage[]> {
-    const out: DeliveredMessage[] = [];
-    for (const dir of this.maildirs) {
-      for (const m of await new Maildir(dir).messages()) out.push(deliveredMessage(m.path, m.data));
-    }
-    return out;
+    return maildirDelivered(this.maildirs);
   }
 
   async deliveredIds(): Promise<DeliveredIds> {

@@ -23,10 +23,11 @@ import type { Endpoint } from "../target.js";
 import type { FaultDescription } from "../fault-hooks.js";
 import { visible } from "../../common/visible.js";
 import { parseQueueIds, render, type TargetFileSpec } from "./spec.js";
-import { listingFingerprint, maildirSubdirs, waitUntilStable, type SettleResult } from "../../common/settle.js";
+import type { SettleResult } from "../../common/settle.js";
 import { RecordingSink } from "../sink/recording-sink.js";
 import { SetUpHelpers } from "../process/set-up-helpers.js";
-import { maildirIds } from "../process/maildir-ids.js";
+import { maildirIds } from "../maildir/read.js";
+import { settleMaildirs } from "../maildir/settle.js";
 import { hasListener, holdsListener } from "../process/procfs.js";
 import type { DeliveredIds } from "../target.js";
 
@@ -373,8 +374,7 @@ export class FileTarget extends MtaTarget<FileTargetOptions> {
 
   /** Waits until no file appeared, moved or vanished in its Maildirs for settleMs (directory listings only, no message is read). */
   settleMailboxes(settleMs: number, maxMs: number, signal?: AbortSignal): Promise<SettleResult> {
-    const dirs = maildirSubdirs(this.maildirs(this.workDir));
-    return waitUntilStable(() => listingFingerprint(dirs), { settleMs, maxMs, signal });
+    return settleMaildirs(this.maildirs(this.workDir), settleMs, maxMs, signal);
   }
 
   /** 0 when the file gives no queue-size command (see queueObservable). */

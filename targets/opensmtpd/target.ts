@@ -19,7 +19,7 @@ import type { FaultDescription, LookupRouter } from "../fault-hooks.js";
 import { checkRelay } from "../process/relay.js";
 import type { ShimRole } from "../process/syscall-shim.js";
 import { SENDER_DOMAIN } from "../target.js";
-import { fileIds } from "../process/maildir-ids.js";
+import { fileIds } from "../message-head.js";
 
 const run = promisify(execFile);
 

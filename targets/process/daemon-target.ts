@@ -2,7 +2,7 @@
 // child (own process group, so its shutdown cannot signal us), logs, crash detection, a
 // banner probe, Maildir reading and the process list. Subclasses say how to configure and run it.
 import { TargetStartError } from "../errors.js";
-import { mkdtemp, readdir, readFile, chmod } from "node:fs/promises";
+import { mkdtemp, chmod } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync } from "node:fs";
@@ -10,12 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeCrash } from "../target.js";
 import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetHookOptions, TargetStatus } from "../target.js";
-import { deliveredMessage } from "../dsn.js";
 import { Supervisor } from "./supervisor.js";
 import { descendants, exePath, hasListener, holdsListener } from "./procfs.js";
 import { freePort } from "./free-port.js";
 import { ipv6LoopbackAvailable, LOOPBACK4, LOOPBACK6 } from "./ipv6.js";
-import { maildirIds } from "./maildir-ids.js";
+import { maildirDelivered, maildirIds } from "../maildir/read.js";
 import { bannerStatus, waitForBanner } from "./banner.js";
 import { OrphanGuard } from "./orphan-guard.js";
 import { removeTree } from "./remove-tree.js";
@@ -336,22 +335,7 @@ export abstract class DaemonTarget implements Target {
   }
 
   async delivered(): Promise<DeliveredMessage[]> {
-    const out: DeliveredMessage[] = [];
-    for (const box of this.maildirs(this.workDir)) {
-      for (const sub of ["new", "cur"]) {
-        let names: string[];
-        try {
-          names = (await readdir(join(box, sub))).sort();
-        } catch {
-          continue;
-        }
-        for (const n of names) {
-          const path = join(box, sub, n);
-          out.push(deliveredMessage(path, await readFile(path)));
-        }
-      }
-    }
-    return out;
+    return maildirDelivered(this.maildirs(this.workDir));
   }
 
   async deliveredIds(): Promise<DeliveredIds> {

@@ -11,7 +11,7 @@ import { runMonkey } from "../../monkey/run.js";
 import type { MonkeyReport, MonkeyRunOptions } from "../../monkey/run.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { monkeyTarget } from "../../monkey/targets.js";
-import { ExternalTarget } from "../../monkey/external-target.js";
+import { ExternalTarget } from "../../targets/external/target.js";
 import { EXIT } from "../../common/exit-codes.js";
 import { startQueueingServer } from "./fixtures/queueing-server.js";
 import { runCli, SMTPCHAOS } from "../cli/spawn.js";

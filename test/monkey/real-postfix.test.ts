@@ -12,7 +12,7 @@ import { runMonkey } from "../../monkey/run.js";
 import { validatePlan } from "../../monkey/plan.js";
 import { monkeyText } from "../../monkey/report.js";
 import { SENDER_DOMAIN } from "../../targets/target.js";
-import { maildirIds } from "../../targets/process/maildir-ids.js";
+import { maildirIds } from "../../targets/maildir/read.js";
 
 const { why, skip } = mtaAvailability("postfix", join(POSTFIX_DAEMON_DIR, "master"));
 const RCPT = "user@test.example";

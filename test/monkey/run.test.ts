@@ -114,7 +114,7 @@ test("monkey run: an aborted run still reports what it saw", async () => {
 
 test("monkey run --host: a server the user runs, faulted from the network, ledger from its Maildir", async (t) => {
   const { EmbeddedTarget } = await import("../../targets/embedded/target.js");
-  const { ExternalTarget } = await import("../../monkey/external-target.js");
+  const { ExternalTarget } = await import("../../targets/external/target.js");
   const { join } = await import("node:path");
   const server = new EmbeddedTarget({ keep: false });
   await server.start();

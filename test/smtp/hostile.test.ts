@@ -18,7 +18,7 @@ import { judge } from "../../monkey/oracle.js";
 import { Ledger } from "../../monkey/ledger.js";
 import { runMonkey } from "../../monkey/run.js";
 import { validatePlan } from "../../monkey/plan.js";
-import { ExternalTarget } from "../../monkey/external-target.js";
+import { ExternalTarget } from "../../targets/external/target.js";
 
 const SCRIPT = `test-case name "simple" {
   expect smtp ok

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RecordingSink } from "../../targets/sink/recording-sink.js";
-import { maildirIds } from "../../targets/process/maildir-ids.js";
+import { maildirIds } from "../../targets/maildir/read.js";
 import { createTarget } from "../../targets/registry.js";
 import { TargetFileError } from "../../targets/file/spec.js";
 import { loadTargetFile } from "../../targets/file/load.js";

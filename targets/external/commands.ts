@@ -1,7 +1,7 @@
-// The user's own commands for a server the toolkit does not run (`monkey run --host`):
+// The user's own commands for a server the toolkit does not run (targets/external/target.ts):
 // how many messages it has queued, how to make it retry them now, how to restart it. They run
 // through /bin/sh so a user can write `exim -C /etc/exim.conf -bpc` or `postqueue -p | ...`.
-import { UserError } from "../common/errors.js";
+import { UserError } from "../../common/errors.js";
 import { execFile } from "node:child_process";
 
 export interface ExternalCommands {

@@ -1,14 +1,11 @@
-// The ledger ids of everything in some Maildirs, reading only the head of each file: a
-// reconcile after hours of mail must not load every message into memory. The directories are
-// streamed (opendir) and each head read synchronously into one buffer: no name list, promise or
-// file handle per message (an hour's soak is hundreds of thousands of files). Bounces (DSNs) are
-// told apart: they give the id of the message they report on (targets/dsn.ts).
+// What a message file is (ordinary message or bounce, and its ledger id), read from its head
+// only: a reconcile after hours of mail must not load every message into memory. Each head is
+// read synchronously into one buffer the reader keeps: no promise or file handle per message (an
+// hour's soak is hundreds of thousands of files). Bounces (DSNs) give the id of the message they
+// report on (targets/dsn.ts).
 import { closeSync, openSync, readSync } from "node:fs";
-import { opendir } from "node:fs/promises";
-import { join } from "node:path";
-import { readMessage } from "../dsn.js";
-import type { ReadMessage } from "../dsn.js";
-import type { DeliveredIds } from "../target.js";
+import { readMessage } from "./dsn.js";
+import type { ReadMessage } from "./dsn.js";
 
 const HEAD_BYTES = 16 * 1024;
 /** how far into a bounce the original's headers are looked for when they are not in its head */
@@ -39,31 +36,6 @@ export class HeadReader {
       closeSync(fd);
     }
   }
-}
-
-export async function maildirIds(boxes: readonly string[]): Promise<DeliveredIds> {
-  const out: DeliveredIds = { delivered: [], bounced: [] };
-  const reader = new HeadReader();
-  for (const box of boxes) {
-    for (const sub of ["new", "cur"]) {
-      const path = join(box, sub);
-      let dir;
-      try {
-        dir = await opendir(path, { bufferSize: 256 });
-      } catch {
-        continue;
-      }
-      for await (const e of dir) {
-        if (!e.isFile()) continue;
-        const m = reader.read(join(path, e.name));
-        if (m === null) continue;
-        if (m.kind === "message") out.delivered.push(m.id);
-        else if (m.kind === "bounce") out.bounced.push(m.id);
-        // a delay warning or success notice says nothing of the message's fate
-      }
-    }
-  }
-  return out;
 }
 
 /** The ids of message files (a queue's): a message's own, a bounce's original; files gone or without one are left out. */

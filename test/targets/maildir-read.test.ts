@@ -1,6 +1,8 @@
-// A reconcile after hours of mail reads every delivered message's id: the ids must not keep the
-// message heads they were read from alive (a substring holds its parent string in V8). Bounces
-// are read apart, by the id of the message they report on; so are Postfix queue files.
+// The one Maildir reader (targets/maildir/read.ts). A reconcile after hours of mail reads every
+// delivered message's id: the ids must not keep the message heads they were read from alive (a
+// substring holds its parent string in V8). Bounces are read apart, by the id of the message they
+// report on; so are Postfix queue files. Whole messages and heads come in name order, new/ first;
+// a box not there yet is empty, one that cannot be listed is an error, a file gone is left out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -8,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { fileIds, maildirIds } from "../../targets/process/maildir-ids.js";
+import { MaildirReadError, maildirDelivered, maildirFiles, maildirIds, readMessageFile } from "../../targets/maildir/read.js";
+import { fileIds } from "../../targets/message-head.js";
+import { UserError } from "../../common/errors.js";
 import { deliveredMessage, readMessage } from "../../targets/dsn.js";
 import { queueFileId } from "../../targets/postfix/queue-file.js";
 import { readMessageId } from "../../smtp/index.js";
@@ -123,4 +127,42 @@ test("postfix queue files: the id is read from the message's records, not from a
 
 test("bounces: a message with its own id is that message, even delivered with the null sender", () => {
   assert.deepEqual(readMessage(Buffer.from("Return-Path: <>\r\nFrom: <s@client.smtpchaos.test>\r\nX-Smtpchaos-Id: n-1\r\n\r\nhi\r\n")), { kind: "message", id: "n-1" });
+});
+
+test("maildir files: each box's new/ then cur/, by name; whole, or the first N bytes with the file's own size", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "smtpchaos-files-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const [a, b] = [join(root, "a"), join(root, "b")];
+  for (const d of [join(a, "new"), join(a, "cur"), join(b, "cur"), join(a, "new", "subdir")]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(a, "new", "2"), "X-Smtpchaos-Id: a-2\r\n\r\n");
+  writeFileSync(join(a, "new", "1"), "X-Smtpchaos-Id: a-1\r\n\r\n");
+  writeFileSync(join(a, "cur", "0:2,S"), "X-Smtpchaos-Id: a-0\r\n\r\n");
+  writeFileSync(join(b, "cur", "9"), `X-Smtpchaos-Id: b-9\r\n\r\n${"z".repeat(10_000)}`);
+  const boxes = [a, b, join(root, "not-yet")];
+  const whole = await maildirFiles(boxes);
+  assert.deepEqual(
+    whole.map((f) => f.path.slice(root.length + 1)),
+    ["a/new/1", "a/new/2", "a/cur/0:2,S", "b/cur/9"],
+    "a sub-directory is no message, a box not there yet is empty",
+  );
+  assert.equal(whole[3]?.data.length, whole[3]?.size);
+  const heads = await maildirFiles(boxes, 100);
+  assert.equal(heads[3]?.data.length, 100);
+  assert.equal(heads[3]?.size, whole[3]?.size);
+  assert.equal(heads[0]?.data.toString(), "X-Smtpchaos-Id: a-1\r\n\r\n", "a file shorter than N is read whole");
+  const delivered = await maildirDelivered(boxes, 100);
+  assert.deepEqual(delivered.map((m) => [m.id, m.size]), [["a-1", 23], ["a-2", 23], ["a-0", 23], ["b-9", 10_023]]);
+  assert.deepEqual((await maildirIds(boxes)).delivered.sort(), ["a-0", "a-1", "a-2", "b-9"]);
+});
+
+test("maildir files: a file moved or expunged after the listing is left out; a Maildir that cannot be listed is a MaildirReadError, not an empty box", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "smtpchaos-gone-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  assert.equal(await readMessageFile(join(root, "gone")), null);
+  assert.equal(await readMessageFile(join(root, "gone"), 64), null);
+  // new/ a file: silently empty would count every message of this box lost
+  writeFileSync(join(root, "new"), "");
+  for (const read of [() => maildirIds([root]), () => maildirFiles([root]), () => maildirDelivered([root], 64)]) {
+    await assert.rejects(read(), (err: unknown) => err instanceof MaildirReadError && err instanceof UserError && /cannot list a Maildir directory: ENOTDIR: .*new/.test(err.message));
+  }
 });

@@ -1,17 +1,25 @@
-// A server the user runs (`monkey run --host H --port P`): the toolkit did not start it and can
-// fault it only from outside (the network proxy). It can flush, count the queue of and restart it
-// only through commands the user gives; without a queue count, deliveries are judged over once
-// its Maildirs stop changing (the settle time). With --maildir it reads what was delivered, so
-// the ledger works; without, the ledger is skipped and said so.
-import { UnreachableError } from "../common/errors.js";
-import type { RecordingSink } from "../targets/sink/recording-sink.js";
-import { BannerProbeError, probeBanner } from "../smtp/probe.js";
-import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../targets/target.js";
-import { maildirIds } from "../targets/process/maildir-ids.js";
-import { listingFingerprint, maildirSubdirs, waitUntilStable } from "../common/settle.js";
-import type { SettleResult } from "../common/settle.js";
-import { parseQueueCount, runCommand } from "./external-commands.js";
-import type { ExternalCommands } from "./external-commands.js";
+// A server the user runs (`monkey run --host H --port P`, `suite run --host H --port P`): the
+// toolkit did not start it and can fault it only from outside (the network proxy). It can flush,
+// count the queue of and restart it only through commands the user gives; without a queue count,
+// deliveries are judged over once its Maildirs stop changing (the settle time). With --maildir
+// (or --sink) it reads what was delivered, so the ledger and `expect delivered` work; without,
+// the ledger is skipped and said so, and `expect delivered` test-cases are skipped.
+import { UnreachableError } from "../../common/errors.js";
+import type { RecordingSink } from "../sink/recording-sink.js";
+import { BannerProbeError, probeBanner } from "../../smtp/probe.js";
+import type { CrashInfo, DeliveredIds, DeliveredMessage, Endpoint, RoleProcess, Target, TargetStatus } from "../target.js";
+import { maildirDelivered, maildirIds } from "../maildir/read.js";
+import { settleMaildirs } from "../maildir/settle.js";
+import type { SettleResult } from "../../common/settle.js";
+import { parseQueueCount, runCommand } from "./commands.js";
+import type { ExternalCommands } from "./commands.js";
+
+/**
+ * How much of each delivered message delivered() reads: `expect delivered` matches the header
+ * section, which smtpscript looks for in the first 64 KiB. A server the user runs may deliver
+ * into a Maildir holding much other mail: whole messages would be read for nothing.
+ */
+const HEAD_BYTES = 64 * 1024;
 
 /** The server did not greet like an SMTP server at the startup probe: nothing to test yet. */
 export class TargetProbeError extends UnreachableError {}
@@ -75,8 +83,12 @@ export class ExternalTarget implements Target {
 
   /** Waits until no file appeared, moved or vanished in the Maildirs for the settle time (at most maxMs, or until `signal` aborts). */
   settle(maxMs: number, signal?: AbortSignal): Promise<SettleResult> {
-    const dirs = maildirSubdirs(this.maildirs);
-    return waitUntilStable(() => listingFingerprint(dirs), { settleMs: this.settleMs, maxMs, signal });
+    return this.settleMailboxes(this.settleMs, maxMs, signal);
+  }
+
+  /** As settle(), for another settle time (the Target interface: `expect delivered` gives its own). */
+  settleMailboxes(settleMs: number, maxMs: number, signal?: AbortSignal): Promise<SettleResult> {
+    return settleMaildirs(this.maildirs, settleMs, maxMs, signal);
   }
 
   /**
@@ -149,10 +161,9 @@ export class ExternalTarget implements Target {
     return parseQueueCount("--queue-size-cmd", cmd, await runCommand("--queue-size-cmd", cmd, this.commandTimeoutMs));
   }
 
+  /** What is in the Maildirs, each message's first 64 KiB as its data (the ledger reads deliveredIds()). */
   async delivered(): Promise<DeliveredMessage[]> {
-    const { delivered, bounced } = await this.deliveredIds();
-    const at = { location: "maildir", size: 0, data: Buffer.alloc(0) };
-    return [...delivered.map((id) => ({ id, ...at })), ...bounced.map((bounceOf) => ({ id: null, bounceOf, ...at }))];
+    return maildirDelivered(this.maildirs, HEAD_BYTES);
   }
 
   async deliveredIds(): Promise<DeliveredIds> {
