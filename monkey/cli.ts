@@ -313,7 +313,7 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   fitWindows(plan, durationMs);
   const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
   if (external !== null) refuseInside(plan);
-  const interrupts = onInterrupt("smtpchaos monkey: interrupted; stopping the flood and any drain, reading the ledger as it stands, then reporting");
+  const interrupts = onInterrupt({ tool: "smtpchaos monkey", first: "stopping the flood and any drain, reading the ledger as it stands, then reporting" });
   const tty = process.stderr.isTTY === true;
   const mayFire = mayFireOf(values);
   console.error(`monkey: ${name}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
@@ -391,6 +391,8 @@ async function serve(values: Values): Promise<number> {
     stage: (t) => process.stderr.write(`monkey: ${t}\n`),
     ports: proxyPort !== undefined ? { net: proxyPort } : {},
   });
+  // serving ends with the first signal (exit 0: it is how serving ends); a second quits at once
+  const interrupts = onInterrupt({ tool: "smtpchaos monkey serve", first: "stopping the target and the control API" });
   let mt: MonkeyTarget | null = null;
   try {
     const mayFire = [...plan.points.map((p) => p.name), ...mayFireOf(values)];
@@ -415,7 +417,7 @@ async function serve(values: Values): Promise<number> {
         console.log(`monkey serving ${target.name} on ${target.endpoint.host}:${target.endpoint.port}, mailboxes ${target.mailboxes.join(" ")}`);
         for (const where of layers.describe()) console.log(`  ${where}`);
       }
-      return await serveUntilSignal(control.url, seed, controller.points, endpoint);
+      return await serveUntilSignal(control.url, seed, controller.points, endpoint, interrupts.signal);
     } finally {
       await control.stop();
     }
@@ -425,6 +427,7 @@ async function serve(values: Values): Promise<number> {
     await mt?.close?.();
     await mt?.target.stop();
     await layers.stopAfterTarget();
+    interrupts.off();
   }
 }
 
@@ -463,14 +466,11 @@ function refuseInside(plan: FaultPlan): void {
 }
 
 /** Says where the control API is and how a script reaches it, then serves until Ctrl-C or SIGTERM. */
-async function serveUntilSignal(url: string, seed: unknown, points: readonly string[], smtp: { host: string; port: number }): Promise<number> {
+async function serveUntilSignal(url: string, seed: unknown, points: readonly string[], smtp: { host: string; port: number }, stop: AbortSignal): Promise<number> {
   console.log(`control API: ${url}   (seed ${String(seed)}; points: ${describePoints(points)})`);
   // quoted: a shell would glob the '?' of the token
   console.log(`e.g.  smtpscript --host ${smtp.host} --port ${smtp.port} --monkey '${url}' tests.smtp`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener("abort", resolve, { once: true }));
   return EXIT.ok;
 }
 

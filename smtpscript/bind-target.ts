@@ -17,39 +17,40 @@ export interface Binding {
   stop: () => Promise<void>;
 }
 
-export async function bindServer(
-  spec: { target: string | null; server: ServerAddress | null; defines: Record<string, string> },
-  targetOptions: Record<string, unknown> = {},
-): Promise<Binding> {
-  if (spec.target === null) {
-    const server = spec.server as ServerAddress;
+/** A target the toolkit starts (it has its own address; `tls` means its TLS port), or a server the user runs. */
+export type ServerSpec = { target: string; tls?: boolean; starttls?: boolean } | ServerAddress;
+
+export async function bindServer(spec: { server: ServerSpec; defines: Record<string, string> }, targetOptions: Record<string, unknown> = {}): Promise<Binding> {
+  if (!("target" in spec.server)) {
+    const server = spec.server;
     const label = server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
     return { server, label, defines: { ...spec.defines }, stop: async () => {} };
   }
+  const { target: ref, ...how } = spec.server;
   let t;
   let faults: ScriptFaults | null = null;
   try {
     // With the monkey composed in (bin/), real MTAs come with their fault wiring, so `monkey`
     // statements and `requires fault` work.
     const start = scriptProviders().startTarget;
-    if (start !== undefined) ({ started: t, faults } = await start(spec.target, targetOptions));
+    if (start !== undefined) ({ started: t, faults } = await start(ref, targetOptions));
     else {
       // mayFire tells the fault wiring what to attach; without the monkey there is none
       const { mayFire: _unused, ...plain } = targetOptions;
-      t = await startNamedTarget(spec.target, plain);
+      t = await startNamedTarget(ref, plain);
     }
   } catch (err) {
-    throw new TargetStartError(`cannot start target "${spec.target}": ${(err as Error).message}`, { cause: err });
+    throw new TargetStartError(`cannot start target "${ref}": ${(err as Error).message}`, { cause: err });
   }
   let stopped: Promise<void> | null = null;
   return {
     // --tls/--starttls still apply to a managed target (implicit TLS uses its TLS port).
     server: {
-      ...spec.server,
+      ...how,
       host: t.endpoint.host,
-      port: spec.server?.tls === true ? (t.endpoint.tlsPort ?? t.endpoint.port) : t.endpoint.port,
+      port: how.tls === true ? (t.endpoint.tlsPort ?? t.endpoint.port) : t.endpoint.port,
     },
-    label: `${spec.target} (${t.endpoint.host}:${t.endpoint.port})`,
+    label: `${ref} (${t.endpoint.host}:${t.endpoint.port})`,
     defines: targetDefines(spec.defines, t),
     target: scriptTargetOf(t.target, faults),
     stop: () => (stopped ??= t.stop()),

@@ -1,6 +1,7 @@
 // Errors in a script itself (syntax, unknown proc, undefined variable, include cycle): always
 // located, always shown with the offending line and a caret.
 import { UserError } from "../common/errors.js";
+import { EXIT, type ExitCode } from "../common/exit-codes.js";
 import type { Loc } from "./ast.js";
 import { visible } from "../common/visible.js";
 
@@ -29,6 +30,13 @@ export class ScriptError extends UserError {
     const pad = ((from > 0 ? "..." : "") + visible(this.sourceLine.slice(from, Math.max(from, this.loc.column - 1)))).replace(/[^\t]/g, " ");
     return `${head}\n ${num} | ${shown}\n ${gutter} | ${pad}^`;
   }
+}
+
+/** A CLI's catch around loading scripts: a ScriptError is printed located (exit 2); anything else propagates. */
+export function reportScriptError(err: unknown): ExitCode {
+  if (!(err instanceof ScriptError)) throw err;
+  console.error(err.format());
+  return EXIT.usage;
 }
 
 export function lineOf(source: string, line: number): string | null {

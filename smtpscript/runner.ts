@@ -12,6 +12,7 @@ import { MAX_TIMER_MS } from "../common/args.js";
 import { Rng, randomSeed } from "../common/rng.js";
 import type { Seed } from "../common/rng.js";
 import { servicePort } from "./services.js";
+import { pause } from "../common/settle.js";
 
 export interface ServerAddress {
   host: string;
@@ -63,6 +64,10 @@ export interface RunOptions {
   delayMs?: number;
   /** the pause is drawn from [0, delayMs) instead (the original's -r) */
   randomDelay?: boolean;
+  /** aborted: no further test-case starts; the ones running finish and are reported (a first Ctrl-C) */
+  signal?: AbortSignal;
+  /** aborted: the ones running end at once, unreported (a second Ctrl-C: their verdict would be the interrupt's) */
+  cutSignal?: AbortSignal;
 }
 
 /** An expectation of the script was not met by the server. */
@@ -105,13 +110,17 @@ export async function runProgram(program: Program, options: RunOptions): Promise
   };
 
   let next = 0;
+  const stopped = (): boolean => options.signal?.aborted === true;
   const worker = async (): Promise<void> => {
-    while (next < selected.length) {
+    while (next < selected.length && !stopped()) {
       const i = next++;
       const { tc } = selected[i] as { tc: TestCase; index: number };
-      const pause = options.delayMs === undefined || options.delayMs <= 0 ? 0 : options.randomDelay === true ? delays.int(options.delayMs) : options.delayMs;
-      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
-      results[i] = await runTestCase(program, tc, options as RunOptions & { seed: Seed }, capabilityProbe);
+      const delayMs = options.delayMs === undefined || options.delayMs <= 0 ? 0 : options.randomDelay === true ? delays.int(options.delayMs) : options.delayMs;
+      if (delayMs > 0) await pause(delayMs, options.signal);
+      if (stopped()) return;
+      const result = await runTestCase(program, tc, options as RunOptions & { seed: Seed }, capabilityProbe);
+      if (options.cutSignal?.aborted === true) return;
+      results[i] = result;
       done[i] = true;
       flush();
     }
@@ -125,7 +134,8 @@ export async function runProgram(program: Program, options: RunOptions): Promise
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     seed,
-    results,
+    // an interrupted run: the test-cases reported, in order
+    results: results.slice(0, reported),
   };
 }
 
@@ -217,6 +227,8 @@ class TestRun {
   private executed = 0;
   /** this test-case's draws: a stream of the run seed named after the test-case */
   private readonly rng: Rng;
+  /** a second Ctrl-C: every wait on the server ends now */
+  private readonly onCut = (): void => this.closeAll();
 
   constructor(
     private readonly program: Program,
@@ -234,6 +246,7 @@ class TestRun {
     this.vars.set("uniq", new Rng(options.seed, result.name, "uniq").hex(6));
     for (const d of program.defaults) this.vars.set(d.name, this.str(d.value));
     for (const [k, v] of Object.entries(options.defines ?? {})) this.vars.set(k, v);
+    options.cutSignal?.addEventListener("abort", this.onCut, { once: true });
   }
 
   async open(name: string, tls: "none" | "implicit" | "starttls", loc: Loc, address: { host: string; port: number } = this.options.server): Promise<void> {
@@ -251,6 +264,8 @@ class TestRun {
     });
     const conn: Connection = { name, session, pending: [], ehloPending: false, capabilities: null };
     this.connections.set(name, conn);
+    // cut while it connected: closeAll came too early for it
+    if (this.options.cutSignal?.aborted === true) session.close();
     if (session.transcript !== null) this.result.transcripts.push({ connection: name, entries: session.transcript.entries });
     if (tls === "starttls") {
       // Upgrade first, then hand the original banner to the script so plaintext scripts run unchanged.
@@ -267,6 +282,7 @@ class TestRun {
   async exec(body: readonly Statement[]): Promise<void> {
     for (const st of body) {
       this.at = st.loc;
+      this.stopIfCut();
       await this.step(st);
       // Statements that complete at once chain as microtasks; let timers, I/O and Ctrl-C in now and then.
       if ((++this.executed & 1023) === 0) await new Promise((r) => setImmediate(r));
@@ -376,7 +392,7 @@ class TestRun {
         await this.sendMessage(st);
         return;
       case "sleep":
-        await new Promise((r) => setTimeout(r, st.ms));
+        await pause(st.ms, this.options.cutSignal);
         return;
       case "timeout":
         // 0 would never time out and beyond MAX_TIMER_MS a timer fires at once.
@@ -446,7 +462,8 @@ class TestRun {
     await target.flushQueue();
     while ((await target.queueSize()) > 0) {
       if (Date.now() > deadline) throw new ExpectationFailed(`expect delivered: the target's queue did not drain within ${this.timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
+      await pause(100, this.options.cutSignal);
+      this.stopIfCut();
     }
     const matching = (await target.delivered()).filter((m) => re.test(headerSection(m.data))).length;
     if (matching !== count) throw new ExpectationFailed(`expected ${count} delivered message(s) with a header matching /${header}/, found ${matching}`);
@@ -542,7 +559,14 @@ class TestRun {
     return out;
   }
 
+  /** A cut test-case ends at its next statement (its result is dropped). */
+  private stopIfCut(): void {
+    if (this.options.cutSignal?.aborted === true) throw new ScriptRuntimeError("interrupted");
+  }
+
+  /** Ends every connection (and the wait for a cut: the test-case is over). */
   closeAll(): void {
+    this.options.cutSignal?.removeEventListener("abort", this.onCut);
     for (const c of this.connections.values()) c.session.close();
   }
 

@@ -1,24 +1,26 @@
-// `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` and `smtpchaos suite list`.
+// `smtpchaos suite run [--target T | --host H --port P] [NAMES...]` (its configuration:
+// suite-config.ts) and `smtpchaos suite list`.
 import { targetNames } from "../targets/registry.js";
-import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { RecordingSink } from "../targets/sink/recording-sink.js";
 import { EXIT } from "../common/exit-codes.js";
-import { ScriptError } from "./errors.js";
+import { reportUserError, UnreachableError, UsageError } from "../common/errors.js";
 import { visible } from "../common/visible.js";
 import type { ChosenOutputs } from "../common/output.js";
+import { reportScriptError } from "./errors.js";
 import { declaredFaultPoints } from "./fault-points.js";
 import { bindServer, hostScriptTarget, unreachableReason } from "./bind-target.js";
+import type { Binding } from "./bind-target.js";
 import { SUITE_REPORTERS } from "./suite-reporters/index.js";
 import type { SuiteReport } from "./suite-reporters/index.js";
 import { asReported, listSuites, loadExpectations, unexpectedResults } from "./suites.js";
 import type { Expectations, JudgedResult } from "./suites.js";
 import { loadSuitePrograms, runSuites, targetExpectations } from "./suite-run.js";
-import type { ServerAddress } from "./runner.js";
-import { parseAssignments } from "../common/assignments.js";
-import { assertDirectory, parseCli, parseDurationFlag, parsePort } from "../common/args.js";
-import { reportUserError, UsageError } from "../common/errors.js";
-import { chooseServer } from "../targets/server-choice.js";
+import { onTestInterrupt } from "./interrupts.js";
+import type { Program } from "./ast.js";
+import type { ScriptTarget } from "./runner.js";
+import { parseSuiteRunArgs } from "./suite-config.js";
+import type { GivenServer, SuiteRunConfig } from "./suite-config.js";
 
 const USAGE = `usage: smtpchaos suite run [--target NAME | --host H --port P] [options] [SUITE...]
        smtpchaos suite list
@@ -71,171 +73,141 @@ export async function main(argv: string[]): Promise<number> {
     console.error(action === "--help" || action === "-h" ? USAGE : `smtpchaos suite: expected 'run' or 'list'\n\n${USAGE}`);
     return action === "--help" || action === "-h" ? EXIT.ok : EXIT.usage;
   }
-  let values;
-  let positionals;
+  let config: SuiteRunConfig | "help";
   try {
-    ({ values, positionals } = parseCli({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        target: { type: "string" },
-        host: { type: "string" },
-        port: { type: "string" },
-        expectations: { type: "string" },
-        maildir: { type: "string", multiple: true },
-        sink: { type: "string" },
-        settle: { type: "string" },
-        tls: { type: "boolean" },
-        "tls-port": { type: "string" },
-        starttls: { type: "boolean" },
-        "allow-remote": { type: "boolean" },
-        postconf: { type: "string", multiple: true },
-        timeout: { type: "string" },
-        define: { type: "string", short: "D", multiple: true },
-        reporter: { type: "string", multiple: true },
-        verbose: { type: "boolean", short: "v" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    config = parseSuiteRunArgs(rest);
   } catch (err) {
-    console.error(`smtpchaos suite: ${(err as Error).message}`);
-    return EXIT.usage;
+    return reportUserError(err, "smtpchaos suite");
   }
-  if (values.help === true) {
+  if (config === "help") {
     console.log(USAGE);
     return EXIT.ok;
   }
-  const usage = (msg: string): number => {
-    console.error(`smtpchaos suite: ${msg}`);
-    return EXIT.usage;
-  };
-  let defines: Record<string, string>;
-  let main: Record<string, string>;
-  let port: number;
-  let server: ServerAddress;
-  let timeoutMs: number;
-  let settleMs: number;
-  const maildirs = [...(values.maildir ?? [])];
-  let sinkPort: number | null = null;
-  try {
-    const chosen = chooseServer(values, { what: "connect to" });
-    // with --target, the address is the target's once it runs (bindServer)
-    port = "port" in chosen ? chosen.port : 25;
-    defines = parseAssignments(values.define, "-D");
-    // A recipient in the server's own domain: the unknown-user checks must not meet a relay refusal.
-    if (defines.rcpt !== undefined && defines.domain === undefined && defines.rcpt.includes("@")) defines.domain = defines.rcpt.slice(defines.rcpt.lastIndexOf("@") + 1);
-    server = serverAddress(values, port);
-    if (maildirs.length > 0 && values.target !== undefined) throw new UsageError("--maildir is for --host: a --target reads its own mailboxes");
-    if (values.sink !== undefined && values.target !== undefined) throw new UsageError("--sink is for --host: a --target's file says delivery: sink");
-    if (values.sink !== undefined) sinkPort = parsePort(values.sink, "--sink");
-    if (values.settle !== undefined && maildirs.length === 0 && sinkPort === null) throw new UsageError("--settle goes with --maildir or --sink");
-    for (const d of maildirs) assertDirectory(d, "--maildir");
-    settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
-    main = parseAssignments(values.postconf, "--postconf");
-    timeoutMs = values.timeout === undefined ? 10_000 : parseDurationFlag(values.timeout, "--timeout");
-    // A file named explicitly must exist; only a target's own expectations are optional.
-    if (values.expectations !== undefined && !existsSync(values.expectations)) throw new UsageError(`--expectations ${values.expectations}: no such file`);
-  } catch (err) {
-    return usage((err as Error).message);
-  }
-  const all = listSuites();
-  const unknown = positionals.filter((p) => !all.some((s) => s.name === p));
-  if (unknown.length > 0) return usage(`unknown suite(s) ${unknown.join(", ")} (known: ${all.map((s) => s.name).join(", ")})`);
-  const suites = positionals.length === 0 ? all : all.filter((s) => positionals.includes(s.name));
+  return run(config);
+}
 
+/** What a run judges by and reports to, read before anything connects. */
+interface Judging {
+  expectations: Expectations;
+  reporters: ChosenOutputs<SuiteReport, JudgedResult>;
+  programs: Program[];
+}
+
+/** The server bound for the run: what 'expect delivered' reads, and a stop for everything started. */
+interface Bound {
+  binding: Binding;
+  target: ScriptTarget | undefined;
+  stop(): Promise<void>;
+}
+
+async function run(config: SuiteRunConfig): Promise<number> {
   let expectations: Expectations;
   let reporters: ChosenOutputs<SuiteReport, JudgedResult>;
   try {
-    expectations = loadExpectations(values.expectations ?? (values.target !== undefined ? targetExpectations(values.target) : null));
-    reporters = SUITE_REPORTERS.choose({ out: values.reporter }, { verbose: values.verbose === true, color: process.env.NO_COLOR === undefined, expectations });
+    expectations = loadExpectations(config.expectations ?? ("target" in config.server ? targetExpectations(config.server.target) : null));
+    reporters = SUITE_REPORTERS.choose({ out: config.reporter }, { verbose: config.verbose, color: process.env.NO_COLOR === undefined, expectations });
   } catch (err) {
     return reportUserError(err, "smtpchaos suite");
   }
-
-  let programs;
+  let programs: Program[];
   try {
-    programs = loadSuitePrograms(suites, defines);
+    programs = loadSuitePrograms(config.suites, config.defines);
   } catch (err) {
-    if (err instanceof ScriptError) {
-      console.error(err.format());
-      return EXIT.usage;
-    }
-    throw err;
+    return reportScriptError(err);
   }
+  let bound: Bound;
+  try {
+    bound = await bind(config, programs);
+  } catch (err) {
+    return reportUserError(err, "smtpchaos suite");
+  }
+  return runBound(config, { expectations, reporters, programs }, bound);
+}
 
-  if (Object.keys(main).length > 0 && values.target !== "postfix") return usage("--postconf applies to --target postfix only");
-  if (values.target === undefined) {
-    const host = server.host;
-    const why = await unreachableReason(server, timeoutMs);
-    if (why !== null) return usage(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${server.port}: ${why}`);
+/** Starts the target, or checks that the given server answers and starts its sink. */
+async function bind(config: SuiteRunConfig, programs: Program[]): Promise<Bound> {
+  const { server } = config;
+  const mayFire = declaredFaultPoints(programs);
+  if ("target" in server) {
+    const { target, tls, starttls, postconf } = server;
+    const binding = await bindServer({ server: { target, tls, starttls }, defines: config.defines }, { ...(Object.keys(postconf).length > 0 ? { main: postconf } : {}), mayFire });
+    return { binding, target: binding.target, stop: () => binding.stop() };
   }
+  const { host, port } = server.address;
+  const why = await unreachableReason(server.address, config.timeoutMs);
+  if (why !== null) throw new UnreachableError(`server unreachable: ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}`);
   // the sink is up before the first test-case: the server may relay at once
-  let sink: RecordingSink | null = null;
-  try {
-    sink = sinkPort === null ? null : await startSink(sinkPort);
-  } catch (err) {
-    return usage((err as Error).message);
-  }
+  const sinkPort = server.deliveries?.sinkPort ?? null;
+  const sink = sinkPort === null ? null : await startSink(sinkPort);
+  const binding = await bindServer({ server: server.address, defines: config.defines });
+  return {
+    binding,
+    target: deliveriesTarget(server, sink, config.timeoutMs),
+    stop: async () => {
+      await sink?.stop();
+    },
+  };
+}
+
+/** A given server's deliveries as 'expect delivered' reads them: its Maildirs and the sink's. */
+function deliveriesTarget(server: GivenServer, sink: RecordingSink | null, timeoutMs: number): ScriptTarget | undefined {
+  const d = server.deliveries;
+  if (d === null) return undefined;
   const sinkMaildir = sink?.maildir ?? null;
-  if (sinkMaildir !== null) maildirs.push(sinkMaildir);
-  let binding;
-  try {
-    binding = await bindServer({ target: values.target ?? null, server, defines }, { ...(Object.keys(main).length > 0 ? { main } : {}), mayFire: declaredFaultPoints(programs) });
-  } catch (err) {
-    await sink?.stop();
-    return reportUserError(err, "smtpchaos suite");
-  }
-  const scriptTarget = binding.target ?? (maildirs.length > 0 ? hostScriptTarget(binding.server, maildirs, { settleMs, maxMs: Math.max(timeoutMs, settleMs) }) : undefined);
+  const maildirs = sinkMaildir === null ? d.maildirs : [...d.maildirs, sinkMaildir];
+  return hostScriptTarget(server.address, maildirs, { settleMs: d.settleMs, maxMs: Math.max(timeoutMs, d.settleMs) });
+}
+
+/** Runs and reports; a first interrupt lets the test-cases in flight finish, a second drops them. */
+async function runBound(config: SuiteRunConfig, judging: Judging, bound: Bound): Promise<number> {
+  const { binding } = bound;
   const started = Date.now();
   const judged: JudgedResult[] = [];
-  const finish = async (): Promise<number> => {
-    const results = asReported(judged);
-    const run = { target: binding.label, files: [...new Set(results.map((r) => r.file))], startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, results };
-    const written = await reporters.finish({ run, judged, suites: suites.map((s) => s.name) }, "smtpchaos suite");
-    if (unexpectedResults(judged) > 0) return EXIT.failures;
-    return written ? EXIT.ok : EXIT.usage;
-  };
-  const onSigint = (): void => {
-    console.error("\nsmtpchaos suite: interrupted; reporting what completed");
-    void finish()
-      .then(() => binding.stop())
-      .then(() => sink?.stop())
-      .finally(() => process.exit(EXIT.interrupted));
-  };
-  process.once("SIGINT", onSigint);
+  const interrupts = onTestInterrupt("smtpchaos suite");
   try {
-    // a line for people: on stderr when a report has stdout
-    (reporters.stdoutTaken ? console.error : console.log)(`suites ${suites.map((s) => s.name).join(", ")} against ${binding.label}${expectations.source !== null ? `, expectations ${relative(process.cwd(), expectations.source)}` : ""}\n`);
-    await runSuites({
-      programs,
-      server: binding.server,
-      label: binding.label,
-      defines: binding.defines,
-      ...(scriptTarget !== undefined ? { target: scriptTarget } : {}),
-      expectations,
-      timeoutMs,
-      onResult: (j) => {
-        judged.push(j);
-        reporters.progress(j);
-      },
-    });
-  } catch (err) {
-    console.error(`smtpchaos suite: ${(err as Error).message}`);
-    await binding.stop();
-    await sink?.stop();
-    return EXIT.usage;
+    try {
+      // a line for people: on stderr when a report has stdout
+      (judging.reporters.stdoutTaken ? console.error : console.log)(`suites ${config.suites.map((s) => s.name).join(", ")} against ${binding.label}${judging.expectations.source !== null ? `, expectations ${relative(process.cwd(), judging.expectations.source)}` : ""}\n`);
+      await runSuites({
+        programs: judging.programs,
+        server: binding.server,
+        label: binding.label,
+        defines: binding.defines,
+        ...(bound.target !== undefined ? { target: bound.target } : {}),
+        expectations: judging.expectations,
+        timeoutMs: config.timeoutMs,
+        signal: interrupts.signal,
+        cutSignal: interrupts.cut,
+        onResult: (j) => {
+          judged.push(j);
+          judging.reporters.progress(j);
+        },
+      });
+    } catch (err) {
+      console.error(`smtpchaos suite: ${(err as Error).message}`);
+      return EXIT.usage;
+    } finally {
+      await bound.stop();
+    }
+    const code = await report(config, judging, judged, binding.label, started);
+    return interrupts.signal.aborted ? EXIT.interrupted : code;
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupts.off();
   }
-  await binding.stop();
-  await sink?.stop();
-  const code = await finish();
+}
+
+/** Writes every report; the exit code the judged results call for. */
+async function report(config: SuiteRunConfig, judging: Judging, judged: JudgedResult[], target: string, started: number): Promise<number> {
+  const results = asReported(judged);
+  const runResult = { target, files: [...new Set(results.map((r) => r.file))], startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, results };
+  const written = await judging.reporters.finish({ run: runResult, judged, suites: config.suites.map((s) => s.name) }, "smtpchaos suite");
   const active = judged.map((j) => j.result).filter((r) => r.status !== "skipped");
   if (active.length > 0 && active.every((r) => r.failure?.type === "connect")) {
     console.error(`smtpchaos suite: server unreachable: ${visible(active[0]?.failure?.message ?? "")}`);
     return EXIT.usage;
   }
-  return code;
+  if (unexpectedResults(judged) > 0) return EXIT.failures;
+  return written ? EXIT.ok : EXIT.usage;
 }
 
 /** The recording sink of `--sink PORT`, its Maildir in a temporary directory removed at stop. */
@@ -248,13 +220,4 @@ async function startSink(port: number): Promise<RecordingSink> {
     throw new UsageError(`--sink ${port}: ${(err as Error).message}`);
   }
   return sink;
-}
-
-/** --tls/--tls-port/--starttls, as smtpscript's own CLI builds them; --tls-port is --host's SMTPS port. */
-function serverAddress(values: { host?: string; target?: string; tls?: boolean; "tls-port"?: string; starttls?: boolean }, port: number): ServerAddress {
-  const tlsPort = values["tls-port"] === undefined ? undefined : parsePort(values["tls-port"], "--tls-port");
-  if (tlsPort !== undefined && values.target !== undefined) throw new UsageError("--tls-port is for --host: a --target uses its own TLS port with --tls");
-  const tls = values.tls === true || tlsPort !== undefined;
-  if (tls && values.starttls === true) throw new UsageError("--tls and --starttls are exclusive");
-  return { host: values.host ?? "127.0.0.1", port: tls ? (tlsPort ?? port) : port, tls, starttls: values.starttls === true };
 }

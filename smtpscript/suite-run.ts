@@ -36,8 +36,10 @@ export interface SuiteRunOptions {
   timeoutMs: number;
   /** each test-case as it ends, judged */
   onResult?: (judged: JudgedResult) => void;
-  /** checked between files: an aborted run returns what completed */
+  /** aborted: no further test-case starts, and the run returns what completed */
   signal?: AbortSignal;
+  /** aborted: the test-cases running end at once, unreported */
+  cutSignal?: AbortSignal;
   /** every random choice of the scripts (the library's `seed`) */
   seed?: number;
   /** a server off loopback, which the caller already permitted */
@@ -68,6 +70,8 @@ export async function runSuites(o: SuiteRunOptions): Promise<JudgedResult[]> {
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.allowRemote === true ? { allowRemote: true } : {}),
       ...(o.target !== undefined ? { target: o.target } : {}),
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
+      ...(o.cutSignal !== undefined ? { cutSignal: o.cutSignal } : {}),
       onResult: (r) => {
         const [j] = judge([r], expectations) as [JudgedResult];
         judged.push(j);

@@ -103,7 +103,7 @@ async function matrix(argv: string[]): Promise<number> {
   } else {
     const columns = values.targets !== undefined ? namedColumns(values.targets) : defaultColumns();
     if (values.save !== undefined) prepareSaveDir(values.save);
-    const interrupts = onInterrupt("report matrix: interrupted; finishing the test-case file or transaction in flight, then writing what completed");
+    const interrupts = onInterrupt({ tool: "report matrix", first: "finishing the test-case or transaction in flight, then writing what completed" });
     try {
       ({ records, saved } = await runAll(columns, { suites, sweeps, budgetMs, seed, signal: interrupts.signal, save: values.save ?? null, say }));
     } finally {

@@ -32,7 +32,7 @@ export async function runSuitesOn(ref: string, o: Pick<ColumnOptions, "signal" |
   const source = targetExpectations(ref);
   const expectations = loadExpectations(source);
   const programs = loadSuitePrograms(listSuites(), {});
-  const binding = await bindServer({ target: ref, server: { host: "127.0.0.1", port: 25, tls: false, starttls: false }, defines: {} }, { mayFire: declaredFaultPoints(programs) });
+  const binding = await bindServer({ server: { target: ref, tls: false, starttls: false }, defines: {} }, { mayFire: declaredFaultPoints(programs) });
   const started = Date.now();
   try {
     o.say(`suites against ${binding.label}`);

@@ -128,7 +128,7 @@ async function run(values: Values): Promise<number> {
   const seed = values.seed !== undefined ? parseSeed(values.seed as string) : randomSeed();
   const outputs = CRASH_OUTPUTS.choose({ out: values.out as string[] | undefined, aliases: { json: values.json as string | undefined } });
   const tracePath = (values.trace as string | undefined) ?? join(tmpdir(), `smtpchaos-crash-${ref.replace(/[^A-Za-z0-9_-]+/g, "_")}-${seed}.trace.json`);
-  const interrupts = onInterrupt("smtpchaos crash run: interrupted; abandoning the states in flight (they count as not tried), then reporting");
+  const interrupts = onInterrupt({ tool: "smtpchaos crash run", first: "abandoning the states in flight (they count as not tried), then reporting" });
   const tty = process.stderr.isTTY === true;
   const say = (line: string): void => void process.stderr.write(`${tty ? "\r\x1b[K" : ""}${line}\n`);
   let report;

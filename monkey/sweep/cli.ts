@@ -95,7 +95,7 @@ export async function sweepMain(argv: readonly string[]): Promise<number> {
     const seed = values.seed !== undefined ? parseSeed(values.seed) : randomSeed();
     const outputs = SWEEP_OUTPUTS.choose({ out: values.out, aliases: { json: values.json } });
     const ref = values.target;
-    const interrupts = onInterrupt("smtpchaos monkey sweep: interrupted; finishing the transaction in flight, reconciling, then reporting");
+    const interrupts = onInterrupt({ tool: "smtpchaos monkey sweep", first: "finishing the transaction in flight, reconciling, then reporting" });
     const tty = process.stderr.isTTY === true;
     console.error(`monkey sweep: ${ref}, seed ${seed}, budget ${formatDuration(budgetMs)}`);
     let report;

@@ -199,9 +199,10 @@ test("nexthop.* faults planned on a sink target apply to its sink: the relay ret
   const out = join(tmp, "hop.json");
   const r = await runCli(["monkey", "run", "--target", relayFile("hop"), "--plan", plan, "--duration", "7s", "--concurrency", "4", "--seed", "3", "--json", out]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  const rep = JSON.parse(readFileSync(out, "utf8")) as { ledger: { accepted: number; deliveredDistinct: number; lost: number; duplicates: number }; nextHop: { stats: { deferred: number; lost250: number }; resentAfterLost250: number } | null };
-  assert.ok(rep.nextHop !== null && rep.nextHop.stats.deferred > 0 && rep.nextHop.stats.lost250 > 0, JSON.stringify(rep.nextHop));
-  assert.equal(rep.nextHop.resentAfterLost250, rep.nextHop.stats.lost250, "each lost 250 was resent once");
+  const rep = JSON.parse(readFileSync(out, "utf8")) as { ledger: { accepted: number; deliveredDistinct: number; lost: number; duplicates: number }; layers: { nexthop?: { stats: { deferred: number; lost250: number }; resentAfterLost250: number } } };
+  const hop = rep.layers.nexthop;
+  assert.ok(hop !== undefined && hop.stats.deferred > 0 && hop.stats.lost250 > 0, JSON.stringify(rep.layers));
+  assert.equal(hop.resentAfterLost250, hop.stats.lost250, "each lost 250 was resent once");
   assert.equal(rep.ledger.deliveredDistinct, rep.ledger.accepted);
   assert.equal(rep.ledger.lost + rep.ledger.duplicates, 0);
 });
