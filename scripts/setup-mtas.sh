@@ -59,30 +59,41 @@ mkdir -p /var/spool/smtpd /var/lib/opensmtpd/empty
 # A local user that receives the test mail of the real MTAs.
 id -u smtpchaos >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin smtpchaos
 
+# An MTA whose package conflicts with postfix (both provide mail-transport-agent), extracted
+# privately into PREFIX: its libraries are installed (they do not conflict), its .debs unpacked.
+# Nothing is done that is done already.
+extract_private() {
+  local name=$1 prefix=$2 binary=$3 p deb work
+  local -a libs debs missing=()
+  read -r -a libs <<<"$4"
+  read -r -a debs <<<"$5"
+  for p in "${libs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ] || [ ! -x "$prefix/$binary" ]; then apt-get update -qq; fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup-mtas: installing ${missing[*]} (for $name)"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [ ! -x "$prefix/$binary" ]; then
+    echo "setup-mtas: extracting ${debs[*]} into $prefix"
+    work=$(mktemp -d)
+    chmod 0777 "$work"
+    (cd "$work" && apt-get download -qq "${debs[@]}")
+    mkdir -p "$prefix"
+    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$prefix"; done
+    rm -rf "$work"
+  fi
+}
+
 # Exim 4.96 (exim4-daemon-light) extracted privately like OpenSMTPD: its package conflicts with
 # postfix (both provide mail-transport-agent), and installing it would remove Postfix. Its
 # libraries install without conflict; its compiled-in user is Debian-exim. No exim4 service is
 # installed, so none can start or take port 25.
 EXIM_PREFIX=${SMTPCHAOS_EXIM_PREFIX:-/opt/smtpchaos/exim}
-exim_libs=(libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0 libdb5.3 libnsl2 libcrypt1)
-exim_missing=()
-for p in "${exim_libs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || exim_missing+=("$p")
-done
-if [ "${#exim_missing[@]}" -gt 0 ] || [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then apt-get update -qq; fi
-if [ "${#exim_missing[@]}" -gt 0 ]; then
-  echo "setup-mtas: installing ${exim_missing[*]} (for exim)"
-  apt-get install -y -qq --no-install-recommends "${exim_missing[@]}" >/dev/null
-fi
-if [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then
-  echo "setup-mtas: extracting exim4-daemon-light and exim4-base into $EXIM_PREFIX"
-  work=$(mktemp -d)
-  chmod 0777 "$work"
-  (cd "$work" && apt-get download -qq exim4-daemon-light exim4-base)
-  mkdir -p "$EXIM_PREFIX"
-  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$EXIM_PREFIX"; done
-  rm -rf "$work"
-fi
+extract_private exim "$EXIM_PREFIX" usr/sbin/exim4 \
+  "libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0 libdb5.3 libnsl2 libcrypt1" \
+  "exim4-daemon-light exim4-base"
 # Not setuid: the target runs it as Debian-exim throughout (-C drops root), and a setuid binary
 # re-executed by Exim (deliveries, queue runners) would run in glibc's secure mode, which ignores
 # LD_PRELOAD: libfiu would not reach those processes.
@@ -94,25 +105,9 @@ id -u Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-di
 # each instance's sendmail.cf from a .mc with m4 and the extracted cf/ tree; the other libraries
 # install without conflict. No sendmail service is installed, so none can start or take port 25.
 SENDMAIL_PREFIX=${SMTPCHAOS_SENDMAIL_PREFIX:-/opt/smtpchaos/sendmail}
-sendmail_deps=(m4 libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0)
-sendmail_missing=()
-for p in "${sendmail_deps[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || sendmail_missing+=("$p")
-done
-if [ "${#sendmail_missing[@]}" -gt 0 ] || [ ! -x "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail" ]; then apt-get update -qq; fi
-if [ "${#sendmail_missing[@]}" -gt 0 ]; then
-  echo "setup-mtas: installing ${sendmail_missing[*]} (for sendmail)"
-  apt-get install -y -qq --no-install-recommends "${sendmail_missing[@]}" >/dev/null
-fi
-if [ ! -x "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail" ]; then
-  echo "setup-mtas: extracting sendmail-bin, sendmail-base and sendmail-cf into $SENDMAIL_PREFIX"
-  work=$(mktemp -d)
-  chmod 0777 "$work"
-  (cd "$work" && apt-get download -qq sendmail-bin sendmail-base sendmail-cf)
-  mkdir -p "$SENDMAIL_PREFIX"
-  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$SENDMAIL_PREFIX"; done
-  rm -rf "$work"
-fi
+extract_private sendmail "$SENDMAIL_PREFIX" usr/libexec/sendmail/sendmail \
+  "m4 libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0" \
+  "sendmail-bin sendmail-base sendmail-cf"
 # Not setgid (the package makes it setgid mail for local submissions): the target runs it as root,
 # and a setgid binary runs in glibc's secure mode, which ignores LD_PRELOAD (libfiu, the shim).
 chmod g-s "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail"
