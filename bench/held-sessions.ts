@@ -1,6 +1,7 @@
 // How many idle SMTP sessions one storm process holds, and at what memory: ramps up N "hold"
 // sessions (connect, banner, EHLO, idle, QUIT) against Postfix's smtp-sink on loopback and
-// reports the peak number held at once and the peak RSS of this process.
+// reports the peak number held at once and the peak RSS of this process; first the same with
+// a bare Node.js client (bench/bare-client.ts, a process of its own): the runtime's limit.
 // usage: npm run bench:held [-- --counts 1000,10000 --ramp 5s --hold 20s]
 // The fd limit must allow it: `ulimit -n 65536` (or the hard limit) in the shell first; the npm
 // script does that.
@@ -13,6 +14,7 @@ import { freePort } from "../targets/process/free-port.js";
 import { validateMix } from "../storm/plan.js";
 import { runStorm } from "../storm/scheduler.js";
 import { fdLimit } from "../storm/limits.js";
+import { bareClient } from "./lib/bare.js";
 
 const SINK = "/usr/sbin/smtp-sink";
 
@@ -55,9 +57,12 @@ process.on("exit", stopSink);
 try {
   await waitForBanner(port);
   console.log(`smtp-sink (pid ${sink.pid}) on 127.0.0.1:${port}; fd limit ${limit ?? "unlimited"}; node ${process.version}`);
-  console.log("| sessions | held at once | ok | failed | ramp | connect+banner+EHLO p99 / max | peak RSS | RSS per held session |");
-  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| client | sessions | held at once | ok | failed | ramp | connect+banner+EHLO p99 / max | peak RSS | RSS per held session |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
   for (const n of counts) {
+    const bare = await bareClient(["--port", String(port), "--mode", "hold", "--sessions", String(n), "--ramp", `${rampMs}ms`, "--hold", `${rampMs + holdMs}ms`]);
+    console.log(`| bare node | ${n} | ${bare.maxHolding} | ${bare.ok} | ${bare.failed} | ${(rampMs / 1000).toFixed(0)} s | - | ${mb(bare.peakRss)} | ${((bare.peakRss - bare.baseRss) / Math.max(1, bare.maxHolding) / 1024).toFixed(1)} KiB |`);
     global.gc?.();
     const base = process.memoryUsage().rss;
     let peak = base;
@@ -78,9 +83,8 @@ try {
     clearInterval(sampler);
     const m = r.metrics;
     const failed = m.sessions - m.count("ok");
-    const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
     const setup = (q: number): string => (["connect", "banner", "ehlo"] as const).map((ph) => ((q === 1 ? (m.phases.get(ph)?.max ?? 0) : (m.phases.get(ph)?.quantile(q) ?? 0)) / 1000).toFixed(0)).join("+");
-    console.log(`| ${n} | ${m.maxHolding} | ${m.count("ok")} | ${failed}${failed > 0 ? ` (${[...m.outcomes].filter(([, c]) => c > 0).map(([o, c]) => `${o} ${c}`).join(", ")})` : ""} | ${(rampMs / 1000).toFixed(0)} s | ${setup(0.99)} / ${setup(1)} ms | ${mb(peak)} | ${((peak - base) / Math.max(1, m.maxHolding) / 1024).toFixed(1)} KiB |`);
+    console.log(`| storm | ${n} | ${m.maxHolding} | ${m.count("ok")} | ${failed}${failed > 0 ? ` (${[...m.outcomes].filter(([, c]) => c > 0).map(([o, c]) => `${o} ${c}`).join(", ")})` : ""} | ${(rampMs / 1000).toFixed(0)} s | ${setup(0.99)} / ${setup(1)} ms | ${mb(peak)} | ${((peak - base) / Math.max(1, m.maxHolding) / 1024).toFixed(1)} KiB |`);
   }
 } finally {
   stopSink();

@@ -1,6 +1,7 @@
-// storm vs Postfix's smtp-source, both against Postfix's smtp-sink on loopback, in one run:
-// for each concurrency, pairs of runs alternate A/B/A/B (so drift in machine load hits both
-// sides alike) and the medians are compared. Each pair is like-for-like on connection reuse;
+// storm vs Postfix's smtp-source (a C program) and vs a bare Node.js client doing storm's dialogue
+// (bench/bare-client.ts: the runtime's limit), all against Postfix's smtp-sink on loopback, in one
+// run: for each concurrency, runs alternate A/B/C/A/B/C (so drift in machine load hits every side
+// alike) and the medians are compared. Each pair is like-for-like on connection reuse;
 // whether a side pipelines is printed with it (smtp-source never pipelines).
 // usage: node dist/bench/storm-vs-smtp-source.js [--concurrency 10,100,1000] [--messages 20000]
 //        [--rounds 3] [--pairs per-connection,pipelined,reuse,reuse-pipelined] [--markdown]
@@ -21,6 +22,7 @@ import { freePort } from "../targets/process/free-port.js";
 import { parseCount } from "../common/args.js";
 import { UsageError } from "../common/errors.js";
 import { benchArgs, fail } from "./lib/args.js";
+import { bareClient } from "./lib/bare.js";
 
 const SOURCE = "/usr/sbin/smtp-source";
 const SINK = "/usr/sbin/smtp-sink";
@@ -131,6 +133,15 @@ async function runSource(port: number, c: number, pair: Pair): Promise<Run> {
   return { rate: messages / secs, cpuUs: (childCpuSeconds(out) * 1e6) / messages };
 }
 
+/** The bare Node.js client in a process of its own: its own wall time and CPU. */
+async function runBare(port: number, c: number, pair: Pair): Promise<Run> {
+  const perSession = pair.reuse ? Math.ceil(messages / c) : 1;
+  const args = ["--port", String(port), "--mode", pair.kind === "pipelined" ? "pipelined" : "basic", "--concurrency", String(c), "--sessions", String(Math.ceil(messages / perSession)), "--transactions", String(perSession), "--size", String(SIZE)];
+  const r = await bareClient(args);
+  if (r.accepted < messages || r.failed > 0) throw new BenchError(`bare client ${pair.kind} at ${c}: ${r.accepted} of ${messages} accepted, ${r.failed} sessions failed`);
+  return { rate: r.accepted / (r.wallMs / 1000), cpuUs: r.cpuUs / r.accepted };
+}
+
 async function runStormOnce(port: number, c: number, pair: Pair, seed: number): Promise<Run> {
   const cpu0 = process.cpuUsage();
   const cpuUs = (n: number): number => {
@@ -174,6 +185,7 @@ interface Row {
   pair: Pair;
   c: number;
   source: Run[];
+  bare: Run[];
   storm: Run[];
 }
 
@@ -222,12 +234,13 @@ console.error(`${messages} messages of ${SIZE} bytes per run, ${rounds} rounds A
 const rows: Row[] = [];
 for (const c of levels) {
   for (const pair of pairs) {
-    const row: Row = { pair, c, source: [], storm: [] };
+    const row: Row = { pair, c, source: [], bare: [], storm: [] };
     for (let i = 0; i < rounds; i++) {
       row.source.push(await onFreshSink(c, (port) => runSource(port, c, pair)));
+      row.bare.push(await onFreshSink(c, (port) => runBare(port, c, pair)));
       row.storm.push(await onFreshSink(c, (port) => runStormOnce(port, c, pair, 1000 + i)));
-      const [a, b] = [row.source.at(-1) as Run, row.storm.at(-1) as Run];
-      console.error(`  ${pair.name} c=${c} round ${i + 1}: smtp-source ${a.rate.toFixed(0)} msg/s (${a.cpuUs.toFixed(0)} µs CPU/msg), storm ${b.rate.toFixed(0)} msg/s (${b.cpuUs.toFixed(0)} µs CPU/msg)`);
+      const [a, n, b] = [row.source.at(-1) as Run, row.bare.at(-1) as Run, row.storm.at(-1) as Run];
+      console.error(`  ${pair.name} c=${c} round ${i + 1}: smtp-source ${a.rate.toFixed(0)} msg/s (${a.cpuUs.toFixed(0)} µs CPU/msg), bare node ${n.rate.toFixed(0)} msg/s (${n.cpuUs.toFixed(0)} µs), storm ${b.rate.toFixed(0)} msg/s (${b.cpuUs.toFixed(0)} µs)`);
     }
     rows.push(row);
   }
@@ -237,15 +250,17 @@ const rates = (rs: Run[]): number[] => rs.map((r) => r.rate);
 const fmt = (rs: Run[]): string => `${median(rates(rs)).toFixed(0)} (${rs.map((r) => r.rate.toFixed(0)).join(", ")})`;
 const cpu = (rs: Run[]): string => median(rs.map((r) => r.cpuUs)).toFixed(0);
 const ratio = (r: Row): string => `${(median(rates(r.storm)) / median(rates(r.source))).toFixed(2)}x`;
+/** storm against the runtime's limit: msg/s and CPU per message, storm / bare */
+const vsBare = (r: Row): string => `${(median(rates(r.storm)) / median(rates(r.bare))).toFixed(2)}x / ${(median(r.storm.map((x) => x.cpuUs)) / median(r.bare.map((x) => x.cpuUs))).toFixed(2)}x`;
 const machine = `${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? "?"}, Node ${process.version}, ${os.type()} ${os.release()}`;
 if (markdown) {
   console.log(`Machine: ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}. ${messages} messages of ${SIZE} bytes per run; storm on ${workers} worker thread(s); median of ${rounds} alternating runs (each run's msg/s in brackets); CPU = client user+system µs per message (median).\n`);
-  console.log("| sessions | pair | smtp-source | msg/s | CPU | storm | msg/s | CPU | msg/s ratio |");
-  console.log("|---:|---|---|---:|---:|---|---:|---:|---:|");
-  for (const r of rows) console.log(`| ${r.c} | ${r.pair.name} | ${r.pair.sourceHow} | ${fmt(r.source)} | ${cpu(r.source)} | ${r.pair.stormHow} | ${fmt(r.storm)} | ${cpu(r.storm)} | ${ratio(r)} |`);
+  console.log("| sessions | pair | smtp-source msg/s | CPU | bare Node msg/s | CPU | storm msg/s | CPU | storm / smtp-source | storm / bare (msg/s, CPU) |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) console.log(`| ${r.c} | ${r.pair.name} | ${fmt(r.source)} | ${cpu(r.source)} | ${fmt(r.bare)} | ${cpu(r.bare)} | ${fmt(r.storm)} | ${cpu(r.storm)} | ${ratio(r)} | ${vsBare(r)} |`);
 } else {
   console.log(`machine: ${machine}`);
-  const t = new Table({ head: ["sessions", "pair", "smtp-source msg/s", "µs CPU/msg", "storm msg/s", "µs CPU/msg", "ratio", "smtp-source does", "storm does"], style: { head: [], border: [], compact: true } });
-  for (const r of rows) t.push([r.c, r.pair.name, fmt(r.source), cpu(r.source), fmt(r.storm), cpu(r.storm), ratio(r), r.pair.sourceHow, r.pair.stormHow]);
+  const t = new Table({ head: ["sessions", "pair", "smtp-source msg/s", "µs CPU/msg", "bare node msg/s", "µs CPU/msg", "storm msg/s", "µs CPU/msg", "storm/source", "storm/bare msg/s, CPU"], style: { head: [], border: [], compact: true } });
+  for (const r of rows) t.push([r.c, r.pair.name, fmt(r.source), cpu(r.source), fmt(r.bare), cpu(r.bare), fmt(r.storm), cpu(r.storm), ratio(r), vsBare(r)]);
   console.log(t.toString());
 }

@@ -2,9 +2,7 @@
 // The umbrella CLI: each subcommand lives with the tool it drives and is loaded on demand,
 // so `smtpchaos script` never pays for storm's or monkey's imports.
 import { EXIT } from "../common/exit-codes.js";
-import { reportUserError, UserError } from "../common/errors.js";
-import { ignoreClosedStdout } from "./stdout.js";
-import { loadPlugins, takePluginFlags } from "./plugins.js";
+import { runAsProcess } from "./entry.js";
 
 type SubcommandMain = (argv: string[]) => Promise<number>;
 
@@ -43,9 +41,7 @@ function usage(): string {
   return `usage: smtpchaos <command> [options] [--plugin FILE|PACKAGE]...\n\ncommands:\n${lines.join("\n")}\n\n--plugin loads your own targets, fault layers, storm kinds and outputs (any command; repeatable;\nor SMTPCHAOS_PLUGINS=a.js,b). Run 'smtpchaos <command> --help' for a command's options.`;
 }
 
-async function run(args: string[]): Promise<number> {
-  const { argv, plugins } = takePluginFlags(args);
-  await loadPlugins(plugins);
+async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
@@ -59,17 +55,4 @@ async function run(args: string[]): Promise<number> {
   return (await sub.load())(rest);
 }
 
-ignoreClosedStdout();
-run(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    // a user error that no subcommand caught still gets one line; anything else is a bug: its stack
-    if (err instanceof UserError) process.exitCode = reportUserError(err, "smtpchaos");
-    else {
-      console.error(`smtpchaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      process.exitCode = EXIT.usage;
-    }
-  },
-);
+runAsProcess("smtpchaos", run);

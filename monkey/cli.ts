@@ -313,7 +313,14 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
   fitWindows(plan, durationMs);
   const traffic = values.mix === undefined ? undefined : await mixTraffic(values.mix, seed);
   if (external !== null) refuseInside(plan);
-  const interrupts = onInterrupt({ tool: "smtpchaos monkey", first: "stopping the flood and any drain, reading the ledger as it stands, then reporting" });
+  const interrupts = onInterrupt({
+    tool: "smtpchaos monkey",
+    first: "stopping the flood and any drain, reading the ledger as it stands, then reporting",
+    cut: "writing what the flood saw (no ledger) and quitting; the target is stopped on the way out",
+    exitWithinMs: 2_000,
+  });
+  // the report of a second interrupt, written at once: the run's own report never comes then
+  let cutReport: Promise<boolean> | null = null;
   const tty = process.stderr.isTTY === true;
   const mayFire = mayFireOf(values);
   console.error(`monkey: ${name}, ${concurrency} sessions for ${formatDuration(durationMs)}, seed ${seed}`);
@@ -337,6 +344,11 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
       keep: values.keep === true,
       mayFire,
       signal: interrupts.signal,
+      cutSignal: interrupts.cut,
+      onCut: (partial) => {
+        partial.replay = replayCommand(argv, seed);
+        cutReport = outputs.finish(partial, "smtpchaos monkey run");
+      },
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       ...(traffic !== undefined ? { traffic } : {}),
       onStage: (t) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}monkey: ${t}\n`),
@@ -365,6 +377,10 @@ async function run(values: Values, argv: readonly string[]): Promise<number> {
     await (control as ControlServer | null)?.stop();
   }
   if (tty) process.stderr.write("\n");
+  if (cutReport !== null) {
+    await cutReport;
+    return EXIT.interrupted;
+  }
   report.replay = replayCommand(argv, seed);
   const written = await outputs.finish(report, "smtpchaos monkey run");
   if (report.interrupted) return EXIT.interrupted;

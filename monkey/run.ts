@@ -86,6 +86,13 @@ export interface MonkeyRunOptions {
   ledgerSamples?: number;
   /** an abort ends the flood and every wait after it: the ledger is read as it stands, nothing is restarted, the report says interrupted */
   signal?: AbortSignal;
+  /**
+   * A second interrupt: `onCut` gets at once the report of what the flood saw (no ledger: nothing
+   * more is read from the target), for a caller that must write it and quit within seconds; the
+   * run then only stops the target.
+   */
+  cutSignal?: AbortSignal;
+  onCut?: (partial: MonkeyReport) => void | Promise<void>;
   onTick?: (live: LiveCounts) => void;
   /** progress messages for humans ("draining the queue") */
   onStage?: (text: string) => void;
@@ -218,11 +225,14 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
   const notes = o.traffic === undefined ? [] : [`sessions from ${o.traffic.describe}; the oracle judges each transaction on its own, so the tables count transactions`];
   const run: Run = { o, stage, plan, injector, layers, mt, ledger: new Ledger(), startedAt: Date.now(), notes, crash: null, flood: null, healed: false, timeline: new TimelineRecorder(), roles: [], endpoint: "" };
   const offs: Array<() => void> = [];
+  const extra = { idleTailMs, inTarget: [] as string[], inTargetFired: {} as Record<string, number> };
+  offs.push(onCut(run, extra));
   try {
     const endpoint = await startFaults(run, offs);
     // Points decided inside the target (libfiu) cannot be attributed per call: a session in the
     // faults window is attributed to every such point that is armed.
     const inTarget = (mt.surface?.decidedInside?.() ?? []).filter((p) => plan.points.some((s) => s.name === p));
+    extra.inTarget = inTarget;
     const flood = await floodTarget(run, endpoint, [...mt.target.mailboxes, ...mailboxes], inTarget);
     const inTargetFired = await heal(run);
     const after = run.crash !== null && o.stopOnCrash === true ? keepForInspection(run) : await drainAndReconcile(run);
@@ -238,6 +248,23 @@ export async function runMonkey(o: MonkeyRunOptions): Promise<MonkeyReport> {
     await mt.target.stop();
     await layers.stopAfterTarget();
   }
+}
+
+/** The second interrupt: the report of what the flood saw so far, handed over at once (nothing is
+ * read from the target any more); before the flood began there is nothing to report. */
+function onCut(run: Run, extra: { idleTailMs: number; inTarget: string[]; inTargetFired: Record<string, number> }): () => void {
+  const { cutSignal, onCut: deliver } = run.o;
+  if (cutSignal === undefined || deliver === undefined) return () => {};
+  const cut = (): void => {
+    const flood = run.flood;
+    if (flood === null) return;
+    flood.stop();
+    run.notes.push("interrupted twice: this is what the flood saw; nothing was drained, restarted or reconciled, and the ledger was not read");
+    const after: AfterRun = { interrupted: true, ledger: null, ledgerAfterRestart: null, queueObservable: run.mt.target.queueObservable !== false, restartSkipped: "interrupted twice", afterRunFailure: null };
+    void deliver(verdict(run, flood, after, extra));
+  };
+  cutSignal.addEventListener("abort", cut, { once: true });
+  return () => cutSignal.removeEventListener("abort", cut);
 }
 
 /**

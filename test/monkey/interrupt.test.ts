@@ -167,3 +167,43 @@ test("smtpchaos monkey run: SIGTERM during the drain exits 130 within 5 s, the J
     await srv.close();
   }
 });
+
+test("smtpchaos monkey run: a second interrupt writes what the flood saw at once and exits 130 within 2 s", async () => {
+  const maildir = join(work, "cut-box");
+  const srv = await startQueueingServer({ maildir });
+  const json = join(work, "cut.json");
+  try {
+    let secondAt = 0;
+    const out = await runCli(
+      SMTPCHAOS,
+      // without the second interrupt, the run would flood for 60 s and wait up to 120 s for a queue that never empties
+      ["monkey", "run", "--host", "127.0.0.1", "--port", String(srv.port), "--rcpt", "user@test.example", "--maildir", maildir, "--queue-size-cmd", "echo 3", "--duration", "60s", "--concurrency", "2", "--drain-timeout", "120s", "--json", json],
+      {
+        onStdout: (text, kill) => {
+          if (secondAt === 0 && /control API/.test(text)) {
+            secondAt = -1;
+            setTimeout(() => {
+              kill("SIGINT");
+              setTimeout(() => {
+                secondAt = Date.now();
+                kill("SIGINT");
+              }, 50);
+            }, 1500);
+          }
+        },
+      },
+    );
+    const tookMs = Date.now() - secondAt;
+    assert.ok(secondAt > 0, `the run was interrupted twice: ${out.stderr}`);
+    assert.equal(out.code, EXIT.interrupted, out.stderr);
+    assert.ok(tookMs < 2_500, `it exited ${tookMs} ms after the second interrupt`);
+    assert.match(out.stderr, /interrupted again; writing what the flood saw/);
+    const r = JSON.parse(readFileSync(json, "utf8")) as MonkeyReport;
+    assert.equal(r.verdict, "interrupted");
+    assert.ok(r.sessions > 0, "the sessions the flood ran are in the report");
+    assert.equal(r.ledger, null, "nothing more was read from the target");
+    assert.ok(r.notes.some((n) => n.startsWith("interrupted twice")), r.notes.join("\n"));
+  } finally {
+    await srv.close();
+  }
+});
