@@ -2,6 +2,10 @@
 // line one extension keyword with optional parameters.
 import type { Reply } from "./reply.js";
 
+/** distinct EHLO replies remembered (a few servers per run; bounded whatever a peer sends) */
+const SEEN_MAX = 64;
+const SEEN = new Map<string, Capabilities>();
+
 export class Capabilities {
   private readonly map: ReadonlyMap<string, string[]>;
 
@@ -9,7 +13,21 @@ export class Capabilities {
     this.map = map;
   }
 
+  /**
+   * The capabilities an EHLO reply advertises. A server says the same to every client, and a
+   * storm holds thousands of sessions: one instance (they are immutable) per distinct reply.
+   */
   static fromEhlo(reply: Reply): Capabilities {
+    const key = reply.code === 250 ? reply.lines.join("\n") : "";
+    const known = SEEN.get(key);
+    if (known !== undefined) return known;
+    const parsed = Capabilities.parse(reply);
+    if (SEEN.size >= SEEN_MAX) SEEN.delete(SEEN.keys().next().value as string);
+    SEEN.set(key, parsed);
+    return parsed;
+  }
+
+  private static parse(reply: Reply): Capabilities {
     const map = new Map<string, string[]>();
     if (reply.code !== 250) return new Capabilities(map);
     for (const line of reply.lines.slice(1)) {
@@ -30,7 +48,7 @@ export class Capabilities {
     return this.map.has(name.toUpperCase());
   }
 
-  params(name: string): string[] | undefined {
+  params(name: string): readonly string[] | undefined {
     return this.map.get(name.toUpperCase());
   }
 
