@@ -101,12 +101,11 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   // A session's hard deadline: the storm stops starting sessions, then each may take its
   // timeout (and a hold its hold time) to end; what is left is cut and counted "overdue".
   const graceMs = o.target.timeoutMs + ((o.mix.weights.hold ?? 0) > 0 ? o.mix.hold.max : 0);
-  const live = new Set<AbortController>();
+  // one cut for every session in flight (storm/cut.ts): none left is cut twice, a later one never
+  const cut = new AbortController();
   let cutTimer: NodeJS.Timeout | undefined;
   let unreachable: string | undefined;
-  const cutAll = (): void => {
-    for (const c of live) c.abort();
-  };
+  const cutAll = (): void => cut.abort();
   const plans = new PlanStream(o.mix, o.seed);
   const t0 = performance.now();
   const startedAt = Date.now();
@@ -136,11 +135,8 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     inFlight++;
     const plan = plans.next();
     const origin = plans.lastOrigin();
-    const cut = new AbortController();
-    live.add(cut);
     runSession(plan, o.target, metrics, scheduledAt === undefined ? { signal: cut.signal } : { scheduledAt, signal: cut.signal }).then(
       (outcome) => {
-        live.delete(cut);
         inFlight--;
         // Nothing listens: the first sessions all refused and none got further. Stop now rather
         // than flood the port with connects (a closed loop restarts each at once).
@@ -154,7 +150,6 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
         if (stopped && inFlight === 0) finish();
       },
       (err: unknown) => {
-        live.delete(cut);
         inFlight--;
         fatal ??= err;
         if (stopped && inFlight === 0) finish();

@@ -7,6 +7,7 @@ import { memoized } from "../common/memo.js";
 import type { Metrics } from "./metrics.js";
 import type { SessionPlan } from "./kinds/kind.js";
 import { kindUnit } from "./kinds/index.js";
+import { onCut } from "./cut.js";
 import { clientOptions, metricsObserver, stormMail } from "./endpoint.js";
 import type { SessionTarget } from "./endpoint.js";
 
@@ -50,15 +51,14 @@ function untilAborted(run: Promise<SessionResult>, signal: AbortSignal): Promise
     return Promise.resolve(overdue);
   }
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(overdue);
-    signal.addEventListener("abort", onAbort, { once: true });
+    const stopWaiting = onCut(signal, () => resolve(overdue));
     run.then(
       (r) => {
-        signal.removeEventListener("abort", onAbort);
+        stopWaiting();
         resolve(r);
       },
       (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
+        stopWaiting();
         reject(err);
       },
     );

@@ -1,6 +1,7 @@
 // The well-behaved storm client: nodemailer's SMTPConnection, the client of countless real
 // applications. It does EHLO, STARTTLS when offered, PIPELINING, SIZE and 8BITMIME by itself;
 // AUTH only when the server offers it and the storm has credentials.
+import { onCut } from "../cut.js";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
 import { PreparedMessage, SmtpConnectError, SmtpDisconnectedError, SmtpProtocolError, SmtpTimeoutError, SmtpTlsError, formatHostPort, generatedBody, parseEnhanced, replyClass } from "../../smtp/index.js";
@@ -43,8 +44,7 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
   // reach only this event in nodemailer: without it a refused connection never ends.
   let connectFailed: (err: Error) => void = () => {};
   conn.on("error", (err: Error) => connectFailed(err));
-  const onAbort = (): void => conn.close();
-  ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  const stopWaiting = ctx.signal === undefined ? () => {} : onCut(ctx.signal, () => conn.close());
   let accepted = 0;
   let connected = false;
   try {
@@ -90,7 +90,7 @@ async function runWellBehaved(ctx: KindContext): Promise<SessionResult> {
     else obs.failed?.(step, asWireError(e, outcome, ep));
     return { outcome, accepted };
   } finally {
-    ctx.signal?.removeEventListener("abort", onAbort);
+    stopWaiting();
     conn.close();
   }
 }
