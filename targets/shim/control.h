@@ -5,7 +5,7 @@
  * (seccomp-supervisor.c) reads them and reports back (processes per role, calls per rule, a ring
  * of firings and records, each with its call site). The layout is mirrored in
  * targets/process/syscall-shim.ts: the two change together (VERSION). The decisions are
- * monkey/rng.ts's counter-based streams, so the k-th eligible call of a point in a role's first
+ * common/rng.ts's counter-based streams, so the k-th eligible call of a point in a role's first
  * process gets the answer injector.preview gives.
  */
 #ifndef SMTPCHAOS_CONTROL_H
@@ -90,7 +90,7 @@ struct stream {
   uint32_t key, key2;
 };
 
-/* monkey/rng.ts, in uint32 arithmetic (JS's >>> and Math.imul are exactly that) */
+/* common/rng.ts, in uint32 arithmetic (JS's >>> and Math.imul are exactly that) */
 static inline uint32_t fmix32(uint32_t h) {
   h ^= h >> 16;
   h *= 0x85ebca6bu;

@@ -1,7 +1,7 @@
 /*
  * smtpchaos-seccomp: delays or fails chosen system calls of one process role of a real MTA,
  * whatever it is written in, on every thread of every process, decided by the monkey's
- * counter-based streams (monkey/rng.ts, through control.h), so a run replays from its seed.
+ * counter-based streams (common/rng.ts, through control.h), so a run replays from its seed.
  *
  *   smtpchaos-seccomp CTLFILE CALLS -- COMMAND [ARGS...]
  *
