@@ -98,6 +98,8 @@ export interface StormConfig {
   shard: Segment | undefined;
   startAt: StartAt | undefined;
   outputs: ChosenOutputs<StormOutcome>;
+  /** --allow-remote: the target may be off loopback */
+  allowRemote: boolean;
 }
 
 /** The rest of the server under test: its other ports and addresses, and what sessions send it. */
@@ -187,6 +189,7 @@ export function parseStormArgs(argv: string[]): StormConfig | "help" {
     shard,
     startAt,
     outputs,
+    allowRemote: values["allow-remote"] === true,
   };
 }
 

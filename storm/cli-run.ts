@@ -3,15 +3,16 @@
 import { EXIT } from "../common/exit-codes.js";
 import { formatDuration } from "../common/duration.js";
 import { writeReport } from "../common/output-file.js";
-import { isFailureRule, runStorm } from "./scheduler.js";
+import { isFailureRule } from "./scheduler.js";
+import { runStorm as runJudged, StormUnreachableError } from "./run.js";
+import type { StormRun } from "./run.js";
+import { reportUserError } from "../common/errors.js";
 import type { StormOptions, StormResult } from "./scheduler.js";
 import type { Metrics } from "./metrics.js";
 import type { SessionTarget } from "./session.js";
-import { evaluate } from "./report.js";
 import { findLimit } from "./find-limit.js";
 import { segmentOptions } from "./segment.js";
 import { shrinkFailure, shrunkScript } from "./shrink.js";
-import { unreachableText, whereOf } from "./reach.js";
 import type { LimitSearch, OneStorm, StormConfig } from "./cli-config.js";
 
 /** The interrupts: the first stops starting sessions, the second cuts those in flight. */
@@ -26,30 +27,36 @@ export async function runOne(config: StormConfig, storm: OneStorm, target: Sessi
   const load = "stages" in storm.level ? `stages ${storm.level.spec} (${storm.model} loop)` : storm.model === "open" ? `${storm.level.constant}/s arrivals (open loop)` : `${storm.level.constant} concurrent sessions`;
   const parts = `${shard !== undefined ? `, shard ${shard.index + 1}/${shard.count}` : ""}${workers > 1 ? `, ${workers} worker threads` : ""}`;
   console.error(`storm: ${load} for ${formatDuration(storm.durationMs)} against ${label}, seed ${seed}${parts}`);
-  const result: StormResult = await runStorm({
-    ...options(config, storm, target),
-    workers,
-    ...stop,
-    ...(storm.slowSessionMs !== undefined ? { slowSessionMs: storm.slowSessionMs } : {}),
-    onTick: (m, elapsed) => progress(m, elapsed, storm.durationMs, tty),
-  });
+  // the verdict the library gives (storm/run.ts); nothing connected is still reported, then exit 2
+  let result: StormRun;
+  let unreachable: StormUnreachableError | null = null;
+  try {
+    result = await runJudged({
+      ...options(config, storm, target),
+      workers,
+      ...stop,
+      ...(storm.slowSessionMs !== undefined ? { slowSessionMs: storm.slowSessionMs } : {}),
+      onTick: (m, elapsed) => progress(m, elapsed, storm.durationMs, tty),
+      thresholds: storm.thresholds,
+      allowRemote: config.allowRemote,
+    });
+  } catch (err) {
+    if (!(err instanceof StormUnreachableError)) throw err;
+    unreachable = err;
+    result = err.run;
+  }
   if (tty) process.stderr.write("\n");
   if (shard !== undefined) result.shard = { ...shard, runSeed: seed };
-  const judged = evaluate(storm.thresholds, result.metrics);
   // lines for people: on stderr when a document (--out json) has stdout
   const info = config.outputs.stdoutTaken ? console.error : console.log;
   const shrunk = await shrink(config, storm, target, result, info);
   let written = shrunk?.written ?? true;
-  if (!(await config.outputs.finish({ kind: "storm", result, label, thresholds: judged, shrunk: shrunk?.report ?? null }, "smtpchaos storm"))) written = false;
+  if (!(await config.outputs.finish({ kind: "storm", result, label, thresholds: result.thresholds, shrunk: shrunk?.report ?? null }, "smtpchaos storm"))) written = false;
   if (result.interrupted) return EXIT.interrupted;
-  const unreachable = unreachableText(result.metrics, whereOf(target, config.mix), result.unreachable);
-  if (unreachable !== null) {
-    console.error(`smtpchaos storm: ${unreachable}`);
-    return EXIT.usage;
-  }
+  if (unreachable !== null) return reportUserError(unreachable, "smtpchaos storm");
   if (!written) return EXIT.usage;
   if (shrunk?.report?.reproduced === true) return EXIT.failures;
-  return judged.every((t) => t.ok) ? EXIT.ok : EXIT.failures;
+  return result.passed ? EXIT.ok : EXIT.failures;
 }
 
 /** This process's part of the run: the options describe the whole, a shard's segment cuts it. */
