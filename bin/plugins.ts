@@ -1,12 +1,12 @@
 // `--plugin FILE|PACKAGE` (repeatable, any position) and SMTPCHAOS_PLUGINS for every command:
 // loaded before the command's own modules, so its help, its validation and its registries
 // include them (common/plugins.ts passes them on to the processes and threads it starts).
-import { PLUGINS_ENV } from "../common/plugins.js";
+import { pluginsInEnv } from "../common/plugins.js";
 
 /** argv without its --plugin flags, and the plug-ins they and the environment name. */
 export function takePluginFlags(argv: readonly string[]): { argv: string[]; plugins: string[] } {
   const rest: string[] = [];
-  const plugins = (process.env[PLUGINS_ENV] ?? "").split(",").filter((s) => s.trim() !== "");
+  const plugins = pluginsInEnv();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--") {

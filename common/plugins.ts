@@ -19,8 +19,6 @@ export class PluginError extends UsageError {}
 export interface PluginInstaller {
   /** the plug-in's key this installer reads, e.g. "stormKinds" */
   readonly key: string;
-  /** one line for the plug-in format's documentation */
-  readonly summary: string;
   /** registers every entry of the section; throws a PluginError naming what is wrong */
   install(entries: readonly unknown[], from: PluginSource): void;
 }
@@ -31,6 +29,9 @@ export interface PluginSource {
   /** the plug-in module's directory (paths in it are relative to it), null for one given as data */
   dir: string | null;
 }
+
+/** What output kinds, reporters and target plug-ins all are (a named factory), as installers check them. */
+export const NAMED_FACTORY_FIELDS = { name: "string", summary: "string", create: "function" } as const;
 
 /** Checks an entry has the named function and string members: a plug-in's mistake named, not a TypeError later. */
 export function assertShape(entry: unknown, what: string, from: PluginSource, fields: Record<string, "string" | "function" | "object">): Record<string, unknown> {
@@ -49,10 +50,6 @@ const loaded = new Map<string, string>();
 export function addPluginInstaller(installer: PluginInstaller): void {
   if (installers.has(installer.key)) throw new Error(`a plug-in section "${installer.key}" already has an installer`);
   installers.set(installer.key, installer);
-}
-
-export function pluginSections(): readonly PluginInstaller[] {
-  return [...installers.values()];
 }
 
 /**
@@ -127,10 +124,14 @@ export async function loadPlugin(file: string, strict = true): Promise<string> {
   return name;
 }
 
+/** The plug-ins the environment names. */
+export function pluginsInEnv(): string[] {
+  return (process.env[PLUGINS_ENV] ?? "").split(",").filter((s) => s.trim() !== "");
+}
+
 /** Loads the plug-ins named in the environment (a child process's or worker's start); lenient about sections it has no registry for. */
-export async function loadPluginsFromEnv(strict = false): Promise<string[]> {
-  const list = (process.env[PLUGINS_ENV] ?? "").split(",").filter((s) => s.trim() !== "");
+export async function loadPluginsFromEnv(): Promise<string[]> {
   const names: string[] = [];
-  for (const spec of list) names.push(await loadPlugin(resolvePlugin(spec), strict));
+  for (const spec of pluginsInEnv()) names.push(await loadPlugin(resolvePlugin(spec), false));
   return names;
 }

@@ -114,7 +114,7 @@ not startable or not answering SMTP, control port in use, or a report file that 
 written, 3 inconclusive (no findings, but a planned fault point never fired: the report names it
 and why), 130 interrupted (SIGINT or SIGTERM, in any phase: no further wait, drain or restart; the
 ledger is read as it stands and the partial report is still printed and written; a second
-signal quits at once)`;
+signal writes what the flood saw, without the ledger, and quits within 2 s)`;
 
 const OPTIONS = {
   target: { type: "string" },

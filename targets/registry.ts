@@ -2,7 +2,7 @@
 // (its module exports it) plus one line in BUILTIN; an MTA the toolkit does not ship is a target
 // file (targets/file/), found by path or by name on the search path.
 import { resolve } from "node:path";
-import { addPluginInstaller, assertShape, PluginError } from "../common/plugins.js";
+import { addPluginInstaller, assertShape, NAMED_FACTORY_FIELDS, PluginError } from "../common/plugins.js";
 import { UnknownTargetError } from "./errors.js";
 import type { Endpoint, Target } from "./target.js";
 import { embeddedPlugin } from "./embedded/target.js";
@@ -36,11 +36,10 @@ export function registerTarget(plugin: TargetPlugin): void {
 // A plug-in's `targets:` are target plug-ins (code) or paths of target files (relative to the plug-in).
 addPluginInstaller({
   key: "targets",
-  summary: "targets: TargetPlugin objects ({ name, summary, create(options) }) or paths of NAME.target.yaml files",
   install(entries, from) {
     for (const entry of entries) {
       if (typeof entry === "string") registerTarget(targetFilePlugin(from.dir === null ? entry : resolve(from.dir, entry)));
-      else registerTarget(assertShape(entry, "target", from, { name: "string", summary: "string", create: "function" }) as unknown as TargetPlugin);
+      else registerTarget(assertShape(entry, "target", from, NAMED_FACTORY_FIELDS) as unknown as TargetPlugin);
     }
   },
 });

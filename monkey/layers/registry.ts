@@ -24,7 +24,6 @@ export function registerLayer(unit: FaultLayerUnit): void {
 
 addPluginInstaller({
   key: "faultLayers",
-  summary: "faultLayers: FaultLayerUnit objects ({ name, summary, kinds, charge, attach })",
   install(entries, from) {
     for (const entry of entries) {
       const unit = assertShape(entry, "fault layer", from, { name: "string", summary: "string", charge: "string", kinds: "object" });

@@ -3,7 +3,7 @@
 // help texts and --out read the list.
 import { OutputRegistry } from "../../common/output.js";
 import type { OutputKind } from "../../common/output.js";
-import { addPluginInstaller, assertShape } from "../../common/plugins.js";
+import { addPluginInstaller, assertShape, NAMED_FACTORY_FIELDS } from "../../common/plugins.js";
 import type { MonkeyReport } from "../run.js";
 import { consoleOutput } from "./console.js";
 import { jsonOutput } from "./json.js";
@@ -27,8 +27,7 @@ export async function writeMonkeyReports(report: MonkeyReport, outputs: readonly
 
 addPluginInstaller({
   key: "monkeyOutputs",
-  summary: "monkeyOutputs: output kinds for monkey run --out ({ name, summary, create(to) })",
   install(entries, from) {
-    for (const entry of entries) MONKEY_OUTPUTS.register(assertShape(entry, "monkey output", from, { name: "string", summary: "string", create: "function" }) as unknown as OutputKind<MonkeyReport>);
+    for (const entry of entries) MONKEY_OUTPUTS.register(assertShape(entry, "monkey output", from, NAMED_FACTORY_FIELDS) as unknown as OutputKind<MonkeyReport>);
   },
 });

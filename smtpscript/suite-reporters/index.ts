@@ -2,7 +2,7 @@
 // of smtpscript (reporters/index.ts) reading the judged results, so a new one serves both.
 import { OutputRegistry, readingFrom } from "../../common/output.js";
 import type { OutputKind } from "../../common/output.js";
-import { addPluginInstaller, assertShape } from "../../common/plugins.js";
+import { addPluginInstaller, assertShape, NAMED_FACTORY_FIELDS } from "../../common/plugins.js";
 import { DOCUMENTS, REPORTER_FLAG, REPORTERS } from "../reporters/index.js";
 import type { ReporterKind } from "../reporters/index.js";
 import type { JudgedResult } from "../suites.js";
@@ -23,8 +23,7 @@ export function registerReporter(kind: ReporterKind): void {
 
 addPluginInstaller({
   key: "reporters",
-  summary: "reporters: smtpscript and suite run reporters ({ name, summary, create(to, context) } over the run's results)",
   install(entries, from) {
-    for (const entry of entries) registerReporter(assertShape(entry, "reporter", from, { name: "string", summary: "string", create: "function" }) as unknown as ReporterKind);
+    for (const entry of entries) registerReporter(assertShape(entry, "reporter", from, NAMED_FACTORY_FIELDS) as unknown as ReporterKind);
   },
 });

@@ -22,7 +22,6 @@ export function registerKind(kind: StormKind): void {
 
 addPluginInstaller({
   key: "stormKinds",
-  summary: "stormKinds: StormKind objects ({ name, summary, plan, run, script })",
   install(entries, from) {
     for (const entry of entries) registerKind(assertShape(entry, "storm kind", from, { name: "string", summary: "string", plan: "function", run: "function", script: "function" }) as unknown as StormKind);
   },

@@ -2,7 +2,7 @@
 // line in this list; help texts and --out read the list.
 import { OutputRegistry } from "../../common/output.js";
 import type { OutputKind } from "../../common/output.js";
-import { addPluginInstaller, assertShape } from "../../common/plugins.js";
+import { addPluginInstaller, assertShape, NAMED_FACTORY_FIELDS } from "../../common/plugins.js";
 import { consoleOutput } from "./console.js";
 import { htmlOutput } from "./html.js";
 import { jsonOutput } from "./json.js";
@@ -23,8 +23,7 @@ export const STORM_OUTPUTS = new OutputRegistry<StormOutcome, StormOutputContext
 
 addPluginInstaller({
   key: "stormOutputs",
-  summary: "stormOutputs: output kinds for storm --out ({ name, summary, create(to, context) })",
   install(entries, from) {
-    for (const entry of entries) STORM_OUTPUTS.register(assertShape(entry, "storm output", from, { name: "string", summary: "string", create: "function" }) as unknown as OutputKind<StormOutcome, StormOutputContext>);
+    for (const entry of entries) STORM_OUTPUTS.register(assertShape(entry, "storm output", from, NAMED_FACTORY_FIELDS) as unknown as OutputKind<StormOutcome, StormOutputContext>);
   },
 });
