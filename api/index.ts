@@ -15,7 +15,7 @@ import type { Endpoint, Target } from "../targets/target.js";
 import { startFaultableTarget } from "../monkey/targets.js";
 import { scriptTargetOf, targetDefines } from "../smtpscript/bind-target.js";
 import { assertLoopback } from "../common/loopback.js";
-import { existsSync } from "node:fs";
+import { UsageError } from "../common/errors.js";
 import { listSuites, loadExpectations, unexpectedResults } from "../smtpscript/suites.js";
 import { targetExpectations } from "../smtpscript/suite-run.js";
 import { loadSuitePrograms, runSuites } from "../smtpscript/suite-run.js";
@@ -118,10 +118,7 @@ export interface ScriptOptions {
  */
 export async function runScript(script: { file: string } | { source: string; name?: string }, where: TestTarget | ServerAddress, options: ScriptOptions = {}): Promise<RunResult> {
   const program = "file" in script ? loadProgram(script.file) : loadProgram(script.name ?? "inline.smtp", { readFile: () => script.source, knownVariables: Object.keys(options.defines ?? {}) });
-  const managed = "endpoint" in where ? where : null;
-  const server: ServerAddress = "endpoint" in where ? { host: where.endpoint.host, port: where.endpoint.port } : where;
-  assertLoopback(server.host, options.allowRemote === true);
-  const defines = managed !== null ? targetDefines(options.defines ?? {}, managed) : { ...options.defines };
+  const { managed, server, defines } = reach(where, options);
   return runProgram(program, {
     server,
     defines,
@@ -130,6 +127,14 @@ export async function runScript(script: { file: string } | { source: string; nam
     ...(options.allowRemote === true ? { allowRemote: true } : {}),
     ...(managed !== null ? { target: scriptTargetOf(managed.target, managed.faults) } : {}),
   });
+}
+
+/** Where scripts connect (refused off loopback unless allowed), and their variables with a started target's domain and mailbox. */
+function reach(where: TestTarget | ServerAddress, options: ScriptOptions): { managed: TestTarget | null; server: ServerAddress; defines: Record<string, string> } {
+  const managed = "endpoint" in where ? where : null;
+  const server: ServerAddress = managed !== null ? { host: managed.endpoint.host, port: managed.endpoint.port } : (where as ServerAddress);
+  assertLoopback(server.host, options.allowRemote === true);
+  return { managed, server, defines: managed !== null ? targetDefines(options.defines ?? {}, managed) : { ...options.defines } };
 }
 
 /** True when every test-case passed (or was skipped); for `assert.ok(allPassed(r), ...)`. */
@@ -153,12 +158,8 @@ export interface SuiteRun {
  */
 export async function runSuite(name: string, where: TestTarget | ServerAddress, options: ScriptOptions = {}): Promise<SuiteRun> {
   const suite = listSuites().find((s) => s.name === name);
-  if (suite === undefined) throw new RangeError(`no suite "${name}" (${listSuites().map((s) => s.name).join(", ")})`);
-  const managed = "endpoint" in where ? where : null;
-  const server: ServerAddress = "endpoint" in where ? { host: where.endpoint.host, port: where.endpoint.port } : where;
-  assertLoopback(server.host, options.allowRemote === true);
-  const defines = managed !== null ? targetDefines(options.defines ?? {}, managed) : { ...options.defines };
-  const file = managed?.expectations ?? null;
+  if (suite === undefined) throw new UsageError(`no suite "${name}" (${listSuites().map((s) => s.name).join(", ")})`);
+  const { managed, server, defines } = reach(where, options);
   // the one suite runner `suite run` and `report matrix` use: the same size probe, skips and verdicts
   const judged = await runSuites({
     programs: loadSuitePrograms([suite], defines),
@@ -166,7 +167,7 @@ export async function runSuite(name: string, where: TestTarget | ServerAddress, 
     label: managed !== null ? managed.target.name : `${server.host}:${server.port}`,
     defines,
     ...(managed !== null ? { target: scriptTargetOf(managed.target, managed.faults) } : {}),
-    expectations: loadExpectations(file !== null && existsSync(file) ? file : null),
+    expectations: loadExpectations(managed?.expectations ?? null),
     timeoutMs: options.timeoutMs ?? 10_000,
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.allowRemote === true ? { allowRemote: true } : {}),
