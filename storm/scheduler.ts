@@ -8,6 +8,7 @@
 // exceed the in-flight cap are dropped and counted rather than delayed.
 //
 // Hot path: no timer per session; one control timer and one once-a-second sampler per storm.
+import { UsageError } from "../common/errors.js";
 import { Metrics, UNGRACEFUL } from "./metrics.js";
 import type { Outcome } from "./metrics.js";
 import { PlanStream } from "./plan.js";
@@ -90,10 +91,10 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   if ((o.workers ?? 1) > 1) return runParallel({ ...o, workers: o.workers as number });
   const model: LoadModel = o.model ?? (o.rate !== undefined ? "open" : "closed");
   const constant = model === "open" ? o.rate : o.concurrency;
-  if (o.stages === undefined && !(constant !== undefined && constant > 0)) throw new RangeError(`a ${model}-loop storm needs ${model === "open" ? "a rate" : "a concurrency"} or stages`);
+  if (o.stages === undefined && !(constant !== undefined && constant > 0)) throw new UsageError(`a ${model}-loop storm needs ${model === "open" ? "a rate" : "a concurrency"} or stages`);
   const profile = new Profile(o.stages ?? null, constant ?? 0);
   const durationMs = Math.min(o.durationMs ?? Infinity, profile.totalMs);
-  if (!(durationMs > 0 && Number.isFinite(durationMs))) throw new RangeError("a storm needs a positive, finite duration (or stages)");
+  if (!(durationMs > 0 && Number.isFinite(durationMs))) throw new UsageError("a storm needs a positive, finite duration (or stages)");
   const maxInFlight = o.maxInFlight ?? 10_000;
   const isFailure = o.isFailure ?? isFailureRule(o.slowSessionMs);
   const metrics = new Metrics();
