@@ -1,5 +1,6 @@
 // The result model every reporter consumes. Storm, monkey and the suites produce the same
 // shapes, so one set of reporters (console, TAP, JUnit, JSON) serves all of them.
+import { formatTranscript } from "../smtp/transcript.js";
 import type { TranscriptEntry } from "../smtp/transcript.js";
 import type { Loc } from "./ast.js";
 
@@ -64,4 +65,9 @@ export function summarize(results: readonly TestResult[]): Summary {
   const s: Summary = { total: results.length, passed: 0, failed: 0, error: 0, skipped: 0 };
   for (const r of results) s[r.status]++;
   return s;
+}
+
+/** A test-case's transcripts whole, each headed by its connection: what the documents (TAP, JUnit) carry. */
+export function transcriptsText(r: TestResult): string {
+  return r.transcripts.map((t) => `[${t.connection}]\n${formatTranscript(t.entries)}`).join("\n");
 }

@@ -17,7 +17,10 @@ export type Colors = ReturnType<typeof pc.createColors>;
 export const consoleReporter: ReporterKind = {
   name: "console",
   summary: "the original's lines and each failure's evidence (default)",
-  create: (to, context) => liveOutput(to, { event: (r) => resultText(r, colorsFor(to, context), context.verbose), result: summaryText }),
+  create: (to, context) => {
+    const c = colorsFor(to, context);
+    return liveOutput(to, { event: (r) => resultText(r, c, context.verbose), result: summaryText });
+  },
 };
 
 /** Colours only on a terminal (picocolors alone also colours whenever CI is set), if allowed. */

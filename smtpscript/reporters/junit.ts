@@ -3,7 +3,7 @@
 import { junitDocument } from "../../common/junit.js";
 import type { JunitCase, JunitSuite } from "../../common/junit.js";
 import { textOutput } from "../../common/output.js";
-import { formatTranscript } from "../../smtp/transcript.js";
+import { transcriptsText } from "../result.js";
 import type { RunResult, TestResult } from "../result.js";
 import type { ReporterKind } from "./kind.js";
 
@@ -34,7 +34,7 @@ function caseOf(r: TestResult, file: string): JunitCase {
     file: r.failure?.loc?.file ?? r.file,
     line: r.failure?.loc?.line ?? r.loc.line,
     timeMs: r.durationMs,
-    systemOut: r.transcripts.map((t) => `[${t.connection}]\n${formatTranscript(t.entries)}`).join("\n"),
+    systemOut: transcriptsText(r),
   };
   if (r.status === "skipped") c.skipped = r.skipReason ?? "";
   const f = r.failure;

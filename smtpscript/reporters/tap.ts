@@ -1,6 +1,6 @@
 // TAP version 13, with a YAML diagnostic block for failures.
 import { textOutput } from "../../common/output.js";
-import { formatTranscript } from "../../smtp/transcript.js";
+import { transcriptsText } from "../result.js";
 import { visible } from "../../common/visible.js";
 import type { RunResult } from "../result.js";
 import type { ReporterKind } from "./kind.js";
@@ -29,7 +29,7 @@ function renderTap(run: RunResult): string {
     if (r.seed !== undefined) out.push(`  seed: ${r.seed}`);
     if (r.failure.loc !== null) out.push(`  at: ${yamlString(`${r.failure.loc.file}:${r.failure.loc.line}:${r.failure.loc.column}`)}`);
     if (r.failure.sourceLine !== null) out.push(`  source: ${yamlString(r.failure.sourceLine.trim())}`);
-    const t = r.transcripts.map((x) => `[${x.connection}]\n${formatTranscript(x.entries)}`).join("\n");
+    const t = transcriptsText(r);
     if (t !== "") {
       out.push("  transcript: |");
       for (const l of t.split("\n")) out.push(`    ${l}`);

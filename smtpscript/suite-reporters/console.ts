@@ -13,7 +13,11 @@ import type { SuiteReport, SuiteReporterContext, SuiteReporterKind } from "./kin
 export const suiteConsole: SuiteReporterKind = {
   name: "console",
   summary: "a line per test-case, a table per suite, the verdict (default)",
-  create: (to, context) => liveOutput(to, { event: (j) => judgedText(j, colorsFor(to, context), context), result: (report) => summaryText(report, colorsFor(to, context), context) }),
+  create: (to, context) => {
+    const c = colorsFor(to, context);
+    const mark = marks(c);
+    return liveOutput(to, { event: (j) => judgedText(j, mark, context), result: (report) => summaryText(report, c, context) });
+  },
 };
 
 function marks(c: Colors): Record<Verdict, string> {
@@ -27,9 +31,9 @@ function marks(c: Colors): Record<Verdict, string> {
   };
 }
 
-function judgedText(j: JudgedResult, c: Colors, { verbose, expectations }: SuiteReporterContext): string {
+function judgedText(j: JudgedResult, mark: Record<Verdict, string>, { verbose, expectations }: SuiteReporterContext): string {
   const r = j.result;
-  const out = [`====> ${visible(j.key)} ${marks(c)[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${visible(r.skipReason)})` : ""}`];
+  const out = [`====> ${visible(j.key)} ${mark[j.verdict]}${j.verdict === "skipped" && r.skipReason !== null ? ` (${visible(r.skipReason)})` : ""}`];
   if (j.verdict === "failed" || j.verdict === "error" || (verbose && j.verdict === "deviation")) out.push(failureDetails(r, 8).replace(/^/gm, "      "));
   if (j.verdict === "error" && j.reason !== null) out.push(`      ${HARNESS_NOT_EXCUSED} ("${visible(j.reason)}")`);
   if (j.verdict === "unexpected-pass") out.push(`      listed as a known deviation ("${visible(j.reason ?? "")}") but passed: update ${expectations.source === null ? "the expectations" : relative(process.cwd(), expectations.source)}`);
