@@ -3,7 +3,8 @@
 // out in O(1), where an abort listener each would cost an object and an O(n) removal.
 const waiting = new WeakMap<AbortSignal, Set<() => void>>();
 
-/** Calls `fn` once when `signal` aborts (at once if it has); returns what stops waiting. */
+/** Calls `fn` once when `signal` aborts (at once if it has); returns what stops waiting. Each
+ * waiter passes a function of its own (a Set holds a function once). */
 export function onCut(signal: AbortSignal, fn: () => void): () => void {
   if (signal.aborted) {
     fn();
@@ -23,8 +24,7 @@ export function onCut(signal: AbortSignal, fn: () => void): () => void {
     waiting.set(signal, all);
     set = all;
   }
-  const entry = (): void => fn();
-  set.add(entry);
+  set.add(fn);
   const mine = set;
-  return () => void mine.delete(entry);
+  return () => void mine.delete(fn);
 }
