@@ -10,6 +10,7 @@ import { UsageError } from "../common/errors.js";
 import { benchArgs } from "./lib/args.js";
 
 const HOST = "127.0.0.1"; // loopback only, always
+const MAX_LINE = 64 * 1024;
 const USAGE = `usage: node dist/bench/bare-client.js --port P --mode basic|pipelined|hold --concurrency C
        --sessions N [--transactions T] [--size BYTES] [--ramp D --hold D] [--timeout D]
 
@@ -56,6 +57,8 @@ class Replies {
         this.buf = this.buf.slice(i + 1);
         if (line[3] !== "-") this.push(Number(line.slice(0, 3)));
       }
+      // a peer that never ends a line is not an SMTP server: bounded like the wire layer's reader
+      if (this.buf.length > MAX_LINE) socket.destroy(new Error(`a reply line over ${MAX_LINE} bytes`));
     });
     const fail = (err: Error): void => {
       this.failed ??= err;
