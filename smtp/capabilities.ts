@@ -13,6 +13,9 @@ export class Capabilities {
     this.map = map;
   }
 
+  /** What a server offers before its EHLO reply: nothing (one shared instance). */
+  static readonly NONE = new Capabilities(new Map());
+
   /**
    * The capabilities an EHLO reply advertises. A server says the same to every client, and a
    * storm holds thousands of sessions: one instance (they are immutable) per distinct reply.

@@ -79,19 +79,18 @@ export class SmtpSession {
   private readonly owed = new ReplyAccounting();
   private waiter: Waiter | null = null;
   private closeState: CloseState | null = null;
-  private closeWaiters: Array<() => void> = [];
+  private closeWaiters: Array<() => void> | null = null;
   /** a protocol error is sticky: after it, the reply stream cannot be trusted */
   private protocolError: SmtpProtocolError | null = null;
   private readonly host: string;
-  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
 
-  private constructor(socket: net.Socket, opts: ConnectOptions, tcp: net.Socket = socket) {
+  private constructor(socket: net.Socket, opts: ConnectOptions, transcript: Transcript | null, tcp: net.Socket = socket) {
     this.socket = socket;
     this.tcp = tcp;
     this.host = opts.host;
     this.remote = formatHostPort(opts.host, opts.port);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.transcript = opts.transcript === undefined ? new Transcript() : opts.transcript;
+    this.transcript = transcript;
     this.attach(socket);
   }
 
@@ -105,9 +104,7 @@ export class SmtpSession {
     const plain = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
     plain.setNoDelay(true);
     try {
-      await withTimeout(once(plain, "connect"), timeout, () => {
-        return new SmtpConnectError(opts.host, opts.port, "ETIMEDOUT", `no connection within ${timeout} ms`);
-      });
+      await settled(plain, "connect", timeout, () => new SmtpConnectError(opts.host, opts.port, "ETIMEDOUT", `no connection within ${timeout} ms`));
     } catch (err) {
       plain.on("error", ignore);
       plain.destroy();
@@ -119,7 +116,7 @@ export class SmtpSession {
     if (implicit) {
       const secure = tls.connect({ socket: plain, ...tlsSettings(opts, opts.host) });
       try {
-        await withTimeout(once(secure, "secureConnect"), timeout, () => new SmtpTimeoutError(remote, "TLS handshake", timeout));
+        await settled(secure, "secureConnect", timeout, () => new SmtpTimeoutError(remote, "TLS handshake", timeout));
       } catch (err) {
         secure.on("error", ignore);
         secure.destroy();
@@ -129,7 +126,7 @@ export class SmtpSession {
       plain.on("error", ignore);
       socket = secure;
     }
-    const session = new SmtpSession(socket, { ...opts, transcript }, plain);
+    const session = new SmtpSession(socket, opts, transcript, plain);
     if (implicit) session.transcript?.info(`TLS established: ${describeTls(session.tlsInfo)}`);
     return session;
   }
@@ -197,7 +194,8 @@ export class SmtpSession {
     await withTimeout(drained, timeoutMs, () => new SmtpTimeoutError(this.remote, "the server to read what was sent", timeoutMs));
   }
 
-  async command(line: string, timeoutMs: number = this.timeoutMs): Promise<Reply> {
+  /** Not async: a load generator sends millions, and each async layer costs microtask turns. */
+  command(line: string, timeoutMs: number = this.timeoutMs): Promise<Reply> {
     this.writeLine(line);
     return this.readReply(timeoutMs, () => `reply to ${verbOf(line)}`);
   }
@@ -237,7 +235,7 @@ export class SmtpSession {
     if (this.socket instanceof tls.TLSSocket) throw new SmtpTlsError(this.remote, "TLS is already active");
     if (this.closed) throw this.disconnectedError("TLS handshake");
     const plain = this.socket;
-    plain.off("data", this.onData);
+    plain.off("data", onSocketData);
     if (this.reader.buffered > 0) {
       // Plaintext bytes after the 220 would be a server-side injection; keep them visible.
       this.transcript?.info(`${this.reader.buffered} unread plaintext bytes discarded at STARTTLS`);
@@ -308,30 +306,34 @@ export class SmtpSession {
   }
 
   private attach(socket: net.Socket): void {
-    socket.on("data", this.onData);
-    socket.on("error", this.onError);
-    socket.on("close", this.onClose);
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on("data", onSocketData);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
   }
 
   private detach(socket: net.Socket): void {
-    socket.off("data", this.onData);
-    socket.off("error", this.onError);
-    socket.off("close", this.onClose);
+    socket.off("data", onSocketData);
+    socket.off("error", onSocketError);
+    socket.off("close", onSocketClose);
   }
 
-  private readonly onError = (err: NodeJS.ErrnoException): void => {
+  /** @internal the socket's "error" */
+  socketError(err: NodeJS.ErrnoException): void {
     const reset = err.code === "ECONNRESET" || err.code === "EPIPE";
     this.transcript?.info(`socket error: ${err.code ?? err.message}`);
     this.markClosed(reset, err);
-  };
+  }
 
-  private readonly onClose = (): void => {
+  /** @internal the socket's "close" */
+  socketClosed(): void {
     for (const line of this.reader.end()) this.acceptLine(line);
     if (this.closeState === null) this.transcript?.info("server closed the connection");
     this.markClosed(false, null);
-  };
+  }
 
-  private receive(chunk: Buffer): void {
+  /** @internal the socket's "data" */
+  receive(chunk: Buffer): void {
     this.transcript?.server(chunk);
     // After a violation the stream cannot be trusted: keep no more of it than the transcript does.
     if (this.protocolError !== null) return;
@@ -407,12 +409,14 @@ export class SmtpSession {
         else w.reject(this.disconnectedError(w.what));
       });
     }
-    for (const cb of this.closeWaiters.splice(0)) cb();
+    const waiters = this.closeWaiters;
+    this.closeWaiters = null;
+    if (waiters !== null) for (const cb of waiters) cb();
   }
 
   private closedPromise(): Promise<void> {
     if (this.closeState !== null) return Promise.resolve();
-    return new Promise((resolve) => this.closeWaiters.push(resolve));
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
   private disconnectedError(what: Label): SmtpDisconnectedError {
@@ -421,6 +425,23 @@ export class SmtpSession {
 }
 
 function ignore(): void {}
+
+// The socket's listeners are shared by every session, which the socket names: thousands of
+// sessions held at once would otherwise each keep three closures.
+const OWNER = Symbol("smtpchaos.session");
+type OwnedSocket = net.Socket & { [OWNER]: SmtpSession };
+
+function onSocketData(this: net.Socket, chunk: Buffer): void {
+  (this as OwnedSocket)[OWNER].receive(chunk);
+}
+
+function onSocketError(this: net.Socket, err: NodeJS.ErrnoException): void {
+  (this as OwnedSocket)[OWNER].socketError(err);
+}
+
+function onSocketClose(this: net.Socket): void {
+  (this as OwnedSocket)[OWNER].socketClosed();
+}
 
 function firstLine(reply: Reply): string {
   return reply.raw.split("\n", 1)[0]?.trimEnd() ?? "";
@@ -445,6 +466,34 @@ function verbOf(line: string): string {
   const m = /^\s*(\S+)(?:\s+(FROM|TO):)?/i.exec(line);
   if (m === null) return JSON.stringify(line);
   return m[2] !== undefined ? `${m[1]?.toUpperCase()} ${m[2].toUpperCase()}` : (m[1] ?? "").toUpperCase();
+}
+
+/**
+ * Resolves on `event`, rejects on "error" or after `ms` (0: never): what `once()` in a
+ * Promise.race with a timer does, in one promise and one timer (it runs once per connection).
+ */
+function settled(emitter: net.Socket, event: string, ms: number, onTimeout: () => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      emitter.off(event, onEvent);
+      emitter.off("error", onError);
+    };
+    const onEvent = (): void => {
+      done();
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    const timer = ms > 0 ? setTimeout(() => {
+      done();
+      reject(onTimeout());
+    }, ms) : undefined;
+    emitter.on(event, onEvent);
+    emitter.on("error", onError);
+  });
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

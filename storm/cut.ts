@@ -3,12 +3,12 @@
 // out in O(1), where an abort listener each would cost an object and an O(n) removal.
 const waiting = new WeakMap<AbortSignal, Set<() => void>>();
 
-/** Calls `fn` once when `signal` aborts (at once if it has); returns what stops waiting. Each
- * waiter passes a function of its own (a Set holds a function once). */
-export function onCut(signal: AbortSignal, fn: () => void): () => void {
+/** Calls `fn` once when `signal` aborts (at once if it has), until stopCut(signal, fn). A Set
+ * holds a function once: each waiter passes its own (a promise's resolve will do). */
+export function awaitCut(signal: AbortSignal, fn: () => void): void {
   if (signal.aborted) {
     fn();
-    return () => {};
+    return;
   }
   let set = waiting.get(signal);
   if (set === undefined) {
@@ -25,6 +25,15 @@ export function onCut(signal: AbortSignal, fn: () => void): () => void {
     set = all;
   }
   set.add(fn);
-  const mine = set;
-  return () => void mine.delete(fn);
+}
+
+/** `fn` no longer waits for the cut. */
+export function stopCut(signal: AbortSignal, fn: () => void): void {
+  waiting.get(signal)?.delete(fn);
+}
+
+/** awaitCut, with what stops waiting. */
+export function onCut(signal: AbortSignal, fn: () => void): () => void {
+  awaitCut(signal, fn);
+  return () => stopCut(signal, fn);
 }

@@ -112,23 +112,32 @@ export function planArbitrary(mix: Mix): fc.Arbitrary<SessionPlan> {
   // Registry order, "basic" first: with cross-shrinking, fast-check shrinks oneof towards its first branch, the plainest session.
   const kinds = KINDS.filter((k) => (mix.weights[k.name] ?? 0) > 0).map((k) => ({ arbitrary: fc.constant(k), weight: Math.round((mix.weights[k.name] as number) * 100) }));
   // Every kind's own numbers are drawn for every plan, so adding a kind to a mix leaves the
-  // other kinds' plans of a seed as they were.
-  const own = Object.fromEntries(KINDS.flatMap((k) => (k.section === undefined ? [] : [[k.name, fc.record(k.section.draw(mix[k.section.key]))]])));
+  // other kinds' plans of a seed as they were. Tuples, not records: a plan is drawn per session,
+  // and fast-check draws a tuple about five times faster (the same values, in the same order).
+  const own = KINDS.flatMap((k) => {
+    if (k.section === undefined) return [];
+    const arbs = k.section.draw(mix[k.section.key]);
+    return [{ kind: k.name, keys: Object.keys(arbs), arb: fc.tuple(...Object.values(arbs)) }];
+  });
   return fc
-    .record({
-      kind: fc.oneof({ withCrossShrink: true }, ...kinds),
-      rcpts: fc.integer({ min: mix.rcpts.min, max: mix.rcpts.max }),
-      size: logInt(mix.size),
-      implicit: chance(mix.implicitTls),
-      starttls: chance(mix.starttls),
-      ipv6: chance(mix.ipv6),
-      transactions: fc.integer({ min: mix.transactions.min, max: mix.transactions.max }),
-      own: fc.record(own),
-    })
-    .map((p): SessionPlan => {
-      const common: CommonDraw = { kind: p.kind.name, rcpts: p.rcpts, size: p.size, transactions: p.transactions, tls: p.implicit ? "implicit" : p.starttls ? "starttls" : "none", family: p.ipv6 ? 6 : 4 };
-      const section = p.kind.section === undefined ? undefined : mix[p.kind.section.key];
-      return p.kind.plan(common, (p.own[p.kind.name] ?? {}) as Record<string, number>, section);
+    .tuple(
+      fc.oneof({ withCrossShrink: true }, ...kinds),
+      fc.integer({ min: mix.rcpts.min, max: mix.rcpts.max }),
+      logInt(mix.size),
+      chance(mix.implicitTls),
+      chance(mix.starttls),
+      chance(mix.ipv6),
+      fc.integer({ min: mix.transactions.min, max: mix.transactions.max }),
+      fc.tuple(...own.map((o) => o.arb)),
+    )
+    .map(([kind, rcpts, size, implicit, starttls, ipv6, transactions, owns]): SessionPlan => {
+      const common: CommonDraw = { kind: kind.name, rcpts, size, transactions, tls: implicit ? "implicit" : starttls ? "starttls" : "none", family: ipv6 ? 6 : 4 };
+      const section = kind.section === undefined ? undefined : mix[kind.section.key];
+      // only the chosen kind's numbers become a record
+      const i = own.findIndex((o) => o.kind === kind.name);
+      const values: Record<string, number> = {};
+      if (i >= 0) (own[i] as (typeof own)[number]).keys.forEach((key, j) => (values[key] = (owns[i] as number[])[j] as number));
+      return kind.plan(common, values, section);
     });
 }
 
@@ -162,8 +171,13 @@ export class PlanStream {
     return this.batch[this.pos++] as SessionPlan;
   }
 
-  /** The origin of the plan last returned by next(). */
-  lastOrigin(): PlanOrigin {
-    return { seed: (this.seed + this.batchIndex - 1) | 0, path: String(this.pos - 1) };
+  /** Where the plan last returned by next() is in the stream (see originOf). */
+  position(): number {
+    return (this.batchIndex - 1) * this.batchSize + this.pos - 1;
+  }
+
+  /** The origin of the plan at `position`: a number per session until a failure asks for it. */
+  originOf(position: number): PlanOrigin {
+    return { seed: (this.seed + Math.floor(position / this.batchSize)) | 0, path: String(position % this.batchSize) };
   }
 }

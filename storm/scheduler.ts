@@ -131,31 +131,31 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   /** open loop: set once no arrival is left before the deadline (or a bound was hit) */
   let arrivalsDone = false;
 
+  // One closure per session in flight (what it must remember to report a failure), the rest shared.
+  const ended = (outcome: Outcome, plan: SessionPlan, at: number, scheduledAt: number | undefined): void => {
+    inFlight--;
+    // Nothing listens: the first sessions all refused and none got further. Stop now rather
+    // than flood the port with connects (a closed loop restarts each at once).
+    if (unreachable === undefined && metrics.sessions >= unreachableAfter && metrics.count("refused") === metrics.sessions) {
+      unreachable = `connection refused: the first ${metrics.sessions} sessions were all refused, so the storm stopped`;
+    }
+    if (failure === null && isFailure(outcome, performance.now() - (scheduledAt ?? t0))) {
+      failure = { plan, origin: plans.originOf(at), outcome, elapsedMs: performance.now() - (scheduledAt ?? t0) };
+    }
+    if (model === "closed") pump();
+    if (stopped && inFlight === 0) finish();
+  };
+  const crashed = (err: unknown): void => {
+    inFlight--;
+    fatal ??= err;
+    if (stopped && inFlight === 0) finish();
+  };
   const launch = (scheduledAt: number | undefined): void => {
     started++;
     inFlight++;
     const plan = plans.next();
-    const origin = plans.lastOrigin();
-    runSession(plan, o.target, metrics, scheduledAt === undefined ? { signal: cut.signal } : { scheduledAt, signal: cut.signal }).then(
-      (outcome) => {
-        inFlight--;
-        // Nothing listens: the first sessions all refused and none got further. Stop now rather
-        // than flood the port with connects (a closed loop restarts each at once).
-        if (unreachable === undefined && metrics.sessions >= unreachableAfter && metrics.count("refused") === metrics.sessions) {
-          unreachable = `connection refused: the first ${metrics.sessions} sessions were all refused, so the storm stopped`;
-        }
-        if (failure === null && isFailure(outcome, performance.now() - (scheduledAt ?? t0))) {
-          failure = { plan, origin, outcome, elapsedMs: performance.now() - (scheduledAt ?? t0) };
-        }
-        if (model === "closed") pump();
-        if (stopped && inFlight === 0) finish();
-      },
-      (err: unknown) => {
-        inFlight--;
-        fatal ??= err;
-        if (stopped && inFlight === 0) finish();
-      },
-    );
+    const at = plans.position();
+    runSession(plan, o.target, metrics, scheduledAt === undefined ? { signal: cut.signal } : { scheduledAt, signal: cut.signal }).then((outcome) => ended(outcome, plan, at, scheduledAt), crashed);
   };
 
   // Closed loop: fill up to the current level.

@@ -5,9 +5,9 @@ import type { SessionResult } from "../smtp/index.js";
 import type { Outcome } from "./metrics.js";
 import { memoized } from "../common/memo.js";
 import type { Metrics } from "./metrics.js";
-import type { SessionPlan } from "./kinds/kind.js";
+import type { KindContext, SessionPlan } from "./kinds/kind.js";
 import { kindUnit } from "./kinds/index.js";
-import { onCut } from "./cut.js";
+import { awaitCut, stopCut } from "./cut.js";
 import { clientOptions, metricsObserver, stormMail } from "./endpoint.js";
 import type { SessionTarget } from "./endpoint.js";
 
@@ -25,42 +25,43 @@ export interface SessionOptions {
 /** One hold counter per storm, not a closure per session. */
 const holdingOf = memoized((m: Metrics) => (on: boolean): void => (on ? m.holdStarted() : m.holdEnded()));
 
-export async function runSession(plan: SessionPlan, target: SessionTarget, m: Metrics, opts: SessionOptions = {}): Promise<Outcome> {
+export function runSession(plan: SessionPlan, target: SessionTarget, m: Metrics, opts: SessionOptions = {}): Promise<Outcome> {
   const t0 = opts.scheduledAt ?? performance.now();
   m.sessionStarted();
   m.kind(plan.kind);
-  const run = kindUnit(plan.kind).run({
-    plan,
-    target,
-    client: clientOptions(plan, target, metricsObserver(m), t0),
-    mail: stormMail(target),
-    holding: holdingOf(m),
-    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+  const signal = opts.signal;
+  const ctx: KindContext = { plan, target, client: clientOptions(plan, target, metricsObserver(m), t0), mail: stormMail(target), holding: holdingOf(m) };
+  if (signal !== undefined) ctx.signal = signal;
+  const run = kindUnit(plan.kind).run(ctx);
+  // Promises, not an async function: thousands of sessions wait here at once, and a suspended
+  // async frame costs more than these two closures.
+  if (signal === undefined) return run.then((r) => ended(m, t0, r));
+  // The session's result, or "overdue" as soon as the cut comes (the session itself is left to
+  // its client to close). The race's own resolve waits for the cut.
+  let cutWaiter: () => void = noop;
+  const race = new Promise<SessionResult | undefined>((resolve, reject) => {
+    cutWaiter = resolve as () => void;
+    run.then(resolve, reject);
   });
-  const { outcome, accepted } = opts.signal === undefined ? await run : await untilAborted(run, opts.signal);
+  awaitCut(signal, cutWaiter);
+  return race.then(
+    (r) => {
+      stopCut(signal, cutWaiter);
+      return ended(m, t0, r);
+    },
+    (err: unknown) => {
+      stopCut(signal, cutWaiter);
+      throw err;
+    },
+  );
+}
+
+function ended(m: Metrics, t0: number, r: SessionResult | undefined): Outcome {
+  const { outcome, accepted } = r ?? OVERDUE;
   m.phase("session", performance.now() - t0);
   m.sessionEnded(outcome, accepted);
   return outcome;
 }
 
-/** The session's result, or "overdue" as soon as `signal` aborts (the session itself is left to its client to close). */
-function untilAborted(run: Promise<SessionResult>, signal: AbortSignal): Promise<{ outcome: Outcome; accepted: number }> {
-  const overdue = { outcome: "overdue" as const, accepted: 0 };
-  if (signal.aborted) {
-    run.catch(() => {});
-    return Promise.resolve(overdue);
-  }
-  return new Promise((resolve, reject) => {
-    const stopWaiting = onCut(signal, () => resolve(overdue));
-    run.then(
-      (r) => {
-        stopWaiting();
-        resolve(r);
-      },
-      (err: unknown) => {
-        stopWaiting();
-        reject(err);
-      },
-    );
-  });
-}
+const OVERDUE = { outcome: "overdue", accepted: 0 } as const;
+const noop = (): void => {};

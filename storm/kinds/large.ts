@@ -9,7 +9,7 @@ export default defineKind<Range>({
   summary: "a large message (mix `large`), streamed with backpressure",
   basicPlus: true,
   section: rangeSection("large", { min: 1024 * 1024, max: 20 * 1024 * 1024 }, 0, (r) => ({ size: logInt(r) })),
-  plan: (common, own) => ({ ...plainPlan(common), size: own.size as number }),
+  plan: (common, own) => Object.assign(plainPlan(common), { size: own.size as number }),
   run: (ctx) => runWire(ctx, { streamed: true }),
   script: (plan, w) => w.session(plan, { sendMessage: true }),
 });

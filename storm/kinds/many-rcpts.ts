@@ -10,7 +10,7 @@ export default defineKind<Range>({
   summary: "many recipients per transaction (mix `manyRcpts`), pipelined when offered",
   basicPlus: true,
   section: rangeSection("manyRcpts", { min: 20, max: 100 }, 1, (r) => ({ rcpts: integer(r) })),
-  plan: (common, own) => ({ ...plainPlan(common), rcpts: own.rcpts as number }),
+  plan: (common, own) => Object.assign(plainPlan(common), { rcpts: own.rcpts as number }),
   run: (ctx) => runWire(ctx, { pipelining: true, partialRcpts: true }),
   script: (plan, w) => w.session(plan),
 });

@@ -9,7 +9,7 @@ export default defineKind<Range>({
   summary: "several transactions on one connection, RSET between every two",
   basicPlus: true,
   section: rangeSection("multi", { min: 2, max: 4 }, 1, (r) => ({ transactions: integer(r) })),
-  plan: (common, own) => ({ ...plainPlan(common), transactions: own.transactions as number }),
+  plan: (common, own) => Object.assign(plainPlan(common), { transactions: own.transactions as number }),
   run: (ctx) => runWire(ctx, { rsetBetween: true }),
   script: (plan, w) => w.session(plan, { rsetBetween: true }),
 });

@@ -24,8 +24,8 @@ export default defineKind<Slowloris>({
     },
     draw: (s) => ({ pauseMs: integer(s.pauseMs), chunk: integer(s.chunk) }),
   },
-  plan: (common, own) => ({ ...plainPlan(common), pauseMs: own.pauseMs as number, chunk: own.chunk as number }),
-  run: (ctx) => runWire({ ...ctx, client: { ...ctx.client, dribble: { chunk: ctx.plan.chunk, pauseMs: ctx.plan.pauseMs } } }),
+  plan: (common, own) => Object.assign(plainPlan(common), { pauseMs: own.pauseMs as number, chunk: own.chunk as number }),
+  run: (ctx) => runWire(Object.assign({}, ctx, { client: Object.assign({}, ctx.client, { dribble: { chunk: ctx.plan.chunk, pauseMs: ctx.plan.pauseMs } }) })),
   script: (plan, w) => w.session(plan, { dribble: true }),
   simpler: (p) => [...smaller(p.pauseMs, 0).map((ms) => ({ ...p, pauseMs: ms })), ...(p.chunk < 64 ? [{ ...p, chunk: Math.min(64, p.chunk * 2) }] : [])],
 });

@@ -1,7 +1,7 @@
 // The engine run every wire-level kind shares: the session of the context's plan, shaped by
 // the kind (pipelining, RSET between, an aborted last transaction, streamed messages...).
 import { runSmtpSession } from "../../smtp/index.js";
-import type { SessionResult, SessionShape, Transaction } from "../../smtp/index.js";
+import type { MailHow, SessionResult, SessionShape, Transaction } from "../../smtp/index.js";
 import type { KindContext } from "./kind.js";
 
 export interface WireShape extends Partial<Omit<SessionShape, "transaction">> {
@@ -11,17 +11,34 @@ export interface WireShape extends Partial<Omit<SessionShape, "transaction">> {
 
 export function runWire(ctx: KindContext, shape: WireShape = {}): Promise<SessionResult> {
   const { plan, mail } = ctx;
-  const { abortLast, streamed, ...spec } = shape;
-  const transactions = spec.transactions ?? plan.transactions;
+  const transactions = shape.transactions ?? plan.transactions;
+  const abortLast = shape.abortLast;
+  const streamed = shape.streamed === true;
+  // Every field written out, none spread or rested (the compiler checks the list is whole): in
+  // V8 (Node 20) those copies take a slow path, about 0.5 µs a property, and this runs per session.
+  const session: { [K in keyof Required<SessionShape>]: SessionShape[K] } = {
+    transactions,
+    // (no closure for a session without transactions: a hold keeps its frame for seconds)
+    transaction:
+      transactions === 0
+        ? noTransaction
+        : (i, caps) => {
+            const how: MailHow = { maxSize: caps.size() };
+            if (streamed) how.streamed = true;
+            if (abortLast !== undefined && i === transactions - 1) how.abort = abortLast;
+            return mail.transaction(i, plan.rcpts, plan.size, how);
+          },
+    pipelining: shape.pipelining,
+    partialRcpts: shape.partialRcpts,
+    rsetBetween: shape.rsetBetween,
+    afterGreeting: shape.afterGreeting,
+  };
   // The connection options are shared, not copied: thousands of sessions are held at once.
-  return runSmtpSession(
-    {
-      ...spec,
-      transactions,
-      transaction: (i, caps) => mail.transaction(i, plan.rcpts, plan.size, { maxSize: caps.size(), ...(streamed === true ? { streamed } : {}), ...(abortLast !== undefined && i === transactions - 1 ? { abort: abortLast } : {}) }),
-    },
-    ctx.client,
-  );
+  return runSmtpSession(session, ctx.client);
+}
+
+function noTransaction(): never {
+  throw new Error("a session of no transactions was asked for one");
 }
 
 /** Shrink candidates of a number: its minimum, the midpoint, one less. */
