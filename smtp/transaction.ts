@@ -146,10 +146,15 @@ export interface SessionResult {
   after421?: "closed" | "open";
 }
 
+// The checks of a reply, made once (not a closure per command).
 const ok2 = (r: Reply): boolean => r.klass === "ok";
+const is220 = (r: Reply): boolean => r.code === 220;
+const is250 = (r: Reply): boolean => r.code === 250;
+const is354 = (r: Reply): boolean => r.code === 354;
+const anyReply = (): boolean => true;
 
-/** What a pipelined read waits for, named once. */
-const READING: Record<Step, string> = { connect: "connect", banner: "banner", ehlo: "reply to EHLO", tls: "reply to STARTTLS", mail: "reply to MAIL", rcpt: "reply to RCPT", data: "reply to DATA", dot: "reply to end of data", rset: "reply to RSET", quit: "reply to QUIT", command: "reply", garbage: "reply to a line that is not SMTP" };
+/** What a read waits for, named once (as SmtpSession.command names it). */
+const READING: Record<Step, string> = { connect: "connect", banner: "banner", ehlo: "reply to EHLO", tls: "reply to STARTTLS", mail: "reply to MAIL FROM", rcpt: "reply to RCPT TO", data: "reply to DATA", dot: "reply to end of data", rset: "reply to RSET", quit: "reply to QUIT", command: "reply", garbage: "reply to a line that is not SMTP" };
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -195,7 +200,7 @@ export class SmtpClient {
     if (holder !== undefined) holder.client = c;
     obs.connected?.(session.localPort);
     obs.timed?.("connect", performance.now() - t0);
-    await c.expect("banner", () => c.read("banner"), (r) => r.code === 220, "220");
+    await c.expect("banner", () => c.read("banner"), is220, "220");
     await c.ehlo();
     // Implicit TLS is the caller's to report: it chose the port.
     if (o.implicitTls === true) return c;
@@ -218,9 +223,12 @@ export class SmtpClient {
     return this.session.closed;
   }
 
-  /** A command line, dribbled when the session does, and its reply. */
-  command(step: Step, line: string, ok: (r: Reply) => boolean, expected = "2xx"): Promise<Reply> {
-    return this.expect(step, () => this.send(line), ok, expected);
+  /** A command line, dribbled when the session does, and its reply (expect() without a closure per command). */
+  async command(step: Step, line: string, ok: (r: Reply) => boolean, expected = "2xx"): Promise<Reply> {
+    this.step = step;
+    if (this.obs.before !== undefined) await this.obs.before(step);
+    const t = performance.now();
+    return this.judged(step, t, await this.send(line), ok, expected);
   }
 
   /** Runs `act` as `step`: timed and observed; a reply `ok` rejects is a Refused. */
@@ -228,7 +236,10 @@ export class SmtpClient {
     this.step = step;
     if (this.obs.before !== undefined) await this.obs.before(step);
     const t = performance.now();
-    const r = await act();
+    return this.judged(step, t, await act(), ok, expected);
+  }
+
+  private judged(step: Step, t: number, r: Reply, ok: (r: Reply) => boolean, expected: string): Reply {
     this.obs.timed?.(step, performance.now() - t);
     this.obs.reply?.(step, r);
     if (step === "garbage" && r.code >= 500) this.refusedViolation = true;
@@ -267,12 +278,17 @@ export class SmtpClient {
 
   // Not async where it need not be: each async layer costs microtask turns, per command.
   private send(line: string): Promise<Reply> {
-    if (this.options.dribble === undefined) return this.session.command(line, this.options.timeoutMs);
+    // the step names what is awaited (no label closure per command), but for a free-form command
+    if (this.options.dribble === undefined) {
+      if (this.step === "command" || this.step === "garbage") return this.session.command(line, this.options.timeoutMs);
+      this.session.writeLine(line);
+      return this.session.readReply(this.options.timeoutMs, READING[this.step]);
+    }
     return this.dribble(line + "\r\n").then(() => this.read(READING[this.step]));
   }
 
   private async ehlo(): Promise<void> {
-    const r = await this.command("ehlo", `EHLO ${this.options.helo}`, (x) => x.code === 250, "250");
+    const r = await this.command("ehlo", `EHLO ${this.options.helo}`, is250, "250");
     this.capabilities = Capabilities.fromEhlo(r);
   }
 }
@@ -430,13 +446,13 @@ async function envelopeReplies(c: SmtpClient, tx: Transaction, partialOk: boolea
   let ok = 0;
   let refusal: Reply | null = null;
   for (const to of tx.to) {
-    const r = await c.command("rcpt", `RCPT TO:<${to}>`, (x) => partialOk || ok2(x));
+    const r = await c.command("rcpt", `RCPT TO:<${to}>`, partialOk ? anyReply : ok2);
     if (ok2(r)) ok++;
     else refusal ??= r;
   }
   // Some recipients refused (452 too many recipients) is fine when others were taken.
   if (ok === 0 && refusal !== null) c.refuse("rcpt", refusal, "2xx");
-  await c.command("data", "DATA", (r) => r.code === 354, "354");
+  await c.command("data", "DATA", is354, "354");
 }
 
 /**

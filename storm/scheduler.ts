@@ -142,8 +142,20 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     if (failure === null && isFailure(outcome, performance.now() - (scheduledAt ?? t0))) {
       failure = { plan, origin: plans.originOf(at), outcome, elapsedMs: performance.now() - (scheduledAt ?? t0) };
     }
-    if (model === "closed") pump();
+    if (model === "closed") refill();
     if (stopped && inFlight === 0) finish();
+  };
+  // A closed loop refills from a macrotask, once per turn of the event loop: sessions that fail
+  // without I/O (no local port left, no descriptor) would otherwise chain ends and starts in
+  // microtasks forever, and the timers (progress, deadline, cut) would never run.
+  let refillDue = false;
+  const refill = (): void => {
+    if (refillDue) return;
+    refillDue = true;
+    setImmediate(() => {
+      refillDue = false;
+      pump();
+    });
   };
   const crashed = (err: unknown): void => {
     inFlight--;

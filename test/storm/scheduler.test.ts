@@ -4,6 +4,8 @@ import { validateMix } from "../../storm/plan.js";
 import { runStorm } from "../../storm/scheduler.js";
 import { parseStages, Profile, StagesError } from "../../storm/profile.js";
 import { startFixture } from "./fixture-server.js";
+import { registerKind } from "../../storm/kinds/index.js";
+import { defineKind, plainPlan } from "../../storm/kinds/kind.js";
 
 const BASIC = validateMix({ weights: { basic: 1 }, size: { min: 100, max: 300 } });
 
@@ -103,4 +105,33 @@ test("a per-session check (here: slower than 100 ms) marks the first failing ses
   assert.ok(r.failure !== null && r.failure.outcome === "ok" && r.failure.elapsedMs > 100);
   assert.equal(r.failure.origin.seed, 8);
   assert.match(r.failure.origin.path, /^[0-3]$/);
+});
+
+test("a closed loop whose sessions end without I/O still lets timers run: progress ticks and the duration ends it", async () => {
+  // Sessions that fail at once (no local port left, no descriptor) end in microtasks; refilled
+  // from there, they would chain forever and starve the event loop (seen: 40 s without progress).
+  registerKind(
+    defineKind({
+      name: "instant-fail-test",
+      summary: "ends at once, as a session without a local port does",
+      plan: (common) => plainPlan(common),
+      run: () => Promise.resolve({ outcome: "local" as const, accepted: 0 }),
+      script: () => {},
+    }),
+  );
+  const ticks: number[] = [];
+  const t0 = performance.now();
+  const r = await runStorm({
+    target: { host: "127.0.0.1", port: 9, rcpt: "u@test.example", timeoutMs: 1000 },
+    concurrency: 10,
+    durationMs: 2500,
+    mix: validateMix({ weights: { "instant-fail-test": 1 } }),
+    seed: 1,
+    onTick: (_m, elapsed) => ticks.push(elapsed),
+  });
+  const wall = performance.now() - t0;
+  assert.ok(ticks.length >= 2, `progress ticked ${ticks.length} times in ${Math.round(wall)} ms`);
+  assert.ok(wall < 4000, `the run took ${Math.round(wall)} ms for a 2.5 s duration`);
+  assert.ok(r.metrics.sessions > 100, `${r.metrics.sessions} sessions ran`);
+  assert.equal(r.metrics.count("local"), r.metrics.sessions);
 });
