@@ -5,14 +5,16 @@
 # the same limit), their connections spread over loopback source addresses (--source), then
 # merged into one report whose peak concurrency comes from the merged timeline.
 # usage: bash bench/held-across-processes.sh [PROCESSES] [SESSIONS_EACH] [RAMP] [HOLD] [SERVER]
-#   defaults: 6 17000 60s 60s embedded (102,000 sessions). SERVER: embedded (the toolkit's own
+#   defaults: 6 17000 40s 55s embedded (102,000 sessions, each started once: --max-sessions;
+#   the hold stays under the embedded target's 60 s idle timeout, and above the ramp so that
+#   all are open at once). SERVER: embedded (the toolkit's own
 #   target, about 13 KiB a connection) or sink (Postfix's smtp-sink: about 190 KiB a connection
 #   here, so 100,000 would not fit 24 GiB). Loopback only. Needs dist/ (npm run build).
 set -euo pipefail
 PROCS=${1:-6}
 EACH=${2:-17000}
-RAMP=${3:-60s}
-HOLD=${4:-60s}
+RAMP=${3:-40s}
+HOLD=${4:-55s}
 SERVER=${5:-embedded}
 TOTAL=$((PROCS * EACH))
 SINK=/usr/sbin/smtp-sink
@@ -56,7 +58,7 @@ echo "held-across-processes: $PROCS storm processes x $EACH = $TOTAL held sessio
 PIDS=()
 for i in $(seq 1 "$PROCS"); do
   node "$CLI" storm --host 127.0.0.1 --port "${PORTS[$((i - 1))]}" --weight hold=1 --hold "$HOLD" \
-    --stages "$RAMP:$TOTAL,$HOLD:$TOTAL" --timeout 60s --source 127.0.0.2-127.0.0.9 --seed 22 \
+    --stages "$RAMP:$TOTAL,$HOLD:$TOTAL" --max-sessions "$TOTAL" --timeout 90s --source 127.0.0.2-127.0.0.9 --seed 22 \
     --shard "$i/$PROCS" --start-at "$AT" --json "$OUT/shard-$i.json" >"$OUT/shard-$i.log" 2>&1 &
   PIDS+=($!)
 done

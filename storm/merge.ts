@@ -113,6 +113,7 @@ export function partProblem(d: Record<string, unknown>): string | null {
     for (const k of ["started", "completed", "accepted", "errors", "concurrency", "dropped"]) {
       if (!isCount(pt[k])) return `snapshot.timeline[${i}].${k}: expected a number >= 0, got ${typeName(pt[k])}`;
     }
+    if (pt.holding !== undefined && !isCount(pt.holding)) return `snapshot.timeline[${i}].holding: expected a number >= 0, got ${typeName(pt.holding)}`;
   }
   return null;
 }

@@ -31,6 +31,8 @@ export interface TimelinePoint {
   accepted: number;
   errors: number;
   concurrency: number;
+  /** sessions idling in the "hold" kind at the end of the second (absent in parts of before 0.2) */
+  holding?: number;
   /** open loop: arrivals dropped this second because the in-flight cap was reached */
   dropped: number;
 }
@@ -111,7 +113,7 @@ export class Metrics {
 
   /** Closes the current one-second bucket of the timeline. */
   sample(t: number): TimelinePoint {
-    const point = { t, ...this.tick, concurrency: this.inFlight };
+    const point = { t, ...this.tick, concurrency: this.inFlight, holding: this.holding };
     this.timeline.push(point);
     this.tick = { started: 0, completed: 0, accepted: 0, errors: 0, dropped: 0 };
     return point;

@@ -24,6 +24,7 @@ export interface MetricsSnapshot {
   /** merged: the highest of the parts' own peaks and of the merged timeline's per-second
    * concurrency (parts' peaks need not coincide, so their sum would overstate it) */
   maxConcurrency: number;
+  /** merged: likewise, from the parts' peaks and the merged timeline's per-second holds */
   maxHolding: number;
   /** the timeline, each point at its wall-clock second (Unix seconds), not since its part's start */
   timeline: Array<Omit<TimelinePoint, "t"> & { at: number }>;
@@ -102,16 +103,22 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     out.inFlight += s.inFlight;
     out.holding += s.holding;
     out.maxConcurrency = Math.max(out.maxConcurrency, s.maxConcurrency);
-    out.maxHolding += s.maxHolding;
+    out.maxHolding = Math.max(out.maxHolding, s.maxHolding);
     for (const pt of s.timeline) {
       const cur = seconds.get(pt.at);
       if (cur === undefined) seconds.set(pt.at, { ...pt });
-      else for (const k of ["started", "completed", "accepted", "errors", "concurrency", "dropped"] as const) cur[k] += pt[k];
+      else {
+        for (const k of ["started", "completed", "accepted", "errors", "concurrency", "dropped"] as const) cur[k] += pt[k];
+        if (pt.holding !== undefined) cur.holding = (cur.holding ?? 0) + pt.holding;
+      }
     }
   }
   out.timeline = [...seconds.values()].sort((a, b) => a.at - b.at);
   // the peak of the whole: sessions in flight at once across parts, second by second
-  for (const pt of out.timeline) if (pt.concurrency > out.maxConcurrency) out.maxConcurrency = pt.concurrency;
+  for (const pt of out.timeline) {
+    if (pt.concurrency > out.maxConcurrency) out.maxConcurrency = pt.concurrency;
+    if ((pt.holding ?? 0) > out.maxHolding) out.maxHolding = pt.holding ?? 0;
+  }
   return out;
 }
 

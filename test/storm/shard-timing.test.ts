@@ -20,7 +20,7 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-/** A part of a run: shard `index` of 2, started at `startMs`, with this in-flight count each second. */
+/** A part of a run: shard `index` of 2, started at `startMs`, with this in-flight count (all of them held) each second. */
 function part(index: number, startMs: number, concurrency: number[], outcome: "ok" | "refused" = "ok"): StormJson {
   const m = new Metrics();
   for (let i = 0; i < 4; i++) {
@@ -30,10 +30,13 @@ function part(index: number, startMs: number, concurrency: number[], outcome: "o
   }
   concurrency.forEach((c, i) => {
     m.inFlight = c;
+    m.holding = c;
     m.sample(i + 1);
   });
   m.inFlight = 0;
+  m.holding = 0;
   m.maxConcurrency = Math.max(...concurrency);
+  m.maxHolding = Math.max(...concurrency);
   return toJson({ metrics: m, startedAt: startMs, seed: 5 + index, durationMs: concurrency.length * 1000, interrupted: false, model: "closed", failure: null, shard: { index, count: 2, runSeed: 5 } }, "127.0.0.1:2525", []);
 }
 
@@ -71,7 +74,7 @@ test("merge refuses parts that did not run at the same time, naming each part's 
   assert.throws(() => mergeParts([{ file: "a.json", doc: part(0, t0, [1]) }, { file: "b.json", doc: part(1, t0 + 5000, [1]) }]), MergeError);
 });
 
-test("merged peak concurrency comes from the merged timeline, not the sum of the parts' peaks", () => {
+test("merged peak concurrency and peak held sessions come from the merged timeline, not the sum of the parts' peaks", () => {
   const t0 = Date.parse("2026-01-01T00:00:00Z");
   // part A peaks in its first second, part B in its last: never together
   const merged = mergeParts([
@@ -79,11 +82,13 @@ test("merged peak concurrency comes from the merged timeline, not the sum of the
     { file: "b.json", doc: part(1, t0, [1, 1, 1, 4]) },
   ]);
   assert.equal(merged.result.metrics.maxConcurrency, 5);
+  assert.equal(merged.result.metrics.maxHolding, 5);
   const together = mergeParts([
     { file: "a.json", doc: part(0, t0, [4, 1]) },
     { file: "b.json", doc: part(1, t0, [4, 1]) },
   ]);
   assert.equal(together.result.metrics.maxConcurrency, 8);
+  assert.equal(together.result.metrics.maxHolding, 8);
 });
 
 test("merge of parts where nothing connected says unreachable (exit 2)", async (t) => {
