@@ -71,11 +71,12 @@ try {
     const mix = validateMix({ weights: { hold: 1 }, hold: { min: rampMs + holdMs, max: rampMs + holdMs } });
     const r = await runStorm({
       target: { host: "127.0.0.1", port, rcpt: "user@test.example", timeoutMs: 60_000 },
-      // the ramp, then a moment at the full level so the last sessions are started too
-      stages: [
-        { durationMs: rampMs, target: n },
-        { durationMs: 1000, target: n },
-      ],
+      // Arrivals as the bare client makes them: session i due at i * ramp / n, started however
+      // late its tick comes (open loop), so both sides start every session.
+      model: "open",
+      rate: n / (rampMs / 1000),
+      durationMs: rampMs,
+      maxInFlight: n,
       mix,
       seed: 1,
       maxSessions: n,
