@@ -34,7 +34,7 @@ cleanup() {
   # only what this script started: the sinks by PID, the embedded targets by their state
   for pid in "${SINKS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for i in $(seq 1 "$PROCS"); do
-    [ -d "$OUT/target-$i" ] && node "$CLI" target stop embedded --state "$OUT/target-$i" >/dev/null 2>&1 || true
+    if [ -d "$OUT/target-$i" ]; then node "$CLI" target stop embedded --state "$OUT/target-$i" >/dev/null 2>&1 || true; fi
   done
 }
 trap cleanup EXIT
