@@ -113,7 +113,8 @@ export function planArbitrary(mix: Mix): fc.Arbitrary<SessionPlan> {
   const kinds = KINDS.filter((k) => (mix.weights[k.name] ?? 0) > 0).map((k) => ({ arbitrary: fc.constant(k), weight: Math.round((mix.weights[k.name] as number) * 100) }));
   // Every kind's own numbers are drawn for every plan, so adding a kind to a mix leaves the
   // other kinds' plans of a seed as they were. Tuples, not records: a plan is drawn per session,
-  // and fast-check draws a tuple about five times faster (the same values, in the same order).
+  // and fast-check draws a tuple about five times faster (a record adds a null-prototype flag
+  // to its draws and maps keys to values).
   const own = KINDS.flatMap((k) => {
     if (k.section === undefined) return [];
     const arbs = k.section.draw(mix[k.section.key]);
