@@ -13,7 +13,7 @@ import type { RunResult } from "../smtpscript/result.js";
 import { summarize } from "../smtpscript/result.js";
 import type { Endpoint, Target } from "../targets/target.js";
 import { startFaultableTarget } from "../monkey/targets.js";
-import { scriptTargetOf, targetDefines } from "../smtpscript/bind-target.js";
+import { managedScriptTarget, targetDefines } from "../smtpscript/bind-target.js";
 import { assertLoopback } from "../common/loopback.js";
 import { UsageError } from "../common/errors.js";
 import { listSuites, loadExpectations, unexpectedResults } from "../smtpscript/suites.js";
@@ -125,7 +125,7 @@ export async function runScript(script: { file: string } | { source: string; nam
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.allowRemote === true ? { allowRemote: true } : {}),
-    ...(managed !== null ? { target: scriptTargetOf(managed.target, managed.faults) } : {}),
+    ...(managed !== null ? { target: managedScriptTarget(managed.target, managed.faults) } : {}),
   });
 }
 
@@ -166,7 +166,7 @@ export async function runSuite(name: string, where: TestTarget | ServerAddress, 
     server,
     label: managed !== null ? managed.target.name : `${server.host}:${server.port}`,
     defines,
-    ...(managed !== null ? { target: scriptTargetOf(managed.target, managed.faults) } : {}),
+    ...(managed !== null ? { target: managedScriptTarget(managed.target, managed.faults) } : {}),
     expectations: loadExpectations(managed?.expectations ?? null),
     timeoutMs: options.timeoutMs ?? 10_000,
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

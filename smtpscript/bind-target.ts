@@ -52,7 +52,7 @@ export async function bindServer(spec: { server: ServerSpec; defines: Record<str
     },
     label: `${ref} (${t.endpoint.host}:${t.endpoint.port})`,
     defines: targetDefines(spec.defines, t),
-    target: scriptTargetOf(t.target, faults),
+    target: managedScriptTarget(t.target, faults),
     stop: () => (stopped ??= t.stop()),
   };
 }
@@ -84,6 +84,19 @@ export function scriptTargetOf(target: Target, faults: ScriptFaults | null, sett
     queueSize: () => target.queueSize(),
     ...(faults !== null ? { faults } : {}),
   };
+}
+
+/** Mailboxes unchanged this long mean deliveries are over (`suite run --settle`'s default too). */
+export const DEFAULT_SETTLE_MS = 5_000;
+
+/**
+ * A target the toolkit started, for `expect delivered`: one whose queue cannot be counted (a
+ * target file without a queue-size command, Haraka) is read once its mailboxes settle, as a
+ * server given by --host is. Read at once, it would miss a delivery still on its way, and an
+ * `expect delivered 0` would pass on a message about to arrive.
+ */
+export function managedScriptTarget(target: Target, faults: ScriptFaults | null): ScriptTarget {
+  return scriptTargetOf(target, faults, { settleMs: DEFAULT_SETTLE_MS, maxMs: 30_000 });
 }
 
 /**

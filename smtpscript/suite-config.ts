@@ -10,6 +10,7 @@ import type { ServerChoice } from "../targets/server-choice.js";
 import type { ServerAddress } from "./runner.js";
 import { listSuites } from "./suites.js";
 import type { Suite } from "./suites.js";
+import { DEFAULT_SETTLE_MS } from "./bind-target.js";
 
 const OPTIONS = {
   target: { type: "string" },
@@ -119,7 +120,7 @@ function deliveriesOf(values: Values): Deliveries | null {
   const sinkPort = values.sink === undefined ? null : parsePort(values.sink, "--sink");
   if (values.settle !== undefined && maildirs.length === 0 && sinkPort === null) throw new UsageError("--settle goes with --maildir or --sink");
   for (const d of maildirs) assertDirectory(d, "--maildir");
-  const settleMs = values.settle === undefined ? 5_000 : parseDurationFlag(values.settle, "--settle");
+  const settleMs = values.settle === undefined ? DEFAULT_SETTLE_MS : parseDurationFlag(values.settle, "--settle");
   return maildirs.length === 0 && sinkPort === null ? null : { maildirs, sinkPort, settleMs };
 }
 

@@ -17,7 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExternalTarget } from "../../targets/external/target.js";
 import { MaildirReadError } from "../../targets/maildir/read.js";
-import { hostScriptTarget, scriptTargetOf } from "../../smtpscript/bind-target.js";
+import { DEFAULT_SETTLE_MS, hostScriptTarget, managedScriptTarget, scriptTargetOf } from "../../smtpscript/bind-target.js";
+import type { Target } from "../../targets/target.js";
 
 const work = mkdtempSync(join(tmpdir(), "smtpchaos-host-target-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -85,4 +86,23 @@ test("--host --maildir: a Maildir whose new/ cannot be listed is an error, not z
   await assert.rejects(hostScriptTarget(server, [box], { settleMs: 50, maxMs: 500 }).delivered(), MaildirReadError);
   await assert.rejects(new ExternalTarget(server, [], [box]).delivered(), MaildirReadError);
   await assert.rejects(new ExternalTarget(server, [], [box]).deliveredIds(), MaildirReadError);
+});
+
+test("a target the toolkit started whose queue cannot be counted is read once its mailboxes settle; one whose queue counts is read at once", async () => {
+  const calls: Array<[number, number]> = [];
+  const fake = (queueObservable: boolean): Target =>
+    ({
+      queueObservable,
+      delivered: async () => [],
+      flushQueue: async () => {},
+      queueSize: async () => 0,
+      settleMailboxes: async (settleMs: number, maxMs: number) => {
+        calls.push([settleMs, maxMs]);
+        return { settled: true, waitedMs: 0 };
+      },
+    }) as unknown as Target;
+  await managedScriptTarget(fake(false), null).delivered();
+  assert.deepEqual(calls, [[DEFAULT_SETTLE_MS, 30_000]], "an unobservable queue: the mailboxes settle first");
+  await managedScriptTarget(fake(true), null).delivered();
+  assert.equal(calls.length, 1, "a counted queue is believed: no settle on top");
 });
