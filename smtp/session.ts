@@ -246,10 +246,7 @@ export class SmtpSession {
     plain.on("error", ignore);
     const secure = tls.connect({ socket: plain, ...tlsSettings(opts, this.host) });
     try {
-      await withTimeout(once(secure, "secureConnect"), timeoutMs, () => {
-        secure.destroy();
-        return new SmtpTimeoutError(this.remote, "TLS handshake", timeoutMs);
-      });
+      await settled(secure, "secureConnect", timeoutMs, () => new SmtpTimeoutError(this.remote, "TLS handshake", timeoutMs));
     } catch (err) {
       secure.on("error", ignore);
       secure.destroy();
@@ -470,7 +467,8 @@ function verbOf(line: string): string {
 
 /**
  * Resolves on `event`, rejects on "error" or after `ms` (0: never): what `once()` in a
- * Promise.race with a timer does, in one promise and one timer (it runs once per connection).
+ * Promise.race with a timer does, in one promise and one timer (it runs once per connection,
+ * and per TLS handshake, implicit or STARTTLS).
  */
 function settled(emitter: net.Socket, event: string, ms: number, onTimeout: () => Error): Promise<void> {
   return new Promise((resolve, reject) => {
