@@ -16,6 +16,12 @@ EACH=${2:-17000}
 RAMP=${3:-40s}
 HOLD=${4:-55s}
 SERVER=${5:-embedded}
+usage() { echo "held-across-processes: $1 (usage: bash bench/held-across-processes.sh [PROCESSES] [SESSIONS_EACH] [RAMP] [HOLD] [embedded|sink])" >&2; exit 2; }
+[[ "$PROCS" =~ ^[1-9][0-9]*$ ]] || usage "PROCESSES: a positive integer, got '$PROCS'"
+[[ "$EACH" =~ ^[1-9][0-9]*$ ]] || usage "SESSIONS_EACH: a positive integer, got '$EACH'"
+[[ "$RAMP" =~ ^[1-9][0-9]*(ms|s|m)$ ]] || usage "RAMP: a duration such as 40s, got '$RAMP'"
+[[ "$HOLD" =~ ^[1-9][0-9]*(ms|s|m)$ ]] || usage "HOLD: a duration such as 55s, got '$HOLD'"
+[ "$SERVER" = embedded ] || [ "$SERVER" = sink ] || usage "SERVER: embedded or sink, got '$SERVER'"
 TOTAL=$((PROCS * EACH))
 SINK=/usr/sbin/smtp-sink
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
