@@ -50,7 +50,7 @@ test("exim + monkey: lookup failures over ${readsocket} are 4xx at RCPT, its dae
 
 test("exim + monkey: libfiu in its daemon reaches the receivers' spool writes: fsync and rename failures are 451 after the dot, nothing refused is delivered", { skip }, async () => {
   requireMta("exim", why);
-  const plan = validatePlan({ points: { "queue.fsync": { probability: 0.2 }, "queue.rename": { probability: 0.1 } } });
+  const plan = validatePlan({ points: { "queue.fsync": { probability: 0.2 }, "queue.rename": { probability: 0.3 } } });
   const r = await runMonkey({ ...base, plan });
   assert.equal(r.verdict, "pass", monkeyText(r));
   assert.ok((r.inTargetFired["queue.fsync"] ?? 0) > 0, `queue.fsync fired (counted from Exim's log): ${JSON.stringify(r.inTargetFired)}`);
